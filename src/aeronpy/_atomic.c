@@ -1,0 +1,564 @@
+/*
+ * aeronpy._atomic: an AtomicBuffer over any writable buffer (mmap, bytearray, ...).
+ *
+ * What Python cannot express: acquire loads, release stores, compare-and-set and
+ * get-and-add on int32/int64 in shared memory.  Plain little-endian get/put helpers are
+ * included so that hot code needs one object and one call per field.
+ *
+ * All offsets are bounds-checked.  Atomic operations require natural alignment of the
+ * target address.  The pure-Python twin lives in aeronpy/concurrent/atomic_buffer.py.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer view;
+    int has_view;
+    uint8_t *data;
+    Py_ssize_t capacity;
+    PyObject *weakreflist;
+} AtomicBuffer;
+
+static int
+parse_ssize(PyObject *o, Py_ssize_t *out)
+{
+    Py_ssize_t v = PyLong_AsSsize_t(o);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int
+parse_i64(PyObject *o, int64_t *out)
+{
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+static inline int
+check_released(AtomicBuffer *self)
+{
+    if (!self->has_view) {
+        PyErr_SetString(PyExc_ValueError, "AtomicBuffer has been released");
+        return -1;
+    }
+    return 0;
+}
+
+static inline int
+check_bounds(AtomicBuffer *self, Py_ssize_t offset, Py_ssize_t len)
+{
+    if (check_released(self) < 0) {
+        return -1;
+    }
+    if (offset < 0 || len < 0 || offset > self->capacity - len) {
+        PyErr_Format(PyExc_IndexError,
+                     "offset %zd length %zd out of bounds for capacity %zd",
+                     offset, len, self->capacity);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int
+check_aligned(AtomicBuffer *self, Py_ssize_t offset, Py_ssize_t len)
+{
+    if (check_bounds(self, offset, len) < 0) {
+        return -1;
+    }
+    if (((uintptr_t)(self->data + offset)) & (uintptr_t)(len - 1)) {
+        PyErr_Format(PyExc_ValueError,
+                     "offset %zd is not %zd-byte aligned for an atomic access", offset, len);
+        return -1;
+    }
+    return 0;
+}
+
+#define EXPECT_ARGS(n, name)                                                       \
+    if (nargs != (n)) {                                                            \
+        PyErr_Format(PyExc_TypeError, name "() takes %d arguments (%zd given)", (n), nargs); \
+        return NULL;                                                               \
+    }
+
+/* ---------------------------------------------------------------- lifecycle */
+
+static int
+AtomicBuffer_init(AtomicBuffer *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"buffer", "offset", "length", NULL};
+    PyObject *obj = NULL;
+    Py_ssize_t offset = 0;
+    Py_ssize_t length = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|nn", kwlist, &obj, &offset, &length)) {
+        return -1;
+    }
+    if (self->has_view) {
+        PyBuffer_Release(&self->view);
+        self->has_view = 0;
+    }
+    if (PyObject_GetBuffer(obj, &self->view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        return -1;
+    }
+    self->has_view = 1;
+    if (length < 0) {
+        length = self->view.len - offset;
+    }
+    if (offset < 0 || length < 0 || offset > self->view.len - length) {
+        PyBuffer_Release(&self->view);
+        self->has_view = 0;
+        PyErr_Format(PyExc_ValueError, "offset %zd length %zd outside buffer of %zd bytes",
+                     offset, length, (Py_ssize_t)self->view.len);
+        return -1;
+    }
+    self->data = (uint8_t *)self->view.buf + offset;
+    self->capacity = length;
+    return 0;
+}
+
+static void
+AtomicBuffer_dealloc(AtomicBuffer *self)
+{
+    if (self->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)self);
+    }
+    if (self->has_view) {
+        PyBuffer_Release(&self->view);
+        self->has_view = 0;
+    }
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+AtomicBuffer_release(AtomicBuffer *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->has_view) {
+        PyBuffer_Release(&self->view);
+        self->has_view = 0;
+        self->data = NULL;
+        self->capacity = 0;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+AtomicBuffer_get_capacity(AtomicBuffer *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->capacity);
+}
+
+static PyObject *
+AtomicBuffer_get_released(AtomicBuffer *self, void *closure)
+{
+    return PyBool_FromLong(!self->has_view);
+}
+
+static Py_ssize_t
+AtomicBuffer_len(AtomicBuffer *self)
+{
+    return self->capacity;
+}
+
+/* buffer protocol: expose the region so memoryview(ab) works (zero copy) */
+static int
+AtomicBuffer_getbuffer(AtomicBuffer *self, Py_buffer *view, int flags)
+{
+    if (check_released(self) < 0) {
+        view->obj = NULL;
+        return -1;
+    }
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->capacity, 0, flags);
+}
+
+static PyBufferProcs AtomicBuffer_as_buffer = {
+    (getbufferproc)AtomicBuffer_getbuffer,
+    NULL,
+};
+
+static PySequenceMethods AtomicBuffer_as_sequence = {
+    .sq_length = (lenfunc)AtomicBuffer_len,
+};
+
+/* ------------------------------------------------------------- plain access */
+
+#define DEFINE_PLAIN_GET(NAME, CTYPE, FROM)                                        \
+    static PyObject *NAME(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs) \
+    {                                                                              \
+        Py_ssize_t offset;                                                         \
+        CTYPE v;                                                                   \
+        EXPECT_ARGS(1, #NAME);                                                     \
+        if (parse_ssize(args[0], &offset) < 0 || check_bounds(self, offset, sizeof(CTYPE)) < 0) \
+            return NULL;                                                           \
+        memcpy(&v, self->data + offset, sizeof(CTYPE));                            \
+        return FROM(v);                                                            \
+    }
+
+#define DEFINE_PLAIN_PUT(NAME, CTYPE)                                              \
+    static PyObject *NAME(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs) \
+    {                                                                              \
+        Py_ssize_t offset;                                                         \
+        int64_t v;                                                                 \
+        CTYPE c;                                                                   \
+        EXPECT_ARGS(2, #NAME);                                                     \
+        if (parse_ssize(args[0], &offset) < 0 || parse_i64(args[1], &v) < 0 ||     \
+            check_bounds(self, offset, sizeof(CTYPE)) < 0)                         \
+            return NULL;                                                           \
+        c = (CTYPE)v;                                                              \
+        memcpy(self->data + offset, &c, sizeof(CTYPE));                            \
+        Py_RETURN_NONE;                                                            \
+    }
+
+static PyObject *from_i64(int64_t v) { return PyLong_FromLongLong(v); }
+static PyObject *from_i32(int32_t v) { return PyLong_FromLong(v); }
+static PyObject *from_i16(int16_t v) { return PyLong_FromLong(v); }
+static PyObject *from_u16(uint16_t v) { return PyLong_FromLong(v); }
+static PyObject *from_u8(uint8_t v) { return PyLong_FromLong(v); }
+
+DEFINE_PLAIN_GET(ab_get_int64, int64_t, from_i64)
+DEFINE_PLAIN_GET(ab_get_int32, int32_t, from_i32)
+DEFINE_PLAIN_GET(ab_get_int16, int16_t, from_i16)
+DEFINE_PLAIN_GET(ab_get_uint16, uint16_t, from_u16)
+DEFINE_PLAIN_GET(ab_get_uint8, uint8_t, from_u8)
+DEFINE_PLAIN_PUT(ab_put_int64, int64_t)
+DEFINE_PLAIN_PUT(ab_put_int32, int32_t)
+DEFINE_PLAIN_PUT(ab_put_int16, int16_t)
+DEFINE_PLAIN_PUT(ab_put_uint16, uint16_t)
+DEFINE_PLAIN_PUT(ab_put_uint8, uint8_t)
+
+/* ------------------------------------------------------ ordered / atomic access */
+
+static PyObject *
+ab_get_int64_volatile(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    EXPECT_ARGS(1, "get_int64_volatile");
+    if (parse_ssize(args[0], &offset) < 0 || check_aligned(self, offset, 8) < 0)
+        return NULL;
+    return PyLong_FromLongLong(__atomic_load_n((int64_t *)(self->data + offset), __ATOMIC_ACQUIRE));
+}
+
+static PyObject *
+ab_get_int32_volatile(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    EXPECT_ARGS(1, "get_int32_volatile");
+    if (parse_ssize(args[0], &offset) < 0 || check_aligned(self, offset, 4) < 0)
+        return NULL;
+    return PyLong_FromLong(__atomic_load_n((int32_t *)(self->data + offset), __ATOMIC_ACQUIRE));
+}
+
+static PyObject *
+ab_put_int64_ordered(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    int64_t v;
+    EXPECT_ARGS(2, "put_int64_ordered");
+    if (parse_ssize(args[0], &offset) < 0 || parse_i64(args[1], &v) < 0 ||
+        check_aligned(self, offset, 8) < 0)
+        return NULL;
+    __atomic_store_n((int64_t *)(self->data + offset), v, __ATOMIC_RELEASE);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ab_put_int32_ordered(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    int64_t v;
+    EXPECT_ARGS(2, "put_int32_ordered");
+    if (parse_ssize(args[0], &offset) < 0 || parse_i64(args[1], &v) < 0 ||
+        check_aligned(self, offset, 4) < 0)
+        return NULL;
+    __atomic_store_n((int32_t *)(self->data + offset), (int32_t)v, __ATOMIC_RELEASE);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ab_put_int64_volatile(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    int64_t v;
+    EXPECT_ARGS(2, "put_int64_volatile");
+    if (parse_ssize(args[0], &offset) < 0 || parse_i64(args[1], &v) < 0 ||
+        check_aligned(self, offset, 8) < 0)
+        return NULL;
+    __atomic_store_n((int64_t *)(self->data + offset), v, __ATOMIC_SEQ_CST);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ab_compare_and_set_int64(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    int64_t expected, update;
+    EXPECT_ARGS(3, "compare_and_set_int64");
+    if (parse_ssize(args[0], &offset) < 0 || parse_i64(args[1], &expected) < 0 ||
+        parse_i64(args[2], &update) < 0 || check_aligned(self, offset, 8) < 0)
+        return NULL;
+    return PyBool_FromLong(__atomic_compare_exchange_n(
+        (int64_t *)(self->data + offset), &expected, update, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+}
+
+static PyObject *
+ab_compare_and_set_int32(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    int64_t expected, update;
+    int32_t e32;
+    EXPECT_ARGS(3, "compare_and_set_int32");
+    if (parse_ssize(args[0], &offset) < 0 || parse_i64(args[1], &expected) < 0 ||
+        parse_i64(args[2], &update) < 0 || check_aligned(self, offset, 4) < 0)
+        return NULL;
+    e32 = (int32_t)expected;
+    return PyBool_FromLong(__atomic_compare_exchange_n(
+        (int32_t *)(self->data + offset), &e32, (int32_t)update, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+}
+
+static PyObject *
+ab_get_and_add_int64(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    int64_t delta;
+    EXPECT_ARGS(2, "get_and_add_int64");
+    if (parse_ssize(args[0], &offset) < 0 || parse_i64(args[1], &delta) < 0 ||
+        check_aligned(self, offset, 8) < 0)
+        return NULL;
+    return PyLong_FromLongLong(
+        __atomic_fetch_add((int64_t *)(self->data + offset), delta, __ATOMIC_SEQ_CST));
+}
+
+static PyObject *
+ab_get_and_add_int32(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    int64_t delta;
+    EXPECT_ARGS(2, "get_and_add_int32");
+    if (parse_ssize(args[0], &offset) < 0 || parse_i64(args[1], &delta) < 0 ||
+        check_aligned(self, offset, 4) < 0)
+        return NULL;
+    return PyLong_FromLong(
+        __atomic_fetch_add((int32_t *)(self->data + offset), (int32_t)delta, __ATOMIC_SEQ_CST));
+}
+
+static PyObject *
+ab_get_and_set_int64(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset;
+    int64_t v;
+    EXPECT_ARGS(2, "get_and_set_int64");
+    if (parse_ssize(args[0], &offset) < 0 || parse_i64(args[1], &v) < 0 ||
+        check_aligned(self, offset, 8) < 0)
+        return NULL;
+    return PyLong_FromLongLong(
+        __atomic_exchange_n((int64_t *)(self->data + offset), v, __ATOMIC_SEQ_CST));
+}
+
+static PyObject *
+ab_fence(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(ignored))
+{
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------ byte blocks */
+
+static PyObject *
+ab_get_bytes(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset, length;
+    EXPECT_ARGS(2, "get_bytes");
+    if (parse_ssize(args[0], &offset) < 0 || parse_ssize(args[1], &length) < 0 ||
+        check_bounds(self, offset, length) < 0)
+        return NULL;
+    return PyBytes_FromStringAndSize((const char *)(self->data + offset), length);
+}
+
+/* put_bytes(offset, src[, src_offset[, length]]) */
+static PyObject *
+ab_put_bytes(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset, src_offset = 0, length = -1;
+    Py_buffer src;
+    if (nargs < 2 || nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "put_bytes(offset, src[, src_offset[, length]])");
+        return NULL;
+    }
+    if (parse_ssize(args[0], &offset) < 0)
+        return NULL;
+    if (nargs >= 3 && parse_ssize(args[2], &src_offset) < 0)
+        return NULL;
+    if (nargs == 4 && parse_ssize(args[3], &length) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[1], &src, PyBUF_C_CONTIGUOUS) < 0)
+        return NULL;
+    if (length < 0)
+        length = src.len - src_offset;
+    if (src_offset < 0 || length < 0 || src_offset > src.len - length) {
+        PyBuffer_Release(&src);
+        PyErr_Format(PyExc_IndexError, "source range %zd+%zd outside %zd bytes",
+                     src_offset, length, (Py_ssize_t)src.len);
+        return NULL;
+    }
+    if (check_bounds(self, offset, length) < 0) {
+        PyBuffer_Release(&src);
+        return NULL;
+    }
+    memmove(self->data + offset, (const uint8_t *)src.buf + src_offset, (size_t)length);
+    PyBuffer_Release(&src);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ab_set_memory(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset, length;
+    int64_t value;
+    EXPECT_ARGS(3, "set_memory");
+    if (parse_ssize(args[0], &offset) < 0 || parse_ssize(args[1], &length) < 0 ||
+        parse_i64(args[2], &value) < 0 || check_bounds(self, offset, length) < 0)
+        return NULL;
+    memset(self->data + offset, (int)(value & 0xFF), (size_t)length);
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------ hot kernels */
+
+/*
+ * scan_frames(offset, limit_offset, max_frames, pad_type) -> (frames, end_offset)
+ *
+ * Walks committed frames of a term starting at `offset` (acquire-loading each
+ * frame_length) until a non-positive length, `limit_offset` or `max_frames` non-padding
+ * frames.  Returns the list of (frame_offset, frame_length) of non-padding frames and the
+ * aligned offset just after the last frame consumed.  Python twin: logbuffer.term_scan.
+ */
+static PyObject *
+ab_scan_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset, limit, max_frames;
+    int64_t pad_type;
+    PyObject *list, *result;
+    Py_ssize_t count = 0;
+    EXPECT_ARGS(4, "scan_frames");
+    if (parse_ssize(args[0], &offset) < 0 || parse_ssize(args[1], &limit) < 0 ||
+        parse_ssize(args[2], &max_frames) < 0 || parse_i64(args[3], &pad_type) < 0)
+        return NULL;
+    if (check_released(self) < 0)
+        return NULL;
+    if (offset < 0 || limit > self->capacity || (offset & 7) != 0) {
+        PyErr_Format(PyExc_IndexError, "scan range %zd..%zd invalid for capacity %zd",
+                     offset, limit, self->capacity);
+        return NULL;
+    }
+    list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    while (count < max_frames && offset < limit && offset <= self->capacity - 32) {
+        int32_t frame_length = __atomic_load_n((int32_t *)(self->data + offset), __ATOMIC_ACQUIRE);
+        uint16_t type;
+        Py_ssize_t aligned;
+        if (frame_length <= 0)
+            break;
+        aligned = ((Py_ssize_t)frame_length + 31) & ~(Py_ssize_t)31;
+        memcpy(&type, self->data + offset + 6, 2);
+        if (type != (uint16_t)pad_type) {
+            PyObject *t = Py_BuildValue("(ni)", offset, frame_length);
+            if (t == NULL || PyList_Append(list, t) < 0) {
+                Py_XDECREF(t);
+                Py_DECREF(list);
+                return NULL;
+            }
+            Py_DECREF(t);
+            count++;
+        }
+        offset += aligned;
+    }
+    result = Py_BuildValue("(Nn)", list, offset);
+    return result;
+}
+
+static PyMethodDef AtomicBuffer_methods[] = {
+    {"get_int64", (PyCFunction)(void (*)(void))ab_get_int64, METH_FASTCALL, "Plain little-endian int64 load."},
+    {"get_int32", (PyCFunction)(void (*)(void))ab_get_int32, METH_FASTCALL, "Plain int32 load."},
+    {"get_int16", (PyCFunction)(void (*)(void))ab_get_int16, METH_FASTCALL, "Plain int16 load."},
+    {"get_uint16", (PyCFunction)(void (*)(void))ab_get_uint16, METH_FASTCALL, "Plain uint16 load."},
+    {"get_uint8", (PyCFunction)(void (*)(void))ab_get_uint8, METH_FASTCALL, "Plain uint8 load."},
+    {"put_int64", (PyCFunction)(void (*)(void))ab_put_int64, METH_FASTCALL, "Plain int64 store."},
+    {"put_int32", (PyCFunction)(void (*)(void))ab_put_int32, METH_FASTCALL, "Plain int32 store."},
+    {"put_int16", (PyCFunction)(void (*)(void))ab_put_int16, METH_FASTCALL, "Plain int16 store."},
+    {"put_uint16", (PyCFunction)(void (*)(void))ab_put_uint16, METH_FASTCALL, "Plain uint16 store."},
+    {"put_uint8", (PyCFunction)(void (*)(void))ab_put_uint8, METH_FASTCALL, "Plain uint8 store."},
+    {"get_int64_volatile", (PyCFunction)(void (*)(void))ab_get_int64_volatile, METH_FASTCALL, "Acquire load."},
+    {"get_int32_volatile", (PyCFunction)(void (*)(void))ab_get_int32_volatile, METH_FASTCALL, "Acquire load."},
+    {"put_int64_ordered", (PyCFunction)(void (*)(void))ab_put_int64_ordered, METH_FASTCALL, "Release store."},
+    {"put_int32_ordered", (PyCFunction)(void (*)(void))ab_put_int32_ordered, METH_FASTCALL, "Release store."},
+    {"put_int64_volatile", (PyCFunction)(void (*)(void))ab_put_int64_volatile, METH_FASTCALL, "Sequentially consistent store."},
+    {"compare_and_set_int64", (PyCFunction)(void (*)(void))ab_compare_and_set_int64, METH_FASTCALL, "CAS, returns bool."},
+    {"compare_and_set_int32", (PyCFunction)(void (*)(void))ab_compare_and_set_int32, METH_FASTCALL, "CAS, returns bool."},
+    {"get_and_add_int64", (PyCFunction)(void (*)(void))ab_get_and_add_int64, METH_FASTCALL, "Atomic fetch-add, returns old."},
+    {"get_and_add_int32", (PyCFunction)(void (*)(void))ab_get_and_add_int32, METH_FASTCALL, "Atomic fetch-add, returns old."},
+    {"get_and_set_int64", (PyCFunction)(void (*)(void))ab_get_and_set_int64, METH_FASTCALL, "Atomic exchange, returns old."},
+    {"get_bytes", (PyCFunction)(void (*)(void))ab_get_bytes, METH_FASTCALL, "Copy bytes out."},
+    {"put_bytes", (PyCFunction)(void (*)(void))ab_put_bytes, METH_FASTCALL, "Copy bytes in."},
+    {"set_memory", (PyCFunction)(void (*)(void))ab_set_memory, METH_FASTCALL, "memset a range."},
+    {"scan_frames", (PyCFunction)(void (*)(void))ab_scan_frames, METH_FASTCALL, "Walk committed frames."},
+    {"release", (PyCFunction)AtomicBuffer_release, METH_NOARGS, "Release the underlying buffer."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef AtomicBuffer_getset[] = {
+    {"capacity", (getter)AtomicBuffer_get_capacity, NULL, "Length in bytes.", NULL},
+    {"released", (getter)AtomicBuffer_get_released, NULL, "True once release() was called.", NULL},
+    {NULL},
+};
+
+static PyTypeObject AtomicBufferType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._atomic.AtomicBuffer",
+    .tp_basicsize = sizeof(AtomicBuffer),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "AtomicBuffer(buffer, offset=0, length=-1): atomic and plain access to shared memory.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)AtomicBuffer_init,
+    .tp_dealloc = (destructor)AtomicBuffer_dealloc,
+    .tp_methods = AtomicBuffer_methods,
+    .tp_getset = AtomicBuffer_getset,
+    .tp_as_buffer = &AtomicBuffer_as_buffer,
+    .tp_as_sequence = &AtomicBuffer_as_sequence,
+    .tp_weaklistoffset = offsetof(AtomicBuffer, weakreflist),
+};
+
+static PyMethodDef module_methods[] = {
+    {"fence", (PyCFunction)ab_fence, METH_NOARGS, "Full memory fence."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef atomic_module = {
+    PyModuleDef_HEAD_INIT, "aeronpy._atomic", "Atomic access to shared memory.", -1, module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__atomic(void)
+{
+    PyObject *m;
+    if (PyType_Ready(&AtomicBufferType) < 0)
+        return NULL;
+    m = PyModule_Create(&atomic_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&AtomicBufferType);
+    if (PyModule_AddObject(m, "AtomicBuffer", (PyObject *)&AtomicBufferType) < 0) {
+        Py_DECREF(&AtomicBufferType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

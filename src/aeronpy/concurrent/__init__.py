@@ -1,0 +1,1 @@
+"""Concurrency primitives on shared memory, as in Aeron (agrona) concurrent/."""
