@@ -1,0 +1,1 @@
+"""Log buffers: layout, appenders, readers."""

@@ -1,0 +1,1 @@
+"""Frame and control-protocol codecs."""
