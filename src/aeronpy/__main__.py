@@ -1,0 +1,7 @@
+"""``python -m aeronpy``."""
+
+import sys
+
+from aeronpy.cli import main
+
+sys.exit(main())

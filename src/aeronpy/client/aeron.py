@@ -1,0 +1,184 @@
+"""``Aeron``: the client entry point (connects to a media driver through cnc.dat)."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import TracebackType
+from typing import Callable
+
+from aeronpy.cnc import CncFile
+from aeronpy.concurrent.agent import AgentInvoker, AgentRunner
+from aeronpy.concurrent.clock import epoch_ms
+from aeronpy.concurrent.counters import CountersReader
+from aeronpy.concurrent.idle_strategy import SleepingIdleStrategy
+from aeronpy.client.conductor import ClientConductor
+from aeronpy.client.context import Context
+from aeronpy.client.counter import Counter
+from aeronpy.client.image import Image
+from aeronpy.client.publication import ExclusivePublication, Publication
+from aeronpy.client.subscription import Subscription
+from aeronpy.errors import CncError, DriverTimeoutError
+
+CNC_HEADER_LENGTH = 128
+
+
+class Aeron:
+    """A connected Aeron client.  Use :meth:`connect`; close it (or use ``with``) when done."""
+
+    def __init__(self, ctx: Context, cnc: CncFile) -> None:
+        self.ctx = ctx
+        self._cnc = cnc
+        self.conductor = ClientConductor(ctx, cnc)
+        self._runner: AgentRunner | None = None
+        self._invoker: AgentInvoker | None = None
+        if ctx.use_conductor_agent_invoker:
+            self._invoker = AgentInvoker(self.conductor._report, self.conductor)
+            self._invoker.start()
+        else:
+            idle = SleepingIdleStrategy(ctx.idle_sleep_duration_ns)
+            self._runner = AgentRunner(idle, self.conductor._report, self.conductor)
+            self._runner.start(thread_name="aeronpy-client-conductor")
+
+    @classmethod
+    def connect(cls, ctx: Context | None = None) -> Aeron:
+        """Connect to the driver whose cnc.dat is in ``ctx.aeron_dir`` (waits up to driver.timeout)."""
+        if ctx is None:
+            ctx = Context.from_properties()
+        ctx.validate()
+        return cls(ctx, _connect_to_driver(ctx))
+
+    # ------------------------------------------------------------------ resources
+    def add_publication(self, channel: str, stream_id: int) -> Publication:
+        """Add a (shared) concurrent publication; blocks until the driver answers."""
+        return self.conductor.await_registration(self.async_add_publication(channel, stream_id))  # type: ignore[no-any-return]
+
+    def add_exclusive_publication(self, channel: str, stream_id: int) -> ExclusivePublication:
+        """Add an exclusive (single-writer) publication with its own log."""
+        return self.conductor.await_registration(  # type: ignore[no-any-return]
+            self.async_add_exclusive_publication(channel, stream_id)
+        )
+
+    def add_subscription(
+        self,
+        channel: str,
+        stream_id: int,
+        available_image_handler: Callable[[Image], None] | None = None,
+        unavailable_image_handler: Callable[[Image], None] | None = None,
+    ) -> Subscription:
+        """Add a subscription; images arrive (and leave) through the conductor."""
+        return self.conductor.await_registration(  # type: ignore[no-any-return]
+            self.async_add_subscription(channel, stream_id, available_image_handler, unavailable_image_handler)
+        )
+
+    def add_counter(self, type_id: int, label: str, key: bytes = b"") -> Counter:
+        """Allocate a counter in the driver, owned by this client."""
+        return self.conductor.await_registration(  # type: ignore[no-any-return]
+            self.conductor.async_add_counter(type_id, label, key)
+        )
+
+    def async_add_publication(self, channel: str, stream_id: int) -> int:
+        """Send ADD_PUBLICATION; poll :meth:`get_publication` with the returned registration id."""
+        return self.conductor.async_add_publication(channel, stream_id)
+
+    def async_add_exclusive_publication(self, channel: str, stream_id: int) -> int:
+        return self.conductor.async_add_publication(channel, stream_id, exclusive=True)
+
+    def async_add_subscription(
+        self,
+        channel: str,
+        stream_id: int,
+        available_image_handler: Callable[[Image], None] | None = None,
+        unavailable_image_handler: Callable[[Image], None] | None = None,
+    ) -> int:
+        return self.conductor.async_add_subscription(
+            channel, stream_id, available_image_handler, unavailable_image_handler
+        )
+
+    def get_publication(self, registration_id: int) -> Publication | None:
+        """None while pending; raises RegistrationError if the driver refused."""
+        return self.conductor.poll_registration(registration_id)  # type: ignore[no-any-return]
+
+    def get_exclusive_publication(self, registration_id: int) -> ExclusivePublication | None:
+        return self.conductor.poll_registration(registration_id)  # type: ignore[no-any-return]
+
+    def get_subscription(self, registration_id: int) -> Subscription | None:
+        return self.conductor.poll_registration(registration_id)  # type: ignore[no-any-return]
+
+    def next_available_session_id(self, stream_id: int) -> int:
+        return self.conductor.await_registration(self.conductor.async_next_session_id(stream_id))  # type: ignore[no-any-return]
+
+    # ------------------------------------------------------------------ info
+    @property
+    def client_id(self) -> int:
+        return self.conductor.client_id
+
+    @property
+    def counters_reader(self) -> CountersReader:
+        return self.conductor.counters_reader
+
+    @property
+    def conductor_agent_invoker(self) -> AgentInvoker | None:
+        """The invoker to call from the application when ``use_conductor_agent_invoker`` is set."""
+        return self._invoker
+
+    def next_correlation_id(self) -> int:
+        return self.conductor.to_driver.next_correlation_id()
+
+    @property
+    def is_closed(self) -> bool:
+        return self.conductor.is_closed
+
+    def close(self) -> None:
+        """Close every resource, tell the driver (CLIENT_CLOSE) and unmap cnc.dat."""
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+        if self._invoker is not None:
+            self._invoker.close()
+        self.conductor.close()
+        self._cnc.close()
+
+    def __enter__(self) -> Aeron:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _connect_to_driver(ctx: Context) -> CncFile:
+    """cnc-file.md §5: wait for an initialised cnc.dat with a live driver heartbeat."""
+    path = os.path.join(ctx.aeron_dir, "cnc.dat")
+    timeout_ms = ctx.driver_timeout_ms
+    deadline = time.monotonic() + timeout_ms / 1000.0
+    last_problem = f"CnC file not created: {path}"
+    while True:
+        try:
+            if os.path.exists(path) and os.path.getsize(path) > CNC_HEADER_LENGTH:
+                cnc = CncFile.map(path)
+                heartbeat = cnc.to_driver_heartbeat_ms()
+                if heartbeat == 0:
+                    last_problem = f"no driver heartbeat yet in {path}"
+                    cnc.close()
+                else:
+                    now_ms = epoch_ms()
+                    if heartbeat != -1 and heartbeat >= now_ms - timeout_ms:
+                        return cnc
+                    cnc.close()
+                    age = "driver has been shut down" if heartbeat == -1 else f"age={now_ms - heartbeat}ms"
+                    last_problem = f"no driver heartbeat detected in {path} ({age})"
+        except CncError as ex:
+            if "not compatible" in str(ex):
+                raise
+            last_problem = str(ex)
+        if time.monotonic() > deadline:
+            raise DriverTimeoutError(
+                f"could not connect to a media driver within {timeout_ms}ms: {last_problem} "
+                f"(is `aeronpy driver --dir {ctx.aeron_dir}` running?)"
+            )
+        time.sleep(0.016)

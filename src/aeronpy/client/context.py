@@ -1,0 +1,140 @@
+"""Client configuration (the ``Aeron.Context`` of the Java/C clients).
+
+Settings load with the same precedence as the driver: keyword arguments > ``properties``
+mapping > ``AERON_*`` environment > properties file > default.  Handlers are keyword-only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from aeronpy.config import (
+    INT64_MAX,
+    PropertySource,
+    default_aeron_dir,
+    parse_bool,
+    parse_duration_ns,
+    parse_int,
+)
+from aeronpy.errors import ConfigurationError
+
+__all__ = ["MAX_CLIENT_NAME_LENGTH", "Context"]
+
+MAX_CLIENT_NAME_LENGTH = 100
+"""Client names longer than this (in UTF-8 bytes) are rejected, as in the C client."""
+
+_MS = 1_000_000
+_S = 1_000_000_000
+
+
+def _parse_str(value: str, name: str) -> str:
+    return value
+
+
+# field -> (property, parser); the env variable follows config.property_to_env.
+_PROPERTIES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
+    "aeron_dir": ("aeron.dir", _parse_str),
+    "driver_timeout_ms": ("aeron.driver.timeout", parse_int),
+    "client_name": ("aeron.client.name", _parse_str),
+    "resource_linger_duration_ns": ("aeron.client.resource.linger.duration", parse_duration_ns),
+    "idle_sleep_duration_ns": ("aeron.client.idle.sleep.duration", parse_duration_ns),
+    "pre_touch_mapped_memory": ("aeron.pre.touch.mapped.memory", parse_bool),
+}
+
+
+@dataclass
+class Context:
+    """Client settings, handlers and the Aeron directory to connect through.
+
+    ``available_image_handler``/``unavailable_image_handler`` receive the
+    :class:`~aeronpy.client.Image`; ``on_new_publication(channel, stream_id, session_id,
+    correlation_id)`` and ``on_new_subscription(channel, stream_id, correlation_id)`` are
+    called when the driver confirms the resource.  ``error_handler`` gets errors raised on the
+    client conductor (default: print to stderr).
+    """
+
+    aeron_dir: str = field(default_factory=default_aeron_dir)
+    driver_timeout_ms: int = 10_000
+    client_name: str = ""
+    keepalive_interval_ns: int = 500 * _MS
+    resource_linger_duration_ns: int = 3 * _S
+    idle_sleep_duration_ns: int = 16 * _MS
+    pre_touch_mapped_memory: bool = False
+    use_conductor_agent_invoker: bool = False
+    error_handler: Callable[[BaseException], None] | None = None
+    available_image_handler: Callable[[Any], None] | None = None
+    unavailable_image_handler: Callable[[Any], None] | None = None
+    on_new_publication: Callable[[str, int, int, int], None] | None = None
+    on_new_subscription: Callable[[str, int, int], None] | None = None
+
+    PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: prop for name, (prop, _) in _PROPERTIES.items()}
+
+    @classmethod
+    def from_properties(
+        cls,
+        properties: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        properties_file: str | None = None,
+        **overrides: Any,
+    ) -> Context:
+        """Build a validated context from ``overrides``, then ``properties``, ``env`` (default
+        ``os.environ``, e.g. ``AERON_DIR``, ``AERON_CLIENT_NAME``) and ``properties_file``."""
+        known = {f.name for f in cls.__dataclass_fields__.values()}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ConfigurationError(f"unknown Context field(s): {', '.join(sorted(unknown))}")
+        source = PropertySource(properties, os.environ if env is None else env, properties_file)
+        kwargs: dict[str, Any] = {}
+        for name, (prop, parse) in _PROPERTIES.items():
+            raw = source.get(prop)
+            if raw is not None and name not in overrides:
+                kwargs[name] = parse(raw, prop)
+        kwargs.update(overrides)
+        kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
+        ctx = cls(**kwargs)
+        ctx.validate()
+        return ctx
+
+    def validate(self) -> None:
+        """Reject invalid settings with a :class:`ConfigurationError` naming the property."""
+        prop = self.PROPERTY_NAMES
+        if not isinstance(self.aeron_dir, str) or not self.aeron_dir:
+            raise ConfigurationError(f"{prop['aeron_dir']}={self.aeron_dir!r}: must be a non-empty path")
+        if not isinstance(self.client_name, str):
+            raise ConfigurationError(f"{prop['client_name']}={self.client_name!r}: must be a string")
+        name_length = len(self.client_name.encode("utf-8"))
+        if name_length > MAX_CLIENT_NAME_LENGTH:
+            raise ConfigurationError(
+                f"{prop['client_name']}={self.client_name}: length {name_length} exceeds "
+                f"{MAX_CLIENT_NAME_LENGTH} bytes"
+            )
+        for name, low in (
+            ("driver_timeout_ms", 1),
+            ("keepalive_interval_ns", 1),
+            ("resource_linger_duration_ns", 0),
+            ("idle_sleep_duration_ns", 0),
+        ):
+            value = getattr(self, name)
+            label = prop.get(name, name)
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= INT64_MAX:
+                raise ConfigurationError(f"{label}={value}: must be an int in [{low}, {INT64_MAX}]")
+        for name in ("pre_touch_mapped_memory", "use_conductor_agent_invoker"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigurationError(f"{prop.get(name, name)}={getattr(self, name)!r}: must be a bool")
+        for name in (
+            "error_handler",
+            "available_image_handler",
+            "unavailable_image_handler",
+            "on_new_publication",
+            "on_new_subscription",
+        ):
+            handler = getattr(self, name)
+            if handler is not None and not callable(handler):
+                raise ConfigurationError(f"{name}={handler!r}: must be callable or None")
+
+    def cnc_file(self) -> str:
+        """``<aeron_dir>/cnc.dat``."""
+        return os.path.join(self.aeron_dir, "cnc.dat")

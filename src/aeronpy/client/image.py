@@ -1,0 +1,183 @@
+"""Image: one publisher's stream as seen by a subscription (reads the log, moves sub-pos)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aeronpy.logbuffer import descriptor as d
+from aeronpy.logbuffer.header import Header
+from aeronpy.logbuffer.log_buffers import LogBuffers
+from aeronpy.logbuffer.term_reader import (
+    ControlledFragmentHandler,
+    FragmentHandler,
+    controlled_read,
+    read,
+)
+
+
+class Image:
+    """Reader of a log buffer whose consumption is tracked by a subscriber-position counter.
+
+    A handler exception propagates out of ``poll``; the position is first moved past the
+    fragment that raised (it is not redelivered).
+    """
+
+    def __init__(
+        self,
+        subscription: object | None,
+        log_buffers: LogBuffers,
+        subscriber_position: Any,
+        correlation_id: int,
+        session_id: int,
+        source_identity: str,
+        join_position: int,
+        subscriber_position_id: int,
+    ) -> None:
+        self.subscription = subscription
+        self.log_buffers = log_buffers
+        self.subscriber_position = subscriber_position
+        self.correlation_id = correlation_id
+        self.session_id = session_id
+        self.source_identity = source_identity
+        self.join_position = join_position
+        self.subscriber_position_id = subscriber_position_id
+        meta = log_buffers.metadata
+        self._meta = meta
+        self.term_buffer_length = log_buffers.term_length
+        self.initial_term_id = int(meta.get_int32(d.LOG_INITIAL_TERM_ID_OFFSET))
+        self.mtu_length = int(meta.get_int32(d.LOG_MTU_LENGTH_OFFSET))
+        self.position_bits_to_shift = d.position_bits_to_shift(self.term_buffer_length)
+        self._term_buffers = tuple(log_buffers.term_buffers)
+        self._mask = self.term_buffer_length - 1
+        self._get = subscriber_position.get
+        self._set = subscriber_position.set
+        self._header = Header(self.initial_term_id, self.position_bits_to_shift, self)
+        self._closed = False
+        self._final_position = 0
+        self._eos_position = d.INT64_MAX
+        self._is_eos = False
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def poll(self, handler: FragmentHandler, fragment_limit: int) -> int:
+        """Deliver up to ``fragment_limit`` fragments; returns the number delivered."""
+        if self._closed:
+            return 0
+        position = self._get()
+        offset = position & self._mask
+        tb = self._term_buffers[(position >> self.position_bits_to_shift) % 3]
+        try:
+            count, end = read(tb, offset, handler, fragment_limit, self._header)
+        except BaseException as e:
+            self._advance(position, getattr(e, "aeron_term_offset", offset) - offset)
+            raise
+        if end > offset and not self._closed:
+            self._set(position + end - offset)
+        return count
+
+    def bounded_poll(self, handler: FragmentHandler, limit_position: int, fragment_limit: int) -> int:
+        """Like :meth:`poll` but no fragment starting at or beyond ``limit_position``."""
+        if self._closed:
+            return 0
+        position = self._get()
+        if position >= limit_position:
+            return 0
+        offset = position & self._mask
+        limit_offset = min(self.term_buffer_length, limit_position - position + offset)
+        tb = self._term_buffers[(position >> self.position_bits_to_shift) % 3]
+        try:
+            count, end = read(tb, offset, handler, fragment_limit, self._header, limit_offset)
+        except BaseException as e:
+            self._advance(position, getattr(e, "aeron_term_offset", offset) - offset)
+            raise
+        if end > offset and not self._closed:
+            self._set(position + end - offset)
+        return count
+
+    def controlled_poll(self, handler: ControlledFragmentHandler, fragment_limit: int) -> int:
+        """Deliver fragments to a handler returning :class:`ControlledPollAction` values."""
+        if self._closed:
+            return 0
+        position = self._get()
+        offset = position & self._mask
+        tb = self._term_buffers[(position >> self.position_bits_to_shift) % 3]
+        term_base = position - offset
+
+        def on_commit(term_offset: int) -> None:
+            if not self._closed:
+                self._set(term_base + term_offset)
+
+        try:
+            count, end = controlled_read(tb, offset, handler, fragment_limit, self._header, on_commit)
+        except BaseException as e:
+            self._advance(position, getattr(e, "aeron_term_offset", offset) - offset)
+            raise
+        if end > offset and not self._closed:
+            self._set(term_base + end)
+        return count
+
+    def _advance(self, position: int, delta: int) -> None:
+        if delta > 0 and not self._closed:
+            self._set(position + delta)
+
+    # -- state -------------------------------------------------------------------------------
+
+    @property
+    def position(self) -> int:
+        """Subscriber position (frozen once closed)."""
+        if self._closed:
+            return self._final_position
+        return int(self._get())
+
+    def set_position(self, new_position: int) -> None:
+        """Move the position within the current term (32-byte aligned, not backwards)."""
+        if self._closed:
+            return
+        current = int(self._get())
+        limit = (current - (current & self._mask)) + self.term_buffer_length
+        if new_position < current or new_position > limit:
+            raise ValueError(f"new_position={new_position} outside range {current}..{limit}")
+        if new_position & 31:
+            raise ValueError(f"new_position={new_position} not aligned to 32")
+        self._set(new_position)
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    @property
+    def is_end_of_stream(self) -> bool:
+        if self._closed:
+            return self._is_eos
+        return int(self._get()) >= d.end_of_stream_position(self._meta)
+
+    @property
+    def end_of_stream_position(self) -> int:
+        if self._closed:
+            return self._eos_position
+        return d.end_of_stream_position(self._meta)
+
+    @property
+    def active_transport_count(self) -> int:
+        if self._closed:
+            return 0
+        return d.active_transport_count(self._meta)
+
+    @property
+    def is_publication_revoked(self) -> bool:
+        return d.is_publication_revoked(self._meta)
+
+    def close(self) -> None:
+        """Freeze the position; polls return 0 afterwards.  The log buffers are not closed."""
+        if self._closed:
+            return
+        self._eos_position = d.end_of_stream_position(self._meta)
+        self._final_position = int(self._get())
+        self._is_eos = self._final_position >= self._eos_position
+        self._closed = True
+
+    def __repr__(self) -> str:
+        return (
+            f"Image(correlation_id={self.correlation_id}, session_id={self.session_id}, "
+            f"source_identity={self.source_identity!r})"
+        )

@@ -1,0 +1,147 @@
+"""Subscription: the set of images for a channel/stream, polled round-robin."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+from aeronpy.client.image import Image
+from aeronpy.logbuffer.term_reader import ControlledFragmentHandler, FragmentHandler
+
+ImageHandler = Callable[[Image], None]
+
+
+class Subscription:
+    """Images are replaced copy-on-write by the conductor; polls read the current tuple."""
+
+    def __init__(
+        self,
+        conductor: object | None,
+        channel: str,
+        stream_id: int,
+        registration_id: int,
+        channel_status_id: int,
+        available_image_handler: Optional[ImageHandler] = None,
+        unavailable_image_handler: Optional[ImageHandler] = None,
+    ) -> None:
+        self.conductor = conductor
+        self.channel = channel
+        self.stream_id = stream_id
+        self.registration_id = registration_id
+        self.channel_status_id = channel_status_id
+        self.available_image_handler = available_image_handler
+        self.unavailable_image_handler = unavailable_image_handler
+        self._images: tuple[Image, ...] = ()
+        self._round_robin_index = 0
+        self._closed = False
+
+    def poll(self, handler: FragmentHandler, fragment_limit: int) -> int:
+        """Poll each image in turn, starting one further along each call."""
+        images = self._images
+        length = len(images)
+        if length == 0:
+            return 0
+        if length == 1:
+            return images[0].poll(handler, fragment_limit)
+        start = self._round_robin_index
+        self._round_robin_index = start + 1
+        if start >= length:
+            start = 0
+            self._round_robin_index = 1
+        fragments = 0
+        for i in range(start, length):
+            if fragments >= fragment_limit:
+                return fragments
+            fragments += images[i].poll(handler, fragment_limit - fragments)
+        for i in range(0, start):
+            if fragments >= fragment_limit:
+                return fragments
+            fragments += images[i].poll(handler, fragment_limit - fragments)
+        return fragments
+
+    def controlled_poll(self, handler: ControlledFragmentHandler, fragment_limit: int) -> int:
+        """Round-robin :meth:`Image.controlled_poll` over the images."""
+        images = self._images
+        length = len(images)
+        if length == 0:
+            return 0
+        start = self._round_robin_index
+        self._round_robin_index = start + 1
+        if start >= length:
+            start = 0
+            self._round_robin_index = 1
+        fragments = 0
+        for i in (*range(start, length), *range(0, start)):
+            if fragments >= fragment_limit:
+                break
+            fragments += images[i].controlled_poll(handler, fragment_limit - fragments)
+        return fragments
+
+    def block_poll_images(self) -> tuple[Image, ...]:
+        return self._images
+
+    @property
+    def images(self) -> tuple[Image, ...]:
+        return self._images
+
+    @property
+    def image_count(self) -> int:
+        return len(self._images)
+
+    def image_by_session_id(self, session_id: int) -> Image | None:
+        for image in self._images:
+            if image.session_id == session_id:
+                return image
+        return None
+
+    def image_at_index(self, index: int) -> Image:
+        return self._images[index]
+
+    @property
+    def is_connected(self) -> bool:
+        """True while open and at least one image is not closed."""
+        return not self._closed and any(not img.is_closed for img in self._images)
+
+    @property
+    def is_closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Release via the conductor (if any), then close locally."""
+        if self._closed:
+            return
+        if self.conductor is not None:
+            self.conductor.release_subscription(self)  # type: ignore[attr-defined]
+        self.internal_close()
+
+    # -- conductor side ----------------------------------------------------------------------
+
+    def add_image(self, image: Image) -> None:
+        self._images = (*self._images, image)
+
+    def remove_image(self, correlation_id: int) -> Image | None:
+        """Drop the image with ``correlation_id`` (closing it); returns it or None."""
+        images = self._images
+        for i, image in enumerate(images):
+            if image.correlation_id == correlation_id:
+                self._images = images[:i] + images[i + 1 :]
+                image.close()
+                return image
+        return None
+
+    def has_image(self, correlation_id: int) -> bool:
+        return any(img.correlation_id == correlation_id for img in self._images)
+
+    def internal_close(self) -> list[Image]:
+        """Mark closed, close and drop all images; returns them for the conductor to release."""
+        self._closed = True
+        images = list(self._images)
+        self._images = ()
+        for image in images:
+            image.close()
+        return images
+
+    def __repr__(self) -> str:
+        return (
+            f"Subscription(channel={self.channel!r}, stream_id={self.stream_id}, "
+            f"registration_id={self.registration_id}, images={len(self._images)})"
+        )

@@ -1,0 +1,370 @@
+"""Idle strategies for agent duty cycles, selectable by their Aeron/agrona names.
+
+``idle(work_count)`` idles only when a duty cycle did no work (``work_count <= 0``) and
+resets any back-off state otherwise; ``idle_once()`` idles unconditionally one step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+from aeronpy.errors import ConfigurationError
+
+_INT64_MAX = (1 << 63) - 1
+
+
+def _park_ns(period_ns: int) -> None:
+    time.sleep(period_ns / 1e9)
+
+
+def _sched_yield() -> None:
+    if hasattr(os, "sched_yield"):
+        os.sched_yield()
+    else:  # pragma: no cover - non-POSIX platforms
+        time.sleep(0)
+
+
+@runtime_checkable
+class IdleStrategy(Protocol):
+    """What an agent runner calls between duty cycles."""
+
+    alias: str
+
+    def idle(self, work_count: int) -> None:
+        """Idle if ``work_count <= 0``, else reset back-off state."""
+        ...
+
+    def idle_once(self) -> None:
+        """Idle one step regardless of work done."""
+        ...
+
+    def reset(self) -> None:
+        """Return to the not-idle state."""
+        ...
+
+
+class NoOpIdleStrategy:
+    """Never idles: the agent runs flat out without even a spin hint."""
+
+    alias = "noop"
+
+    def idle(self, work_count: int) -> None:
+        """Do nothing."""
+
+    def idle_once(self) -> None:
+        """Do nothing."""
+
+    def reset(self) -> None:
+        """Do nothing."""
+
+    def __repr__(self) -> str:
+        return "NoOpIdleStrategy()"
+
+
+class BusySpinIdleStrategy:
+    """Busy spins (Python has no CPU pause hint, so this returns immediately)."""
+
+    alias = "spin"
+
+    def idle(self, work_count: int) -> None:
+        """Spin once when idle."""
+
+    def idle_once(self) -> None:
+        """Spin once."""
+
+    def reset(self) -> None:
+        """Nothing to reset."""
+
+    def __repr__(self) -> str:
+        return "BusySpinIdleStrategy()"
+
+
+class YieldingIdleStrategy:
+    """Yields the CPU (``sched_yield``) when idle."""
+
+    alias = "yield"
+
+    def __init__(self, yield_fn: Callable[[], None] = _sched_yield) -> None:
+        self._yield = yield_fn
+
+    def idle(self, work_count: int) -> None:
+        """Yield if no work was done."""
+        if work_count <= 0:
+            self._yield()
+
+    def idle_once(self) -> None:
+        """Yield once."""
+        self._yield()
+
+    def reset(self) -> None:
+        """Nothing to reset."""
+
+    def __repr__(self) -> str:
+        return "YieldingIdleStrategy()"
+
+
+class SleepingIdleStrategy:
+    """Sleeps a fixed period (nanoseconds) when idle."""
+
+    alias = "sleep-ns"
+
+    def __init__(
+        self, sleep_period_ns: int = 1000, park_fn: Callable[[int], None] = _park_ns
+    ) -> None:
+        if sleep_period_ns < 0:
+            raise ConfigurationError(f"sleep period must be >= 0 ns: {sleep_period_ns}")
+        self.sleep_period_ns = sleep_period_ns
+        self._park = park_fn
+
+    def idle(self, work_count: int) -> None:
+        """Sleep if no work was done."""
+        if work_count <= 0:
+            self._park(self.sleep_period_ns)
+
+    def idle_once(self) -> None:
+        """Sleep once."""
+        self._park(self.sleep_period_ns)
+
+    def reset(self) -> None:
+        """Nothing to reset."""
+
+    def __repr__(self) -> str:
+        return f"SleepingIdleStrategy(sleep_period_ns={self.sleep_period_ns})"
+
+
+class SleepingMillisIdleStrategy(SleepingIdleStrategy):
+    """Sleeps a fixed period in milliseconds when idle (agrona ``sleep-ms``)."""
+
+    alias = "sleep-ms"
+
+    def __init__(self, sleep_period_ms: int = 1, park_fn: Callable[[int], None] = _park_ns) -> None:
+        super().__init__(sleep_period_ms * 1_000_000, park_fn)
+        self.sleep_period_ms = sleep_period_ms
+
+    def __repr__(self) -> str:
+        return f"SleepingMillisIdleStrategy(sleep_period_ms={self.sleep_period_ms})"
+
+
+class BackoffIdleStrategy:
+    """Spin, then yield, then park with a doubling period capped at the maximum.
+
+    The state machine matches agrona/Aeron C: from NOT_IDLE the first idle enters SPINNING;
+    after ``max_spins`` spins it moves to YIELDING; after ``max_yields`` yields to PARKING,
+    where each step parks ``park_period_ns`` and then doubles it up to ``max_park_period_ns``.
+    Any work resets to NOT_IDLE.
+    """
+
+    alias = "backoff"
+
+    NOT_IDLE = 0
+    SPINNING = 1
+    YIELDING = 2
+    PARKING = 3
+
+    def __init__(
+        self,
+        max_spins: int = 10,
+        max_yields: int = 5,
+        min_park_period_ns: int = 1000,
+        max_park_period_ns: int = 1_000_000,
+        *,
+        yield_fn: Callable[[], None] = _sched_yield,
+        park_fn: Callable[[int], None] = _park_ns,
+    ) -> None:
+        if max_spins < 0 or max_yields < 0 or min_park_period_ns < 0:
+            raise ConfigurationError(
+                f"backoff values must be >= 0: spins={max_spins} yields={max_yields} "
+                f"min_park={min_park_period_ns}"
+            )
+        if max_park_period_ns < min_park_period_ns:
+            raise ConfigurationError(
+                f"backoff max park period {max_park_period_ns} ns < min park period "
+                f"{min_park_period_ns} ns"
+            )
+        self.max_spins = max_spins
+        self.max_yields = max_yields
+        self.min_park_period_ns = min_park_period_ns
+        self.max_park_period_ns = max_park_period_ns
+        self._yield = yield_fn
+        self._park = park_fn
+        self.state = self.NOT_IDLE
+        self.spins = 0
+        self.yields = 0
+        self.park_period_ns = min_park_period_ns
+
+    def idle(self, work_count: int) -> None:
+        """Reset on work, otherwise advance one back-off step."""
+        if work_count > 0:
+            self.reset()
+        else:
+            self.idle_once()
+
+    def idle_once(self) -> None:
+        """Advance one back-off step."""
+        state = self.state
+        if state == self.NOT_IDLE:
+            self.state = self.SPINNING
+            self.spins += 1
+        elif state == self.SPINNING:
+            self.spins += 1
+            if self.spins > self.max_spins:
+                self.state = self.YIELDING
+                self.yields = 0
+        elif state == self.YIELDING:
+            self.yields += 1
+            if self.yields > self.max_yields:
+                self.state = self.PARKING
+                self.park_period_ns = self.min_park_period_ns
+            else:
+                self._yield()
+        else:
+            self._park(self.park_period_ns)
+            self.park_period_ns = min(self.park_period_ns * 2, self.max_park_period_ns)
+
+    def reset(self) -> None:
+        """Back to NOT_IDLE with counters cleared."""
+        self.spins = 0
+        self.yields = 0
+        self.park_period_ns = self.min_park_period_ns
+        self.state = self.NOT_IDLE
+
+    def __repr__(self) -> str:
+        return (
+            f"BackoffIdleStrategy(max_spins={self.max_spins}, max_yields={self.max_yields}, "
+            f"min_park_period_ns={self.min_park_period_ns}, "
+            f"max_park_period_ns={self.max_park_period_ns})"
+        )
+
+
+# Defaults the C and Java media drivers use for a named "backoff" strategy.
+DRIVER_BACKOFF_MAX_SPINS = 10
+DRIVER_BACKOFF_MAX_YIELDS = 20
+DRIVER_BACKOFF_MIN_PARK_PERIOD_NS = 1000
+DRIVER_BACKOFF_MAX_PARK_PERIOD_NS = 1_000_000
+# The C driver's sleeping strategy sleeps 1 ns when no init args are given.
+DRIVER_SLEEPING_DEFAULT_NS = 1
+
+_DURATION = re.compile(r"\s*\+?(\d+)(s|ms|us|ns)?", re.IGNORECASE)
+_DURATION_SCALE = {None: 1, "ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
+_BACKOFF_ARGS = re.compile(r"\s*(\d+)-(\d+)-(\w+)-(\w+)\s*")
+
+
+def _parse_duration_ns(text: str, what: str) -> int:
+    m = _DURATION.fullmatch(text)
+    if m is None:
+        raise ConfigurationError(f"{what}: invalid duration {text!r} (e.g. 1000, 1us, 1ms, 1s)")
+    unit = m.group(2).lower() if m.group(2) else None
+    return min(int(m.group(1)) * _DURATION_SCALE[unit], _INT64_MAX)
+
+
+def _make_sleeping(init_args: str | None) -> IdleStrategy:
+    if init_args is None:
+        return SleepingIdleStrategy(DRIVER_SLEEPING_DEFAULT_NS)
+    return SleepingIdleStrategy(_parse_duration_ns(init_args, "sleeping idle strategy init args"))
+
+
+def _make_backoff(init_args: str | None) -> IdleStrategy:
+    if init_args is None:
+        return BackoffIdleStrategy(
+            DRIVER_BACKOFF_MAX_SPINS,
+            DRIVER_BACKOFF_MAX_YIELDS,
+            DRIVER_BACKOFF_MIN_PARK_PERIOD_NS,
+            DRIVER_BACKOFF_MAX_PARK_PERIOD_NS,
+        )
+    m = _BACKOFF_ARGS.fullmatch(init_args)
+    if m is None:
+        raise ConfigurationError(
+            f"backoff idle strategy init args {init_args!r} malformed: 4 values required as "
+            "<max_spins>-<max_yields>-<min_park>-<max_park>, e.g. 10-20-1us-1ms"
+        )
+    what = f"backoff idle strategy init args {init_args!r}"
+    return BackoffIdleStrategy(
+        int(m.group(1)),
+        int(m.group(2)),
+        _parse_duration_ns(m.group(3), what),
+        _parse_duration_ns(m.group(4), what),
+    )
+
+
+_FACTORIES: dict[str, Callable[[str | None], IdleStrategy]] = {}
+
+
+def _register(factory: Callable[[str | None], IdleStrategy], *names: str) -> None:
+    for name in names:
+        _FACTORIES[name] = factory
+
+
+_register(
+    lambda _a: NoOpIdleStrategy(),
+    "noop",
+    "aeron_idle_strategy_noop",
+    "org.agrona.concurrent.NoOpIdleStrategy",
+)
+_register(
+    lambda _a: BusySpinIdleStrategy(),
+    "spin",
+    "busy_spin",
+    "aeron_idle_strategy_busy_spinning",
+    "org.agrona.concurrent.BusySpinIdleStrategy",
+)
+_register(
+    lambda _a: YieldingIdleStrategy(),
+    "yield",
+    "aeron_idle_strategy_yielding",
+    "org.agrona.concurrent.YieldingIdleStrategy",
+)
+_register(
+    _make_sleeping,
+    "sleeping",
+    "sleep-ns",
+    "aeron_idle_strategy_sleeping",
+    "org.agrona.concurrent.SleepingIdleStrategy",
+)
+_register(
+    lambda _a: SleepingMillisIdleStrategy(),
+    "sleep-ms",
+    "org.agrona.concurrent.SleepingMillisIdleStrategy",
+)
+_register(
+    _make_backoff,
+    "backoff",
+    "aeron_idle_strategy_backoff",
+    "org.agrona.concurrent.BackoffIdleStrategy",
+)
+
+IDLE_STRATEGY_NAMES: tuple[str, ...] = tuple(_FACTORIES)
+
+
+def idle_strategy_from_name(name: str, init_args: str | None = None) -> IdleStrategy:
+    """Build an idle strategy from an Aeron name, C symbol or agrona class name.
+
+    ``init_args`` (``AERON_*_IDLE_STRATEGY_INIT_ARGS``) is a duration for ``sleeping``/``sleep-ns``
+    (bare number = ns, or ``s``/``ms``/``us``/``ns`` suffix; default 1 ns as in the C driver)
+    and ``<spins>-<yields>-<min_park>-<max_park>`` for ``backoff`` (default 10-20-1us-1ms, the
+    driver defaults); the other strategies ignore it, as the C driver does.
+    """
+    factory = _FACTORIES.get(name.strip())
+    if factory is None:
+        raise ConfigurationError(
+            f"unknown idle strategy {name!r}; expected one of: {', '.join(IDLE_STRATEGY_NAMES)}"
+        )
+    if init_args is not None and not init_args.strip():
+        init_args = None
+    return factory(init_args)
+
+
+__all__ = [
+    "IdleStrategy",
+    "NoOpIdleStrategy",
+    "BusySpinIdleStrategy",
+    "YieldingIdleStrategy",
+    "SleepingIdleStrategy",
+    "SleepingMillisIdleStrategy",
+    "BackoffIdleStrategy",
+    "IDLE_STRATEGY_NAMES",
+    "idle_strategy_from_name",
+]

@@ -1,0 +1,294 @@
+"""Configuration value parsing, property/environment mapping and properties files.
+
+Aeron names every setting by a Java-style property (``aeron.mtu.length``); the C driver
+reads the same setting from an environment variable (``AERON_MTU_LENGTH``).  aeronpy accepts
+both, plus explicit mappings and properties files, with this precedence (highest first):
+explicit keyword arguments, a ``properties`` mapping, ``AERON_*`` environment variables, a
+properties file, the default.
+
+Unlike the C driver, which warns and keeps the default on a bad value, every parser here
+raises :class:`~aeronpy.errors.ConfigurationError` whose message names the property.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+
+from aeronpy.errors import ConfigurationError
+
+__all__ = [
+    "INT32_MAX",
+    "INT32_MIN",
+    "INT64_MAX",
+    "INT64_MIN",
+    "PropertySource",
+    "check_range",
+    "default_aeron_dir",
+    "format_duration_ns",
+    "format_size",
+    "load_properties_file",
+    "parse_bool",
+    "parse_duration_ns",
+    "parse_int",
+    "parse_size",
+    "property_to_env",
+]
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+_SIZE_RE = re.compile(r"([0-9]+)([kKmMgG]?)")
+_SIZE_MULTIPLIER = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_DURATION_RE = re.compile(r"([0-9]+)(s|ms|us|ns)?", re.IGNORECASE)
+_DURATION_MULTIPLIER = {"": 1, "ns": 1, "us": 1000, "ms": 1000**2, "s": 1000**3}
+_INT_RE = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
+_TRUE = frozenset({"1", "on", "true"})
+_FALSE = frozenset({"0", "off", "false"})
+
+# Property names whose environment variable does not follow the upper-case/underscore rule.
+_ENV_EXCEPTIONS: dict[str, str] = {
+    "aeron.name.resolver.threshold": "AERON_DRIVER_NAME_RESOLVER_THRESHOLD",
+    "aeron.pre.touch.mapped.memory": "AERON_CLIENT_PRE_TOUCH_MAPPED_MEMORY",
+    # Short spellings of the duty-cycle stall thresholds map onto the driver variables.
+    "aeron.conductor.cycle.threshold": "AERON_DRIVER_CONDUCTOR_CYCLE_THRESHOLD",
+    "aeron.sender.cycle.threshold": "AERON_DRIVER_SENDER_CYCLE_THRESHOLD",
+    "aeron.receiver.cycle.threshold": "AERON_DRIVER_RECEIVER_CYCLE_THRESHOLD",
+}
+
+
+def _fail(name: str, value: str, reason: str) -> ConfigurationError:
+    return ConfigurationError(f"{name}={value}: {reason}")
+
+
+def parse_size(value: str, name: str) -> int:
+    """Parse a byte size: a decimal integer with an optional ``k``/``m``/``g`` suffix (×1024ⁿ)."""
+    m = _SIZE_RE.fullmatch(value.strip())
+    if m is None:
+        raise _fail(name, value, "not a size (digits with optional k, m or g suffix)")
+    result = int(m.group(1)) * _SIZE_MULTIPLIER[m.group(2).lower()]
+    if result > INT64_MAX:
+        raise _fail(name, value, "size exceeds 2^63-1")
+    return result
+
+
+def parse_duration_ns(value: str, name: str) -> int:
+    """Parse a duration in nanoseconds: an integer with optional ``s``/``ms``/``us``/``ns``."""
+    m = _DURATION_RE.fullmatch(value.strip())
+    if m is None:
+        raise _fail(name, value, "not a duration (digits with optional s, ms, us or ns suffix)")
+    unit = (m.group(2) or "").lower()
+    result = int(m.group(1)) * _DURATION_MULTIPLIER[unit]
+    if result > INT64_MAX:
+        raise _fail(name, value, "duration exceeds 2^63-1 ns")
+    return result
+
+
+def parse_bool(value: str, name: str) -> bool:
+    """Parse a boolean: ``1``/``on``/``true`` or ``0``/``off``/``false`` (case-insensitive)."""
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise _fail(name, value, "not a boolean (true/false, on/off, 1/0)")
+
+
+def parse_int(value: str, name: str) -> int:
+    """Parse an integer the way ``strtol`` with base 0 does: ``0x`` hex, leading ``0`` octal."""
+    m = _INT_RE.fullmatch(value.strip())
+    if m is None:
+        raise _fail(name, value, "not an integer")
+    sign, digits = m.groups()
+    if digits[:2] in ("0x", "0X"):
+        result = int(digits[2:], 16)
+    elif len(digits) > 1 and digits[0] == "0":
+        result = int(digits[1:], 8)
+    else:
+        result = int(digits)
+    return -result if sign == "-" else result
+
+
+def check_range(name: str, value: int, low: int | None, high: int | None) -> int:
+    """Return ``value`` if ``low <= value <= high`` (bounds optional), else raise naming ``name``."""
+    if (low is not None and value < low) or (high is not None and value > high):
+        lo = "-inf" if low is None else str(low)
+        hi = "+inf" if high is None else str(high)
+        raise _fail(name, str(value), f"out of range [{lo}, {hi}]")
+    return value
+
+
+def format_size(value: int) -> str:
+    """Format a byte count with the largest exact ``g``/``m``/``k`` suffix."""
+    if value < 0:
+        raise ValueError(f"negative size: {value}")
+    for suffix, mult in (("g", 1024**3), ("m", 1024**2), ("k", 1024)):
+        if value >= mult and value % mult == 0:
+            return f"{value // mult}{suffix}"
+    return str(value)
+
+
+def format_duration_ns(value: int) -> str:
+    """Format nanoseconds with the largest exact ``s``/``ms``/``us`` unit (else ``ns``)."""
+    if value < 0:
+        raise ValueError(f"negative duration: {value}")
+    for suffix, mult in (("s", 1000**3), ("ms", 1000**2), ("us", 1000)):
+        if value >= mult and value % mult == 0:
+            return f"{value // mult}{suffix}"
+    return f"{value}ns"
+
+
+def property_to_env(name: str) -> str:
+    """Map ``aeron.x.y`` to its environment variable ``AERON_X_Y`` (honouring Aeron's exceptions)."""
+    exception = _ENV_EXCEPTIONS.get(name)
+    if exception is not None:
+        return exception
+    return name.upper().replace(".", "_")
+
+
+_ESCAPES = {"t": "\t", "n": "\n", "r": "\r", "f": "\f"}
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "\\" or i + 1 >= len(text):
+            out.append(c)
+            i += 1
+            continue
+        n = text[i + 1]
+        if n == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", text[i + 2 : i + 6]):
+            out.append(chr(int(text[i + 2 : i + 6], 16)))
+            i += 6
+            continue
+        out.append(_ESCAPES.get(n, n))
+        i += 2
+    return "".join(out)
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Join Java properties continuation lines (odd number of trailing backslashes)."""
+    lines: list[str] = []
+    pending: str | None = None
+    for raw in text.splitlines():
+        line = raw.lstrip() if pending is not None else raw
+        if pending is None and line.lstrip()[:1] in ("#", "!"):
+            continue
+        trailing = len(line) - len(line.rstrip("\\"))
+        continued = trailing % 2 == 1
+        if continued:
+            line = line[:-1]
+        pending = line if pending is None else pending + line
+        if not continued:
+            lines.append(pending)
+            pending = None
+    if pending is not None:
+        lines.append(pending)
+    return lines
+
+
+def _split_key_value(line: str) -> tuple[str, str]:
+    i = 0
+    while i < len(line) and line[i] not in "=: \t\f":
+        i += 2 if line[i] == "\\" else 1
+    i = min(i, len(line))
+    j = i
+    while j < len(line) and line[j] in " \t\f":
+        j += 1
+    if j < len(line) and line[j] in "=:":
+        j += 1
+        while j < len(line) and line[j] in " \t\f":
+            j += 1
+    return _unescape(line[:i]), _unescape(line[j:])
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """Parse Java ``.properties`` text: ``key=value``, ``key: value`` or ``key value``;
+    ``#``/``!`` comments, blank lines, backslash continuations and escapes."""
+    result: dict[str, str] = {}
+    for line in _logical_lines(text):
+        stripped = line.lstrip(" \t\f")
+        if not stripped:
+            continue
+        key, value = _split_key_value(stripped)
+        result[key] = value
+    return result
+
+
+def load_properties_file(path: str) -> dict[str, str]:
+    """Read a Java ``.properties`` file (UTF-8); a missing/unreadable file is a ConfigurationError."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigurationError(f"properties file {path!r}: cannot read: {e}") from e
+    return parse_properties(text)
+
+
+class PropertySource:
+    """Looks up ``aeron.*`` properties by precedence: mapping, environment, properties file.
+
+    Empty (or blank) values count as unset, as an empty environment variable does in C.
+    """
+
+    def __init__(
+        self,
+        properties: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        properties_file: str | None = None,
+    ) -> None:
+        self.properties: Mapping[str, str] = dict(properties) if properties else {}
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.file_properties: Mapping[str, str] = (
+            load_properties_file(properties_file) if properties_file is not None else {}
+        )
+
+    def lookup(self, name: str) -> tuple[str, str] | None:
+        """Return ``(value, origin)`` for ``name`` or None; origin names where it came from."""
+        value = self.properties.get(name)
+        if value is not None and value.strip():
+            return value, "properties"
+        env_name = property_to_env(name)
+        value = self.env.get(env_name)
+        if value is not None and value.strip():
+            return value, f"env {env_name}"
+        value = self.file_properties.get(name)
+        if value is not None and value.strip():
+            return value, "properties file"
+        return None
+
+    def get(self, name: str) -> str | None:
+        """Return the highest-precedence non-empty value of ``name``, or None."""
+        found = self.lookup(name)
+        return None if found is None else found[0]
+
+
+def _user_name(env: Mapping[str, str]) -> str:
+    user = env.get("USER")
+    if user:
+        return user
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name or "default"
+    except (ImportError, KeyError, OSError):
+        return "default"
+
+
+def default_aeron_dir(env: Mapping[str, str] | None = None, platform: str | None = None) -> str:
+    """Aeron's default directory: ``/dev/shm/aeron-<user>`` on Linux, else ``$TMPDIR`` (or
+    ``/tmp``) ``/aeron-<user>``; ``<user>`` is ``$USER``, else the passwd name, else ``default``.
+    ``env``/``platform`` default to ``os.environ``/``sys.platform``."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    user = _user_name(env)
+    if platform.startswith("linux"):
+        return f"/dev/shm/aeron-{user}"
+    tmp = env.get("TMPDIR") or "/tmp"
+    return os.path.join(tmp, f"aeron-{user}")

@@ -1,0 +1,773 @@
+"""Driver conductor: serves client commands from the to-driver ring buffer, owns resources.
+
+Duty cycle (``do_work``): read commands, update publisher limits of every publication, and
+every ``aeron.timer.interval`` run housekeeping (driver heartbeat, client liveness, publication
+lifecycles, blocked command unblocking).  Responses go out on the to-clients broadcast buffer.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aeronpy.concurrent import counters as ctr
+from aeronpy.concurrent.agent import AgentBase
+from aeronpy.concurrent.atomic_buffer import AtomicBuffer
+from aeronpy.concurrent.bit_util import int32
+from aeronpy.concurrent.broadcast import BroadcastTransmitter
+from aeronpy.concurrent.clock import epoch_ms, nano_time
+from aeronpy.concurrent.counters import AtomicCounter, CountersManager
+from aeronpy.concurrent.error_log import DistinctErrorLog
+from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
+from aeronpy.driver.context import DriverContext
+from aeronpy.driver.ipc_publication import (
+    IpcPublication,
+    PublicationState,
+    SubscriberPosition,
+    TetherState,
+)
+from aeronpy.driver.system_counters import SystemCounterId
+from aeronpy.errors import (
+    AeronError,
+    InvalidChannelError,
+    NotSupportedError,
+    StorageSpaceError,
+)
+from aeronpy.logbuffer import descriptor
+from aeronpy.logbuffer.log_buffers import LogBuffers
+from aeronpy.protocol import control as cp
+from aeronpy.uri import ChannelUri, publication_params, subscription_params, validate_udp_channel
+
+IPC_CHANNEL = "aeron:ipc"
+IPC_MEDIA_PREFIX = "aeron:ipc"
+SPY_PREFIX = "aeron-spy:"
+
+
+class CommandError(AeronError):
+    """A command failed; ``code`` is the ErrorCode sent back in ON_ERROR."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class SubscriptionLink:
+    """An IPC subscription registered by a client."""
+
+    registration_id: int
+    client_id: int
+    stream_id: int
+    channel: str
+    session_id: int | None
+    is_tether: bool
+    is_rejoin: bool
+    is_sparse: bool
+
+    def matches(self, publication: IpcPublication) -> bool:
+        return self.stream_id == publication.stream_id and (
+            self.session_id is None or self.session_id == publication.session_id
+        )
+
+
+@dataclass
+class ClientSession:
+    """A client known to the driver, with the resources it holds."""
+
+    client_id: int
+    heartbeat: AtomicCounter
+    publication_links: list[tuple[int, IpcPublication]] = field(default_factory=list)
+    counter_links: list[tuple[int, AtomicCounter]] = field(default_factory=list)
+    closed_by_command: bool = False
+
+
+class DriverConductor(AgentBase):
+    """The media driver's conductor agent."""
+
+    def __init__(
+        self,
+        ctx: DriverContext,
+        to_driver: ManyToOneRingBuffer,
+        to_clients: BroadcastTransmitter,
+        counters: CountersManager,
+        error_log: DistinctErrorLog,
+        system_counters: dict[int, AtomicCounter],
+        nano_clock: Callable[[], int] = nano_time,
+        epoch_clock: Callable[[], int] = epoch_ms,
+    ) -> None:
+        self.ctx = ctx
+        self.to_driver = to_driver
+        self.to_clients = to_clients
+        self.counters = counters
+        self.error_log = error_log
+        self.system_counters = system_counters
+        self.nano_clock = nano_clock
+        self.epoch_clock = epoch_clock
+        self.clients: dict[int, ClientSession] = {}
+        self.ipc_publications: list[IpcPublication] = []
+        self.ipc_subscriptions: list[SubscriptionLink] = []
+        self.next_session_id = int32(random.getrandbits(32))
+        self.timer_interval_ns = ctx.timer_interval_ns
+        now = nano_clock()
+        self.time_of_last_timer_ns = now
+        self.last_consumer_command_position = to_driver.consumer_position()
+        self.time_of_last_to_driver_position_change_ns = now
+        self.terminate_requested = False
+        self.termination_hook: Callable[[], None] | None = None
+        self._last_cycle_ns = 0
+        self._max_cycle_counter = system_counters.get(SystemCounterId.CONDUCTOR_MAX_CYCLE_TIME)
+        self._cycle_exceeded_counter = system_counters.get(
+            SystemCounterId.CONDUCTOR_CYCLE_TIME_THRESHOLD_EXCEEDED
+        )
+        self._handlers: dict[int, Callable[[AtomicBuffer, int, int], None]] = {
+            cp.ADD_PUBLICATION: self._on_add_publication,
+            cp.ADD_EXCLUSIVE_PUBLICATION: self._on_add_exclusive_publication,
+            cp.REMOVE_PUBLICATION: self._on_remove_publication,
+            cp.ADD_SUBSCRIPTION: self._on_add_subscription,
+            cp.REMOVE_SUBSCRIPTION: self._on_remove_subscription,
+            cp.CLIENT_KEEPALIVE: self._on_client_keepalive,
+            cp.CLIENT_CLOSE: self._on_client_close,
+            cp.ADD_COUNTER: self._on_add_counter,
+            cp.REMOVE_COUNTER: self._on_remove_counter,
+            cp.ADD_STATIC_COUNTER: self._on_add_static_counter,
+            cp.TERMINATE_DRIVER: self._on_terminate_driver,
+            cp.GET_NEXT_AVAILABLE_SESSION_ID: self._on_next_session_id,
+            cp.ADD_DESTINATION: self._on_destination,
+            cp.REMOVE_DESTINATION: self._on_destination,
+            cp.REMOVE_DESTINATION_BY_ID: self._on_destination_by_id,
+            cp.ADD_RCV_DESTINATION: self._on_destination,
+            cp.REMOVE_RCV_DESTINATION: self._on_destination,
+            cp.REJECT_IMAGE: self._on_reject_image,
+        }
+
+    # ------------------------------------------------------------------ agent
+    def role_name(self) -> str:
+        return "conductor"
+
+    def do_work(self) -> int:
+        start_ns = self.nano_clock()
+        work = self.to_driver.read(self._on_command, 16)
+        for publication in self.ipc_publications:
+            work += publication.update_pub_pos_and_lmt()
+        if start_ns - self.time_of_last_timer_ns >= self.timer_interval_ns:
+            self.time_of_last_timer_ns = start_ns
+            work += self.on_timer(start_ns, self.epoch_clock())
+        self._track_cycle_time(start_ns)
+        return work
+
+    def on_close(self) -> None:
+        for publication in list(self.ipc_publications):
+            self._delete_publication(publication)
+        self.ipc_publications.clear()
+
+    def _track_cycle_time(self, start_ns: int) -> None:
+        cycle_ns = self.nano_clock() - start_ns
+        if self._max_cycle_counter is not None:
+            self._max_cycle_counter.propose_max(cycle_ns)
+        if cycle_ns > self.ctx.conductor_cycle_threshold_ns and self._cycle_exceeded_counter:
+            self._cycle_exceeded_counter.increment()
+
+    # ------------------------------------------------------------------ timer
+    def on_timer(self, now_ns: int, now_ms: int) -> int:
+        """Housekeeping every ``aeron.timer.interval``."""
+        self.to_driver.set_consumer_heartbeat_time(now_ms)
+        self._check_clients(now_ms)
+        for publication in list(self.ipc_publications):
+            publication.on_time_event(now_ns, self)
+            if publication.state is PublicationState.DONE:
+                self._delete_publication(publication)
+        self._check_for_blocked_commands(now_ns)
+        return 1
+
+    def _check_for_blocked_commands(self, now_ns: int) -> None:
+        consumer = self.to_driver.consumer_position()
+        if consumer == self.last_consumer_command_position:
+            if (
+                self.to_driver.producer_position() > consumer
+                and now_ns
+                > self.time_of_last_to_driver_position_change_ns + self.ctx.client_liveness_timeout_ns
+            ):
+                if self.to_driver.unblock():
+                    self._increment(SystemCounterId.UNBLOCKED_COMMANDS)
+        else:
+            self.last_consumer_command_position = consumer
+            self.time_of_last_to_driver_position_change_ns = now_ns
+
+    def _check_clients(self, now_ms: int) -> None:
+        timeout_ms = max(1, self.ctx.client_liveness_timeout_ns // 1_000_000)
+        for client in list(self.clients.values()):
+            if now_ms > client.heartbeat.get() + timeout_ms:
+                self._remove_client(client)
+
+    def _remove_client(self, client: ClientSession) -> None:
+        if not client.closed_by_command:
+            self._increment(SystemCounterId.CLIENT_TIMEOUTS)
+            self._send(cp.ON_CLIENT_TIMEOUT, cp.ClientTimeout(client.client_id).encode())
+        self._send(
+            cp.ON_UNAVAILABLE_COUNTER,
+            cp.CounterUpdate(client.client_id, client.heartbeat.id).encode(),
+        )
+        for _, publication in client.publication_links:
+            publication.decref()
+        client.publication_links.clear()
+        for registration_id, counter in client.counter_links:
+            self._send(cp.ON_UNAVAILABLE_COUNTER, cp.CounterUpdate(registration_id, counter.id).encode())
+            counter.close()
+        client.counter_links.clear()
+        for link in [s for s in self.ipc_subscriptions if s.client_id == client.client_id]:
+            self._remove_subscription_link(link)
+        client.heartbeat.close()
+        del self.clients[client.client_id]
+
+    # ------------------------------------------------------------------ commands
+    def _on_command(self, msg_type_id: int, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        handler = self._handlers.get(msg_type_id)
+        if handler is None:
+            self.record_error(
+                cp.ErrorCode.UNKNOWN_COMMAND_TYPE_ID,
+                f"command={msg_type_id:#x} unknown",
+            )
+            return
+        correlation_id = _peek_correlation_id(buffer, offset, length)
+        try:
+            handler(buffer, offset, length)
+        except cp.MalformedCommandError as ex:
+            self.record_error(cp.ErrorCode.MALFORMED_COMMAND, f"command={msg_type_id:#x} {ex}")
+        except Exception as ex:  # every failure is answered, never crashes the conductor
+            code, message = _error_code_of(ex)
+            self._send_error(correlation_id, code, message)
+
+    def _send(self, msg_type_id: int, payload: bytes) -> None:
+        self.to_clients.transmit(msg_type_id, payload)
+
+    def _send_error(self, correlation_id: int, code: int, message: str) -> None:
+        self._send(cp.ON_ERROR, cp.ErrorResponse(correlation_id, int(code), message).encode())
+        if code != cp.ErrorCode.RESOURCE_TEMPORARILY_UNAVAILABLE:
+            self.record_error(code, message)
+
+    def record_error(self, code: int, message: str) -> None:
+        """Write to the distinct error log and count it in system counter 15."""
+        self.error_log.record(int(code), message)
+        self._increment(SystemCounterId.ERRORS)
+
+    def _increment(self, counter_id: int) -> None:
+        counter = self.system_counters.get(counter_id)
+        if counter is not None:
+            counter.increment()
+
+    def _get_or_add_client(self, client_id: int) -> ClientSession:
+        client = self.clients.get(client_id)
+        if client is None:
+            heartbeat = self.counters.new_counter(
+                f"client-heartbeat: id={client_id}",
+                ctr.CLIENT_HEARTBEAT_TYPE_ID,
+                ctr.heartbeat_counter_key(client_id),
+                registration_id=client_id,
+                owner_id=client_id,
+            )
+            heartbeat.set(self.epoch_clock())
+            client = ClientSession(client_id, heartbeat)
+            self.clients[client_id] = client
+            self._send(cp.ON_COUNTER_READY, cp.CounterUpdate(client_id, heartbeat.id).encode())
+        return client
+
+    # publications ------------------------------------------------------
+    def _on_add_publication(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        self._add_publication(cp.PublicationMessage.decode(buffer, offset, length), False)
+
+    def _on_add_exclusive_publication(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        self._add_publication(cp.PublicationMessage.decode(buffer, offset, length), True)
+
+    def _add_publication(self, msg: cp.PublicationMessage, is_exclusive: bool) -> None:
+        uri = self._parse_channel(msg.channel)
+        if uri.is_spy:
+            raise InvalidChannelError(f"aeron-spy: channels are for subscriptions only: {msg.channel}")
+        if not uri.is_ipc:
+            validate_udp_channel(uri, is_publication=True)
+            raise NotSupportedError(
+                f"UDP publications are not supported yet by the aeronpy driver: {msg.channel}"
+            )
+        params = publication_params(uri, self.ctx, is_ipc=True, is_exclusive=is_exclusive)
+        client = self._get_or_add_client(msg.client_id)
+        publication = None if is_exclusive else self._find_shared_ipc_publication(msg, params)
+        if publication is None:
+            self._check_session_clash(msg.stream_id, params.session_id)
+            publication = self._create_ipc_publication(msg, params, is_exclusive)
+        publication.incref()
+        client.publication_links.append((msg.correlation_id, publication))
+        ready = cp.PublicationBuffersReady(
+            correlation_id=msg.correlation_id,
+            registration_id=publication.registration_id,
+            session_id=publication.session_id,
+            stream_id=publication.stream_id,
+            position_limit_counter_id=publication.pub_lmt.id,
+            channel_status_indicator_id=-1,
+            log_file_name=publication.log_buffers.path,
+        )
+        response = cp.ON_EXCLUSIVE_PUBLICATION_READY if is_exclusive else cp.ON_PUBLICATION_READY
+        self._send(response, ready.encode())
+        if publication.refcnt == 1:
+            for link in self.ipc_subscriptions:
+                if link.matches(publication) and not self._is_linked(link, publication):
+                    self._link(link, publication)
+
+    def _find_shared_ipc_publication(self, msg: cp.PublicationMessage, params: Any) -> IpcPublication | None:
+        for pub in self.ipc_publications:
+            if (
+                pub.is_exclusive
+                or pub.state is not PublicationState.ACTIVE
+                or pub.stream_id != msg.stream_id
+                or pub.params.response_correlation_id != params.response_correlation_id
+            ):
+                continue
+            if params.session_id is not None and params.session_id != pub.session_id:
+                continue
+            self._check_matches_existing(pub, msg, params)
+            return pub
+        return None
+
+    def _check_matches_existing(self, pub: IpcPublication, msg: cp.PublicationMessage, params: Any) -> None:
+        uri = ChannelUri.parse(msg.channel)
+        if uri.get("mtu") is not None and params.mtu_length != pub.mtu_length:
+            raise InvalidChannelError(
+                f"existing publication has different mtu length: existing={pub.mtu_length} "
+                f"requested={params.mtu_length}"
+            )
+        if uri.get("term-length") is not None and params.term_length != pub.term_length:
+            raise InvalidChannelError(
+                f"existing publication has different term length: existing={pub.term_length} "
+                f"requested={params.term_length}"
+            )
+        if uri.get("init-term-id") is not None:
+            raise InvalidChannelError(
+                "existing publication has different position params: init-term-id/term-id/"
+                "term-offset cannot be given for a shared publication that already exists"
+            )
+        if params.spies_simulate_connection != pub.params.spies_simulate_connection:
+            raise InvalidChannelError(
+                "existing publication has different spies simulate connection: "
+                f"existing={pub.params.spies_simulate_connection} "
+                f"requested={params.spies_simulate_connection}"
+            )
+
+    def _check_session_clash(self, stream_id: int, session_id: int | None) -> None:
+        if session_id is None:
+            return
+        for pub in self.ipc_publications:
+            if (
+                pub.stream_id == stream_id
+                and pub.session_id == session_id
+                and pub.state is not PublicationState.DONE
+            ):
+                raise InvalidChannelError(
+                    f"existing publication has clashing sessionId={session_id} for streamId={stream_id}"
+                )
+
+    def _allocate_session_id(self, stream_id: int) -> int:
+        low = self.ctx.publication_reserved_session_id_low
+        high = self.ctx.publication_reserved_session_id_high
+        used = {
+            p.session_id
+            for p in self.ipc_publications
+            if p.stream_id == stream_id and p.state is not PublicationState.DONE
+        }
+        candidate = self.next_session_id
+        for _ in range(1 << 16):
+            if low <= candidate <= high:
+                candidate = int32(high + 1)
+            if candidate not in used:
+                break
+            candidate = int32(candidate + 1)
+        self.next_session_id = int32(candidate + 1)
+        return candidate
+
+    def _create_ipc_publication(self, msg: cp.PublicationMessage, params: Any, is_exclusive: bool) -> IpcPublication:
+        ctx = self.ctx
+        registration_id = msg.correlation_id
+        session_id = params.session_id if params.session_id is not None else self._allocate_session_id(msg.stream_id)
+        term_length = params.term_length
+        if params.initial_term_id is not None:
+            initial_term_id = params.initial_term_id
+        else:
+            initial_term_id = int32(random.getrandbits(32))
+        log_length = descriptor.compute_log_length(term_length, ctx.file_page_size)
+        self._check_storage(log_length)
+        path = os.path.join(ctx.aeron_dir, "publications", f"{registration_id}.logbuffer")
+        log_buffers = LogBuffers.create(path, term_length, ctx.file_page_size, sparse=params.sparse)
+        window = params.publication_window_length
+        window = term_length // 2 if window <= 0 else min(window, term_length // 2)
+        try:
+            metadata = log_buffers.metadata
+            descriptor.write_log_metadata(
+                metadata,
+                correlation_id=registration_id,
+                initial_term_id=initial_term_id,
+                mtu_length=params.mtu_length,
+                term_length=term_length,
+                page_size=ctx.file_page_size,
+                session_id=session_id,
+                stream_id=msg.stream_id,
+                publication_window_length=window,
+                max_resend=params.max_resend,
+                entity_tag=params.entity_tag if params.entity_tag is not None else -1,
+                response_correlation_id=params.response_correlation_id,
+                linger_timeout_ns=params.linger_timeout_ns,
+                untethered_window_limit_timeout_ns=params.untethered_window_limit_timeout_ns,
+                untethered_linger_timeout_ns=params.untethered_linger_timeout_ns,
+                untethered_resting_timeout_ns=params.untethered_resting_timeout_ns,
+                is_response=params.is_response,
+                sparse=params.sparse,
+                signal_eos=params.signal_eos,
+                spies_simulate_connection=params.spies_simulate_connection,
+                log_type=descriptor.LOG_TYPE_EXCLUSIVE if is_exclusive else descriptor.LOG_TYPE_CONCURRENT,
+            )
+            descriptor.initialize_tail_counters(
+                metadata, initial_term_id, params.term_id, params.term_offset
+            )
+            bits = descriptor.position_bits_to_shift(term_length)
+            if params.term_id is not None:
+                start_position = descriptor.compute_position(
+                    params.term_id, params.term_offset, bits, initial_term_id
+                )
+            else:
+                start_position = 0
+            key = ctr.stream_counter_key(registration_id, session_id, msg.stream_id, msg.channel)
+            kind = "exclusive" if is_exclusive else "concurrent"
+            pub_pos = self.counters.new_counter(
+                ctr.stream_counter_label(f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, msg.channel),
+                ctr.PUBLISHER_POSITION_TYPE_ID,
+                key,
+                registration_id=registration_id,
+                owner_id=msg.client_id,
+            )
+            pub_lmt = self.counters.new_counter(
+                ctr.stream_counter_label("pub-lmt", registration_id, session_id, msg.stream_id, msg.channel),
+                ctr.PUBLISHER_LIMIT_TYPE_ID,
+                key,
+                registration_id=registration_id,
+                owner_id=msg.client_id,
+            )
+        except BaseException:
+            log_buffers.close()
+            _remove_quietly(path)
+            raise
+        pub_pos.set(start_position)
+        pub_lmt.set(start_position)
+        publication = IpcPublication(
+            registration_id=registration_id,
+            session_id=session_id,
+            stream_id=msg.stream_id,
+            channel=msg.channel,
+            is_exclusive=is_exclusive,
+            log_buffers=log_buffers,
+            pub_pos=pub_pos,
+            pub_lmt=pub_lmt,
+            term_window_length=window,
+            unblock_timeout_ns=ctx.publication_unblock_timeout_ns,
+            untethered_window_limit_timeout_ns=params.untethered_window_limit_timeout_ns,
+            untethered_linger_timeout_ns=(
+                params.untethered_linger_timeout_ns
+                if params.untethered_linger_timeout_ns >= 0
+                else params.untethered_window_limit_timeout_ns
+            ),
+            untethered_resting_timeout_ns=params.untethered_resting_timeout_ns,
+            mtu_length=params.mtu_length,
+            start_position=start_position,
+            now_ns=self.nano_clock(),
+            params=params,
+        )
+        self.ipc_publications.append(publication)
+        self._add_mapped_bytes(log_buffers.file_length)
+        return publication
+
+    def _check_storage(self, length: int) -> None:
+        if not self.ctx.perform_storage_checks:
+            return
+        usable = shutil.disk_usage(self.ctx.aeron_dir).free
+        if usable < length:
+            raise StorageSpaceError(
+                f"insufficient usable storage for new log of length={length} "
+                f"usable={usable} in {self.ctx.aeron_dir}"
+            )
+        if usable <= self.ctx.low_file_store_warning_threshold:
+            self.record_error(
+                cp.ErrorCode.GENERIC_ERROR,
+                f"WARNING: space is running low: threshold={self.ctx.low_file_store_warning_threshold} "
+                f"usable={usable} in {self.ctx.aeron_dir}",
+            )
+
+    def _add_mapped_bytes(self, delta: int) -> None:
+        counter = self.system_counters.get(SystemCounterId.BYTES_CURRENTLY_MAPPED)
+        if counter is not None:
+            counter.get_and_add(delta)
+
+    def _delete_publication(self, publication: IpcPublication) -> None:
+        for sub in publication.subscribers:
+            if sub.state is not TetherState.CLOSED:
+                sub.counter.close()
+        publication.subscribers.clear()
+        publication.pub_lmt.close()
+        publication.pub_pos.close()
+        path = publication.log_buffers.path
+        length = publication.log_buffers.file_length
+        publication.log_buffers.close()
+        _remove_quietly(path)
+        self._add_mapped_bytes(-length)
+        if publication in self.ipc_publications:
+            self.ipc_publications.remove(publication)
+
+    def _on_remove_publication(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.RemovePublicationMessage.decode(buffer, offset, length)
+        client = self.clients.get(msg.client_id)
+        if client is not None:
+            for i, (registration_id, publication) in enumerate(client.publication_links):
+                if registration_id == msg.registration_id:
+                    del client.publication_links[i]
+                    if msg.flags & 0x1 and publication.state is PublicationState.ACTIVE:
+                        publication.metadata.put_uint8(descriptor.LOG_IS_PUBLICATION_REVOKED_OFFSET, 1)
+                        self._revoke(publication)
+                    publication.decref()
+                    self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+                    return
+        raise CommandError(
+            cp.ErrorCode.UNKNOWN_PUBLICATION,
+            f"unknown publication client_id={msg.client_id} registration_id={msg.registration_id}",
+        )
+
+    def _revoke(self, publication: IpcPublication) -> None:
+        producer = publication.producer_position()
+        publication.pub_lmt.set(producer)
+        publication.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, producer)
+        descriptor.set_is_connected(publication.metadata, False)
+        self.on_ipc_publication_unavailable(publication)
+        publication.state = PublicationState.LINGER
+        self._increment(SystemCounterId.PUBLICATIONS_REVOKED)
+
+    # subscriptions -----------------------------------------------------
+    def _on_add_subscription(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.SubscriptionMessage.decode(buffer, offset, length)
+        uri = self._parse_channel(msg.channel)
+        if uri.is_spy:
+            validate_udp_channel(uri, is_publication=False)
+            raise NotSupportedError(f"spy subscriptions are not supported yet by the aeronpy driver: {msg.channel}")
+        if not uri.is_ipc:
+            validate_udp_channel(uri, is_publication=False)
+            raise NotSupportedError(f"UDP subscriptions are not supported yet by the aeronpy driver: {msg.channel}")
+        params = subscription_params(uri, self.ctx)
+        self._get_or_add_client(msg.client_id)
+        link = SubscriptionLink(
+            registration_id=msg.correlation_id,
+            client_id=msg.client_id,
+            stream_id=msg.stream_id,
+            channel=msg.channel,
+            session_id=params.session_id,
+            is_tether=params.tether,
+            is_rejoin=params.rejoin,
+            is_sparse=params.sparse,
+        )
+        self.ipc_subscriptions.append(link)
+        self._send(cp.ON_SUBSCRIPTION_READY, cp.SubscriptionReady(msg.correlation_id, -1).encode())
+        for publication in self.ipc_publications:
+            if link.matches(publication) and publication.is_accepting_subscriptions():
+                self._link(link, publication)
+
+    def _is_linked(self, link: SubscriptionLink, publication: IpcPublication) -> bool:
+        return any(s.subscription_registration_id == link.registration_id for s in publication.subscribers)
+
+    def _link(self, link: SubscriptionLink, publication: IpcPublication) -> None:
+        join_position = publication.join_position()
+        counter = self.counters.new_counter(
+            ctr.stream_counter_label(
+                "sub-pos", link.registration_id, publication.session_id, publication.stream_id,
+                link.channel, f" @{join_position}",
+            ),
+            ctr.SUBSCRIBER_POSITION_TYPE_ID,
+            ctr.stream_counter_key(link.registration_id, publication.session_id, publication.stream_id, link.channel),
+            registration_id=link.registration_id,
+            owner_id=link.client_id,
+            reference_id=publication.registration_id,
+        )
+        counter.set(join_position)
+        sub = SubscriberPosition(
+            subscription_registration_id=link.registration_id,
+            counter=counter,
+            is_tether=link.is_tether,
+            is_rejoin=link.is_rejoin,
+            time_of_last_update_ns=self.nano_clock(),
+        )
+        publication.add_subscriber(sub)
+        self.on_available_image_for(publication, sub)
+
+    def on_available_image_for(self, publication: IpcPublication, sub: SubscriberPosition) -> None:
+        """Tell clients a subscription can read ``publication`` (IPC image)."""
+        msg = cp.ImageBuffersReady(
+            correlation_id=publication.registration_id,
+            session_id=publication.session_id,
+            stream_id=publication.stream_id,
+            subscription_registration_id=sub.subscription_registration_id,
+            subscriber_position_id=sub.counter_id,
+            log_file_name=publication.log_buffers.path,
+            source_identity=IPC_CHANNEL,
+        )
+        self._send(cp.ON_AVAILABLE_IMAGE, msg.encode())
+
+    def on_unavailable_image_for(self, publication: IpcPublication, subscription_registration_id: int) -> None:
+        msg = cp.ImageMessage(
+            correlation_id=publication.registration_id,
+            subscription_registration_id=subscription_registration_id,
+            stream_id=publication.stream_id,
+            channel=IPC_CHANNEL,
+        )
+        self._send(cp.ON_UNAVAILABLE_IMAGE, msg.encode())
+
+    def on_ipc_publication_unavailable(self, publication: IpcPublication) -> None:
+        for link in self.ipc_subscriptions:
+            if self._is_linked(link, publication):
+                self.on_unavailable_image_for(publication, link.registration_id)
+
+    def on_publication_unblocked(self, publication: IpcPublication) -> None:
+        self._increment(SystemCounterId.UNBLOCKED_PUBLICATIONS)
+
+    def free_counter(self, counter: AtomicCounter) -> None:
+        counter.close()
+
+    def _on_remove_subscription(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.RemoveMessage.decode(buffer, offset, length)
+        for link in self.ipc_subscriptions:
+            if link.registration_id == msg.registration_id and link.client_id == msg.client_id:
+                self._remove_subscription_link(link)
+                self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+                return
+        raise CommandError(
+            cp.ErrorCode.UNKNOWN_SUBSCRIPTION,
+            f"unknown subscription client_id={msg.client_id} registration_id={msg.registration_id}",
+        )
+
+    def _remove_subscription_link(self, link: SubscriptionLink) -> None:
+        self.ipc_subscriptions.remove(link)
+        for publication in self.ipc_publications:
+            sub = publication.remove_subscriber(link.registration_id)
+            if sub is not None and sub.state is not TetherState.CLOSED:
+                sub.counter.close()
+
+    # counters ----------------------------------------------------------
+    def _on_add_counter(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.CounterMessage.decode(buffer, offset, length)
+        client = self._get_or_add_client(msg.client_id)
+        counter = self.counters.new_counter(
+            msg.label, msg.type_id, msg.key, registration_id=msg.correlation_id, owner_id=msg.client_id
+        )
+        client.counter_links.append((msg.correlation_id, counter))
+        self._send(cp.ON_COUNTER_READY, cp.CounterUpdate(msg.correlation_id, counter.id).encode())
+
+    def _on_remove_counter(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.RemoveMessage.decode(buffer, offset, length)
+        client = self.clients.get(msg.client_id)
+        if client is not None:
+            for i, (registration_id, counter) in enumerate(client.counter_links):
+                if registration_id == msg.registration_id:
+                    del client.counter_links[i]
+                    self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+                    self._send(cp.ON_UNAVAILABLE_COUNTER, cp.CounterUpdate(registration_id, counter.id).encode())
+                    counter.close()
+                    return
+        raise CommandError(
+            cp.ErrorCode.UNKNOWN_COUNTER,
+            f"unknown counter client_id={msg.client_id} registration_id={msg.registration_id}",
+        )
+
+    def _on_add_static_counter(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.StaticCounterMessage.decode(buffer, offset, length)
+        self._get_or_add_client(msg.client_id)
+        counter_id = self.counters.find_by_type_id_and_registration_id(msg.type_id, msg.registration_id)
+        if counter_id != ctr.NULL_COUNTER_ID:
+            if self.counters.get_counter_owner_id(counter_id) != -1:
+                raise CommandError(
+                    cp.ErrorCode.GENERIC_ERROR,
+                    f"cannot add static counter, because a non-static counter exists "
+                    f"(counterId={counter_id}) for typeId={msg.type_id} and "
+                    f"registrationId={msg.registration_id}",
+                )
+        else:
+            counter_id = self.counters.allocate(
+                msg.label, msg.type_id, msg.key, registration_id=msg.registration_id, owner_id=-1
+            )
+        self._send(cp.ON_STATIC_COUNTER, cp.CounterUpdate(msg.correlation_id, counter_id).encode())
+
+    # clients -----------------------------------------------------------
+    def _on_client_keepalive(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.CorrelatedMessage.decode(buffer, offset, length)
+        client = self.clients.get(msg.client_id)
+        if client is not None:
+            client.heartbeat.set(self.epoch_clock())
+
+    def _on_client_close(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.CorrelatedMessage.decode(buffer, offset, length)
+        client = self.clients.get(msg.client_id)
+        if client is not None:
+            client.closed_by_command = True
+            client.heartbeat.set(0)
+
+    def _on_terminate_driver(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        cp.TerminateDriverMessage.decode(buffer, offset, length)
+        if self.ctx.driver_termination_validator == "allow":
+            self.terminate_requested = True
+            if self.termination_hook is not None:
+                self.termination_hook()
+
+    def _on_next_session_id(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.GetNextAvailableSessionIdMessage.decode(buffer, offset, length)
+        session_id = self._allocate_session_id(msg.stream_id)
+        self._send(
+            cp.ON_NEXT_AVAILABLE_SESSION_ID,
+            cp.NextAvailableSessionId(msg.correlation_id, session_id).encode(),
+        )
+
+    def _on_destination(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        msg = cp.DestinationMessage.decode(buffer, offset, length)
+        self._parse_channel(msg.channel)
+        raise CommandError(
+            cp.ErrorCode.NOT_SUPPORTED,
+            f"destinations (MDC/MDS) are not supported yet by the aeronpy driver: {msg.channel}",
+        )
+
+    def _on_destination_by_id(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        cp.DestinationByIdMessage.decode(buffer, offset, length)
+        raise CommandError(
+            cp.ErrorCode.NOT_SUPPORTED, "destinations (MDC) are not supported yet by the aeronpy driver"
+        )
+
+    def _on_reject_image(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        cp.RejectImageMessage.decode(buffer, offset, length)
+        raise CommandError(cp.ErrorCode.NOT_SUPPORTED, "REJECT_IMAGE is not supported yet by the aeronpy driver")
+
+    def _parse_channel(self, channel: str) -> ChannelUri:
+        return ChannelUri.parse(channel)
+
+
+def _peek_correlation_id(buffer: AtomicBuffer, offset: int, length: int) -> int:
+    return int(buffer.get_int64(offset + 8)) if length >= 16 else 0
+
+
+def _error_code_of(ex: BaseException) -> tuple[int, str]:
+    if isinstance(ex, CommandError):
+        return ex.code, str(ex)
+    if isinstance(ex, InvalidChannelError):
+        return cp.ErrorCode.INVALID_CHANNEL, str(ex)
+    if isinstance(ex, NotSupportedError):
+        return cp.ErrorCode.NOT_SUPPORTED, str(ex)
+    if isinstance(ex, StorageSpaceError):
+        return cp.ErrorCode.STORAGE_SPACE, str(ex)
+    if isinstance(ex, OSError) and ex.errno == 28:
+        return cp.ErrorCode.STORAGE_SPACE, str(ex)
+    return cp.ErrorCode.GENERIC_ERROR, f"{type(ex).__name__}: {ex}"
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

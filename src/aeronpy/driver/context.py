@@ -1,0 +1,604 @@
+"""Media driver configuration: one typed field per ``aeron.*`` property, loading with
+precedence (keyword arguments > properties mapping > ``AERON_*`` environment > properties file
+> default) and start-up validation.  Invalid or out-of-range values are rejected with a
+:class:`~aeronpy.errors.ConfigurationError` naming the property (the C driver clamps or warns).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar
+
+from aeronpy.config import (
+    INT32_MAX,
+    INT32_MIN,
+    INT64_MAX,
+    INT64_MIN,
+    PropertySource,
+    default_aeron_dir,
+    format_duration_ns,
+    format_size,
+    parse_bool,
+    parse_duration_ns,
+    parse_int,
+    parse_size,
+)
+from aeronpy.errors import ConfigurationError
+
+__all__ = ["DriverContext", "ThreadingMode"]
+
+KIB = 1024
+MIB = 1024 * 1024
+GIB = 1024 * 1024 * 1024
+US = 1_000
+MS = 1_000_000
+S = 1_000_000_000
+
+RING_BUFFER_TRAILER_LENGTH = 768
+BROADCAST_BUFFER_TRAILER_LENGTH = 128
+CNC_METADATA_LENGTH = 128
+COUNTERS_METADATA_MULTIPLE = 4
+TERM_MIN_LENGTH = 64 * KIB
+TERM_MAX_LENGTH = GIB
+PAGE_MIN_SIZE = 4 * KIB
+PAGE_MAX_SIZE = GIB
+MAX_UDP_PAYLOAD_LENGTH = 65504
+FRAME_ALIGNMENT = 32
+
+CONDUCTOR_BUFFER_LENGTH_DEFAULT = MIB + RING_BUFFER_TRAILER_LENGTH
+CLIENTS_BUFFER_LENGTH_DEFAULT = MIB + BROADCAST_BUFFER_TRAILER_LENGTH
+
+
+class ThreadingMode(str, Enum):
+    """How the driver's conductor, sender and receiver agents are mapped onto threads."""
+
+    DEDICATED = "DEDICATED"
+    SHARED_NETWORK = "SHARED_NETWORK"
+    SHARED = "SHARED"
+    INVOKER = "INVOKER"
+
+
+# Idle strategy spellings (C short names, C symbol names, Java class names) → aeronpy name.
+_IDLE_STRATEGIES: dict[str, str] = {
+    "backoff": "backoff",
+    "aeron_idle_strategy_backoff": "backoff",
+    "org.agrona.concurrent.BackoffIdleStrategy": "backoff",
+    "sleeping": "sleeping",
+    "sleep-ns": "sleeping",
+    "aeron_idle_strategy_sleeping": "sleeping",
+    "org.agrona.concurrent.SleepingIdleStrategy": "sleeping",
+    "org.agrona.concurrent.SleepingMillisIdleStrategy": "sleeping",
+    "yield": "yield",
+    "aeron_idle_strategy_yielding": "yield",
+    "org.agrona.concurrent.YieldingIdleStrategy": "yield",
+    "spin": "spin",
+    "aeron_idle_strategy_busy_spinning": "spin",
+    "org.agrona.concurrent.BusySpinIdleStrategy": "spin",
+    "noop": "noop",
+    "aeron_idle_strategy_noop": "noop",
+    "org.agrona.concurrent.NoOpIdleStrategy": "noop",
+}
+
+_MULTICAST_FC: dict[str, str] = {
+    "max": "max",
+    "multicast_max": "max",
+    "aeron_max_multicast_flow_control_strategy_supplier": "max",
+    "min": "min",
+    "multicast_min": "min",
+    "aeron_min_flow_control_strategy_supplier": "min",
+    "tagged": "tagged",
+    "multicast_tagged": "tagged",
+    "aeron_tagged_flow_control_strategy_supplier": "tagged",
+}
+_UNICAST_FC: dict[str, str] = {
+    "max": "max",
+    "unicast_max": "max",
+    "aeron_unicast_flow_control_strategy_supplier": "max",
+}
+_CONGESTION_CONTROL: dict[str, str] = {
+    "default": "static",
+    "static": "static",
+    "aeron_congestion_control_default_strategy_supplier": "static",
+    "aeron_static_window_congestion_control_strategy_supplier": "static",
+    "cubic": "cubic",
+    "aeron_cubic_congestion_control_strategy_supplier": "cubic",
+}
+
+
+def _choice(table: Mapping[str, str]) -> Callable[[str, str], str]:
+    def parse(value: str, name: str) -> str:
+        result = table.get(value.strip())
+        if result is None:
+            choices = ", ".join(sorted(set(table.values())))
+            raise ConfigurationError(f"{name}={value}: must be one of {choices}")
+        return result
+
+    return parse
+
+
+def _parse_threading_mode(value: str, name: str) -> ThreadingMode:
+    try:
+        return ThreadingMode(value.strip().upper())
+    except ValueError:
+        choices = ", ".join(m.value for m in ThreadingMode)
+        raise ConfigurationError(f"{name}={value}: must be one of {choices}") from None
+
+
+def _parse_lower_choice(*choices: str) -> Callable[[str, str], str]:
+    def parse(value: str, name: str) -> str:
+        v = value.strip().lower()
+        if v not in choices:
+            raise ConfigurationError(f"{name}={value}: must be one of {', '.join(choices)}")
+        return v
+
+    return parse
+
+
+def _parse_str(value: str, name: str) -> str:
+    return value
+
+
+def _parse_port_range(value: str, name: str) -> tuple[int, int]:
+    parts = value.split()
+    if len(parts) != 2 or not all(p.isdecimal() for p in parts):
+        raise ConfigurationError(f"{name}={value}: expected '<low port> <high port>'")
+    low, high = int(parts[0]), int(parts[1])
+    if not (0 <= low <= 65535 and 0 <= high <= 65535) or low > high:
+        raise ConfigurationError(f"{name}={value}: ports must be 0..65535 with low <= high")
+    return low, high
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """How one field is read from its property and which values are valid."""
+
+    prop: str
+    parse: Callable[[str, str], Any]
+    low: int | None = None
+    high: int | None = None
+    kind: str = "int"  # int, size, duration, bool, str, other
+    nullable: bool = False
+
+
+def _size(prop: str, low: int | None = 0, high: int | None = INT32_MAX) -> _Spec:
+    return _Spec(prop, parse_size, low, high, "size")
+
+
+def _dur(prop: str, low: int | None = 0, high: int | None = INT64_MAX) -> _Spec:
+    return _Spec(prop, parse_duration_ns, low, high, "duration")
+
+
+def _int(prop: str, low: int | None, high: int | None) -> _Spec:
+    return _Spec(prop, parse_int, low, high, "int")
+
+
+def _bool(prop: str) -> _Spec:
+    return _Spec(prop, parse_bool, kind="bool")
+
+
+def _str(prop: str, parse: Callable[[str, str], Any] = _parse_str, nullable: bool = False) -> _Spec:
+    return _Spec(prop, parse, kind="str", nullable=nullable)
+
+
+_SPECS: dict[str, _Spec] = {
+    "aeron_dir": _str("aeron.dir"),
+    "dir_delete_on_start": _bool("aeron.dir.delete.on.start"),
+    "dir_delete_on_shutdown": _bool("aeron.dir.delete.on.shutdown"),
+    "dir_warn_if_exists": _bool("aeron.dir.warn.if.exists"),
+    "threading_mode": _Spec("aeron.threading.mode", _parse_threading_mode, kind="other"),
+    "thread_naming": _str("aeron.thread.naming", _parse_lower_choice("classic", "new")),
+    "conductor_buffer_length": _size("aeron.conductor.buffer.length", CONDUCTOR_BUFFER_LENGTH_DEFAULT),
+    "clients_buffer_length": _size("aeron.clients.buffer.length", CLIENTS_BUFFER_LENGTH_DEFAULT),
+    "counters_buffer_length": _size("aeron.counters.buffer.length", MIB, 500 * MIB),
+    "error_buffer_length": _size("aeron.error.buffer.length", 4 * MIB),
+    "client_liveness_timeout_ns": _dur("aeron.client.liveness.timeout", US),
+    "publication_linger_timeout_ns": _dur("aeron.publication.linger.timeout", US),
+    "term_buffer_length": _size("aeron.term.buffer.length", TERM_MIN_LENGTH, TERM_MAX_LENGTH),
+    "ipc_term_buffer_length": _size("aeron.ipc.term.buffer.length", TERM_MIN_LENGTH, TERM_MAX_LENGTH),
+    "term_buffer_sparse_file": _bool("aeron.term.buffer.sparse.file"),
+    "perform_storage_checks": _bool("aeron.perform.storage.checks"),
+    "low_file_store_warning_threshold": _size("aeron.low.file.store.warning.threshold", 0, INT64_MAX),
+    "spies_simulate_connection": _bool("aeron.spies.simulate.connection"),
+    "file_page_size": _size("aeron.file.page.size", PAGE_MIN_SIZE, PAGE_MAX_SIZE),
+    "mtu_length": _size("aeron.mtu.length", FRAME_ALIGNMENT + 1, MAX_UDP_PAYLOAD_LENGTH),
+    "ipc_mtu_length": _size("aeron.ipc.mtu.length", FRAME_ALIGNMENT + 1, MAX_UDP_PAYLOAD_LENGTH),
+    "publication_term_window_length": _size("aeron.publication.term.window.length", 0, TERM_MAX_LENGTH),
+    "ipc_publication_term_window_length": _size(
+        "aeron.ipc.publication.term.window.length", 0, TERM_MAX_LENGTH
+    ),
+    "socket_rcvbuf": _size("aeron.socket.so_rcvbuf"),
+    "socket_sndbuf": _size("aeron.socket.so_sndbuf"),
+    "socket_multicast_ttl": _int("aeron.socket.multicast.ttl", 0, 255),
+    "send_to_status_poll_ratio": _int("aeron.send.to.status.poll.ratio", 1, INT32_MAX),
+    "status_message_timeout_ns": _dur("aeron.rcv.status.message.timeout", US),
+    "image_liveness_timeout_ns": _dur("aeron.image.liveness.timeout", US),
+    "initial_window_length": _size("aeron.rcv.initial.window.length", 256),
+    "loss_report_buffer_length": _size("aeron.loss.report.buffer.length", KIB),
+    "publication_unblock_timeout_ns": _dur("aeron.publication.unblock.timeout", US),
+    "publication_connection_timeout_ns": _dur("aeron.publication.connection.timeout", US),
+    "timer_interval_ns": _dur("aeron.timer.interval", US),
+    "counters_free_to_reuse_timeout_ns": _dur("aeron.counters.free.to.reuse.timeout"),
+    "untethered_window_limit_timeout_ns": _dur("aeron.untethered.window.limit.timeout"),
+    "untethered_linger_timeout_ns": _dur("aeron.untethered.linger.timeout", -1),
+    "untethered_resting_timeout_ns": _dur("aeron.untethered.resting.timeout"),
+    "driver_timeout_ms": _int("aeron.driver.timeout", 0, INT64_MAX),
+    "max_resend": _int("aeron.max.resend", 1, 256),
+    "retransmit_unicast_delay_ns": _dur("aeron.retransmit.unicast.delay"),
+    "retransmit_unicast_linger_ns": _dur("aeron.retransmit.unicast.linger", US),
+    "nak_unicast_delay_ns": _dur("aeron.nak.unicast.delay", US),
+    "nak_unicast_retry_delay_ratio": _int("aeron.nak.unicast.retry.delay.ratio", 1, INT64_MAX),
+    "nak_multicast_group_size": _int("aeron.nak.multicast.group.size", 1, INT32_MAX),
+    "nak_multicast_max_backoff_ns": _dur("aeron.nak.multicast.max.backoff", US),
+    "publication_reserved_session_id_low": _int("aeron.publication.reserved.session.id.low", INT32_MIN, INT32_MAX),
+    "publication_reserved_session_id_high": _int(
+        "aeron.publication.reserved.session.id.high", INT32_MIN, INT32_MAX
+    ),
+    "receiver_group_tag": _Spec("aeron.receiver.group.tag", parse_int, INT64_MIN, INT64_MAX, "int", True),
+    "flow_control_group_tag": _int("aeron.flow.control.group.tag", INT64_MIN, INT64_MAX),
+    "flow_control_group_min_size": _int("aeron.flow.control.group.min.size", 0, INT32_MAX),
+    "flow_control_receiver_timeout_ns": _dur("aeron.flow.control.receiver.timeout"),
+    "receiver_group_consideration": _str(
+        "aeron.receiver.group.consideration", _parse_lower_choice("true", "infer", "false")
+    ),
+    "reliable_stream": _bool("aeron.reliable.stream"),
+    "tether_subscriptions": _bool("aeron.tether.subscriptions"),
+    "rejoin_stream": _bool("aeron.rejoin.stream"),
+    "driver_connect": _bool("aeron.driver.connect"),
+    "print_configuration": _bool("aeron.print.configuration"),
+    "driver_termination_validator": _str(
+        "aeron.driver.termination.validator", _parse_lower_choice("deny", "allow")
+    ),
+    "enable_experimental_features": _bool("aeron.enable.experimental.features"),
+    "stream_session_limit": _int("aeron.driver.stream.session.limit", 1, INT32_MAX),
+    "reresolution_check_interval_ns": _dur("aeron.driver.reresolution.check.interval"),
+    "resource_free_limit": _int("aeron.driver.resource.free.limit", 1, INT32_MAX),
+    "receiver_io_vector_capacity": _int("aeron.receiver.io.vector.capacity", 1, 16),
+    "sender_io_vector_capacity": _int("aeron.sender.io.vector.capacity", 1, 16),
+    "network_publication_max_messages_per_send": _int(
+        "aeron.network.publication.max.messages.per.send", 1, 16
+    ),
+    "conductor_cycle_threshold_ns": _dur("aeron.driver.conductor.cycle.threshold"),
+    "sender_cycle_threshold_ns": _dur("aeron.driver.sender.cycle.threshold"),
+    "receiver_cycle_threshold_ns": _dur("aeron.driver.receiver.cycle.threshold"),
+    "name_resolver_threshold_ns": _dur("aeron.name.resolver.threshold"),
+    "conductor_idle_strategy": _str("aeron.conductor.idle.strategy", _choice(_IDLE_STRATEGIES)),
+    "sender_idle_strategy": _str("aeron.sender.idle.strategy", _choice(_IDLE_STRATEGIES)),
+    "receiver_idle_strategy": _str("aeron.receiver.idle.strategy", _choice(_IDLE_STRATEGIES)),
+    "shared_network_idle_strategy": _str("aeron.sharednetwork.idle.strategy", _choice(_IDLE_STRATEGIES)),
+    "shared_idle_strategy": _str("aeron.shared.idle.strategy", _choice(_IDLE_STRATEGIES)),
+    "native_resource_agent_idle_strategy": _str(
+        "aeron.driver.native.resource.agent.idle.strategy", _choice(_IDLE_STRATEGIES)
+    ),
+    "conductor_idle_strategy_init_args": _str("aeron.conductor.idle.strategy.init.args", nullable=True),
+    "sender_idle_strategy_init_args": _str("aeron.sender.idle.strategy.init.args", nullable=True),
+    "receiver_idle_strategy_init_args": _str("aeron.receiver.idle.strategy.init.args", nullable=True),
+    "shared_network_idle_strategy_init_args": _str(
+        "aeron.sharednetwork.idle.strategy.init.args", nullable=True
+    ),
+    "shared_idle_strategy_init_args": _str("aeron.shared.idle.strategy.init.args", nullable=True),
+    "native_resource_agent_idle_strategy_init_args": _str(
+        "aeron.driver.native.resource.agent.idle.strategy.init.args", nullable=True
+    ),
+    "conductor_cpu_affinity": _int("aeron.conductor.cpu.affinity", -1, 255),
+    "sender_cpu_affinity": _int("aeron.sender.cpu.affinity", -1, 255),
+    "receiver_cpu_affinity": _int("aeron.receiver.cpu.affinity", -1, 255),
+    "sender_wildcard_port_range": _Spec(
+        "aeron.sender.wildcard.port.range", _parse_port_range, kind="other", nullable=True
+    ),
+    "receiver_wildcard_port_range": _Spec(
+        "aeron.receiver.wildcard.port.range", _parse_port_range, kind="other", nullable=True
+    ),
+    "resolver_name": _str("aeron.driver.resolver.name", nullable=True),
+    "resolver_interface": _str("aeron.driver.resolver.interface", nullable=True),
+    "resolver_bootstrap_neighbor": _str("aeron.driver.resolver.bootstrap.neighbor", nullable=True),
+    "resolver_neighbor_timeout_ns": _dur("aeron.driver.resolver.neighbor.timeout", MS),
+    "multicast_flow_control_supplier": _str("aeron.multicast.FlowControl.supplier", _choice(_MULTICAST_FC)),
+    "unicast_flow_control_supplier": _str("aeron.unicast.FlowControl.supplier", _choice(_UNICAST_FC)),
+    "congestion_control_supplier": _str("aeron.CongestionControl.supplier", _choice(_CONGESTION_CONTROL)),
+}
+
+
+@dataclass
+class DriverContext:
+    """Media driver configuration; field ``x`` is read from the property in
+    ``PROPERTY_NAMES['x']`` (env ``AERON_...``) by :meth:`from_properties`.
+
+    Threading: the default is ``ThreadingMode.SHARED`` (one thread running conductor, sender
+    and receiver), *unlike* Aeron's ``DEDICATED``.  Under the GIL, dedicated agent threads
+    mostly contend for the interpreter and add latency rather than parallelism.  ``DEDICATED``,
+    ``SHARED_NETWORK`` and ``INVOKER`` remain available (``aeron.threading.mode``).
+    """
+
+    aeron_dir: str = field(default_factory=default_aeron_dir)
+    dir_delete_on_start: bool = False
+    dir_delete_on_shutdown: bool = False
+    dir_warn_if_exists: bool = False
+    threading_mode: ThreadingMode = ThreadingMode.SHARED
+    thread_naming: str = "classic"
+    conductor_buffer_length: int = CONDUCTOR_BUFFER_LENGTH_DEFAULT
+    clients_buffer_length: int = CLIENTS_BUFFER_LENGTH_DEFAULT
+    counters_buffer_length: int = 8 * MIB
+    """Counters *values* buffer length; the metadata buffer is 4× this."""
+    error_buffer_length: int = 4 * MIB
+    client_liveness_timeout_ns: int = 10 * S
+    publication_linger_timeout_ns: int = 5 * S
+    term_buffer_length: int = 16 * MIB
+    ipc_term_buffer_length: int = 64 * MIB
+    term_buffer_sparse_file: bool = True
+    perform_storage_checks: bool = True
+    low_file_store_warning_threshold: int = 160 * MIB
+    spies_simulate_connection: bool = False
+    file_page_size: int = 4 * KIB
+    mtu_length: int = 1408
+    ipc_mtu_length: int = 1408
+    publication_term_window_length: int = 0
+    ipc_publication_term_window_length: int = 0
+    socket_rcvbuf: int = 128 * KIB
+    socket_sndbuf: int = 0
+    socket_multicast_ttl: int = 0
+    send_to_status_poll_ratio: int = 6
+    status_message_timeout_ns: int = 200 * MS
+    image_liveness_timeout_ns: int = 10 * S
+    initial_window_length: int = 128 * KIB
+    loss_report_buffer_length: int = MIB
+    publication_unblock_timeout_ns: int = 15 * S
+    publication_connection_timeout_ns: int = 5 * S
+    timer_interval_ns: int = 1 * S
+    counters_free_to_reuse_timeout_ns: int = 1 * S
+    untethered_window_limit_timeout_ns: int = 5 * S
+    untethered_linger_timeout_ns: int = -1
+    """-1 = unset: the window-limit timeout is used."""
+    untethered_resting_timeout_ns: int = 10 * S
+    driver_timeout_ms: int = 10_000
+    max_resend: int = 16
+    retransmit_unicast_delay_ns: int = 0
+    retransmit_unicast_linger_ns: int = 10 * MS
+    nak_unicast_delay_ns: int = 1 * US
+    nak_unicast_retry_delay_ratio: int = 100
+    nak_multicast_group_size: int = 10
+    nak_multicast_max_backoff_ns: int = 10 * MS
+    publication_reserved_session_id_low: int = -1
+    publication_reserved_session_id_high: int = 1000
+    receiver_group_tag: int | None = None
+    flow_control_group_tag: int = -1
+    flow_control_group_min_size: int = 0
+    flow_control_receiver_timeout_ns: int = 5 * S
+    receiver_group_consideration: str = "infer"
+    """``true``, ``infer`` or ``false``."""
+    reliable_stream: bool = True
+    tether_subscriptions: bool = True
+    rejoin_stream: bool = True
+    driver_connect: bool = True
+    print_configuration: bool = False
+    driver_termination_validator: str = "deny"
+    enable_experimental_features: bool = False
+    stream_session_limit: int = INT32_MAX
+    reresolution_check_interval_ns: int = 1 * S
+    resource_free_limit: int = 1
+    receiver_io_vector_capacity: int = 4
+    sender_io_vector_capacity: int = 4
+    network_publication_max_messages_per_send: int = 4
+    conductor_cycle_threshold_ns: int = 100 * MS
+    sender_cycle_threshold_ns: int = 100 * MS
+    receiver_cycle_threshold_ns: int = 100 * MS
+    name_resolver_threshold_ns: int = 5 * S
+    conductor_idle_strategy: str = "backoff"
+    sender_idle_strategy: str = "backoff"
+    receiver_idle_strategy: str = "backoff"
+    shared_network_idle_strategy: str = "backoff"
+    shared_idle_strategy: str = "backoff"
+    native_resource_agent_idle_strategy: str = "sleeping"
+    conductor_idle_strategy_init_args: str | None = None
+    sender_idle_strategy_init_args: str | None = None
+    receiver_idle_strategy_init_args: str | None = None
+    shared_network_idle_strategy_init_args: str | None = None
+    shared_idle_strategy_init_args: str | None = None
+    native_resource_agent_idle_strategy_init_args: str | None = None
+    conductor_cpu_affinity: int = -1
+    sender_cpu_affinity: int = -1
+    receiver_cpu_affinity: int = -1
+    sender_wildcard_port_range: tuple[int, int] | None = None
+    receiver_wildcard_port_range: tuple[int, int] | None = None
+    resolver_name: str | None = None
+    resolver_interface: str | None = None
+    resolver_bootstrap_neighbor: str | None = None
+    resolver_neighbor_timeout_ns: int = 10 * S
+    multicast_flow_control_supplier: str = "max"
+    """Default ``fc`` strategy for multicast/MDC: ``max``, ``min`` or ``tagged``."""
+    unicast_flow_control_supplier: str = "max"
+    congestion_control_supplier: str = "static"
+    """``static`` or ``cubic``."""
+
+    PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: spec.prop for name, spec in _SPECS.items()}
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.threading_mode, ThreadingMode):
+            self.threading_mode = _parse_threading_mode(str(self.threading_mode), "aeron.threading.mode")
+
+    @classmethod
+    def from_properties(
+        cls,
+        properties: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        properties_file: str | None = None,
+        **overrides: Any,
+    ) -> DriverContext:
+        """Build a validated context: each field from ``overrides``, else its property looked
+        up in ``properties``, ``env`` (default ``os.environ``) and ``properties_file``, else its
+        default."""
+        unknown = set(overrides) - set(_SPECS)
+        if unknown:
+            raise ConfigurationError(f"unknown DriverContext field(s): {', '.join(sorted(unknown))}")
+        source = PropertySource(properties, os.environ if env is None else env, properties_file)
+        kwargs: dict[str, Any] = {}
+        for name, spec in _SPECS.items():
+            if name in overrides:
+                kwargs[name] = overrides[name]
+                continue
+            raw = source.get(spec.prop)
+            if raw is not None:
+                kwargs[name] = spec.parse(raw, spec.prop)
+        kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
+        ctx = cls(**kwargs)
+        ctx.validate()
+        return ctx
+
+    def validate(self) -> None:
+        """Check every field's type and range, then driver-behaviour §2 items 1-4 and 7-9;
+        raise :class:`ConfigurationError` naming the offending property."""
+        for name, spec in _SPECS.items():
+            _check_field(spec, getattr(self, name))
+        prop = self.PROPERTY_NAMES
+
+        for name in ("term_buffer_length", "ipc_term_buffer_length", "file_page_size"):
+            if not _is_power_of_two(getattr(self, name)):
+                raise _err(prop[name], getattr(self, name), "must be a power of 2")
+        for name in ("mtu_length", "ipc_mtu_length"):
+            if getattr(self, name) % FRAME_ALIGNMENT:
+                raise _err(prop[name], getattr(self, name), f"must be a multiple of {FRAME_ALIGNMENT}")
+        for name, trailer in (
+            ("conductor_buffer_length", RING_BUFFER_TRAILER_LENGTH),
+            ("clients_buffer_length", BROADCAST_BUFFER_TRAILER_LENGTH),
+        ):
+            if not _is_power_of_two(getattr(self, name) - trailer):
+                raise _err(prop[name], getattr(self, name), f"capacity (length - {trailer}) must be a power of 2")
+        if self.cnc_file_length() > INT32_MAX:
+            raise _err(
+                prop["counters_buffer_length"],
+                self.counters_buffer_length,
+                f"CnC file length {self.cnc_file_length()} exceeds {INT32_MAX}",
+            )
+        if self.publication_unblock_timeout_ns <= self.client_liveness_timeout_ns:
+            raise _err(
+                prop["publication_unblock_timeout_ns"],
+                self.publication_unblock_timeout_ns,
+                f"must be greater than {prop['client_liveness_timeout_ns']}={self.client_liveness_timeout_ns}",
+            )
+        if self.client_liveness_timeout_ns <= self.timer_interval_ns:
+            raise _err(
+                prop["client_liveness_timeout_ns"],
+                self.client_liveness_timeout_ns,
+                f"must be greater than {prop['timer_interval_ns']}={self.timer_interval_ns}",
+            )
+        untethered = ["untethered_window_limit_timeout_ns", "untethered_resting_timeout_ns"]
+        if self.untethered_linger_timeout_ns != -1:
+            untethered.append("untethered_linger_timeout_ns")
+        for name in untethered:
+            if getattr(self, name) <= self.timer_interval_ns:
+                raise _err(
+                    prop[name],
+                    getattr(self, name),
+                    f"must be greater than {prop['timer_interval_ns']}={self.timer_interval_ns}",
+                )
+        if self.nak_unicast_delay_ns * self.nak_unicast_retry_delay_ratio > INT64_MAX:
+            raise _err(
+                prop["nak_unicast_retry_delay_ratio"],
+                self.nak_unicast_retry_delay_ratio,
+                f"times {prop['nak_unicast_delay_ns']}={self.nak_unicast_delay_ns} exceeds 2^63-1",
+            )
+        if self.resolver_interface is not None and not self.resolver_name:
+            raise _err(
+                prop["resolver_interface"],
+                self.resolver_interface,
+                f"requires {prop['resolver_name']} to be set",
+            )
+
+    def cnc_file_length(self) -> int:
+        """Length of ``cnc.dat`` for this configuration (page aligned)."""
+        data = (
+            CNC_METADATA_LENGTH
+            + self.conductor_buffer_length
+            + self.clients_buffer_length
+            + self.counters_buffer_length * (COUNTERS_METADATA_MULTIPLE + 1)
+            + self.error_buffer_length
+        )
+        page = self.file_page_size
+        return (data + page - 1) // page * page if page > 0 else data
+
+    def cnc_file(self) -> str:
+        """``<aeron_dir>/cnc.dat``."""
+        return os.path.join(self.aeron_dir, "cnc.dat")
+
+    def loss_report_file(self) -> str:
+        """``<aeron_dir>/loss-report.dat``."""
+        return os.path.join(self.aeron_dir, "loss-report.dat")
+
+    def publications_dir(self) -> str:
+        """``<aeron_dir>/publications`` (network and IPC publication logs)."""
+        return os.path.join(self.aeron_dir, "publications")
+
+    def images_dir(self) -> str:
+        """``<aeron_dir>/images`` (image logs)."""
+        return os.path.join(self.aeron_dir, "images")
+
+    def idle_strategy(self, agent: str) -> tuple[str, str | None]:
+        """``(name, init_args)`` for ``conductor``, ``sender``, ``receiver``,
+        ``shared_network``, ``shared`` or ``native_resource_agent``."""
+        name: str = getattr(self, f"{agent}_idle_strategy")
+        args: str | None = getattr(self, f"{agent}_idle_strategy_init_args")
+        return name, args
+
+    def as_properties(self) -> dict[str, str]:
+        """Every setting as ``{property: text}`` in Aeron syntax (unset values omitted)."""
+        result: dict[str, str] = {}
+        for name, spec in _SPECS.items():
+            value = getattr(self, name)
+            if value is None or (spec.kind == "duration" and value < 0):
+                continue  # unset (e.g. untethered linger -1)
+            if spec.kind == "bool":
+                result[spec.prop] = "true" if value else "false"
+            elif spec.kind == "size":
+                result[spec.prop] = format_size(value)
+            elif spec.kind == "duration":
+                result[spec.prop] = format_duration_ns(value)
+            elif isinstance(value, Enum):
+                result[spec.prop] = str(value.value)
+            elif isinstance(value, tuple):
+                result[spec.prop] = " ".join(str(v) for v in value)
+            else:
+                result[spec.prop] = str(value)
+        return result
+
+    def replace(self, **changes: Any) -> DriverContext:
+        """Return a copy with ``changes`` applied (not validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _err(prop: str, value: object, reason: str) -> ConfigurationError:
+    return ConfigurationError(f"{prop}={value}: {reason}")
+
+
+def _is_power_of_two(value: int) -> bool:
+    return value > 0 and value & (value - 1) == 0
+
+
+def _check_field(spec: _Spec, value: Any) -> None:
+    if value is None:
+        if not spec.nullable:
+            raise _err(spec.prop, value, "must be set")
+        return
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise _err(spec.prop, value, "must be a bool")
+        return
+    if spec.kind == "str":
+        if not isinstance(value, str):
+            raise _err(spec.prop, value, "must be a string")
+        spec.parse(value, spec.prop)  # re-check choices
+        return
+    if spec.kind == "other":
+        if spec.parse is _parse_threading_mode and not isinstance(value, ThreadingMode):
+            raise _err(spec.prop, value, "must be a ThreadingMode")
+        if isinstance(value, tuple):
+            _parse_port_range(" ".join(str(v) for v in value), spec.prop)
+        return
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _err(spec.prop, value, "must be an int")
+    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
+        lo = "-inf" if spec.low is None else spec.low
+        hi = "+inf" if spec.high is None else spec.high
+        raise _err(spec.prop, value, f"out of range [{lo}, {hi}]")

@@ -1,0 +1,95 @@
+"""Term readers (log-buffer.md §7): deliver committed fragments of one term to a handler.
+
+``handler(buffer, offset, length, header)`` receives the payload region; PAD frames are
+skipped but consume space.  A read never crosses the end of the term.  These functions do not
+touch a position counter; :class:`aeronpy.client.image.Image` wraps them with one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from aeronpy.logbuffer.header import Header
+from aeronpy.protocol.data_header import HDR_TYPE_PAD
+
+FragmentHandler = Callable[[Any, int, int, Header], None]
+ControlledFragmentHandler = Callable[[Any, int, int, Header], Any]
+
+_ABORT = 1
+_BREAK = 2
+_COMMIT = 3
+
+
+def read(
+    term_buffer: Any,
+    term_offset: int,
+    handler: FragmentHandler,
+    fragment_limit: int,
+    header: Header,
+    limit_offset: int = -1,
+) -> tuple[int, int]:
+    """Deliver up to ``fragment_limit`` fragments from ``term_offset``.
+
+    Returns ``(fragments_read, new_term_offset)``.  If the handler raises, the exception
+    propagates with attribute ``aeron_term_offset`` set to the offset just after the frame
+    being handled (the position a caller should commit).
+    """
+    if limit_offset < 0 or limit_offset > term_buffer.capacity:
+        limit_offset = term_buffer.capacity
+    frames, end = term_buffer.scan_frames(term_offset, limit_offset, fragment_limit, HDR_TYPE_PAD)
+    if frames:
+        header.buffer = term_buffer
+        fo = fl = 0
+        try:
+            for fo, fl in frames:
+                header.offset = fo
+                handler(term_buffer, fo + 32, fl - 32, header)
+        except BaseException as e:
+            try:
+                e.aeron_term_offset = fo + ((fl + 31) & ~31)  # type: ignore[attr-defined]
+            except AttributeError:  # pragma: no cover - exceptions without a __dict__
+                pass
+            raise
+    return len(frames), end
+
+
+def controlled_read(
+    term_buffer: Any,
+    term_offset: int,
+    handler: ControlledFragmentHandler,
+    fragment_limit: int,
+    header: Header,
+    on_commit: Callable[[int], None] | None = None,
+    limit_offset: int = -1,
+) -> tuple[int, int]:
+    """Controlled variant: honours ABORT/BREAK/COMMIT/CONTINUE (see ``ControlledPollAction``).
+
+    ``on_commit(term_offset)`` is called for COMMIT with the offset consumed so far.  Returns
+    ``(fragments_read, new_term_offset)``; on a handler exception it behaves like :func:`read`.
+    """
+    if limit_offset < 0 or limit_offset > term_buffer.capacity:
+        limit_offset = term_buffer.capacity
+    frames, end = term_buffer.scan_frames(term_offset, limit_offset, fragment_limit, HDR_TYPE_PAD)
+    if not frames:
+        return 0, end
+    header.buffer = term_buffer
+    count = 0
+    fo = fl = 0
+    try:
+        for fo, fl in frames:
+            header.offset = fo
+            action = handler(term_buffer, fo + 32, fl - 32, header)
+            if action == _ABORT:
+                return count, fo
+            count += 1
+            if action == _BREAK:
+                return count, fo + ((fl + 31) & ~31)
+            if action == _COMMIT and on_commit is not None:
+                on_commit(fo + ((fl + 31) & ~31))
+    except BaseException as e:
+        try:
+            e.aeron_term_offset = fo + ((fl + 31) & ~31)  # type: ignore[attr-defined]
+        except AttributeError:  # pragma: no cover
+            pass
+        raise
+    return count, end

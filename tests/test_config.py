@@ -1,0 +1,266 @@
+"""Tests for aeronpy.config: value parsers, env mapping, properties files, precedence."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aeronpy.config import (
+    INT64_MAX,
+    PropertySource,
+    check_range,
+    default_aeron_dir,
+    format_duration_ns,
+    format_size,
+    load_properties_file,
+    parse_bool,
+    parse_duration_ns,
+    parse_int,
+    parse_properties,
+    parse_size,
+    property_to_env,
+)
+from aeronpy.errors import ConfigurationError
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", 0),
+        ("1408", 1408),
+        ("64k", 65536),
+        ("64K", 65536),
+        ("16m", 16 * 1024**2),
+        ("1G", 1024**3),
+        (" 8k ", 8192),
+        ("8589934591g", 8589934591 * 1024**3),
+    ],
+)
+def test_parse_size_valid(text: str, expected: int) -> None:
+    assert parse_size(text, "aeron.x") == expected
+
+
+@pytest.mark.parametrize("text", ["", "k", "-1", "1.5k", "1kb", "1t", "0x10", "1 k", "8589934592g"])
+def test_parse_size_invalid_names_property(text: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"^aeron\.term\.buffer\.length="):
+        parse_size(text, "aeron.term.buffer.length")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", 0),
+        ("250", 250),
+        ("250ns", 250),
+        ("3us", 3000),
+        ("3US", 3000),
+        ("16ms", 16_000_000),
+        ("16Ms", 16_000_000),
+        ("10s", 10_000_000_000),
+        ("10S", 10_000_000_000),
+    ],
+)
+def test_parse_duration_valid(text: str, expected: int) -> None:
+    assert parse_duration_ns(text, "aeron.timer.interval") == expected
+
+
+@pytest.mark.parametrize("text", ["", "s", "-5s", "1.5s", "5m", "5min", "5 s", "5sec", "9223372037s"])
+def test_parse_duration_invalid_names_property(text: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"^aeron\.timer\.interval="):
+        parse_duration_ns(text, "aeron.timer.interval")
+
+
+@pytest.mark.parametrize("text", ["1", "on", "true", "TRUE", "On"])
+def test_parse_bool_true(text: str) -> None:
+    assert parse_bool(text, "aeron.p") is True
+
+
+@pytest.mark.parametrize("text", ["0", "off", "false", "False"])
+def test_parse_bool_false(text: str) -> None:
+    assert parse_bool(text, "aeron.p") is False
+
+
+@pytest.mark.parametrize("text", ["", "yes", "no", "truex", "2", "t"])
+def test_parse_bool_strict(text: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"^aeron\.reliable\.stream="):
+        parse_bool(text, "aeron.reliable.stream")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("0", 0), ("10000", 10000), ("-1", -1), ("+7", 7), ("0x10", 16), ("0XfF", 255), ("010", 8), ("-0x1", -1)],
+)
+def test_parse_int_valid(text: str, expected: int) -> None:
+    assert parse_int(text, "aeron.driver.timeout") == expected
+
+
+@pytest.mark.parametrize("text", ["", "x", "1.0", "08", "0x", "1k", "--1", "1_000"])
+def test_parse_int_invalid(text: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"^aeron\.driver\.timeout="):
+        parse_int(text, "aeron.driver.timeout")
+
+
+def test_check_range() -> None:
+    assert check_range("aeron.p", 5, 0, 10) == 5
+    assert check_range("aeron.p", -5, None, None) == -5
+    with pytest.raises(ConfigurationError, match=r"^aeron\.p=11: out of range"):
+        check_range("aeron.p", 11, 0, 10)
+
+
+@given(st.integers(min_value=0, max_value=INT64_MAX))
+def test_size_round_trip(n: int) -> None:
+    assert parse_size(format_size(n), "p") == n
+    assert parse_size(str(n), "p") == n
+
+
+@given(st.integers(min_value=0, max_value=INT64_MAX))
+def test_duration_round_trip(n: int) -> None:
+    assert parse_duration_ns(format_duration_ns(n), "p") == n
+    assert parse_duration_ns(str(n), "p") == n
+
+
+@given(st.integers(min_value=0, max_value=2**33 - 1), st.sampled_from(["k", "m", "g", "K", "M", "G", ""]))
+def test_size_suffix_multiplies(n: int, suffix: str) -> None:
+    mult = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[suffix.lower()]
+    assert parse_size(f"{n}{suffix}", "p") == n * mult
+
+
+@given(st.text(max_size=12))
+def test_parsers_only_raise_configuration_error(text: str) -> None:
+    for parser in (parse_size, parse_duration_ns, parse_bool, parse_int):
+        try:
+            parser(text, "aeron.p")
+        except ConfigurationError as e:
+            assert str(e).startswith("aeron.p=")
+
+
+@pytest.mark.parametrize(
+    ("prop", "env"),
+    [
+        ("aeron.dir", "AERON_DIR"),
+        ("aeron.socket.so_rcvbuf", "AERON_SOCKET_SO_RCVBUF"),
+        ("aeron.mtu.length", "AERON_MTU_LENGTH"),
+        ("aeron.multicast.FlowControl.supplier", "AERON_MULTICAST_FLOWCONTROL_SUPPLIER"),
+        ("aeron.name.resolver.threshold", "AERON_DRIVER_NAME_RESOLVER_THRESHOLD"),
+        ("aeron.driver.conductor.cycle.threshold", "AERON_DRIVER_CONDUCTOR_CYCLE_THRESHOLD"),
+        ("aeron.conductor.cycle.threshold", "AERON_DRIVER_CONDUCTOR_CYCLE_THRESHOLD"),
+        ("aeron.sender.cycle.threshold", "AERON_DRIVER_SENDER_CYCLE_THRESHOLD"),
+        ("aeron.receiver.cycle.threshold", "AERON_DRIVER_RECEIVER_CYCLE_THRESHOLD"),
+        ("aeron.pre.touch.mapped.memory", "AERON_CLIENT_PRE_TOUCH_MAPPED_MEMORY"),
+        ("aeron.client.idle.sleep.duration", "AERON_CLIENT_IDLE_SLEEP_DURATION"),
+        ("aeron.flow.control.group.tag", "AERON_FLOW_CONTROL_GROUP_TAG"),
+    ],
+)
+def test_property_to_env(prop: str, env: str) -> None:
+    assert property_to_env(prop) == env
+
+
+def test_parse_properties_syntax() -> None:
+    text = "\n".join(
+        [
+            "# comment",
+            "  ! another comment",
+            "",
+            "aeron.a=1",
+            "aeron.b: 2",
+            "aeron.c 3",
+            "  aeron.d = spaced value  ",
+            "aeron.e=multi \\",
+            "    line",
+            "aeron.f=has=equals",
+            "aeron\\=g=escaped key",
+            "aeron.h=",
+            "aeron.i=tab\\tand\\u0041",
+            "aeron.j=#not a comment",
+        ]
+    )
+    props = parse_properties(text)
+    assert props == {
+        "aeron.a": "1",
+        "aeron.b": "2",
+        "aeron.c": "3",
+        "aeron.d": "spaced value  ",
+        "aeron.e": "multi line",
+        "aeron.f": "has=equals",
+        "aeron=g": "escaped key",
+        "aeron.h": "",
+        "aeron.i": "tab\tandA",
+        "aeron.j": "#not a comment",
+    }
+
+
+def test_load_properties_file(tmp_path: Path) -> None:
+    path = tmp_path / "driver.properties"
+    path.write_text("aeron.mtu.length=8k\n# x\naeron.dir: /tmp/x\n", encoding="utf-8")
+    assert load_properties_file(str(path)) == {"aeron.mtu.length": "8k", "aeron.dir": "/tmp/x"}
+
+
+def test_load_properties_file_missing(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.properties")
+    with pytest.raises(ConfigurationError, match="nope.properties"):
+        load_properties_file(missing)
+
+
+def test_load_properties_file_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        load_properties_file(str(tmp_path))  # a directory
+
+
+def test_precedence(tmp_path: Path) -> None:
+    path = tmp_path / "p.properties"
+    path.write_text("aeron.a=file\naeron.b=file\naeron.c=file\naeron.d=file\n", encoding="utf-8")
+    src = PropertySource(
+        properties={"aeron.a": "props"},
+        env={"AERON_A": "env", "AERON_B": "env", "AERON_C": ""},
+        properties_file=str(path),
+    )
+    assert src.get("aeron.a") == "props"
+    assert src.lookup("aeron.a") == ("props", "properties")
+    assert src.get("aeron.b") == "env"
+    assert src.lookup("aeron.b") == ("env", "env AERON_B")
+    assert src.get("aeron.c") == "file"  # empty env value counts as unset
+    assert src.get("aeron.d") == "file"
+    assert src.get("aeron.e") is None
+
+
+def test_property_source_defaults_to_os_environ() -> None:
+    src = PropertySource()
+    assert src.env is os.environ
+
+
+def test_property_source_uses_exception_env_name() -> None:
+    src = PropertySource(env={"AERON_DRIVER_NAME_RESOLVER_THRESHOLD": "3s", "AERON_NAME_RESOLVER_THRESHOLD": "1s"})
+    assert src.get("aeron.name.resolver.threshold") == "3s"
+
+
+def test_default_aeron_dir_linux() -> None:
+    assert default_aeron_dir({"USER": "alice"}, "linux") == "/dev/shm/aeron-alice"
+
+
+def test_default_aeron_dir_falls_back_to_passwd() -> None:
+    import pwd
+
+    assert default_aeron_dir({}, "linux") == f"/dev/shm/aeron-{pwd.getpwuid(os.getuid()).pw_name}"
+
+
+def test_default_aeron_dir_default_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pwd
+
+    def no_user(uid: int) -> pwd.struct_passwd:
+        raise KeyError(uid)
+
+    monkeypatch.setattr(pwd, "getpwuid", no_user)
+    assert default_aeron_dir({"USER": ""}, "linux") == "/dev/shm/aeron-default"
+
+
+def test_default_aeron_dir_other_unix() -> None:
+    assert default_aeron_dir({"USER": "bob", "TMPDIR": "/var/tmp/"}, "darwin") == "/var/tmp/aeron-bob"
+    assert default_aeron_dir({"USER": "bob"}, "darwin") == "/tmp/aeron-bob"
+
+
+def test_default_aeron_dir_uses_process_environment() -> None:
+    assert default_aeron_dir() == default_aeron_dir(os.environ)
