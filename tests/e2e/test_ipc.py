@@ -11,7 +11,7 @@ import pytest
 from aeronpy.client import results
 from aeronpy.client.buffer_claim import BufferClaim
 from aeronpy.concurrent import counters as ctr
-from aeronpy.errors import ActiveDriverError, ConfigurationError, DriverTimeoutError, RegistrationError
+from aeronpy.errors import ActiveDriverError, AeronError, ConfigurationError, DriverTimeoutError, RegistrationError
 from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
 from aeronpy.protocol.control import ErrorCode
 from tests.conftest import wait_for
@@ -220,7 +220,7 @@ def test_foreign_cnc_file_is_not_mistaken_for_a_driver(aeron_dir: str, client_fa
     os.makedirs(aeron_dir)
     with open(os.path.join(aeron_dir, "cnc.dat"), "wb") as f:
         f.write(os.urandom(4096))
-    with pytest.raises(DriverTimeoutError):
+    with pytest.raises(AeronError, match="not compatible|stale or foreign|not initialised"):
         client_factory(driver_timeout_ms=300)
     driver_factory()  # a foreign/stale cnc.dat does not block a new driver
     aeron = client_factory()

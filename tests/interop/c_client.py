@@ -6,6 +6,7 @@ Usage::
                                          [--exclusive] [--timeout S]
     python tests/interop/c_client.py sub --dir DIR --channel URI --stream N --count K
                                          [--size BYTES] [--timeout S]
+    python tests/interop/c_client.py counters --dir DIR [--channel URI --stream N] [--timeout S]
 
 Payloads follow tests/interop/payload.py (int64 LE sequence number, then (seq + i) & 0xFF).
 
@@ -13,6 +14,10 @@ Payloads follow tests/interop/payload.py (int64 LE sequence number, then (seq + 
 BACK_PRESSURED / NOT_CONNECTED / ADMIN_ACTION until --timeout, then prints ``sent K``.
 ``sub`` prints ``READY`` once its subscription is registered, then exits 0 after receiving K
 messages in order with intact payloads (printing ``received K``).
+``counters`` connects (aeron_init/aeron_start), prints ``CLIENT_ID <id>``, optionally adds a
+publication (``--stream``; prints ``PUBLICATION session=<s> stream=<n>``), waits (bounded) until
+the driver has allocated this client's heartbeat counter, then prints every allocated counter
+as seen by the C counters reader: ``COUNTER <id> <type_id> <value> <label>``, and ``COUNTERS <n>``.
 
 Exit codes: 0 ok, 1 error (setup, C client error, offer failure), 2 timeout,
 3 gap / out-of-order, 4 corrupt payload.
@@ -279,6 +284,64 @@ def run_sub(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+CLIENT_HEARTBEAT_TYPE_ID = 11  # AERON_COUNTER_CLIENT_HEARTBEAT_TIMESTAMP_TYPE_ID
+
+
+def read_counters(lib: ctypes.CDLL, aeron: ctypes.c_void_p) -> list[tuple[int, int, int, str]]:
+    """(id, type_id, value, label) of every allocated counter, via the C counters reader."""
+    counters: list[tuple[int, int, int, str]] = []
+
+    def on_counter(value: int, counter_id: int, type_id: int, _key: int | None, _key_length: int,
+                   label: int | None, label_length: int, _clientd: int | None) -> None:
+        text = ctypes.string_at(label or 0, label_length).decode("utf-8", "replace") if label_length else ""
+        counters.append((counter_id, type_id, value, text))
+
+    callback = reference.COUNTER_HANDLER(on_counter)
+    reader = lib.aeron_counters_reader(aeron)
+    if not reader:
+        raise ClientFailure(EXIT_ERROR, "aeron_counters_reader returned NULL")
+    lib.aeron_counters_reader_foreach_counter(reader, ctypes.cast(callback, ctypes.c_void_p), None)
+    return counters
+
+
+def run_counters(args: argparse.Namespace) -> int:
+    deadline = time.monotonic() + args.timeout
+    client = Client(args.dir, "aeronpy-interop-c-counters")
+    lib = client.lib
+    try:
+        client_id = lib.aeron_client_id(client.aeron)
+        print(f"CLIENT_ID {client_id}", flush=True)
+        pub = None
+        if args.stream is not None:
+            handle = ctypes.c_void_p()
+            if lib.aeron_async_add_publication(ctypes.byref(handle), client.aeron, args.channel.encode(), args.stream) < 0:
+                raise ClientFailure(EXIT_ERROR, f"add publication: {reference.errmsg(lib)}")
+            pub = client.await_async("add publication", lib.aeron_async_add_publication_poll, handle, deadline)
+            print(f"PUBLICATION session={lib.aeron_publication_session_id(pub)} stream={args.stream}", flush=True)
+        try:
+            idler = BackoffIdle()
+            while True:
+                counters = read_counters(lib, client.aeron)
+                if any(t == CLIENT_HEARTBEAT_TYPE_ID and str(client_id) in label for _, t, _, label in counters):
+                    break
+                client.check_errors()
+                if time.monotonic() > deadline:
+                    for counter_id, type_id, value, label in counters:
+                        print(f"COUNTER {counter_id} {type_id} {value} {label}", flush=True)
+                    raise ClientFailure(EXIT_TIMEOUT, f"timeout: no heartbeat counter (type 11) for client {client_id}")
+                idler.idle()
+            for counter_id, type_id, value, label in counters:
+                print(f"COUNTER {counter_id} {type_id} {value} {label}", flush=True)
+            print(f"COUNTERS {len(counters)}", flush=True)
+            client.check_errors()
+        finally:
+            if pub is not None:
+                lib.aeron_publication_close(pub, None, None)
+    finally:
+        client.close()
+    return EXIT_OK
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="mode", required=True)
@@ -294,7 +357,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             p.add_argument("--exclusive", action="store_true", help="use an exclusive publication")
         else:
             p.add_argument("--size", type=int, default=None, help="also require this exact message size")
+    p = sub.add_parser("counters")
+    p.add_argument("--dir", required=True, help="aeron directory of the running media driver")
+    p.add_argument("--channel", default="aeron:ipc", help="channel of the optional publication")
+    p.add_argument("--stream", type=int, default=None, help="also add a publication on this stream")
+    p.add_argument("--timeout", type=float, default=30.0, help="overall deadline in seconds (default 30)")
     args = parser.parse_args(argv)
+    if args.mode == "counters":
+        return args
     if args.size is not None and args.size < 8:
         parser.error("--size must be >= 8")
     if args.count < 0:
@@ -305,6 +375,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
+        if args.mode == "counters":
+            return run_counters(args)
         return run_pub(args) if args.mode == "pub" else run_sub(args)
     except reference.ReferenceUnavailable as exc:
         print(f"ERROR: {exc}", file=sys.stderr, flush=True)

@@ -290,10 +290,18 @@ class PubSubResult:
                 f"pub rc={self.pub_rc}, sub rc={self.sub_rc}\n{self.pub.describe()}\n{self.sub.describe()}"
             )
         if count is not None:
-            if f"received {count}" not in self.sub.stdout.splitlines():
+            if not has_report(self.sub, f"received {count}"):
                 raise ProcessFailure(f"subscriber did not report 'received {count}'\n{self.sub.describe()}")
-            if f"sent {count}" not in self.pub.stdout.splitlines():
+            if not has_report(self.pub, f"sent {count}"):
                 raise ProcessFailure(f"publisher did not report 'sent {count}'\n{self.pub.describe()}")
+
+
+def has_report(proc: ManagedProcess, report: str) -> bool:
+    """True when a stdout line is ``report`` or starts with ``report`` followed by a space.
+
+    The C clients print e.g. ``received 10``; aeronpy prints ``received 10 messages in order, ...``.
+    """
+    return any(line == report or line.startswith(report + " ") for line in proc.stdout.splitlines())
 
 
 class ProcessGroup:
@@ -351,11 +359,17 @@ class ProcessGroup:
 
     def run_pub_sub(
         self, sub_argv: Sequence[str], pub_argv: Sequence[str], *, timeout: float = 120.0,
-        sub_ready_timeout: float = 30.0, sub_ready_line: str = "READY", env: Mapping[str, str] | None = None,
+        sub_ready_timeout: float = 30.0, sub_ready_line: str = "READY", sub_ready_exact: bool = True,
+        env: Mapping[str, str] | None = None,
     ) -> PubSubResult:
-        """Start the subscriber, wait for its ready line, start the publisher, wait for both to exit."""
+        """Start the subscriber, wait for its ready line, start the publisher, wait for both to exit.
+
+        ``sub_ready_exact=False`` accepts any stdout line containing ``sub_ready_line``.
+        """
         deadline = time.monotonic() + timeout
-        sub = self.start_subscriber(sub_argv, ready_line=sub_ready_line, timeout=sub_ready_timeout, env=env)
+        sub = self.start_subscriber(
+            sub_argv, ready_line=sub_ready_line, ready_exact=sub_ready_exact, timeout=sub_ready_timeout, env=env
+        )
         pub = self.start(pub_argv, name="pub", env=env)
         pub_rc = pub.wait(max(0.1, deadline - time.monotonic()))
         if pub_rc != 0:

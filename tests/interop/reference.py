@@ -79,6 +79,9 @@ PP = ctypes.POINTER(ctypes.c_void_p)  # out-parameter: T **
 FRAGMENT_HANDLER = ctypes.CFUNCTYPE(None, c_void_p, c_void_p, c_size_t, c_void_p)
 # void (*aeron_error_handler_t)(void *clientd, int errcode, const char *message)
 ERROR_HANDLER = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_char_p)
+# void (*aeron_counters_reader_foreach_counter_func_t)(int64_t value, int32_t id, int32_t type_id,
+#     const uint8_t *key, size_t key_length, const char *label, size_t label_length, void *clientd)
+COUNTER_HANDLER = ctypes.CFUNCTYPE(None, c_int64, c_int32, c_int32, c_void_p, c_size_t, c_void_p, c_size_t, c_void_p)
 
 # name -> (restype, argtypes).  Function pointers are passed as c_void_p so that
 # both C functions (e.g. aeron_fragment_assembler_handler) and CFUNCTYPE callbacks
@@ -110,6 +113,10 @@ PROTOTYPES: dict[str, tuple[Any, Sequence[Any]]] = {
     "aeron_init": (c_int, (PP, c_void_p)),
     "aeron_start": (c_int, (c_void_p,)),
     "aeron_close": (c_int, (c_void_p,)),
+    "aeron_client_id": (c_int64, (c_void_p,)),
+    # counters
+    "aeron_counters_reader": (c_void_p, (c_void_p,)),
+    "aeron_counters_reader_foreach_counter": (None, (c_void_p, c_void_p, c_void_p)),
     # publications
     "aeron_async_add_publication": (c_int, (PP, c_void_p, c_char_p, c_int32)),
     "aeron_async_add_publication_poll": (c_int, (PP, c_void_p)),

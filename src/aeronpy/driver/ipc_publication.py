@@ -14,7 +14,7 @@ from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.logbuffer import descriptor
 from aeronpy.logbuffer.log_buffers import LogBuffers
-from aeronpy.logbuffer.term_unblocker import unblock as unblock_log
+from aeronpy.logbuffer.term_unblocker import unblock_log
 
 INT64_MAX = (1 << 63) - 1
 

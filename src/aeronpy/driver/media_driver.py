@@ -163,7 +163,7 @@ class MediaDriver:
         if mode is ThreadingMode.SHARED:
             plan = [("shared", CompositeAgent(conductor, sender, receiver))]
         elif mode is ThreadingMode.SHARED_NETWORK:
-            plan = [("conductor", conductor), ("sharednetwork", CompositeAgent(sender, receiver))]
+            plan = [("conductor", conductor), ("shared_network", CompositeAgent(sender, receiver))]
         else:
             plan = [("conductor", conductor), ("sender", sender), ("receiver", receiver)]
         for role, agent in plan:
