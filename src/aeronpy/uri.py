@@ -187,6 +187,8 @@ class ChannelUri:
             raise InvalidChannelError(
                 f"invalid URI media at index {pos} (expected udp or ipc): {text!r}"
             )
+        if prefix == SPY_PREFIX and media != UDP_MEDIA:
+            raise InvalidChannelError(f"aeron-spy: must be followed by a UDP channel: {text!r}")
         pos += 3
         if pos == len(text):
             if media == UDP_MEDIA:
@@ -194,8 +196,6 @@ class ChannelUri:
             return cls(prefix, media, {})
         if text[pos] != "?":
             raise InvalidChannelError(f"expected '?' at index {pos}: {text!r}")
-        if prefix == SPY_PREFIX and media != UDP_MEDIA:
-            raise InvalidChannelError(f"aeron-spy: must be followed by a UDP channel: {text!r}")
         return cls(prefix, media, _parse_params(text, pos + 1))
 
     def get(self, key: str, default: str | None = None) -> str | None:

@@ -28,6 +28,13 @@ def test_defaults() -> None:
     assert ctx.cnc_file() == ctx.aeron_dir + "/cnc.dat"
 
 
+def test_direct_construction_reads_aeron_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AERON_DIR", "/tmp/from-env")
+    assert Context().aeron_dir == "/tmp/from-env"
+    monkeypatch.delenv("AERON_DIR")
+    assert Context().aeron_dir.startswith(("/dev/shm/aeron-", "/tmp/aeron-"))
+
+
 def test_env_variables() -> None:
     ctx = Context.from_properties(
         env={

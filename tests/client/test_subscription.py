@@ -69,7 +69,7 @@ def test_images_management(tmp_path: Path) -> None:
         sub.close()
         sub.close()
         assert conductor.released == [sub]  # type: ignore[attr-defined]
-        assert sub.is_closed and sub.images == () and not sub.is_connected
+        assert sub.is_closed and len(sub.images) == 0 and not sub.is_connected
         assert before[1].is_closed
         assert sub.poll(lambda *a: None, 10) == 0
     finally:

@@ -196,7 +196,7 @@ RANGE_CASES = [
     ("aeron.mtu.length", "32", "64"),
     ("aeron.mtu.length", "1000", "1024"),
     ("aeron.mtu.length", "65536", "65504"),
-    ("aeron.ipc.mtu.length", "1410", "1408"),
+    ("aeron.ipc.mtu.length", "1424", "1408"),
     ("aeron.publication.term.window.length", "2g", "1m"),
     ("aeron.ipc.publication.term.window.length", "2g", "1m"),
     ("aeron.socket.so_rcvbuf", "2g", "2m"),

@@ -39,6 +39,7 @@ class Harness:
         self.image = Image(None, lb, self.sub_pos, 9, SESSION_ID, "aeron:ipc", start, 3)
         self.cleaner = Cleaner(lb, self.sub_pos, self.pub_lmt, window)
         self.received: list[tuple[bytes, int, int]] = []
+        self.poll: Any
         if controlled:
             self.assembler: Any = ControlledFragmentAssembler(self._on_controlled)
             self.poll = lambda: self.image.controlled_poll(self.assembler.on_fragment, 7)

@@ -56,7 +56,8 @@ class Context:
     client conductor (default: print to stderr).
     """
 
-    aeron_dir: str = field(default_factory=default_aeron_dir)
+    aeron_dir: str = field(default_factory=lambda: os.environ.get("AERON_DIR") or default_aeron_dir())
+    """Default: ``$AERON_DIR``, else :func:`~aeronpy.config.default_aeron_dir`."""
     driver_timeout_ms: int = 10_000
     client_name: str = ""
     keepalive_interval_ns: int = 500 * _MS

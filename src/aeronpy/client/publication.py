@@ -230,10 +230,11 @@ class Publication(_PublicationBase):
         return self._not_connected_status()
 
 
-class ExclusivePublication(_PublicationBase):
+class ExclusivePublication(Publication):
     """Single-writer publication: keeps term id/offset locally (log-buffer.md §6).
 
-    Not thread safe: exactly one thread may offer at a time.
+    Not thread safe: exactly one thread may offer at a time.  Subclasses :class:`Publication`
+    (as in Java) so either kind can be held where a publication is expected.
     """
 
     def __init__(
@@ -248,11 +249,12 @@ class ExclusivePublication(_PublicationBase):
         registration_id: int,
         original_registration_id: int,
     ) -> None:
-        super().__init__(
+        _PublicationBase.__init__(
+            self,
             conductor, log_buffers, channel, stream_id, session_id, publication_limit,
             channel_status_id, registration_id, original_registration_id,
         )
-        self._appender = ExclusiveTermAppender(
+        self._x_appender = ExclusiveTermAppender(
             log_buffers.term_buffers, self._meta, session_id, stream_id, self.initial_term_id,
             self.mtu_length,
         )
@@ -264,8 +266,8 @@ class ExclusivePublication(_PublicationBase):
         self._term_begin_position = d.compute_term_begin_position(
             self._term_id, self.position_bits_to_shift, self.initial_term_id
         )
-        self._append_unfragmented = self._appender.append_unfragmented
-        self._append_fragmented = self._appender.append_fragmented
+        self._x_append_unfragmented = self._x_appender.append_unfragmented
+        self._x_append_fragmented = self._x_appender.append_fragmented
 
     @property
     def position(self) -> int:
@@ -304,13 +306,13 @@ class ExclusivePublication(_PublicationBase):
         position = self._term_begin_position + term_offset
         if position < self._limit_get():
             if length <= self.max_payload_length:
-                resulting = self._append_unfragmented(
+                resulting = self._x_append_unfragmented(
                     self._index, self._term_id, term_offset, buffer, offset, length,
                     reserved_value_supplier,
                 )
             else:
                 self._check_message_length(length)
-                resulting = self._append_fragmented(
+                resulting = self._x_append_fragmented(
                     self._index, self._term_id, term_offset, buffer, offset, length,
                     reserved_value_supplier,
                 )
@@ -335,7 +337,7 @@ class ExclusivePublication(_PublicationBase):
             return CLOSED
         position = self._term_begin_position + self._term_offset
         if position < self._limit_get():
-            resulting = self._appender.claim(
+            resulting = self._x_appender.claim(
                 self._index, self._term_id, self._term_offset, length, buffer_claim
             )
             if resulting > 0:
@@ -353,7 +355,7 @@ class ExclusivePublication(_PublicationBase):
             return CLOSED
         position = self._term_begin_position + self._term_offset
         if position < self._limit_get():
-            resulting = self._appender.append_padding(self._index, self._term_id, self._term_offset, length)
+            resulting = self._x_appender.append_padding(self._index, self._term_id, self._term_offset, length)
             if resulting > 0:
                 self._term_offset = resulting
                 return self._term_begin_position + resulting
