@@ -77,12 +77,14 @@ def _client(args: argparse.Namespace) -> object:
 def cmd_pub(args: argparse.Namespace) -> int:
     from aeronpy.client import results
     from aeronpy.client.aeron import Aeron
+    from aeronpy.client.publication import Publication
     from aeronpy.samples import PayloadFactory
 
     factory = PayloadFactory(args.size)
     aeron = _client(args)
     assert isinstance(aeron, Aeron)
     with aeron:
+        publication: Publication
         if args.exclusive:
             publication = aeron.add_exclusive_publication(args.channel, args.stream)
         else:
@@ -122,6 +124,15 @@ def cmd_pub(args: argparse.Namespace) -> int:
     return 0
 
 
+class _SubState:
+    """What ``aeronpy sub`` has seen so far."""
+
+    def __init__(self) -> None:
+        self.next = 0
+        self.error: str | None = None
+        self.first = 0.0
+
+
 def cmd_sub(args: argparse.Namespace) -> int:
     from aeronpy.client.aeron import Aeron
     from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
@@ -129,19 +140,19 @@ def cmd_sub(args: argparse.Namespace) -> int:
 
     aeron = _client(args)
     assert isinstance(aeron, Aeron)
-    state = {"next": 0, "error": None, "first": 0.0}
+    state = _SubState()
 
     def on_message(buffer: object, offset: int, length: int, header: object) -> None:
-        if state["error"] is not None:
+        if state.error is not None:
             return
-        if state["next"] == 0:
-            state["first"] = time.monotonic()
+        if state.next == 0:
+            state.first = time.monotonic()
         data = memoryview(buffer)[offset : offset + length]  # type: ignore[arg-type]
-        problem = check_payload(data, state["next"])  # type: ignore[arg-type]
+        problem = check_payload(data, state.next)
         if problem is not None:
-            state["error"] = problem
+            state.error = problem
         else:
-            state["next"] += 1  # type: ignore[operator]
+            state.next += 1
 
     assembler = FragmentAssembler(on_message)
     with aeron:
@@ -149,19 +160,19 @@ def cmd_sub(args: argparse.Namespace) -> int:
         print(f"subscribed to {args.channel} stream {args.stream}", flush=True)
         deadline = time.monotonic() + args.timeout
         handler = assembler.on_fragment
-        while state["next"] < args.count and state["error"] is None:  # type: ignore[operator]
+        while state.next < args.count and state.error is None:
             if subscription.poll(handler, 256) == 0:
                 if time.monotonic() > deadline:
                     break
                 os.sched_yield()
-        received = state["next"]
-        if state["error"] is not None:
-            print(f"sub: FAILED after {received} messages: {state['error']}", file=sys.stderr)
+        received = state.next
+        if state.error is not None:
+            print(f"sub: FAILED after {received} messages: {state.error}", file=sys.stderr)
             return 1
         if received < args.count:
             print(f"sub: FAILED: timed out after {args.timeout}s with {received} of {args.count} messages", file=sys.stderr)
             return 1
-        elapsed = max(time.monotonic() - state["first"], 1e-9)  # type: ignore[operator]
+        elapsed = max(time.monotonic() - state.first, 1e-9)
         print(
             f"received {received} messages in order, payloads intact, in {elapsed:.3f}s "
             f"({received / elapsed:,.0f} msgs/s)",

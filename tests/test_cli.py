@@ -1,0 +1,64 @@
+"""The aeronpy command line as a user runs it: driver, pub, sub, stat, errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLI = [sys.executable, "-m", "aeronpy"]
+
+
+def run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+def test_driver_pub_sub_stat_errors(aeron_dir: str) -> None:
+    driver = subprocess.Popen(
+        CLI + ["driver", "--dir", aeron_dir, "-D", "aeron.ipc.term.buffer.length=1m"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert driver.stdout is not None
+        banner = driver.stdout.readline()
+        assert banner.startswith("aeronpy media driver running: dir=" + aeron_dir), banner
+        sub = subprocess.Popen(
+            CLI + ["sub", "--dir", aeron_dir, "--stream", "9", "--count", "5000", "--timeout", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        assert sub.stdout is not None
+        assert sub.stdout.readline().startswith("subscribed to aeron:ipc stream 9")
+        pub = run("pub", "--dir", aeron_dir, "--stream", "9", "--count", "5000", "--size", "200")
+        assert pub.returncode == 0, pub.stderr
+        assert pub.stdout.startswith("sent 5000 messages of 200 bytes")
+        out, _ = sub.communicate(timeout=60)
+        assert sub.returncode == 0, out
+        assert "received 5000 messages in order, payloads intact" in out
+
+        stat = run("stat", "--dir", aeron_dir)
+        assert stat.returncode == 0 and "Bytes currently mapped" in stat.stdout
+        errors = run("errors", "--dir", aeron_dir)
+        assert errors.returncode == 0 and "distinct errors observed" in errors.stdout
+
+        short = run("sub", "--dir", aeron_dir, "--stream", "10", "--count", "1", "--timeout", "0.5")
+        assert short.returncode != 0 and "timed out" in short.stderr
+    finally:
+        driver.send_signal(signal.SIGTERM)
+        out, _ = driver.communicate(timeout=30)
+    assert driver.returncode == 0, out
+    assert "shut down" in out
+
+
+def test_driver_rejects_bad_property(aeron_dir: str) -> None:
+    result = run("driver", "--dir", aeron_dir, "-D", "aeron.term.buffer.length=12345")
+    assert result.returncode == 1
+    assert "aeron.term.buffer.length" in result.stderr
+
+
+def test_client_without_driver_says_so(aeron_dir: str) -> None:
+    env = dict(os.environ, AERON_DRIVER_TIMEOUT="300")
+    result = subprocess.run(CLI + ["pub", "--dir", aeron_dir, "--count", "1"], capture_output=True, text=True, timeout=60, env=env)
+    assert result.returncode == 1
+    assert "could not connect to a media driver" in result.stderr
