@@ -19,7 +19,7 @@ def main() -> int:
     count, size = 100_000, 64
     ctx = aeronpy.DriverContext.from_properties(aeron_dir=aeron_dir, dir_delete_on_shutdown=True)
     with aeronpy.MediaDriver.launch(ctx) as driver:
-        print(f"1. media driver started in this process: dir={driver.aeron_dir}, threading={ctx.threading_mode}")
+        print(f"1. media driver started in this process: dir={driver.aeron_dir}, threading={aeronpy.ThreadingMode(ctx.threading_mode).value}")
         cli = [sys.executable, "-m", "aeronpy"]
         sub = subprocess.Popen(
             cli + ["sub", "--dir", aeron_dir, "--channel", "aeron:ipc", "--stream", "1001", "--count", str(count)],
@@ -39,8 +39,9 @@ def main() -> int:
         print("4. subscriber verified them:")
         print("   sub> " + out.strip().replace("\n", "\n   sub> "))
         stat = subprocess.run(cli + ["stat", "--dir", aeron_dir], capture_output=True, text=True, timeout=30)
-        print("5. the driver's counters now (aeronpy stat):")
-        for line in stat.stdout.splitlines()[:8]:
+        print("5. the driver's non-zero counters now (from `aeronpy stat`):")
+        lines = stat.stdout.splitlines()
+        for line in lines[:2] + [l for l in lines[2:] if not l.split(":", 1)[1].strip().startswith("0 -")]:
             print("   " + line)
         ok = pub.returncode == 0 and sub.returncode == 0
     print("6. driver shut down; demo " + ("succeeded" if ok else "FAILED"))
