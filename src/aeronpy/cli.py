@@ -100,6 +100,8 @@ def cmd_pub(args: argparse.Namespace) -> int:
         make = factory.make
         seq = 0
         retries = 0
+        stalled_seq = -1  # fail when no message could be sent for --timeout seconds
+        stalled_since = start
         while seq < args.count:
             result = offer(make(seq))
             if result > 0:
@@ -109,9 +111,13 @@ def cmd_pub(args: argparse.Namespace) -> int:
                 print(f"pub: offer failed at message {seq}: {results.result_name(result)}", file=sys.stderr)
                 return 3
             retries += 1
-            if retries & 0x3FF == 0 and time.monotonic() > deadline + (time.monotonic() - start):
-                print(f"pub: stuck at message {seq}: {results.result_name(result)}", file=sys.stderr)
-                return 4
+            if retries & 0x3FF == 0:
+                now = time.monotonic()
+                if seq != stalled_seq:
+                    stalled_seq, stalled_since = seq, now
+                elif now - stalled_since > args.timeout:
+                    print(f"pub: stuck at message {seq} for {args.timeout}s: {results.result_name(result)}", file=sys.stderr)
+                    return 4
             os.sched_yield()
         elapsed = max(time.monotonic() - start, 1e-9)
         print(
@@ -141,6 +147,7 @@ def cmd_sub(args: argparse.Namespace) -> int:
     aeron = _client(args)
     assert isinstance(aeron, Aeron)
     state = _SubState()
+    expected_size: int | None = args.size
 
     def on_message(buffer: object, offset: int, length: int, header: object) -> None:
         if state.error is not None:
@@ -149,6 +156,8 @@ def cmd_sub(args: argparse.Namespace) -> int:
             state.first = time.monotonic()
         data = memoryview(buffer)[offset : offset + length]  # type: ignore[arg-type]
         problem = check_payload(data, state.next)
+        if problem is None and expected_size is not None and length != expected_size:
+            problem = f"message {state.next}: {length} bytes, expected {expected_size}"
         if problem is not None:
             state.error = problem
         else:
@@ -225,9 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--count", type=int, default=10)
         p.add_argument("--timeout", type=float, default=30.0)
         if name == "pub":
-            p.add_argument("--size", type=int, default=32)
+            p.add_argument("--size", type=int, default=32, help="message size in bytes (>= 8)")
             p.add_argument("--exclusive", action="store_true")
             p.add_argument("--linger", type=float, default=0.0, help="seconds to keep the publication open after sending")
+        else:
+            p.add_argument("--size", type=int, default=None, help="also check every message has this size")
         p.set_defaults(func=func)
 
     p = sub.add_parser("stat", help="print counters (like AeronStat)")

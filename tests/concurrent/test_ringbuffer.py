@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 import threading
 import time
@@ -293,49 +294,60 @@ def test_unblock_hole_without_following_record(impl: Any) -> None:
     assert not rb.unblock()  # nothing after the hole yet: cannot tell it from a slow writer
 
 
-@settings(max_examples=60, deadline=None)
-@given(
-    ops=st.lists(
-        st.one_of(
-            st.tuples(st.just("w"), st.integers(0, 128)),
-            st.tuples(st.just("r"), st.integers(1, 10)),
-        ),
-        min_size=1,
-        max_size=250,
-    ),
-    use_c=st.booleans(),
-)
-def test_random_interleaving_never_loses_or_reorders(
-    ops: list[tuple[str, int]], use_c: bool
-) -> None:
-    impl = AtomicBuffer if (use_c and HAVE_C_EXTENSION) else PyAtomicBuffer
-    rb = make_rb(impl, 1024)
+def check_interleaving(impl: Any, capacity: int, ops: list[tuple[str, int]]) -> int:
+    """Run writes/reads against a FIFO model; returns how many times the buffer wrapped."""
+    rb = make_rb(impl, capacity)
     model: deque[tuple[int, bytes]] = deque()
     counter = 0
     for op, arg in ops:
         if op == "w":
             counter += 1
-            payload = bytes((counter + i) & 0xFF for i in range(arg))
+            size = arg % (rb.max_msg_length + 1)
+            payload = bytes((counter * 7 + i) & 0xFF or 1 for i in range(size))
             type_id = (counter % 1000) + 1
             used = rb.producer_position() - rb.consumer_position()
-            need = align(arg + 8, 8)
-            ok = rb.write(type_id, payload)
-            if ok:
+            need = align(size + 8, 8)
+            to_end = rb.capacity - (rb.producer_position() & (rb.capacity - 1))
+            if rb.write(type_id, payload):
                 model.append((type_id, payload))
             else:
                 # full is only allowed when the record truly does not fit
-                assert used + need > rb.capacity or (
-                    need > rb.capacity - (rb.producer_position() & (rb.capacity - 1))
-                )
+                assert used + need > rb.capacity or need > to_end
         else:
-            got = drain(rb, arg)
-            for item in got:
+            for item in drain(rb, arg):
                 assert item == model.popleft()
         assert 0 <= rb.size() <= rb.capacity
     for item in drain_all(rb):
         assert item == model.popleft()
     assert not model
     assert rb.size() == 0
+    return rb.producer_position() // rb.capacity
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("w"), st.integers(0, 1 << 16)),
+        st.tuples(st.just("r"), st.integers(1, 10)),
+    ),
+    min_size=1,
+    max_size=300,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(ops=OPS, capacity=st.sampled_from([64, 256, 1024]), use_c=st.booleans())
+def test_random_interleaving_never_loses_or_reorders(
+    ops: list[tuple[str, int]], capacity: int, use_c: bool
+) -> None:
+    impl = AtomicBuffer if (use_c and HAVE_C_EXTENSION) else PyAtomicBuffer
+    check_interleaving(impl, capacity, ops)
+
+
+def test_long_seeded_interleaving_wraps_many_times(impl: Any) -> None:
+    rng = random.Random(1234)
+    ops = [("w", rng.randrange(1 << 16)) if rng.random() < 0.6 else ("r", rng.randint(1, 6))
+           for _ in range(4000)]
+    assert check_interleaving(impl, 256, ops) > 50
 
 
 @pytest.mark.skipif(not HAVE_C_EXTENSION, reason="needs the C AtomicBuffer")

@@ -264,3 +264,44 @@ def test_invoker_mode_driver_and_client(driver_factory: Callable[..., Any], clie
     finally:
         stop.set()
         t.join()
+
+
+def test_async_add_publication_and_subscription(driver: Any, client_factory: Callable[..., Any]) -> None:
+    aeron = client_factory()
+    sub_id = aeron.async_add_subscription("aeron:ipc", 22)
+    pub_id = aeron.async_add_publication("aeron:ipc", 22)
+    sub = wait_for(lambda: aeron.get_subscription(sub_id), message="async subscription")
+    pub = wait_for(lambda: aeron.get_publication(pub_id), message="async publication")
+    assert sub.registration_id == sub_id and pub.registration_id == pub_id
+    bad_id = aeron.async_add_publication("aeron:ipc?mtu=7", 22)
+    with pytest.raises(RegistrationError) as info:
+        wait_for(lambda: aeron.get_publication(bad_id), message="async error")
+    assert info.value.error_code == ErrorCode.INVALID_CHANNEL
+
+
+def test_dir_delete_on_start_replaces_a_dead_drivers_dir(aeron_dir: str, driver_factory: Callable[..., Any]) -> None:
+    first = driver_factory()
+    marker = os.path.join(aeron_dir, "publications", "leftover.logbuffer")
+    open(marker, "wb").close()
+    first.close()
+    driver_factory(dir_delete_on_start=True)
+    assert not os.path.exists(marker)
+
+
+def test_dead_drivers_errors_are_saved_before_deleting(aeron_dir: str, driver_factory: Callable[..., Any], client_factory: Callable[..., Any]) -> None:
+    import glob
+
+    first = driver_factory()
+    aeron = client_factory()
+    with pytest.raises(RegistrationError):
+        aeron.add_publication("aeron:ipc?term-length=3", 23)
+    aeron.close()
+    first.close()
+    driver_factory()
+    saved = glob.glob(aeron_dir.rstrip("/") + "-*-error.log")
+    try:
+        assert len(saved) == 1
+        assert "term-length" in open(saved[0]).read()
+    finally:
+        for path in saved:
+            os.remove(path)

@@ -15,8 +15,8 @@ BACK_PRESSURED / NOT_CONNECTED / ADMIN_ACTION until --timeout, then prints ``sen
 ``sub`` prints ``READY`` once its subscription is registered, then exits 0 after receiving K
 messages in order with intact payloads (printing ``received K``).
 ``counters`` connects (aeron_init/aeron_start), prints ``CLIENT_ID <id>``, optionally adds a
-publication (``--stream``; prints ``PUBLICATION session=<s> stream=<n>``), waits (bounded) until
-the driver has allocated this client's heartbeat counter, then prints every allocated counter
+publication (``--stream``; prints ``PUBLICATION session=<s> stream=<n>``) and then waits (bounded)
+until the driver has allocated this client's heartbeat counter, then prints every allocated counter
 as seen by the C counters reader: ``COUNTER <id> <type_id> <value> <label>``, and ``COUNTERS <n>``.
 
 Exit codes: 0 ok, 1 error (setup, C client error, offer failure), 2 timeout,
@@ -322,8 +322,10 @@ def run_counters(args: argparse.Namespace) -> int:
             idler = BackoffIdle()
             while True:
                 counters = read_counters(lib, client.aeron)
-                if any(t == CLIENT_HEARTBEAT_TYPE_ID and str(client_id) in label for _, t, _, label in counters):
-                    break
+                if pub is None or any(
+                    t == CLIENT_HEARTBEAT_TYPE_ID and str(client_id) in label for _, t, _, label in counters
+                ):
+                    break  # (a client that sent no command has no heartbeat counter: the C client never sends one)
                 client.check_errors()
                 if time.monotonic() > deadline:
                     for counter_id, type_id, value, label in counters:

@@ -89,7 +89,7 @@ def aeronpy_client_command(
 
 def c_counters_command(aeron_dir: Path, stream: int | None = None) -> list[str]:
     """``c_client.py counters``: the C client's view of the driver's counters."""
-    argv = python_command(C_CLIENT_SCRIPT, "counters", "--dir", str(aeron_dir), "--timeout", str(TOOL_TIMEOUT_S))
+    argv = python_command(C_CLIENT_SCRIPT, "counters", "--dir", str(aeron_dir), "--timeout", str(TOOL_TIMEOUT_S / 2))
     if stream is not None:
         argv += ["--channel", IPC, "--stream", str(stream)]
     return argv
@@ -237,6 +237,19 @@ def test_c_driver_aeronpy_sub_reports_timeout(c_reference: ctypes.CDLL, procs: P
     assert not any(line.startswith("received") for line in sub.stdout.splitlines()), sub.describe()
 
 
+def test_c_driver_aeronpy_pub_reports_stall(c_reference: ctypes.CDLL, procs: ProcessGroup, aeron_dir: Path) -> None:
+    """The aeronpy publisher gives up (non-zero, with a reason) once its subscriber has gone."""
+    start_c_driver(procs, aeron_dir)
+    stream = 2004
+    sub = procs.start_subscriber(c_client("sub", aeron_dir, stream, 10), ready_line=C_SUB_READY)
+    pub = procs.start(
+        aeronpy_client_command("pub", aeron_dir, IPC, stream, 100_000_000, 32, timeout=1.0), name="aeronpy-pub"
+    )
+    sub.assert_exit_ok(TOOL_TIMEOUT_S)
+    assert pub.wait(TOOL_TIMEOUT_S) not in (0, None), pub.describe()
+    assert "stuck at message" in pub.stderr, pub.describe()
+
+
 # --- (b) the aeronpy media driver with C clients ---------------------------------------------------
 
 
@@ -363,6 +376,26 @@ def test_c_client_reads_aeronpy_driver_cnc_and_counters(
     }
     assert not mismatched, f"C label vs aeronpy label: {mismatched}\n{stat.describe()}\n{context}"
     assert_no_driver_errors(procs, driver, aeron_dir)
+    stop_aeronpy_driver(procs, driver)
+
+
+def test_aeronpy_driver_rejects_bad_c_command(c_reference: ctypes.CDLL, procs: ProcessGroup, aeron_dir: Path) -> None:
+    """An invalid C add-publication gets an error response the C client understands (no hang), and
+    the aeronpy driver records it in its error log and Errors counter."""
+    driver = start_aeronpy_driver(procs, aeron_dir)
+    bad = procs.start(
+        c_client_command("pub", aeron_dir, "aeron:ipc?term-length=1000", 4004, 1, 32, timeout=TOOL_TIMEOUT_S),
+        name="c-bad-pub",
+    )
+    assert bad.wait(TOOL_TIMEOUT_S) == 1, bad.describe()
+    assert "add publication" in bad.stdout and "registration error" in bad.stdout, bad.describe()
+    assert "1000" in bad.stdout, f"the driver's error message should reach the C client\n{bad.describe()}"
+
+    errors = run_tool(procs, aeronpy_command("errors", "--dir", str(aeron_dir)), "aeronpy-errors")
+    assert "1 distinct errors observed." in errors.stdout.splitlines(), f"{errors.describe()}\n{driver.describe()}"
+    c_view = run_tool(procs, c_counters_command(aeron_dir), "c-counters")
+    type_id, value, label = parse_c_counters(c_view)[ERRORS_COUNTER_ID]
+    assert (type_id, value) == (SYSTEM_COUNTER_TYPE_ID, 1) and label.startswith("Errors"), c_view.describe()
     stop_aeronpy_driver(procs, driver)
 
 
