@@ -247,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=1.0)
     p.set_defaults(func=cmd_stat)
 
+    from aeronpy.tools import sizing
+
+    p = sub.add_parser("sizing", help="size the receive path (window, term, SO_RCVBUF, rmem_max, ...)")
+    sizing.add_arguments(p)
+    p.set_defaults(func=sizing.run)
+
     p = sub.add_parser("errors", help="print the distinct error log (like ErrorStat)")
     p.add_argument("--dir")
     p.set_defaults(func=cmd_errors)
