@@ -21,6 +21,8 @@ Behaviour, as in Aeron's C driver:
 
 from __future__ import annotations
 
+from aeronpy.driver.flow_control import calculate_retransmission_length
+
 from enum import IntEnum
 from typing import Callable
 
@@ -61,14 +63,7 @@ class RetransmitAction:
         )
 
 
-def max_retransmission_length(
-    term_offset: int, resend_length: int, term_length: int, retransmit_receiver_window_multiple: int
-) -> int:
-    """``min(resend_length, term_length - term_offset, receiver_window * rrwm)``."""
-    length_to_end = term_length - term_offset
-    receiver_window = min(INITIAL_RECEIVER_WINDOW_LENGTH, term_length // 2)
-    estimated = receiver_window * retransmit_receiver_window_multiple
-    return min(length_to_end, resend_length) if length_to_end < estimated else min(estimated, resend_length)
+max_retransmission_length = calculate_retransmission_length
 
 
 class RetransmitHandler:
