@@ -61,6 +61,13 @@ __all__ = [
     "encode_datagram",
     "frame_type_of",
 ]
+# Re-exported from data_header so users need only this module.
+__all__ += [
+    "BEGIN_AND_END_FLAGS", "BEGIN_FLAG", "CURRENT_VERSION", "END_FLAG", "EOS_FLAG",
+    "FRAME_ALIGNMENT", "HDR_TYPE_DATA", "HDR_TYPE_ERR", "HDR_TYPE_NAK", "HDR_TYPE_PAD",
+    "HDR_TYPE_RES", "HDR_TYPE_RSP_SETUP", "HDR_TYPE_RTTM", "HDR_TYPE_SETUP", "HDR_TYPE_SM",
+    "HEADER_LENGTH", "REVOKED_FLAG",
+]
 
 # --------------------------------------------------------------------------------------
 # Constants
