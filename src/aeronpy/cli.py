@@ -1,4 +1,4 @@
-"""``aeronpy`` command line: driver, pub, sub, stat, errors."""
+"""``aeronpy`` command line: driver, pub, sub, stat, errors, loss."""
 
 from __future__ import annotations
 
@@ -216,6 +216,20 @@ def cmd_errors(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_loss(args: argparse.Namespace) -> int:
+    from aeronpy.tools.loss import format_loss_report_file
+
+    aeron_dir = args.dir or _default_dir()
+    try:
+        lines = format_loss_report_file(aeron_dir)
+    except FileNotFoundError:
+        path = os.path.join(aeron_dir, "loss-report.dat")
+        print(f"aeronpy loss: loss report does not exist: {path}", file=sys.stderr)
+        return 1
+    print("\n".join(lines), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aeronpy", description="Aeron media driver, clients and tools in Python")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -256,6 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("errors", help="print the distinct error log (like ErrorStat)")
     p.add_argument("--dir")
     p.set_defaults(func=cmd_errors)
+
+    p = sub.add_parser("loss", help="print the loss report (like LossStat)")
+    p.add_argument("--dir", help="Aeron directory (default: AERON_DIR or Aeron's default)")
+    p.set_defaults(func=cmd_loss)
     return parser
 
 

@@ -127,7 +127,7 @@ class ManyToOneRingBuffer:
                     if required > head_index:
                         return -1
                     buf.put_int64_ordered(self._head_cache_at, head)
-                padding = to_end
+                padding = to_end - 8
             if buf.compare_and_set_int64(self._tail_at, tail, tail + required + padding):
                 break
         if padding:
@@ -188,7 +188,7 @@ class ManyToOneRingBuffer:
 
     # ------------------------------------------------------------------ consumer
     def _release(self, head: int, head_index: int, bytes_read: int) -> None:
-        pass
+        self.buffer.set_memory(head_index, bytes_read, 0)
         self.buffer.put_int64_ordered(self._head_at, head + bytes_read)
 
     def read(self, handler: MessageHandler, message_count_limit: int = INT32_MAX) -> int:

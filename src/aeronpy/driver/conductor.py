@@ -29,6 +29,8 @@ from aeronpy.driver.ipc_publication import (
     SubscriberPosition,
     TetherState,
 )
+from aeronpy.driver.network_agents import Receiver, Sender
+from aeronpy.driver.network_conductor import NetworkConductor
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.errors import (
     AeronError,
@@ -97,6 +99,8 @@ class DriverConductor(AgentBase):
         system_counters: dict[int, AtomicCounter],
         nano_clock: Callable[[], int] = nano_time,
         epoch_clock: Callable[[], int] = epoch_ms,
+        sender: Sender | None = None,
+        receiver: Receiver | None = None,
     ) -> None:
         self.ctx = ctx
         self.to_driver = to_driver
@@ -122,6 +126,9 @@ class DriverConductor(AgentBase):
         self._cycle_exceeded_counter = system_counters.get(
             SystemCounterId.CONDUCTOR_CYCLE_TIME_THRESHOLD_EXCEEDED
         )
+        self.sender = sender if sender is not None else Sender(ctx.send_to_status_poll_ratio, ctx.status_message_timeout_ns, nano_clock)
+        self.receiver = receiver if receiver is not None else Receiver(nano_clock)
+        self.network = NetworkConductor(self, self.sender, self.receiver)
         self._handlers: dict[int, Callable[[AtomicBuffer, int, int], None]] = {
             cp.ADD_PUBLICATION: self._on_add_publication,
             cp.ADD_EXCLUSIVE_PUBLICATION: self._on_add_exclusive_publication,
@@ -152,6 +159,7 @@ class DriverConductor(AgentBase):
         work = self.to_driver.read(self._on_command, 16)
         for publication in self.ipc_publications:
             work += publication.update_pub_pos_and_lmt()
+        work += self.network.do_work(start_ns)
         if start_ns - self.time_of_last_timer_ns >= self.timer_interval_ns:
             self.time_of_last_timer_ns = start_ns
             work += self.on_timer(start_ns, self.epoch_clock())
@@ -162,6 +170,7 @@ class DriverConductor(AgentBase):
         for publication in list(self.ipc_publications):
             self._delete_publication(publication)
         self.ipc_publications.clear()
+        self.network.close()
 
     def _track_cycle_time(self, start_ns: int) -> None:
         cycle_ns = self.nano_clock() - start_ns
@@ -179,6 +188,7 @@ class DriverConductor(AgentBase):
             publication.on_time_event(now_ns, self)
             if publication.state is PublicationState.DONE:
                 self._delete_publication(publication)
+        self.network.on_timer(now_ns)
         self._check_for_blocked_commands(now_ns)
         return 1
 
@@ -219,6 +229,7 @@ class DriverConductor(AgentBase):
         client.counter_links.clear()
         for link in [s for s in self.ipc_subscriptions if s.client_id == client.client_id]:
             self._remove_subscription_link(link)
+        self.network.remove_client_subscriptions(client.client_id)
         client.heartbeat.close()
         del self.clients[client.client_id]
 
@@ -287,9 +298,22 @@ class DriverConductor(AgentBase):
             raise InvalidChannelError(f"aeron-spy: channels are for subscriptions only: {msg.channel}")
         if not uri.is_ipc:
             validate_udp_channel(uri, is_publication=True)
-            raise NotSupportedError(
-                f"UDP publications are not supported yet by the aeronpy driver: {msg.channel}"
+            udp_params = publication_params(uri, self.ctx, is_ipc=False, is_exclusive=is_exclusive)
+            client = self._get_or_add_client(msg.client_id)
+            network_pub = self.network.add_publication(msg, uri, udp_params, is_exclusive)
+            client.publication_links.append((msg.correlation_id, network_pub))
+            ready = cp.PublicationBuffersReady(
+                correlation_id=msg.correlation_id,
+                registration_id=network_pub.registration_id,
+                session_id=network_pub.session_id,
+                stream_id=network_pub.stream_id,
+                position_limit_counter_id=network_pub.pub_lmt.id,
+                channel_status_indicator_id=network_pub.endpoint.status.id,
+                log_file_name=network_pub.log_buffers.path,
             )
+            kind = cp.ON_EXCLUSIVE_PUBLICATION_READY if is_exclusive else cp.ON_PUBLICATION_READY
+            self._send(kind, ready.encode())
+            return
         params = publication_params(uri, self.ctx, is_ipc=True, is_exclusive=is_exclusive)
         client = self._get_or_add_client(msg.client_id)
         publication = None if is_exclusive else self._find_shared_ipc_publication(msg, params)
@@ -367,13 +391,17 @@ class DriverConductor(AgentBase):
                 )
 
     def _allocate_session_id(self, stream_id: int) -> int:
-        low = self.ctx.publication_reserved_session_id_low
-        high = self.ctx.publication_reserved_session_id_high
         used = {
             p.session_id
             for p in self.ipc_publications
             if p.stream_id == stream_id and p.state is not PublicationState.DONE
         }
+        return self.allocate_session_id(stream_id, used)
+
+    def allocate_session_id(self, stream_id: int, used: set[int]) -> int:
+        """Next session id outside the reserved range and not in ``used``."""
+        low = self.ctx.publication_reserved_session_id_low
+        high = self.ctx.publication_reserved_session_id_high
         candidate = self.next_session_id
         for _ in range(1 << 16):
             if low <= candidate <= high:
@@ -394,7 +422,7 @@ class DriverConductor(AgentBase):
         else:
             initial_term_id = int32(random.getrandbits(32))
         log_length = descriptor.compute_log_length(term_length, ctx.file_page_size)
-        self._check_storage(log_length)
+        self.check_storage(log_length)
         path = os.path.join(ctx.aeron_dir, "publications", f"{registration_id}.logbuffer")
         log_buffers = LogBuffers.create(path, term_length, ctx.file_page_size, sparse=params.sparse)
         window = params.publication_window_length
@@ -480,10 +508,10 @@ class DriverConductor(AgentBase):
             params=params,
         )
         self.ipc_publications.append(publication)
-        self._add_mapped_bytes(log_buffers.file_length)
+        self.add_mapped_bytes(log_buffers.file_length)
         return publication
 
-    def _check_storage(self, length: int) -> None:
+    def check_storage(self, length: int) -> None:
         if not self.ctx.perform_storage_checks:
             return
         usable = shutil.disk_usage(self.ctx.aeron_dir).free
@@ -499,7 +527,7 @@ class DriverConductor(AgentBase):
                 f"usable={usable} in {self.ctx.aeron_dir}",
             )
 
-    def _add_mapped_bytes(self, delta: int) -> None:
+    def add_mapped_bytes(self, delta: int) -> None:
         counter = self.system_counters.get(SystemCounterId.BYTES_CURRENTLY_MAPPED)
         if counter is not None:
             counter.get_and_add(delta)
@@ -515,7 +543,7 @@ class DriverConductor(AgentBase):
         length = publication.log_buffers.file_length
         publication.log_buffers.close()
         _remove_quietly(path)
-        self._add_mapped_bytes(-length)
+        self.add_mapped_bytes(-length)
         if publication in self.ipc_publications:
             self.ipc_publications.remove(publication)
 
@@ -550,12 +578,11 @@ class DriverConductor(AgentBase):
     def _on_add_subscription(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
         msg = cp.SubscriptionMessage.decode(buffer, offset, length)
         uri = self._parse_channel(msg.channel)
-        if uri.is_spy:
-            validate_udp_channel(uri, is_publication=False)
-            raise NotSupportedError(f"spy subscriptions are not supported yet by the aeronpy driver: {msg.channel}")
-        if not uri.is_ipc:
-            validate_udp_channel(uri, is_publication=False)
-            raise NotSupportedError(f"UDP subscriptions are not supported yet by the aeronpy driver: {msg.channel}")
+        if uri.is_spy or not uri.is_ipc:
+            validate_udp_channel(uri.without_prefix() if uri.is_spy else uri, is_publication=False)
+            self._get_or_add_client(msg.client_id)
+            self.network.add_subscription(msg, uri)
+            return
         params = subscription_params(uri, self.ctx)
         self._get_or_add_client(msg.client_id)
         link = SubscriptionLink(
@@ -601,6 +628,33 @@ class DriverConductor(AgentBase):
         publication.add_subscriber(sub)
         self.on_available_image_for(publication, sub)
 
+    def send_subscription_ready(self, correlation_id: int, channel_status_id: int) -> None:
+        self._send(cp.ON_SUBSCRIPTION_READY, cp.SubscriptionReady(correlation_id, channel_status_id).encode())
+
+    def send_available_image(
+        self, correlation_id: int, session_id: int, stream_id: int, subscription_registration_id: int,
+        subscriber_position_id: int, log_file_name: str, source_identity: str,
+    ) -> None:
+        msg = cp.ImageBuffersReady(
+            correlation_id=correlation_id,
+            session_id=session_id,
+            stream_id=stream_id,
+            subscription_registration_id=subscription_registration_id,
+            subscriber_position_id=subscriber_position_id,
+            log_file_name=log_file_name,
+            source_identity=source_identity,
+        )
+        self._send(cp.ON_AVAILABLE_IMAGE, msg.encode())
+
+    def send_unavailable_image(self, correlation_id: int, subscription_registration_id: int, stream_id: int, channel: str) -> None:
+        msg = cp.ImageMessage(
+            correlation_id=correlation_id,
+            subscription_registration_id=subscription_registration_id,
+            stream_id=stream_id,
+            channel=channel,
+        )
+        self._send(cp.ON_UNAVAILABLE_IMAGE, msg.encode())
+
     def on_available_image_for(self, publication: IpcPublication, sub: SubscriberPosition) -> None:
         """Tell clients a subscription can read ``publication`` (IPC image)."""
         msg = cp.ImageBuffersReady(
@@ -641,6 +695,9 @@ class DriverConductor(AgentBase):
                 self._remove_subscription_link(link)
                 self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
                 return
+        if self.network.remove_subscription(msg.registration_id, msg.client_id):
+            self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+            return
         raise CommandError(
             cp.ErrorCode.UNKNOWN_SUBSCRIPTION,
             f"unknown subscription client_id={msg.client_id} registration_id={msg.registration_id}",

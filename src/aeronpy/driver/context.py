@@ -27,6 +27,12 @@ from aeronpy.config import (
     parse_int,
     parse_size,
 )
+from aeronpy.driver.media.loss_interceptor import (
+    LossInterceptor,
+    loss_enabled,
+    parse_incoming_interceptors,
+    parse_loss_args,
+)
 from aeronpy.errors import ConfigurationError
 
 __all__ = ["DriverContext", "ThreadingMode"]
@@ -150,6 +156,16 @@ def _parse_port_range(value: str, name: str) -> tuple[int, int]:
     if not (0 <= low <= 65535 and 0 <= high <= 65535) or low > high:
         raise ConfigurationError(f"{name}={value}: ports must be 0..65535 with low <= high")
     return low, high
+
+
+def _parse_interceptors(value: str, name: str) -> str:
+    parse_incoming_interceptors(value, name)
+    return value
+
+
+def _parse_loss_args(value: str, name: str) -> str:
+    parse_loss_args(value, name)
+    return value
 
 
 @dataclass(frozen=True)
@@ -299,6 +315,12 @@ _SPECS: dict[str, _Spec] = {
     "multicast_flow_control_supplier": _str("aeron.multicast.FlowControl.supplier", _choice(_MULTICAST_FC)),
     "unicast_flow_control_supplier": _str("aeron.unicast.FlowControl.supplier", _choice(_UNICAST_FC)),
     "congestion_control_supplier": _str("aeron.CongestionControl.supplier", _choice(_CONGESTION_CONTROL)),
+    "udp_channel_incoming_interceptors": _str(
+        "aeron.udp.channel.incoming.interceptors", _parse_interceptors, nullable=True
+    ),
+    "udp_channel_transport_bindings_loss_args": _str(
+        "aeron.udp.channel.transport.bindings.loss.args", _parse_loss_args, nullable=True
+    ),
 }
 
 
@@ -412,6 +434,10 @@ class DriverContext:
     unicast_flow_control_supplier: str = "max"
     congestion_control_supplier: str = "static"
     """``static`` or ``cubic``."""
+    udp_channel_incoming_interceptors: str | None = None
+    """Comma separated incoming UDP interceptor names, as the C driver; only ``loss`` exists."""
+    udp_channel_transport_bindings_loss_args: str | None = None
+    """``loss`` interceptor args, e.g. ``rate=0.2|seed=7|recv-msg-mask=0x2`` (C syntax)."""
 
     PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: spec.prop for name, spec in _SPECS.items()}
 
@@ -506,6 +532,16 @@ class DriverContext:
                 self.resolver_interface,
                 f"requires {prop['resolver_name']} to be set",
             )
+
+    def loss_interceptor(self) -> LossInterceptor | None:
+        """A new ``loss`` interceptor when ``udp_channel_incoming_interceptors`` lists it."""
+        prop = self.PROPERTY_NAMES
+        if not loss_enabled(self.udp_channel_incoming_interceptors, prop["udp_channel_incoming_interceptors"]):
+            return None
+        params = parse_loss_args(
+            self.udp_channel_transport_bindings_loss_args, prop["udp_channel_transport_bindings_loss_args"]
+        )
+        return LossInterceptor.from_params(params)
 
     def cnc_file_length(self) -> int:
         """Length of ``cnc.dat`` for this configuration (page aligned)."""

@@ -7,6 +7,7 @@ started: the application calls :meth:`MediaDriver.do_work` from its own loop.
 from __future__ import annotations
 
 import datetime
+import mmap
 import os
 import shutil
 import sys
@@ -16,6 +17,7 @@ from typing import Any, Callable
 
 from aeronpy.cnc import CncFile, is_driver_active
 from aeronpy.concurrent.agent import AgentBase, AgentInvoker, AgentRunner, CompositeAgent
+from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.bit_util import align
 from aeronpy.concurrent.broadcast import BroadcastTransmitter
 from aeronpy.concurrent.clock import epoch_ms
@@ -25,22 +27,11 @@ from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
 from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
 from aeronpy.driver.conductor import DriverConductor
 from aeronpy.driver.context import DriverContext, ThreadingMode
+from aeronpy.driver.loss_report import LossReport
+from aeronpy.driver.network_agents import Receiver, Sender
 from aeronpy.driver.system_counters import SystemCounterId, allocate_system_counters
 from aeronpy.errors import ActiveDriverError, CncError, StorageSpaceError
 from aeronpy.version import COMMIT, __version__
-
-
-class _NetworkAgent(AgentBase):
-    """Sender/receiver placeholder until UDP media exists: keeps the threading modes' shape."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-
-    def role_name(self) -> str:
-        return self._name
-
-    def do_work(self) -> int:
-        return 0
 
 
 class MediaDriver:
@@ -87,7 +78,11 @@ class MediaDriver:
             file_page_size=ctx.file_page_size,
         )
         loss_report_length = align(ctx.loss_report_buffer_length, ctx.file_page_size)
-        _create_zeroed_file(os.path.join(ctx.aeron_dir, "loss-report.dat"), loss_report_length)
+        loss_path = os.path.join(ctx.aeron_dir, "loss-report.dat")
+        _create_zeroed_file(loss_path, loss_report_length)
+        with open(loss_path, "r+b") as f:
+            self._loss_mmap = mmap.mmap(f.fileno(), loss_report_length)
+        self._loss_buffer = AtomicBuffer(self._loss_mmap)
 
         self.to_driver = ManyToOneRingBuffer(cnc.to_driver_buffer)
         self.to_clients = BroadcastTransmitter(cnc.to_clients_buffer)
@@ -106,9 +101,13 @@ class MediaDriver:
         self.to_driver.next_correlation_id()
         self.to_driver.set_consumer_heartbeat_time(epoch_ms())
 
+        self.sender = Sender(ctx.send_to_status_poll_ratio, ctx.status_message_timeout_ns)
+        self.receiver = Receiver()
         self.conductor = DriverConductor(
-            ctx, self.to_driver, self.to_clients, self.counters, self.error_log, self.system_counters
+            ctx, self.to_driver, self.to_clients, self.counters, self.error_log, self.system_counters,
+            sender=self.sender, receiver=self.receiver,
         )
+        self.conductor.network.loss_reporter = LossReport(self._loss_buffer)
         cnc.signal_ready()
         self._start_agents(mode)
 
@@ -152,8 +151,8 @@ class MediaDriver:
     def _start_agents(self, mode: ThreadingMode) -> None:
         assert self.conductor is not None
         conductor = self.conductor
-        sender = _NetworkAgent("sender")
-        receiver = _NetworkAgent("receiver")
+        sender = self.sender
+        receiver = self.receiver
         handler = self._error_handler
         if mode is ThreadingMode.INVOKER:
             self._invoker = AgentInvoker(handler, CompositeAgent(conductor, sender, receiver))
@@ -213,6 +212,10 @@ class MediaDriver:
                 pass
             self.cnc.close()
             self.cnc = None
+        if getattr(self, "_loss_mmap", None) is not None:
+            self._loss_buffer.release()
+            self._loss_mmap.close()
+            self._loss_mmap = None
         if delete_dir:
             shutil.rmtree(self.ctx.aeron_dir, ignore_errors=True)
 

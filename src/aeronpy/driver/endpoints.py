@@ -1,0 +1,273 @@
+"""UDP channel endpoints: send side (data out, control frames in) and receive side.
+
+Each endpoint owns one transport (socket).  Datagrams are validated with
+:func:`aeronpy.protocol.frames.classify_datagram`; invalid ones are counted in the
+"Invalid packets" system counter and dropped.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.system_counters import SystemCounterId
+from aeronpy.protocol import data_header as dh
+from aeronpy.protocol.frames import classify_datagram
+
+RECV_BUFFER_LENGTH = 65536
+MAX_DATAGRAMS_PER_POLL = 32
+PENDING_SETUP_TIMEOUT_NS = 1_000_000_000
+CHANNEL_ACTIVE = 1
+CHANNEL_CLOSING = 2
+
+_HDR = struct.Struct("<ibBh")
+_DATA = struct.Struct("<ibBhiiiiq")
+_SETUP = struct.Struct("<ibBhiiiiiiii")
+_SM = struct.Struct("<ibBhiiiiiq")
+_SM_TAG = struct.Struct("<q")
+_NAK = struct.Struct("<ibBhiiiii")
+_RTTM = struct.Struct("<ibBhiiqqq")
+_SEND_SETUP_SM = struct.Struct("<ibBhiiiiiq")
+
+
+class _Endpoint:
+    def __init__(self, channel: Any, transport: Any, status: AtomicCounter | None, system_counters: dict[int, AtomicCounter]) -> None:
+        self.channel = channel
+        self.transport = transport
+        self.status = status
+        self.refcnt = 0
+        self._buffer = bytearray(RECV_BUFFER_LENGTH)
+        self._view = memoryview(self._buffer)
+        self._invalid = system_counters.get(SystemCounterId.INVALID_PACKETS)
+        self._bytes_received = system_counters.get(SystemCounterId.BYTES_RECEIVED)
+        self._bytes_sent = system_counters.get(SystemCounterId.BYTES_SENT)
+        self.interceptor: Any = None
+        if status is not None:
+            status.set(CHANNEL_ACTIVE)
+
+    def poll(self, now_ns: int) -> int:
+        """Read up to MAX_DATAGRAMS_PER_POLL datagrams and dispatch them."""
+        work = 0
+        recv = self.transport.recv_into
+        view = self._view
+        for _ in range(MAX_DATAGRAMS_PER_POLL):
+            received = recv(self._buffer)
+            if received is None:
+                break
+            length, address = received
+            work += 1
+            if self._bytes_received is not None:
+                self._bytes_received.get_and_add(length)
+            datagram = view[:length]
+            frame_type = classify_datagram(datagram)
+            if frame_type is None:
+                if self._invalid is not None:
+                    self._invalid.increment()
+                continue
+            if self.interceptor is not None and self.interceptor.should_drop(datagram):
+                continue
+            try:
+                self.on_frame(frame_type, datagram, length, address, now_ns)
+            except (struct.error, ValueError, IndexError):
+                if self._invalid is not None:
+                    self._invalid.increment()
+        return work
+
+    def on_frame(self, frame_type: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.set(CHANNEL_CLOSING)
+        self.transport.close()
+
+
+class SendChannelEndpoint(_Endpoint):
+    """Sender side of a channel: sends data to the endpoint, receives SM/NAK/RTTM/ERR."""
+
+    def __init__(self, channel: Any, transport: Any, destination: Any, status: AtomicCounter | None, system_counters: dict[int, AtomicCounter]) -> None:
+        super().__init__(channel, transport, status, system_counters)
+        self.destination = destination
+        self.publications: dict[tuple[int, int], Any] = {}
+        self.is_unicast = not channel.is_multicast
+
+    def send(self, data: Any, address: Any = None) -> int:
+        sent = int(self.transport.send(data, address if address is not None else self.destination))
+        if sent and self._bytes_sent is not None:
+            self._bytes_sent.get_and_add(sent)
+        return sent
+
+    def add_publication(self, publication: Any) -> None:
+        self.publications[(publication.session_id, publication.stream_id)] = publication
+
+    def remove_publication(self, publication: Any) -> None:
+        self.publications.pop((publication.session_id, publication.stream_id), None)
+
+    def on_frame(self, frame_type: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
+        if frame_type == dh.HDR_TYPE_SM:
+            (_, _, flags, _, session_id, stream_id, term_id, term_offset, window, receiver_id) = _SM.unpack_from(datagram, 0)
+            frame_length = _HDR.unpack_from(datagram, 0)[0]
+            group_tag = _SM_TAG.unpack_from(datagram, 36)[0] if frame_length == 44 and length >= 44 else None
+            pub = self.publications.get((session_id, stream_id))
+            if pub is not None:
+                pub.on_status_message(flags, term_id, term_offset, window, receiver_id, group_tag, now_ns, self.is_unicast)
+            elif flags & 0x80 and session_id == 0 and stream_id == 0:
+                for p in self.publications.values():
+                    p.on_status_message(flags, 0, 0, 0, receiver_id, group_tag, now_ns, self.is_unicast)
+        elif frame_type == dh.HDR_TYPE_NAK:
+            (_, _, _, _, session_id, stream_id, term_id, term_offset, nak_length) = _NAK.unpack_from(datagram, 0)
+            pub = self.publications.get((session_id, stream_id))
+            if pub is not None:
+                if term_offset < 0 or term_offset >= pub.term_length or term_offset & 31 or nak_length < 0 or term_offset + nak_length > pub.term_length:
+                    if self._invalid is not None:
+                        self._invalid.increment()
+                    return
+                pub.on_nak(term_id, term_offset, nak_length, now_ns)
+        elif frame_type == dh.HDR_TYPE_RTTM:
+            (_, _, flags, _, session_id, stream_id, echo, _delta, receiver_id) = _RTTM.unpack_from(datagram, 0)
+            pub = self.publications.get((session_id, stream_id))
+            if pub is not None:
+                pub.on_rttm(flags, echo, receiver_id, address)
+
+    def check_liveness(self, now_ns: int) -> None:
+        for pub in self.publications.values():
+            pub.check_receiver_liveness(now_ns)
+
+
+@dataclass
+class StreamInterest:
+    """Subscriptions of one stream on a receive endpoint, and its images by session."""
+
+    all_sessions_count: int = 0
+    session_counts: dict[int, int] = field(default_factory=dict)
+    images: dict[int, Any] = field(default_factory=dict)
+    pending_setup: dict[int, int] = field(default_factory=dict)  # session -> deadline ns
+    init_in_progress: set[int] = field(default_factory=set)
+
+    def wants(self, session_id: int) -> bool:
+        return self.all_sessions_count > 0 or self.session_counts.get(session_id, 0) > 0
+
+
+class ReceiveChannelEndpoint(_Endpoint):
+    """Receiver side of a channel: rebuilds DATA into images, sees SETUPs, sends SM/NAK."""
+
+    def __init__(
+        self,
+        channel: Any,
+        transport: Any,
+        control_address: Any,
+        status: AtomicCounter | None,
+        system_counters: dict[int, AtomicCounter],
+        receiver_id: int,
+        on_setup: Callable[..., None],
+    ) -> None:
+        super().__init__(channel, transport, status, system_counters)
+        self.control_address = control_address  # multicast: the control group; unicast: None (reply to source)
+        self.receiver_id = receiver_id
+        self.streams: dict[int, StreamInterest] = {}
+        self.on_setup_callback = on_setup
+        self._send_setup_sm = bytearray(_SEND_SETUP_SM.size)
+
+    def send_to(self, data: Any, address: Any) -> int:
+        sent = int(self.transport.send(data, address))
+        if sent and self._bytes_sent is not None:
+            self._bytes_sent.get_and_add(sent)
+        return sent
+
+    def add_interest(self, stream_id: int, session_id: int | None) -> None:
+        interest = self.streams.setdefault(stream_id, StreamInterest())
+        if session_id is None:
+            interest.all_sessions_count += 1
+        else:
+            interest.session_counts[session_id] = interest.session_counts.get(session_id, 0) + 1
+
+    def remove_interest(self, stream_id: int, session_id: int | None) -> None:
+        interest = self.streams.get(stream_id)
+        if interest is None:
+            return
+        if session_id is None:
+            interest.all_sessions_count -= 1
+        else:
+            interest.session_counts[session_id] = interest.session_counts.get(session_id, 1) - 1
+            if interest.session_counts[session_id] <= 0:
+                del interest.session_counts[session_id]
+        if interest.all_sessions_count <= 0 and not interest.session_counts and not interest.images:
+            del self.streams[stream_id]
+
+    def add_image(self, image: Any) -> None:
+        interest = self.streams.setdefault(image.stream_id, StreamInterest())
+        interest.images[image.session_id] = image
+        interest.init_in_progress.discard(image.session_id)
+
+    def remove_image(self, image: Any) -> None:
+        interest = self.streams.get(image.stream_id)
+        if interest is not None and interest.images.get(image.session_id) is image:
+            del interest.images[image.session_id]
+
+    def clear_init_in_progress(self, stream_id: int, session_id: int) -> None:
+        interest = self.streams.get(stream_id)
+        if interest is not None:
+            interest.init_in_progress.discard(session_id)
+
+    def images(self) -> list[Any]:
+        return [image for interest in self.streams.values() for image in interest.images.values()]
+
+    def _reply_address(self, address: Any) -> Any:
+        return self.control_address if self.control_address is not None else address
+
+    def on_frame(self, frame_type: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
+        if frame_type == dh.HDR_TYPE_DATA or frame_type == dh.HDR_TYPE_PAD:
+            (frame_length, _, flags, _, term_offset, session_id, stream_id, term_id, _) = _DATA.unpack_from(datagram, 0)
+            interest = self.streams.get(stream_id)
+            if interest is None:
+                return
+            image = interest.images.get(session_id)
+            if image is not None:
+                if frame_length == 0 and frame_type == dh.HDR_TYPE_DATA:
+                    image.on_heartbeat(term_id, term_offset, flags, address, now_ns)
+                else:
+                    image.insert_packet(term_id, term_offset, datagram, length, address, now_ns)
+            elif interest.wants(session_id) and session_id not in interest.init_in_progress and not (flags & dh.EOS_FLAG and frame_length == 0):
+                deadline = interest.pending_setup.get(session_id)
+                if deadline is None or now_ns > deadline:
+                    interest.pending_setup[session_id] = now_ns + PENDING_SETUP_TIMEOUT_NS
+                    _SEND_SETUP_SM.pack_into(self._send_setup_sm, 0, 36, 0, 0x80, dh.HDR_TYPE_SM, session_id, stream_id, 0, 0, 0, self.receiver_id)
+                    self.send_to(self._send_setup_sm, self._reply_address(address))
+        elif frame_type == dh.HDR_TYPE_SETUP:
+            (_, _, flags, _, term_offset, session_id, stream_id, initial_term_id, active_term_id, term_length, mtu, ttl) = _SETUP.unpack_from(datagram, 0)
+            interest = self.streams.get(stream_id)
+            if interest is None or not interest.wants(session_id):
+                return
+            if session_id in interest.images or session_id in interest.init_in_progress:
+                image = interest.images.get(session_id)
+                if image is not None:
+                    image._connection_for(self._reply_address(address), now_ns)
+                return
+            if not _valid_setup(term_length, term_offset, mtu):
+                if self._invalid is not None:
+                    self._invalid.increment()
+                return
+            interest.init_in_progress.add(session_id)
+            interest.pending_setup.pop(session_id, None)
+            self.on_setup_callback(
+                self, session_id, stream_id, initial_term_id, active_term_id, term_offset,
+                term_length, mtu, flags, self._reply_address(address), address,
+            )
+        elif frame_type == dh.HDR_TYPE_RTTM:
+            (_, _, flags, _, session_id, stream_id, echo, _delta, receiver_id) = _RTTM.unpack_from(datagram, 0)
+            if flags & 0x80 and receiver_id in (0, self.receiver_id):
+                reply = _RTTM.pack(40, 0, 0, dh.HDR_TYPE_RTTM, session_id, stream_id, echo, 0, receiver_id)
+                self.send_to(reply, self._reply_address(address))
+
+
+def _valid_setup(term_length: int, term_offset: int, mtu: int) -> bool:
+    return (
+        65536 <= term_length <= (1 << 30)
+        and term_length & (term_length - 1) == 0
+        and 0 <= term_offset < term_length
+        and term_offset & 31 == 0
+        and 32 <= mtu <= 65504
+        and mtu & 31 == 0
+    )

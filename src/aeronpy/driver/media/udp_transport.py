@@ -1,0 +1,288 @@
+"""Non-blocking UDP socket transport with the C driver's bind/connect/join rules.
+
+* Unicast: one socket bound to the bind address; optionally ``connect``-ed (a unicast
+  sender with ``aeron.driver.connect=true``).
+* Multicast (bind address is a group): the receive socket sets ``SO_REUSEADDR`` and
+  ``SO_REUSEPORT``, disables ``IP_MULTICAST_ALL``/``IPV6_MULTICAST_ALL`` (Linux), binds the
+  wildcard address on the group's port and joins the group on the chosen interface; the send
+  socket gets ``IP_MULTICAST_IF``/``IPV6_MULTICAST_IF`` and, when ``ttl > 0``, the TTL/hop
+  limit.  With a connect address the send and receive sockets are separate.
+* ``SO_RCVBUF``/``SO_SNDBUF`` are set when > 0 and read back (Linux reports twice the
+  requested value, capped by ``net.core.rmem_max``/``wmem_max``).
+
+``send`` returns the bytes sent, 0 for a "short send" (``EAGAIN``, ``EWOULDBLOCK``, ``EINTR``,
+``ECONNREFUSED``); ``recv_into`` returns ``None`` when nothing is waiting.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+from aeronpy.driver.media.udp_channel import Address, UdpChannel
+
+__all__ = [
+    "TRANSIENT_ERRNOS",
+    "UdpChannelTransport",
+    "open_receive_data_transport",
+    "open_send_transport",
+]
+
+TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ECONNREFUSED})
+"""Errors that mean "nothing sent/received now" rather than failure (as in the C driver)."""
+
+_IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
+_IPV6_MULTICAST_ALL = 29
+
+
+def _family_of(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _is_multicast(host: str) -> bool:
+    family = _family_of(host)
+    raw = socket.inet_pton(family, host)
+    return raw[0] == 0xFF if family == socket.AF_INET6 else 224 <= raw[0] <= 239
+
+
+def _wildcard_host(family: int) -> str:
+    return "::" if family == socket.AF_INET6 else "0.0.0.0"
+
+
+def _set_multicast_all_off(sock: socket.socket, family: int) -> None:
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_MULTICAST_ALL, 0)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, _IP_MULTICAST_ALL, 0)
+    except OSError as e:
+        if e.errno != errno.ENOPROTOOPT:
+            raise
+
+
+class UdpChannelTransport:
+    """One UDP transport: a send socket and a receive socket (the same socket unless a
+    multicast transport is also connected).  See the module docstring for the rules."""
+
+    def __init__(
+        self,
+        bind_address: Address,
+        *,
+        connect_address: Address | None = None,
+        multicast_if_address: str | None = None,
+        multicast_if_index: int = 0,
+        multicast_ttl: int = 0,
+        multicast_loop: bool | None = None,
+        so_rcvbuf: int = 0,
+        so_sndbuf: int = 0,
+    ) -> None:
+        self.bind_address = bind_address
+        self.connect_address = connect_address
+        self.family = _family_of(bind_address[0])
+        self.is_multicast = _is_multicast(bind_address[0])
+        self.requested_so_rcvbuf = so_rcvbuf
+        self.requested_so_sndbuf = so_sndbuf
+        self._closed = False
+        family = self.family
+        self._sock = socket.socket(family, socket.SOCK_DGRAM)
+        self._recv_sock = self._sock
+        try:
+            if not self.is_multicast:
+                self._sock.bind(bind_address)
+            else:
+                if connect_address is not None:
+                    self._recv_sock = socket.socket(family, socket.SOCK_DGRAM)
+                self._setup_multicast(bind_address, multicast_if_address, multicast_if_index, multicast_ttl)
+                if multicast_loop is not None:
+                    level, opt = (
+                        (socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP)
+                        if family == socket.AF_INET6
+                        else (socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP)
+                    )
+                    self._sock.setsockopt(level, opt, 1 if multicast_loop else 0)
+            if connect_address is not None:
+                self._sock.connect(connect_address)
+            if so_rcvbuf > 0:
+                self._recv_sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, so_rcvbuf)
+            if so_sndbuf > 0:
+                self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, so_sndbuf)
+            self._sock.setblocking(False)
+            self._recv_sock.setblocking(False)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup_multicast(self, group: Address, if_address: str | None, if_index: int, ttl: int) -> None:
+        recv = self._recv_sock
+        recv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            recv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        _set_multicast_all_off(recv, self.family)
+        recv.bind((_wildcard_host(self.family), group[1]))
+        if self.family == socket.AF_INET6:
+            mreq6 = socket.inet_pton(socket.AF_INET6, group[0]) + if_index.to_bytes(4, "little", signed=False)
+            recv.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq6)
+            self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, if_index)
+            if ttl > 0:
+                self._sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, ttl)
+        else:
+            iface = socket.inet_aton(if_address if if_address is not None else "0.0.0.0")
+            mreq = socket.inet_aton(group[0]) + iface
+            recv.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+            self._sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, iface)
+            if ttl > 0:
+                self._sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+
+    # -----------------------------------------------------------------------------------------
+
+    @property
+    def effective_so_rcvbuf(self) -> int:
+        """``SO_RCVBUF`` as the kernel reports it (Linux: twice what was set, capped)."""
+        return int(self._recv_sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+    @property
+    def effective_so_sndbuf(self) -> int:
+        return int(self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))
+
+    @property
+    def local_address(self) -> Address:
+        """The receive socket's bound ``(host, port)`` (the real port when bound to 0)."""
+        name: Any = self._recv_sock.getsockname()
+        return str(name[0]), int(name[1])
+
+    @property
+    def send_local_address(self) -> Address:
+        name: Any = self._sock.getsockname()
+        return str(name[0]), int(name[1])
+
+    @property
+    def is_connected(self) -> bool:
+        return self.connect_address is not None
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def fileno(self) -> int:
+        """The receive socket's descriptor (for poll/select)."""
+        return self._recv_sock.fileno()
+
+    def send_fileno(self) -> int:
+        return self._sock.fileno()
+
+    def reconnect(self, address: Address) -> None:
+        """Re-``connect`` a connected transport (re-resolution)."""
+        if self.connect_address is not None:
+            self._sock.connect(address)
+            self.connect_address = address
+
+    # -----------------------------------------------------------------------------------------
+
+    def send(self, datagram: bytes | bytearray | memoryview, address: Address | None = None) -> int:
+        """Send one datagram (to ``address``, or the connected peer); 0 on a short send."""
+        try:
+            if self.connect_address is not None or address is None:
+                return self._sock.send(datagram)
+            return self._sock.sendto(datagram, address)
+        except OSError as e:
+            if e.errno in TRANSIENT_ERRNOS:
+                return 0
+            raise
+
+    def recv_into(self, buffer: bytearray | memoryview) -> tuple[int, Address] | None:
+        """Receive one datagram into ``buffer``: ``(length, source)`` or ``None``."""
+        try:
+            length, source = self._recv_sock.recvfrom_into(buffer)
+        except OSError as e:
+            if e.errno in TRANSIENT_ERRNOS:
+                return None
+            raise
+        return length, (str(source[0]), int(source[1]))
+
+    def recv_batch(
+        self, buffers: Sequence[bytearray | memoryview], max_messages: int | None = None
+    ) -> list[tuple[int, Address]]:
+        """Receive up to ``max_messages`` (default ``len(buffers)``) datagrams, one per buffer,
+        stopping at the first would-block."""
+        limit = len(buffers) if max_messages is None else min(max_messages, len(buffers))
+        result: list[tuple[int, Address]] = []
+        for i in range(limit):
+            received = self.recv_into(buffers[i])
+            if received is None:
+                break
+            result.append(received)
+        return result
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._recv_sock is not self._sock:
+            self._recv_sock.close()
+        self._sock.close()
+
+    def __enter__(self) -> UdpChannelTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"UdpChannelTransport(bind={self.bind_address}, connect={self.connect_address}, "
+            f"multicast={self.is_multicast}, closed={self._closed})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver factories
+
+
+def open_receive_data_transport(
+    channel: UdpChannel,
+    *,
+    so_rcvbuf: int = 0,
+    so_sndbuf: int = 0,
+    multicast_ttl: int = 0,
+) -> UdpChannelTransport:
+    """Receiver side (receive channel endpoint / destination): bind ``remote_data`` (unicast
+    endpoint, or join the multicast data group on the channel's interface).  Buffer sizes
+    default to the channel's ``so-rcvbuf``/``so-sndbuf``, else the given driver defaults."""
+    return UdpChannelTransport(
+        channel.remote_data,
+        multicast_if_address=channel.local_data[0] if channel.is_multicast else None,
+        multicast_if_index=channel.interface_index,
+        multicast_ttl=channel.multicast_ttl or multicast_ttl,
+        so_rcvbuf=channel.socket_rcvbuf_or(so_rcvbuf),
+        so_sndbuf=channel.socket_sndbuf_or(so_sndbuf),
+    )
+
+
+def open_send_transport(
+    channel: UdpChannel,
+    *,
+    connect: bool = False,
+    so_rcvbuf: int = 0,
+    so_sndbuf: int = 0,
+    multicast_ttl: int = 0,
+) -> UdpChannelTransport:
+    """Sender side (send channel endpoint): bind ``local_control`` (unicast: interface or
+    wildcard, or the ``control`` address) or join the multicast control group
+    (``remote_control``) on the interface; ``connect`` (``aeron.driver.connect``) connects a
+    non-MDC sender with an explicit endpoint to ``remote_data``."""
+    connect_address = (
+        channel.remote_data
+        if connect and channel.has_explicit_endpoint and not channel.is_multidestination
+        else None
+    )
+    return UdpChannelTransport(
+        channel.remote_control if channel.is_multicast else channel.local_control,
+        connect_address=connect_address,
+        multicast_if_address=channel.local_control[0] if channel.is_multicast else None,
+        multicast_if_index=channel.interface_index,
+        multicast_ttl=channel.multicast_ttl or multicast_ttl,
+        so_rcvbuf=channel.socket_rcvbuf_or(so_rcvbuf),
+        so_sndbuf=channel.socket_sndbuf_or(so_sndbuf),
+    )

@@ -1,0 +1,145 @@
+"""Sender and Receiver agents, and the command queues between them and the conductor.
+
+As in Aeron, the conductor never touches sender/receiver state directly: it posts commands
+(plain callables) to the agent's queue, which the agent runs at the start of its duty cycle.
+``collections.deque`` append/popleft are atomic in CPython, so a queue needs no lock.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable
+
+from aeronpy.concurrent.agent import AgentBase
+from aeronpy.concurrent.clock import nano_time
+
+Command = Callable[[], None]
+
+
+class CommandQueue:
+    """Many-producer, one-consumer queue of callables."""
+
+    def __init__(self) -> None:
+        self._queue: deque[Command] = deque()
+
+    def offer(self, command: Command) -> None:
+        self._queue.append(command)
+
+    def drain(self, limit: int = 64) -> int:
+        count = 0
+        queue = self._queue
+        while queue and count < limit:
+            queue.popleft()()
+            count += 1
+        return count
+
+
+class Sender(AgentBase):
+    """Sends data for every network publication and polls control frames."""
+
+    def __init__(self, status_poll_ratio: int, sm_timeout_ns: int, nano_clock: Callable[[], int] = nano_time) -> None:
+        self.commands = CommandQueue()
+        self.publications: list[Any] = []
+        self.endpoints: list[Any] = []
+        self.status_poll_ratio = max(1, status_poll_ratio)
+        self.control_poll_timeout_ns = sm_timeout_ns // 2
+        self.nano_clock = nano_clock
+        self._duty_cycle = 0
+        self._time_of_last_control_poll_ns = 0
+        self._round_robin = 0
+
+    def role_name(self) -> str:
+        return "sender"
+
+    def do_work(self) -> int:
+        now_ns = self.nano_clock()
+        work = self.commands.drain()
+        bytes_sent = 0
+        pubs = self.publications
+        n = len(pubs)
+        if n:
+            start = self._round_robin = (self._round_robin + 1) % n
+            for i in range(n):
+                bytes_sent += pubs[(start + i) % n].send(now_ns)
+        self._duty_cycle += 1
+        if (
+            self._duty_cycle >= self.status_poll_ratio
+            or bytes_sent == 0
+            or now_ns - self._time_of_last_control_poll_ns > self.control_poll_timeout_ns
+        ):
+            self._duty_cycle = 0
+            self._time_of_last_control_poll_ns = now_ns
+            for endpoint in self.endpoints:
+                work += endpoint.poll(now_ns)
+                endpoint.check_liveness(now_ns)
+        return work + (1 if bytes_sent else 0)
+
+    # commands (run on the sender thread)
+    def add_publication(self, publication: Any) -> None:
+        self.publications.append(publication)
+        publication.endpoint.add_publication(publication)
+
+    def remove_publication(self, publication: Any, done: Callable[[], None]) -> None:
+        if publication in self.publications:
+            self.publications.remove(publication)
+        publication.endpoint.remove_publication(publication)
+        done()
+
+    def add_endpoint(self, endpoint: Any) -> None:
+        self.endpoints.append(endpoint)
+
+    def remove_endpoint(self, endpoint: Any, done: Callable[[], None]) -> None:
+        if endpoint in self.endpoints:
+            self.endpoints.remove(endpoint)
+        done()
+
+
+class Receiver(AgentBase):
+    """Reads data and SETUP frames, sends status messages and NAKs for every image."""
+
+    def __init__(self, nano_clock: Callable[[], int] = nano_time) -> None:
+        self.commands = CommandQueue()
+        self.endpoints: list[Any] = []
+        self.images: list[Any] = []
+        self.nano_clock = nano_clock
+
+    def role_name(self) -> str:
+        return "receiver"
+
+    def do_work(self) -> int:
+        now_ns = self.nano_clock()
+        work = self.commands.drain()
+        for endpoint in self.endpoints:
+            work += endpoint.poll(now_ns)
+        for image in self.images:
+            work += image.send_pending_status_message(now_ns)
+            work += image.send_pending_loss(now_ns)
+        return work
+
+    # commands (run on the receiver thread)
+    def add_endpoint(self, endpoint: Any) -> None:
+        self.endpoints.append(endpoint)
+
+    def remove_endpoint(self, endpoint: Any, done: Callable[[], None]) -> None:
+        if endpoint in self.endpoints:
+            self.endpoints.remove(endpoint)
+        done()
+
+    def add_subscription(self, endpoint: Any, stream_id: int, session_id: int | None) -> None:
+        endpoint.add_interest(stream_id, session_id)
+
+    def remove_subscription(self, endpoint: Any, stream_id: int, session_id: int | None) -> None:
+        endpoint.remove_interest(stream_id, session_id)
+
+    def add_image(self, image: Any) -> None:
+        self.images.append(image)
+        image.endpoint.add_image(image)
+
+    def remove_image(self, image: Any, done: Callable[[], None]) -> None:
+        if image in self.images:
+            self.images.remove(image)
+        image.endpoint.remove_image(image)
+        done()
+
+    def clear_init_in_progress(self, endpoint: Any, stream_id: int, session_id: int) -> None:
+        endpoint.clear_init_in_progress(stream_id, session_id)

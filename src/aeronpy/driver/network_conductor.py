@@ -1,0 +1,609 @@
+"""The conductor's UDP half: send/receive endpoints, network publications, images, spies.
+
+Owned and run by :class:`aeronpy.driver.conductor.DriverConductor` on the conductor thread.
+Sender and receiver state changes go through their command queues; the receiver asks for new
+images through this object's queue.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aeronpy.concurrent import counters as ctr
+from aeronpy.concurrent.bit_util import int32
+from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.endpoints import ReceiveChannelEndpoint, SendChannelEndpoint
+from aeronpy.driver.feedback_delay import OptimalMulticastDelayGenerator, StaticDelayGenerator
+from aeronpy.driver.flow_control import flow_control_from_channel
+from aeronpy.driver.ipc_publication import SubscriberPosition, TetherState
+from aeronpy.driver.loss_detector import LossDetector
+from aeronpy.driver.media.udp_channel import UdpChannel
+from aeronpy.driver.media.udp_transport import open_receive_data_transport, open_send_transport
+from aeronpy.driver.network_agents import CommandQueue, Receiver, Sender
+from aeronpy.driver.network_publication import NetworkPublication, NetworkPublicationState
+from aeronpy.driver.publication_image import ImageState, PublicationImage
+from aeronpy.driver.retransmit_handler import RetransmitHandler
+from aeronpy.errors import InvalidChannelError
+from aeronpy.logbuffer import descriptor
+from aeronpy.logbuffer.log_buffers import LogBuffers
+from aeronpy.protocol import control as cp
+from aeronpy.uri import ChannelUri, subscription_params
+
+if TYPE_CHECKING:
+    from aeronpy.driver.conductor import DriverConductor
+
+
+def _format_address(address: Any) -> str:
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+@dataclass
+class NetworkSubscriptionLink:
+    """A UDP (or spy) subscription registered by a client."""
+
+    registration_id: int
+    client_id: int
+    stream_id: int
+    channel: str
+    session_id: int | None
+    endpoint: ReceiveChannelEndpoint | None
+    params: Any
+    is_spy: bool = False
+    spy_canonical_form: str = ""
+
+    def matches_image(self, image: PublicationImage) -> bool:
+        return (
+            not self.is_spy
+            and image.endpoint is self.endpoint
+            and image.stream_id == self.stream_id
+            and (self.session_id is None or self.session_id == image.session_id)
+        )
+
+    def matches_publication(self, publication: NetworkPublication) -> bool:
+        return (
+            self.is_spy
+            and publication.endpoint.channel.canonical_form == self.spy_canonical_form
+            and publication.stream_id == self.stream_id
+            and (self.session_id is None or self.session_id == publication.session_id)
+        )
+
+
+class NetworkConductor:
+    """UDP resources of the driver (conductor thread)."""
+
+    def __init__(self, conductor: DriverConductor, sender: Sender, receiver: Receiver) -> None:
+        self.conductor = conductor
+        self.ctx = conductor.ctx
+        self.sender = sender
+        self.receiver = receiver
+        self.queue = CommandQueue()
+        self.send_endpoints: dict[str, SendChannelEndpoint] = {}
+        self.receive_endpoints: dict[str, ReceiveChannelEndpoint] = {}
+        self.publications: list[NetworkPublication] = []
+        self.subscriptions: list[NetworkSubscriptionLink] = []
+        self.images: list[PublicationImage] = []
+        self._removed: set[int] = set()
+        self.next_receiver_id = random.getrandbits(63) | 1
+        self._unique = 0
+        self.loss_reporter: Any = None
+        self.interceptor: Any = conductor.ctx.loss_interceptor()
+
+    # ------------------------------------------------------------------ duty cycle
+    def do_work(self, now_ns: int) -> int:
+        work = self.queue.drain()
+        for publication in self.publications:
+            work += publication.update_pub_pos_and_lmt()
+        for image in self.images:
+            work += image.track_rebuild(now_ns)
+        return work
+
+    def on_timer(self, now_ns: int) -> None:
+        for publication in list(self.publications):
+            before = publication.state
+            publication.on_time_event(now_ns, lambda: self.conductor.on_publication_unblocked(publication))
+            if publication.state is NetworkPublicationState.LINGER and before is not NetworkPublicationState.LINGER:
+                self._spies_unavailable(publication)
+            if publication.state is NetworkPublicationState.DONE and id(publication) not in self._removed:
+                self._removed.add(id(publication))
+                self.sender.commands.offer(
+                    lambda p=publication: self.sender.remove_publication(p, lambda: self.queue.offer(lambda: self._delete_publication(p)))  # type: ignore[misc]
+                )
+        for image in list(self.images):
+            before_state = image.state
+            image.on_time_event(now_ns)
+            if image.state is ImageState.LINGER and before_state is not ImageState.LINGER:
+                self._image_unavailable(image)
+            if image.state is ImageState.DONE and id(image) not in self._removed:
+                self._removed.add(id(image))
+                self.receiver.commands.offer(
+                    lambda i=image: self.receiver.remove_image(i, lambda: self.queue.offer(lambda: self._delete_image(i)))  # type: ignore[misc]
+                )
+
+    def close(self) -> None:
+        for publication in list(self.publications):
+            self._free_publication(publication)
+        for image in list(self.images):
+            self._free_image(image)
+        for endpoint in list(self.send_endpoints.values()):
+            endpoint.close()
+        for endpoint in list(self.receive_endpoints.values()):
+            endpoint.close()
+        self.send_endpoints.clear()
+        self.receive_endpoints.clear()
+
+    # ------------------------------------------------------------------ helpers
+    def _new_counter(self, label: str, type_id: int, key: bytes, registration_id: int, owner_id: int, reference_id: int = 0) -> AtomicCounter:
+        return self.conductor.counters.new_counter(
+            label[: ctr.MAX_LABEL_LENGTH], type_id, key, registration_id=registration_id, owner_id=owner_id, reference_id=reference_id
+        )
+
+    def _stream_counter(self, name: str, registration_id: int, session_id: int, stream_id: int, channel: str, owner_id: int, type_id: int, suffix: str = "") -> AtomicCounter:
+        return self._new_counter(
+            ctr.stream_counter_label(name, registration_id, session_id, stream_id, channel, suffix),
+            type_id,
+            ctr.stream_counter_key(registration_id, session_id, stream_id, channel),
+            registration_id,
+            owner_id,
+        )
+
+    def _parse(self, uri: ChannelUri) -> UdpChannel:
+        return UdpChannel.parse(uri, default_multicast_ttl=self.ctx.socket_multicast_ttl)
+
+    def _canonical(self, udp: UdpChannel) -> str:
+        form = str(udp.canonical_form)
+        return form
+
+    # ------------------------------------------------------------------ send endpoints
+    def _get_or_create_send_endpoint(self, udp: UdpChannel, channel: str, registration_id: int) -> SendChannelEndpoint:
+        key = self._canonical(udp)
+        endpoint = self.send_endpoints.get(key)
+        if endpoint is not None:
+            return endpoint
+        ctx = self.ctx
+        transport = open_send_transport(
+            udp, connect=ctx.driver_connect, so_rcvbuf=ctx.socket_rcvbuf, so_sndbuf=ctx.socket_sndbuf,
+            multicast_ttl=ctx.socket_multicast_ttl,
+        )
+        local = _format_address(transport.local_address)
+        status = self._new_counter(
+            f"snd-channel: {channel} {local}", ctr.SEND_CHANNEL_STATUS_TYPE_ID,
+            ctr.channel_counter_key(channel), registration_id, 0,
+        )
+        endpoint = SendChannelEndpoint(udp, transport, udp.remote_data, status, self.conductor.system_counters)
+        endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
+            f"snd-local-sockaddr: {status.id} {local}", ctr.LOCAL_SOCKADDR_TYPE_ID,
+            _sockaddr_key(status.id, local), registration_id, 0,
+        )
+        endpoint.local_sockaddr.set(1)  # type: ignore[attr-defined]
+        self.send_endpoints[key] = endpoint
+        self.sender.commands.offer(lambda: self.sender.add_endpoint(endpoint))
+        return endpoint
+
+    def _release_send_endpoint(self, endpoint: SendChannelEndpoint) -> None:
+        endpoint.refcnt -= 1
+        if endpoint.refcnt > 0:
+            return
+        for key, value in list(self.send_endpoints.items()):
+            if value is endpoint:
+                del self.send_endpoints[key]
+
+        def closed() -> None:
+            self.queue.offer(lambda: self._close_endpoint(endpoint))
+
+        self.sender.commands.offer(lambda: self.sender.remove_endpoint(endpoint, closed))
+
+    def _close_endpoint(self, endpoint: Any) -> None:
+        endpoint.close()
+        if endpoint.status is not None:
+            endpoint.status.close()
+        sockaddr = getattr(endpoint, "local_sockaddr", None)
+        if sockaddr is not None:
+            sockaddr.close()
+
+    # ------------------------------------------------------------------ publications
+    def add_publication(self, msg: cp.PublicationMessage, uri: ChannelUri, params: Any, is_exclusive: bool) -> NetworkPublication:
+        udp = self._parse(uri)
+        if udp.is_manual_control_mode or udp.is_dynamic_control_mode:
+            from aeronpy.errors import NotSupportedError
+
+            raise NotSupportedError(f"MDC (control-mode) publications are not supported yet by the aeronpy driver: {msg.channel}")
+        endpoint = self._get_or_create_send_endpoint(udp, msg.channel, msg.correlation_id)
+        if not is_exclusive:
+            for pub in self.publications:
+                if (
+                    pub.endpoint is endpoint and pub.stream_id == msg.stream_id and not pub.is_exclusive
+                    and pub.state is NetworkPublicationState.ACTIVE
+                    and (params.session_id is None or params.session_id == pub.session_id)
+                ):
+                    if params.has_mtu_length and params.mtu_length != pub.mtu_length:
+                        raise InvalidChannelError(f"existing publication has different mtu length: existing={pub.mtu_length} requested={params.mtu_length}")
+                    if params.has_term_length and params.term_length != pub.term_length:
+                        raise InvalidChannelError(f"existing publication has different term length: existing={pub.term_length} requested={params.term_length}")
+                    pub.incref()
+                    return pub
+        if endpoint.refcnt == 0 and not endpoint.publications and endpoint not in [p.endpoint for p in self.publications]:
+            pass
+        try:
+            publication = self._create_publication(msg, udp, endpoint, params, is_exclusive)
+        except BaseException:
+            if endpoint.refcnt == 0 and not any(p.endpoint is endpoint for p in self.publications):
+                endpoint.refcnt = 1
+                self._release_send_endpoint(endpoint)
+            raise
+        endpoint.refcnt += 1
+        publication.incref()
+        return publication
+
+    def _session_id_for(self, endpoint: SendChannelEndpoint, stream_id: int, requested: int | None) -> int:
+        used = {p.session_id for p in self.publications if p.endpoint is endpoint and p.stream_id == stream_id and p.state is not NetworkPublicationState.DONE}
+        if requested is not None:
+            if requested in used:
+                raise InvalidChannelError(f"existing publication has clashing sessionId={requested} for streamId={stream_id}")
+            return requested
+        return self.conductor.allocate_session_id(stream_id, used)
+
+    def _create_publication(self, msg: cp.PublicationMessage, udp: UdpChannel, endpoint: SendChannelEndpoint, params: Any, is_exclusive: bool) -> NetworkPublication:
+        ctx = self.ctx
+        registration_id = msg.correlation_id
+        session_id = self._session_id_for(endpoint, msg.stream_id, params.session_id)
+        term_length = params.term_length
+        initial_term_id = params.initial_term_id if params.initial_term_id is not None else int32(random.getrandbits(32))
+        mtu = params.mtu_length
+        log_length = descriptor.compute_log_length(term_length, ctx.file_page_size)
+        self.conductor.check_storage(log_length)
+        path = os.path.join(ctx.aeron_dir, "publications", f"{registration_id}.logbuffer")
+        log_buffers = LogBuffers.create(path, term_length, ctx.file_page_size, sparse=params.sparse)
+        window = params.publication_window_length
+        window = term_length // 2 if window <= 0 else min(window, term_length // 2)
+        is_group = udp.is_multicast
+        try:
+            descriptor.write_log_metadata(
+                log_buffers.metadata,
+                correlation_id=registration_id, initial_term_id=initial_term_id, mtu_length=mtu,
+                term_length=term_length, page_size=ctx.file_page_size, session_id=session_id,
+                stream_id=msg.stream_id, publication_window_length=window, max_resend=params.max_resend,
+                entity_tag=params.entity_tag if params.entity_tag is not None else -1,
+                response_correlation_id=params.response_correlation_id, linger_timeout_ns=params.linger_timeout_ns,
+                untethered_window_limit_timeout_ns=params.untethered_window_limit_timeout_ns,
+                untethered_linger_timeout_ns=params.untethered_linger_timeout_ns,
+                untethered_resting_timeout_ns=params.untethered_resting_timeout_ns,
+                group=is_group, sparse=params.sparse, signal_eos=params.signal_eos,
+                spies_simulate_connection=params.spies_simulate_connection,
+                log_type=descriptor.LOG_TYPE_EXCLUSIVE if is_exclusive else descriptor.LOG_TYPE_CONCURRENT,
+            )
+            descriptor.initialize_tail_counters(log_buffers.metadata, initial_term_id, params.term_id, params.term_offset)
+            bits = descriptor.position_bits_to_shift(term_length)
+            start = descriptor.compute_position(params.term_id, params.term_offset, bits, initial_term_id) if params.term_id is not None else 0
+            owner = msg.client_id
+            ch = msg.channel
+            kind = "exclusive" if is_exclusive else "concurrent"
+            counters = {
+                "pub-pos": self._stream_counter(f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_POSITION_TYPE_ID),
+                "pub-lmt": self._stream_counter("pub-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_LIMIT_TYPE_ID),
+                "snd-pos": self._stream_counter("snd-pos", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_POSITION_TYPE_ID),
+                "snd-lmt": self._stream_counter("snd-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_LIMIT_TYPE_ID),
+                "snd-bpe": self._stream_counter("snd-bpe", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_BPE_TYPE_ID),
+                "snd-naks-received": self._stream_counter("snd-naks-received", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_NAKS_RECEIVED_TYPE_ID),
+            }
+        except BaseException:
+            log_buffers.close()
+            _remove_quietly(path)
+            raise
+        for name in ("pub-pos", "pub-lmt", "snd-pos", "snd-lmt"):
+            counters[name].set(start)
+        fc_value = params.flow_control
+        flow_control = flow_control_from_channel(
+            fc_value, is_group, ctx.flow_control_receiver_timeout_ns, ctx.flow_control_group_tag, ctx.flow_control_group_min_size
+        )
+        retransmit = RetransmitHandler(
+            ctx.retransmit_unicast_delay_ns, ctx.retransmit_unicast_linger_ns, params.max_resend, has_group_semantics=is_group
+        )
+        now_ns = self.conductor.nano_clock()
+        publication = NetworkPublication(
+            registration_id=registration_id, session_id=session_id, stream_id=msg.stream_id, channel=msg.channel,
+            is_exclusive=is_exclusive, log_buffers=log_buffers, endpoint=endpoint, counters=counters,
+            flow_control=flow_control, retransmit_handler=retransmit, system_counters=self.conductor.system_counters,
+            term_window_length=window, mtu_length=mtu, linger_timeout_ns=params.linger_timeout_ns,
+            connection_timeout_ns=ctx.publication_connection_timeout_ns, unblock_timeout_ns=ctx.publication_unblock_timeout_ns,
+            max_messages_per_send=ctx.network_publication_max_messages_per_send, is_group=is_group,
+            ttl=udp.multicast_ttl if udp.is_multicast else 0, signal_eos=params.signal_eos,
+            spies_simulate_connection=params.spies_simulate_connection, params=params, start_position=start, now_ns=now_ns,
+        )
+        self.publications.append(publication)
+        self.conductor.add_mapped_bytes(log_buffers.file_length)
+        self.sender.commands.offer(lambda: self.sender.add_publication(publication))
+        for link in self.subscriptions:
+            if link.matches_publication(publication):
+                self._link_spy(link, publication)
+        return publication
+
+    def _free_publication(self, publication: NetworkPublication) -> None:
+        for spy in publication.spies:
+            if spy.state is not TetherState.CLOSED:
+                spy.counter.close()
+        publication.spies.clear()
+        for counter in publication.counters.values():
+            counter.close()
+        path = publication.log_buffers.path
+        length = publication.log_buffers.file_length
+        publication.log_buffers.close()
+        _remove_quietly(path)
+        self.conductor.add_mapped_bytes(-length)
+        if publication in self.publications:
+            self.publications.remove(publication)
+
+    def _delete_publication(self, publication: NetworkPublication) -> None:
+        self._removed.discard(id(publication))
+        self._free_publication(publication)
+        self._release_send_endpoint(publication.endpoint)
+
+    # ------------------------------------------------------------------ subscriptions
+    def add_subscription(self, msg: cp.SubscriptionMessage, uri: ChannelUri) -> int:
+        """Register a UDP or spy subscription; returns the channel status counter id (or -1)."""
+        params = subscription_params(uri, self.ctx)
+        if uri.is_spy:
+            udp = self._parse(uri.without_prefix())
+            link = NetworkSubscriptionLink(
+                msg.correlation_id, msg.client_id, msg.stream_id, msg.channel, params.session_id, None, params,
+                is_spy=True, spy_canonical_form=str(udp.canonical_form),
+            )
+            self.subscriptions.append(link)
+            self.conductor.send_subscription_ready(msg.correlation_id, -1)
+            for publication in self.publications:
+                if link.matches_publication(publication) and publication.state is NetworkPublicationState.ACTIVE:
+                    self._link_spy(link, publication)
+            return -1
+        udp = self._parse(uri)
+        if udp.is_manual_control_mode or (udp.has_explicit_control and not udp.is_multicast):
+            from aeronpy.errors import NotSupportedError
+
+            raise NotSupportedError(f"MDS/MDC subscriptions are not supported yet by the aeronpy driver: {msg.channel}")
+        endpoint = self._get_or_create_receive_endpoint(udp, msg.channel, msg.correlation_id)
+        endpoint.refcnt += 1
+        link = NetworkSubscriptionLink(msg.correlation_id, msg.client_id, msg.stream_id, msg.channel, params.session_id, endpoint, params)
+        self.subscriptions.append(link)
+        self.receiver.commands.offer(lambda: self.receiver.add_subscription(endpoint, msg.stream_id, params.session_id))
+        assert endpoint.status is not None
+        self.conductor.send_subscription_ready(msg.correlation_id, endpoint.status.id)
+        for image in self.images:
+            if link.matches_image(image) and image.state is ImageState.ACTIVE:
+                self._link_image(link, image, image.rcv_pos.get())
+        return int(endpoint.status.id)
+
+    def remove_subscription(self, registration_id: int, client_id: int) -> bool:
+        for link in self.subscriptions:
+            if link.registration_id == registration_id and link.client_id == client_id:
+                self._remove_link(link)
+                return True
+        return False
+
+    def remove_client_subscriptions(self, client_id: int) -> None:
+        for link in [s for s in self.subscriptions if s.client_id == client_id]:
+            self._remove_link(link)
+
+    def _remove_link(self, link: NetworkSubscriptionLink) -> None:
+        self.subscriptions.remove(link)
+        if link.is_spy:
+            for publication in self.publications:
+                for i, spy in enumerate(publication.spies):
+                    if spy.subscription_registration_id == link.registration_id:
+                        del publication.spies[i]
+                        if spy.state is not TetherState.CLOSED:
+                            spy.counter.close()
+                        break
+            return
+        for image in self.images:
+            sub = _remove_subscriber(image.subscribers, link.registration_id)
+            if sub is not None and sub.state is not TetherState.CLOSED:
+                sub.counter.close()
+        endpoint = link.endpoint
+        assert endpoint is not None
+        self.receiver.commands.offer(lambda: self.receiver.remove_subscription(endpoint, link.stream_id, link.session_id))
+        self._release_receive_endpoint(endpoint)
+
+    def _get_or_create_receive_endpoint(self, udp: UdpChannel, channel: str, registration_id: int) -> ReceiveChannelEndpoint:
+        key = self._canonical(udp)
+        endpoint = self.receive_endpoints.get(key)
+        if endpoint is not None:
+            return endpoint
+        ctx = self.ctx
+        transport = open_receive_data_transport(
+            udp, so_rcvbuf=ctx.socket_rcvbuf, so_sndbuf=ctx.socket_sndbuf, multicast_ttl=ctx.socket_multicast_ttl
+        )
+        local = _format_address(transport.local_address)
+        status = self._new_counter(
+            f"rcv-channel: {channel} {local}", ctr.RECEIVE_CHANNEL_STATUS_TYPE_ID,
+            ctr.channel_counter_key(channel), registration_id, 0,
+        )
+        receiver_id = self.next_receiver_id
+        self.next_receiver_id += 1
+        control = udp.remote_control if udp.is_multicast else None
+        endpoint = ReceiveChannelEndpoint(udp, transport, control, status, self.conductor.system_counters, receiver_id, self._on_setup_from_receiver)
+        endpoint.interceptor = self.interceptor
+        endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
+            f"rcv-local-sockaddr: {status.id} {local}", ctr.LOCAL_SOCKADDR_TYPE_ID,
+            _sockaddr_key(status.id, local), registration_id, 0,
+        )
+        endpoint.local_sockaddr.set(1)  # type: ignore[attr-defined]
+        self.receive_endpoints[key] = endpoint
+        self.receiver.commands.offer(lambda: self.receiver.add_endpoint(endpoint))
+        return endpoint
+
+    def _release_receive_endpoint(self, endpoint: ReceiveChannelEndpoint) -> None:
+        endpoint.refcnt -= 1
+        if endpoint.refcnt > 0 or any(i.endpoint is endpoint and i.state is not ImageState.DONE for i in self.images):
+            return
+        self._close_receive_endpoint_if_unused(endpoint)
+
+    def _close_receive_endpoint_if_unused(self, endpoint: ReceiveChannelEndpoint) -> None:
+        if endpoint.refcnt > 0 or any(i.endpoint is endpoint for i in self.images):
+            return
+        for key, value in list(self.receive_endpoints.items()):
+            if value is endpoint:
+                del self.receive_endpoints[key]
+            else:
+                continue
+
+            def closed(ep: ReceiveChannelEndpoint = endpoint) -> None:
+                self.queue.offer(lambda: self._close_endpoint(ep))
+
+            self.receiver.commands.offer(lambda ep=endpoint, c=closed: self.receiver.remove_endpoint(ep, c))  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ spies
+    def _link_spy(self, link: NetworkSubscriptionLink, publication: NetworkPublication) -> None:
+        join = publication.snd_pos.get()
+        counter = self._stream_counter(
+            "sub-pos", link.registration_id, publication.session_id, publication.stream_id, link.channel,
+            link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join}",
+        )
+        counter.set(join)
+        self.conductor.counters.set_counter_reference_id(counter.id, publication.registration_id)
+        sub = SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.conductor.nano_clock())
+        publication.spies.append(sub)
+        self.conductor.send_available_image(
+            publication.registration_id, publication.session_id, publication.stream_id, link.registration_id,
+            counter.id, publication.log_buffers.path, "aeron:ipc",
+        )
+
+    def _spies_unavailable(self, publication: NetworkPublication) -> None:
+        for spy in publication.spies:
+            self.conductor.send_unavailable_image(publication.registration_id, spy.subscription_registration_id, publication.stream_id, "aeron:ipc")
+
+    # ------------------------------------------------------------------ images
+    def _on_setup_from_receiver(self, endpoint: ReceiveChannelEndpoint, *args: Any) -> None:
+        """Receiver thread: hand the SETUP to the conductor."""
+        self.queue.offer(lambda: self._create_image(endpoint, *args))
+
+    def _create_image(
+        self, endpoint: ReceiveChannelEndpoint, session_id: int, stream_id: int, initial_term_id: int,
+        active_term_id: int, term_offset: int, term_length: int, mtu: int, flags: int,
+        control_address: Any, source_address: Any,
+    ) -> None:
+        links = [
+            s for s in self.subscriptions
+            if not s.is_spy and s.endpoint is endpoint and s.stream_id == stream_id and (s.session_id is None or s.session_id == session_id)
+        ]
+        if not links:
+            self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, stream_id, session_id))
+            return
+        ctx = self.ctx
+        params = links[0].params
+        try:
+            self.conductor.check_storage(descriptor.compute_log_length(term_length, ctx.file_page_size))
+            correlation_id = self.conductor.to_driver.next_correlation_id()
+            path = os.path.join(ctx.aeron_dir, "images", f"{correlation_id}.logbuffer")
+            log_buffers = LogBuffers.create(path, term_length, ctx.file_page_size, sparse=params.sparse)
+        except Exception as ex:
+            self.conductor.record_error(cp.ErrorCode.STORAGE_SPACE, f"cannot create image for session {session_id}: {ex}")
+            self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, stream_id, session_id))
+            return
+        configured_window = params.receiver_window_length or ctx.initial_window_length
+        window = min(configured_window, term_length // 2)
+        is_multicast = endpoint.channel.is_multicast or bool(flags & 0x40)
+        group = getattr(params, "group", "infer")
+        treat_as_multicast = group is True or group == "true" or ((group is None or group == "infer") and is_multicast)
+        descriptor.write_log_metadata(
+            log_buffers.metadata, correlation_id=correlation_id, initial_term_id=initial_term_id,
+            mtu_length=mtu, term_length=term_length, page_size=ctx.file_page_size, session_id=session_id,
+            stream_id=stream_id, receiver_window_length=window, entity_tag=0, response_correlation_id=0,
+            group=treat_as_multicast, rejoin=params.rejoin, reliable=params.reliable, sparse=params.sparse,
+            tether=params.tether, log_type=descriptor.LOG_TYPE_IMAGE, max_resend=0,
+        )
+        descriptor.initialize_tail_counters(log_buffers.metadata, initial_term_id, active_term_id, term_offset)
+        owner = links[0].client_id
+        ch = links[0].channel
+        hwm = self._stream_counter("rcv-hwm", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_HWM_TYPE_ID)
+        rcv_pos = self._stream_counter("rcv-pos", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_POSITION_TYPE_ID)
+        naks = self._stream_counter("rcv-naks-sent", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_NAKS_SENT_TYPE_ID)
+        if not params.reliable:
+            delay: Any = StaticDelayGenerator(0, 0)
+        elif treat_as_multicast:
+            delay = OptimalMulticastDelayGenerator(ctx.nak_multicast_max_backoff_ns, ctx.nak_multicast_group_size)
+        else:
+            nak_delay = params.nak_delay_ns if getattr(params, "nak_delay_ns", None) else ctx.nak_unicast_delay_ns
+            delay = StaticDelayGenerator(nak_delay, nak_delay * ctx.nak_unicast_retry_delay_ratio)
+        group_tag = params.group_tag if getattr(params, "group_tag", None) is not None else ctx.receiver_group_tag
+        now_ns = self.conductor.nano_clock()
+        image = PublicationImage(
+            correlation_id=correlation_id, session_id=session_id, stream_id=stream_id,
+            initial_term_id=initial_term_id, active_term_id=active_term_id, term_offset=term_offset,
+            mtu_length=mtu, log_buffers=log_buffers, endpoint=endpoint, control_address=control_address,
+            source_identity=_format_address(source_address), hwm=hwm, rcv_pos=rcv_pos, naks_sent=naks,
+            loss_detector=LossDetector(delay), receiver_window=window, receiver_id=endpoint.receiver_id,
+            group_tag=group_tag, is_reliable=params.reliable, is_multicast=treat_as_multicast,
+            sm_timeout_ns=ctx.status_message_timeout_ns, image_liveness_timeout_ns=ctx.image_liveness_timeout_ns,
+            system_counters=self.conductor.system_counters, loss_reporter=self.loss_reporter, channel=ch, now_ns=now_ns,
+        )
+        self.images.append(image)
+        self.conductor.add_mapped_bytes(log_buffers.file_length)
+        for link in links:
+            self._link_image(link, image, image.join_position)
+        self.receiver.commands.offer(lambda: self.receiver.add_image(image))
+
+    def _link_image(self, link: NetworkSubscriptionLink, image: PublicationImage, join: int) -> None:
+        counter = self._stream_counter(
+            "sub-pos", link.registration_id, image.session_id, image.stream_id, link.channel,
+            link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join}",
+        )
+        counter.set(join)
+        self.conductor.counters.set_counter_reference_id(counter.id, image.correlation_id)
+        image.subscribers.append(
+            SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.conductor.nano_clock())
+        )
+        self.conductor.send_available_image(
+            image.correlation_id, image.session_id, image.stream_id, link.registration_id, counter.id,
+            image.log_buffers.path, image.source_identity,
+        )
+
+    def _image_unavailable(self, image: PublicationImage) -> None:
+        for sub in image.subscribers:
+            link = next((s for s in self.subscriptions if s.registration_id == sub.subscription_registration_id), None)
+            channel = link.channel if link is not None else image.channel
+            self.conductor.send_unavailable_image(image.correlation_id, sub.subscription_registration_id, image.stream_id, channel)
+
+    def _free_image(self, image: PublicationImage) -> None:
+        for sub in image.subscribers:
+            if sub.state is not TetherState.CLOSED:
+                sub.counter.close()
+        image.subscribers.clear()
+        image.hwm.close()
+        image.rcv_pos.close()
+        image.naks_sent.close()
+        path = image.log_buffers.path
+        length = image.log_buffers.file_length
+        image.log_buffers.close()
+        _remove_quietly(path)
+        self.conductor.add_mapped_bytes(-length)
+        if image in self.images:
+            self.images.remove(image)
+
+    def _delete_image(self, image: PublicationImage) -> None:
+        self._removed.discard(id(image))
+        endpoint = image.endpoint
+        self._free_image(image)
+        self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, image.stream_id, image.session_id))
+        self._close_receive_endpoint_if_unused(endpoint)
+
+
+def _remove_subscriber(subscribers: list[SubscriberPosition], registration_id: int) -> SubscriberPosition | None:
+    for i, sub in enumerate(subscribers):
+        if sub.subscription_registration_id == registration_id:
+            del subscribers[i]
+            return sub
+    return None
+
+
+def _sockaddr_key(channel_status_id: int, address: str) -> bytes:
+    encoded = address.encode("ascii", "replace")[:103]
+    return channel_status_id.to_bytes(4, "little", signed=True) + len(encoded).to_bytes(4, "little") + encoded + b"\0"
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass

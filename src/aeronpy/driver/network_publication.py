@@ -1,0 +1,430 @@
+"""Network publication: sends a log over UDP (driver-behaviour.md §5).
+
+Sender-thread part: ``send(now_ns)`` (SETUP, data, heartbeats, retransmits) and the control
+frame handlers ``on_status_message`` / ``on_nak`` / ``on_rttm``.  Conductor part:
+``update_pub_pos_and_lmt`` every duty cycle and ``on_time_event`` every timer tick.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from typing import Any, Callable
+
+from aeronpy.concurrent.bit_util import int32
+from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.flow_control import FlowControl
+from aeronpy.driver.retransmit_handler import RetransmitHandler
+from aeronpy.driver.system_counters import SystemCounterId
+from aeronpy.logbuffer import descriptor
+from aeronpy.logbuffer.log_buffers import LogBuffers
+from aeronpy.logbuffer.term_unblocker import unblock_log
+from aeronpy.protocol import data_header as dh
+
+SETUP_STRUCT = struct.Struct("<ibBhiiiiiiii")
+HEARTBEAT_STRUCT = struct.Struct("<ibBhiiiiq")
+RTTM_STRUCT = struct.Struct("<ibBhiiqqq")
+SETUP_RESEND_INTERVAL_NS = 100_000_000
+HEARTBEAT_INTERVAL_NS = 100_000_000
+PAD_TYPE = dh.HDR_TYPE_PAD
+
+
+class NetworkPublicationState(enum.Enum):
+    ACTIVE = "ACTIVE"
+    DRAINING = "DRAINING"
+    LINGER = "LINGER"
+    DONE = "DONE"
+
+
+def scan_for_availability(term: Any, offset: int, max_length: int, term_length: int) -> tuple[int, int]:
+    """Bytes of complete frames from ``offset`` up to ``max_length`` and padding to skip.
+
+    A PAD frame contributes only its header (it is sent) and ends the scan; the rest of the
+    padded region is returned as padding.
+    """
+    limit = min(max_length, term_length - offset)
+    available = 0
+    padding = 0
+    get_length = term.get_int32_volatile
+    get_type = term.get_uint16
+    while available < limit:
+        frame_offset = offset + available
+        frame_length = get_length(frame_offset)
+        if frame_length <= 0:
+            break
+        aligned = (frame_length + 31) & ~31
+        if get_type(frame_offset + 6) == PAD_TYPE:
+            padding = aligned - 32
+            aligned = 32
+        available += aligned
+        if available > limit:
+            available -= aligned
+            padding = 0
+            break
+        if padding:
+            break
+    return available, padding
+
+
+class NetworkPublication:
+    """Driver state of one UDP publication."""
+
+    def __init__(
+        self,
+        *,
+        registration_id: int,
+        session_id: int,
+        stream_id: int,
+        channel: str,
+        is_exclusive: bool,
+        log_buffers: LogBuffers,
+        endpoint: Any,
+        counters: dict[str, AtomicCounter],
+        flow_control: FlowControl,
+        retransmit_handler: RetransmitHandler,
+        system_counters: dict[int, AtomicCounter],
+        term_window_length: int,
+        mtu_length: int,
+        linger_timeout_ns: int,
+        connection_timeout_ns: int,
+        unblock_timeout_ns: int,
+        max_messages_per_send: int,
+        is_group: bool,
+        ttl: int,
+        signal_eos: bool,
+        spies_simulate_connection: bool,
+        params: Any,
+        start_position: int,
+        now_ns: int,
+    ) -> None:
+        self.registration_id = registration_id
+        self.session_id = session_id
+        self.stream_id = stream_id
+        self.channel = channel
+        self.is_exclusive = is_exclusive
+        self.log_buffers = log_buffers
+        self.endpoint = endpoint
+        self.counters = counters
+        self.pub_pos = counters["pub-pos"]
+        self.pub_lmt = counters["pub-lmt"]
+        self.snd_pos = counters["snd-pos"]
+        self.snd_lmt = counters["snd-lmt"]
+        self.snd_bpe = counters["snd-bpe"]
+        self.snd_naks_received = counters["snd-naks-received"]
+        self.flow_control = flow_control
+        self.retransmit_handler = retransmit_handler
+        self.system_counters = system_counters
+        self.term_window_length = term_window_length
+        self.mtu_length = mtu_length
+        self.linger_timeout_ns = linger_timeout_ns
+        self.connection_timeout_ns = connection_timeout_ns
+        self.unblock_timeout_ns = unblock_timeout_ns
+        self.max_messages_per_send = max_messages_per_send
+        self.is_group = is_group
+        self.ttl = ttl
+        self.signal_eos = signal_eos
+        self.spies_simulate_connection = spies_simulate_connection
+        self.params = params
+        self.metadata = log_buffers.metadata
+        self.term_buffers = log_buffers.term_buffers
+        self.term_length = log_buffers.term_length
+        self.term_mask = self.term_length - 1
+        self.bits = descriptor.position_bits_to_shift(self.term_length)
+        self.initial_term_id = log_buffers.initial_term_id
+        self.max_message_length = descriptor.max_message_length(self.term_length)
+        self.state = NetworkPublicationState.ACTIVE
+        self.refcnt = 0
+        # sender fields
+        self.has_initial_connection = False
+        self.should_send_setup = True
+        self.time_of_last_setup_ns = now_ns - SETUP_RESEND_INTERVAL_NS - 1
+        self.time_of_last_data_or_heartbeat_ns = now_ns - HEARTBEAT_INTERVAL_NS - 1
+        self.is_end_of_stream = False
+        self.track_sender_limits = False
+        self.receivers_last_sm_ns: dict[int, int] = {}
+        self.has_received_unicast_eos = False
+        self._setup = bytearray(SETUP_STRUCT.size)
+        self._heartbeat = bytearray(HEARTBEAT_STRUCT.size)
+        self._sm_count = system_counters.get(SystemCounterId.STATUS_MESSAGES_RECEIVED)
+        self._bytes_sent = system_counters.get(SystemCounterId.BYTES_SENT)
+        self._heartbeats_sent = system_counters.get(SystemCounterId.HEARTBEATS_SENT)
+        self._short_sends = system_counters.get(SystemCounterId.SHORT_SENDS)
+        self._retransmits_sent = system_counters.get(SystemCounterId.RETRANSMITS_SENT)
+        self._retransmitted_bytes = system_counters.get(SystemCounterId.RETRANSMITTED_BYTES)
+        self._naks_received = system_counters.get(SystemCounterId.NAK_MESSAGES_RECEIVED)
+        self._fc_limits = system_counters.get(SystemCounterId.SENDER_FLOW_CONTROL_LIMITS)
+        self._sm_rejected = system_counters.get(SystemCounterId.STATUS_MESSAGES_REJECTED)
+        # conductor fields
+        self.clean_position = start_position
+        self.last_snd_pos = start_position
+        self.time_of_last_snd_pos_change_ns = now_ns
+        self.time_of_last_state_change_ns = now_ns
+        self.spies: list[Any] = []
+
+    # ------------------------------------------------------------------ sender
+    def send(self, now_ns: int) -> int:
+        """One sender duty cycle for this publication; returns bytes sent."""
+        snd_pos = self.snd_pos.get_plain()
+        if self.should_send_setup or not self.has_initial_connection:
+            self._setup_check(now_ns, snd_pos)
+        bytes_sent = self._send_data(now_ns, snd_pos)
+        if bytes_sent == 0:
+            bytes_sent = self._heartbeat_check(now_ns, snd_pos)
+            lmt = self.flow_control.on_idle(now_ns, self.snd_lmt.get_plain(), snd_pos, self.is_end_of_stream)
+            self.snd_lmt.set(lmt)
+        self.retransmit_handler.process_timeouts(now_ns, self.resend)
+        return bytes_sent
+
+    def _setup_check(self, now_ns: int, snd_pos: int) -> None:
+        if now_ns - self.time_of_last_setup_ns < SETUP_RESEND_INTERVAL_NS:
+            return
+        term_id = descriptor.compute_term_id_from_position(snd_pos, self.bits, self.initial_term_id)
+        flags = 0x40 if self.is_group else 0
+        SETUP_STRUCT.pack_into(
+            self._setup, 0, 40, 0, flags, dh.HDR_TYPE_SETUP, snd_pos & self.term_mask,
+            self.session_id, self.stream_id, self.initial_term_id, term_id, self.term_length,
+            self.mtu_length, self.ttl,
+        )
+        self.endpoint.send(self._setup)
+        self.time_of_last_setup_ns = now_ns
+        self.time_of_last_data_or_heartbeat_ns = now_ns
+        if self.has_initial_connection:
+            self.should_send_setup = False
+        self.snd_lmt.set(self.flow_control.on_setup(now_ns, self.snd_lmt.get_plain(), self.bits, snd_pos))
+
+    def _heartbeat_check(self, now_ns: int, snd_pos: int) -> int:
+        if not self.has_initial_connection or now_ns - self.time_of_last_data_or_heartbeat_ns < HEARTBEAT_INTERVAL_NS:
+            return 0
+        term_id = descriptor.compute_term_id_from_position(snd_pos, self.bits, self.initial_term_id)
+        flags = dh.BEGIN_AND_END_FLAGS
+        if self.is_end_of_stream and self.signal_eos:
+            flags |= dh.EOS_FLAG
+            if descriptor.is_publication_revoked(self.metadata):
+                flags |= dh.REVOKED_FLAG
+        HEARTBEAT_STRUCT.pack_into(
+            self._heartbeat, 0, 0, 0, flags, dh.HDR_TYPE_DATA, snd_pos & self.term_mask,
+            self.session_id, self.stream_id, term_id, 0,
+        )
+        sent = self.endpoint.send(self._heartbeat)
+        if self._heartbeats_sent is not None:
+            self._heartbeats_sent.increment()
+        self.time_of_last_data_or_heartbeat_ns = now_ns
+        return int(sent)
+
+    def _send_data(self, now_ns: int, snd_pos: int) -> int:
+        snd_lmt = self.snd_lmt.get_plain()
+        available_window = snd_lmt - snd_pos
+        if available_window <= 0:
+            if not self.track_sender_limits and self.has_initial_connection:
+                self.track_sender_limits = True
+                self.snd_bpe.increment()
+                if self._fc_limits is not None:
+                    self._fc_limits.increment()
+            return 0
+        self.track_sender_limits = False
+        bytes_sent = 0
+        position = snd_pos
+        term_mask = self.term_mask
+        mtu = self.mtu_length
+        for _ in range(self.max_messages_per_send):
+            term_offset = position & term_mask
+            term = self.term_buffers[(position >> self.bits) % 3]
+            max_length = min(available_window - (position - snd_pos), mtu)
+            if max_length <= 0:
+                break
+            available, padding = scan_for_availability(term, term_offset, max_length, self.term_length)
+            if available == 0:
+                break
+            sent = self.endpoint.send(memoryview(term)[term_offset : term_offset + available])
+            if sent != available:
+                if self._short_sends is not None:
+                    self._short_sends.increment()
+                break
+            bytes_sent += available
+            position += available + padding
+        if position != snd_pos:
+            self.snd_pos.set(position)
+            self.time_of_last_data_or_heartbeat_ns = now_ns
+            if self._bytes_sent is not None:
+                self._bytes_sent.get_and_add(bytes_sent)
+        return bytes_sent
+
+    def resend(self, term_id: int, term_offset: int, length: int) -> None:
+        """Retransmit ``length`` bytes from ``(term_id, term_offset)`` in MTU-sized datagrams."""
+        snd_pos = self.snd_pos.get_plain()
+        position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
+        bottom = snd_pos - (self.term_length >> 1) - self.max_message_length
+        if not (bottom <= position < snd_pos):
+            return
+        term = self.term_buffers[(position >> self.bits) % 3]
+        offset = term_offset
+        remaining = length
+        total = 0
+        while remaining > 0:
+            available, padding = scan_for_availability(term, offset, min(remaining, self.mtu_length), self.term_length)
+            if available <= 0:
+                break
+            if self.endpoint.send(memoryview(term)[offset : offset + available]) != available:
+                if self._short_sends is not None:
+                    self._short_sends.increment()
+                break
+            total += available
+            offset += available + padding
+            remaining -= available + padding
+        if total:
+            if self._retransmits_sent is not None:
+                self._retransmits_sent.increment()
+            if self._retransmitted_bytes is not None:
+                self._retransmitted_bytes.get_and_add(total)
+
+    # ------------------------------------------------------------------ control frames (sender thread)
+    def on_status_message(
+        self, flags: int, term_id: int, term_offset: int, window: int, receiver_id: int,
+        group_tag: int | None, now_ns: int, is_unicast: bool,
+    ) -> None:
+        if self._sm_count is not None:
+            self._sm_count.increment()
+        if flags & 0x80:  # SEND_SETUP
+            self.should_send_setup = True
+            self.flow_control.on_trigger_send_setup(receiver_id, group_tag, now_ns)
+            return
+        if not (0 <= term_offset < self.term_length and term_offset & 31 == 0 and 0 <= window <= self.term_length // 2):
+            return
+        snd_pos = self.snd_pos.get_plain()
+        sm_position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
+        half = self.term_length >> 1
+        if not (snd_pos - half <= sm_position <= snd_pos + half):
+            if self._sm_rejected is not None:
+                self._sm_rejected.increment()
+            return
+        is_eos = bool(flags & 0x40)
+        if is_eos:
+            self.receivers_last_sm_ns.pop(receiver_id, None)
+            if is_unicast:
+                self.has_received_unicast_eos = True
+        else:
+            self.receivers_last_sm_ns[receiver_id] = now_ns
+        self.has_initial_connection = True
+        lmt = self.flow_control.on_status_message(
+            receiver_id, group_tag, term_id, term_offset, window, is_eos,
+            self.snd_lmt.get_plain(), self.initial_term_id, self.bits, now_ns,
+        )
+        self.snd_lmt.set(lmt)
+        self._update_connected()
+
+    def _update_connected(self) -> None:
+        connected = bool(self.receivers_last_sm_ns) and self.flow_control.has_required_receivers()
+        if self.spies_simulate_connection and self.spies:
+            connected = True
+        descriptor.set_is_connected(self.metadata, connected)
+
+    def on_nak(self, term_id: int, term_offset: int, length: int, now_ns: int) -> None:
+        if self._naks_received is not None:
+            self._naks_received.increment()
+        self.snd_naks_received.increment()
+        self.retransmit_handler.on_nak(term_id, term_offset, length, self.term_length, self.mtu_length, now_ns, self.resend)
+
+    def on_rttm(self, flags: int, echo_timestamp: int, receiver_id: int, reply_to: Any) -> None:
+        if flags & 0x80:
+            reply = RTTM_STRUCT.pack(40, 0, 0, dh.HDR_TYPE_RTTM, self.session_id, self.stream_id, echo_timestamp, 0, receiver_id)
+            self.endpoint.send(reply, reply_to)
+
+    def check_receiver_liveness(self, now_ns: int) -> None:
+        """Sender thread: drop receivers silent for the connection timeout."""
+        timeout = self.connection_timeout_ns
+        dead = [r for r, t in self.receivers_last_sm_ns.items() if now_ns - t > timeout]
+        for r in dead:
+            del self.receivers_last_sm_ns[r]
+        if dead:
+            self._update_connected()
+
+    # ------------------------------------------------------------------ conductor
+    def producer_position(self) -> int:
+        return int(descriptor.producer_position(self.metadata, self.term_length, self.initial_term_id))
+
+    def update_pub_pos_and_lmt(self) -> int:
+        if self.state is not NetworkPublicationState.ACTIVE:
+            return 0
+        self.pub_pos.set(self.producer_position())
+        snd_pos = self.snd_pos.get()
+        connected = descriptor.is_connected(self.metadata)
+        if connected or (self.spies and self.spies_simulate_connection):
+            min_pos = snd_pos
+            for spy in self.spies:
+                if spy.is_active:
+                    min_pos = min(min_pos, spy.counter.get())
+            new_lmt = min_pos + self.term_window_length
+            if new_lmt > self.pub_lmt.get_plain():
+                self.clean_buffer(min_pos - self.term_length)
+                self.pub_lmt.set(new_lmt)
+                return 1
+        elif self.pub_lmt.get_plain() > snd_pos:
+            self.pub_lmt.set(snd_pos)
+            self.clean_buffer(snd_pos - self.term_length)
+            return 1
+        return 0
+
+    def clean_buffer(self, position: int) -> None:
+        clean_position = self.clean_position
+        if position <= clean_position:
+            return
+        index = descriptor.index_by_position(clean_position, self.bits)
+        term = self.term_buffers[index]
+        term_offset = clean_position & self.term_mask
+        length = min(position - clean_position, self.term_length - term_offset)
+        if length > 8:
+            term.set_memory(term_offset + 8, length - 8, 0)
+        term.put_int64_ordered(term_offset, 0)
+        self.clean_position = clean_position + length
+
+    def incref(self) -> None:
+        self.refcnt += 1
+
+    def decref(self) -> None:
+        self.refcnt -= 1
+        if self.refcnt == 0:
+            producer = self.producer_position()
+            self.pub_lmt.set(producer)
+            self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, producer)
+            self.state = NetworkPublicationState.DRAINING
+
+    def on_time_event(self, now_ns: int, on_unblocked: Callable[[], None]) -> None:
+        snd_pos = self.snd_pos.get()
+        if self.state is NetworkPublicationState.ACTIVE:
+            self.pub_pos.set(self.producer_position())
+            if not self.is_exclusive:
+                self._check_for_blocked_publisher(now_ns, snd_pos, on_unblocked)
+        elif self.state is NetworkPublicationState.DRAINING:
+            producer = self.producer_position()
+            self.pub_pos.set(producer)
+            if producer > snd_pos:
+                if unblock_log(self.term_buffers, self.metadata, snd_pos):
+                    on_unblocked()
+                    return
+                if descriptor.is_connected(self.metadata):
+                    return
+            else:
+                self.is_end_of_stream = True
+            if all(not s.is_active or s.counter.get() >= producer for s in self.spies):
+                self.state = NetworkPublicationState.LINGER
+                self.time_of_last_state_change_ns = now_ns
+        elif self.state is NetworkPublicationState.LINGER:
+            if self.refcnt <= 0 and (
+                self.has_received_unicast_eos or now_ns - self.time_of_last_state_change_ns > self.linger_timeout_ns
+            ):
+                self.state = NetworkPublicationState.DONE
+
+    def _check_for_blocked_publisher(self, now_ns: int, snd_pos: int, on_unblocked: Callable[[], None]) -> None:
+        if snd_pos == self.last_snd_pos and self._is_possibly_blocked(snd_pos):
+            if now_ns > self.time_of_last_snd_pos_change_ns + self.unblock_timeout_ns:
+                if unblock_log(self.term_buffers, self.metadata, snd_pos):
+                    on_unblocked()
+        else:
+            self.time_of_last_snd_pos_change_ns = now_ns
+            self.last_snd_pos = snd_pos
+
+    def _is_possibly_blocked(self, snd_pos: int) -> bool:
+        producer_term_count = descriptor.active_term_count(self.metadata)
+        if producer_term_count != int32(snd_pos >> self.bits):
+            return True
+        return self.producer_position() > snd_pos

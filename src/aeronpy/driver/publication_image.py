@@ -1,0 +1,338 @@
+"""Publication image: a remote publication rebuilt into a local log (driver-behaviour.md §7).
+
+Receiver thread: ``insert_packet`` / ``on_heartbeat`` and sending SMs and NAKs.  Conductor:
+``track_rebuild`` (loss detection, SM scheduling, cleaning) each duty cycle and
+``on_time_event`` (liveness, draining, linger) each timer tick.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.gap_filler import try_fill_gap
+from aeronpy.driver.ipc_publication import SubscriberPosition
+from aeronpy.driver.loss_detector import LossDetector, new_rebuild_position
+from aeronpy.driver.system_counters import SystemCounterId
+from aeronpy.logbuffer import descriptor
+from aeronpy.logbuffer.log_buffers import LogBuffers
+
+SM_STRUCT = struct.Struct("<ibBhiiiiiq")
+SM_TAG_STRUCT = struct.Struct("<ibBhiiiiiqq")
+NAK_STRUCT = struct.Struct("<ibBhiiiii")
+FIRST_WORD = struct.Struct("<q")
+INT64_MAX = (1 << 63) - 1
+
+
+class ImageState(enum.Enum):
+    INIT = "INIT"
+    ACTIVE = "ACTIVE"
+    DRAINING = "DRAINING"
+    LINGER = "LINGER"
+    DONE = "DONE"
+
+
+@dataclass
+class Connection:
+    """A source this image hears from (control address for SMs and NAKs)."""
+
+    control_address: Any
+    time_of_last_frame_ns: int
+    is_eos: bool = False
+    eos_position: int = 0
+
+
+class PublicationImage:
+    """Driver state of one image of a remote stream."""
+
+    def __init__(
+        self,
+        *,
+        correlation_id: int,
+        session_id: int,
+        stream_id: int,
+        initial_term_id: int,
+        active_term_id: int,
+        term_offset: int,
+        mtu_length: int,
+        log_buffers: LogBuffers,
+        endpoint: Any,
+        control_address: Any,
+        source_identity: str,
+        hwm: AtomicCounter,
+        rcv_pos: AtomicCounter,
+        naks_sent: AtomicCounter,
+        loss_detector: LossDetector,
+        receiver_window: int,
+        receiver_id: int,
+        group_tag: int | None,
+        is_reliable: bool,
+        is_multicast: bool,
+        sm_timeout_ns: int,
+        image_liveness_timeout_ns: int,
+        system_counters: dict[int, AtomicCounter],
+        loss_reporter: Any,
+        channel: str,
+        now_ns: int,
+    ) -> None:
+        self.correlation_id = correlation_id
+        self.session_id = session_id
+        self.stream_id = stream_id
+        self.initial_term_id = initial_term_id
+        self.mtu_length = mtu_length
+        self.log_buffers = log_buffers
+        self.term_buffers = log_buffers.term_buffers
+        self.metadata = log_buffers.metadata
+        self.term_length = log_buffers.term_length
+        self.term_mask = self.term_length - 1
+        self.bits = descriptor.position_bits_to_shift(self.term_length)
+        self.endpoint = endpoint
+        self.source_identity = source_identity
+        self.channel = channel
+        self.hwm = hwm
+        self.rcv_pos = rcv_pos
+        self.naks_sent = naks_sent
+        self.loss_detector = loss_detector
+        self.receiver_window = receiver_window
+        self.receiver_id = receiver_id
+        self.group_tag = group_tag
+        self.is_reliable = is_reliable
+        self.is_multicast = is_multicast
+        self.sm_timeout_ns = sm_timeout_ns
+        self.image_liveness_timeout_ns = image_liveness_timeout_ns
+        self.system_counters = system_counters
+        self.loss_reporter = loss_reporter
+        self.loss_report_entry = -1
+        self.join_position = descriptor.compute_position(active_term_id, term_offset, self.bits, initial_term_id)
+        self.connections: list[Connection] = [Connection(control_address, now_ns)]
+        self.subscribers: list[SubscriberPosition] = []
+        self.state = ImageState.ACTIVE
+        self.time_of_last_state_change_ns = now_ns
+        self.time_of_last_packet_ns = now_ns
+        self.is_end_of_stream = False
+        self.eos_position = INT64_MAX
+        # SM state: conductor schedules, receiver sends
+        self.last_sm_position = self.join_position
+        self.next_sm_position = self.join_position
+        self.next_sm_window = receiver_window
+        self.sm_pending = True
+        self.time_of_last_sm_ns = 0
+        self.last_sm_window_limit = self.join_position + (self.term_length >> 1)
+        self.clean_position = self.join_position
+        # NAK state: conductor detects, receiver sends
+        self.pending_nak: tuple[int, int, int] | None = None
+        self.last_nak: tuple[int, int, int] | None = None
+        hwm.set(self.join_position)
+        rcv_pos.set(self.join_position)
+        self._heartbeats_received = system_counters.get(SystemCounterId.HEARTBEATS_RECEIVED)
+        self._over_runs = system_counters.get(SystemCounterId.FLOW_CONTROL_OVER_RUNS)
+        self._under_runs = system_counters.get(SystemCounterId.FLOW_CONTROL_UNDER_RUNS)
+        self._sms_sent = system_counters.get(SystemCounterId.STATUS_MESSAGES_SENT)
+        self._naks_sent_total = system_counters.get(SystemCounterId.NAK_MESSAGES_SENT)
+        self._gap_fills = system_counters.get(SystemCounterId.LOSS_GAP_FILLS)
+        self._sm = bytearray(SM_TAG_STRUCT.size if group_tag is not None else SM_STRUCT.size)
+        self._nak = bytearray(NAK_STRUCT.size)
+
+    # ------------------------------------------------------------------ receiver thread
+    def _connection_for(self, address: Any, now_ns: int) -> None:
+        for c in self.connections:
+            if c.control_address == address:
+                c.time_of_last_frame_ns = now_ns
+                return
+        self.connections.append(Connection(address, now_ns))
+
+    def insert_packet(self, term_id: int, term_offset: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> int:
+        """Rebuild the frames of one DATA datagram into the log; returns bytes inserted."""
+        if self.state is not ImageState.ACTIVE and self.state is not ImageState.DRAINING:
+            return 0
+        position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
+        if term_id - self.initial_term_id < 0 and (term_id - self.initial_term_id) & 0x80000000:
+            return 0
+        self.time_of_last_packet_ns = now_ns
+        self._connection_for(address if not self.is_multicast else self.connections[0].control_address, now_ns)
+        if position + length > self.last_sm_window_limit:
+            if self._over_runs is not None:
+                self._over_runs.increment()
+            return 0
+        if position < self.last_sm_position:
+            if self._under_runs is not None:
+                self._under_runs.increment()
+            return 0
+        term = self.term_buffers[(position >> self.bits) % 3]
+        get_length = term.get_int32_volatile
+        offset = 0
+        while offset < length:
+            frame_length = int.from_bytes(datagram[offset : offset + 4], "little", signed=True)
+            if frame_length <= 0:
+                break
+            aligned = (frame_length + 31) & ~31
+            if offset + aligned > length:
+                aligned = length - offset
+            dst = term_offset + offset
+            if dst + aligned > self.term_length:
+                break
+            if get_length(dst) == 0:
+                term.put_bytes(dst + 8, datagram, offset + 8, aligned - 8)
+                term.put_int64_ordered(dst, FIRST_WORD.unpack_from(datagram, offset)[0])
+            offset += aligned
+        end = position + offset
+        if end > self.hwm.get_plain():
+            self.hwm.set(end)
+        return offset
+
+    def on_heartbeat(self, term_id: int, term_offset: int, flags: int, address: Any, now_ns: int) -> None:
+        position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
+        if position < max(0, self.last_sm_position - self.term_length):
+            return
+        self.time_of_last_packet_ns = now_ns
+        self._connection_for(address if not self.is_multicast else self.connections[0].control_address, now_ns)
+        if self._heartbeats_received is not None:
+            self._heartbeats_received.increment()
+        if position > self.hwm.get_plain():
+            self.hwm.set(position)
+        if flags & 0x20:  # EOS
+            for c in self.connections:
+                c.is_eos = True
+                c.eos_position = position
+            self.eos_position = position
+            self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, position)
+            self.is_end_of_stream = True
+
+    def send_pending_status_message(self, now_ns: int) -> int:
+        """Receiver thread: send a scheduled SM, or repeat the last one after the SM timeout."""
+        if self.state is ImageState.DONE or self.state is ImageState.LINGER:
+            return 0
+        if not self.sm_pending and now_ns - self.time_of_last_sm_ns < self.sm_timeout_ns:
+            return 0
+        position = self.next_sm_position
+        window = self.next_sm_window
+        term_id = descriptor.compute_term_id_from_position(position, self.bits, self.initial_term_id)
+        flags = 0x40 if self.state is ImageState.DRAINING else 0
+        if self.group_tag is not None:
+            SM_TAG_STRUCT.pack_into(
+                self._sm, 0, 44, 0, flags, 3, self.session_id, self.stream_id, term_id,
+                position & self.term_mask, window, self.receiver_id, self.group_tag,
+            )
+        else:
+            SM_STRUCT.pack_into(
+                self._sm, 0, 36, 0, flags, 3, self.session_id, self.stream_id, term_id,
+                position & self.term_mask, window, self.receiver_id,
+            )
+        live = self._live_connections(now_ns)
+        for c in live:
+            self.endpoint.send_to(self._sm, c.control_address)
+            if self._sms_sent is not None:
+                self._sms_sent.increment()
+        self.last_sm_position = position
+        self.last_sm_window_limit = position + (self.term_length >> 1)
+        self.time_of_last_sm_ns = now_ns
+        self.sm_pending = False
+        descriptor.set_active_transport_count(self.metadata, len(live))
+        return 1
+
+    def _live_connections(self, now_ns: int) -> list[Connection]:
+        return [c for c in self.connections if now_ns - c.time_of_last_frame_ns <= self.image_liveness_timeout_ns]
+
+    def send_pending_loss(self, now_ns: int) -> int:
+        """Receiver thread: send the NAK the conductor found (reliable images)."""
+        nak = self.pending_nak
+        if nak is None:
+            return 0
+        self.pending_nak = None
+        term_id, term_offset, length = nak
+        NAK_STRUCT.pack_into(self._nak, 0, 28, 0, 0, 2, self.session_id, self.stream_id, term_id, term_offset, length)
+        for c in self._live_connections(now_ns):
+            self.endpoint.send_to(self._nak, c.control_address)
+            self.naks_sent.increment()
+            if self._naks_sent_total is not None:
+                self._naks_sent_total.increment()
+        return 1
+
+    # ------------------------------------------------------------------ conductor
+    def track_rebuild(self, now_ns: int) -> int:
+        """Conductor, every duty cycle: advance rcv-pos, detect loss, schedule SMs."""
+        if self.state is not ImageState.ACTIVE and self.state is not ImageState.DRAINING:
+            return 0
+        work = 0
+        active = [s for s in self.subscribers if s.is_active]
+        if active:
+            min_sub = min(s.counter.get() for s in active)
+            max_sub = max(s.counter.get() for s in active)
+        else:
+            min_sub = max_sub = self.rcv_pos.get_plain()
+        rebuild_position = max(self.rcv_pos.get_plain(), max_sub)
+        hwm = self.hwm.get_plain()
+        term = self.term_buffers[(rebuild_position >> self.bits) % 3]
+        rebuild_offset, gap = self.loss_detector.scan(
+            term, rebuild_position, hwm, now_ns, self.term_mask, self.bits, self.initial_term_id
+        )
+        new_rebuild = new_rebuild_position(rebuild_position, rebuild_offset, self.term_mask)
+        if new_rebuild > self.rcv_pos.get_plain():
+            self.rcv_pos.set(new_rebuild)
+            work += 1
+        if gap is not None:
+            work += self._on_gap(gap, term, now_ns)
+        threshold = self.receiver_window >> 2
+        if min_sub > self.next_sm_position + threshold or (not active and new_rebuild > self.next_sm_position + threshold):
+            target = min_sub if active else new_rebuild
+            self.clean_buffer(target - self.term_length)
+            self.next_sm_position = target
+            self.sm_pending = True
+            work += 1
+        return work
+
+    def _on_gap(self, gap: Any, term: Any, now_ns: int) -> int:
+        term_id, term_offset, length = gap.term_id, gap.term_offset, gap.length
+        if self.loss_reporter is not None:
+            self._report_loss(length, now_ns)
+        if self.is_reliable:
+            self.pending_nak = (term_id, term_offset, length)
+        elif try_fill_gap(self.metadata, term, term_id, term_offset, length):
+            if self._gap_fills is not None:
+                self._gap_fills.increment()
+        return 1
+
+    def _report_loss(self, length: int, now_ns: int) -> None:
+        import time
+
+        now_ms = time.time_ns() // 1_000_000
+        if self.loss_report_entry < 0:
+            self.loss_report_entry = self.loss_reporter.create_entry(
+                length, now_ms, self.session_id, self.stream_id, self.channel, self.source_identity
+            )
+        else:
+            self.loss_reporter.record_observation(self.loss_report_entry, length, now_ms)
+
+    def clean_buffer(self, position: int) -> None:
+        clean_position = self.clean_position
+        if position <= clean_position:
+            return
+        term = self.term_buffers[(clean_position >> self.bits) % 3]
+        term_offset = clean_position & self.term_mask
+        length = min(position - clean_position, self.term_length - term_offset)
+        if length > 8:
+            term.set_memory(term_offset + 8, length - 8, 0)
+        term.put_int64_ordered(term_offset, 0)
+        self.clean_position = clean_position + length
+
+    def on_time_event(self, now_ns: int) -> None:
+        """Conductor timer tick: liveness and lifecycle."""
+        if self.state is ImageState.ACTIVE:
+            no_subscribers = not any(s.is_active for s in self.subscribers)
+            idle = now_ns - self.time_of_last_packet_ns > self.image_liveness_timeout_ns
+            eos_done = self.is_end_of_stream and self.rcv_pos.get_plain() >= self.hwm.get_plain()
+            if no_subscribers or idle or eos_done:
+                self.state = ImageState.DRAINING
+                self.time_of_last_state_change_ns = now_ns
+        elif self.state is ImageState.DRAINING:
+            rcv = self.rcv_pos.get_plain()
+            drained = all(s.counter.get() >= rcv for s in self.subscribers if s.is_active)
+            if drained and now_ns - self.time_of_last_state_change_ns > 5 * self.sm_timeout_ns:
+                self.state = ImageState.LINGER
+                self.time_of_last_state_change_ns = now_ns
+        elif self.state is ImageState.LINGER:
+            if not self.subscribers or now_ns - self.time_of_last_state_change_ns > self.image_liveness_timeout_ns:
+                self.state = ImageState.DONE
