@@ -255,7 +255,7 @@ class Host:
         )
         if proc.returncode != 0:
             raise subprocess.CalledProcessError(proc.returncode, list(argv), proc.stdout, proc.stderr)
-        return proc.stdout
+        return str(proc.stdout)
 
     def netns(self) -> Any:
         """Context manager: the calling thread is inside this host's namespace (see :func:`in_netns`)."""

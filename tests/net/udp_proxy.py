@@ -280,6 +280,7 @@ class LossyUdpProxy:
             self._send(d, held, held_dup)
 
     def _send(self, d: _Direction, payload: bytes, dup: bool) -> None:
+        dest: Address | None
         if d.name == "forward":
             sock, dest = self._egress, self.target
         else:

@@ -127,7 +127,7 @@ class ManyToOneRingBuffer:
                     if required > head_index:
                         return -1
                     buf.put_int64_ordered(self._head_cache_at, head)
-                padding = to_end - 8
+                padding = to_end
             if buf.compare_and_set_int64(self._tail_at, tail, tail + required + padding):
                 break
         if padding:

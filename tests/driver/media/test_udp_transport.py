@@ -91,7 +91,33 @@ def test_connected_send_to_closed_port_is_short_send() -> None:
         assert tx.recv_into(bytearray(8)) is None
 
 
-def test_eagain_is_short_send() -> None:
+class _BlockingSock:
+    def __init__(self, err: int) -> None:
+        self.err = err
+
+    def sendto(self, data: bytes, address: object) -> int:
+        raise OSError(self.err, "fake")
+
+    def send(self, data: bytes) -> int:
+        raise OSError(self.err, "fake")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("err", [errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ECONNREFUSED])
+def test_transient_send_errors_are_short_sends(err: int) -> None:
+    t = UdpChannelTransport(("127.0.0.1", 0))
+    real = t._sock
+    t._sock = _BlockingSock(err)  # type: ignore[assignment]
+    try:
+        assert t.send(b"x", ("127.0.0.1", 9)) == 0
+    finally:
+        t._sock = real
+        t.close()
+
+
+def test_eagain_is_short_send_real_socket() -> None:
     with UdpChannelTransport(("127.0.0.1", 0), so_sndbuf=4096) as tx, UdpChannelTransport(("127.0.0.1", 0)) as rx:
         payload = b"z" * 1400
         sent = [tx.send(payload, rx.local_address) for _ in range(2000)]
