@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
@@ -22,6 +22,8 @@ from aeronpy.concurrent.broadcast import (
     CopyBroadcastReceiver,
 )
 from aeronpy.errors import AeronError
+
+FAST_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]  # no slow 'explain'
 
 IMPLS = [pytest.param(PyAtomicBuffer, id="py")]
 if HAVE_C_EXTENSION:
@@ -189,9 +191,9 @@ def test_copy_receiver_raises_when_lapped_during_copy(impl: Any) -> None:
     assert called == []
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, phases=FAST_PHASES)
 @given(
-    sizes=st.lists(st.integers(0, 64), min_size=1, max_size=200),
+    sizes=st.lists(st.integers(0, 64), min_size=30, max_size=300),
     batch=st.integers(1, 12),
     use_c=st.booleans(),
 )

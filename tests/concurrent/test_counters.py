@@ -6,7 +6,7 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
@@ -44,6 +44,8 @@ from aeronpy.concurrent.counters import (
     system_counter_label,
 )
 from aeronpy.errors import AeronError
+
+FAST_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]  # no slow 'explain'
 
 IMPLS = [pytest.param(PyAtomicBuffer, id="py")]
 if HAVE_C_EXTENSION:
@@ -331,7 +333,7 @@ def test_format_duration_ns() -> None:
     assert format_duration_ns(0) == "0ns"
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None, phases=FAST_PHASES)
 @given(
     ops=st.lists(
         st.one_of(
@@ -339,6 +341,7 @@ def test_format_duration_ns() -> None:
             st.tuples(st.just("free"), st.integers(0, 7)),
             st.tuples(st.just("tick"), st.integers(0, 60)),
         ),
+        min_size=10,
         max_size=120,
     ),
     use_c=st.booleans(),

@@ -10,7 +10,7 @@ from collections import deque
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 
 from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
@@ -26,6 +26,8 @@ from aeronpy.concurrent.ringbuffer import (
     ControlledReadAction,
     ManyToOneRingBuffer,
 )
+
+FAST_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]  # no slow 'explain'
 
 IMPLS = [pytest.param(PyAtomicBuffer, id="py")]
 if HAVE_C_EXTENSION:
@@ -118,6 +120,12 @@ def test_invalid_messages_rejected(impl: Any) -> None:
     with pytest.raises(ValueError):
         rb.try_claim(1, rb.max_msg_length + 1)
     assert rb.write(1, bytes(rb.max_msg_length))
+    position = rb.producer_position()
+    with pytest.raises(ValueError):
+        rb.write(1, b"abc", 2, 5)  # source too short: rejected before claiming
+    with pytest.raises(ValueError):
+        rb.write(1, b"abc", 4)
+    assert rb.producer_position() == position
 
 
 def test_read_message_count_limit(impl: Any) -> None:
@@ -335,7 +343,7 @@ OPS = st.lists(
 )
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None, phases=FAST_PHASES)
 @given(ops=OPS, capacity=st.sampled_from([64, 256, 1024]), use_c=st.booleans())
 def test_random_interleaving_never_loses_or_reorders(
     ops: list[tuple[str, int]], capacity: int, use_c: bool

@@ -69,8 +69,11 @@ def source_view(src: Source) -> Any:
 def source_length(src: Source, src_offset: int, length: int) -> tuple[Any, int]:
     """Return ``(view, length)`` resolving ``length=-1`` to the rest of ``src``."""
     view = source_view(src)
+    available = memoryview(view).nbytes
     if length < 0:
-        length = memoryview(view).nbytes - src_offset
+        length = available - src_offset
+    if src_offset < 0 or length < 0 or src_offset + length > available:
+        raise ValueError(f"source range {src_offset}+{length} outside {available} bytes")
     return view, length
 
 

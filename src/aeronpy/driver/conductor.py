@@ -261,7 +261,7 @@ class DriverConductor(AgentBase):
 
     def record_error(self, code: int, message: str) -> None:
         """Write to the distinct error log and count it in system counter 15."""
-        self.error_log.record(int(code), message)
+        self.error_log.record(-int(code) if int(code) > 0 else int(code), message)
         self._increment(SystemCounterId.ERRORS)
 
     def _increment(self, counter_id: int) -> None:

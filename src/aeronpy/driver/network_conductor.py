@@ -394,6 +394,7 @@ class NetworkConductor:
                         del publication.spies[i]
                         if spy.state is not TetherState.CLOSED:
                             spy.counter.close()
+                        publication.update_connected()
                         break
             return
         for image in self.images:
@@ -464,6 +465,7 @@ class NetworkConductor:
         self.conductor.counters.set_counter_reference_id(counter.id, publication.registration_id)
         sub = SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.conductor.nano_clock())
         publication.spies.append(sub)
+        publication.update_connected()
         self.conductor.send_available_image(
             publication.registration_id, publication.session_id, publication.stream_id, link.registration_id,
             counter.id, publication.log_buffers.path, "aeron:ipc",

@@ -310,9 +310,9 @@ class NetworkPublication:
             self.snd_lmt.get_plain(), self.initial_term_id, self.bits, now_ns,
         )
         self.snd_lmt.set(lmt)
-        self._update_connected()
+        self.update_connected()
 
-    def _update_connected(self) -> None:
+    def update_connected(self) -> None:
         connected = bool(self.receivers_last_sm_ns) and self.flow_control.has_required_receivers()
         if self.spies_simulate_connection and self.spies:
             connected = True
@@ -336,7 +336,7 @@ class NetworkPublication:
         for r in dead:
             del self.receivers_last_sm_ns[r]
         if dead:
-            self._update_connected()
+            self.update_connected()
 
     # ------------------------------------------------------------------ conductor
     def producer_position(self) -> int:
@@ -392,6 +392,7 @@ class NetworkPublication:
         snd_pos = self.snd_pos.get()
         if self.state is NetworkPublicationState.ACTIVE:
             self.pub_pos.set(self.producer_position())
+            self.update_connected()
             if not self.is_exclusive:
                 self._check_for_blocked_publisher(now_ns, snd_pos, on_unblocked)
         elif self.state is NetworkPublicationState.DRAINING:

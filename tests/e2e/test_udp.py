@@ -1,0 +1,179 @@
+"""UDP end to end on loopback through an embedded aeronpy driver: unicast, multicast, loss, spies."""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+from typing import Any, Callable
+
+import pytest
+
+from aeronpy.concurrent import counters as ctr
+from aeronpy.driver.loss_report import read_loss_report
+from tests.conftest import wait_for
+
+MSG = struct.Struct("<q")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pump(pub: Any, sub: Any, count: int, size: int = 64, timeout: float = 60.0) -> list[int]:
+    """Offer ``count`` numbered messages while polling; returns the sequence numbers received."""
+    import time
+
+    got: list[int] = []
+    body = bytes(size - 8)
+
+    def on_fragment(buffer: Any, offset: int, length: int, header: Any) -> None:
+        got.append(buffer.get_int64(offset))
+
+    sent = 0
+    deadline = time.monotonic() + timeout
+    while (sent < count or len(got) < count) and time.monotonic() < deadline:
+        if sent < count and pub.offer(MSG.pack(sent) + body) > 0:
+            sent += 1
+        sub.poll(on_fragment, 256)
+    return got
+
+
+def system_counter(aeron: Any, counter_id: int) -> int:
+    return int(aeron.counters_reader.get_counter_value(counter_id))
+
+
+def test_unicast_round_trip_and_counters(driver: Any, client_factory: Callable[..., Any]) -> None:
+    aeron = client_factory()
+    channel = f"aeron:udp?endpoint=127.0.0.1:{free_port()}"
+    sub = aeron.add_subscription(channel, 1)
+    pub = aeron.add_publication(channel, 1)
+    wait_for(lambda: pub.is_connected and sub.image_count == 1, message="connection")
+    assert pub.channel_status_id >= 0 and sub.channel_status_id >= 0
+    got = pump(pub, sub, 20_000)
+    assert got == list(range(20_000))
+    image = sub.images[0]
+    assert image.source_identity.startswith("127.0.0.1:")
+    labels: list[str] = []
+    aeron.counters_reader.for_each(lambda i, t, k, label: labels.append(label))
+    for prefix in ("snd-pos:", "snd-lmt:", "snd-bpe:", "rcv-hwm:", "rcv-pos:", "rcv-channel:", "snd-channel:", "rcv-naks-sent:"):
+        assert any(label.startswith(prefix) for label in labels), prefix
+    assert system_counter(aeron, 0) > 0 and system_counter(aeron, 1) > 0  # bytes sent / received
+    assert system_counter(aeron, 7) > 0 and system_counter(aeron, 8) > 0  # SMs sent / received
+
+
+def test_fragmented_messages_over_udp(driver: Any, client_factory: Callable[..., Any]) -> None:
+    from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
+
+    aeron = client_factory()
+    channel = f"aeron:udp?endpoint=127.0.0.1:{free_port()}|term-length=64k"
+    sub = aeron.add_subscription(channel, 2)
+    pub = aeron.add_exclusive_publication(channel, 2)
+    wait_for(lambda: pub.is_connected, message="connection")
+    messages = [os.urandom(n) for n in (8000, 1500, 3000, 1, 8192)] * 20
+    got: list[bytes] = []
+    assembler = FragmentAssembler(lambda b, o, n, h: got.append(b.get_bytes(o, n)))
+    for msg in messages:
+        wait_for(lambda: pub.offer(msg) > 0 or sub.poll(assembler.on_fragment, 50) < 0, message="offer")
+        sub.poll(assembler.on_fragment, 50)
+    wait_for(lambda: sub.poll(assembler.on_fragment, 50) >= 0 and len(got) == len(messages), message="all")
+    assert got == messages
+
+
+def test_multicast_on_loopback(driver: Any, client_factory: Callable[..., Any]) -> None:
+    aeron = client_factory()
+    port = free_port()
+    channel = f"aeron:udp?endpoint=239.255.77.1:{port}|interface=127.0.0.1"
+    sub_a = aeron.add_subscription(channel, 3)
+    sub_b = aeron.add_subscription(channel, 3)
+    pub = aeron.add_publication(channel, 3)
+    try:
+        wait_for(lambda: pub.is_connected and sub_a.image_count == 1 and sub_b.image_count == 1, timeout=10, message="multicast connection")
+    except AssertionError:
+        pytest.skip("multicast on the loopback interface is not available here")
+    got_a: list[int] = []
+    got_b: list[int] = []
+    sent = 0
+    while sent < 5000:
+        if pub.offer(MSG.pack(sent) + bytes(24)) > 0:
+            sent += 1
+        sub_a.poll(lambda b, o, n, h: got_a.append(b.get_int64(o)), 100)
+        sub_b.poll(lambda b, o, n, h: got_b.append(b.get_int64(o)), 100)
+    wait_for(lambda: sub_a.poll(lambda b, o, n, h: got_a.append(b.get_int64(o)), 100) >= 0
+             and sub_b.poll(lambda b, o, n, h: got_b.append(b.get_int64(o)), 100) >= 0
+             and len(got_a) == 5000 and len(got_b) == 5000, message="multicast delivery")
+    assert got_a == list(range(5000)) == got_b
+
+
+LOSS = dict(
+    udp_channel_incoming_interceptors="loss",
+    udp_channel_transport_bindings_loss_args="rate=0.1|seed=7|recv-msg-mask=0x2",
+)
+
+
+def test_reliable_delivery_under_loss(driver_factory: Callable[..., Any], client_factory: Callable[..., Any], aeron_dir: str) -> None:
+    driver_factory(**LOSS)
+    aeron = client_factory()
+    channel = f"aeron:udp?endpoint=127.0.0.1:{free_port()}"
+    sub = aeron.add_subscription(channel, 4)
+    pub = aeron.add_publication(channel, 4)
+    wait_for(lambda: pub.is_connected and sub.image_count == 1, message="connection")
+    got = pump(pub, sub, 20_000)
+    assert got == list(range(20_000))
+    assert system_counter(aeron, 5) > 0  # NAKs sent
+    assert system_counter(aeron, 6) > 0  # NAKs received
+    assert system_counter(aeron, 11) > 0  # retransmits sent
+    entries: list[tuple[Any, ...]] = []
+    import mmap
+
+    with open(os.path.join(aeron_dir, "loss-report.dat"), "rb") as f:
+        data = bytearray(f.read())
+    from aeronpy.concurrent.atomic_buffer import AtomicBuffer
+
+    read_loss_report(AtomicBuffer(data), lambda *e: entries.append(e))
+    assert len(entries) == 1 and entries[0][0] > 0 and entries[0][1] > 0
+
+
+def test_unreliable_stream_fills_gaps(driver_factory: Callable[..., Any], client_factory: Callable[..., Any]) -> None:
+    driver_factory(**LOSS)
+    aeron = client_factory()
+    port = free_port()
+    sub = aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}|reliable=false", 5)
+    pub = aeron.add_publication(f"aeron:udp?endpoint=127.0.0.1:{port}", 5)
+    wait_for(lambda: pub.is_connected and sub.image_count == 1, message="connection")
+    got: list[int] = []
+    for i in range(5000):
+        wait_for(lambda: pub.offer(MSG.pack(i) + bytes(56)) > 0 or sub.poll(lambda b, o, n, h: got.append(b.get_int64(o)), 100) < 0, message="offer")
+        sub.poll(lambda b, o, n, h: got.append(b.get_int64(o)), 100)
+    wait_for(lambda: sub.poll(lambda b, o, n, h: got.append(b.get_int64(o)), 100) >= 0 and sub.images[0].position >= pub.position, timeout=20, message="the image to reach the publisher position")
+    assert got == sorted(got) and len(set(got)) == len(got)
+    assert 0 < len(got) < 5000
+    assert system_counter(aeron, 23) > 0  # loss gap fills
+    assert system_counter(aeron, 5) == 0  # no NAKs for an unreliable stream
+
+
+def test_spy_subscription_sees_network_publication(driver: Any, client_factory: Callable[..., Any]) -> None:
+    aeron = client_factory()
+    channel = f"aeron:udp?endpoint=127.0.0.1:{free_port()}"
+    spy = aeron.add_subscription("aeron-spy:" + channel, 6)
+    pub = aeron.add_publication(channel + "|ssc=true", 6)
+    wait_for(lambda: spy.image_count == 1 and pub.is_connected, message="spy image and simulated connection")
+    assert spy.images[0].source_identity == "aeron:ipc"
+    got = pump(pub, spy, 3000)
+    assert got == list(range(3000))
+
+
+def test_publication_close_makes_image_unavailable(driver_factory: Callable[..., Any], client_factory: Callable[..., Any]) -> None:
+    driver_factory(timer_interval_ns=20_000_000, status_message_timeout_ns=40_000_000)
+    aeron = client_factory()
+    unavailable: list[Any] = []
+    channel = f"aeron:udp?endpoint=127.0.0.1:{free_port()}|linger=0"
+    sub = aeron.add_subscription(channel, 7, None, unavailable.append)
+    pub = aeron.add_publication(channel, 7)
+    wait_for(lambda: pub.is_connected and sub.image_count == 1, message="connection")
+    assert pump(pub, sub, 100) == list(range(100))
+    pub.close()
+    wait_for(lambda: sub.poll(lambda *a: None, 10) >= 0 and len(unavailable) == 1, timeout=15, message="image unavailable after EOS")
+    assert sub.image_count == 0
