@@ -177,3 +177,25 @@ def test_publication_close_makes_image_unavailable(driver_factory: Callable[...,
     pub.close()
     wait_for(lambda: sub.poll(lambda *a: None, 10) >= 0 and len(unavailable) == 1, timeout=15, message="image unavailable after EOS")
     assert sub.image_count == 0
+
+
+def test_startup_rejects_window_larger_than_socket_buffer(aeron_dir: str) -> None:
+    from aeronpy.driver.context import DriverContext
+    from aeronpy.driver.media_driver import MediaDriver
+    from aeronpy.errors import ConfigurationError
+
+    ctx = DriverContext.from_properties(env={}, aeron_dir=aeron_dir, socket_rcvbuf=65536, initial_window_length=1024 * 1024 * 16)
+    with pytest.raises(ConfigurationError, match="aeron.rcv.initial.window.length"):
+        MediaDriver.launch(ctx)
+
+
+def test_startup_warns_when_rmem_max_caps_the_buffer(aeron_dir: str, capsys: Any) -> None:
+    from aeronpy.driver.context import DriverContext
+    from aeronpy.driver.media.socket_validation import read_os_limit
+    from aeronpy.driver.media_driver import MediaDriver
+
+    rmem_max = read_os_limit("rmem_max")
+    ctx = DriverContext.from_properties(env={}, aeron_dir=aeron_dir, socket_rcvbuf=rmem_max * 2, dir_delete_on_shutdown=True)
+    with MediaDriver.launch(ctx) as driver:
+        assert any("rmem_max" in w for w in driver.startup_warnings)
+    assert "rmem_max" in capsys.readouterr().err

@@ -81,7 +81,7 @@ class ClientSession:
 
     client_id: int
     heartbeat: AtomicCounter
-    publication_links: list[tuple[int, IpcPublication]] = field(default_factory=list)
+    publication_links: list[tuple[int, Any]] = field(default_factory=list)
     counter_links: list[tuple[int, AtomicCounter]] = field(default_factory=list)
     closed_by_command: bool = False
 
@@ -682,7 +682,7 @@ class DriverConductor(AgentBase):
             if self._is_linked(link, publication):
                 self.on_unavailable_image_for(publication, link.registration_id)
 
-    def on_publication_unblocked(self, publication: IpcPublication) -> None:
+    def on_publication_unblocked(self, publication: Any) -> None:
         self._increment(SystemCounterId.UNBLOCKED_PUBLICATIONS)
 
     def free_counter(self, counter: AtomicCounter) -> None:

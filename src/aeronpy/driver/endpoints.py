@@ -42,7 +42,6 @@ class _Endpoint:
         self._view = memoryview(self._buffer)
         self._invalid = system_counters.get(SystemCounterId.INVALID_PACKETS)
         self._bytes_received = system_counters.get(SystemCounterId.BYTES_RECEIVED)
-        self._bytes_sent = system_counters.get(SystemCounterId.BYTES_SENT)
         self.interceptor: Any = None
         if status is not None:
             status.set(CHANNEL_ACTIVE)
@@ -94,10 +93,9 @@ class SendChannelEndpoint(_Endpoint):
         self.is_unicast = not channel.is_multicast
 
     def send(self, data: Any, address: Any = None) -> int:
-        sent = int(self.transport.send(data, address if address is not None else self.destination))
-        if sent and self._bytes_sent is not None:
-            self._bytes_sent.get_and_add(sent)
-        return sent
+        # Not counted in "Bytes sent" here: like the C sender, only the data and heartbeat bytes a
+        # publication's send duty cycle returns are counted (NetworkPublication), once.
+        return int(self.transport.send(data, address if address is not None else self.destination))
 
     def add_publication(self, publication: Any) -> None:
         self.publications[(publication.session_id, publication.stream_id)] = publication
@@ -171,10 +169,8 @@ class ReceiveChannelEndpoint(_Endpoint):
         self._send_setup_sm = bytearray(_SEND_SETUP_SM.size)
 
     def send_to(self, data: Any, address: Any) -> int:
-        sent = int(self.transport.send(data, address))
-        if sent and self._bytes_sent is not None:
-            self._bytes_sent.get_and_add(sent)
-        return sent
+        # SM/NAK/RTTM replies are not counted in "Bytes sent" (the C receiver does not count them).
+        return int(self.transport.send(data, address))
 
     def add_interest(self, stream_id: int, session_id: int | None) -> None:
         interest = self.streams.setdefault(stream_id, StreamInterest())
@@ -203,8 +199,9 @@ class ReceiveChannelEndpoint(_Endpoint):
 
     def remove_image(self, image: Any) -> None:
         interest = self.streams.get(image.stream_id)
-        if interest is not None and interest.images.get(image.session_id) is image:
-            del interest.images[image.session_id]
+        session_id = image.session_id
+        if interest is not None and interest.images.get(session_id) is image:
+            del interest.images[session_id]
 
     def clear_init_in_progress(self, stream_id: int, session_id: int) -> None:
         interest = self.streams.get(stream_id)

@@ -28,6 +28,7 @@ from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
 from aeronpy.driver.conductor import DriverConductor
 from aeronpy.driver.context import DriverContext, ThreadingMode
 from aeronpy.driver.loss_report import LossReport
+from aeronpy.driver.media.socket_validation import probe_socket_buffers, validate_socket_buffers
 from aeronpy.driver.network_agents import Receiver, Sender
 from aeronpy.driver.system_counters import SystemCounterId, allocate_system_counters
 from aeronpy.errors import ActiveDriverError, CncError, StorageSpaceError
@@ -44,6 +45,7 @@ class MediaDriver:
         self._closed = False
         self._lock = threading.Lock()
         self.cnc: CncFile | None = None
+        self.startup_warnings: list[str] = []
         self.conductor: DriverConductor | None = None
 
     # ------------------------------------------------------------------ launch
@@ -53,7 +55,11 @@ class MediaDriver:
         if ctx is None:
             ctx = DriverContext.from_properties(**overrides)
         ctx.validate()
+        warnings = validate_socket_buffers(ctx, probe_socket_buffers(ctx.socket_sndbuf, ctx.socket_rcvbuf))
+        for warning in warnings:
+            print(f"WARNING: {warning}", file=sys.stderr)
         driver = cls(ctx)
+        driver.startup_warnings = warnings
         try:
             driver._start()
         except BaseException:
@@ -81,7 +87,7 @@ class MediaDriver:
         loss_path = os.path.join(ctx.aeron_dir, "loss-report.dat")
         _create_zeroed_file(loss_path, loss_report_length)
         with open(loss_path, "r+b") as f:
-            self._loss_mmap = mmap.mmap(f.fileno(), loss_report_length)
+            self._loss_mmap: mmap.mmap | None = mmap.mmap(f.fileno(), loss_report_length)
         self._loss_buffer = AtomicBuffer(self._loss_mmap)
 
         self.to_driver = ManyToOneRingBuffer(cnc.to_driver_buffer)
@@ -108,6 +114,8 @@ class MediaDriver:
             sender=self.sender, receiver=self.receiver,
         )
         self.conductor.network.loss_reporter = LossReport(self._loss_buffer)
+        for warning in self.startup_warnings:
+            self.error_log.record(0, f"WARNING: {warning}")
         cnc.signal_ready()
         self._start_agents(mode)
 
@@ -212,9 +220,10 @@ class MediaDriver:
                 pass
             self.cnc.close()
             self.cnc = None
-        if getattr(self, "_loss_mmap", None) is not None:
+        loss_mmap = getattr(self, "_loss_mmap", None)
+        if loss_mmap is not None:
             self._loss_buffer.release()
-            self._loss_mmap.close()
+            loss_mmap.close()
             self._loss_mmap = None
         if delete_dir:
             shutil.rmtree(self.ctx.aeron_dir, ignore_errors=True)

@@ -128,10 +128,10 @@ class NetworkConductor:
             self._free_publication(publication)
         for image in list(self.images):
             self._free_image(image)
-        for endpoint in list(self.send_endpoints.values()):
-            endpoint.close()
-        for endpoint in list(self.receive_endpoints.values()):
-            endpoint.close()
+        for send_endpoint in list(self.send_endpoints.values()):
+            send_endpoint.close()
+        for receive_endpoint in list(self.receive_endpoints.values()):
+            receive_endpoint.close()
         self.send_endpoints.clear()
         self.receive_endpoints.clear()
 

@@ -209,6 +209,8 @@ class NetworkPublication:
         if self._heartbeats_sent is not None:
             self._heartbeats_sent.increment()
         self.time_of_last_data_or_heartbeat_ns = now_ns
+        if sent and self._bytes_sent is not None:
+            self._bytes_sent.get_and_add(sent)
         return int(sent)
 
     def _send_data(self, now_ns: int, snd_pos: int) -> int:
