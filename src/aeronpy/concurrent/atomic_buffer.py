@@ -55,6 +55,8 @@ class Buffer(Protocol):
     def scan_frames(
         self, offset: int, limit: int, max_frames: int, pad_type: int
     ) -> tuple[list[tuple[int, int]], int]: ...
+    def scan_for_availability(self, offset: int, max_length: int, pad_type: int) -> tuple[int, int]: ...
+    def insert_frames(self, term_offset: int, src: Any, length: int) -> int: ...
     def release(self) -> None: ...
 
 
@@ -215,6 +217,60 @@ class PyAtomicBuffer:
                 frames.append((offset, frame_length))
             offset += (frame_length + 31) & ~31
         return frames, offset
+
+    def scan_for_availability(self, offset: int, max_length: int, pad_type: int) -> tuple[int, int]:
+        """Sender term scan; twin of the C kernel (see _atomic.c)."""
+        mv = self._mv
+        if mv is None:
+            raise ValueError("AtomicBuffer has been released")
+        if offset < 0 or offset > self._capacity or offset & 7:
+            raise IndexError(f"scan offset {offset} invalid for capacity {self._capacity}")
+        limit = min(max_length, self._capacity - offset)
+        available = 0
+        padding = 0
+        while available < limit and offset + available <= self._capacity - 32:
+            frame_offset = offset + available
+            frame_length = _I32.unpack_from(mv, frame_offset)[0]
+            if frame_length <= 0:
+                break
+            aligned = (frame_length + 31) & ~31
+            if _U16.unpack_from(mv, frame_offset + 6)[0] == pad_type & 0xFFFF:
+                padding = aligned - 32
+                aligned = 32
+            available += aligned
+            if available > limit:
+                available -= aligned
+                padding = 0
+                break
+            if padding:
+                break
+        return available, padding
+
+    def insert_frames(self, term_offset: int, src: Any, length: int) -> int:
+        """Receiver rebuild of one datagram; twin of the C kernel (see _atomic.c)."""
+        mv = self._mv
+        if mv is None:
+            raise ValueError("AtomicBuffer has been released")
+        data = memoryview(src).cast("B")
+        length = min(length, len(data))
+        if term_offset < 0 or term_offset & 31:
+            raise IndexError(f"term offset {term_offset} invalid")
+        offset = 0
+        while offset + 32 <= length:
+            frame_length = _I32.unpack_from(data, offset)[0]
+            if frame_length <= 0:
+                break
+            aligned = (frame_length + 31) & ~31
+            if offset + aligned > length:
+                aligned = length - offset
+            dst = term_offset + offset
+            if dst > self._capacity - aligned or aligned < 32:
+                break
+            if _I32.unpack_from(mv, dst)[0] == 0:
+                mv[dst + 8 : dst + aligned] = data[offset + 8 : offset + aligned]
+                mv[dst : dst + 8] = data[offset : offset + 8]
+            offset += aligned
+        return offset
 
     def release(self) -> None:
         if self._mv is not None:

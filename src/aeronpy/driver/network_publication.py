@@ -40,30 +40,9 @@ def scan_for_availability(term: Any, offset: int, max_length: int, term_length: 
     """Bytes of complete frames from ``offset`` up to ``max_length`` and padding to skip.
 
     A PAD frame contributes only its header (it is sent) and ends the scan; the rest of the
-    padded region is returned as padding.
+    padded region is returned as padding.  Runs in the buffer's kernel (C, or its Python twin).
     """
-    limit = min(max_length, term_length - offset)
-    available = 0
-    padding = 0
-    get_length = term.get_int32_volatile
-    get_type = term.get_uint16
-    while available < limit:
-        frame_offset = offset + available
-        frame_length = get_length(frame_offset)
-        if frame_length <= 0:
-            break
-        aligned = (frame_length + 31) & ~31
-        if get_type(frame_offset + 6) == PAD_TYPE:
-            padding = aligned - 32
-            aligned = 32
-        available += aligned
-        if available > limit:
-            available -= aligned
-            padding = 0
-            break
-        if padding:
-            break
-    return available, padding
+    return term.scan_for_availability(offset, min(max_length, term_length - offset), PAD_TYPE)  # type: ignore[no-any-return]
 
 
 class NetworkPublication:

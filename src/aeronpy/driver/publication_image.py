@@ -162,22 +162,7 @@ class PublicationImage:
                 self._under_runs.increment()
             return 0
         term = self.term_buffers[(position >> self.bits) % 3]
-        get_length = term.get_int32_volatile
-        offset = 0
-        while offset < length:
-            frame_length = int.from_bytes(datagram[offset : offset + 4], "little", signed=True)
-            if frame_length <= 0:
-                break
-            aligned = (frame_length + 31) & ~31
-            if offset + aligned > length:
-                aligned = length - offset
-            dst = term_offset + offset
-            if dst + aligned > self.term_length:
-                break
-            if get_length(dst) == 0:
-                term.put_bytes(dst + 8, datagram, offset + 8, aligned - 8)
-                term.put_int64_ordered(dst, FIRST_WORD.unpack_from(datagram, offset)[0])
-            offset += aligned
+        offset: int = term.insert_frames(term_offset, datagram, min(length, self.term_length - term_offset))
         end = position + offset
         if end > self.hwm.get_plain():
             self.hwm.set(end)
