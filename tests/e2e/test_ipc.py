@@ -135,7 +135,7 @@ def test_invalid_and_unsupported_channels(driver: Any, client_factory: Callable[
         aeron.add_publication("aeron:ipc?term-length=1000", 16)
     assert info.value.error_code == ErrorCode.INVALID_CHANNEL
     with pytest.raises(RegistrationError) as info:
-        aeron.add_publication("aeron:udp?control=localhost:40124|control-mode=manual", 16)
+        aeron.add_publication("aeron:udp?control=localhost:40124|control-mode=response|response-correlation-id=7", 16)
     assert info.value.error_code == ErrorCode.NOT_SUPPORTED
     assert "not supported yet" in str(info.value)
     with pytest.raises(RegistrationError) as info:

@@ -105,6 +105,11 @@ class Aeron:
     def get_subscription(self, registration_id: int) -> Subscription | None:
         return self.conductor.poll_registration(registration_id)  # type: ignore[no-any-return]
 
+    def is_command_active(self, correlation_id: int) -> bool:
+        """For async commands (e.g. ``publication.async_add_destination``): True until the
+        driver answers; raises RegistrationError if the command failed."""
+        return self.conductor.is_command_active(correlation_id)
+
     def next_available_session_id(self, stream_id: int) -> int:
         return self.conductor.await_registration(self.conductor.async_next_session_id(stream_id))  # type: ignore[no-any-return]
 

@@ -332,6 +332,39 @@ class ClientConductor(AgentBase):
             ).encode(),
         )
 
+    # ------------------------------------------------------------------ destinations (MDC / MDS)
+    def async_destination_command(self, msg_type_id: int, registration_id: int, channel: str) -> int:
+        """ADD/REMOVE_DESTINATION (publication) or ADD/REMOVE_RCV_DESTINATION (subscription);
+        returns the command's correlation id (also the destination registration id of an add)."""
+        return self._register(
+            "destination",
+            msg_type_id,
+            lambda corr: cp.DestinationMessage(
+                client_id=self.client_id, correlation_id=corr, registration_id=registration_id, channel=channel
+            ).encode(),
+            channel=channel,
+        )
+
+    def async_remove_destination_by_id(self, publication_registration_id: int, destination_registration_id: int) -> int:
+        return self._register(
+            "destination",
+            cp.REMOVE_DESTINATION_BY_ID,
+            lambda corr: cp.DestinationByIdMessage(
+                client_id=self.client_id,
+                correlation_id=corr,
+                resource_registration_id=publication_registration_id,
+                destination_registration_id=destination_registration_id,
+            ).encode(),
+        )
+
+    def is_command_active(self, correlation_id: int) -> bool:
+        """Async commands: True while the driver has not answered; raises the driver's error
+        (once) if it failed; False once it succeeded (or is unknown)."""
+        with self.lock:
+            if correlation_id not in self.pending:
+                return False
+        return self.poll_registration(correlation_id) is None
+
     def poll_registration(self, correlation_id: int) -> Any:
         """Async form: None while pending; the resource when ready; raises the driver's error."""
         with self.lock:

@@ -17,6 +17,7 @@ from aeronpy.client.results import (
     MAX_POSITION_EXCEEDED,
     NOT_CONNECTED,
 )
+from aeronpy.errors import AeronError
 from aeronpy.logbuffer import descriptor as d
 from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.logbuffer.term_appender import (
@@ -27,6 +28,8 @@ from aeronpy.logbuffer.term_appender import (
 )
 
 _IS_CONNECTED_OFFSET = d.LOG_IS_CONNECTED_OFFSET
+ADD_DESTINATION = 0x07
+REMOVE_DESTINATION = 0x08
 _ACTIVE_TERM_COUNT_OFFSET = d.LOG_ACTIVE_TERM_COUNT_OFFSET
 
 
@@ -122,6 +125,40 @@ class _PublicationBase:
     def internal_close(self) -> None:
         """Mark closed: offers return CLOSED.  The log buffers stay with the conductor."""
         self._closed = True
+
+    # -- multi-destination-cast (control-mode=manual publications) ----------------------------
+
+    def _destination_conductor(self) -> Any:
+        if self._closed:
+            raise AeronError("publication is closed")
+        if self.conductor is None:
+            raise AeronError("publication has no client conductor")
+        return self.conductor
+
+    def async_add_destination(self, endpoint_channel: str) -> int:
+        """Send ADD_DESTINATION; returns the correlation id (poll with
+        ``aeron.is_command_active``; it is also the id for :meth:`remove_destination_by_id`)."""
+        return int(self._destination_conductor().async_destination_command(ADD_DESTINATION, self.registration_id, endpoint_channel))
+
+    def async_remove_destination(self, endpoint_channel: str) -> int:
+        return int(self._destination_conductor().async_destination_command(REMOVE_DESTINATION, self.registration_id, endpoint_channel))
+
+    def async_remove_destination_by_id(self, destination_registration_id: int) -> int:
+        return int(self._destination_conductor().async_remove_destination_by_id(self.registration_id, destination_registration_id))
+
+    def add_destination(self, endpoint_channel: str) -> int:
+        """Add a destination (``aeron:udp?endpoint=host:port``) to an MDC publication and wait for
+        the driver; returns the destination registration id.  Raises RegistrationError."""
+        correlation_id = self.async_add_destination(endpoint_channel)
+        self._destination_conductor().await_registration(correlation_id)
+        return correlation_id
+
+    def remove_destination(self, endpoint_channel: str) -> None:
+        """Remove a destination previously added with :meth:`add_destination` and wait."""
+        self._destination_conductor().await_registration(self.async_remove_destination(endpoint_channel))
+
+    def remove_destination_by_id(self, destination_registration_id: int) -> None:
+        self._destination_conductor().await_registration(self.async_remove_destination_by_id(destination_registration_id))
 
     def __repr__(self) -> str:
         return (

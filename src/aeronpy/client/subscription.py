@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from aeronpy.client.image import Image
+from aeronpy.errors import AeronError
 from aeronpy.logbuffer.term_reader import ControlledFragmentHandler, FragmentHandler
 
 ImageHandler = Callable[[Image], None]
+ADD_RCV_DESTINATION = 0x0C
+REMOVE_RCV_DESTINATION = 0x0D
 
 
 class Subscription:
@@ -112,6 +115,30 @@ class Subscription:
         if self.conductor is not None:
             self.conductor.release_subscription(self)  # type: ignore[attr-defined]
         self.internal_close()
+
+    # -- multi-destination subscriptions (control-mode=manual) -------------------------------
+
+    def _destination_conductor(self) -> Any:
+        if self._closed:
+            raise AeronError("subscription is closed")
+        if self.conductor is None:
+            raise AeronError("subscription has no client conductor")
+        return self.conductor
+
+    def async_add_destination(self, endpoint_channel: str) -> int:
+        """Send ADD_RCV_DESTINATION; returns the correlation id (``aeron.is_command_active``)."""
+        return int(self._destination_conductor().async_destination_command(ADD_RCV_DESTINATION, self.registration_id, endpoint_channel))
+
+    def async_remove_destination(self, endpoint_channel: str) -> int:
+        return int(self._destination_conductor().async_destination_command(REMOVE_RCV_DESTINATION, self.registration_id, endpoint_channel))
+
+    def add_destination(self, endpoint_channel: str) -> None:
+        """Add a receive destination (e.g. ``aeron:udp?endpoint=host:port``) to an MDS
+        subscription and wait for the driver.  Raises RegistrationError."""
+        self._destination_conductor().await_registration(self.async_add_destination(endpoint_channel))
+
+    def remove_destination(self, endpoint_channel: str) -> None:
+        self._destination_conductor().await_registration(self.async_remove_destination(endpoint_channel))
 
     # -- conductor side ----------------------------------------------------------------------
 

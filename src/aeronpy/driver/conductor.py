@@ -142,11 +142,11 @@ class DriverConductor(AgentBase):
             cp.ADD_STATIC_COUNTER: self._on_add_static_counter,
             cp.TERMINATE_DRIVER: self._on_terminate_driver,
             cp.GET_NEXT_AVAILABLE_SESSION_ID: self._on_next_session_id,
-            cp.ADD_DESTINATION: self._on_destination,
-            cp.REMOVE_DESTINATION: self._on_destination,
+            cp.ADD_DESTINATION: lambda b, o, n: self._on_destination(cp.ADD_DESTINATION, b, o, n),
+            cp.REMOVE_DESTINATION: lambda b, o, n: self._on_destination(cp.REMOVE_DESTINATION, b, o, n),
             cp.REMOVE_DESTINATION_BY_ID: self._on_destination_by_id,
-            cp.ADD_RCV_DESTINATION: self._on_destination,
-            cp.REMOVE_RCV_DESTINATION: self._on_destination,
+            cp.ADD_RCV_DESTINATION: lambda b, o, n: self._on_destination(cp.ADD_RCV_DESTINATION, b, o, n),
+            cp.REMOVE_RCV_DESTINATION: lambda b, o, n: self._on_destination(cp.REMOVE_RCV_DESTINATION, b, o, n),
             cp.REJECT_IMAGE: self._on_reject_image,
         }
 
@@ -783,19 +783,24 @@ class DriverConductor(AgentBase):
             cp.NextAvailableSessionId(msg.correlation_id, session_id).encode(),
         )
 
-    def _on_destination(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+    def _on_destination(self, msg_type_id: int, buffer: AtomicBuffer, offset: int, length: int) -> None:
         msg = cp.DestinationMessage.decode(buffer, offset, length)
-        self._parse_channel(msg.channel)
-        raise CommandError(
-            cp.ErrorCode.NOT_SUPPORTED,
-            f"destinations (MDC/MDS) are not supported yet by the aeronpy driver: {msg.channel}",
-        )
+        self._get_or_add_client(msg.client_id)
+        if msg_type_id == cp.ADD_DESTINATION:
+            self.network.add_send_destination(msg)
+        elif msg_type_id == cp.REMOVE_DESTINATION:
+            self.network.remove_send_destination(msg)
+        elif msg_type_id == cp.ADD_RCV_DESTINATION:
+            self.network.add_receive_destination(msg)
+        else:
+            self.network.remove_receive_destination(msg)
+        self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
 
     def _on_destination_by_id(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        cp.DestinationByIdMessage.decode(buffer, offset, length)
-        raise CommandError(
-            cp.ErrorCode.NOT_SUPPORTED, "destinations (MDC) are not supported yet by the aeronpy driver"
-        )
+        msg = cp.DestinationByIdMessage.decode(buffer, offset, length)
+        self._get_or_add_client(msg.client_id)
+        self.network.remove_send_destination_by_id(msg.resource_registration_id, msg.destination_registration_id)
+        self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
 
     def _on_reject_image(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
         cp.RejectImageMessage.decode(buffer, offset, length)

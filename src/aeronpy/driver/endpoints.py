@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.protocol import data_header as dh
 from aeronpy.protocol.frames import classify_datagram
@@ -19,6 +20,8 @@ from aeronpy.protocol.frames import classify_datagram
 RECV_BUFFER_LENGTH = 65536
 MAX_DATAGRAMS_PER_POLL = 32
 PENDING_SETUP_TIMEOUT_NS = 1_000_000_000
+CONTROL_SETUP_INTERVAL_NS = 1_000_000_000
+"""MDC subscribers re-send the session 0 / stream 0 SEND_SETUP SM to the control address this often."""
 CHANNEL_ACTIVE = 1
 CHANNEL_CLOSING = 2
 
@@ -48,8 +51,11 @@ class _Endpoint:
 
     def poll(self, now_ns: int) -> int:
         """Read up to MAX_DATAGRAMS_PER_POLL datagrams and dispatch them."""
+        return self._poll_transport(self.transport, now_ns)
+
+    def _poll_transport(self, transport: Any, now_ns: int) -> int:
         work = 0
-        recv = self.transport.recv_into
+        recv = transport.recv_into
         view = self._view
         for _ in range(MAX_DATAGRAMS_PER_POLL):
             received = recv(self._buffer)
@@ -86,16 +92,27 @@ class _Endpoint:
 class SendChannelEndpoint(_Endpoint):
     """Sender side of a channel: sends data to the endpoint, receives SM/NAK/RTTM/ERR."""
 
-    def __init__(self, channel: Any, transport: Any, destination: Any, status: AtomicCounter | None, system_counters: dict[int, AtomicCounter]) -> None:
+    def __init__(
+        self, channel: Any, transport: Any, destination: Any, status: AtomicCounter | None,
+        system_counters: dict[int, AtomicCounter], tracker: DestinationTracker | None = None,
+    ) -> None:
         super().__init__(channel, transport, status, system_counters)
         self.destination = destination
         self.publications: dict[tuple[int, int], Any] = {}
-        self.is_unicast = not channel.is_multicast
+        self.tracker = tracker  # MDC (control-mode manual/dynamic): the destinations
+        self.is_unicast = not channel.is_multicast and tracker is None
+        self.now_ns = 0  # cached sender time (set each sender duty cycle)
 
     def send(self, data: Any, address: Any = None) -> int:
         # Not counted in "Bytes sent" here: like the C sender, only the data and heartbeat bytes a
         # publication's send duty cycle returns are counted (NetworkPublication), once.
+        if address is None and self.tracker is not None:
+            return self.tracker.send(self.transport, data, self.now_ns)
         return int(self.transport.send(data, address if address is not None else self.destination))
+
+    def poll(self, now_ns: int) -> int:
+        self.now_ns = now_ns
+        return self._poll_transport(self.transport, now_ns)
 
     def add_publication(self, publication: Any) -> None:
         self.publications[(publication.session_id, publication.stream_id)] = publication
@@ -108,6 +125,8 @@ class SendChannelEndpoint(_Endpoint):
             (_, _, flags, _, session_id, stream_id, term_id, term_offset, window, receiver_id) = _SM.unpack_from(datagram, 0)
             frame_length = _HDR.unpack_from(datagram, 0)[0]
             group_tag = _SM_TAG.unpack_from(datagram, 36)[0] if frame_length == 44 and length >= 44 else None
+            if self.tracker is not None:
+                self.tracker.on_status_message(receiver_id, address, now_ns)
             pub = self.publications.get((session_id, stream_id))
             if pub is not None:
                 pub.on_status_message(flags, term_id, term_offset, window, receiver_id, group_tag, now_ns, self.is_unicast)
@@ -130,6 +149,8 @@ class SendChannelEndpoint(_Endpoint):
                 pub.on_rttm(flags, echo, receiver_id, address)
 
     def check_liveness(self, now_ns: int) -> None:
+        if self.tracker is not None:
+            self.tracker.remove_inactive(now_ns)
         for pub in self.publications.values():
             pub.check_receiver_liveness(now_ns)
 
@@ -148,8 +169,27 @@ class StreamInterest:
         return self.all_sessions_count > 0 or self.session_counts.get(session_id, 0) > 0
 
 
+@dataclass(eq=False)
+class ReceiveDestination:
+    """One UDP transport feeding a receive endpoint (MDS: one per ADD_RCV_DESTINATION).
+
+    ``control_address``: where SMs/NAKs/SEND_SETUPs go (multicast: the control group; an
+    explicit ``control`` address: the MDC publisher's control address), ``None`` to reply to
+    the source of each frame."""
+
+    channel: Any
+    transport: Any
+    control_address: Any = None
+    has_explicit_control: bool = False
+    local_sockaddr: Any = None
+    next_control_setup_ns: int = 0
+
+
 class ReceiveChannelEndpoint(_Endpoint):
-    """Receiver side of a channel: rebuilds DATA into images, sees SETUPs, sends SM/NAK."""
+    """Receiver side of a channel: rebuilds DATA into images, sees SETUPs, sends SM/NAK.
+
+    It reads from one or more destinations (a plain channel has exactly one, built from
+    ``transport``; an MDS endpoint, ``control-mode=manual``, starts with none)."""
 
     def __init__(
         self,
@@ -167,17 +207,97 @@ class ReceiveChannelEndpoint(_Endpoint):
         self.streams: dict[int, StreamInterest] = {}
         self.on_setup_callback = on_setup
         self._send_setup_sm = bytearray(_SEND_SETUP_SM.size)
+        self.destinations: list[ReceiveDestination] = []  # receiver thread
+        self.conductor_destinations: list[ReceiveDestination] = []  # MDS destinations, conductor's copy
+        self._current: ReceiveDestination | None = None
+        self._reply_transports: dict[Any, Any] = {}
+        if transport is not None:
+            self.destinations.append(ReceiveDestination(
+                channel, transport, control_address,
+                has_explicit_control=bool(channel.has_explicit_control and not channel.is_multicast),
+            ))
+
+    @property
+    def is_multi_destination(self) -> bool:
+        return bool(self.channel.is_manual_control_mode)
+
+    def poll(self, now_ns: int) -> int:
+        work = 0
+        for destination in self.destinations:
+            self._current = destination
+            work += self._poll_transport(destination.transport, now_ns)
+        self._current = None
+        return work
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.set(CHANNEL_CLOSING)
+        for destination in self.destinations:
+            destination.transport.close()
+        if self.transport is not None:
+            self.transport.close()
 
     def send_to(self, data: Any, address: Any) -> int:
         # SM/NAK/RTTM replies are not counted in "Bytes sent" (the C receiver does not count them).
-        return int(self.transport.send(data, address))
+        destinations = self.destinations
+        if len(destinations) == 1:
+            transport = destinations[0].transport
+        else:
+            transport = self._reply_transports.get(address)
+            if transport is None:
+                if not destinations:
+                    return 0
+                transport = destinations[0].transport
+        return int(transport.send(data, address))
+
+    # MDS destinations (receiver thread)
+    def add_destination(self, destination: ReceiveDestination) -> None:
+        self.destinations.append(destination)
+
+    def remove_destination(self, destination: ReceiveDestination) -> None:
+        if destination in self.destinations:
+            self.destinations.remove(destination)
+        for address, transport in list(self._reply_transports.items()):
+            if transport is destination.transport:
+                del self._reply_transports[address]
+
+    def has_subscriptions(self) -> bool:
+        return any(i.all_sessions_count > 0 or i.session_counts for i in self.streams.values())
+
+    def _send_control_setup(self, destination: ReceiveDestination, stream_id: int, session_id: int) -> None:
+        _SEND_SETUP_SM.pack_into(self._send_setup_sm, 0, 36, 0, 0x80, dh.HDR_TYPE_SM, session_id, stream_id, 0, 0, 0, self.receiver_id)
+        try:
+            destination.transport.send(self._send_setup_sm, destination.control_address)
+        except OSError:
+            pass
+
+    def send_control_setups(self, now_ns: int) -> int:
+        """MDC subscriber: SEND_SETUP SM (session 0, stream 0) to each explicit control address
+        when due (at once, then every second) while there is a subscription."""
+        work = 0
+        for destination in self.destinations:
+            if not destination.has_explicit_control or now_ns < destination.next_control_setup_ns:
+                continue
+            if not self.has_subscriptions():
+                return work
+            destination.next_control_setup_ns = now_ns + CONTROL_SETUP_INTERVAL_NS
+            self._send_control_setup(destination, 0, 0)
+            work += 1
+        return work
 
     def add_interest(self, stream_id: int, session_id: int | None) -> None:
+        had_subscriptions = self.has_subscriptions()
         interest = self.streams.setdefault(stream_id, StreamInterest())
         if session_id is None:
             interest.all_sessions_count += 1
         else:
             interest.session_counts[session_id] = interest.session_counts.get(session_id, 0) + 1
+        for destination in self.destinations:
+            if destination.has_explicit_control:
+                if not had_subscriptions:
+                    destination.next_control_setup_ns = 0  # elicit at once
+                if session_id is not None:
+                    self._send_control_setup(destination, stream_id, session_id)
 
     def remove_interest(self, stream_id: int, session_id: int | None) -> None:
         interest = self.streams.get(stream_id)
@@ -212,7 +332,12 @@ class ReceiveChannelEndpoint(_Endpoint):
         return [image for interest in self.streams.values() for image in interest.images.values()]
 
     def _reply_address(self, address: Any) -> Any:
-        return self.control_address if self.control_address is not None else address
+        current = self._current
+        control = current.control_address if current is not None else self.control_address
+        reply = control if control is not None else address
+        if current is not None and len(self.destinations) > 1 and reply not in self._reply_transports:
+            self._reply_transports[reply] = current.transport
+        return reply
 
     def on_frame(self, frame_type: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
         if frame_type == dh.HDR_TYPE_DATA or frame_type == dh.HDR_TYPE_PAD:
@@ -222,10 +347,11 @@ class ReceiveChannelEndpoint(_Endpoint):
                 return
             image = interest.images.get(session_id)
             if image is not None:
+                reply = self._reply_address(address)
                 if frame_length == 0 and frame_type == dh.HDR_TYPE_DATA:
-                    image.on_heartbeat(term_id, term_offset, flags, address, now_ns)
+                    image.on_heartbeat(term_id, term_offset, flags, reply, now_ns)
                 else:
-                    image.insert_packet(term_id, term_offset, datagram, length, address, now_ns)
+                    image.insert_packet(term_id, term_offset, datagram, length, reply, now_ns)
             elif interest.wants(session_id) and session_id not in interest.init_in_progress and not (flags & dh.EOS_FLAG and frame_length == 0):
                 deadline = interest.pending_setup.get(session_id)
                 if deadline is None or now_ns > deadline:

@@ -54,6 +54,8 @@ class Sender(AgentBase):
     def do_work(self) -> int:
         now_ns = self.nano_clock()
         work = self.commands.drain()
+        for endpoint in self.endpoints:
+            endpoint.now_ns = now_ns
         bytes_sent = 0
         pubs = self.publications
         n = len(pubs)
@@ -111,6 +113,7 @@ class Receiver(AgentBase):
         work = self.commands.drain()
         for endpoint in self.endpoints:
             work += endpoint.poll(now_ns)
+            work += endpoint.send_control_setups(now_ns)
         for image in self.images:
             work += image.send_pending_status_message(now_ns)
             work += image.send_pending_loss(now_ns)
@@ -123,6 +126,13 @@ class Receiver(AgentBase):
     def remove_endpoint(self, endpoint: Any, done: Callable[[], None]) -> None:
         if endpoint in self.endpoints:
             self.endpoints.remove(endpoint)
+        done()
+
+    def add_destination(self, endpoint: Any, destination: Any) -> None:
+        endpoint.add_destination(destination)
+
+    def remove_destination(self, endpoint: Any, destination: Any, done: Callable[[], None]) -> None:
+        endpoint.remove_destination(destination)
         done()
 
     def add_subscription(self, endpoint: Any, stream_id: int, session_id: int | None) -> None:

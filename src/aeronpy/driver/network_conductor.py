@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING, Any
 from aeronpy.concurrent import counters as ctr
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
-from aeronpy.driver.endpoints import ReceiveChannelEndpoint, SendChannelEndpoint
+from aeronpy.driver import destination_tracker
+from aeronpy.driver.destination_tracker import DestinationTracker
+from aeronpy.driver.endpoints import ReceiveChannelEndpoint, ReceiveDestination, SendChannelEndpoint
 from aeronpy.driver.feedback_delay import OptimalMulticastDelayGenerator, StaticDelayGenerator
 from aeronpy.driver.flow_control import flow_control_from_channel
 from aeronpy.driver.ipc_publication import SubscriberPosition, TetherState
@@ -26,11 +28,11 @@ from aeronpy.driver.network_agents import CommandQueue, Receiver, Sender
 from aeronpy.driver.network_publication import NetworkPublication, NetworkPublicationState
 from aeronpy.driver.publication_image import ImageState, PublicationImage
 from aeronpy.driver.retransmit_handler import RetransmitHandler
-from aeronpy.errors import InvalidChannelError
+from aeronpy.errors import InvalidChannelError, NotSupportedError
 from aeronpy.logbuffer import descriptor
 from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.protocol import control as cp
-from aeronpy.uri import ChannelUri, subscription_params
+from aeronpy.uri import ENDPOINT, ChannelUri, parse_endpoint, subscription_params, validate_udp_channel
 
 if TYPE_CHECKING:
     from aeronpy.driver.conductor import DriverConductor
@@ -173,7 +175,16 @@ class NetworkConductor:
             f"snd-channel: {channel} {local}", ctr.SEND_CHANNEL_STATUS_TYPE_ID,
             ctr.channel_counter_key(channel), registration_id, 0,
         )
-        endpoint = SendChannelEndpoint(udp, transport, udp.remote_data, status, self.conductor.system_counters)
+        tracker = None
+        if udp.is_multidestination:
+            num_dest = self._new_counter(
+                f"{ctr.MDC_DESTINATIONS_NAME}: {channel}", ctr.MDC_DESTINATIONS_TYPE_ID,
+                ctr.channel_counter_key(channel), registration_id, 0,
+            )
+            tracker = DestinationTracker(
+                udp.is_manual_control_mode, destination_tracker.DESTINATION_TIMEOUT_NS, num_dest
+            )
+        endpoint = SendChannelEndpoint(udp, transport, udp.remote_data, status, self.conductor.system_counters, tracker)
         endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
             f"snd-local-sockaddr: {status.id} {local}", ctr.LOCAL_SOCKADDR_TYPE_ID,
             _sockaddr_key(status.id, local), registration_id, 0,
@@ -203,14 +214,19 @@ class NetworkConductor:
         sockaddr = getattr(endpoint, "local_sockaddr", None)
         if sockaddr is not None:
             sockaddr.close()
+        tracker = getattr(endpoint, "tracker", None)
+        if tracker is not None and isinstance(tracker.counter, AtomicCounter):
+            tracker.counter.close()
+        for destination in getattr(endpoint, "conductor_destinations", ()):
+            if destination.local_sockaddr is not None:
+                destination.local_sockaddr.close()
+            destination.transport.close()
 
     # ------------------------------------------------------------------ publications
     def add_publication(self, msg: cp.PublicationMessage, uri: ChannelUri, params: Any, is_exclusive: bool) -> NetworkPublication:
         udp = self._parse(uri)
-        if udp.is_manual_control_mode or udp.is_dynamic_control_mode:
-            from aeronpy.errors import NotSupportedError
-
-            raise NotSupportedError(f"MDC (control-mode) publications are not supported yet by the aeronpy driver: {msg.channel}")
+        if udp.is_response_control_mode:
+            raise NotSupportedError(f"response channels are not supported yet by the aeronpy driver: {msg.channel}")
         endpoint = self._get_or_create_send_endpoint(udp, msg.channel, msg.correlation_id)
         if not is_exclusive:
             for pub in self.publications:
@@ -259,7 +275,7 @@ class NetworkConductor:
         log_buffers = LogBuffers.create(path, term_length, ctx.file_page_size, sparse=params.sparse)
         window = params.publication_window_length
         window = term_length // 2 if window <= 0 else min(window, term_length // 2)
-        is_group = udp.is_multicast
+        is_group = udp.has_group_semantics
         try:
             descriptor.write_log_metadata(
                 log_buffers.metadata,
@@ -358,10 +374,8 @@ class NetworkConductor:
                     self._link_spy(link, publication)
             return -1
         udp = self._parse(uri)
-        if udp.is_manual_control_mode or (udp.has_explicit_control and not udp.is_multicast):
-            from aeronpy.errors import NotSupportedError
-
-            raise NotSupportedError(f"MDS/MDC subscriptions are not supported yet by the aeronpy driver: {msg.channel}")
+        if udp.is_response_control_mode:
+            raise NotSupportedError(f"response channels are not supported yet by the aeronpy driver: {msg.channel}")
         endpoint = self._get_or_create_receive_endpoint(udp, msg.channel, msg.correlation_id)
         endpoint.refcnt += 1
         link = NetworkSubscriptionLink(msg.correlation_id, msg.client_id, msg.stream_id, msg.channel, params.session_id, endpoint, params)
@@ -411,19 +425,25 @@ class NetworkConductor:
         endpoint = self.receive_endpoints.get(key)
         if endpoint is not None:
             return endpoint
-        ctx = self.ctx
-        transport = open_receive_data_transport(
-            udp, so_rcvbuf=ctx.socket_rcvbuf, so_sndbuf=ctx.socket_sndbuf, multicast_ttl=ctx.socket_multicast_ttl
-        )
+        receiver_id = self.next_receiver_id
+        self.next_receiver_id += 1
+        if udp.is_manual_control_mode:  # MDS: transports come with ADD_RCV_DESTINATION
+            status = self._new_counter(
+                f"rcv-channel: {channel}", ctr.RECEIVE_CHANNEL_STATUS_TYPE_ID,
+                ctr.channel_counter_key(channel), registration_id, 0,
+            )
+            endpoint = ReceiveChannelEndpoint(udp, None, None, status, self.conductor.system_counters, receiver_id, self._on_setup_from_receiver)
+            endpoint.interceptor = self.interceptor
+            self.receive_endpoints[key] = endpoint
+            self.receiver.commands.offer(lambda: self.receiver.add_endpoint(endpoint))
+            return endpoint
+        transport = self._open_receive_transport(udp)
         local = _format_address(transport.local_address)
         status = self._new_counter(
             f"rcv-channel: {channel} {local}", ctr.RECEIVE_CHANNEL_STATUS_TYPE_ID,
             ctr.channel_counter_key(channel), registration_id, 0,
         )
-        receiver_id = self.next_receiver_id
-        self.next_receiver_id += 1
-        control = udp.remote_control if udp.is_multicast else None
-        endpoint = ReceiveChannelEndpoint(udp, transport, control, status, self.conductor.system_counters, receiver_id, self._on_setup_from_receiver)
+        endpoint = ReceiveChannelEndpoint(udp, transport, _receive_control_address(udp), status, self.conductor.system_counters, receiver_id, self._on_setup_from_receiver)
         endpoint.interceptor = self.interceptor
         endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
             f"rcv-local-sockaddr: {status.id} {local}", ctr.LOCAL_SOCKADDR_TYPE_ID,
@@ -433,6 +453,134 @@ class NetworkConductor:
         self.receive_endpoints[key] = endpoint
         self.receiver.commands.offer(lambda: self.receiver.add_endpoint(endpoint))
         return endpoint
+
+    def _open_receive_transport(self, udp: UdpChannel) -> Any:
+        ctx = self.ctx
+        return open_receive_data_transport(
+            udp, so_rcvbuf=ctx.socket_rcvbuf, so_sndbuf=ctx.socket_sndbuf, multicast_ttl=ctx.socket_multicast_ttl
+        )
+
+    # ------------------------------------------------------------------ MDC send destinations
+    def _manual_send_endpoint(self, publication_registration_id: int) -> SendChannelEndpoint:
+        from aeronpy.driver.conductor import CommandError
+
+        publication = next((p for p in self.publications if p.registration_id == publication_registration_id), None)
+        if publication is None:
+            raise CommandError(cp.ErrorCode.UNKNOWN_PUBLICATION, f"unknown publication registration_id={publication_registration_id}")
+        endpoint: SendChannelEndpoint = publication.endpoint
+        if endpoint.tracker is None or not endpoint.tracker.is_manual_control_mode:
+            raise CommandError(
+                cp.ErrorCode.GENERIC_ERROR,
+                f"channel does not allow manual control of destinations: publication_registration_id={publication_registration_id}",
+            )
+        return endpoint
+
+    def _send_destination_address(self, channel: str) -> Any:
+        """Validate a send destination URI as the C driver does; returns its resolved address."""
+        from aeronpy.driver.conductor import CommandError
+
+        if channel.startswith("aeron-spy:"):
+            raise InvalidChannelError(f"Aeron spies are invalid as send destinations: {channel}")
+        uri = ChannelUri.parse(channel)
+        endpoint_text = uri.get(ENDPOINT)
+        if not uri.is_udp or uri.is_spy or endpoint_text is None:
+            raise CommandError(cp.ErrorCode.GENERIC_ERROR, f"incorrect URI format for destination: {channel}")
+        if parse_endpoint(endpoint_text, ENDPOINT)[1] == 0:
+            raise CommandError(cp.ErrorCode.GENERIC_ERROR, f"endpoint has port=0 for send destination: channel={channel}")
+        validate_udp_channel(uri, is_publication=True, is_destination=True)
+        udp = UdpChannel.parse(uri, is_destination=True, default_multicast_ttl=self.ctx.socket_multicast_ttl)
+        return udp.remote_data
+
+    def add_send_destination(self, msg: cp.DestinationMessage) -> None:
+        endpoint = self._manual_send_endpoint(msg.registration_id)
+        address = self._send_destination_address(msg.channel)
+        tracker = endpoint.tracker
+        assert tracker is not None
+        self.sender.commands.offer(lambda: tracker.add_destination(address, endpoint.now_ns, msg.correlation_id, msg.channel))
+
+    def remove_send_destination(self, msg: cp.DestinationMessage) -> None:
+        endpoint = self._manual_send_endpoint(msg.registration_id)
+        address = self._send_destination_address(msg.channel)
+        tracker = endpoint.tracker
+        assert tracker is not None
+
+        def remove() -> None:
+            tracker.remove_destination(address)
+
+        self.sender.commands.offer(remove)
+
+    def remove_send_destination_by_id(self, publication_registration_id: int, destination_registration_id: int) -> None:
+        endpoint = self._manual_send_endpoint(publication_registration_id)
+        tracker = endpoint.tracker
+        assert tracker is not None
+
+        def remove() -> None:
+            tracker.remove_destination_by_id(destination_registration_id)
+
+        self.sender.commands.offer(remove)
+
+    # ------------------------------------------------------------------ MDS receive destinations
+    def _mds_endpoint(self, msg: cp.DestinationMessage) -> ReceiveChannelEndpoint:
+        from aeronpy.driver.conductor import CommandError
+
+        link = next((s for s in self.subscriptions if s.registration_id == msg.registration_id), None)
+        if link is None:
+            raise CommandError(
+                cp.ErrorCode.UNKNOWN_SUBSCRIPTION,
+                f"unknown subscription client_id={msg.client_id} registration_id={msg.registration_id}",
+            )
+        if link.endpoint is None or not link.endpoint.channel.is_manual_control_mode:
+            raise InvalidChannelError("channel does not allow manual control")
+        return link.endpoint
+
+    def _receive_destination_channel(self, channel: str) -> UdpChannel:
+        uri = ChannelUri.parse(channel)
+        if uri.is_ipc or uri.is_spy:
+            raise NotSupportedError(f"IPC and spy receive destinations are not supported yet by the aeronpy driver: {channel}")
+        validate_udp_channel(uri, is_publication=False, is_destination=True)
+        return UdpChannel.parse(uri, is_destination=True, default_multicast_ttl=self.ctx.socket_multicast_ttl)
+
+    def add_receive_destination(self, msg: cp.DestinationMessage) -> None:
+        endpoint = self._mds_endpoint(msg)
+        udp = self._receive_destination_channel(msg.channel)
+        for existing in endpoint.conductor_destinations:
+            if existing.channel.canonical_form == udp.canonical_form:
+                raise InvalidChannelError(f"destination already added: {msg.channel}")
+        transport = self._open_receive_transport(udp)
+        try:
+            local = _format_address(transport.local_address)
+            assert endpoint.status is not None
+            sockaddr = self._new_counter(
+                f"rcv-local-sockaddr: {endpoint.status.id} {local}", ctr.LOCAL_SOCKADDR_TYPE_ID,
+                _sockaddr_key(endpoint.status.id, local), msg.registration_id, 0,
+            )
+        except BaseException:
+            transport.close()
+            raise
+        sockaddr.set(1)
+        destination = ReceiveDestination(
+            udp, transport, _receive_control_address(udp),
+            has_explicit_control=bool(udp.has_explicit_control and not udp.is_multicast), local_sockaddr=sockaddr,
+        )
+        endpoint.conductor_destinations.append(destination)
+        self.receiver.commands.offer(lambda: self.receiver.add_destination(endpoint, destination))
+
+    def remove_receive_destination(self, msg: cp.DestinationMessage) -> None:
+        from aeronpy.driver.conductor import CommandError
+
+        endpoint = self._mds_endpoint(msg)
+        udp = self._receive_destination_channel(msg.channel)
+        destination = next(
+            (d for d in endpoint.conductor_destinations if d.channel.canonical_form == udp.canonical_form), None
+        )
+        if destination is None:
+            raise CommandError(cp.ErrorCode.GENERIC_ERROR, f"unknown receive destination: {msg.channel}")
+        endpoint.conductor_destinations.remove(destination)
+
+        def closed(d: ReceiveDestination = destination) -> None:
+            self.queue.offer(lambda: _close_receive_destination(d))
+
+        self.receiver.commands.offer(lambda: self.receiver.remove_destination(endpoint, destination, closed))
 
     def _release_receive_endpoint(self, endpoint: ReceiveChannelEndpoint) -> None:
         endpoint.refcnt -= 1
@@ -589,6 +737,22 @@ class NetworkConductor:
         self._free_image(image)
         self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, image.stream_id, image.session_id))
         self._close_receive_endpoint_if_unused(endpoint)
+
+
+def _receive_control_address(udp: UdpChannel) -> Any:
+    """Where a receive destination sends SMs/NAKs: the multicast control group, an MDC
+    publisher's ``control`` address, or ``None`` (reply to the data source)."""
+    if udp.is_multicast:
+        return udp.remote_control
+    if udp.has_explicit_control:
+        return udp.local_control
+    return None
+
+
+def _close_receive_destination(destination: ReceiveDestination) -> None:
+    destination.transport.close()
+    if destination.local_sockaddr is not None:
+        destination.local_sockaddr.close()
 
 
 def _remove_subscriber(subscribers: list[SubscriberPosition], registration_id: int) -> SubscriberPosition | None:
