@@ -199,3 +199,29 @@ def test_startup_warns_when_rmem_max_caps_the_buffer(aeron_dir: str, capsys: Any
     with MediaDriver.launch(ctx) as driver:
         assert any("rmem_max" in w for w in driver.startup_warnings)
     assert "rmem_max" in capsys.readouterr().err
+
+
+def test_image_refused_when_sender_mtu_exceeds_receiver_window(driver: Any, client_factory: Callable[..., Any], aeron_dir: str) -> None:
+    from aeronpy.cnc import CncFile
+    from aeronpy.tools.errors import format_errors
+
+    aeron = client_factory()
+    port = free_port()
+    sub = aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}|rcv-wnd=4k", 8)
+    pub = aeron.add_publication(f"aeron:udp?endpoint=127.0.0.1:{port}|mtu=8k", 8)
+
+    def logged() -> bool:
+        with CncFile.map(os.path.join(aeron_dir, "cnc.dat")) as cnc:
+            return "greater than the receiver window" in "\n".join(format_errors(cnc))
+
+    wait_for(logged, message="the refused SETUP to be logged")
+    assert sub.image_count == 0 and not pub.is_connected
+
+
+def test_image_setup_checks() -> None:
+    from aeronpy.driver.network_conductor import _image_setup_problem
+
+    assert _image_setup_problem(1408, 131072, 262144) is None
+    assert "MTU" in str(_image_setup_problem(8192, 4096, 262144))
+    assert "SO_RCVBUF" in str(_image_setup_problem(1408, 1 << 20, 262144))
+    assert "invalid" in str(_image_setup_problem(1000, 1 << 20, 0))

@@ -642,6 +642,18 @@ class NetworkConductor:
             return
         ctx = self.ctx
         params = links[0].params
+        problem = _image_setup_problem(
+            mtu,
+            min(params.receiver_window_length or ctx.initial_window_length, term_length // 2),
+            _effective_rcvbuf(endpoint),
+        )
+        if problem is not None:
+            self.conductor.record_error(
+                cp.ErrorCode.GENERIC_ERROR,
+                f"cannot create image for session {session_id} stream {stream_id} from {source_address}: {problem}",
+            )
+            self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, stream_id, session_id))
+            return
         try:
             self.conductor.check_storage(descriptor.compute_log_length(term_length, ctx.file_page_size))
             correlation_id = self.conductor.to_driver.next_correlation_id()
@@ -753,6 +765,26 @@ def _close_receive_destination(destination: ReceiveDestination) -> None:
     destination.transport.close()
     if destination.local_sockaddr is not None:
         destination.local_sockaddr.close()
+
+
+def _effective_rcvbuf(endpoint: Any) -> int:
+    """SO_RCVBUF of the endpoint's (first) socket, or 0 when unknown."""
+    transport = getattr(endpoint, "transport", None)
+    value = getattr(transport, "effective_so_rcvbuf", 0) if transport is not None else 0
+    return int(value) if isinstance(value, int) else 0
+
+
+def _image_setup_problem(mtu: int, window: int, so_rcvbuf: int) -> str | None:
+    """Aeron's checks before creating an image from a SETUP (driver-behaviour.md §7)."""
+    if mtu < 32 or mtu > 65504 or mtu % 32:
+        return f"sender MTU {mtu} is invalid (must be a multiple of 32 in [32, 65504])"
+    if mtu > window:
+        return f"sender MTU {mtu} is greater than the receiver window {window}: increase rcv-wnd / aeron.rcv.initial.window.length"
+    if so_rcvbuf and window > so_rcvbuf:
+        return f"receiver window {window} is greater than SO_RCVBUF {so_rcvbuf}: increase so-rcvbuf / aeron.socket.so_rcvbuf"
+    if so_rcvbuf and mtu > so_rcvbuf:
+        return f"sender MTU {mtu} is greater than SO_RCVBUF {so_rcvbuf}"
+    return None
 
 
 def _remove_subscriber(subscribers: list[SubscriberPosition], registration_id: int) -> SubscriberPosition | None:
