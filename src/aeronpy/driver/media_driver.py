@@ -70,6 +70,13 @@ class MediaDriver:
     def _start(self) -> None:
         ctx = self.ctx
         self._prepare_dir()
+        # effective configuration for tools (``aeronpy sizing --check``): not all of it is in cnc.dat
+        props = "".join(f"{k}={v}\n" for k, v in sorted(ctx.as_properties().items()))
+        try:
+            with open(os.path.join(ctx.aeron_dir, "driver-config.properties"), "w", encoding="utf-8") as f:
+                f.write(props)
+        except OSError as ex:
+            raise StorageSpaceError(f"cannot write driver-config.properties in {ctx.aeron_dir}: {ex}") from ex
         now_ms = epoch_ms()
         cnc_path = os.path.join(ctx.aeron_dir, "cnc.dat")
         self.cnc = cnc = CncFile.create(

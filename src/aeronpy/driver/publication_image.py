@@ -172,6 +172,10 @@ class PublicationImage:
         position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
         if position < max(0, self.last_sm_position - self.term_length):
             return
+        if position > self.last_sm_window_limit:  # beyond any window we granted (as C/Java over-run)
+            if self._over_runs is not None:
+                self._over_runs.increment()
+            return
         self.time_of_last_packet_ns = now_ns
         self._connection_for(address if not self.is_multicast else self.connections[0].control_address, now_ns)
         if self._heartbeats_received is not None:

@@ -13,11 +13,16 @@ and :func:`run`.
 from __future__ import annotations
 
 import argparse
+import glob
 import math
+import os
+import socket
+import struct
 from dataclasses import dataclass, fields
 
-from aeronpy.config import format_size, parse_duration_ns, parse_size
+from aeronpy.config import default_aeron_dir, format_size, parse_duration_ns, parse_size
 from aeronpy.errors import ConfigurationError
+from aeronpy.logbuffer import descriptor as _descriptor
 
 __all__ = [
     "HEADER_LENGTH",
@@ -35,6 +40,12 @@ __all__ = [
     "check_against_system",
     "add_arguments",
     "run",
+    "DRIVER_CONFIG_FILE",
+    "Setting",
+    "CheckRow",
+    "read_driver_settings",
+    "check_running_driver",
+    "format_check",
 ]
 
 HEADER_LENGTH = 32
@@ -338,6 +349,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rmem-max-path", default="/proc/sys/net/core/rmem_max", help="where to read net.core.rmem_max"
     )
     parser.add_argument("--no-system-check", action="store_true", help="skip the rmem_max check")
+    parser.add_argument(
+        "--check", action="store_true",
+        help="compare the recommendations with the running driver's settings (--dir) and the kernel's buffers",
+    )
+    parser.add_argument("--dir", default=None, help="Aeron directory for --check (default: aeron.dir default)")
+    parser.add_argument(
+        "--proc-net-core", default=PROC_NET_CORE, help=argparse.SUPPRESS,  # tests point this at fake sysctls
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -358,4 +377,288 @@ def run(args: argparse.Namespace) -> int:
     system = [] if args.no_system_check else check_against_system(report, args.rmem_max_path)
     for w in system:
         print(f"WARNING: {w}")
-    return 1 if system or report.warnings else 0
+    status = 1 if system or report.warnings else 0
+    if getattr(args, "check", False):
+        aeron_dir = args.dir if args.dir else default_aeron_dir()
+        try:
+            rows, notes = check_running_driver(report, aeron_dir, proc_net_core=args.proc_net_core)
+        except CheckError as e:
+            print(f"sizing --check: {e}")
+            return 2
+        print()
+        print(format_check(rows, notes))
+        if any(r.status != "OK" for r in rows):
+            status = 1
+    return status
+
+
+# --------------------------------------------------------------------------------------
+# --check: the running driver and the kernel
+# --------------------------------------------------------------------------------------
+
+DRIVER_CONFIG_FILE = "driver-config.properties"
+PROC_NET_CORE = "/proc/sys/net/core"
+LOG_META_DATA_LENGTH = _descriptor.LOG_META_DATA_LENGTH  # the metadata section ends the file
+_LOG_FIELDS = {
+    "mtu": _descriptor.LOG_MTU_LENGTH_OFFSET,
+    "term_length": _descriptor.LOG_TERM_LENGTH_OFFSET,
+    "receiver_window": _descriptor.LOG_RECEIVER_WINDOW_LENGTH_OFFSET,
+    "so_sndbuf": _descriptor.LOG_SOCKET_SNDBUF_LENGTH_OFFSET,
+    "so_rcvbuf": _descriptor.LOG_SOCKET_RCVBUF_LENGTH_OFFSET,
+}
+_PROPS = {
+    "term_length": "aeron.term.buffer.length",
+    "mtu": "aeron.mtu.length",
+    "receiver_window": "aeron.rcv.initial.window.length",
+    "so_rcvbuf": "aeron.socket.so_rcvbuf",
+    "so_sndbuf": "aeron.socket.so_sndbuf",
+}
+
+
+class CheckError(Exception):
+    """``--check`` cannot run (e.g. the Aeron directory does not exist)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One effective driver setting and where it was read."""
+
+    value: int
+    source: str
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One line of the ``--check`` table."""
+
+    name: str
+    recommended: int
+    actual: int | None
+    status: str  # "OK", "TOO SMALL" or "UNKNOWN"
+    source: str
+    reason: str
+
+
+def _read_properties(path: str) -> dict[str, str]:
+    result: dict[str, str] = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith(("#", "!")) or "=" not in line:
+                continue
+            key, _, value = line.partition("=")
+            result[key.strip()] = value.strip()
+    return result
+
+
+def _read_logbuffer_metadata(path: str) -> dict[str, int] | None:
+    """The sizing fields of a ``.logbuffer``'s metadata section (the file's last 4 KiB)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            if size < LOG_META_DATA_LENGTH:
+                return None
+            f.seek(size - LOG_META_DATA_LENGTH)
+            meta = f.read(LOG_META_DATA_LENGTH)
+    except OSError:
+        return None
+    if len(meta) < LOG_META_DATA_LENGTH:
+        return None
+    return {name: struct.unpack_from("<i", meta, off)[0] for name, off in _LOG_FIELDS.items()}
+
+
+def read_driver_settings(aeron_dir: str) -> tuple[dict[str, Setting], list[str]]:
+    """Effective driver settings of ``aeron_dir`` and notes.
+
+    Preferred source: ``<dir>/driver-config.properties`` (written by the aeronpy driver at
+    start).  Missing values (or the whole file, e.g. a C driver) fall back to the metadata of
+    ``publications/*.logbuffer`` / ``images/*.logbuffer``; image logs carry the receiver window.
+    Raises :class:`CheckError` when the directory does not exist.
+    """
+    if not os.path.isdir(aeron_dir):
+        raise CheckError(
+            f"Aeron directory {aeron_dir} does not exist: start the driver first or pass --dir"
+        )
+    notes: list[str] = []
+    settings: dict[str, Setting] = {}
+    cnc = os.path.join(aeron_dir, "cnc.dat")
+    if os.path.exists(cnc):
+        notes.append(_describe_cnc(cnc))
+    else:
+        notes.append(f"no cnc.dat in {aeron_dir}: no driver is running there")
+    config_path = os.path.join(aeron_dir, DRIVER_CONFIG_FILE)
+    if os.path.exists(config_path):
+        try:
+            props = _read_properties(config_path)
+        except OSError as e:
+            notes.append(f"cannot read {config_path}: {e.strerror or e}")
+            props = {}
+        for name, prop in _PROPS.items():
+            if prop in props:
+                try:
+                    settings[name] = Setting(parse_size(props[prop], prop), f"{DRIVER_CONFIG_FILE} {prop}")
+                except ConfigurationError:
+                    notes.append(f"{config_path}: bad value {prop}={props[prop]!r}")
+        if "term_length" in settings and "receiver_window" in settings:
+            # the driver clamps an image's window to half its term (driver-behaviour.md §7)
+            clamp = settings["term_length"].value // 2
+            if settings["receiver_window"].value > clamp:
+                settings["receiver_window"] = Setting(
+                    clamp, f"{DRIVER_CONFIG_FILE}: {_PROPS['term_length']} / 2 (window clamp)"
+                )
+    else:
+        notes.append(f"no {DRIVER_CONFIG_FILE} (not an aeronpy driver?): using log-buffer metadata")
+    logs = sorted(glob.glob(os.path.join(aeron_dir, "images", "*.logbuffer"))) + sorted(
+        glob.glob(os.path.join(aeron_dir, "publications", "*.logbuffer"))
+    )
+    for path in logs:
+        meta = _read_logbuffer_metadata(path)
+        if meta is None:
+            continue
+        rel = os.path.relpath(path, aeron_dir)
+        for name, value in meta.items():
+            if name not in settings and value > 0:
+                settings[name] = Setting(value, f"log-buffer metadata of {rel}")
+    if not settings:
+        notes.append(
+            f"no {DRIVER_CONFIG_FILE} and no log buffers in {aeron_dir}: driver settings unknown"
+        )
+    return settings, notes
+
+
+def _describe_cnc(path: str) -> str:
+    from aeronpy.cnc import CncFile
+    from aeronpy.errors import CncError
+
+    try:
+        cnc = CncFile.map(path)
+    except (CncError, OSError, ValueError) as e:
+        return f"cnc.dat present but unreadable: {e}"
+    try:
+        pid = getattr(cnc, "pid", None)
+        return f"cnc.dat: driver pid {pid}" if pid is not None else "cnc.dat present"
+    finally:
+        cnc.close()
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _probe_rcvbuf(request: int) -> int:
+    """``getsockopt(SO_RCVBUF)`` of a UDP socket after requesting ``request`` (0: OS default)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        if request > 0:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, request)
+        return int(probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+
+
+def _row(name: str, recommended: int, actual: int | None, source: str, ok_reason: str, bad_reason: str) -> CheckRow:
+    if actual is None:
+        return CheckRow(name, recommended, None, "UNKNOWN", source, "not available")
+    if actual >= recommended:
+        return CheckRow(name, recommended, actual, "OK", source, ok_reason)
+    return CheckRow(name, recommended, actual, "TOO SMALL", source, bad_reason)
+
+
+def check_running_driver(
+    report: SizingReport, aeron_dir: str, proc_net_core: str = PROC_NET_CORE
+) -> tuple[list[CheckRow], list[str]]:
+    """Compare ``report`` with the driver of ``aeron_dir`` and the kernel's socket buffers.
+
+    Returns the table rows and notes; raises :class:`CheckError` if ``aeron_dir`` is missing.
+    """
+    settings, notes = read_driver_settings(aeron_dir)
+    rows: list[CheckRow] = []
+
+    def setting(name: str) -> tuple[int | None, str]:
+        s = settings.get(name)
+        return (s.value, s.source) if s is not None else (None, "unknown")
+
+    term, src = setting("term_length")
+    rows.append(_row(
+        "term length", int(report.term_length.value), term, src,
+        "holds 2 × window and 8 × message",
+        "term smaller than recommended: window clamped to term/2 or messages over term/8 rejected",
+    ))
+    window, src = setting("receiver_window")
+    rows.append(_row(
+        "receiver window", int(report.receiver_window.value), window, src,
+        "covers the bandwidth-delay product",
+        "window < BDP: the sender stalls on flow control before an RTT of data is in flight",
+    ))
+    mtu, src = setting("mtu")
+    rows.append(_row(
+        "mtu", report.mtu, mtu, src, "at least the MTU the figures assume",
+        "smaller MTU than assumed: more fragments and packets per message",
+    ))
+    so_rcvbuf, src = setting("so_rcvbuf")
+    rmem_default = _read_int(os.path.join(proc_net_core, "rmem_default"))
+    rmem_max = _read_int(os.path.join(proc_net_core, "rmem_max"))
+    wmem_max = _read_int(os.path.join(proc_net_core, "wmem_max"))
+    need_rcvbuf = int(report.so_rcvbuf.value)
+    if so_rcvbuf == 0:
+        rows.append(_row(
+            "so_rcvbuf (driver)", need_rcvbuf, rmem_default, f"{src} = 0 → net.core.rmem_default",
+            "the OS default is large enough",
+            "aeron.socket.so_rcvbuf unset: sockets get net.core.rmem_default, below the need",
+        ))
+    else:
+        rows.append(_row(
+            "so_rcvbuf (driver)", need_rcvbuf, so_rcvbuf, src, "requested size is enough",
+            "requested SO_RCVBUF below the need: raise aeron.socket.so_rcvbuf",
+        ))
+    rows.append(_row(
+        "net.core.rmem_max", int(report.rmem_max.value), rmem_max,
+        os.path.join(proc_net_core, "rmem_max"), "kernel allows the SO_RCVBUF request",
+        "kernel caps SO_RCVBUF requests here: the driver's request is silently reduced",
+    ))
+    rows.append(_row(
+        "net.core.rmem_default", need_rcvbuf if not so_rcvbuf else 0, rmem_default,
+        os.path.join(proc_net_core, "rmem_default"),
+        "used only when aeron.socket.so_rcvbuf is 0" if so_rcvbuf else "default socket size is enough",
+        "default socket receive buffer below the need",
+    ))
+    so_sndbuf, _ = setting("so_sndbuf")
+    rows.append(_row(
+        "net.core.wmem_max", so_sndbuf or 0, wmem_max, os.path.join(proc_net_core, "wmem_max"),
+        "kernel allows the driver's SO_SNDBUF request",
+        "kernel caps the driver's aeron.socket.so_sndbuf request",
+    ))
+    request = so_rcvbuf if so_rcvbuf else need_rcvbuf
+    readback = _probe_rcvbuf(request)
+    # Linux doubles the request for bookkeeping overhead and reports the doubled value
+    granted = readback // 2 if os.uname().sysname == "Linux" else readback
+    rows.append(_row(
+        "SO_RCVBUF (probe)", need_rcvbuf, granted,
+        f"probe socket: requested {request} B, getsockopt read back {readback} B"
+        + (" (÷2: Linux doubles it)" if granted != readback else ""),
+        "the kernel grants the size",
+        "the kernel granted less than requested (capped by net.core.rmem_max)" if granted < request
+        else "the kernel grants the request, but the request (the driver's so_rcvbuf) is below the need",
+    ))
+    return rows, notes
+
+
+def format_check(rows: list[CheckRow], notes: list[str]) -> str:
+    """The ``--check`` table: setting, recommended, actual, status, reason and source."""
+    table = [
+        (r.name, _fmt_bytes(r.recommended), "?" if r.actual is None else _fmt_bytes(r.actual), r.status,
+         f"{r.reason} [{r.source}]")
+        for r in rows
+    ]
+    head = ("setting", "recommended", "actual", "status", "reason [source]")
+    widths = [max(len(head[i]), *(len(t[i]) for t in table)) for i in range(4)]
+    lines = ["check against the running driver and kernel:", ""]
+    lines.append(f"{head[0]:<{widths[0]}}  {head[1]:>{widths[1]}}  {head[2]:>{widths[2]}}  {head[3]:<{widths[3]}}  {head[4]}")
+    lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 15)
+    for t in table:
+        lines.append(f"{t[0]:<{widths[0]}}  {t[1]:>{widths[1]}}  {t[2]:>{widths[2]}}  {t[3]:<{widths[3]}}  {t[4]}")
+    lines.append("")
+    lines.extend(f"note: {n}" for n in notes)
+    return "\n".join(lines)
