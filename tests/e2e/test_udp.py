@@ -225,3 +225,28 @@ def test_image_setup_checks() -> None:
     assert "MTU" in str(_image_setup_problem(8192, 4096, 262144))
     assert "SO_RCVBUF" in str(_image_setup_problem(1408, 1 << 20, 262144))
     assert "invalid" in str(_image_setup_problem(1000, 1 << 20, 0))
+
+
+def test_ipv6_loopback_unicast(driver: Any, client_factory: Callable[..., Any]) -> None:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
+            s.bind(("::1", 0))
+            port = int(s.getsockname()[1])
+    except OSError as ex:
+        pytest.skip(f"IPv6 loopback unavailable: {ex}")
+    aeron = client_factory()
+    channel = f"aeron:udp?endpoint=[::1]:{port}"
+    sub = aeron.add_subscription(channel, 9)
+    pub = aeron.add_publication(channel, 9)
+    wait_for(lambda: pub.is_connected and sub.image_count == 1, message="IPv6 connection")
+    assert sub.images[0].source_identity.startswith("[::1]:")
+    assert pump(pub, sub, 2000) == list(range(2000))
+
+
+def test_host_name_endpoint(driver: Any, client_factory: Callable[..., Any]) -> None:
+    aeron = client_factory()
+    channel = f"aeron:udp?endpoint=localhost:{free_port()}"
+    sub = aeron.add_subscription(channel, 10)
+    pub = aeron.add_publication(channel, 10)
+    wait_for(lambda: pub.is_connected and sub.image_count == 1, message="connection by host name")
+    assert pump(pub, sub, 500) == list(range(500))
