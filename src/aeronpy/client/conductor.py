@@ -98,6 +98,7 @@ class ClientConductor(AgentBase):
             cp.ON_CLIENT_TIMEOUT: self._on_client_timeout,
             cp.ON_STATIC_COUNTER: self._on_static_counter,
             cp.ON_NEXT_AVAILABLE_SESSION_ID: self._on_next_session_id,
+            cp.ON_PUBLICATION_ERROR: self._on_publication_error,
         }
 
     # ------------------------------------------------------------------ agent
@@ -357,6 +358,21 @@ class ClientConductor(AgentBase):
             ).encode(),
         )
 
+    def reject_image(self, image_correlation_id: int, position: int, reason: str) -> None:
+        """REJECT_IMAGE; blocks until ON_OPERATION_SUCCESS (raises RegistrationError on ON_ERROR)."""
+        correlation_id = self._register(
+            "reject_image",
+            cp.REJECT_IMAGE,
+            lambda corr: cp.RejectImageMessage(
+                client_id=self.client_id,
+                correlation_id=corr,
+                image_correlation_id=image_correlation_id,
+                position=position,
+                reason=reason,
+            ).encode(),
+        )
+        self.await_registration(correlation_id)
+
     def is_command_active(self, correlation_id: int) -> bool:
         """Async commands: True while the driver has not answered; raises the driver's error
         (once) if it failed; False once it succeeded (or is unknown)."""
@@ -607,6 +623,19 @@ class ClientConductor(AgentBase):
         if pending is not None:
             pending.resource = msg.next_session_id
             pending.done = True
+
+
+    def _on_publication_error(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
+        handler = self.ctx.publication_error_frame_handler
+        if handler is None:
+            return
+        msg = cp.PublicationErrorFrame.decode(buffer, offset, length)
+        if not any(p.original_registration_id == msg.registration_id for p in self.publications.values()):
+            return
+        try:
+            handler(msg)
+        except Exception as ex:  # a user's handler must not break the conductor
+            self._report(ex)
 
 
 def subscription_handler(subscription: Subscription, which: str) -> Callable[[Image], None] | None:

@@ -20,6 +20,7 @@ from aeronpy.config import (
     parse_int,
 )
 from aeronpy.errors import ConfigurationError
+from aeronpy.protocol.control import PublicationErrorFrame
 
 __all__ = ["MAX_CLIENT_NAME_LENGTH", "Context"]
 
@@ -53,7 +54,9 @@ class Context:
     :class:`~aeronpy.client.Image`; ``on_new_publication(channel, stream_id, session_id,
     correlation_id)`` and ``on_new_subscription(channel, stream_id, correlation_id)`` are
     called when the driver confirms the resource.  ``error_handler`` gets errors raised on the
-    client conductor (default: print to stderr).
+    client conductor (default: print to stderr).  ``publication_error_frame_handler`` gets the
+    :class:`~aeronpy.protocol.control.PublicationErrorFrame` of each ON_PUBLICATION_ERROR for
+    one of this client's publications (a receiver rejected its image).
     """
 
     aeron_dir: str = field(default_factory=lambda: os.environ.get("AERON_DIR") or default_aeron_dir())
@@ -70,6 +73,7 @@ class Context:
     unavailable_image_handler: Callable[[Any], None] | None = None
     on_new_publication: Callable[[str, int, int, int], None] | None = None
     on_new_subscription: Callable[[str, int, int], None] | None = None
+    publication_error_frame_handler: Callable[[PublicationErrorFrame], None] | None = None
 
     PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: prop for name, (prop, _) in _PROPERTIES.items()}
 
@@ -131,6 +135,7 @@ class Context:
             "unavailable_image_handler",
             "on_new_publication",
             "on_new_subscription",
+            "publication_error_frame_handler",
         ):
             handler = getattr(self, name)
             if handler is not None and not callable(handler):

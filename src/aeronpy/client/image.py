@@ -167,6 +167,17 @@ class Image:
     def is_publication_revoked(self) -> bool:
         return d.is_publication_revoked(self._meta)
 
+    def reject(self, reason: str) -> None:
+        """Ask the driver to reject this image (REJECT_IMAGE with the current position).
+
+        The driver stops acknowledging the stream and tells the publisher (ERR frames for a
+        network image, ON_PUBLICATION_ERROR for IPC).  Blocks for the driver's answer; raises
+        :class:`~aeronpy.errors.RegistrationError` if the driver refused it."""
+        conductor: Any = getattr(self.subscription, "conductor", None)
+        if conductor is None:
+            raise RuntimeError("image is not attached to a client")
+        conductor.reject_image(self.correlation_id, self.position, reason)
+
     def close(self) -> None:
         """Freeze the position; polls return 0 afterwards.  The log buffers are not closed."""
         if self._closed:

@@ -8,6 +8,7 @@ lifecycles, blocked command unblocking).  Responses go out on the to-clients bro
 from __future__ import annotations
 
 import os
+import socket
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -185,6 +186,7 @@ class DriverConductor(AgentBase):
         self.to_driver.set_consumer_heartbeat_time(now_ms)
         self._check_clients(now_ms)
         for publication in list(self.ipc_publications):
+            self._check_ipc_cool_down(publication, now_ns)
             publication.on_time_event(now_ns, self)
             if publication.state is PublicationState.DONE:
                 self._delete_publication(publication)
@@ -803,11 +805,84 @@ class DriverConductor(AgentBase):
         self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
 
     def _on_reject_image(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        cp.RejectImageMessage.decode(buffer, offset, length)
-        raise CommandError(cp.ErrorCode.NOT_SUPPORTED, "REJECT_IMAGE is not supported yet by the aeronpy driver")
+        msg = cp.RejectImageMessage.decode(buffer, offset, length)
+        self._get_or_add_client(msg.client_id)
+        reason = msg.reason.encode()
+        if len(reason) > cp.MAX_REJECT_REASON_LENGTH:
+            raise CommandError(cp.ErrorCode.GENERIC_ERROR, "Invalidation reason_text must be 1023 bytes or less")
+        image = self.network.find_image(msg.image_correlation_id)
+        if image is not None:
+            self.network.reject_image(image, reason)
+        else:
+            publication = next((p for p in self.ipc_publications if p.registration_id == msg.image_correlation_id), None)
+            if publication is None:
+                raise CommandError(
+                    cp.ErrorCode.GENERIC_ERROR, f"Unable to resolve image for correlationId={msg.image_correlation_id}"
+                )
+            self._reject_ipc_publication(publication, reason)
+        self._increment(SystemCounterId.IMAGES_REJECTED)
+        self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+
+    def _reject_ipc_publication(self, publication: IpcPublication, reason: bytes) -> None:
+        self.send_publication_error(
+            publication.registration_id, -1, publication.session_id, publication.stream_id, -1, -1,
+            ("127.0.0.1", 0), cp.ErrorCode.IMAGE_REJECTED, reason,
+        )
+        if not publication.in_cool_down:
+            descriptor.set_is_connected(publication.metadata, False)
+            for sub in list(publication.subscribers):
+                self.on_unavailable_image_for(publication, sub.subscription_registration_id)
+                if sub.state is not TetherState.CLOSED:
+                    sub.counter.close()
+            publication.subscribers.clear()
+            publication.in_cool_down = True
+        publication.cool_down_expire_time_ns = self.nano_clock() + self.ctx.image_liveness_timeout_ns
+
+    def _check_ipc_cool_down(self, publication: IpcPublication, now_ns: int) -> None:
+        if publication.in_cool_down and publication.cool_down_expire_time_ns < now_ns:
+            publication.in_cool_down = False
+            publication.cool_down_expire_time_ns = 0
+            for link in self.ipc_subscriptions:
+                if link.matches(publication) and publication.is_accepting_subscriptions() and not self._is_linked(link, publication):
+                    self._link(link, publication)
+
+    def send_publication_error(
+        self, registration_id: int, destination_registration_id: int, session_id: int, stream_id: int,
+        receiver_id: int, group_tag: int, source_address: Any, error_code: int, error_text: bytes,
+    ) -> None:
+        """ON_PUBLICATION_ERROR to the clients (ERR frame from a receiver, or a rejected IPC image)."""
+        address_type, port, address = _publication_error_address(source_address)
+        msg = cp.PublicationErrorFrame(
+            registration_id=registration_id,
+            destination_registration_id=destination_registration_id,
+            session_id=session_id,
+            stream_id=stream_id,
+            receiver_id=receiver_id,
+            group_tag=group_tag,
+            address_type=address_type,
+            source_port=port,
+            source_address=address,
+            error_code=int(error_code),
+            error_message=error_text[: cp.MAX_REJECT_REASON_LENGTH].decode("utf-8", errors="replace"),
+        )
+        self._send(cp.ON_PUBLICATION_ERROR, msg.encode())
 
     def _parse_channel(self, channel: str) -> ChannelUri:
         return ChannelUri.parse(channel)
+
+
+def _publication_error_address(address: Any) -> tuple[int, int, bytes]:
+    """(address type 1 = IPv4 / 2 = IPv6 / 0 = unknown, port, packed address) of a socket address."""
+    try:
+        host, port = address[0], int(address[1])
+    except (TypeError, IndexError, ValueError):
+        return 0, 0, b""
+    for family, address_type in ((socket.AF_INET, 1), (socket.AF_INET6, 2)):
+        try:
+            return address_type, port, socket.inet_pton(family, str(host).split("%")[0])
+        except OSError:
+            continue
+    return 0, port, b""
 
 
 def _peek_correlation_id(buffer: AtomicBuffer, offset: int, length: int) -> int:

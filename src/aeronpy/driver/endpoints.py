@@ -32,6 +32,9 @@ _SM = struct.Struct("<ibBhiiiiiq")
 _SM_TAG = struct.Struct("<q")
 _NAK = struct.Struct("<ibBhiiiii")
 _RTTM = struct.Struct("<ibBhiiqqq")
+_ERR = struct.Struct("<ibBhiiqqii")
+_ERR_HAS_GROUP_TAG_FLAG = 0x08
+_ERR_MAX_TEXT_LENGTH = 1023
 _SEND_SETUP_SM = struct.Struct("<ibBhiiiiiq")
 
 
@@ -102,6 +105,7 @@ class SendChannelEndpoint(_Endpoint):
         self.tracker = tracker  # MDC (control-mode manual/dynamic): the destinations
         self.is_unicast = not channel.is_multicast and tracker is None
         self.now_ns = 0  # cached sender time (set each sender duty cycle)
+        self._errors_received = system_counters.get(SystemCounterId.ERROR_FRAMES_RECEIVED)
 
     def send(self, data: Any, address: Any = None) -> int:
         # Not counted in "Bytes sent" here: like the C sender, only the data and heartbeat bytes a
@@ -147,6 +151,33 @@ class SendChannelEndpoint(_Endpoint):
             pub = self.publications.get((session_id, stream_id))
             if pub is not None:
                 pub.on_rttm(flags, echo, receiver_id, address)
+        elif frame_type == dh.HDR_TYPE_ERR:
+            self._on_error_frame(datagram, length, address, now_ns)
+
+    def _on_error_frame(self, datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
+        if length < _ERR.size:
+            if self._invalid is not None:
+                self._invalid.increment()
+            return
+        (frame_length, _, flags, _, session_id, stream_id, receiver_id, group_tag, error_code, error_length) = _ERR.unpack_from(datagram, 0)
+        if not (0 <= error_length <= _ERR_MAX_TEXT_LENGTH and _ERR.size + error_length <= frame_length <= length):
+            if self._invalid is not None:
+                self._invalid.increment()
+            return
+        if self._errors_received is not None:
+            self._errors_received.increment()
+        destination_registration_id = -1
+        if self.tracker is not None:
+            found = self.tracker.find_registration_id(receiver_id, address)
+            if found is not None:
+                destination_registration_id = found
+        pub = self.publications.get((session_id, stream_id))
+        if pub is not None:
+            text = bytes(datagram[_ERR.size:_ERR.size + error_length])
+            pub.on_error(
+                destination_registration_id, session_id, stream_id, receiver_id,
+                group_tag if flags & _ERR_HAS_GROUP_TAG_FLAG else -1, address, error_code, text, now_ns,
+            )
 
     def check_liveness(self, now_ns: int) -> None:
         if self.tracker is not None:

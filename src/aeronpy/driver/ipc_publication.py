@@ -84,6 +84,8 @@ class IpcPublication:
     time_of_last_consumer_position_change_ns: int = 0
     time_of_last_state_change_ns: int = 0
     unblocked_count: int = 0
+    in_cool_down: bool = False  # REJECT_IMAGE: subscribers unlinked, new ones not linked until expiry
+    cool_down_expire_time_ns: int = 0
 
     def __post_init__(self) -> None:
         self.term_length = self.log_buffers.term_length
@@ -116,6 +118,8 @@ class IpcPublication:
         return all(sub.counter.get() >= producer for sub in self.subscribers if sub.is_active)
 
     def is_accepting_subscriptions(self) -> bool:
+        if self.in_cool_down:
+            return False
         return self.state is PublicationState.ACTIVE or (
             self.state is PublicationState.DRAINING and not self.is_drained()
         )

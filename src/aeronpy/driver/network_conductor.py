@@ -329,6 +329,7 @@ class NetworkConductor:
             ttl=udp.multicast_ttl if udp.is_multicast else 0, signal_eos=params.signal_eos,
             spies_simulate_connection=params.spies_simulate_connection, params=params, start_position=start, now_ns=now_ns,
         )
+        publication.on_publication_error = self._on_publication_error_from_sender
         self.publications.append(publication)
         self.conductor.add_mapped_bytes(log_buffers.file_length)
         self.sender.commands.offer(lambda: self.sender.add_publication(publication))
@@ -623,7 +624,20 @@ class NetworkConductor:
         for spy in publication.spies:
             self.conductor.send_unavailable_image(publication.registration_id, spy.subscription_registration_id, publication.stream_id, "aeron:ipc")
 
+    def _on_publication_error_from_sender(self, *args: Any) -> None:
+        """Sender thread: an ERR frame from a live receiver; the conductor tells the clients."""
+        self.queue.offer(lambda: self.conductor.send_publication_error(*args))
+
     # ------------------------------------------------------------------ images
+    def find_image(self, correlation_id: int) -> PublicationImage | None:
+        for image in self.images:
+            if image.correlation_id == correlation_id:
+                return image
+        return None
+
+    def reject_image(self, image: PublicationImage, reason: bytes) -> None:
+        self.receiver.commands.offer(lambda: image.reject(reason))
+
     def _on_setup_from_receiver(self, endpoint: ReceiveChannelEndpoint, *args: Any) -> None:
         """Receiver thread: hand the SETUP to the conductor."""
         self.queue.offer(lambda: self._create_image(endpoint, *args))

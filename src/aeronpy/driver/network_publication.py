@@ -139,6 +139,8 @@ class NetworkPublication:
         self.time_of_last_snd_pos_change_ns = now_ns
         self.time_of_last_state_change_ns = now_ns
         self.spies: list[Any] = []
+        # sender thread -> conductor: called with the ON_PUBLICATION_ERROR fields (set by the conductor)
+        self.on_publication_error: Callable[..., None] | None = None
 
     # ------------------------------------------------------------------ sender
     def send(self, now_ns: int) -> int:
@@ -309,6 +311,23 @@ class NetworkPublication:
         if flags & 0x80:
             reply = RTTM_STRUCT.pack(40, 0, 0, dh.HDR_TYPE_RTTM, self.session_id, self.stream_id, echo_timestamp, 0, receiver_id)
             self.endpoint.send(reply, reply_to)
+
+    def on_error(
+        self, destination_registration_id: int, session_id: int, stream_id: int, receiver_id: int,
+        group_tag: int, source_address: Any, error_code: int, error_text: bytes, now_ns: int,
+    ) -> None:
+        """Sender thread: an ERR frame (already validated) for this publication."""
+        self.flow_control.on_error(receiver_id, now_ns)
+        if receiver_id not in self.receivers_last_sm_ns:
+            return  # not a live receiver
+        del self.receivers_last_sm_ns[receiver_id]
+        self.update_connected()
+        callback = self.on_publication_error
+        if callback is not None:
+            callback(
+                self.registration_id, destination_registration_id, session_id, stream_id, receiver_id,
+                group_tag, source_address, error_code, error_text,
+            )
 
     def check_receiver_liveness(self, now_ns: int) -> None:
         """Sender thread: drop receivers silent for the connection timeout."""

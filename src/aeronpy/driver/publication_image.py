@@ -22,6 +22,10 @@ from aeronpy.logbuffer.log_buffers import LogBuffers
 
 SM_STRUCT = struct.Struct("<ibBhiiiiiq")
 SM_TAG_STRUCT = struct.Struct("<ibBhiiiiiqq")
+ERR_STRUCT = struct.Struct("<ibBhiiqqii")
+ERR_HAS_GROUP_TAG_FLAG = 0x08
+ERR_MAX_TEXT_LENGTH = 1023
+IMAGE_REJECTED_CODE = 13
 NAK_STRUCT = struct.Struct("<ibBhiiiii")
 FIRST_WORD = struct.Struct("<q")
 INT64_MAX = (1 << 63) - 1
@@ -134,9 +138,35 @@ class PublicationImage:
         self._naks_sent_total = system_counters.get(SystemCounterId.NAK_MESSAGES_SENT)
         self._gap_fills = system_counters.get(SystemCounterId.LOSS_GAP_FILLS)
         self._sm = bytearray(SM_TAG_STRUCT.size if group_tag is not None else SM_STRUCT.size)
+        self._errors_sent = system_counters.get(SystemCounterId.ERROR_FRAMES_SENT)
+        self._short_sends = system_counters.get(SystemCounterId.SHORT_SENDS)
+        self.rejection_frame: bytes | None = None  # set by REJECT_IMAGE (receiver thread)
         self._nak = bytearray(NAK_STRUCT.size)
 
     # ------------------------------------------------------------------ receiver thread
+    def reject(self, reason: bytes) -> None:
+        """REJECT_IMAGE (receiver thread): from now on ERR frames replace SMs and packets are ignored."""
+        text = bytes(reason[:ERR_MAX_TEXT_LENGTH])
+        flags = ERR_HAS_GROUP_TAG_FLAG if self.group_tag is not None else 0
+        self.rejection_frame = ERR_STRUCT.pack(
+            ERR_STRUCT.size + len(text), 0, flags, 4, self.session_id, self.stream_id, self.receiver_id,
+            self.group_tag if self.group_tag is not None else 0, IMAGE_REJECTED_CODE, len(text),
+        ) + text
+
+    def _send_error_frames(self, now_ns: int) -> int:
+        frame = self.rejection_frame
+        if frame is None or now_ns - self.time_of_last_sm_ns < self.sm_timeout_ns:
+            return 0
+        for c in self.connections:
+            sent = self.endpoint.send_to(frame, c.control_address)
+            if sent == len(frame):
+                if self._errors_sent is not None:
+                    self._errors_sent.increment()
+            elif sent >= 0 and self._short_sends is not None:
+                self._short_sends.increment()
+        self.time_of_last_sm_ns = now_ns
+        return 1
+
     def _connection_for(self, address: Any, now_ns: int) -> None:
         for c in self.connections:
             if c.control_address == address:
@@ -146,6 +176,8 @@ class PublicationImage:
 
     def insert_packet(self, term_id: int, term_offset: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> int:
         """Rebuild the frames of one DATA datagram into the log; returns bytes inserted."""
+        if self.rejection_frame is not None:
+            return 0
         if self.state is not ImageState.ACTIVE and self.state is not ImageState.DRAINING:
             return 0
         position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
@@ -169,6 +201,8 @@ class PublicationImage:
         return offset
 
     def on_heartbeat(self, term_id: int, term_offset: int, flags: int, address: Any, now_ns: int) -> None:
+        if self.rejection_frame is not None:
+            return
         position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
         if position < max(0, self.last_sm_position - self.term_length):
             return
@@ -194,6 +228,8 @@ class PublicationImage:
         """Receiver thread: send a scheduled SM, or repeat the last one after the SM timeout."""
         if self.state is ImageState.DONE or self.state is ImageState.LINGER:
             return 0
+        if self.rejection_frame is not None:
+            return self._send_error_frames(now_ns)
         if not self.sm_pending and now_ns - self.time_of_last_sm_ns < self.sm_timeout_ns:
             return 0
         position = self.next_sm_position
