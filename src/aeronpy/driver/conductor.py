@@ -24,6 +24,7 @@ from aeronpy.concurrent.counters import AtomicCounter, CountersManager
 from aeronpy.concurrent.error_log import DistinctErrorLog
 from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
 from aeronpy.driver.context import DriverContext
+from aeronpy.driver.files import remove_quietly
 from aeronpy.driver.ipc_publication import (
     IpcPublication,
     PublicationState,
@@ -482,7 +483,7 @@ class DriverConductor(AgentBase):
             )
         except BaseException:
             log_buffers.close()
-            _remove_quietly(path)
+            remove_quietly(path)
             raise
         pub_pos.set(start_position)
         pub_lmt.set(start_position)
@@ -544,7 +545,7 @@ class DriverConductor(AgentBase):
         path = publication.log_buffers.path
         length = publication.log_buffers.file_length
         publication.log_buffers.close()
-        _remove_quietly(path)
+        remove_quietly(path)
         self.add_mapped_bytes(-length)
         if publication in self.ipc_publications:
             self.ipc_publications.remove(publication)
@@ -901,10 +902,3 @@ def _error_code_of(ex: BaseException) -> tuple[int, str]:
     if isinstance(ex, OSError) and ex.errno == 28:
         return cp.ErrorCode.STORAGE_SPACE, str(ex)
     return cp.ErrorCode.GENERIC_ERROR, f"{type(ex).__name__}: {ex}"
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass

@@ -13,6 +13,7 @@ from typing import Any
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.logbuffer import descriptor
+from aeronpy.logbuffer.log_cleaner import clean_log
 from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.logbuffer.term_unblocker import unblock_log
 
@@ -159,20 +160,11 @@ class IpcPublication:
         return work
 
     def clean_buffer(self, position: int) -> None:
-        """Zero the log behind consumers, at most to the end of one term per call."""
-        clean_position = self.clean_position
-        if position <= clean_position:
-            return
-        index = descriptor.index_by_position(clean_position, self.bits)
-        term = self.log_buffers.term_buffers[index]
-        term_offset = clean_position & (self.term_length - 1)
-        length = min(position - clean_position, self.term_length - term_offset)
-        if length > 8:
-            term.set_memory(term_offset + 8, length - 8, 0)
-        term.put_int64_ordered(term_offset, 0)
-        self.clean_position = clean_position + length
+        """Zero the log behind consumers (one term at most per call)."""
+        self.clean_position = clean_log(
+            self.log_buffers.term_buffers, self.term_length, self.bits, self.clean_position, position
+        )
 
-    # ------------------------------------------------------------------ timers
     def on_time_event(self, now_ns: int, conductor: Any) -> None:
         """Timer tick (``aeron.timer.interval``); conductor receives image notifications."""
         if self.state is PublicationState.ACTIVE:

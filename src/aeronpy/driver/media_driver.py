@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Callable
 
 from aeronpy.cnc import CncFile, is_driver_active
-from aeronpy.concurrent.agent import AgentBase, AgentInvoker, AgentRunner, CompositeAgent
+from aeronpy.concurrent.agent import AgentInvoker, AgentRunner, CompositeAgent
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.bit_util import align
 from aeronpy.concurrent.broadcast import BroadcastTransmitter

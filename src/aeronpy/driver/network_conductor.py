@@ -18,6 +18,7 @@ from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver import destination_tracker
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.endpoints import ReceiveChannelEndpoint, ReceiveDestination, SendChannelEndpoint
+from aeronpy.driver.files import remove_quietly
 from aeronpy.driver.feedback_delay import OptimalMulticastDelayGenerator, StaticDelayGenerator
 from aeronpy.driver.flow_control import flow_control_from_channel
 from aeronpy.driver.ipc_publication import SubscriberPosition, TetherState
@@ -307,7 +308,7 @@ class NetworkConductor:
             }
         except BaseException:
             log_buffers.close()
-            _remove_quietly(path)
+            remove_quietly(path)
             raise
         for name in ("pub-pos", "pub-lmt", "snd-pos", "snd-lmt"):
             counters[name].set(start)
@@ -348,7 +349,7 @@ class NetworkConductor:
         path = publication.log_buffers.path
         length = publication.log_buffers.file_length
         publication.log_buffers.close()
-        _remove_quietly(path)
+        remove_quietly(path)
         self.conductor.add_mapped_bytes(-length)
         if publication in self.publications:
             self.publications.remove(publication)
@@ -752,7 +753,7 @@ class NetworkConductor:
         path = image.log_buffers.path
         length = image.log_buffers.file_length
         image.log_buffers.close()
-        _remove_quietly(path)
+        remove_quietly(path)
         self.conductor.add_mapped_bytes(-length)
         if image in self.images:
             self.images.remove(image)
@@ -812,10 +813,3 @@ def _remove_subscriber(subscribers: list[SubscriberPosition], registration_id: i
 def _sockaddr_key(channel_status_id: int, address: str) -> bytes:
     encoded = address.encode("ascii", "replace")[:103]
     return channel_status_id.to_bytes(4, "little", signed=True) + len(encoded).to_bytes(4, "little") + encoded + b"\0"
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.remove(path)
-    except OSError:
-        pass

@@ -17,6 +17,7 @@ from aeronpy.driver.flow_control import FlowControl
 from aeronpy.driver.retransmit_handler import RetransmitHandler
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.logbuffer import descriptor
+from aeronpy.logbuffer.log_cleaner import clean_log
 from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.logbuffer.term_unblocker import unblock_log
 from aeronpy.protocol import data_header as dh
@@ -365,17 +366,8 @@ class NetworkPublication:
         return 0
 
     def clean_buffer(self, position: int) -> None:
-        clean_position = self.clean_position
-        if position <= clean_position:
-            return
-        index = descriptor.index_by_position(clean_position, self.bits)
-        term = self.term_buffers[index]
-        term_offset = clean_position & self.term_mask
-        length = min(position - clean_position, self.term_length - term_offset)
-        if length > 8:
-            term.set_memory(term_offset + 8, length - 8, 0)
-        term.put_int64_ordered(term_offset, 0)
-        self.clean_position = clean_position + length
+        """Zero the log behind consumers (one term at most per call)."""
+        self.clean_position = clean_log(self.term_buffers, self.term_length, self.bits, self.clean_position, position)
 
     def incref(self) -> None:
         self.refcnt += 1

@@ -18,6 +18,7 @@ from aeronpy.driver.ipc_publication import SubscriberPosition
 from aeronpy.driver.loss_detector import LossDetector, new_rebuild_position
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.logbuffer import descriptor
+from aeronpy.logbuffer.log_cleaner import clean_log
 from aeronpy.logbuffer.log_buffers import LogBuffers
 
 SM_STRUCT = struct.Struct("<ibBhiiiiiq")
@@ -332,16 +333,8 @@ class PublicationImage:
             self.loss_reporter.record_observation(self.loss_report_entry, length, now_ms)
 
     def clean_buffer(self, position: int) -> None:
-        clean_position = self.clean_position
-        if position <= clean_position:
-            return
-        term = self.term_buffers[(clean_position >> self.bits) % 3]
-        term_offset = clean_position & self.term_mask
-        length = min(position - clean_position, self.term_length - term_offset)
-        if length > 8:
-            term.set_memory(term_offset + 8, length - 8, 0)
-        term.put_int64_ordered(term_offset, 0)
-        self.clean_position = clean_position + length
+        """Zero the log behind consumers (one term at most per call)."""
+        self.clean_position = clean_log(self.term_buffers, self.term_length, self.bits, self.clean_position, position)
 
     def on_time_event(self, now_ns: int) -> None:
         """Conductor timer tick: liveness and lifecycle."""
