@@ -17,7 +17,9 @@
 typedef struct {
     PyObject_HEAD
     Py_buffer view;
-    int has_view;
+    int has_view;      /* the underlying buffer is held (until release and no exports) */
+    int released;      /* release() was called: methods fail from now on */
+    Py_ssize_t exports; /* memoryviews of this buffer still alive */
     uint8_t *data;
     Py_ssize_t capacity;
     PyObject *weakreflist;
@@ -48,7 +50,7 @@ parse_i64(PyObject *o, int64_t *out)
 static inline int
 check_released(AtomicBuffer *self)
 {
-    if (!self->has_view) {
+    if (!self->has_view || self->released) {
         PyErr_SetString(PyExc_ValueError, "AtomicBuffer has been released");
         return -1;
     }
@@ -122,6 +124,8 @@ AtomicBuffer_init(AtomicBuffer *self, PyObject *args, PyObject *kwds)
     }
     self->data = (uint8_t *)self->view.buf + offset;
     self->capacity = length;
+    self->released = 0;
+    self->exports = 0;
     return 0;
 }
 
@@ -138,16 +142,23 @@ AtomicBuffer_dealloc(AtomicBuffer *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/*
+ * release(): no more access through this object.  While memoryviews of it are alive the
+ * underlying buffer (e.g. an mmap) stays held, so those views never see unmapped memory; it is
+ * let go when the last one is released.  Returns True if it was let go now.
+ */
 static PyObject *
 AtomicBuffer_release(AtomicBuffer *self, PyObject *Py_UNUSED(ignored))
 {
-    if (self->has_view) {
+    self->released = 1;
+    if (self->has_view && self->exports == 0) {
         PyBuffer_Release(&self->view);
         self->has_view = 0;
         self->data = NULL;
         self->capacity = 0;
+        Py_RETURN_TRUE;
     }
-    Py_RETURN_NONE;
+    return PyBool_FromLong(!self->has_view);
 }
 
 static PyObject *
@@ -159,7 +170,13 @@ AtomicBuffer_get_capacity(AtomicBuffer *self, void *closure)
 static PyObject *
 AtomicBuffer_get_released(AtomicBuffer *self, void *closure)
 {
-    return PyBool_FromLong(!self->has_view);
+    return PyBool_FromLong(!self->has_view || self->released);
+}
+
+static PyObject *
+AtomicBuffer_get_exports(AtomicBuffer *self, void *closure)
+{
+    return PyLong_FromSsize_t(self->exports);
 }
 
 static Py_ssize_t
@@ -176,12 +193,27 @@ AtomicBuffer_getbuffer(AtomicBuffer *self, Py_buffer *view, int flags)
         view->obj = NULL;
         return -1;
     }
-    return PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->capacity, 0, flags);
+    if (PyBuffer_FillInfo(view, (PyObject *)self, self->data, self->capacity, 0, flags) < 0)
+        return -1;
+    self->exports++;
+    return 0;
+}
+
+static void
+AtomicBuffer_releasebuffer(AtomicBuffer *self, Py_buffer *view)
+{
+    self->exports--;
+    if (self->exports == 0 && self->released && self->has_view) {
+        PyBuffer_Release(&self->view);
+        self->has_view = 0;
+        self->data = NULL;
+        self->capacity = 0;
+    }
 }
 
 static PyBufferProcs AtomicBuffer_as_buffer = {
     (getbufferproc)AtomicBuffer_getbuffer,
-    NULL,
+    (releasebufferproc)AtomicBuffer_releasebuffer,
 };
 
 static PySequenceMethods AtomicBuffer_as_sequence = {
@@ -624,6 +656,7 @@ static PyMethodDef AtomicBuffer_methods[] = {
 static PyGetSetDef AtomicBuffer_getset[] = {
     {"capacity", (getter)AtomicBuffer_get_capacity, NULL, "Length in bytes.", NULL},
     {"released", (getter)AtomicBuffer_get_released, NULL, "True once release() was called.", NULL},
+    {"exports", (getter)AtomicBuffer_get_exports, NULL, "Number of live memoryviews of this buffer.", NULL},
     {NULL},
 };
 

@@ -306,7 +306,10 @@ class CncFile:
             buffer.release()
         self._buffers = []
         self._mmap = None
-        mapped.close()
+        try:
+            mapped.close()
+        except BufferError:
+            pass  # memoryviews of a section are still alive: unmapped when the last one goes
 
     def __enter__(self) -> CncFile:
         return self

@@ -57,7 +57,7 @@ class Buffer(Protocol):
     ) -> tuple[list[tuple[int, int]], int]: ...
     def scan_for_availability(self, offset: int, max_length: int, pad_type: int) -> tuple[int, int]: ...
     def insert_frames(self, term_offset: int, src: Any, length: int) -> int: ...
-    def release(self) -> None: ...
+    def release(self) -> bool: ...
 
 
 class PyAtomicBuffer:
@@ -272,10 +272,12 @@ class PyAtomicBuffer:
             offset += aligned
         return offset
 
-    def release(self) -> None:
+    def release(self) -> bool:
+        """No more access through this object; slices taken earlier stay valid."""
         if self._mv is not None:
             self._mv.release()
             self._mv = None
+        return True
 
     def __buffer__(self, flags: int) -> memoryview:  # pragma: no cover - 3.12+ only
         mv = self._mv

@@ -146,7 +146,10 @@ class LogBuffers:
         if meta is not None:
             meta.release()
         if self._mmap is not None:
-            self._mmap.close()
+            try:
+                self._mmap.close()
+            except BufferError:
+                pass  # memoryviews of a term are still alive: unmapped when the last one goes
             self._mmap = None
 
     def __enter__(self) -> LogBuffers:
