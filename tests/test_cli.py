@@ -62,3 +62,29 @@ def test_client_without_driver_says_so(aeron_dir: str) -> None:
     result = subprocess.run(CLI + ["pub", "--dir", aeron_dir, "--count", "1"], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 1
     assert "could not connect to a media driver" in result.stderr
+
+
+def _driver_banner(aeron_dir: str, extra: list[str], env: dict[str, str] | None = None) -> str:
+    driver = subprocess.Popen(
+        CLI + ["driver", "--dir", aeron_dir, *extra], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=env,
+    )
+    try:
+        assert driver.stdout is not None
+        return driver.stdout.readline()
+    finally:
+        driver.send_signal(signal.SIGTERM)
+        driver.communicate(timeout=30)
+
+
+def test_driver_reads_properties_file_and_env(aeron_dir: str, tmp_path: object) -> None:
+    props = os.path.join(str(tmp_path), "driver.properties")
+    with open(props, "w") as f:
+        f.write("# aeronpy driver settings\naeron.threading.mode=DEDICATED\naeron.mtu.length: 4096\n")
+    assert "threading=DEDICATED" in _driver_banner(aeron_dir, ["--properties", props])
+    env = dict(os.environ, AERON_THREADING_MODE="SHARED_NETWORK")
+    assert "threading=SHARED_NETWORK" in _driver_banner(aeron_dir, [], env)
+    # -D beats the environment, which beats the file
+    banner = _driver_banner(aeron_dir, ["--properties", props, "-D", "aeron.threading.mode=INVOKER"], env)
+    assert "threading=INVOKER" in banner
+    assert "threading=SHARED_NETWORK" in _driver_banner(aeron_dir, ["--properties", props], env)
