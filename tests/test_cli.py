@@ -88,3 +88,28 @@ def test_driver_reads_properties_file_and_env(aeron_dir: str, tmp_path: object) 
     banner = _driver_banner(aeron_dir, ["--properties", props, "-D", "aeron.threading.mode=INVOKER"], env)
     assert "threading=INVOKER" in banner
     assert "threading=SHARED_NETWORK" in _driver_banner(aeron_dir, ["--properties", props], env)
+
+
+def test_terminate_obeys_the_validator(aeron_dir: str) -> None:
+    for validator, expect_exit in (("deny", False), ("allow", True)):
+        driver = subprocess.Popen(
+            CLI + ["driver", "--dir", aeron_dir, "-D", f"aeron.driver.termination.validator={validator}",
+                   "-D", "aeron.dir.delete.on.start=true"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        try:
+            assert driver.stdout is not None
+            assert driver.stdout.readline().startswith("aeronpy media driver running")
+            result = run("terminate", "--dir", aeron_dir)
+            assert result.returncode == 0, result.stderr
+            try:
+                driver.wait(timeout=5 if expect_exit else 2)
+                exited = True
+            except subprocess.TimeoutExpired:
+                exited = False
+            assert exited is expect_exit, validator
+        finally:
+            if driver.poll() is None:
+                driver.send_signal(signal.SIGTERM)
+            driver.communicate(timeout=30)
+    assert run("terminate", "--dir", aeron_dir + "-missing").returncode == 1

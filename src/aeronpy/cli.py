@@ -230,6 +230,17 @@ def cmd_loss(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_terminate(args: argparse.Namespace) -> int:
+    from aeronpy.client.aeron import request_driver_termination
+
+    aeron_dir = args.dir or _default_dir()
+    if not request_driver_termination(aeron_dir, args.token.encode()):
+        print(f"aeronpy terminate: no driver found in {aeron_dir}", file=sys.stderr)
+        return 1
+    print(f"termination requested for the driver in {aeron_dir} (it obeys only if its validator allows)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aeronpy", description="Aeron media driver, clients and tools in Python")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -266,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sizing", help="size the receive path (window, term, SO_RCVBUF, rmem_max, ...)")
     sizing.add_arguments(p)
     p.set_defaults(func=sizing.run)
+
+    p = sub.add_parser("terminate", help="ask a driver to terminate (aeron.driver.termination.validator=allow)")
+    p.add_argument("--dir")
+    p.add_argument("--token", default="")
+    p.set_defaults(func=cmd_terminate)
 
     p = sub.add_parser("errors", help="print the distinct error log (like ErrorStat)")
     p.add_argument("--dir")

@@ -187,3 +187,22 @@ def _connect_to_driver(ctx: Context) -> CncFile:
                 f"(is `aeronpy driver --dir {ctx.aeron_dir}` running?)"
             )
         time.sleep(0.016)
+
+
+def request_driver_termination(aeron_dir: str, token: bytes = b"") -> bool:
+    """Ask the driver in ``aeron_dir`` to terminate (TERMINATE_DRIVER).
+
+    The driver only obeys when its ``aeron.driver.termination.validator`` allows it.  Returns
+    False when no driver's cnc.dat is there.
+    """
+    from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
+    from aeronpy.protocol import control as cp
+
+    path = os.path.join(aeron_dir, "cnc.dat")
+    if not os.path.exists(path):
+        return False
+    with CncFile.map(path) as cnc:
+        ring = ManyToOneRingBuffer(cnc.to_driver_buffer)
+        client_id = ring.next_correlation_id()
+        msg = cp.TerminateDriverMessage(client_id=client_id, correlation_id=ring.next_correlation_id(), token=token)
+        return bool(ring.write(cp.TERMINATE_DRIVER, msg.encode()))
