@@ -12,10 +12,13 @@ from typing import Any
 
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts, check_untethered
 from aeronpy.logbuffer import descriptor
 from aeronpy.logbuffer.log_cleaner import clean_log
 from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.logbuffer.term_unblocker import unblock_log
+
+__all__ = ["IpcPublication", "PublicationState", "SubscriberPosition", "TetherState"]
 
 INT64_MAX = (1 << 63) - 1
 
@@ -25,33 +28,6 @@ class PublicationState(enum.Enum):
     DRAINING = "DRAINING"
     LINGER = "LINGER"
     DONE = "DONE"
-
-
-class TetherState(enum.Enum):
-    ACTIVE = "ACTIVE"
-    LINGER = "LINGER"
-    RESTING = "RESTING"
-    CLOSED = "CLOSED"
-
-
-@dataclass
-class SubscriberPosition:
-    """A subscriber's ``sub-pos`` counter linked to a publication (a tetherable position)."""
-
-    subscription_registration_id: int
-    counter: AtomicCounter
-    is_tether: bool
-    is_rejoin: bool
-    state: TetherState = TetherState.ACTIVE
-    time_of_last_update_ns: int = 0
-
-    @property
-    def counter_id(self) -> int:
-        return int(self.counter.id)
-
-    @property
-    def is_active(self) -> bool:
-        return self.state is TetherState.ACTIVE
 
 
 @dataclass
@@ -208,33 +184,21 @@ class IpcPublication:
         return producer > consumer
 
     def _check_untethered(self, now_ns: int, conductor: Any) -> None:
-        window = self.term_window_length
-        untethered_limit = (self.consumer_position - window) + window // 4
-        for sub in self.subscribers:
-            if sub.is_tether:
-                sub.time_of_last_update_ns = now_ns
-                continue
-            if sub.state is TetherState.ACTIVE:
-                if sub.counter.get() > untethered_limit:
-                    sub.time_of_last_update_ns = now_ns
-                elif now_ns > sub.time_of_last_update_ns + self.untethered_window_limit_timeout_ns:
-                    conductor.on_unavailable_image_for(self, sub.subscription_registration_id)
-                    sub.state = TetherState.LINGER
-                    sub.time_of_last_update_ns = now_ns
-            elif sub.state is TetherState.LINGER:
-                if now_ns > sub.time_of_last_update_ns + self.untethered_linger_timeout_ns:
-                    if sub.is_rejoin:
-                        sub.state = TetherState.RESTING
-                    else:
-                        sub.state = TetherState.CLOSED
-                        conductor.free_counter(sub.counter)
-                    sub.time_of_last_update_ns = now_ns
-            elif sub.state is TetherState.RESTING:
-                if now_ns > sub.time_of_last_update_ns + self.untethered_resting_timeout_ns:
-                    sub.counter.set(self.join_position())
-                    conductor.on_available_image_for(self, sub)
-                    sub.state = TetherState.ACTIVE
-                    sub.time_of_last_update_ns = now_ns
+        check_untethered(
+            self.subscribers,
+            now_ns,
+            self.consumer_position,
+            self.term_window_length,
+            UntetheredTimeouts(
+                self.untethered_window_limit_timeout_ns,
+                self.untethered_linger_timeout_ns,
+                self.untethered_resting_timeout_ns,
+            ),
+            on_unavailable=lambda sub: conductor.on_unavailable_image_for(self, sub.subscription_registration_id),
+            on_available=lambda sub: conductor.on_available_image_for(self, sub),
+            join_position=self.join_position,
+            free_counter=conductor.free_counter,
+        )
 
     # ------------------------------------------------------------------ references
     def incref(self) -> None:

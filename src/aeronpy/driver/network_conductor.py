@@ -21,7 +21,7 @@ from aeronpy.driver.endpoints import ReceiveChannelEndpoint, ReceiveDestination,
 from aeronpy.driver.files import remove_quietly
 from aeronpy.driver.feedback_delay import OptimalMulticastDelayGenerator, StaticDelayGenerator
 from aeronpy.driver.flow_control import flow_control_from_channel
-from aeronpy.driver.ipc_publication import SubscriberPosition, TetherState
+from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts
 from aeronpy.driver.loss_detector import LossDetector
 from aeronpy.driver.media.udp_channel import UdpChannel
 from aeronpy.driver.media.udp_transport import open_receive_data_transport, open_send_transport
@@ -107,6 +107,13 @@ class NetworkConductor:
     def on_timer(self, now_ns: int) -> None:
         for publication in list(self.publications):
             before = publication.state
+            if publication.spies:
+                publication.check_untethered_spies(
+                    now_ns,
+                    lambda spy, p=publication: self._spy_unavailable(p, spy),  # type: ignore[misc]
+                    lambda spy, p=publication: self._spy_available(p, spy),  # type: ignore[misc]
+                    self.conductor.free_counter,
+                )
             publication.on_time_event(now_ns, lambda: self.conductor.on_publication_unblocked(publication))
             if publication.state is NetworkPublicationState.LINGER and before is not NetworkPublicationState.LINGER:
                 self._spies_unavailable(publication)
@@ -117,6 +124,12 @@ class NetworkConductor:
                 )
         for image in list(self.images):
             before_state = image.state
+            image.check_untethered_subscriptions(
+                now_ns,
+                lambda sub, i=image: self._image_unavailable_for(i, sub),  # type: ignore[misc]
+                lambda sub, i=image: self._image_available_for(i, sub),  # type: ignore[misc]
+                self.conductor.free_counter,
+            )
             image.on_time_event(now_ns)
             if image.state is ImageState.LINGER and before_state is not ImageState.LINGER:
                 self._image_unavailable(image)
@@ -623,7 +636,18 @@ class NetworkConductor:
 
     def _spies_unavailable(self, publication: NetworkPublication) -> None:
         for spy in publication.spies:
-            self.conductor.send_unavailable_image(publication.registration_id, spy.subscription_registration_id, publication.stream_id, "aeron:ipc")
+            if spy.is_active:  # untethered spies that left already had their image made unavailable
+                self._spy_unavailable(publication, spy)
+
+    def _spy_unavailable(self, publication: NetworkPublication, spy: SubscriberPosition) -> None:
+        self.conductor.send_unavailable_image(publication.registration_id, spy.subscription_registration_id, publication.stream_id, "aeron:ipc")
+
+    def _spy_available(self, publication: NetworkPublication, spy: SubscriberPosition) -> None:
+        """An untethered spy rejoins after resting: same sub-pos counter, image available again."""
+        self.conductor.send_available_image(
+            publication.registration_id, publication.session_id, publication.stream_id, spy.subscription_registration_id,
+            spy.counter_id, publication.log_buffers.path, "aeron:ipc",
+        )
 
     def _on_publication_error_from_sender(self, *args: Any) -> None:
         """Sender thread: an ERR frame from a live receiver; the conductor tells the clients."""
@@ -714,6 +738,10 @@ class NetworkConductor:
             group_tag=group_tag, is_reliable=params.reliable, is_multicast=treat_as_multicast,
             sm_timeout_ns=ctx.status_message_timeout_ns, image_liveness_timeout_ns=ctx.image_liveness_timeout_ns,
             system_counters=self.conductor.system_counters, loss_reporter=self.loss_reporter, channel=ch, now_ns=now_ns,
+            untethered_timeouts=UntetheredTimeouts(
+                params.untethered_window_limit_timeout_ns, params.untethered_linger_timeout_ns,
+                params.untethered_resting_timeout_ns,
+            ),
         )
         self.images.append(image)
         self.conductor.add_mapped_bytes(log_buffers.file_length)
@@ -738,9 +766,20 @@ class NetworkConductor:
 
     def _image_unavailable(self, image: PublicationImage) -> None:
         for sub in image.subscribers:
-            link = next((s for s in self.subscriptions if s.registration_id == sub.subscription_registration_id), None)
-            channel = link.channel if link is not None else image.channel
-            self.conductor.send_unavailable_image(image.correlation_id, sub.subscription_registration_id, image.stream_id, channel)
+            if sub.is_active:  # untethered subscribers that left already had the image made unavailable
+                self._image_unavailable_for(image, sub)
+
+    def _image_unavailable_for(self, image: PublicationImage, sub: SubscriberPosition) -> None:
+        link = next((s for s in self.subscriptions if s.registration_id == sub.subscription_registration_id), None)
+        channel = link.channel if link is not None else image.channel
+        self.conductor.send_unavailable_image(image.correlation_id, sub.subscription_registration_id, image.stream_id, channel)
+
+    def _image_available_for(self, image: PublicationImage, sub: SubscriberPosition) -> None:
+        """An untethered subscriber rejoins after resting: same sub-pos counter, image available again."""
+        self.conductor.send_available_image(
+            image.correlation_id, image.session_id, image.stream_id, sub.subscription_registration_id, sub.counter_id,
+            image.log_buffers.path, image.source_identity,
+        )
 
     def _free_image(self, image: PublicationImage) -> None:
         for sub in image.subscribers:

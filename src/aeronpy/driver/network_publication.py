@@ -16,6 +16,7 @@ from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.flow_control import FlowControl
 from aeronpy.driver.retransmit_handler import RetransmitHandler
 from aeronpy.driver.system_counters import SystemCounterId
+from aeronpy.driver.tether import SubscriberPosition, UntetheredTimeouts, check_untethered
 from aeronpy.logbuffer import descriptor
 from aeronpy.logbuffer.log_cleaner import clean_log
 from aeronpy.logbuffer.log_buffers import LogBuffers
@@ -139,7 +140,12 @@ class NetworkPublication:
         self.last_snd_pos = start_position
         self.time_of_last_snd_pos_change_ns = now_ns
         self.time_of_last_state_change_ns = now_ns
-        self.spies: list[Any] = []
+        self.spies: list[SubscriberPosition] = []
+        self.untethered_timeouts = UntetheredTimeouts(
+            int(getattr(params, "untethered_window_limit_timeout_ns", 5_000_000_000)),
+            int(getattr(params, "untethered_linger_timeout_ns", -1)),
+            int(getattr(params, "untethered_resting_timeout_ns", 10_000_000_000)),
+        )
         # sender thread -> conductor: called with the ON_PUBLICATION_ERROR fields (set by the conductor)
         self.on_publication_error: Callable[..., None] | None = None
 
@@ -296,9 +302,13 @@ class NetworkPublication:
         self.snd_lmt.set(lmt)
         self.update_connected()
 
+    def has_active_spies(self) -> bool:
+        """Spies that count (untethered ones in LINGER/RESTING/CLOSED do not)."""
+        return any(s.is_active for s in self.spies)
+
     def update_connected(self) -> None:
         connected = bool(self.receivers_last_sm_ns) and self.flow_control.has_required_receivers()
-        if self.spies_simulate_connection and self.spies:
+        if self.spies_simulate_connection and self.has_active_spies():
             connected = True
         descriptor.set_is_connected(self.metadata, connected)
 
@@ -349,7 +359,7 @@ class NetworkPublication:
         self.pub_pos.set(self.producer_position())
         snd_pos = self.snd_pos.get()
         connected = descriptor.is_connected(self.metadata)
-        if connected or (self.spies and self.spies_simulate_connection):
+        if connected or (self.spies_simulate_connection and self.has_active_spies()):
             min_pos = snd_pos
             for spy in self.spies:
                 if spy.is_active:
@@ -406,6 +416,24 @@ class NetworkPublication:
                 self.has_received_unicast_eos or now_ns - self.time_of_last_state_change_ns > self.linger_timeout_ns
             ):
                 self.state = NetworkPublicationState.DONE
+
+    def check_untethered_spies(
+        self,
+        now_ns: int,
+        on_unavailable: Callable[[SubscriberPosition], None],
+        on_available: Callable[[SubscriberPosition], None],
+        free_counter: Callable[[AtomicCounter], None],
+    ) -> None:
+        """Conductor timer tick (ACTIVE publications): the tether state machine for spies; the
+        window is the publication window behind snd-pos and rejoining spies restart at snd-pos."""
+        if self.state is not NetworkPublicationState.ACTIVE:
+            return
+        snd_pos = int(self.snd_pos.get())
+        check_untethered(
+            self.spies, now_ns, snd_pos, self.term_window_length, self.untethered_timeouts,
+            on_unavailable=on_unavailable, on_available=on_available,
+            join_position=lambda: int(self.snd_pos.get()), free_counter=free_counter,
+        )
 
     def _check_for_blocked_publisher(self, now_ns: int, snd_pos: int, on_unblocked: Callable[[], None]) -> None:
         if snd_pos == self.last_snd_pos and self._is_possibly_blocked(snd_pos):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.gap_filler import try_fill_gap
-from aeronpy.driver.ipc_publication import SubscriberPosition
+from aeronpy.driver.tether import SubscriberPosition, UntetheredTimeouts, check_untethered
 from aeronpy.driver.loss_detector import LossDetector, new_rebuild_position
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.logbuffer import descriptor
@@ -82,6 +82,7 @@ class PublicationImage:
         loss_reporter: Any,
         channel: str,
         now_ns: int,
+        untethered_timeouts: UntetheredTimeouts | None = None,
     ) -> None:
         self.correlation_id = correlation_id
         self.session_id = session_id
@@ -114,6 +115,7 @@ class PublicationImage:
         self.join_position = descriptor.compute_position(active_term_id, term_offset, self.bits, initial_term_id)
         self.connections: list[Connection] = [Connection(control_address, now_ns)]
         self.subscribers: list[SubscriberPosition] = []
+        self.untethered_timeouts = untethered_timeouts or UntetheredTimeouts(5_000_000_000, -1, 10_000_000_000)
         self.state = ImageState.ACTIVE
         self.time_of_last_state_change_ns = now_ns
         self.time_of_last_packet_ns = now_ns
@@ -335,6 +337,33 @@ class PublicationImage:
     def clean_buffer(self, position: int) -> None:
         """Zero the log behind consumers (one term at most per call)."""
         self.clean_position = clean_log(self.term_buffers, self.term_length, self.bits, self.clean_position, position)
+
+    def current_join_position(self) -> int:
+        """Where a (re)joining subscriber starts: min of rcv-pos and the ACTIVE subscriber positions."""
+        position = int(self.rcv_pos.get())
+        for sub in self.subscribers:
+            if sub.is_active:
+                position = min(position, int(sub.counter.get()))
+        return position
+
+    def check_untethered_subscriptions(
+        self,
+        now_ns: int,
+        on_unavailable: Callable[[SubscriberPosition], None],
+        on_available: Callable[[SubscriberPosition], None],
+        free_counter: Callable[[AtomicCounter], None],
+    ) -> None:
+        """Conductor timer tick (ACTIVE images): the tether state machine; the window is the
+        receiver window behind the furthest ACTIVE subscriber (rcv-pos when there is none)."""
+        if self.state is not ImageState.ACTIVE:
+            return
+        active = [int(s.counter.get()) for s in self.subscribers if s.is_active]
+        consumer = max(active) if active else int(self.rcv_pos.get())
+        check_untethered(
+            self.subscribers, now_ns, consumer, self.next_sm_window, self.untethered_timeouts,
+            on_unavailable=on_unavailable, on_available=on_available,
+            join_position=self.current_join_position, free_counter=free_counter,
+        )
 
     def on_time_event(self, now_ns: int) -> None:
         """Conductor timer tick: liveness and lifecycle."""
