@@ -41,3 +41,6 @@ class AtomicBuffer:
     def release(self) -> bool: ...
 
 def fence() -> None: ...
+def recvmmsg_into(sock: Any, buffer: Any, slot_length: int, max_messages: int) -> list[tuple[int, Any]]:
+    """Linux only: one non-blocking recvmmsg into max_messages slots of slot_length bytes of
+    buffer; [(length, recvfrom-style address), ...], [] when nothing is waiting."""

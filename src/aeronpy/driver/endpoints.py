@@ -44,7 +44,8 @@ class _Endpoint:
         self.transport = transport
         self.status = status
         self.refcnt = 0
-        self._buffer = bytearray(RECV_BUFFER_LENGTH)
+        # MAX_DATAGRAMS_PER_POLL slots of RECV_BUFFER_LENGTH: one recvmmsg fills a whole poll.
+        self._buffer = bytearray(RECV_BUFFER_LENGTH * MAX_DATAGRAMS_PER_POLL)
         self._view = memoryview(self._buffer)
         self._invalid = system_counters.get(SystemCounterId.INVALID_PACKETS)
         self._bytes_received = system_counters.get(SystemCounterId.BYTES_RECEIVED)
@@ -57,18 +58,25 @@ class _Endpoint:
         return self._poll_transport(self.transport, now_ns)
 
     def _poll_transport(self, transport: Any, now_ns: int) -> int:
-        work = 0
-        recv = transport.recv_into
         view = self._view
-        for _ in range(MAX_DATAGRAMS_PER_POLL):
-            received = recv(self._buffer)
-            if received is None:
-                break
-            length, address = received
+        recv_batch = getattr(transport, "recv_into_batch", None)
+        if recv_batch is not None:
+            batch = recv_batch(self._buffer, RECV_BUFFER_LENGTH, MAX_DATAGRAMS_PER_POLL)
+        else:  # a transport without batched receive (test doubles): one datagram per call
+            batch = []
+            for _ in range(MAX_DATAGRAMS_PER_POLL):
+                received = transport.recv_into(view[len(batch) * RECV_BUFFER_LENGTH:(len(batch) + 1) * RECV_BUFFER_LENGTH])
+                if received is None:
+                    break
+                batch.append(received)
+        work = 0
+        offset = 0
+        for length, address in batch:
             work += 1
             if self._bytes_received is not None:
                 self._bytes_received.get_and_add(length)
-            datagram = view[:length]
+            datagram = view[offset:offset + length]
+            offset += RECV_BUFFER_LENGTH
             frame_type = classify_datagram(datagram)
             if frame_type is None:
                 if self._invalid is not None:

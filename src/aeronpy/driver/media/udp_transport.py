@@ -12,6 +12,12 @@
 
 ``send`` returns the bytes sent, 0 for a "short send" (``EAGAIN``, ``EWOULDBLOCK``, ``EINTR``,
 ``ECONNREFUSED``); ``recv_into`` returns ``None`` when nothing is waiting.
+
+``recv_into_batch`` receives up to N datagrams with one ``recvmmsg`` (C kernel
+``aeronpy._atomic.recvmmsg_into``, Linux) into fixed-size slots of one buffer; its Python twin
+:func:`recvmmsg_into_py` is a loop of ``recvfrom_into`` and is used where the kernel is
+missing.  A datagram longer than its slot is truncated and reports the truncated (copied)
+length in both (``MSG_TRUNC`` is not requested), as ``recvfrom_into`` does.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import errno
 import socket
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Callable
 
 from aeronpy.driver.media.udp_channel import Address, UdpChannel
 
@@ -28,6 +34,8 @@ __all__ = [
     "UdpChannelTransport",
     "open_receive_data_transport",
     "open_send_transport",
+    "recvmmsg_into",
+    "recvmmsg_into_py",
 ]
 
 TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ECONNREFUSED})
@@ -35,6 +43,46 @@ TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errn
 
 _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 _IPV6_MULTICAST_ALL = 29
+
+
+def recvmmsg_into_py(sock: Any, buffer: Any, slot_length: int, max_messages: int) -> list[tuple[int, Any]]:
+    """Python twin of the C ``recvmmsg_into``: receive up to ``max_messages`` datagrams from
+    ``sock`` (a socket; non-blocking receive via ``MSG_DONTWAIT``) into consecutive
+    ``slot_length``-byte slots of ``buffer``.  Returns ``[(length, address), ...]`` with
+    ``recvfrom_into``'s address (``(host, port)`` / ``(host, port, flowinfo, scope_id)``);
+    ``[]`` when nothing is waiting.  An error other than would-block raises ``OSError`` if
+    nothing was received yet; after at least one datagram it ends the batch (``recvmmsg``
+    returns the datagrams received so far too)."""
+    if slot_length <= 0 or max_messages < 0:
+        raise ValueError("slot_length must be > 0 and max_messages >= 0")
+    view = memoryview(buffer).cast("B")
+    if view.readonly:
+        raise BufferError("Object is not writable.")  # as the C kernel (PyBUF_WRITABLE)
+    if max_messages > len(view) // slot_length:
+        raise ValueError("buffer too small for max_messages slots of slot_length")
+    recv = sock.recvfrom_into
+    flags = _MSG_DONTWAIT
+    result: list[tuple[int, Any]] = []
+    offset = 0
+    for _ in range(min(max_messages, 1024)):
+        try:
+            result.append(recv(view[offset:offset + slot_length], slot_length, flags))
+        except OSError as e:
+            if result or e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                break
+            raise
+        offset += slot_length
+    return result
+
+
+_MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+recvmmsg_into: Callable[[Any, Any, int, int], list[tuple[int, Any]]]
+try:
+    from aeronpy._atomic import recvmmsg_into
+except ImportError:  # pragma: no cover - non-Linux or without the extension
+    recvmmsg_into = recvmmsg_into_py
+"""The batched receive in use: the C kernel when available, else the Python twin."""
 
 
 def _family_of(host: str) -> int:
@@ -214,6 +262,21 @@ class UdpChannelTransport:
                 break
             result.append(received)
         return result
+
+    def recv_into_batch(self, buffer: Any, slot_length: int, max_messages: int) -> list[tuple[int, Address]]:
+        """Receive up to ``max_messages`` datagrams with one syscall (``recvmmsg``) into
+        consecutive ``slot_length``-byte slots of ``buffer`` (datagram ``i`` at
+        ``i * slot_length``): ``[(length, source), ...]``, ``[]`` when nothing is waiting
+        (or on a transient error, as ``recv_into``)."""
+        try:
+            received = recvmmsg_into(self._recv_sock, buffer, slot_length, max_messages)
+        except OSError as e:
+            if e.errno in TRANSIENT_ERRNOS:
+                return []
+            raise
+        if self.family == socket.AF_INET6:
+            return [(length, (str(source[0]), int(source[1]))) for length, source in received]
+        return received
 
     def close(self) -> None:
         if self._closed:
