@@ -250,3 +250,34 @@ def test_host_name_endpoint(driver: Any, client_factory: Callable[..., Any]) -> 
     pub = aeron.add_publication(channel, 10)
     wait_for(lambda: pub.is_connected and sub.image_count == 1, message="connection by host name")
     assert pump(pub, sub, 500) == list(range(500))
+
+
+def test_spies_only_publication_keeps_flowing_with_ssc(driver: Any, client_factory: Callable[..., Any]) -> None:
+    """ssc=true and only a spy: the sender position follows the spy, beyond one term window."""
+    aeron = client_factory()
+    channel = f"aeron:udp?endpoint=127.0.0.1:{free_port()}|term-length=64k"
+    spy = aeron.add_subscription("aeron-spy:" + channel, 11)
+    pub = aeron.add_publication(channel + "|ssc=true", 11)
+    wait_for(lambda: spy.image_count == 1 and pub.is_connected, message="spy connection")
+    got = pump(pub, spy, 6000, size=64)  # 6000 x 96 B = 9 term windows of 32 KiB
+    assert got == list(range(6000))
+
+
+def test_hostile_session_ids_do_not_grow_pending_setups(driver: Any, client_factory: Callable[..., Any]) -> None:
+    from aeronpy.driver.endpoints import MAX_PENDING_SETUPS
+    from aeronpy.protocol.frames import DataFrame
+
+    aeron = client_factory()
+    port = free_port()
+    aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}", 12)
+    endpoint = wait_for(lambda: next(iter(driver.conductor.network.receive_endpoints.values()), None), message="endpoint")
+    start = aeron.counters_reader.get_counter_value(1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for chunk in range(12):  # in chunks, so the socket buffer never overflows
+            for i in range(MAX_PENDING_SETUPS // 4):
+                session = 5000 + chunk * MAX_PENDING_SETUPS + i
+                s.sendto(DataFrame.data(term_offset=0, session_id=session, stream_id=12, term_id=1, payload=b"x" * 8).encode_aligned(), ("127.0.0.1", port))
+            expected = start + (chunk + 1) * (MAX_PENDING_SETUPS // 4) * 64
+            wait_for(lambda: aeron.counters_reader.get_counter_value(1) >= expected, timeout=20, message="the chunk to be received")
+    interest = endpoint.streams[12]
+    assert len(interest.pending_setup) <= MAX_PENDING_SETUPS

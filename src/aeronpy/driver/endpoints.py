@@ -20,6 +20,7 @@ from aeronpy.protocol.frames import classify_datagram
 RECV_BUFFER_LENGTH = 65536
 MAX_DATAGRAMS_PER_POLL = 32
 PENDING_SETUP_TIMEOUT_NS = 1_000_000_000
+MAX_PENDING_SETUPS = 1024  # beyond this, expired entries are pruned (hostile session ids)
 CONTROL_SETUP_INTERVAL_NS = 1_000_000_000
 """MDC subscribers re-send the session 0 / stream 0 SEND_SETUP SM to the control address this often."""
 CHANNEL_ACTIVE = 1
@@ -50,6 +51,7 @@ class _Endpoint:
         self._invalid = system_counters.get(SystemCounterId.INVALID_PACKETS)
         self._bytes_received = system_counters.get(SystemCounterId.BYTES_RECEIVED)
         self.interceptor: Any = None
+        self.error_handler: Callable[[BaseException], None] | None = None
         if status is not None:
             status.set(CHANNEL_ACTIVE)
 
@@ -89,6 +91,9 @@ class _Endpoint:
             except (struct.error, ValueError, IndexError):
                 if self._invalid is not None:
                     self._invalid.increment()
+            except OSError as ex:  # a reply could not be sent: keep dispatching the batch
+                if self.error_handler is not None:
+                    self.error_handler(ex)
         return work
 
     def on_frame(self, frame_type: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
@@ -142,9 +147,6 @@ class SendChannelEndpoint(_Endpoint):
             pub = self.publications.get((session_id, stream_id))
             if pub is not None:
                 pub.on_status_message(flags, term_id, term_offset, window, receiver_id, group_tag, now_ns, self.is_unicast)
-            elif flags & 0x80 and session_id == 0 and stream_id == 0:
-                for p in self.publications.values():
-                    p.on_status_message(flags, 0, 0, 0, receiver_id, group_tag, now_ns, self.is_unicast)
         elif frame_type == dh.HDR_TYPE_NAK:
             (_, _, _, _, session_id, stream_id, term_id, term_offset, nak_length) = _NAK.unpack_from(datagram, 0)
             pub = self.publications.get((session_id, stream_id))
@@ -394,6 +396,8 @@ class ReceiveChannelEndpoint(_Endpoint):
             elif interest.wants(session_id) and session_id not in interest.init_in_progress and not (flags & dh.EOS_FLAG and frame_length == 0):
                 deadline = interest.pending_setup.get(session_id)
                 if deadline is None or now_ns > deadline:
+                    if deadline is None and len(interest.pending_setup) >= MAX_PENDING_SETUPS:
+                        _prune_expired(interest.pending_setup, now_ns)
                     interest.pending_setup[session_id] = now_ns + PENDING_SETUP_TIMEOUT_NS
                     _SEND_SETUP_SM.pack_into(self._send_setup_sm, 0, 36, 0, 0x80, dh.HDR_TYPE_SM, session_id, stream_id, 0, 0, 0, self.receiver_id)
                     self.send_to(self._send_setup_sm, self._reply_address(address))
@@ -419,7 +423,9 @@ class ReceiveChannelEndpoint(_Endpoint):
             )
         elif frame_type == dh.HDR_TYPE_RTTM:
             (_, _, flags, _, session_id, stream_id, echo, _delta, receiver_id) = _RTTM.unpack_from(datagram, 0)
-            if flags & 0x80 and receiver_id in (0, self.receiver_id):
+            interest = self.streams.get(stream_id)
+            has_image = interest is not None and session_id in interest.images
+            if flags & 0x80 and receiver_id in (0, self.receiver_id) and has_image:
                 reply = _RTTM.pack(40, 0, 0, dh.HDR_TYPE_RTTM, session_id, stream_id, echo, 0, receiver_id)
                 self.send_to(reply, self._reply_address(address))
 
@@ -433,3 +439,13 @@ def _valid_setup(term_length: int, term_offset: int, mtu: int) -> bool:
         and 32 <= mtu <= 65504
         and mtu & 31 == 0
     )
+
+
+def _prune_expired(deadlines: dict[int, int], now_ns: int) -> None:
+    """Drop expired pending-setup entries; if all are live, drop the oldest half."""
+    expired = [k for k, v in deadlines.items() if v < now_ns]
+    for k in expired:
+        del deadlines[k]
+    if len(deadlines) >= MAX_PENDING_SETUPS:
+        for k in sorted(deadlines, key=deadlines.__getitem__)[: len(deadlines) // 2]:
+            del deadlines[k]

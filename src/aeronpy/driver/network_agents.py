@@ -34,7 +34,17 @@ class CommandQueue:
         return count
 
 
-class Sender(AgentBase):
+class _NetworkAgent(AgentBase):
+    """Common part of the sender and receiver: socket errors are reported, not fatal."""
+
+    error_handler: Callable[[BaseException], None] | None = None
+
+    def report(self, ex: BaseException) -> None:
+        if self.error_handler is not None:
+            self.error_handler(ex)
+
+
+class Sender(_NetworkAgent):
     """Sends data for every network publication and polls control frames."""
 
     def __init__(self, status_poll_ratio: int, sm_timeout_ns: int, nano_clock: Callable[[], int] = nano_time) -> None:
@@ -62,7 +72,10 @@ class Sender(AgentBase):
         if n:
             start = self._round_robin = (self._round_robin + 1) % n
             for i in range(n):
-                bytes_sent += pubs[(start + i) % n].send(now_ns)
+                try:
+                    bytes_sent += pubs[(start + i) % n].send(now_ns)
+                except OSError as ex:  # e.g. EHOSTUNREACH: report it and serve the others
+                    self.report(ex)
         self._duty_cycle += 1
         if (
             self._duty_cycle >= self.status_poll_ratio
@@ -72,7 +85,10 @@ class Sender(AgentBase):
             self._duty_cycle = 0
             self._time_of_last_control_poll_ns = now_ns
             for endpoint in self.endpoints:
-                work += endpoint.poll(now_ns)
+                try:
+                    work += endpoint.poll(now_ns)
+                except OSError as ex:
+                    self.report(ex)
                 endpoint.check_liveness(now_ns)
         return work + (1 if bytes_sent else 0)
 
@@ -96,7 +112,7 @@ class Sender(AgentBase):
         done()
 
 
-class Receiver(AgentBase):
+class Receiver(_NetworkAgent):
     """Reads data and SETUP frames, sends status messages and NAKs for every image."""
 
     def __init__(self, nano_clock: Callable[[], int] = nano_time) -> None:
@@ -112,11 +128,17 @@ class Receiver(AgentBase):
         now_ns = self.nano_clock()
         work = self.commands.drain()
         for endpoint in self.endpoints:
-            work += endpoint.poll(now_ns)
-            work += endpoint.send_control_setups(now_ns)
+            try:
+                work += endpoint.poll(now_ns)
+                work += endpoint.send_control_setups(now_ns)
+            except OSError as ex:
+                self.report(ex)
         for image in self.images:
-            work += image.send_pending_status_message(now_ns)
-            work += image.send_pending_loss(now_ns)
+            try:
+                work += image.send_pending_status_message(now_ns)
+                work += image.send_pending_loss(now_ns)
+            except OSError as ex:  # one unreachable source must not silence the other images
+                self.report(ex)
         return work
 
     # commands (run on the receiver thread)

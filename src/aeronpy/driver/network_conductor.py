@@ -93,7 +93,13 @@ class NetworkConductor:
         self.next_receiver_id = random.getrandbits(63) | 1
         self._unique = 0
         self.loss_reporter: Any = None
+        sender.error_handler = self.report_network_error
+        receiver.error_handler = self.report_network_error
         self.interceptor: Any = conductor.ctx.loss_interceptor()
+
+    def report_network_error(self, ex: BaseException) -> None:
+        """Sender/receiver threads: a socket error goes to the distinct error log (thread-safe)."""
+        self.conductor.record_error(cp.ErrorCode.GENERIC_ERROR, f"{type(ex).__name__}: {ex}")
 
     # ------------------------------------------------------------------ duty cycle
     def do_work(self, now_ns: int) -> int:
@@ -199,6 +205,7 @@ class NetworkConductor:
                 udp.is_manual_control_mode, destination_tracker.DESTINATION_TIMEOUT_NS, num_dest
             )
         endpoint = SendChannelEndpoint(udp, transport, udp.remote_data, status, self.conductor.system_counters, tracker)
+        endpoint.error_handler = self.report_network_error
         endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
             f"snd-local-sockaddr: {status.id} {local}", ctr.LOCAL_SOCKADDR_TYPE_ID,
             _sockaddr_key(status.id, local), registration_id, 0,
@@ -449,6 +456,7 @@ class NetworkConductor:
             )
             endpoint = ReceiveChannelEndpoint(udp, None, None, status, self.conductor.system_counters, receiver_id, self._on_setup_from_receiver)
             endpoint.interceptor = self.interceptor
+            endpoint.error_handler = self.report_network_error
             self.receive_endpoints[key] = endpoint
             self.receiver.commands.offer(lambda: self.receiver.add_endpoint(endpoint))
             return endpoint
@@ -460,6 +468,7 @@ class NetworkConductor:
         )
         endpoint = ReceiveChannelEndpoint(udp, transport, _receive_control_address(udp), status, self.conductor.system_counters, receiver_id, self._on_setup_from_receiver)
         endpoint.interceptor = self.interceptor
+        endpoint.error_handler = self.report_network_error
         endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
             f"rcv-local-sockaddr: {status.id} {local}", ctr.LOCAL_SOCKADDR_TYPE_ID,
             _sockaddr_key(status.id, local), registration_id, 0,

@@ -141,6 +141,7 @@ class NetworkPublication:
         self.time_of_last_snd_pos_change_ns = now_ns
         self.time_of_last_state_change_ns = now_ns
         self.spies: list[SubscriberPosition] = []
+        self.max_spy_position = start_position
         self.untethered_timeouts = UntetheredTimeouts(
             int(getattr(params, "untethered_window_limit_timeout_ns", 5_000_000_000)),
             int(getattr(params, "untethered_linger_timeout_ns", -1)),
@@ -158,8 +159,15 @@ class NetworkPublication:
         bytes_sent = self._send_data(now_ns, snd_pos)
         if bytes_sent == 0:
             bytes_sent = self._heartbeat_check(now_ns, snd_pos)
-            lmt = self.flow_control.on_idle(now_ns, self.snd_lmt.get_plain(), snd_pos, self.is_end_of_stream)
-            self.snd_lmt.set(lmt)
+            if self.spies_simulate_connection and not self.receivers_last_sm_ns and self.has_active_spies():
+                # only spies: the sender position follows the fastest spy (driver-behaviour.md §9)
+                new_snd_pos = max(self.max_spy_position, snd_pos)
+                if new_snd_pos != snd_pos:
+                    self.snd_pos.set(new_snd_pos)
+                self.snd_lmt.set(self.flow_control.on_idle(now_ns, new_snd_pos, new_snd_pos, self.is_end_of_stream))
+            else:
+                lmt = self.flow_control.on_idle(now_ns, self.snd_lmt.get_plain(), snd_pos, self.is_end_of_stream)
+                self.snd_lmt.set(lmt)
         self.retransmit_handler.process_timeouts(now_ns, self.resend)
         return bytes_sent
 
@@ -361,9 +369,13 @@ class NetworkPublication:
         connected = descriptor.is_connected(self.metadata)
         if connected or (self.spies_simulate_connection and self.has_active_spies()):
             min_pos = snd_pos
+            max_spy = self.max_spy_position
             for spy in self.spies:
                 if spy.is_active:
-                    min_pos = min(min_pos, spy.counter.get())
+                    spy_pos = spy.counter.get()
+                    min_pos = min(min_pos, spy_pos)
+                    max_spy = max(max_spy, spy_pos)
+            self.max_spy_position = max_spy
             new_lmt = min_pos + self.term_window_length
             if new_lmt > self.pub_lmt.get_plain():
                 self.clean_buffer(min_pos - self.term_length)

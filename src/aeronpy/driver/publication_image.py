@@ -125,12 +125,17 @@ class PublicationImage:
         self.last_sm_position = self.join_position
         self.next_sm_position = self.join_position
         self.next_sm_window = receiver_window
-        self.sm_pending = True
+        # conductor -> receiver hand-offs: a change number is bumped after the data it guards,
+        # so the receiver never loses a newer schedule by clearing a flag (DEDICATED threads).
+        self.sm_change = 1
+        self.last_sm_change = 0
         self.time_of_last_sm_ns = 0
         self.last_sm_window_limit = self.join_position + (self.term_length >> 1)
         self.clean_position = self.join_position
         # NAK state: conductor detects, receiver sends
-        self.pending_nak: tuple[int, int, int] | None = None
+        self.pending_loss: tuple[int, int, int] | None = None
+        self.loss_change = 0
+        self.last_loss_change = 0
         self.last_nak: tuple[int, int, int] | None = None
         hwm.set(self.join_position)
         rcv_pos.set(self.join_position)
@@ -233,7 +238,8 @@ class PublicationImage:
             return 0
         if self.rejection_frame is not None:
             return self._send_error_frames(now_ns)
-        if not self.sm_pending and now_ns - self.time_of_last_sm_ns < self.sm_timeout_ns:
+        change = self.sm_change
+        if change == self.last_sm_change and now_ns - self.time_of_last_sm_ns < self.sm_timeout_ns:
             return 0
         position = self.next_sm_position
         window = self.next_sm_window
@@ -257,7 +263,7 @@ class PublicationImage:
         self.last_sm_position = position
         self.last_sm_window_limit = position + (self.term_length >> 1)
         self.time_of_last_sm_ns = now_ns
-        self.sm_pending = False
+        self.last_sm_change = change
         descriptor.set_active_transport_count(self.metadata, len(live))
         return 1
 
@@ -265,12 +271,24 @@ class PublicationImage:
         return [c for c in self.connections if now_ns - c.time_of_last_frame_ns <= self.image_liveness_timeout_ns]
 
     def send_pending_loss(self, now_ns: int) -> int:
-        """Receiver thread: send the NAK the conductor found (reliable images)."""
-        nak = self.pending_nak
-        if nak is None:
+        """Receiver thread: act on the gap the conductor found: NAK it (reliable) or fill it.
+
+        Filling happens here, on the thread that writes the term, so a frame arriving in the gap
+        and the PAD that covers it can never interleave.
+        """
+        change = self.loss_change
+        if change == self.last_loss_change:
             return 0
-        self.pending_nak = None
-        term_id, term_offset, length = nak
+        loss = self.pending_loss
+        self.last_loss_change = change
+        if loss is None:
+            return 0
+        term_id, term_offset, length = loss
+        if not self.is_reliable:
+            term = self.term_buffers[((term_id - self.initial_term_id) & 0xFFFFFFFF) % 3]
+            if try_fill_gap(self.metadata, term, term_id, term_offset, length) and self._gap_fills is not None:
+                self._gap_fills.increment()
+            return 1
         NAK_STRUCT.pack_into(self._nak, 0, 28, 0, 0, 2, self.session_id, self.stream_id, term_id, term_offset, length)
         for c in self._live_connections(now_ns):
             self.endpoint.send_to(self._nak, c.control_address)
@@ -308,7 +326,7 @@ class PublicationImage:
             target = min_sub if active else new_rebuild
             self.clean_buffer(target - self.term_length)
             self.next_sm_position = target
-            self.sm_pending = True
+            self.sm_change += 1
             work += 1
         return work
 
@@ -316,11 +334,8 @@ class PublicationImage:
         term_id, term_offset, length = gap.term_id, gap.term_offset, gap.length
         if self.loss_reporter is not None:
             self._report_loss(length, now_ns)
-        if self.is_reliable:
-            self.pending_nak = (term_id, term_offset, length)
-        elif try_fill_gap(self.metadata, term, term_id, term_offset, length):
-            if self._gap_fills is not None:
-                self._gap_fills.increment()
+        self.pending_loss = (term_id, term_offset, length)
+        self.loss_change += 1
         return 1
 
     def _report_loss(self, length: int, now_ns: int) -> None:
