@@ -75,7 +75,7 @@ def test_not_connected_then_back_pressured(driver: Any, client_factory: Callable
     pub = aeron.add_publication("aeron:ipc?term-length=64k", 12)
     assert pub.offer(b"x" * 100) == results.NOT_CONNECTED
     sub = aeron.add_subscription("aeron:ipc", 12)
-    wait_for(lambda: pub.is_connected, message="connection")
+    wait_for(lambda: pub.is_connected and sub.image_count == 1, message="connection")
     statuses = set()
     for _ in range(5000):
         r = pub.offer(b"y" * 1000)
@@ -305,3 +305,16 @@ def test_dead_drivers_errors_are_saved_before_deleting(aeron_dir: str, driver_fa
     finally:
         for path in saved:
             os.remove(path)
+
+
+def test_ipc_connected_flag_follows_subscribers_at_once(driver_factory: Callable[..., Any], client_factory: Callable[..., Any]) -> None:
+    """is_connected changes when a subscriber links or leaves, not at the next timer tick."""
+    driver_factory(timer_interval_ns=60_000_000_000, client_liveness_timeout_ns=120_000_000_000,
+                   publication_unblock_timeout_ns=180_000_000_000,
+                   untethered_window_limit_timeout_ns=61_000_000_000, untethered_resting_timeout_ns=61_000_000_000)
+    aeron = client_factory()
+    pub = aeron.add_publication("aeron:ipc", 24)
+    sub = aeron.add_subscription("aeron:ipc", 24)
+    wait_for(lambda: pub.is_connected, timeout=5, message="connected without a timer tick")
+    sub.close()
+    wait_for(lambda: not pub.is_connected, timeout=5, message="disconnected without a timer tick")

@@ -211,7 +211,9 @@ class ClientConductor(AgentBase):
         if self.is_closed:
             return
         self.termination_cause = cause
-        self._close_all_resources()
+        # Mark everything closed but keep the logs mapped: user threads may be mid-offer or
+        # mid-poll; the mappings go when the application calls close().
+        self._close_all_resources(unmap=False)
         self.is_closed = True
         self._report(cause)
 
@@ -229,6 +231,7 @@ class ClientConductor(AgentBase):
         """Application close: tell the driver, then release everything."""
         with self.lock:
             if self.is_closed:
+                self._unmap_all()  # after a termination the logs were kept mapped until now
                 return
             try:
                 self.to_driver.write(
@@ -239,7 +242,7 @@ class ClientConductor(AgentBase):
             self._close_all_resources()
             self.is_closed = True
 
-    def _close_all_resources(self) -> None:
+    def _close_all_resources(self, unmap: bool = True) -> None:
         for publication in list(self.publications.values()):
             publication.internal_close()
         self.publications.clear()
@@ -250,6 +253,10 @@ class ClientConductor(AgentBase):
         for counter in list(self.counters.values()):
             counter.internal_close()
         self.counters.clear()
+        if unmap:
+            self._unmap_all()
+
+    def _unmap_all(self) -> None:
         for entry in self._log_buffers.values():
             entry[0].close()
         self._log_buffers.clear()
@@ -276,7 +283,11 @@ class ClientConductor(AgentBase):
             self._check_open()
             correlation_id = self.to_driver.next_correlation_id()
             self.pending[correlation_id] = _Pending(kind, **fields)
-            self._send(msg_type_id, build(correlation_id))
+            try:
+                self._send(msg_type_id, build(correlation_id))
+            except BaseException:
+                del self.pending[correlation_id]
+                raise
             return correlation_id
 
     def async_add_publication(self, channel: str, stream_id: int, exclusive: bool = False) -> int:
@@ -496,7 +507,11 @@ class ClientConductor(AgentBase):
         pending = self.pending.get(msg.correlation_id)
         if pending is None or pending.kind not in ("publication", "exclusive_publication"):
             return
-        log_buffers = self._map_log_buffers(msg.log_file_name)
+        try:
+            log_buffers = self._map_log_buffers(msg.log_file_name)
+        except (OSError, AeronError) as ex:  # the log vanished before we mapped it
+            pending.error = AeronError(f"cannot map publication log {msg.log_file_name}: {ex}")
+            return
         limit = AtomicCounter(self.cnc.counters_values_buffer, msg.position_limit_counter_id)
         cls = ExclusivePublication if pending.kind == "exclusive_publication" else Publication
         publication = cls(
@@ -539,7 +554,11 @@ class ClientConductor(AgentBase):
             return
         if any(i.correlation_id == msg.correlation_id for i in subscription.images):
             return
-        log_buffers = self._map_log_buffers(msg.log_file_name)
+        try:
+            log_buffers = self._map_log_buffers(msg.log_file_name)
+        except (OSError, AeronError) as ex:  # the image went away before we mapped it
+            self._report(AeronError(f"cannot map image log {msg.log_file_name}: {ex}"))
+            return
         position = AtomicCounter(self.cnc.counters_values_buffer, msg.subscriber_position_id)
         image = Image(
             subscription,

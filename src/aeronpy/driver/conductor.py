@@ -336,7 +336,7 @@ class DriverConductor(AgentBase):
         )
         response = cp.ON_EXCLUSIVE_PUBLICATION_READY if is_exclusive else cp.ON_PUBLICATION_READY
         self._send(response, ready.encode())
-        if publication.refcnt == 1:
+        if publication.is_accepting_subscriptions():
             for link in self.ipc_subscriptions:
                 if link.matches(publication) and not self._is_linked(link, publication):
                     self._link(link, publication)
@@ -430,6 +430,7 @@ class DriverConductor(AgentBase):
         log_buffers = LogBuffers.create(path, term_length, ctx.file_page_size, sparse=params.sparse)
         window = params.publication_window_length
         window = term_length // 2 if window <= 0 else min(window, term_length // 2)
+        pub_pos: AtomicCounter | None = None
         try:
             metadata = log_buffers.metadata
             descriptor.write_log_metadata(
@@ -482,6 +483,8 @@ class DriverConductor(AgentBase):
                 owner_id=msg.client_id,
             )
         except BaseException:
+            if pub_pos is not None:
+                pub_pos.close()
             log_buffers.close()
             remove_quietly(path)
             raise
@@ -780,7 +783,13 @@ class DriverConductor(AgentBase):
 
     def _on_next_session_id(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
         msg = cp.GetNextAvailableSessionIdMessage.decode(buffer, offset, length)
-        session_id = self._allocate_session_id(msg.stream_id)
+        publications: list[Any] = [*self.ipc_publications, *self.network.publications]
+        used = {
+            p.session_id
+            for p in publications
+            if p.stream_id == msg.stream_id and p.state.name in ("ACTIVE", "DRAINING")
+        }
+        session_id = self.allocate_session_id(msg.stream_id, used)
         self._send(
             cp.ON_NEXT_AVAILABLE_SESSION_ID,
             cp.NextAvailableSessionId(msg.correlation_id, session_id).encode(),

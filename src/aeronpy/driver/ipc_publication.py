@@ -215,10 +215,12 @@ class IpcPublication:
 
     def add_subscriber(self, sub: SubscriberPosition) -> None:
         self.subscribers.append(sub)
+        descriptor.set_is_connected(self.metadata, True)  # at once, not at the next timer tick
 
     def remove_subscriber(self, subscription_registration_id: int) -> SubscriberPosition | None:
         for i, sub in enumerate(self.subscribers):
             if sub.subscription_registration_id == subscription_registration_id:
                 del self.subscribers[i]
+                descriptor.set_is_connected(self.metadata, self.has_working_positions())
                 return sub
         return None
