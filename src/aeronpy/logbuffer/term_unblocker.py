@@ -84,11 +84,10 @@ def unblock_log(term_buffers: Sequence[Any], metadata: Any, blocked_position: in
 
     if active_count == blocked_term_count - 1 and blocked_offset == 0:
         current_raw = d.raw_tail_volatile(metadata, active_count % d.PARTITION_COUNT)
-        d.rotate_log(metadata, active_count, d.term_id(current_raw))
-        return True
+        return bool(d.rotate_log(metadata, active_count, d.term_id(current_raw)))
 
     status = unblock(metadata, term_buffers[blocked_index], blocked_offset, tail_offset, term_id)
     if status == UnblockStatus.UNBLOCKED_TO_END:
         d.rotate_log(metadata, blocked_term_count, term_id)
-        return True
+        return True  # the padding was written; the rotation may already have been done by a producer
     return status == UnblockStatus.UNBLOCKED
