@@ -431,7 +431,8 @@ class ClientConductor(AgentBase):
             else:
                 time.sleep(0.0005)
 
-    def release_publication(self, publication: Publication) -> None:
+    def release_publication(self, publication: Publication, revoke: bool = False) -> None:
+        """REMOVE_PUBLICATION; with ``revoke`` the REVOKE flag (0x1) is set (Publication.revoke())."""
         with self.lock:
             if publication.is_closed or self.is_closed:
                 publication.internal_close()
@@ -439,7 +440,16 @@ class ClientConductor(AgentBase):
             publication.internal_close()
             self.publications.pop(publication.registration_id, None)
             self._release_log_buffers(publication.log_buffers.path)
-            self._remove(cp.REMOVE_PUBLICATION, cp.RemovePublicationMessage, publication.registration_id)
+            flags = cp.REMOVE_PUBLICATION_FLAG_REVOKE if revoke else 0
+            correlation_id = self._register(
+                "remove",
+                cp.REMOVE_PUBLICATION,
+                lambda corr: cp.RemovePublicationMessage(
+                    client_id=self.client_id, correlation_id=corr,
+                    registration_id=publication.registration_id, flags=flags,
+                ).encode(),
+            )
+            self.await_registration(correlation_id)
 
     def release_subscription(self, subscription: Subscription) -> None:
         with self.lock:

@@ -122,6 +122,16 @@ class _PublicationBase:
             self.conductor.release_publication(self)  # type: ignore[attr-defined]
         self.internal_close()
 
+    def revoke(self) -> None:
+        """Revoke and close (Java ``Publication.revoke()``): REMOVE_PUBLICATION with the REVOKE
+        flag.  The driver ends the stream at the current producer position for every publisher
+        sharing the log, and subscribers' images go unavailable without draining."""
+        if self._closed:
+            return
+        if self.conductor is not None:
+            self.conductor.release_publication(self, revoke=True)  # type: ignore[attr-defined]
+        self.internal_close()
+
     def internal_close(self) -> None:
         """Mark closed: offers return CLOSED.  The log buffers stay with the conductor."""
         self._closed = True

@@ -346,6 +346,7 @@ class DriverConductor(AgentBase):
             if (
                 pub.is_exclusive
                 or pub.state is not PublicationState.ACTIVE
+                or descriptor.is_publication_revoked(pub.metadata)
                 or pub.stream_id != msg.stream_id
                 or pub.params.response_correlation_id != params.response_correlation_id
             ):
@@ -560,9 +561,11 @@ class DriverConductor(AgentBase):
             for i, (registration_id, publication) in enumerate(client.publication_links):
                 if registration_id == msg.registration_id:
                     del client.publication_links[i]
-                    if msg.flags & 0x1 and publication.state is PublicationState.ACTIVE:
-                        publication.metadata.put_uint8(descriptor.LOG_IS_PUBLICATION_REVOKED_OFFSET, 1)
-                        self._revoke(publication)
+                    if msg.flags & cp.REMOVE_PUBLICATION_FLAG_REVOKE:
+                        # REVOKE event then DECREF, as the C driver: only the (release-stored)
+                        # metadata flag here; the publication's next timer tick in ACTIVE does
+                        # the revoke (IPC and UDP alike), and DECREF leaves a revoked one ACTIVE
+                        publication.revoke()
                     publication.decref()
                     self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
                     return
@@ -571,13 +574,10 @@ class DriverConductor(AgentBase):
             f"unknown publication client_id={msg.client_id} registration_id={msg.registration_id}",
         )
 
-    def _revoke(self, publication: IpcPublication) -> None:
-        producer = publication.producer_position()
-        publication.pub_lmt.set(producer)
-        publication.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, producer)
-        descriptor.set_is_connected(publication.metadata, False)
+    def on_ipc_publication_revoked(self, publication: IpcPublication) -> None:
+        """Called by an IPC publication's timer tick when it performs a revoke (now LINGER):
+        ON_UNAVAILABLE_IMAGE to each linked subscription (once) and system counter 40."""
         self.on_ipc_publication_unavailable(publication)
-        publication.state = PublicationState.LINGER
         self._increment(SystemCounterId.PUBLICATIONS_REVOKED)
 
     # subscriptions -----------------------------------------------------

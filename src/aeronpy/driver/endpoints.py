@@ -205,6 +205,7 @@ class StreamInterest:
     images: dict[int, Any] = field(default_factory=dict)
     pending_setup: dict[int, int] = field(default_factory=dict)  # session -> deadline ns
     init_in_progress: set[int] = field(default_factory=set)
+    cool_down: set[int] = field(default_factory=set)  # sessions whose image lingers without EOS
 
     def wants(self, session_id: int) -> bool:
         return self.all_sessions_count > 0 or self.session_counts.get(session_id, 0) > 0
@@ -361,8 +362,17 @@ class ReceiveChannelEndpoint(_Endpoint):
     def remove_image(self, image: Any) -> None:
         interest = self.streams.get(image.stream_id)
         session_id = image.session_id
+        is_end_of_stream = bool(image.is_end_of_stream)
         if interest is not None and interest.images.get(session_id) is image:
             del interest.images[session_id]
+            if not is_end_of_stream:
+                interest.cool_down.add(session_id)
+
+    def remove_cool_down(self, stream_id: int, session_id: int) -> None:
+        """Receiver thread: the session may build a new image again (rejoin, or old image DONE)."""
+        interest = self.streams.get(stream_id)
+        if interest is not None:
+            interest.cool_down.discard(session_id)
 
     def clear_init_in_progress(self, stream_id: int, session_id: int) -> None:
         interest = self.streams.get(stream_id)
@@ -389,11 +399,15 @@ class ReceiveChannelEndpoint(_Endpoint):
             image = interest.images.get(session_id)
             if image is not None:
                 reply = self._reply_address(address)
-                if frame_length == 0 and frame_type == dh.HDR_TYPE_DATA:
-                    image.on_heartbeat(term_id, term_offset, flags, reply, now_ns)
+                destination = self._current if self.is_multi_destination else None
+                if frame_length == 0 and frame_type == dh.HDR_TYPE_DATA and length == dh.HEADER_LENGTH:
+                    image.on_heartbeat(term_id, term_offset, flags, reply, now_ns, destination)
                 else:
-                    image.insert_packet(term_id, term_offset, datagram, length, reply, now_ns)
-            elif interest.wants(session_id) and session_id not in interest.init_in_progress and not (flags & dh.EOS_FLAG and frame_length == 0):
+                    image.insert_packet(term_id, term_offset, datagram, length, reply, now_ns, destination)
+            elif (
+                interest.wants(session_id) and session_id not in interest.init_in_progress
+                and session_id not in interest.cool_down and not (flags & dh.EOS_FLAG and frame_length == 0)
+            ):
                 deadline = interest.pending_setup.get(session_id)
                 if deadline is None or now_ns > deadline:
                     if deadline is None and len(interest.pending_setup) >= MAX_PENDING_SETUPS:
@@ -406,10 +420,12 @@ class ReceiveChannelEndpoint(_Endpoint):
             interest = self.streams.get(stream_id)
             if interest is None or not interest.wants(session_id):
                 return
-            if session_id in interest.images or session_id in interest.init_in_progress:
+            if session_id in interest.images or session_id in interest.init_in_progress or session_id in interest.cool_down:
                 image = interest.images.get(session_id)
                 if image is not None:
-                    image._connection_for(self._reply_address(address), now_ns)
+                    image._connection_for(
+                        self._reply_address(address), now_ns, self._current if self.is_multi_destination else None
+                    )
                 return
             if not _valid_setup(term_length, term_offset, mtu):
                 if self._invalid is not None:

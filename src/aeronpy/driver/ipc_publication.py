@@ -144,6 +144,9 @@ class IpcPublication:
     def on_time_event(self, now_ns: int, conductor: Any) -> None:
         """Timer tick (``aeron.timer.interval``); conductor receives image notifications."""
         if self.state is PublicationState.ACTIVE:
+            if descriptor.is_publication_revoked(self.metadata):
+                self._revoke(now_ns, conductor)
+                return
             self._check_untethered(now_ns, conductor)
             descriptor.set_is_connected(self.metadata, self.has_working_positions())
             producer = self.producer_position()
@@ -164,6 +167,19 @@ class IpcPublication:
         elif self.state is PublicationState.LINGER:
             if self.refcnt <= 0:
                 self.state = PublicationState.DONE
+
+    def _revoke(self, now_ns: int, conductor: Any) -> None:
+        """ACTIVE tick with the revoked flag set (REMOVE_PUBLICATION with REVOKE): stop at the
+        producer position, disconnect, notify linked subscriptions once and go to LINGER."""
+        revoked_position = self.producer_position()
+        self.pub_lmt.set(revoked_position)
+        self.trip_limit = revoked_position
+        self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, revoked_position)
+        self.pub_pos.set(revoked_position)
+        descriptor.set_is_connected(self.metadata, False)
+        self.state = PublicationState.LINGER
+        self.time_of_last_state_change_ns = now_ns
+        conductor.on_ipc_publication_revoked(self)
 
     def _check_for_blocked_publisher(self, producer: int, now_ns: int, conductor: Any) -> None:
         consumer = self.consumer_position
@@ -211,7 +227,14 @@ class IpcPublication:
             if self.pub_lmt.get_plain() > producer:
                 self.pub_lmt.set(producer)
             self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, producer)
-            self.state = PublicationState.DRAINING
+            if not descriptor.is_publication_revoked(self.metadata):
+                self.state = PublicationState.DRAINING
+            # revoked: stays ACTIVE until the next timer tick performs the revoke (-> LINGER),
+            # or is already LINGER and goes to DONE once refcnt <= 0
+
+    def revoke(self) -> None:
+        """REVOKE managed-resource event: only the flag; the next timer tick acts on it."""
+        descriptor.set_publication_revoked(self.metadata)
 
     def add_subscriber(self, sub: SubscriberPosition) -> None:
         self.subscribers.append(sub)

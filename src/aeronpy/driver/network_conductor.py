@@ -120,7 +120,11 @@ class NetworkConductor:
                     lambda spy, p=publication: self._spy_available(p, spy),  # type: ignore[misc]
                     self.conductor.free_counter,
                 )
-            publication.on_time_event(now_ns, lambda: self.conductor.on_publication_unblocked(publication))
+            publication.on_time_event(
+                now_ns,
+                lambda: self.conductor.on_publication_unblocked(publication),
+                lambda p=publication: self._cleanup_spies(p),  # type: ignore[misc]
+            )
             if publication.state is NetworkPublicationState.LINGER and before is not NetworkPublicationState.LINGER:
                 self._spies_unavailable(publication)
             if publication.state is NetworkPublicationState.DONE and id(publication) not in self._removed:
@@ -139,6 +143,7 @@ class NetworkConductor:
             image.on_time_event(now_ns)
             if image.state is ImageState.LINGER and before_state is not ImageState.LINGER:
                 self._image_unavailable(image)
+                self._image_to_linger(image)
             if image.state is ImageState.DONE and id(image) not in self._removed:
                 self._removed.add(id(image))
                 self.receiver.commands.offer(
@@ -253,7 +258,7 @@ class NetworkConductor:
             for pub in self.publications:
                 if (
                     pub.endpoint is endpoint and pub.stream_id == msg.stream_id and not pub.is_exclusive
-                    and pub.state is NetworkPublicationState.ACTIVE
+                    and pub.state is NetworkPublicationState.ACTIVE and not descriptor.is_publication_revoked(pub.metadata)
                     and (params.session_id is None or params.session_id == pub.session_id)
                 ):
                     if params.has_mtu_length and params.mtu_length != pub.mtu_length:
@@ -648,6 +653,16 @@ class NetworkConductor:
             if spy.is_active:  # untethered spies that left already had their image made unavailable
                 self._spy_unavailable(publication, spy)
 
+    def _cleanup_spies(self, publication: NetworkPublication) -> None:
+        """Revoke: ON_UNAVAILABLE_IMAGE to each linked (active) spy, then unlink all spies and
+        free their sub-pos counters."""
+        for spy in publication.spies:
+            if spy.is_active:
+                self._spy_unavailable(publication, spy)
+            if spy.state is not TetherState.CLOSED:
+                self.conductor.free_counter(spy.counter)
+        publication.spies.clear()
+
     def _spy_unavailable(self, publication: NetworkPublication, spy: SubscriberPosition) -> None:
         self.conductor.send_unavailable_image(publication.registration_id, spy.subscription_registration_id, publication.stream_id, "aeron:ipc")
 
@@ -806,11 +821,26 @@ class NetworkConductor:
         if image in self.images:
             self.images.remove(image)
 
+    def _image_to_linger(self, image: PublicationImage) -> None:
+        """DRAINING -> LINGER: out of the receiver's dispatch at once (log and counters stay until
+        DONE); without EOS the session cools down, cleared now if every matching subscription
+        has rejoin=true, else when the image is DONE."""
+        endpoint = image.endpoint
+        rejoin = all(link.params.rejoin for link in self.subscriptions if link.matches_image(image))
+        self.receiver.commands.offer(lambda: self.receiver.remove_image(image, lambda: None))
+        if rejoin:
+            self.receiver.commands.offer(lambda: endpoint.remove_cool_down(image.stream_id, image.session_id))
+
     def _delete_image(self, image: PublicationImage) -> None:
         self._removed.discard(id(image))
         endpoint = image.endpoint
         self._free_image(image)
-        self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, image.stream_id, image.session_id))
+
+        def clear() -> None:
+            self.receiver.clear_init_in_progress(endpoint, image.stream_id, image.session_id)
+            endpoint.remove_cool_down(image.stream_id, image.session_id)
+
+        self.receiver.commands.offer(clear)
         self._close_receive_endpoint_if_unused(endpoint)
 
 

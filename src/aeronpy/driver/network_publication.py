@@ -193,10 +193,10 @@ class NetworkPublication:
             return 0
         term_id = descriptor.compute_term_id_from_position(snd_pos, self.bits, self.initial_term_id)
         flags = dh.BEGIN_AND_END_FLAGS
-        if self.is_end_of_stream and self.signal_eos:
+        if descriptor.is_publication_revoked(self.metadata):
+            flags |= dh.EOS_FLAG | dh.REVOKED_FLAG  # a revoke always signals end of stream
+        elif self.is_end_of_stream and self.signal_eos:
             flags |= dh.EOS_FLAG
-            if descriptor.is_publication_revoked(self.metadata):
-                flags |= dh.REVOKED_FLAG
         HEARTBEAT_STRUCT.pack_into(
             self._heartbeat, 0, 0, 0, flags, dh.HDR_TYPE_DATA, snd_pos & self.term_mask,
             self.session_id, self.stream_id, term_id, 0,
@@ -315,6 +315,8 @@ class NetworkPublication:
         return any(s.is_active for s in self.spies)
 
     def update_connected(self) -> None:
+        if self.state is not NetworkPublicationState.ACTIVE and descriptor.is_publication_revoked(self.metadata):
+            return  # revoked: stays not connected (an SM arriving while lingering does not reconnect)
         connected = bool(self.receivers_last_sm_ns) and self.flow_control.has_required_receivers()
         if self.spies_simulate_connection and self.has_active_spies():
             connected = True
@@ -400,11 +402,21 @@ class NetworkPublication:
             producer = self.producer_position()
             self.pub_lmt.set(producer)
             self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, producer)
-            self.state = NetworkPublicationState.DRAINING
+            if not descriptor.is_publication_revoked(self.metadata):
+                self.state = NetworkPublicationState.DRAINING
+            # revoked: the next timer tick in ACTIVE performs the revoke (-> LINGER)
 
-    def on_time_event(self, now_ns: int, on_unblocked: Callable[[], None]) -> None:
+    def revoke(self) -> None:
+        """REVOKE managed-resource event: only the flag; the next timer tick acts on it."""
+        descriptor.set_publication_revoked(self.metadata)
+
+    def on_time_event(
+        self, now_ns: int, on_unblocked: Callable[[], None], on_revoked: Callable[[], None] | None = None
+    ) -> None:
         snd_pos = self.snd_pos.get()
-        if self.state is NetworkPublicationState.ACTIVE:
+        if self.state is NetworkPublicationState.ACTIVE and descriptor.is_publication_revoked(self.metadata):
+            self._revoke(now_ns, on_revoked)
+        elif self.state is NetworkPublicationState.ACTIVE:
             self.pub_pos.set(self.producer_position())
             self.update_connected()
             if not self.is_exclusive:
@@ -428,6 +440,24 @@ class NetworkPublication:
                 self.has_received_unicast_eos or now_ns - self.time_of_last_state_change_ns > self.linger_timeout_ns
             ):
                 self.state = NetworkPublicationState.DONE
+
+    def _revoke(self, now_ns: int, on_revoked: Callable[[], None] | None) -> None:
+        """ACTIVE tick with the revoked flag set: pub-lmt and end-of-stream = producer position,
+        not connected, end of stream; ``on_revoked`` (conductor) unlinks the spies with
+        ON_UNAVAILABLE_IMAGE; state LINGER; system counter 40."""
+        revoked_position = self.producer_position()
+        self.pub_lmt.set(revoked_position)
+        self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, revoked_position)
+        self.pub_pos.set(revoked_position)
+        self.is_end_of_stream = True
+        self.state = NetworkPublicationState.LINGER  # first: update_connected (sender) then keeps it unconnected
+        self.time_of_last_state_change_ns = now_ns
+        descriptor.set_is_connected(self.metadata, False)
+        if on_revoked is not None:
+            on_revoked()
+        counter = self.system_counters.get(SystemCounterId.PUBLICATIONS_REVOKED)
+        if counter is not None:
+            counter.increment()
 
     def check_untethered_spies(
         self,

@@ -30,6 +30,11 @@ IMAGE_REJECTED_CODE = 13
 NAK_STRUCT = struct.Struct("<ibBhiiiii")
 FIRST_WORD = struct.Struct("<q")
 INT64_MAX = (1 << 63) - 1
+FRAME_STRUCT = struct.Struct("<ibBhi")
+RECEIVE_DESTINATION_TIMEOUT_NS = 5_000_000_000
+"""A connection is live for SMs/NAKs/EOS while heard from within this (C AERON_RECEIVE_DESTINATION_TIMEOUT_NS)."""
+EOS_FLAG = 0x20
+REVOKED_FLAG = 0x10
 
 
 class ImageState(enum.Enum):
@@ -48,6 +53,7 @@ class Connection:
     time_of_last_frame_ns: int
     is_eos: bool = False
     eos_position: int = 0
+    destination: Any = None
 
 
 class PublicationImage:
@@ -148,6 +154,9 @@ class PublicationImage:
         self._sm = bytearray(SM_TAG_STRUCT.size if group_tag is not None else SM_STRUCT.size)
         self._errors_sent = system_counters.get(SystemCounterId.ERROR_FRAMES_SENT)
         self._short_sends = system_counters.get(SystemCounterId.SHORT_SENDS)
+        self._invalid_packets = system_counters.get(SystemCounterId.INVALID_PACKETS)
+        self._images_revoked = system_counters.get(SystemCounterId.PUBLICATION_IMAGES_REVOKED)
+        self.is_revoked = False
         self.rejection_frame: bytes | None = None  # set by REJECT_IMAGE (receiver thread)
         self._nak = bytearray(NAK_STRUCT.size)
 
@@ -175,25 +184,66 @@ class PublicationImage:
         self.time_of_last_sm_ns = now_ns
         return 1
 
-    def _connection_for(self, address: Any, now_ns: int) -> None:
+    def _connection_for(self, address: Any, now_ns: int, destination: Any = None) -> Connection:
+        """Track the connection a packet came from: by destination (MDS), else by control address."""
         for c in self.connections:
-            if c.control_address == address:
+            if c.destination is destination and (destination is not None or c.control_address == address):
                 c.time_of_last_frame_ns = now_ns
-                return
-        self.connections.append(Connection(address, now_ns))
+                return c
+        if destination is not None:
+            for c in self.connections:
+                if c.destination is None and c.control_address == address:  # the SETUP's connection
+                    c.destination = destination
+                    c.time_of_last_frame_ns = now_ns
+                    return c
+        connection = Connection(address, now_ns, destination=destination)
+        self.connections.append(connection)
+        return connection
 
-    def insert_packet(self, term_id: int, term_offset: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> int:
-        """Rebuild the frames of one DATA datagram into the log; returns bytes inserted."""
+    def _validate_frames(self, term_offset: int, datagram: memoryview, length: int) -> int:
+        """Walk the frames of a DATA/PAD datagram; returns the validated extent or -1 (invalid)."""
+        term_length = self.term_length
+        if term_offset < 0 or term_offset >= term_length or term_offset & 31:
+            return -1
+        offset = 0
+        next_offset = term_offset
+        frame_type = -1
+        while offset <= length - 32:
+            frame_length, version, _flags, frame_type, frame_term_offset = FRAME_STRUCT.unpack_from(datagram, offset)
+            if frame_length < 32 or version != 0 or (frame_type != 1 and frame_type != 0) or frame_term_offset != next_offset:
+                return -1
+            aligned = (frame_length + 31) & ~31
+            next_offset += aligned
+            if next_offset > term_length or (frame_type == 1 and offset + frame_length > length):
+                return -1
+            offset += aligned
+        if offset != length and (offset < length or frame_type != 0):
+            return -1
+        return offset
+
+    def _count_invalid(self) -> None:
+        if self._invalid_packets is not None:
+            self._invalid_packets.increment()
+
+    def insert_packet(
+        self, term_id: int, term_offset: int, datagram: memoryview, length: int, address: Any, now_ns: int,
+        destination: Any = None,
+    ) -> int:
+        """Rebuild the frames of one DATA datagram into the log; returns bytes inserted.
+
+        The whole datagram is dropped (counter "Invalid packets") unless its frames walk cleanly."""
         if self.rejection_frame is not None:
             return 0
         if self.state is not ImageState.ACTIVE and self.state is not ImageState.DRAINING:
             return 0
-        position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
         if term_id - self.initial_term_id < 0 and (term_id - self.initial_term_id) & 0x80000000:
             return 0
-        self.time_of_last_packet_ns = now_ns
-        self._connection_for(address if not self.is_multicast else self.connections[0].control_address, now_ns)
-        if position + length > self.last_sm_window_limit:
+        extent = self._validate_frames(term_offset, datagram, min(length, len(datagram)))
+        if extent < 0:
+            self._count_invalid()
+            return 0
+        position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
+        if position + extent > self.last_sm_window_limit:
             if self._over_runs is not None:
                 self._over_runs.increment()
             return 0
@@ -201,36 +251,53 @@ class PublicationImage:
             if self._under_runs is not None:
                 self._under_runs.increment()
             return 0
+        self.time_of_last_packet_ns = now_ns
+        self._connection_for(address if not self.is_multicast else self.connections[0].control_address, now_ns, destination)
         term = self.term_buffers[(position >> self.bits) % 3]
-        offset: int = term.insert_frames(term_offset, datagram, min(length, self.term_length - term_offset))
-        end = position + offset
+        term.insert_frames(term_offset, datagram, min(length, self.term_length - term_offset))
+        end = position + extent
         if end > self.hwm.get_plain():
             self.hwm.set(end)
-        return offset
+        return extent
 
-    def on_heartbeat(self, term_id: int, term_offset: int, flags: int, address: Any, now_ns: int) -> None:
+    def on_heartbeat(self, term_id: int, term_offset: int, flags: int, address: Any, now_ns: int, destination: Any = None) -> None:
         if self.rejection_frame is not None:
             return
-        position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
-        if position < max(0, self.last_sm_position - self.term_length):
+        if term_offset < 0 or term_offset >= self.term_length or term_offset & 31:
+            self._count_invalid()
             return
+        if term_id - self.initial_term_id < 0 and (term_id - self.initial_term_id) & 0x80000000:
+            return
+        position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
         if position > self.last_sm_window_limit:  # beyond any window we granted (as C/Java over-run)
             if self._over_runs is not None:
                 self._over_runs.increment()
             return
+        if position < max(0, self.last_sm_position - self.term_length):
+            if self._under_runs is not None:
+                self._under_runs.increment()
+            return
         self.time_of_last_packet_ns = now_ns
-        self._connection_for(address if not self.is_multicast else self.connections[0].control_address, now_ns)
+        connection = self._connection_for(
+            address if not self.is_multicast else self.connections[0].control_address, now_ns, destination
+        )
         if self._heartbeats_received is not None:
             self._heartbeats_received.increment()
         if position > self.hwm.get_plain():
             self.hwm.set(position)
-        if flags & 0x20:  # EOS
-            for c in self.connections:
-                c.is_eos = True
-                c.eos_position = position
-            self.eos_position = position
-            self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, position)
-            self.is_end_of_stream = True
+        if flags & EOS_FLAG and not self.is_end_of_stream:
+            connection.is_eos = True
+            connection.eos_position = position
+            if all(c.is_eos for c in self.connections if c is connection or self._is_live(c, now_ns)):
+                eos_position = max(c.eos_position for c in self.connections if c.is_eos)
+                if flags & REVOKED_FLAG and not self.is_revoked:
+                    self.is_revoked = True
+                    self.metadata.put_uint8(descriptor.LOG_IS_PUBLICATION_REVOKED_OFFSET, 1)
+                    if self._images_revoked is not None:
+                        self._images_revoked.increment()
+                self.eos_position = eos_position
+                self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, eos_position)
+                self.is_end_of_stream = True
 
     def send_pending_status_message(self, now_ns: int) -> int:
         """Receiver thread: send a scheduled SM, or repeat the last one after the SM timeout."""
@@ -264,11 +331,18 @@ class PublicationImage:
         self.last_sm_window_limit = position + (self.term_length >> 1)
         self.time_of_last_sm_ns = now_ns
         self.last_sm_change = change
-        descriptor.set_active_transport_count(self.metadata, len(live))
+        descriptor.set_active_transport_count(self.metadata, sum(
+            1 for c in self.connections if now_ns - c.time_of_last_frame_ns < self.image_liveness_timeout_ns
+        ))
         return 1
 
+    @staticmethod
+    def _is_live(connection: Connection, now_ns: int) -> bool:
+        return now_ns - connection.time_of_last_frame_ns < RECEIVE_DESTINATION_TIMEOUT_NS
+
     def _live_connections(self, now_ns: int) -> list[Connection]:
-        return [c for c in self.connections if now_ns - c.time_of_last_frame_ns <= self.image_liveness_timeout_ns]
+        """Connections SMs and NAKs go to: heard from within the receive-destination timeout (5 s)."""
+        return [c for c in self.connections if self._is_live(c, now_ns)]
 
     def send_pending_loss(self, now_ns: int) -> int:
         """Receiver thread: act on the gap the conductor found: NAK it (reliable) or fill it.
@@ -281,7 +355,7 @@ class PublicationImage:
             return 0
         loss = self.pending_loss
         self.last_loss_change = change
-        if loss is None:
+        if loss is None or self.is_revoked:
             return 0
         term_id, term_offset, length = loss
         if not self.is_reliable:
@@ -382,7 +456,10 @@ class PublicationImage:
 
     def on_time_event(self, now_ns: int) -> None:
         """Conductor timer tick: liveness and lifecycle."""
-        if self.state is ImageState.ACTIVE:
+        if self.state is ImageState.ACTIVE and self.is_revoked:
+            self.state = ImageState.DRAINING
+            self.time_of_last_state_change_ns = now_ns
+        elif self.state is ImageState.ACTIVE:
             no_subscribers = not any(s.is_active for s in self.subscribers)
             idle = now_ns - self.time_of_last_packet_ns > self.image_liveness_timeout_ns
             eos_done = self.is_end_of_stream and self.rcv_pos.get_plain() >= self.hwm.get_plain()
@@ -392,7 +469,7 @@ class PublicationImage:
         elif self.state is ImageState.DRAINING:
             rcv = self.rcv_pos.get_plain()
             drained = all(s.counter.get() >= rcv for s in self.subscribers if s.is_active)
-            if drained and now_ns - self.time_of_last_state_change_ns > 5 * self.sm_timeout_ns:
+            if self.is_revoked or (drained and now_ns - self.time_of_last_state_change_ns > 5 * self.sm_timeout_ns):
                 self.state = ImageState.LINGER
                 self.time_of_last_state_change_ns = now_ns
         elif self.state is ImageState.LINGER:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from aeronpy.concurrent.atomic_buffer import fence
 from aeronpy.protocol.data_header import BEGIN_AND_END_FLAGS, CURRENT_VERSION, HDR_TYPE_DATA
 
 PARTITION_COUNT = 3
@@ -257,6 +258,20 @@ def set_active_transport_count(metadata: Any, count: int) -> None:
 
 def is_publication_revoked(metadata: Any) -> bool:
     return bool(metadata.get_uint8(LOG_IS_PUBLICATION_REVOKED_OFFSET))
+
+
+def set_publication_revoked(metadata: Any, revoked: bool = True) -> None:
+    """Release-store ``is_publication_revoked`` (uint8 at offset 496).
+
+    The flag shares its aligned word with ``LOG_TYPE`` (497) and padding, so rather than a
+    read-modify-write of the whole word this is a fenced plain byte store: ``fence()`` before
+    the store gives it release semantics (everything written before - e.g. end-of-stream
+    position - is visible first) and ``fence()`` after publishes it at once, as
+    ``AERON_SET_RELEASE`` does in the C driver.
+    """
+    fence()
+    metadata.put_uint8(LOG_IS_PUBLICATION_REVOKED_OFFSET, 1 if revoked else 0)
+    fence()
 
 
 def compute_fragmented_length(length: int, max_payload_length: int) -> int:
