@@ -79,6 +79,10 @@ def run_forward(seed: int, n: int, drop: float, dup: float, reorder: float, sink
             for seq in range(start, min(n, start + 100)):
                 client.sendto(struct.pack("!I", seq), proxy.listen_address)
             recv_n(sink, got, after[min(n, start + 100) - 1])
+        # a trailing dropped datagram produces no output: wait until the proxy has seen them all
+        deadline = time.monotonic() + 5.0
+        while proxy.counters("forward").received < n and time.monotonic() < deadline:
+            select.select([], [], [], 0.001)
         counters = proxy.counters("forward")
     r, _, _ = select.select([sink], [], [], 0.05)  # nothing beyond the expected (bounded check)
     assert not r
