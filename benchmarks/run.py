@@ -2,7 +2,8 @@
 1 KB, publisher and subscriber in two processes) and round-trip latency (ping/pong processes).
 
 Run: ``python benchmarks/run.py`` (options: --messages N, --pings N, --transport ipc|udp|all).
-Prints a table.
+Prints a table.  Clients yield the CPU when they find no work: on a small machine, busy-spinning
+clients would starve the driver (UDP needs it in the data path) for a scheduler slice.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def role_pub(aeron_dir: str, channel: str, stream: int, count: int, size: int) -
         while sent < count:
             if offer(msg) > 0:
                 sent += 1
+            else:
+                os.sched_yield()  # back pressured: let the driver and subscriber run
 
 
 def role_sub(aeron_dir: str, channel: str, stream: int, count: int) -> None:
@@ -53,7 +56,10 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int) -> None:
             received += poll(handler, 1000)
         start = time.perf_counter()
         while received < count:
-            received += poll(handler, 1000)
+            n = poll(handler, 1000)
+            if n == 0:
+                os.sched_yield()
+            received += n
         elapsed = time.perf_counter() - start
         print(f"{received} {nbytes} {elapsed}", flush=True)
 
@@ -77,7 +83,8 @@ def role_pong(aeron_dir: str, ping_channel: str, pong_channel: str) -> None:
                 pass
 
         while not done:
-            sub.poll(handler, 10)
+            if sub.poll(handler, 10) == 0:
+                os.sched_yield()  # leave the CPU to the driver: on 2 cores three spinners starve it
 
 
 def role_ping(aeron_dir: str, ping_channel: str, pong_channel: str, count: int, warmup: int) -> None:
@@ -105,7 +112,8 @@ def role_ping(aeron_dir: str, ping_channel: str, pong_channel: str, count: int, 
                 pass
             got[0] = False
             while not got[0]:
-                sub.poll(handler, 1)
+                if sub.poll(handler, 1) == 0:
+                    os.sched_yield()
             if i >= warmup:
                 rtts.append(time.perf_counter_ns() - t0)
         while pub.offer(b"STOP" + bytes(28)) < 0:
