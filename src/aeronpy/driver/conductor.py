@@ -272,6 +272,20 @@ class DriverConductor(AgentBase):
         if counter is not None:
             counter.increment()
 
+    def new_stream_counter(
+        self, name: str, registration_id: int, session_id: int, stream_id: int, channel: str,
+        owner_id: int, type_id: int, suffix: str = "", reference_id: int = 0,
+    ) -> AtomicCounter:
+        """A per-stream counter (pub-pos, sub-pos, rcv-hwm, ...) with Aeron's stream key and label."""
+        return self.counters.new_counter(
+            ctr.stream_counter_label(name, registration_id, session_id, stream_id, channel, suffix),
+            type_id,
+            ctr.stream_counter_key(registration_id, session_id, stream_id, channel),
+            registration_id=registration_id,
+            owner_id=owner_id,
+            reference_id=reference_id,
+        )
+
     def _get_or_add_client(self, client_id: int) -> ClientSession:
         client = self.clients.get(client_id)
         if client is None:
@@ -467,21 +481,14 @@ class DriverConductor(AgentBase):
                 )
             else:
                 start_position = 0
-            key = ctr.stream_counter_key(registration_id, session_id, msg.stream_id, msg.channel)
             kind = "exclusive" if is_exclusive else "concurrent"
-            pub_pos = self.counters.new_counter(
-                ctr.stream_counter_label(f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, msg.channel),
-                ctr.PUBLISHER_POSITION_TYPE_ID,
-                key,
-                registration_id=registration_id,
-                owner_id=msg.client_id,
+            pub_pos = self.new_stream_counter(
+                f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, msg.channel,
+                msg.client_id, ctr.PUBLISHER_POSITION_TYPE_ID,
             )
-            pub_lmt = self.counters.new_counter(
-                ctr.stream_counter_label("pub-lmt", registration_id, session_id, msg.stream_id, msg.channel),
-                ctr.PUBLISHER_LIMIT_TYPE_ID,
-                key,
-                registration_id=registration_id,
-                owner_id=msg.client_id,
+            pub_lmt = self.new_stream_counter(
+                "pub-lmt", registration_id, session_id, msg.stream_id, msg.channel,
+                msg.client_id, ctr.PUBLISHER_LIMIT_TYPE_ID,
             )
         except BaseException:
             if pub_pos is not None:
@@ -612,15 +619,9 @@ class DriverConductor(AgentBase):
 
     def _link(self, link: SubscriptionLink, publication: IpcPublication) -> None:
         join_position = publication.join_position()
-        counter = self.counters.new_counter(
-            ctr.stream_counter_label(
-                "sub-pos", link.registration_id, publication.session_id, publication.stream_id,
-                link.channel, f" @{join_position}",
-            ),
-            ctr.SUBSCRIBER_POSITION_TYPE_ID,
-            ctr.stream_counter_key(link.registration_id, publication.session_id, publication.stream_id, link.channel),
-            registration_id=link.registration_id,
-            owner_id=link.client_id,
+        counter = self.new_stream_counter(
+            "sub-pos", link.registration_id, publication.session_id, publication.stream_id, link.channel,
+            link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join_position}",
             reference_id=publication.registration_id,
         )
         counter.set(join_position)

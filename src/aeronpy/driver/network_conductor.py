@@ -168,15 +168,6 @@ class NetworkConductor:
             label[: ctr.MAX_LABEL_LENGTH], type_id, key, registration_id=registration_id, owner_id=owner_id, reference_id=reference_id
         )
 
-    def _stream_counter(self, name: str, registration_id: int, session_id: int, stream_id: int, channel: str, owner_id: int, type_id: int, suffix: str = "") -> AtomicCounter:
-        return self._new_counter(
-            ctr.stream_counter_label(name, registration_id, session_id, stream_id, channel, suffix),
-            type_id,
-            ctr.stream_counter_key(registration_id, session_id, stream_id, channel),
-            registration_id,
-            owner_id,
-        )
-
     def _parse(self, uri: ChannelUri) -> UdpChannel:
         return UdpChannel.parse(uri, default_multicast_ttl=self.ctx.socket_multicast_ttl)
 
@@ -324,12 +315,12 @@ class NetworkConductor:
             ch = msg.channel
             kind = "exclusive" if is_exclusive else "concurrent"
             counters = {
-                "pub-pos": self._stream_counter(f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_POSITION_TYPE_ID),
-                "pub-lmt": self._stream_counter("pub-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_LIMIT_TYPE_ID),
-                "snd-pos": self._stream_counter("snd-pos", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_POSITION_TYPE_ID),
-                "snd-lmt": self._stream_counter("snd-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_LIMIT_TYPE_ID),
-                "snd-bpe": self._stream_counter("snd-bpe", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_BPE_TYPE_ID),
-                "snd-naks-received": self._stream_counter("snd-naks-received", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_NAKS_RECEIVED_TYPE_ID),
+                "pub-pos": self.conductor.new_stream_counter(f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_POSITION_TYPE_ID),
+                "pub-lmt": self.conductor.new_stream_counter("pub-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_LIMIT_TYPE_ID),
+                "snd-pos": self.conductor.new_stream_counter("snd-pos", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_POSITION_TYPE_ID),
+                "snd-lmt": self.conductor.new_stream_counter("snd-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_LIMIT_TYPE_ID),
+                "snd-bpe": self.conductor.new_stream_counter("snd-bpe", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_BPE_TYPE_ID),
+                "snd-naks-received": self.conductor.new_stream_counter("snd-naks-received", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_NAKS_RECEIVED_TYPE_ID),
             }
         except BaseException:
             log_buffers.close()
@@ -634,12 +625,11 @@ class NetworkConductor:
     # ------------------------------------------------------------------ spies
     def _link_spy(self, link: NetworkSubscriptionLink, publication: NetworkPublication) -> None:
         join = publication.snd_pos.get()
-        counter = self._stream_counter(
+        counter = self.conductor.new_stream_counter(
             "sub-pos", link.registration_id, publication.session_id, publication.stream_id, link.channel,
-            link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join}",
+            link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join}", reference_id=publication.registration_id,
         )
         counter.set(join)
-        self.conductor.counters.set_counter_reference_id(counter.id, publication.registration_id)
         sub = SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.conductor.nano_clock())
         publication.spies.append(sub)
         publication.update_connected()
@@ -741,9 +731,9 @@ class NetworkConductor:
         descriptor.initialize_tail_counters(log_buffers.metadata, initial_term_id, active_term_id, term_offset)
         owner = links[0].client_id
         ch = links[0].channel
-        hwm = self._stream_counter("rcv-hwm", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_HWM_TYPE_ID)
-        rcv_pos = self._stream_counter("rcv-pos", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_POSITION_TYPE_ID)
-        naks = self._stream_counter("rcv-naks-sent", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_NAKS_SENT_TYPE_ID)
+        hwm = self.conductor.new_stream_counter("rcv-hwm", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_HWM_TYPE_ID)
+        rcv_pos = self.conductor.new_stream_counter("rcv-pos", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_POSITION_TYPE_ID)
+        naks = self.conductor.new_stream_counter("rcv-naks-sent", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_NAKS_SENT_TYPE_ID)
         if not params.reliable:
             delay: Any = StaticDelayGenerator(0, 0)
         elif treat_as_multicast:
@@ -774,12 +764,11 @@ class NetworkConductor:
         self.receiver.commands.offer(lambda: self.receiver.add_image(image))
 
     def _link_image(self, link: NetworkSubscriptionLink, image: PublicationImage, join: int) -> None:
-        counter = self._stream_counter(
+        counter = self.conductor.new_stream_counter(
             "sub-pos", link.registration_id, image.session_id, image.stream_id, link.channel,
-            link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join}",
+            link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join}", reference_id=image.correlation_id,
         )
         counter.set(join)
-        self.conductor.counters.set_counter_reference_id(counter.id, image.correlation_id)
         image.subscribers.append(
             SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.conductor.nano_clock())
         )
