@@ -112,27 +112,48 @@ class BroadcastReceiver:
     def _valid_at(self, cursor: int) -> bool:
         return cursor + self.capacity > self.buffer.get_int64_volatile(self._tail_intent_at)
 
+    def _record_length_ok(self, record_offset: int) -> bool:
+        length = self.buffer.get_int32(record_offset + LENGTH_OFFSET)
+        return RECORD_HEADER_LENGTH <= length <= self.capacity - record_offset
+
     def receive_next(self) -> bool:
-        """Move to the next record if there is one; see :meth:`type_id`/:meth:`offset`."""
+        """Move to the next record if there is one; see :meth:`type_id`/:meth:`offset`.
+
+        A record whose length cannot be right (torn by the transmitter lapping this receiver,
+        or written by a hostile process) is never followed: the receiver counts a lap, skips
+        to the tail and returns ``False``.
+        """
         buf = self.buffer
         tail = buf.get_int64_volatile(self._tail_at)
         cursor = self._next_record
         if tail <= cursor:
+            if cursor - tail > self.capacity:  # a cursor far ahead of the tail: resynchronise
+                self.lapped_count += 1
+                self._next_record = tail
             return False
         if not self._valid_at(cursor):
             self.lapped_count += 1
             cursor = buf.get_int64_volatile(self._latest_at)
         record_offset = cursor & self._mask
+        if not self._record_length_ok(record_offset):
+            return self._skip_to(tail)
         self._cursor = cursor
         self._next_record = cursor + align(
             buf.get_int32(record_offset + LENGTH_OFFSET), RECORD_ALIGNMENT
         )
         if buf.get_int32(record_offset + TYPE_OFFSET) == PADDING_MSG_TYPE_ID:
             record_offset = 0
+            if not self._record_length_ok(0):
+                return self._skip_to(tail)
             self._cursor = self._next_record
             self._next_record += align(buf.get_int32(LENGTH_OFFSET), RECORD_ALIGNMENT)
         self._record_offset = record_offset
         return True
+
+    def _skip_to(self, tail: int) -> bool:
+        self.lapped_count += 1
+        self._next_record = tail
+        return False
 
     def type_id(self) -> int:
         """Message type id of the current record."""
@@ -177,6 +198,8 @@ class CopyBroadcastReceiver:
         receiver = self.receiver
         last_lapped = receiver.lapped_count
         if not receiver.receive_next():
+            if last_lapped != receiver.lapped_count:
+                raise BroadcastLappedError("broadcast record torn or corrupt: skipped to the tail")
             return 0
         if last_lapped != receiver.lapped_count:
             raise BroadcastLappedError()

@@ -8,6 +8,12 @@ a negative length marks a record still being written, type ``-1`` marks padding.
 Producers (any thread or process) claim space with a CAS on the tail; the single consumer
 reads a contiguous block from the head, zeroes what it consumed and then release-stores the
 new head.  The layout and protocol match Aeron's, so a C client or driver can share the buffer.
+
+Any local process can write into the buffer, so the consumer never trusts a record's framing:
+a length that cannot be a record (shorter than its header, or running past the end of the
+buffer) or a trailer whose head and tail contradict each other is *corruption*.  The consumer
+reports it through ``corruption_handler``, drops everything between head and tail, and carries
+on, so later commands flow again (Aeron's own ring buffer would fail the read forever).
 """
 
 from __future__ import annotations
@@ -42,6 +48,9 @@ MessageHandler = Callable[[int, Any, int, int], None]
 
 ControlledMessageHandler = Callable[[int, Any, int, int], int]
 """Like :data:`MessageHandler` but returns a :class:`ControlledReadAction`."""
+
+CorruptionHandler = Callable[[str], None]
+"""``handler(description)``: told of each corruption the consumer recovered from."""
 
 
 class ControlledReadAction(IntEnum):
@@ -80,7 +89,7 @@ def source_length(src: Source, src_offset: int, length: int) -> tuple[Any, int]:
 class ManyToOneRingBuffer:
     """Many producers, one consumer, on an :class:`AtomicBuffer` of ``capacity + 768`` bytes."""
 
-    def __init__(self, buffer: Buffer) -> None:
+    def __init__(self, buffer: Buffer, corruption_handler: CorruptionHandler | None = None) -> None:
         capacity = buffer.capacity - TRAILER_LENGTH
         if not is_power_of_two(capacity) or capacity < MIN_CAPACITY or capacity >= INT32_MAX:
             raise ValueError(
@@ -96,6 +105,9 @@ class ManyToOneRingBuffer:
         self._head_at = capacity + HEAD_POSITION_OFFSET
         self._correlation_at = capacity + CORRELATION_COUNTER_OFFSET
         self._heartbeat_at = capacity + CONSUMER_HEARTBEAT_OFFSET
+        self.corruption_handler = corruption_handler
+        self.corruption_count: int = 0
+        self._skipped: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ producers
     def _check_msg(self, msg_type_id: int, length: int) -> None:
@@ -202,11 +214,15 @@ class ManyToOneRingBuffer:
         block_length = self.capacity - head_index
         messages_read = 0
         bytes_read = 0
+        corrupt: tuple[int, int] | None = None
         try:
             while bytes_read < block_length and messages_read < message_count_limit:
                 record_index = head_index + bytes_read
                 record_length = buf.get_int32_volatile(record_index + LENGTH_OFFSET)
                 if record_length <= 0:
+                    break
+                if record_length < RECORD_HEADER_LENGTH or record_length > block_length - bytes_read:
+                    corrupt = record_index, record_length
                     break
                 bytes_read += align(record_length, RECORD_ALIGNMENT)
                 msg_type_id = buf.get_int32(record_index + TYPE_OFFSET)
@@ -222,6 +238,8 @@ class ManyToOneRingBuffer:
         finally:
             if bytes_read:
                 self._release(head, head_index, bytes_read)
+        if corrupt is not None:
+            self._recover(f"record at index {corrupt[0]} has invalid length {corrupt[1]}")
         return messages_read
 
     def controlled_read(
@@ -234,11 +252,15 @@ class ManyToOneRingBuffer:
         block_length = self.capacity - head_index
         messages_read = 0
         bytes_read = 0
+        corrupt: tuple[int, int] | None = None
         try:
             while bytes_read < block_length and messages_read < message_count_limit:
                 record_index = head_index + bytes_read
                 record_length = buf.get_int32_volatile(record_index + LENGTH_OFFSET)
                 if record_length <= 0:
+                    break
+                if record_length < RECORD_HEADER_LENGTH or record_length > block_length - bytes_read:
+                    corrupt = record_index, record_length
                     break
                 aligned = align(record_length, RECORD_ALIGNMENT)
                 bytes_read += aligned
@@ -266,7 +288,75 @@ class ManyToOneRingBuffer:
         finally:
             if bytes_read:
                 self._release(head, head_index, bytes_read)
+        if corrupt is not None:
+            self._recover(f"record at index {corrupt[0]} has invalid length {corrupt[1]}")
         return messages_read
+
+    # ------------------------------------------------------------------ recovery
+    def _zero_positions(self, start: int, end: int) -> None:
+        """Zero the data area between two positions (``end - start <= capacity``), wrapping."""
+        length = end - start
+        index = start & self._mask
+        first = min(length, self.capacity - index)
+        if first > 0:
+            self.buffer.set_memory(index, first, 0)
+        if length > first:
+            self.buffer.set_memory(0, length - first, 0)
+
+    def _recover(self, description: str) -> None:
+        """Drop everything between head and tail and report the corruption.
+
+        Commands already committed in that range are lost; producers that claimed space in it
+        but had not finished writing finish into dropped space, so :meth:`scrub` zeroes the
+        range once more a little later.
+        """
+        buf = self.buffer
+        head = buf.get_int64(self._head_at)
+        tail = buf.get_int64_volatile(self._tail_at)
+        if tail < head or tail - head > self.capacity:
+            # The trailer itself is corrupt: restart the buffer empty at head.
+            self._zero_positions(0, self.capacity)
+            if not buf.compare_and_set_int64(self._tail_at, tail, head):
+                tail = buf.get_int64_volatile(self._tail_at)  # a producer raced: retry later
+                self._report(f"{description}; tail {tail} inconsistent with head {head}")
+                return
+            buf.put_int64_ordered(self._head_cache_at, head)
+            self._skipped = None
+            self._report(f"{description}; reset the buffer (tail {tail} vs head {head})")
+            return
+        self._zero_positions(head, tail)
+        buf.put_int64_ordered(self._head_cache_at, tail)
+        buf.put_int64_ordered(self._head_at, tail)
+        self._skipped = (head, tail)
+        self._report(f"{description}; dropped {tail - head} bytes of commands")
+
+    def _report(self, description: str) -> None:
+        self.corruption_count += 1
+        if self.corruption_handler is not None:
+            self.corruption_handler(f"to-driver ring buffer corrupt: {description}")
+
+    def scrub(self) -> None:
+        """Zero a range dropped by recovery again, once, so late writers leave nothing behind.
+
+        Done only while producers are far from wrapping onto that range (a quarter of the
+        capacity away); later it is left alone rather than risk erasing fresh records.
+        """
+        skipped = self._skipped
+        if skipped is None:
+            return
+        self._skipped = None
+        start, end = skipped
+        if self.buffer.get_int64_volatile(self._tail_at) - start <= self.capacity // 4 * 3:
+            self._zero_positions(start, end)
+
+    def check_trailer(self) -> bool:
+        """Recover when head and tail contradict each other; True if it had to."""
+        head = self.buffer.get_int64(self._head_at)
+        tail = self.buffer.get_int64_volatile(self._tail_at)
+        if tail < head or tail - head > self.capacity:
+            self._recover(f"tail {tail} and head {head} are inconsistent")
+            return True
+        return False
 
     # ------------------------------------------------------------------ trailer
     def next_correlation_id(self) -> int:
@@ -351,4 +441,5 @@ __all__ = [
     "ManyToOneRingBuffer",
     "MessageHandler",
     "ControlledMessageHandler",
+    "CorruptionHandler",
 ]

@@ -106,6 +106,7 @@ class DriverConductor(AgentBase):
     ) -> None:
         self.ctx = ctx
         self.to_driver = to_driver
+        to_driver.corruption_handler = self._on_to_driver_corruption
         self.to_clients = to_clients
         self.counters = counters
         self.error_log = error_log
@@ -158,7 +159,11 @@ class DriverConductor(AgentBase):
 
     def do_work(self) -> int:
         start_ns = self.nano_clock()
-        work = self.to_driver.read(self._on_command, 16)
+        try:
+            work = self.to_driver.read(self._on_command, 16)
+        except Exception as ex:  # nothing read from shared memory may stop the duty cycle
+            self.record_error(cp.ErrorCode.GENERIC_ERROR, f"reading commands failed: {ex!r}")
+            work = 0
         for publication in self.ipc_publications:
             work += publication.update_pub_pos_and_lmt()
         work += self.network.do_work(start_ns)
@@ -193,7 +198,12 @@ class DriverConductor(AgentBase):
                 self._delete_publication(publication)
         self.network.on_timer(now_ns)
         self._check_for_blocked_commands(now_ns)
+        self.to_driver.scrub()
+        self.to_driver.check_trailer()
         return 1
+
+    def _on_to_driver_corruption(self, description: str) -> None:
+        self.record_error(cp.ErrorCode.MALFORMED_COMMAND, description)
 
     def _check_for_blocked_commands(self, now_ns: int) -> None:
         consumer = self.to_driver.consumer_position()
