@@ -1,112 +1,175 @@
-"""Receive-path sizing calculator: "The Four Receive-Path Buffers".
+"""Receive-path sizing calculator following seed 004, "The Four Receive-Path Buffers".
 
-A datagram travels NIC ring → socket receive buffer (``SO_RCVBUF``) → receiver window
-(flow control, how far the sender may run ahead) → term buffer (the image log).  Given a
-message size, a message rate, the round-trip time and how long the receiver may stall, this
-module derives a size for each buffer, with a one-line reason per figure.
+A datagram passes the NIC RX ring, the socket receive buffer (``SO_RCVBUF``), the receiver
+window (flow-control credit) and the term buffer before a subscriber reads it.  From a message
+size, a message rate, the RTT, a stall to survive, the receiver count and the NIC/CPU figures
+(an instance family, or ring size and L3 size), :func:`compute` derives a **min** and a
+**recommended** value for every quantity the seed's calculator shows, checks Constraints A, B
+and C on both configurations, and says who decides each figure where the seed's rule and the
+driver's enforced limits differ.  Pure arithmetic, no I/O.
 
-Pure arithmetic: :func:`compute` does no I/O; :func:`check_against_system` reads one procfs
-file (path is a parameter).  The ``aeronpy sizing`` CLI command uses :func:`add_arguments`
-and :func:`run`.
+The rules, as the seed gives them:
+
+* on-wire bytes = payload + 32 B header, aligned to 32 (per fragment); λ = rate × bytes; BDP = λ × RTT
+* window = 2–4 × BDP, floored at the 128 KiB default and at the MTU (rounded up to a power of
+  two, the way the 125,000 B textbook BDP became the 128 KiB default)
+* term ≥ 2 × window (Constraint A) and ≥ 2 × λ × stall (a publisher races at most term/2
+  ahead), power of two in [64 KiB, 1 GiB]
+* SO_RCVBUF ≥ window (Constraint C), 2 × for stall headroom; rmem_max ≥ SO_RCVBUF (or the
+  kernel silently caps the request: the back door)
+* PPS: rate ÷ messages-per-datagram (batched) up to rate × datagrams-per-message (unbatched)
+* ring stall survival = ring entries ÷ worst-case PPS
+* NAK: multicast backoff ≥ 2 × RTT, linger ≈ 3 × (backoff + RTT), group size = receivers
 """
 
 from __future__ import annotations
 
 import argparse
-import glob
 import math
-import os
-import socket
-import struct
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from aeronpy.config import default_aeron_dir, format_size, parse_duration_ns, parse_size
+from aeronpy.config import format_size, parse_duration_ns, parse_size
 from aeronpy.errors import ConfigurationError
-from aeronpy.logbuffer import descriptor as _descriptor
+from aeronpy.tools import instance_families
 
 __all__ = [
     "HEADER_LENGTH",
     "FRAME_ALIGNMENT",
     "TERM_MIN_LENGTH",
     "TERM_MAX_LENGTH",
-    "MAX_MESSAGE_LENGTH_CAP",
-    "DEFAULT_NIC_RING_SLOTS",
-    "Figure",
+    "DEFAULT_WINDOW",
+    "DEFAULT_MTU",
+    "JUMBO_MTU",
+    "SizingInputs",
+    "Quantity",
+    "Constraint",
     "SizingReport",
     "on_wire_length",
     "next_power_of_two",
+    "ring_stall_survival_s",
     "compute",
     "format_report",
     "check_against_system",
+    "inputs_from_strings",
     "add_arguments",
     "run",
-    "DRIVER_CONFIG_FILE",
-    "Setting",
-    "CheckRow",
-    "read_driver_settings",
-    "check_running_driver",
-    "format_check",
 ]
 
 HEADER_LENGTH = 32
 FRAME_ALIGNMENT = 32
 TERM_MIN_LENGTH = 64 * 1024
 TERM_MAX_LENGTH = 1024 * 1024 * 1024
-MAX_MESSAGE_LENGTH_CAP = 16 * 1024 * 1024
 MAX_UDP_PAYLOAD = 65504
-DEFAULT_NIC_RING_SLOTS = 1024
-MIN_RECEIVER_WINDOW = 256
-ETHERNET_UDP_PAYLOAD = 1500 - 20 - 8
-NAK_UNICAST_DELAY_S = 1e-6
-NAK_UNICAST_RETRY_RATIO = 100
-NAK_MULTICAST_MAX_BACKOFF_S = 10e-3
-SO_RCVBUF_GRANULE = 64 * 1024
+MAX_MESSAGE_LENGTH_CAP = 16 * 1024 * 1024
+DEFAULT_WINDOW = 128 * 1024
+"""``aeron.rcv.initial.window.length`` default, and the window floor of the seed's rule."""
+DEFAULT_MTU = 1408
+JUMBO_MTU = 8192
+DEFAULT_NAK_MULTICAST_MAX_BACKOFF_S = 10e-3
+DEFAULT_NAK_MULTICAST_GROUP_SIZE = 10
+HIGH_BANDWIDTH = 125_000_000
+"""1 Gbit/s in bytes per second: from here on the MTU recommendation is 8192 (jumbo frames)."""
+
+SEED = "seed"
+DRIVER = "driver"
+KERNEL = "kernel"
 
 
 @dataclass(frozen=True)
-class Figure:
-    """One computed figure: value, unit and a one-line reason."""
+class SizingInputs:
+    """What the calculator is given (seconds, bytes, messages per second)."""
 
-    value: float
-    unit: str
-    reason: str
+    message_size: int
+    rate: float
+    rtt_s: float
+    stall_s: float
+    receivers: int = 1
+    mtu: int = DEFAULT_MTU
+    ring_entries: int = instance_families.DEFAULT_RING_ENTRIES
+    ring_max: int = instance_families.DEFAULT_RING_MAX
+    l3_bytes: int | None = None
+    instance_family: str | None = None
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad input."""
+        if self.message_size < 0:
+            raise ValueError(f"message size must be >= 0, got {self.message_size}")
+        if not self.rate > 0 or math.isinf(self.rate):
+            raise ValueError(f"rate must be a positive number of messages per second, got {self.rate}")
+        if self.rtt_s < 0:
+            raise ValueError(f"rtt must be >= 0, got {self.rtt_s}")
+        if self.stall_s < 0:
+            raise ValueError(f"stall must be >= 0, got {self.stall_s}")
+        if self.receivers < 1:
+            raise ValueError(f"receivers must be >= 1, got {self.receivers}")
+        if not HEADER_LENGTH < self.mtu <= MAX_UDP_PAYLOAD or self.mtu % FRAME_ALIGNMENT:
+            raise ValueError(
+                f"mtu must be a multiple of 32 in ({HEADER_LENGTH}, {MAX_UDP_PAYLOAD}], got {self.mtu}"
+            )
+        if self.ring_entries < 1 or self.ring_max < 1:
+            raise ValueError("ring entries and ring max must be >= 1")
+        if self.ring_max < self.ring_entries:
+            raise ValueError(f"ring max {self.ring_max} is below the ring entries {self.ring_entries}")
+        if self.l3_bytes is not None and self.l3_bytes <= 0:
+            raise ValueError(f"l3 size must be > 0, got {self.l3_bytes}")
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One output row: min and recommended values, the rule, and who decides it."""
+
+    key: str
+    label: str
+    unit: str  # "B", "B/s", "s", "pkt/s", "count", "text"
+    min: float
+    recommended: float
+    rule: str
+    decides: str = SEED
+    why: str = ""
+    prop: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """Constraint A, B or C (or the rmem_max back door) evaluated on one configuration."""
+
+    name: str
+    config: str  # "min" or "recommended"
+    ok: bool
+    text: str
+    enforced_by: str
 
 
 @dataclass(frozen=True)
 class SizingReport:
-    """All figures of a sizing run (the inputs are kept for reference)."""
+    """The whole calculation: inputs, quantities in the seed's table order, checks, warnings."""
 
-    message_size: int
-    rate_msgs_per_s: float
-    rtt_s: float
-    stall_budget_s: float
-    mtu: int
-    nic_ring_slots: int
-    fragments_per_message: Figure
-    on_wire_bytes_per_message: Figure
-    bandwidth_bytes_per_s: Figure
-    bdp_bytes: Figure
-    receiver_window: Figure
-    term_length: Figure
-    max_message_length: Figure
-    so_rcvbuf: Figure
-    rmem_max: Figure
-    packets_per_s_batched: Figure
-    packets_per_s_unbatched: Figure
-    nic_ring_survival_batched_s: Figure
-    nic_ring_survival_unbatched_s: Figure
-    nak_unicast_retry_delay_s: Figure
-    nak_multicast_max_backoff_s: Figure
-    mtu_note: str
-    warnings: tuple[str, ...]
+    inputs: SizingInputs
+    quantities: tuple[Quantity, ...]
+    constraints: tuple[Constraint, ...]
+    warnings: tuple[str, ...] = field(default_factory=tuple)
 
-    def figures(self) -> list[tuple[str, Figure]]:
-        """``(field name, figure)`` in table order."""
-        return [(f.name, v) for f in fields(self) if isinstance(v := getattr(self, f.name), Figure)]
+    def __getitem__(self, key: str) -> Quantity:
+        for q in self.quantities:
+            if q.key == key:
+                return q
+        raise KeyError(key)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the dashboard's calculator endpoint)."""
+        def finite(d: dict[str, Any]) -> dict[str, Any]:
+            return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in d.items()}
 
-def _align(value: int, alignment: int) -> int:
-    return (value + alignment - 1) & ~(alignment - 1)
+        return {
+            "inputs": asdict(self.inputs),
+            "quantities": [finite(asdict(q)) | {"min_text": _fmt(q, q.min),
+                                                "recommended_text": _fmt(q, q.recommended)}
+                           for q in self.quantities],
+            "constraints": [asdict(c) for c in self.constraints],
+            "warnings": list(self.warnings),
+        }
 
 
 def next_power_of_two(value: int) -> int:
@@ -114,9 +177,13 @@ def next_power_of_two(value: int) -> int:
     return 1 if value <= 1 else 1 << (value - 1).bit_length()
 
 
+def _align(value: int, alignment: int) -> int:
+    return (value + alignment - 1) & ~(alignment - 1)
+
+
 def on_wire_length(message_size: int, mtu: int) -> tuple[int, int]:
-    """``(fragments, bytes)`` a message occupies on the wire/in the term: each fragment carries
-    up to ``mtu − 32`` payload bytes behind a 32-byte header, frames aligned to 32."""
+    """``(fragments, bytes)`` of one message: each fragment carries up to ``mtu − 32`` payload
+    bytes behind a 32-byte header, each frame aligned to 32."""
     max_payload = mtu - HEADER_LENGTH
     if message_size <= max_payload:
         return 1, _align(message_size + HEADER_LENGTH, FRAME_ALIGNMENT)
@@ -125,7 +192,29 @@ def on_wire_length(message_size: int, mtu: int) -> tuple[int, int]:
     return fragments, (fragments - 1) * mtu + _align(last + HEADER_LENGTH, FRAME_ALIGNMENT)
 
 
+def ring_stall_survival_s(ring_entries: int, packets_per_s: float) -> float:
+    """How long a NIC ring of ``ring_entries`` descriptors absorbs a drain stall at a packet rate."""
+    return math.inf if packets_per_s <= 0 else ring_entries / packets_per_s
+
+
+def _term_for(window: int, stall_bytes: float, message_size: int) -> tuple[int, str, str]:
+    """Term length for ``window``: (length, what set it, who decides)."""
+    needs = [
+        (2 * window, "2 × window (Constraint A)", SEED),
+        (math.ceil(2 * stall_bytes), "2 × λ × stall (publisher races at most term/2 ahead)", SEED),
+        (TERM_MIN_LENGTH, "the driver's 64 KiB minimum term", DRIVER),
+        (8 * message_size, "max message length = term/8 (the driver rejects longer messages)", DRIVER),
+    ]
+    need, reason, who = max(needs, key=lambda n: n[0])
+    term = next_power_of_two(need)
+    if term > TERM_MAX_LENGTH:
+        return TERM_MAX_LENGTH, f"{reason} needs {format_size(term)}, over the driver's 1 GiB maximum", DRIVER
+    return term, reason, who
+
+
 def _fmt_bytes(value: float) -> str:
+    if value == math.inf:
+        return "inf"
     v = math.ceil(value)
     exact = format_size(v)
     return f"{v:,} B" + (f" ({exact})" if not exact.isdigit() else "")
@@ -140,182 +229,250 @@ def _fmt_seconds(value: float) -> str:
     return f"{value / 1e-9:.3g} ns"
 
 
-def compute(
-    message_size: int,
-    rate_msgs_per_s: float,
-    rtt_s: float,
-    stall_budget_s: float,
-    mtu: int = 1408,
-    nic_ring_slots: int = DEFAULT_NIC_RING_SLOTS,
-) -> SizingReport:
-    """Size the four receive-path buffers for a steady stream of equal-sized messages."""
-    if message_size < 0:
-        raise ValueError("message_size must be >= 0")
-    if rate_msgs_per_s <= 0:
-        raise ValueError("rate_msgs_per_s must be > 0")
-    if rtt_s < 0 or stall_budget_s < 0:
-        raise ValueError("rtt_s and stall_budget_s must be >= 0")
-    if not HEADER_LENGTH < mtu <= MAX_UDP_PAYLOAD or mtu % FRAME_ALIGNMENT:
-        raise ValueError(f"mtu must be in ({HEADER_LENGTH}, {MAX_UDP_PAYLOAD}] and a multiple of 32")
-    if nic_ring_slots <= 0:
-        raise ValueError("nic_ring_slots must be > 0")
+def _fmt(q: Quantity, value: float) -> str:
+    if q.unit == "B":
+        return _fmt_bytes(value)
+    if q.unit == "B/s":
+        return f"{value / 1e6:,.3f} MB/s ({value * 8 / 1e9:.3g} Gbit/s)"
+    if q.unit == "s":
+        return _fmt_seconds(value)
+    if q.unit == "pkt/s":
+        return f"{value:,.0f} pkt/s"
+    if q.unit == "count":
+        return f"{value:,.0f}"
+    return f"{value:g} {q.unit}"
 
+
+def compute(inputs: SizingInputs) -> SizingReport:
+    """Apply the seed's rules to ``inputs`` (``ValueError`` on bad input)."""
+    inputs.validate()
+    mtu, rate, rtt = inputs.mtu, inputs.rate, inputs.rtt_s
+    fragments, wire = on_wire_length(inputs.message_size, mtu)
+    bandwidth = wire * rate
+    bdp = bandwidth * rtt
+    stall_bytes = bandwidth * inputs.stall_s
+    floor = max(DEFAULT_WINDOW, mtu)
     warnings: list[str] = []
-    fragments, wire = on_wire_length(message_size, mtu)
-    bandwidth = wire * rate_msgs_per_s
-    bdp = bandwidth * rtt_s
+    q: list[Quantity] = []
 
-    window = next_power_of_two(max(math.ceil(bdp), mtu, MIN_RECEIVER_WINDOW))
-    term_floor = max(2 * window, 8 * message_size, TERM_MIN_LENGTH)
-    term = next_power_of_two(term_floor)
-    if term > TERM_MAX_LENGTH:
-        term = TERM_MAX_LENGTH
+    q.append(Quantity(
+        "on_wire_bytes", "On-wire bytes/msg", "B", wire, wire,
+        f"payload + 32 B frame header, aligned to 32 B"
+        + (f"; {fragments} fragments at MTU {mtu}" if fragments > 1 else ""),
+    ))
+    q.append(Quantity("bandwidth", "Bandwidth λ", "B/s", bandwidth, bandwidth, "λ = rate × on-wire bytes/msg"))
+    q.append(Quantity("bdp", "BDP", "B", bdp, bdp, "BDP = λ × RTT"))
+
+    # window: 2–4 × BDP floored at 128 KiB and at the MTU, then capped by Constraint A if the
+    # term hits the driver's 1 GiB ceiling
+    windows: dict[str, int] = {}
+    terms: dict[str, int] = {}
+    term_why: dict[str, tuple[str, str]] = {}
+    for config, factor in (("min", 2), ("recommended", 4)):
+        w = next_power_of_two(max(math.ceil(factor * bdp), floor))
+        t, reason, who = _term_for(w, stall_bytes, inputs.message_size)
+        if w > t // 2:
+            warnings.append(
+                f"{config}: the window {format_size(w)} exceeds term/2 = {format_size(t // 2)} at the driver's "
+                "1 GiB term maximum; Constraint A caps it (the driver decides), so the BDP is not covered"
+            )
+            w = t // 2
+        windows[config], terms[config], term_why[config] = w, t, (reason, who)
+    window_capped = windows["min"] < next_power_of_two(max(math.ceil(2 * bdp), floor))
+    window_floor_decides = next_power_of_two(max(math.ceil(2 * bdp), floor)) == next_power_of_two(floor)
+    q.append(Quantity(
+        "initial_window", "Initial window", "B", windows["min"], windows["recommended"],
+        "2–4 × BDP, floored at the 128 KiB default and at MTU, rounded up to a power of two",
+        decides=DRIVER if window_capped else SEED,
+        why=("the driver's Constraint A (window ≤ term/2 at the 1 GiB term maximum) caps it" if window_capped
+             else "the seed's 128 KiB floor: the driver itself only requires window ≥ MTU (Constraint B)"
+             if window_floor_decides else "the seed's 2–4 × BDP rule; the driver only requires ≥ MTU and ≤ term/2"),
+        prop="aeron.rcv.initial.window.length",
+    ))
+    t_reason, t_who = term_why["recommended"]
+    q.append(Quantity(
+        "term_buffer", "Term buffer", "B", terms["min"], terms["recommended"],
+        "≥ 2 × window (Constraint A) and ≥ 2 × λ × stall, power of 2, 64 KiB–1 GiB",
+        decides=t_who, why=f"set by {t_reason}", prop="aeron.term.buffer.length",
+    ))
+    if terms["recommended"] == TERM_MAX_LENGTH and 2 * stall_bytes > TERM_MAX_LENGTH:
         warnings.append(
-            f"term length capped at 1 GiB; needed {format_size(next_power_of_two(term_floor))}"
+            f"2 × λ × stall = {_fmt_bytes(2 * stall_bytes)} exceeds the driver's 1 GiB term maximum: the "
+            "driver decides; shorten the stall or lower the rate"
         )
-    if window > term // 2:
-        window = term // 2
-        warnings.append("receiver window capped at term_length/2 (the driver's clamp); BDP not covered")
-    max_msg = min(term // 8, MAX_MESSAGE_LENGTH_CAP)
-    if message_size > max_msg:
+    if inputs.message_size > min(terms["recommended"] // 8, MAX_MESSAGE_LENGTH_CAP):
         warnings.append(
-            f"message of {message_size} B exceeds the max message length {max_msg} B "
-            "(min(term/8, 16 MiB)); split it in the application"
+            f"a {inputs.message_size} B message exceeds the driver's max message length "
+            f"min(term/8, 16 MiB) = {min(terms['recommended'] // 8, MAX_MESSAGE_LENGTH_CAP)} B: the driver "
+            "rejects it; split it in the application"
         )
 
-    stall_bytes = math.ceil(bandwidth * stall_budget_s)
-    rcvbuf = _align(max(window, stall_bytes, mtu), SO_RCVBUF_GRANULE)
-    unbatched = rate_msgs_per_s * fragments
-    batched = min(unbatched, math.ceil(bandwidth / mtu))
-    surv_b = nic_ring_slots / batched if batched > 0 else math.inf
-    surv_u = nic_ring_slots / unbatched if unbatched > 0 else math.inf
-    if surv_u < stall_budget_s:
-        warnings.append(
-            f"NIC ring of {nic_ring_slots} slots lasts {_fmt_seconds(surv_u)} at the unbatched packet "
-            f"rate, less than the stall budget {_fmt_seconds(stall_budget_s)} if softirq processing stalls"
-        )
+    rcv_min, rcv_rec = windows["min"], 2 * windows["recommended"]
+    q.append(Quantity(
+        "so_rcvbuf", "OS socket receive buffer SO_RCVBUF", "B", rcv_min, rcv_rec,
+        "≥ window (Constraint C — the driver refuses to start otherwise); 2 × window for stall headroom",
+        decides=SEED,
+        why="the seed: SO_RCVBUF ≥ window. The driver's start-up check compares the window with the "
+            "kernel's read-back value, which Linux doubles, so it would accept half of this",
+        prop="aeron.socket.so_rcvbuf",
+    ))
+    q.append(Quantity(
+        "rmem_max", "net.core.rmem_max", "B", rcv_min, rcv_rec,
+        "kernel ceiling for SO_RCVBUF (sysctl): ≥ the SO_RCVBUF you request",
+        decides=KERNEL,
+        why="the kernel silently caps a larger SO_RCVBUF request; the driver only warns and starts anyway",
+        prop="sysctl net.core.rmem_max",
+    ))
 
-    retry = max(NAK_UNICAST_DELAY_S * NAK_UNICAST_RETRY_RATIO, rtt_s)
-    ratio = math.ceil(retry / NAK_UNICAST_DELAY_S - 1e-9)
-    backoff = max(NAK_MULTICAST_MAX_BACKOFF_S, 2 * rtt_s)
-
-    max_payload = mtu - HEADER_LENGTH
     if fragments > 1:
-        mtu_note = (
-            f"messages fragment into {fragments} frames at MTU {mtu}; a larger MTU (up to 8 KiB with "
-            "jumbo frames end to end) cuts header overhead and packet rate"
-        )
-    elif mtu > ETHERNET_UDP_PAYLOAD:
-        mtu_note = (
-            f"MTU {mtu} exceeds the {ETHERNET_UDP_PAYLOAD} B UDP payload of a 1500 B Ethernet frame: "
-            "needs jumbo frames on every hop or IP fragments (loss of one loses the datagram)"
-        )
+        batched = rate * fragments
+        per_datagram = f"{fragments} datagrams per message"
     else:
-        mtu_note = (
-            f"each message fits one frame (payload ≤ {max_payload} B); MTU {mtu} fits a 1500 B "
-            "Ethernet frame without IP fragmentation"
+        per = max(1, mtu // wire)
+        batched = rate / per
+        per_datagram = f"{per} messages per datagram"
+    unbatched = rate * fragments
+    q.append(Quantity(
+        "pps", "PPS (packets/sec)", "pkt/s", batched, unbatched,
+        f"min: batched, rate ÷ messages-per-datagram ({per_datagram}); "
+        "recommended (plan for): unbatched worst case, rate × datagrams-per-message",
+    ))
+
+    surv_min = ring_stall_survival_s(inputs.ring_entries, unbatched)
+    surv_rec = ring_stall_survival_s(inputs.ring_max, unbatched)
+    q.append(Quantity(
+        "ring_stall_survival", "NIC RX ring stall survival (at worst-case PPS)", "s", surv_min, surv_rec,
+        f"ring entries ÷ worst-case PPS: min with {inputs.ring_entries} entries (current), recommended "
+        f"with the ring at its max {inputs.ring_max} (ethtool -G <dev> rx {inputs.ring_max}, at deploy time)",
+        decides=SEED, prop="ethtool -G rx",
+    ))
+    if surv_rec < inputs.stall_s:
+        warnings.append(
+            f"even a {inputs.ring_max}-entry ring survives only {_fmt_seconds(surv_rec)} at "
+            f"{unbatched:,.0f} pkt/s, less than the {_fmt_seconds(inputs.stall_s)} stall: cut the packet rate "
+            "(batching, a bigger MTU) or the stall"
         )
+    elif surv_min < inputs.stall_s:
+        warnings.append(
+            f"a {inputs.ring_entries}-entry ring survives {_fmt_seconds(surv_min)} at {unbatched:,.0f} pkt/s, "
+            f"less than the {_fmt_seconds(inputs.stall_s)} stall: set the RX ring to its max ({inputs.ring_max})"
+        )
+    q.append(Quantity(
+        "rx_queue_pps", "NIC RX queues (ethtool -L)", "pkt/s", unbatched, unbatched,
+        "RSS hashes each flow (5-tuple) to ONE queue: a single Aeron stream lands on one queue/ring/IRQ "
+        "vCPU, so that one queue takes the whole stream's packet rate; more queues help only more flows",
+    ))
 
-    return SizingReport(
-        message_size=message_size,
-        rate_msgs_per_s=rate_msgs_per_s,
-        rtt_s=rtt_s,
-        stall_budget_s=stall_budget_s,
-        mtu=mtu,
-        nic_ring_slots=nic_ring_slots,
-        fragments_per_message=Figure(
-            fragments, "frames", f"payload per frame is MTU − 32 = {max_payload} B"
-        ),
-        on_wire_bytes_per_message=Figure(
-            wire, "B", "32 B header per fragment, each frame aligned to 32 B"
-        ),
-        bandwidth_bytes_per_s=Figure(bandwidth, "B/s", "on-wire bytes per message × message rate"),
-        bdp_bytes=Figure(bdp, "B", "bandwidth × RTT: bytes in flight needed to keep the pipe full"),
-        receiver_window=Figure(
-            window,
-            "B",
-            "≥ BDP and ≥ MTU, rounded up to a power of two (aeron.rcv.initial.window.length / rcv-wnd)",
-        ),
-        term_length=Figure(
-            term,
-            "B",
-            "≥ 2 × window and ≥ 8 × message, power of two in [64 KiB, 1 GiB] (term-length)",
-        ),
-        max_message_length=Figure(max_msg, "B", "min(term_length / 8, 16 MiB)"),
-        so_rcvbuf=Figure(
-            rcvbuf,
-            "B",
-            f"≥ window and ≥ {_fmt_bytes(stall_bytes)} arriving during the stall budget, 64 KiB granules "
-            "(aeron.socket.so_rcvbuf)",
-        ),
-        rmem_max=Figure(
-            rcvbuf,
-            "B",
-            "Linux caps SO_RCVBUF requests at net.core.rmem_max (it then doubles the value for overhead)",
-        ),
-        packets_per_s_batched=Figure(
-            batched, "pkt/s", "frames batched into datagrams up to MTU: ceil(bandwidth / MTU)"
-        ),
-        packets_per_s_unbatched=Figure(
-            unbatched, "pkt/s", "one datagram per frame (no batching, e.g. a slow trickle)"
-        ),
-        nic_ring_survival_batched_s=Figure(
-            surv_b, "s", "NIC ring slots / batched packet rate: tolerated softirq stall"
-        ),
-        nic_ring_survival_unbatched_s=Figure(
-            surv_u, "s", "NIC ring slots / unbatched packet rate: worst-case tolerated stall"
-        ),
-        nak_unicast_retry_delay_s=Figure(
-            retry,
-            "s",
-            f"retry NAK no sooner than max(100 us, RTT): nak-delay 1us with retry ratio {ratio}",
-        ),
-        nak_multicast_max_backoff_s=Figure(
-            backoff,
-            "s",
-            "multicast NAK backoff ≥ 2 × RTT so suppression works (aeron.nak.multicast.max.backoff, default 10 ms)",
-        ),
-        mtu_note=mtu_note,
-        warnings=tuple(warnings),
-    )
+    backoff_min = 2 * rtt
+    backoff_rec = backoff_min if inputs.receivers < DEFAULT_NAK_MULTICAST_GROUP_SIZE else max(
+        backoff_min, DEFAULT_NAK_MULTICAST_MAX_BACKOFF_S)
+    q.append(Quantity(
+        "nak_multicast_max_backoff", "NAK multicast max backoff", "s", backoff_min, backoff_rec,
+        "≥ 2 × RTT (≈ ½ the per-loss budget); the 10 ms default suits fan-out ≥ 10 — for fewer receivers "
+        "it is pure tail latency",
+        prop="aeron.nak.multicast.max.backoff",
+    ))
+    q.append(Quantity(
+        "retransmit_linger", "Retransmit linger", "s", 3 * (backoff_min + rtt), 3 * (backoff_rec + rtt),
+        "≈ 3 × (backoff + RTT)", prop="aeron.retransmit.unicast.linger",
+    ))
+    q.append(Quantity(
+        "nak_group_size", "NAK multicast group size", "count", inputs.receivers, inputs.receivers,
+        "the real receiver count", prop="aeron.nak.multicast.group.size",
+    ))
 
+    fits_default = inputs.message_size <= DEFAULT_MTU - HEADER_LENGTH
+    mtu_rec = DEFAULT_MTU if fits_default and bandwidth < HIGH_BANDWIDTH else JUMBO_MTU
+    q.append(Quantity(
+        "mtu", "MTU recommendation", "B", DEFAULT_MTU, mtu_rec,
+        "1408 fits a 1500 B Ethernet frame; 8192 (VPC jumbo frames, MTU 9001) when bandwidth is high "
+        "(≥ 1 Gbit/s here) or a message does not fit 1408 — fewer packets, but one loss NAKs more data; "
+        "stay at 1408 cross-region; window ≥ MTU (Constraint B) and SO_SNDBUF ≥ MTU are enforced",
+        decides=SEED, prop="aeron.mtu.length",
+    ))
 
-def _format_value(fig: Figure) -> str:
-    if fig.unit == "B":
-        return _fmt_bytes(fig.value)
-    if fig.unit == "B/s":
-        return f"{fig.value / 1e6:,.3f} MB/s"
-    if fig.unit == "s":
-        return _fmt_seconds(fig.value)
-    if fig.unit == "pkt/s":
-        return f"{fig.value:,.0f} pkt/s"
-    return f"{fig.value:g} {fig.unit}"
+    ws_min = terms["min"] + rcv_min
+    ws_rec = terms["recommended"] + rcv_rec
+    l3 = inputs.l3_bytes
+    if l3 is None:
+        l3_note = "L3 size unknown: give --instance-family or --l3"
+    else:
+        l3_note = (f"L3 {_fmt_bytes(l3)}: min working set {'fits' if ws_min <= l3 else 'does NOT fit'}, "
+                   f"recommended {'fits' if ws_rec <= l3 else 'does NOT fit'}")
+        if ws_rec > l3:
+            warnings.append(
+                f"the recommended working set {_fmt_bytes(ws_rec)} (term + SO_RCVBUF) exceeds the "
+                f"{_fmt_bytes(l3)} L3: catch-up and retransmit reads come from memory"
+            )
+    q.append(Quantity(
+        "l3_working_set", "L3 cache fit (working set)", "B", ws_min, ws_rec,
+        "working set = term buffer (the retransmit history the subscriber and sender read) + SO_RCVBUF, "
+        "against one L3 sharing domain",
+        note=l3_note,
+    ))
+
+    constraints: list[Constraint] = []
+    for config in ("min", "recommended"):
+        w, t = windows[config], terms[config]
+        rcv = rcv_min if config == "min" else rcv_rec
+        constraints.append(Constraint(
+            "A", config, w <= t // 2, f"window {_fmt_bytes(w)} ≤ term/2 {_fmt_bytes(t // 2)}",
+            "driver (silently caps the window at term/2)"))
+        constraints.append(Constraint(
+            "B", config, mtu <= w, f"MTU {mtu} ≤ window {_fmt_bytes(w)}", "driver (refuses to start)"))
+        constraints.append(Constraint(
+            "C", config, w <= rcv, f"window {_fmt_bytes(w)} ≤ SO_RCVBUF {_fmt_bytes(rcv)}",
+            "driver (refuses to start)"))
+        constraints.append(Constraint(
+            "rmem_max", config, True,
+            f"net.core.rmem_max ≥ SO_RCVBUF {_fmt_bytes(rcv)}: the back door — if rmem_max is lower the kernel "
+            "silently caps the buffer and the driver only warns, starting with a socket buffer smaller than "
+            "the window (kernel drops in-flight packets → RcvbufErrors → NAKs)",
+            "nobody (kernel caps silently)"))
+    return SizingReport(inputs, tuple(q), tuple(constraints), tuple(warnings))
 
 
 def format_report(report: SizingReport) -> str:
-    """The report as a three-column text table (figure, value, reason) plus notes."""
+    """The report as a text table: quantity, min, recommended, rule and who decides."""
+    i = report.inputs
+    family = f", instance family {i.instance_family}" if i.instance_family else ""
+    l3 = _fmt_bytes(i.l3_bytes) if i.l3_bytes else "unknown"
     lines = [
-        f"inputs: message {report.message_size} B, {report.rate_msgs_per_s:,.0f} msg/s, "
-        f"RTT {_fmt_seconds(report.rtt_s)}, stall budget {_fmt_seconds(report.stall_budget_s)}, "
-        f"MTU {report.mtu}, NIC ring {report.nic_ring_slots} slots",
+        f"inputs: message {i.message_size} B, {i.rate:,.0f} msg/s, RTT {_fmt_seconds(i.rtt_s)}, "
+        f"stall {_fmt_seconds(i.stall_s)}, {i.receivers} receiver(s), MTU {i.mtu}, NIC ring {i.ring_entries} "
+        f"(max {i.ring_max}), L3 {l3}{family}",
         "",
     ]
-    rows = [(name.replace("_", " "), _format_value(fig), fig.reason) for name, fig in report.figures()]
+    rows = [(x.label, _fmt(x, x.min), _fmt(x, x.recommended)) for x in report.quantities]
     w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    lines.append(f"{'figure':<{w0}}  {'value':>{w1}}  reason")
-    lines.append(f"{'-' * w0}  {'-' * w1}  {'-' * 6}")
-    lines.extend(f"{a:<{w0}}  {b:>{w1}}  {c}" for a, b, c in rows)
+    w1 = max(len(r[1]) for r in rows + [("", "min", "")])
+    w2 = max(len(r[2]) for r in rows)
+    lines.append(f"{'quantity':<{w0}}  {'min':>{w1}}  {'recommended':>{w2}}")
+    lines.append(f"{'-' * w0}  {'-' * w1}  {'-' * w2}")
+    for x, (label, lo, hi) in zip(report.quantities, rows):
+        lines.append(f"{label:<{w0}}  {lo:>{w1}}  {hi:>{w2}}")
+        detail = x.rule + (f" [{x.prop}]" if x.prop else "")
+        lines.append(f"{'':<{w0}}    rule: {detail}")
+        if x.why:
+            lines.append(f"{'':<{w0}}    decides: {x.decides} — {x.why}")
+        if x.note:
+            lines.append(f"{'':<{w0}}    {x.note}")
     lines.append("")
-    lines.append(f"MTU: {report.mtu_note}")
+    lines.append("constraints:")
+    for c in report.constraints:
+        status = "ok" if c.ok else "VIOLATED"
+        if c.name == "rmem_max":
+            status = "check"
+        lines.append(f"  {c.name:<8} {c.config:<11} {status:<8} {c.text} [enforced by {c.enforced_by}]")
+    lines.append("")
     lines.extend(f"WARNING: {w}" for w in report.warnings)
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n")
 
 
 def check_against_system(
     report: SizingReport, rmem_max_path: str = "/proc/sys/net/core/rmem_max"
 ) -> list[str]:
-    """Warnings comparing the report with the running system's ``net.core.rmem_max``."""
+    """Warnings comparing the recommended SO_RCVBUF with the system's ``net.core.rmem_max``."""
     try:
         with open(rmem_max_path, encoding="ascii") as f:
             text = f.read().strip()
@@ -325,26 +482,91 @@ def check_against_system(
         current = int(text)
     except ValueError:
         return [f"unexpected content in {rmem_max_path}: {text!r}"]
-    need = int(report.rmem_max.value)
+    need_min = int(report["rmem_max"].min)
+    need = int(report["rmem_max"].recommended)
     if current < need:
+        level = "below the minimum" if current < need_min else "below the recommended"
         return [
-            f"net.core.rmem_max is {current} B but {need} B is needed: the SO_RCVBUF request will be "
-            f"silently capped; run `sysctl -w net.core.rmem_max={need}`"
+            f"net.core.rmem_max is {current} B, {level} {need if current >= need_min else need_min} B: the back "
+            f"door — an SO_RCVBUF request above it is silently capped; run `sysctl -w net.core.rmem_max={need}`"
         ]
     return []
 
 
+def inputs_from_strings(values: dict[str, Any]) -> SizingInputs:
+    """Build :class:`SizingInputs` from CLI/form strings (sizes like ``4k``, durations like ``100us``).
+
+    Keys: message_size, rate, rtt, stall, receivers, mtu, instance_family, ring_entries, ring_max,
+    l3.  Raises ``ValueError`` with the field's name on bad input.
+    """
+
+    def text(key: str, default: str | None = None) -> str | None:
+        v = values.get(key)
+        if v is None or str(v).strip() == "":
+            return default
+        return str(v).strip()
+
+    def need(key: str, default: str | None = None) -> str:
+        v = text(key, default)
+        if v is None:
+            raise ValueError(f"{key.replace('_', '-')} is required")
+        return v
+
+    def integer(key: str, default: str) -> int:
+        v = need(key, default)
+        try:
+            return int(v)
+        except ValueError:
+            raise ValueError(f"{key.replace('_', '-')}: not an integer: {v!r}") from None
+
+    try:
+        rate_text = need("rate")
+        try:
+            rate = float(rate_text.replace("_", "").replace(",", ""))
+        except ValueError:
+            raise ValueError(f"rate: not a number of messages per second: {rate_text!r}") from None
+        family_name = text("instance_family")
+        family = instance_families.lookup(family_name) if family_name else None
+        ring_entries = integer("ring_entries", str(family.ring_entries if family else
+                                                   instance_families.DEFAULT_RING_ENTRIES))
+        ring_max = integer("ring_max", str(max(ring_entries, family.ring_max if family else
+                                               instance_families.DEFAULT_RING_MAX)))
+        l3_text = text("l3")
+        l3 = parse_size(l3_text, "l3") if l3_text else (family.l3_bytes if family else None)
+        return SizingInputs(
+            message_size=parse_size(need("message_size"), "message-size"),
+            rate=rate,
+            rtt_s=parse_duration_ns(need("rtt"), "rtt") / 1e9,
+            stall_s=parse_duration_ns(need("stall", "10ms"), "stall") / 1e9,
+            receivers=integer("receivers", "1"),
+            mtu=parse_size(need("mtu", str(DEFAULT_MTU)), "mtu"),
+            ring_entries=ring_entries,
+            ring_max=ring_max,
+            l3_bytes=l3,
+            instance_family=family.name if family else None,
+        )
+    except ConfigurationError as e:
+        raise ValueError(str(e)) from None
+    except KeyError as e:
+        raise ValueError(str(e.args[0])) from None
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``aeronpy sizing``."""
+    from aeronpy.tools import sizing_check
+
     parser.add_argument("--message-size", required=True, help="message payload size, e.g. 100 or 4k")
-    parser.add_argument("--rate", required=True, type=float, help="messages per second")
-    parser.add_argument("--rtt", required=True, help="round-trip time, e.g. 100us, 2ms")
-    parser.add_argument("--stall", default="10ms", help="receiver stall budget (default 10ms)")
-    parser.add_argument("--mtu", default="1408", help="aeron mtu length (default 1408)")
-    parser.add_argument(
-        "--nic-ring-slots", type=int, default=DEFAULT_NIC_RING_SLOTS,
-        help=f"NIC RX ring descriptors (ethtool -g; default {DEFAULT_NIC_RING_SLOTS})",
-    )
+    parser.add_argument("--rate", required=True, help="messages per second (TPS)")
+    parser.add_argument("--rtt", required=True, help="round-trip time between the nodes, e.g. 100us, 2ms")
+    parser.add_argument("--stall", default="10ms", help="receiver stall to survive (default 10ms)")
+    parser.add_argument("--receivers", default="1", help="number of receivers of the stream (default 1)")
+    parser.add_argument("--mtu", default=str(DEFAULT_MTU), help=f"aeron.mtu.length (default {DEFAULT_MTU})")
+    parser.add_argument("--instance-family", default=None,
+                        help="EC2 instance family (c6in, c7g, ...) for ring and L3 figures")
+    parser.add_argument("--ring-entries", default=None, help="current NIC RX ring size (ethtool -g; default 1024)")
+    parser.add_argument("--ring-max", default=None, help="NIC RX ring maximum (ethtool -g; default 8192)")
+    parser.add_argument("--l3", default=None, help="L3 size of one sharing domain, e.g. 32m")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--rmem-max-path", default="/proc/sys/net/core/rmem_max", help="where to read net.core.rmem_max"
     )
@@ -355,310 +577,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--dir", default=None, help="Aeron directory for --check (default: aeron.dir default)")
     parser.add_argument(
-        "--proc-net-core", default=PROC_NET_CORE, help=argparse.SUPPRESS,  # tests point this at fake sysctls
+        "--proc-net-core", default=sizing_check.PROC_NET_CORE, help=argparse.SUPPRESS,  # tests: fake sysctls
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run ``aeronpy sizing``: print the table and system warnings; 0 ok, 1 warnings, 2 bad input."""
+    """Run ``aeronpy sizing``: 0 all fine, 1 warnings or checks failed, 2 bad input."""
+    import json
+
+    from aeronpy.config import default_aeron_dir
+    from aeronpy.tools import sizing_check
+
     try:
-        report = compute(
-            message_size=parse_size(str(args.message_size), "message-size"),
-            rate_msgs_per_s=float(args.rate),
-            rtt_s=parse_duration_ns(str(args.rtt), "rtt") / 1e9,
-            stall_budget_s=parse_duration_ns(str(args.stall), "stall") / 1e9,
-            mtu=parse_size(str(args.mtu), "mtu"),
-            nic_ring_slots=int(args.nic_ring_slots),
-        )
-    except (ConfigurationError, ValueError) as e:
+        report = compute(inputs_from_strings({
+            "message_size": args.message_size, "rate": args.rate, "rtt": args.rtt, "stall": args.stall,
+            "receivers": args.receivers, "mtu": args.mtu, "instance_family": args.instance_family,
+            "ring_entries": args.ring_entries, "ring_max": args.ring_max, "l3": args.l3,
+        }))
+    except ValueError as e:
         print(f"sizing: {e}")
         return 2
-    print(format_report(report))
     system = [] if args.no_system_check else check_against_system(report, args.rmem_max_path)
-    for w in system:
-        print(f"WARNING: {w}")
+    if args.json:
+        print(json.dumps(report.to_dict() | {"system": system}, indent=2, default=str))
+    else:
+        print(format_report(report))
+        for w in system:
+            print(f"WARNING: {w}")
     status = 1 if system or report.warnings else 0
     if getattr(args, "check", False):
         aeron_dir = args.dir if args.dir else default_aeron_dir()
         try:
-            rows, notes = check_running_driver(report, aeron_dir, proc_net_core=args.proc_net_core)
-        except CheckError as e:
+            rows, notes = sizing_check.check_running_driver(report, aeron_dir, proc_net_core=args.proc_net_core)
+        except sizing_check.CheckError as e:
             print(f"sizing --check: {e}")
             return 2
         print()
-        print(format_check(rows, notes))
+        print(sizing_check.format_check(rows, notes))
         if any(r.status != "OK" for r in rows):
             status = 1
     return status
-
-
-# --------------------------------------------------------------------------------------
-# --check: the running driver and the kernel
-# --------------------------------------------------------------------------------------
-
-DRIVER_CONFIG_FILE = "driver-config.properties"
-PROC_NET_CORE = "/proc/sys/net/core"
-LOG_META_DATA_LENGTH = _descriptor.LOG_META_DATA_LENGTH  # the metadata section ends the file
-_LOG_FIELDS = {
-    "mtu": _descriptor.LOG_MTU_LENGTH_OFFSET,
-    "term_length": _descriptor.LOG_TERM_LENGTH_OFFSET,
-    "receiver_window": _descriptor.LOG_RECEIVER_WINDOW_LENGTH_OFFSET,
-    "so_sndbuf": _descriptor.LOG_SOCKET_SNDBUF_LENGTH_OFFSET,
-    "so_rcvbuf": _descriptor.LOG_SOCKET_RCVBUF_LENGTH_OFFSET,
-}
-_PROPS = {
-    "term_length": "aeron.term.buffer.length",
-    "mtu": "aeron.mtu.length",
-    "receiver_window": "aeron.rcv.initial.window.length",
-    "so_rcvbuf": "aeron.socket.so_rcvbuf",
-    "so_sndbuf": "aeron.socket.so_sndbuf",
-}
-
-
-class CheckError(Exception):
-    """``--check`` cannot run (e.g. the Aeron directory does not exist)."""
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One effective driver setting and where it was read."""
-
-    value: int
-    source: str
-
-
-@dataclass(frozen=True)
-class CheckRow:
-    """One line of the ``--check`` table."""
-
-    name: str
-    recommended: int
-    actual: int | None
-    status: str  # "OK", "TOO SMALL" or "UNKNOWN"
-    source: str
-    reason: str
-
-
-def _read_properties(path: str) -> dict[str, str]:
-    result: dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if not line or line.startswith(("#", "!")) or "=" not in line:
-                continue
-            key, _, value = line.partition("=")
-            result[key.strip()] = value.strip()
-    return result
-
-
-def _read_logbuffer_metadata(path: str) -> dict[str, int] | None:
-    """The sizing fields of a ``.logbuffer``'s metadata section (the file's last 4 KiB)."""
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            if size < LOG_META_DATA_LENGTH:
-                return None
-            f.seek(size - LOG_META_DATA_LENGTH)
-            meta = f.read(LOG_META_DATA_LENGTH)
-    except OSError:
-        return None
-    if len(meta) < LOG_META_DATA_LENGTH:
-        return None
-    return {name: struct.unpack_from("<i", meta, off)[0] for name, off in _LOG_FIELDS.items()}
-
-
-def read_driver_settings(aeron_dir: str) -> tuple[dict[str, Setting], list[str]]:
-    """Effective driver settings of ``aeron_dir`` and notes.
-
-    Preferred source: ``<dir>/driver-config.properties`` (written by the aeronpy driver at
-    start).  Missing values (or the whole file, e.g. a C driver) fall back to the metadata of
-    ``publications/*.logbuffer`` / ``images/*.logbuffer``; image logs carry the receiver window.
-    Raises :class:`CheckError` when the directory does not exist.
-    """
-    if not os.path.isdir(aeron_dir):
-        raise CheckError(
-            f"Aeron directory {aeron_dir} does not exist: start the driver first or pass --dir"
-        )
-    notes: list[str] = []
-    settings: dict[str, Setting] = {}
-    cnc = os.path.join(aeron_dir, "cnc.dat")
-    if os.path.exists(cnc):
-        notes.append(_describe_cnc(cnc))
-    else:
-        notes.append(f"no cnc.dat in {aeron_dir}: no driver is running there")
-    config_path = os.path.join(aeron_dir, DRIVER_CONFIG_FILE)
-    if os.path.exists(config_path):
-        try:
-            props = _read_properties(config_path)
-        except OSError as e:
-            notes.append(f"cannot read {config_path}: {e.strerror or e}")
-            props = {}
-        for name, prop in _PROPS.items():
-            if prop in props:
-                try:
-                    settings[name] = Setting(parse_size(props[prop], prop), f"{DRIVER_CONFIG_FILE} {prop}")
-                except ConfigurationError:
-                    notes.append(f"{config_path}: bad value {prop}={props[prop]!r}")
-        if "term_length" in settings and "receiver_window" in settings:
-            # the driver clamps an image's window to half its term (driver-behaviour.md §7)
-            clamp = settings["term_length"].value // 2
-            if settings["receiver_window"].value > clamp:
-                settings["receiver_window"] = Setting(
-                    clamp, f"{DRIVER_CONFIG_FILE}: {_PROPS['term_length']} / 2 (window clamp)"
-                )
-    else:
-        notes.append(f"no {DRIVER_CONFIG_FILE} (not an aeronpy driver?): using log-buffer metadata")
-    logs = sorted(glob.glob(os.path.join(aeron_dir, "images", "*.logbuffer"))) + sorted(
-        glob.glob(os.path.join(aeron_dir, "publications", "*.logbuffer"))
-    )
-    for path in logs:
-        meta = _read_logbuffer_metadata(path)
-        if meta is None:
-            continue
-        rel = os.path.relpath(path, aeron_dir)
-        for name, value in meta.items():
-            if name not in settings and value > 0:
-                settings[name] = Setting(value, f"log-buffer metadata of {rel}")
-    if not settings:
-        notes.append(
-            f"no {DRIVER_CONFIG_FILE} and no log buffers in {aeron_dir}: driver settings unknown"
-        )
-    return settings, notes
-
-
-def _describe_cnc(path: str) -> str:
-    from aeronpy.cnc import CncFile
-    from aeronpy.errors import CncError
-
-    try:
-        cnc = CncFile.map(path)
-    except (CncError, OSError, ValueError) as e:
-        return f"cnc.dat present but unreadable: {e}"
-    try:
-        pid = getattr(cnc, "pid", None)
-        return f"cnc.dat: driver pid {pid}" if pid is not None else "cnc.dat present"
-    finally:
-        cnc.close()
-
-
-def _read_int(path: str) -> int | None:
-    try:
-        with open(path, encoding="ascii") as f:
-            return int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _probe_rcvbuf(request: int) -> int:
-    """``getsockopt(SO_RCVBUF)`` of a UDP socket after requesting ``request`` (0: OS default)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        if request > 0:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, request)
-        return int(probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
-
-
-def _row(name: str, recommended: int, actual: int | None, source: str, ok_reason: str, bad_reason: str) -> CheckRow:
-    if actual is None:
-        return CheckRow(name, recommended, None, "UNKNOWN", source, "not available")
-    if actual >= recommended:
-        return CheckRow(name, recommended, actual, "OK", source, ok_reason)
-    return CheckRow(name, recommended, actual, "TOO SMALL", source, bad_reason)
-
-
-def check_running_driver(
-    report: SizingReport, aeron_dir: str, proc_net_core: str = PROC_NET_CORE
-) -> tuple[list[CheckRow], list[str]]:
-    """Compare ``report`` with the driver of ``aeron_dir`` and the kernel's socket buffers.
-
-    Returns the table rows and notes; raises :class:`CheckError` if ``aeron_dir`` is missing.
-    """
-    settings, notes = read_driver_settings(aeron_dir)
-    rows: list[CheckRow] = []
-
-    def setting(name: str) -> tuple[int | None, str]:
-        s = settings.get(name)
-        return (s.value, s.source) if s is not None else (None, "unknown")
-
-    term, src = setting("term_length")
-    rows.append(_row(
-        "term length", int(report.term_length.value), term, src,
-        "holds 2 × window and 8 × message",
-        "term smaller than recommended: window clamped to term/2 or messages over term/8 rejected",
-    ))
-    window, src = setting("receiver_window")
-    rows.append(_row(
-        "receiver window", int(report.receiver_window.value), window, src,
-        "covers the bandwidth-delay product",
-        "window < BDP: the sender stalls on flow control before an RTT of data is in flight",
-    ))
-    mtu, src = setting("mtu")
-    rows.append(_row(
-        "mtu", report.mtu, mtu, src, "at least the MTU the figures assume",
-        "smaller MTU than assumed: more fragments and packets per message",
-    ))
-    so_rcvbuf, src = setting("so_rcvbuf")
-    rmem_default = _read_int(os.path.join(proc_net_core, "rmem_default"))
-    rmem_max = _read_int(os.path.join(proc_net_core, "rmem_max"))
-    wmem_max = _read_int(os.path.join(proc_net_core, "wmem_max"))
-    need_rcvbuf = int(report.so_rcvbuf.value)
-    if so_rcvbuf == 0:
-        rows.append(_row(
-            "so_rcvbuf (driver)", need_rcvbuf, rmem_default, f"{src} = 0 → net.core.rmem_default",
-            "the OS default is large enough",
-            "aeron.socket.so_rcvbuf unset: sockets get net.core.rmem_default, below the need",
-        ))
-    else:
-        rows.append(_row(
-            "so_rcvbuf (driver)", need_rcvbuf, so_rcvbuf, src, "requested size is enough",
-            "requested SO_RCVBUF below the need: raise aeron.socket.so_rcvbuf",
-        ))
-    rows.append(_row(
-        "net.core.rmem_max", int(report.rmem_max.value), rmem_max,
-        os.path.join(proc_net_core, "rmem_max"), "kernel allows the SO_RCVBUF request",
-        "kernel caps SO_RCVBUF requests here: the driver's request is silently reduced",
-    ))
-    rows.append(_row(
-        "net.core.rmem_default", need_rcvbuf if not so_rcvbuf else 0, rmem_default,
-        os.path.join(proc_net_core, "rmem_default"),
-        "used only when aeron.socket.so_rcvbuf is 0" if so_rcvbuf else "default socket size is enough",
-        "default socket receive buffer below the need",
-    ))
-    so_sndbuf, _ = setting("so_sndbuf")
-    rows.append(_row(
-        "net.core.wmem_max", so_sndbuf or 0, wmem_max, os.path.join(proc_net_core, "wmem_max"),
-        "kernel allows the driver's SO_SNDBUF request",
-        "kernel caps the driver's aeron.socket.so_sndbuf request",
-    ))
-    request = so_rcvbuf if so_rcvbuf else need_rcvbuf
-    readback = _probe_rcvbuf(request)
-    # Linux doubles the request for bookkeeping overhead and reports the doubled value
-    granted = readback // 2 if os.uname().sysname == "Linux" else readback
-    rows.append(_row(
-        "SO_RCVBUF (probe)", need_rcvbuf, granted,
-        f"probe socket: requested {request} B, getsockopt read back {readback} B"
-        + (" (÷2: Linux doubles it)" if granted != readback else ""),
-        "the kernel grants the size",
-        "the kernel granted less than requested (capped by net.core.rmem_max)" if granted < request
-        else "the kernel grants the request, but the request (the driver's so_rcvbuf) is below the need",
-    ))
-    return rows, notes
-
-
-def format_check(rows: list[CheckRow], notes: list[str]) -> str:
-    """The ``--check`` table: setting, recommended, actual, status, reason and source."""
-    table = [
-        (r.name, _fmt_bytes(r.recommended), "?" if r.actual is None else _fmt_bytes(r.actual), r.status,
-         f"{r.reason} [{r.source}]")
-        for r in rows
-    ]
-    head = ("setting", "recommended", "actual", "status", "reason [source]")
-    widths = [max(len(head[i]), *(len(t[i]) for t in table)) for i in range(4)]
-    lines = ["check against the running driver and kernel:", ""]
-    lines.append(f"{head[0]:<{widths[0]}}  {head[1]:>{widths[1]}}  {head[2]:>{widths[2]}}  {head[3]:<{widths[3]}}  {head[4]}")
-    lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 15)
-    for t in table:
-        lines.append(f"{t[0]:<{widths[0]}}  {t[1]:>{widths[1]}}  {t[2]:>{widths[2]}}  {t[3]:<{widths[3]}}  {t[4]}")
-    lines.append("")
-    lines.extend(f"note: {n}" for n in notes)
-    return "\n".join(lines)
