@@ -15,6 +15,7 @@ version is absent, and trailing bytes after the last var field are ignored.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ PRIMITIVES: dict[str, tuple[str, int]] = {
 NULL = object()
 
 Value = Union[int, str, bytes]
+Readable = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 
 class CodecError(AeronError, ValueError):
@@ -71,7 +73,7 @@ class Field:
     """A fixed-size field of the root block."""
 
     name: str
-    type: str
+    primitive: str
     offset: int
     since_version: int = 0
     enum: type[IntEnum] | None = None
@@ -79,11 +81,11 @@ class Field:
 
     @property
     def size(self) -> int:
-        return struct.calcsize("<" + PRIMITIVES[self.type][0])
+        return struct.calcsize("<" + PRIMITIVES[self.primitive][0])
 
     @property
     def null(self) -> int:
-        return PRIMITIVES[self.type][1] if self.null_value is None else self.null_value
+        return PRIMITIVES[self.primitive][1] if self.null_value is None else self.null_value
 
 
 @dataclass(frozen=True)
@@ -114,13 +116,13 @@ class MessageSpec:
         code = ["<"]
         at = 0
         for f in sorted(self.fields, key=lambda f: f.offset):
-            if f.type not in PRIMITIVES:
-                raise ValueError(f"{self.name}.{f.name}: unknown primitive type {f.type!r}")
+            if f.primitive not in PRIMITIVES:
+                raise ValueError(f"{self.name}.{f.name}: unknown primitive type {f.primitive!r}")
             if f.offset < at:
                 raise ValueError(f"{self.name}.{f.name}: overlaps the previous field")
             if f.offset > at:
                 code.append(f"{f.offset - at}x")
-            code.append(PRIMITIVES[f.type][0])
+            code.append(PRIMITIVES[f.primitive][0])
             at = f.offset + f.size
         if at > self.block_length:
             raise ValueError(f"{self.name}: fields end at {at} beyond block length {self.block_length}")
@@ -253,7 +255,7 @@ def encode_into(buffer: Any, offset: int, spec: MessageSpec, values: Mapping[str
     return len(data)
 
 
-def decode_header(data: bytes | bytearray | memoryview, offset: int = 0) -> tuple[int, int, int, int]:
+def decode_header(data: Readable, offset: int = 0) -> tuple[int, int, int, int]:
     """Return ``(blockLength, templateId, schemaId, version)``; CodecError if too short."""
     if len(data) - offset < HEADER_LENGTH:
         raise CodecError(f"message of {len(data) - offset} bytes is shorter than its 8-byte header")
@@ -263,7 +265,7 @@ def decode_header(data: bytes | bytearray | memoryview, offset: int = 0) -> tupl
 
 def decode_block(
     spec: MessageSpec,
-    data: bytes | bytearray | memoryview,
+    data: Readable,
     offset: int,
     length: int,
     block_length: int,
@@ -285,15 +287,15 @@ def decode_block(
             if f.since_version > version or f.offset + f.size > block_length:
                 values[f.name] = f.null
             else:
-                values[f.name] = struct.unpack_from("<" + PRIMITIVES[f.type][0], data, offset + f.offset)[0]
+                values[f.name] = struct.unpack_from("<" + PRIMITIVES[f.primitive][0], data, offset + f.offset)[0]
     for f in spec.fields:
         if f.enum is not None:
-            v = values[f.name]
-            if v != f.null:
+            ev = values[f.name]
+            if isinstance(ev, int) and ev != f.null:
                 try:
-                    f.enum(v)
+                    f.enum(ev)
                 except ValueError:
-                    raise CodecError(f"{spec.name}.{f.name}: unknown {f.enum.__name__} value {v}") from None
+                    raise CodecError(f"{spec.name}.{f.name}: unknown {f.enum.__name__} value {ev!r}") from None
     pos = offset + block_length
     end = offset + length
     for vf in spec.var_fields:
@@ -322,7 +324,7 @@ def decode_block(
 
 def decode(
     schema: Schema,
-    data: bytes | bytearray | memoryview,
+    data: Readable,
     offset: int = 0,
     length: int = -1,
 ) -> Decoded | None:
@@ -332,6 +334,8 @@ def decode(
     :class:`CodecError`."""
     if length < 0:
         length = len(data) - offset
+    if offset < 0 or offset + length > len(data):
+        raise CodecError(f"range {offset}+{length} outside the {len(data)} bytes given")
     if length < HEADER_LENGTH:
         raise CodecError(f"message of {length} bytes is shorter than its 8-byte header")
     bl, tid, sid, ver = HEADER.unpack_from(data, offset)
