@@ -20,6 +20,7 @@ from aeronpy.driver.media_driver import MediaDriver
 from aeronpy.errors import RegistrationError, StorageSpaceError
 from aeronpy.protocol import control as cp
 from tests.conftest import SHM
+from tests.tmpfs import small_tmpfs
 
 
 @pytest.fixture(scope="module")
@@ -77,36 +78,17 @@ def test_truncated_commands_are_logged_as_malformed(invoker_driver: tuple[MediaD
     assert any("command=0x1" in t for t in texts)
 
 
-def _mount_tmpfs(size: str) -> str:
-    path = os.path.join("/tmp", f"aeronpy-tmpfs-{uuid.uuid4().hex[:8]}")
-    os.makedirs(path)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", path], capture_output=True, text=True)
-    if result.returncode != 0:
-        os.rmdir(path)
-        pytest.skip(f"cannot mount a small tmpfs to simulate a full /dev/shm: {result.stderr.strip() or result.returncode}")
-    return path
-
-
-def _umount(path: str) -> None:
-    subprocess.run(["umount", path], capture_output=True)
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_full_filesystem_at_start_is_a_clear_error() -> None:
-    mount = _mount_tmpfs("8m")
-    try:
+    with small_tmpfs("8m") as mount:
         ctx = DriverContext.from_properties(env={}, aeron_dir=os.path.join(mount, "aeron"))
         with pytest.raises(StorageSpaceError, match="cnc.dat|space|No space"):
             MediaDriver.launch(ctx)
         assert not os.path.exists(os.path.join(mount, "aeron", "cnc.dat"))
-    finally:
-        _umount(mount)
 
 
 def test_full_filesystem_for_a_log_is_a_storage_space_error(client_factory: Callable[..., Any]) -> None:
-    mount = _mount_tmpfs("64m")
-    aeron_dir = os.path.join(mount, "aeron")
-    try:
+    with small_tmpfs("64m") as mount:
+        aeron_dir = os.path.join(mount, "aeron")
         for checks in (True, False):
             ctx = DriverContext.from_properties(
                 env={}, aeron_dir=aeron_dir, dir_delete_on_start=True, perform_storage_checks=checks,
@@ -121,5 +103,3 @@ def test_full_filesystem_for_a_log_is_a_storage_space_error(client_factory: Call
                 small = aeron.add_publication("aeron:ipc?term-length=64k", 1)  # still works
                 assert small.session_id is not None
                 aeron.close()
-    finally:
-        _umount(mount)

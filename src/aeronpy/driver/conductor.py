@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import random
-import shutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -24,7 +23,7 @@ from aeronpy.concurrent.counters import AtomicCounter, CountersManager
 from aeronpy.concurrent.error_log import DistinctErrorLog
 from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
 from aeronpy.driver.context import DriverContext
-from aeronpy.driver.files import remove_quietly
+from aeronpy.driver.log_storage import LogStorage
 from aeronpy.driver.ipc_publication import (
     IpcPublication,
     PublicationState,
@@ -41,7 +40,6 @@ from aeronpy.errors import (
     StorageSpaceError,
 )
 from aeronpy.logbuffer import descriptor
-from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.protocol import control as cp
 from aeronpy.uri import ChannelUri, publication_params, subscription_params, validate_udp_channel
 
@@ -111,6 +109,12 @@ class DriverConductor(AgentBase):
         self.counters = counters
         self.error_log = error_log
         self.system_counters = system_counters
+        self.log_storage = LogStorage(
+            ctx.aeron_dir, ctx.file_page_size, ctx.perform_storage_checks,
+            ctx.low_file_store_warning_threshold,
+            lambda message: self.record_error(cp.ErrorCode.GENERIC_ERROR, message),
+            system_counters.get(SystemCounterId.BYTES_CURRENTLY_MAPPED),
+        )
         self.nano_clock = nano_clock
         self.epoch_clock = epoch_clock
         self.clients: dict[int, ClientSession] = {}
@@ -449,10 +453,8 @@ class DriverConductor(AgentBase):
             initial_term_id = params.initial_term_id
         else:
             initial_term_id = int32(random.getrandbits(32))
-        log_length = descriptor.compute_log_length(term_length, ctx.file_page_size)
-        self.check_storage(log_length)
         path = os.path.join(ctx.aeron_dir, "publications", f"{registration_id}.logbuffer")
-        log_buffers = LogBuffers.create(path, term_length, ctx.file_page_size, sparse=params.sparse)
+        log_buffers = self.log_storage.create(path, term_length, params.sparse)
         window = params.publication_window_length
         window = term_length // 2 if window <= 0 else min(window, term_length // 2)
         pub_pos: AtomicCounter | None = None
@@ -503,8 +505,7 @@ class DriverConductor(AgentBase):
         except BaseException:
             if pub_pos is not None:
                 pub_pos.close()
-            log_buffers.close()
-            remove_quietly(path)
+            self.log_storage.delete(log_buffers)
             raise
         pub_pos.set(start_position)
         pub_lmt.set(start_position)
@@ -532,29 +533,7 @@ class DriverConductor(AgentBase):
             params=params,
         )
         self.ipc_publications.append(publication)
-        self.add_mapped_bytes(log_buffers.file_length)
         return publication
-
-    def check_storage(self, length: int) -> None:
-        if not self.ctx.perform_storage_checks:
-            return
-        usable = shutil.disk_usage(self.ctx.aeron_dir).free
-        if usable < length:
-            raise StorageSpaceError(
-                f"insufficient usable storage for new log of length={length} "
-                f"usable={usable} in {self.ctx.aeron_dir}"
-            )
-        if usable <= self.ctx.low_file_store_warning_threshold:
-            self.record_error(
-                cp.ErrorCode.GENERIC_ERROR,
-                f"WARNING: space is running low: threshold={self.ctx.low_file_store_warning_threshold} "
-                f"usable={usable} in {self.ctx.aeron_dir}",
-            )
-
-    def add_mapped_bytes(self, delta: int) -> None:
-        counter = self.system_counters.get(SystemCounterId.BYTES_CURRENTLY_MAPPED)
-        if counter is not None:
-            counter.get_and_add(delta)
 
     def _delete_publication(self, publication: IpcPublication) -> None:
         for sub in publication.subscribers:
@@ -563,11 +542,7 @@ class DriverConductor(AgentBase):
         publication.subscribers.clear()
         publication.pub_lmt.close()
         publication.pub_pos.close()
-        path = publication.log_buffers.path
-        length = publication.log_buffers.file_length
-        publication.log_buffers.close()
-        remove_quietly(path)
-        self.add_mapped_bytes(-length)
+        self.log_storage.delete(publication.log_buffers)
         if publication in self.ipc_publications:
             self.ipc_publications.remove(publication)
 

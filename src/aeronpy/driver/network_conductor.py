@@ -18,7 +18,6 @@ from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver import destination_tracker
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.endpoints import ReceiveChannelEndpoint, ReceiveDestination, SendChannelEndpoint
-from aeronpy.driver.files import remove_quietly
 from aeronpy.driver.feedback_delay import OptimalMulticastDelayGenerator, StaticDelayGenerator
 from aeronpy.driver.flow_control import flow_control_from_channel
 from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts
@@ -31,7 +30,6 @@ from aeronpy.driver.publication_image import ImageState, PublicationImage
 from aeronpy.driver.retransmit_handler import RetransmitHandler
 from aeronpy.errors import InvalidChannelError, NotSupportedError
 from aeronpy.logbuffer import descriptor
-from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.protocol import control as cp
 from aeronpy.uri import ENDPOINT, ChannelUri, parse_endpoint, subscription_params, validate_udp_channel
 
@@ -286,10 +284,8 @@ class NetworkConductor:
         term_length = params.term_length
         initial_term_id = params.initial_term_id if params.initial_term_id is not None else int32(random.getrandbits(32))
         mtu = params.mtu_length
-        log_length = descriptor.compute_log_length(term_length, ctx.file_page_size)
-        self.conductor.check_storage(log_length)
         path = os.path.join(ctx.aeron_dir, "publications", f"{registration_id}.logbuffer")
-        log_buffers = LogBuffers.create(path, term_length, ctx.file_page_size, sparse=params.sparse)
+        log_buffers = self.conductor.log_storage.create(path, term_length, params.sparse)
         window = params.publication_window_length
         window = term_length // 2 if window <= 0 else min(window, term_length // 2)
         is_group = udp.has_group_semantics
@@ -323,8 +319,7 @@ class NetworkConductor:
                 "snd-naks-received": self.conductor.new_stream_counter("snd-naks-received", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_NAKS_RECEIVED_TYPE_ID),
             }
         except BaseException:
-            log_buffers.close()
-            remove_quietly(path)
+            self.conductor.log_storage.delete(log_buffers)
             raise
         for name in ("pub-pos", "pub-lmt", "snd-pos", "snd-lmt"):
             counters[name].set(start)
@@ -348,7 +343,6 @@ class NetworkConductor:
         )
         publication.on_publication_error = self._on_publication_error_from_sender
         self.publications.append(publication)
-        self.conductor.add_mapped_bytes(log_buffers.file_length)
         self.sender.commands.offer(lambda: self.sender.add_publication(publication))
         for link in self.subscriptions:
             if link.matches_publication(publication):
@@ -362,11 +356,7 @@ class NetworkConductor:
         publication.spies.clear()
         for counter in publication.counters.values():
             counter.close()
-        path = publication.log_buffers.path
-        length = publication.log_buffers.file_length
-        publication.log_buffers.close()
-        remove_quietly(path)
-        self.conductor.add_mapped_bytes(-length)
+        self.conductor.log_storage.delete(publication.log_buffers)
         if publication in self.publications:
             self.publications.remove(publication)
 
@@ -677,6 +667,21 @@ class NetworkConductor:
     def reject_image(self, image: PublicationImage, reason: bytes) -> None:
         self.receiver.commands.offer(lambda: image.reject(reason))
 
+    def _image_limit_problem(self, endpoint: ReceiveChannelEndpoint, stream_id: int, term_length: int) -> str | None:
+        """What a remote sender may not impose: oversized terms, more sessions than the limit."""
+        if term_length > self.ctx.image_max_term_length:
+            return (
+                f"term length {term_length} is above aeronpy.image.max.term.length "
+                f"{self.ctx.image_max_term_length}"
+            )
+        receiving = sum(
+            1 for i in self.images
+            if i.endpoint is endpoint and i.stream_id == stream_id and i.state in _RECEIVING_STATES
+        )
+        if receiving >= self.ctx.stream_session_limit:
+            return f"exceeded session limit {self.ctx.stream_session_limit} for stream {stream_id}"
+        return None
+
     def _on_setup_from_receiver(self, endpoint: ReceiveChannelEndpoint, *args: Any) -> None:
         """Receiver thread: hand the SETUP to the conductor."""
         self.queue.offer(lambda: self._create_image(endpoint, *args))
@@ -699,7 +704,7 @@ class NetworkConductor:
             mtu,
             min(params.receiver_window_length or ctx.initial_window_length, term_length // 2),
             _effective_rcvbuf(endpoint),
-        )
+        ) or self._image_limit_problem(endpoint, stream_id, term_length)
         if problem is not None:
             self.conductor.record_error(
                 cp.ErrorCode.GENERIC_ERROR,
@@ -708,10 +713,9 @@ class NetworkConductor:
             self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, stream_id, session_id))
             return
         try:
-            self.conductor.check_storage(descriptor.compute_log_length(term_length, ctx.file_page_size))
             correlation_id = self.conductor.to_driver.next_correlation_id()
             path = os.path.join(ctx.aeron_dir, "images", f"{correlation_id}.logbuffer")
-            log_buffers = LogBuffers.create(path, term_length, ctx.file_page_size, sparse=params.sparse)
+            log_buffers = self.conductor.log_storage.create(path, term_length, params.sparse)
         except Exception as ex:
             self.conductor.record_error(cp.ErrorCode.STORAGE_SPACE, f"cannot create image for session {session_id}: {ex}")
             self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, stream_id, session_id))
@@ -758,7 +762,6 @@ class NetworkConductor:
             ),
         )
         self.images.append(image)
-        self.conductor.add_mapped_bytes(log_buffers.file_length)
         for link in links:
             self._link_image(link, image, image.join_position)
         self.receiver.commands.offer(lambda: self.receiver.add_image(image))
@@ -802,11 +805,7 @@ class NetworkConductor:
         image.hwm.close()
         image.rcv_pos.close()
         image.naks_sent.close()
-        path = image.log_buffers.path
-        length = image.log_buffers.file_length
-        image.log_buffers.close()
-        remove_quietly(path)
-        self.conductor.add_mapped_bytes(-length)
+        self.conductor.log_storage.delete(image.log_buffers)
         if image in self.images:
             self.images.remove(image)
 
@@ -854,6 +853,9 @@ def _effective_rcvbuf(endpoint: Any) -> int:
     transport = getattr(endpoint, "transport", None)
     value = getattr(transport, "effective_so_rcvbuf", 0) if transport is not None else 0
     return int(value) if isinstance(value, int) else 0
+
+
+_RECEIVING_STATES = frozenset({ImageState.INIT, ImageState.ACTIVE, ImageState.DRAINING})
 
 
 def _image_setup_problem(mtu: int, window: int, so_rcvbuf: int) -> str | None:

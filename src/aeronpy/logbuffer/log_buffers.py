@@ -60,10 +60,11 @@ class LogBuffers:
     @classmethod
     def create(
         cls, path: str, term_length: int, page_size: int = 4096, sparse: bool = True,
-        buffer_factory: Any = None,
+        buffer_factory: Any = None, mode: int | None = None,
     ) -> LogBuffers:
         """Create a zero-filled log file of full length and map it (driver side).
 
+        ``mode`` sets the file's permission bits (default: ``0666`` less the umask).
         Only term length and page size are written to the metadata; the driver then calls
         :func:`descriptor.write_log_metadata` and :func:`descriptor.initialize_tail_counters`.
         """
@@ -72,6 +73,8 @@ class LogBuffers:
         file_length = d.compute_log_length(term_length, page_size)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
         try:
+            if mode is not None:
+                os.fchmod(fd, mode)
             try:
                 if sparse:
                     os.ftruncate(fd, file_length)
