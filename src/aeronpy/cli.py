@@ -401,8 +401,6 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--size", type=_int_in(8, MAX_SAMPLE_SIZE), default=None, help="also check every message has this size")
         p.set_defaults(func=func)
 
-    from aeronpy.tools import backlog, log_inspector, stat, streams
-
     p = sub.add_parser("stat", help="print counters (like AeronStat)")
     p.add_argument("--dir")
     p.add_argument("--watch", action="store_true")

@@ -270,6 +270,7 @@ _SPECS: dict[str, _Spec] = {
     ),
     "enable_experimental_features": _bool("aeron.enable.experimental.features"),
     "stream_session_limit": _int("aeron.driver.stream.session.limit", 1, INT32_MAX),
+    "image_max_term_length": _size("aeronpy.image.max.term.length", TERM_MIN_LENGTH, TERM_MAX_LENGTH),
     "reresolution_check_interval_ns": _dur("aeron.driver.reresolution.check.interval"),
     "resource_free_limit": _int("aeron.driver.resource.free.limit", 1, INT32_MAX),
     "receiver_io_vector_capacity": _int("aeron.receiver.io.vector.capacity", 1, 16),
@@ -399,6 +400,10 @@ class DriverContext:
     driver_termination_validator: str = "deny"
     enable_experimental_features: bool = False
     stream_session_limit: int = INT32_MAX
+    """Most images per stream per receive endpoint; a SETUP past it is refused (as Aeron)."""
+    image_max_term_length: int = TERM_MAX_LENGTH
+    """Largest term a remote sender's SETUP may impose on an image (``aeronpy.image.max.term.length``;
+    Aeron has no such cap, hence the default of 1 GiB): larger ones are refused and logged."""
     reresolution_check_interval_ns: int = 1 * S
     resource_free_limit: int = 1
     receiver_io_vector_capacity: int = 4
