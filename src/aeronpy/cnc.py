@@ -12,12 +12,14 @@ from __future__ import annotations
 import errno
 import mmap
 import os
-from typing import Any
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.bit_util import align, is_power_of_two
 from aeronpy.concurrent.clock import epoch_ms
-from aeronpy.errors import CncError, ConfigurationError, StorageSpaceError
+from aeronpy.errors import ActiveDriverError, CncError, ConfigurationError, StorageSpaceError
 
 CNC_FILE = "cnc.dat"
 
@@ -171,11 +173,15 @@ class CncFile:
         start_timestamp_ms: int | None = None,
         pid: int | None = None,
         file_page_size: int = FILE_PAGE_SIZE_DEFAULT,
+        mode: int | None = None,
+        exclusive: bool = False,
     ) -> CncFile:
         """Create (or replace) a zero-filled ``cnc.dat`` and write its header except the version.
 
-        Raises :class:`StorageSpaceError` (and removes the partial file) when the file cannot
-        be extended to its full length.
+        ``mode`` sets the file's permission bits exactly (default: ``0o666`` less the umask).
+        With ``exclusive`` an existing file is not replaced: :class:`ActiveDriverError` (another
+        driver created it first).  Raises :class:`StorageSpaceError` (and removes the partial
+        file) when the file cannot be extended to its full length.
         """
         for name, value in (
             ("to_driver_buffer_length", to_driver_buffer_length),
@@ -198,9 +204,15 @@ class CncFile:
             error_log_buffer_length,
             file_page_size,
         )
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o666)
+        flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+        try:
+            fd = os.open(path, flags, 0o666)
+        except FileExistsError:
+            raise ActiveDriverError(f"{path} was created by another media driver starting at the same time") from None
         try:
             try:
+                if mode is not None:
+                    os.fchmod(fd, mode)
                 _allocate(fd, file_length)
             except OSError as ex:
                 _remove_quietly(path)
@@ -377,21 +389,87 @@ def _validate(path: str, mapped: mmap.mmap) -> None:
         )
 
 
-def is_driver_active(aeron_dir: str, driver_timeout_ms: int, now_ms: int) -> bool:
-    """True iff ``<aeron_dir>/cnc.dat`` is initialised and its heartbeat is at most
-    ``driver_timeout_ms`` old at ``now_ms``.  Never raises for missing or garbage files.
+@dataclass(frozen=True)
+class DriverActivity:
+    """What :func:`driver_activity` found in an Aeron directory.
+
+    ``state`` is ``absent`` (no cnc.dat), ``uninitialised`` (cnc.dat never became ready while
+    we waited), ``foreign`` (unreadable or incompatible), ``shutdown`` (heartbeat -1),
+    ``stale`` (heartbeat older than the timeout) or ``active``.
     """
-    try:
-        cnc = CncFile.map(cnc_file_path(aeron_dir))
-    except (CncError, OSError, ValueError):
-        return False
-    try:
-        heartbeat_ms = cnc.to_driver_heartbeat_ms()
-    except (IndexError, ValueError):
-        return False
-    finally:
-        cnc.close()
-    return now_ms - heartbeat_ms <= driver_timeout_ms
+
+    state: str
+    heartbeat_age_ms: int | None = None
+    pid: int | None = None
+    detail: str = ""
+
+    @property
+    def is_active(self) -> bool:
+        """True iff a driver heart-beat within the timeout (it may have died since)."""
+        return self.state == "active"
+
+
+def driver_activity(
+    aeron_dir: str,
+    driver_timeout_ms: int,
+    now_ms: int | None = None,
+    *,
+    wait_ms: int = 0,
+    clock: Callable[[], int] = epoch_ms,
+    sleep: Callable[[float], None] = time.sleep,
+) -> DriverActivity:
+    """Classify ``<aeron_dir>/cnc.dat`` as the C driver does at start (``aeron_is_driver_active``).
+
+    A cnc.dat that exists but is not initialised yet (short, or version 0: a driver is still
+    creating it) is re-checked every few milliseconds until ``wait_ms`` has passed on ``clock``
+    (epoch ms); the heartbeat age is taken at ``now_ms`` (default: ``clock()`` once ready).
+    Never raises for missing or garbage files.
+    """
+    path = cnc_file_path(aeron_dir)
+    deadline = clock() + wait_ms
+    while True:
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            return DriverActivity("absent")
+        except OSError as ex:
+            return DriverActivity("foreign", detail=f"cannot stat {path}: {ex.strerror}")
+        problem = ""
+        if size <= META_DATA_LENGTH:
+            problem = f"{path} is {size} bytes"
+        else:
+            try:
+                cnc = CncFile.map(path)
+            except CncError as ex:
+                if "not initialised" not in str(ex) and "not created" not in str(ex):
+                    return DriverActivity("foreign", detail=str(ex))
+                problem = str(ex)
+            except (OSError, ValueError) as ex:
+                return DriverActivity("foreign", detail=str(ex))
+            else:
+                try:
+                    heartbeat_ms = cnc.to_driver_heartbeat_ms()
+                    pid = cnc.pid
+                except (IndexError, ValueError) as ex:
+                    return DriverActivity("foreign", detail=str(ex))
+                finally:
+                    cnc.close()
+                now = clock() if now_ms is None else now_ms
+                if heartbeat_ms == -1:
+                    return DriverActivity("shutdown", None, pid)
+                age = now - heartbeat_ms
+                return DriverActivity("active" if age <= driver_timeout_ms else "stale", age, pid)
+        if clock() >= deadline:
+            return DriverActivity("uninitialised", detail=f"CnC file is created but not initialised: {problem}")
+        sleep(0.005)
+
+
+def is_driver_active(aeron_dir: str, driver_timeout_ms: int, now_ms: int, wait_ms: int = 0) -> bool:
+    """True iff ``<aeron_dir>/cnc.dat`` is initialised (waiting up to ``wait_ms`` for a driver
+    still creating it) and its heartbeat is at most ``driver_timeout_ms`` old at ``now_ms``.
+    Never raises for missing or garbage files.
+    """
+    return driver_activity(aeron_dir, driver_timeout_ms, now_ms, wait_ms=wait_ms).is_active
 
 
 __all__ = [
@@ -399,9 +477,11 @@ __all__ = [
     "CNC_VERSION",
     "META_DATA_LENGTH",
     "CncFile",
+    "DriverActivity",
     "cnc_file_path",
     "compute_cnc_file_length",
     "counters_metadata_buffer_length",
+    "driver_activity",
     "is_driver_active",
     "semantic_version",
     "version_major",

@@ -29,6 +29,7 @@ __all__ = [
     "default_aeron_dir",
     "format_duration_ns",
     "format_size",
+    "is_properties_url",
     "load_properties_file",
     "parse_bool",
     "parse_duration_ns",
@@ -221,14 +222,73 @@ def parse_properties(text: str) -> dict[str, str]:
     return result
 
 
-def load_properties_file(path: str) -> dict[str, str]:
-    """Read a Java ``.properties`` file (UTF-8); a missing/unreadable file is a ConfigurationError."""
+PROPERTIES_URL_TIMEOUT_S = 5.0
+"""How long :func:`load_properties_file` waits for an ``http(s)://`` properties URL."""
+PROPERTIES_MAX_LENGTH = 1024 * 1024
+"""Longest properties file or response accepted (bytes)."""
+_URL_SCHEMES = ("http://", "https://", "file://")
+
+
+def is_properties_url(location: str) -> bool:
+    """True if ``location`` is an ``http://``, ``https://`` or ``file://`` URL."""
+    return location.lower().startswith(_URL_SCHEMES)
+
+
+def load_properties_file(path: str, timeout_s: float = PROPERTIES_URL_TIMEOUT_S) -> dict[str, str]:
+    """Read Java ``.properties`` (UTF-8) from a file path or an ``http://``, ``https://`` or
+    ``file://`` URL (as the C driver can); a missing, unreachable (within ``timeout_s``),
+    over-long (> 1 MiB) or undecodable source is a :class:`ConfigurationError`."""
+    if is_properties_url(path):
+        return parse_properties(_fetch_properties_url(path, timeout_s))
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
+        with open(path, "rb") as f:
+            raw = f.read(PROPERTIES_MAX_LENGTH + 1)
+    except OSError as e:
         raise ConfigurationError(f"properties file {path!r}: cannot read: {e}") from e
-    return parse_properties(text)
+    return parse_properties(_decode_properties(f"properties file {path!r}", raw))
+
+
+def _decode_properties(what: str, raw: bytes) -> str:
+    if len(raw) > PROPERTIES_MAX_LENGTH:
+        raise ConfigurationError(f"{what}: longer than {PROPERTIES_MAX_LENGTH} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigurationError(f"{what}: not UTF-8 text: {e}") from e
+
+
+def _fetch_properties_url(url: str, timeout_s: float) -> str:
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    what = f"properties URL {url!r}"
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme.lower() == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise ConfigurationError(f"{what}: file URLs must name a local path (file:///path)")
+        return _decode_properties(what, _read_local(what, urllib.request.url2pathname(parsed.path)))
+    if not parsed.hostname:
+        raise ConfigurationError(f"{what}: no host")
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:
+            raw = response.read(PROPERTIES_MAX_LENGTH + 1)
+    except urllib.error.HTTPError as e:
+        raise ConfigurationError(f"{what}: HTTP {e.code} {e.reason}") from None
+    except urllib.error.URLError as e:
+        raise ConfigurationError(f"{what}: unreachable: {e.reason}") from None
+    except (TimeoutError, OSError, ValueError) as e:
+        reason = f"no answer within {timeout_s}s" if isinstance(e, TimeoutError) else str(e)
+        raise ConfigurationError(f"{what}: unreachable: {reason}") from None
+    return _decode_properties(what, raw)
+
+
+def _read_local(what: str, path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(PROPERTIES_MAX_LENGTH + 1)
+    except OSError as e:
+        raise ConfigurationError(f"{what}: cannot read: {e}") from e
 
 
 class PropertySource:

@@ -15,6 +15,10 @@ class InvalidChannelError(AeronError, ValueError):
     """A malformed or invalid channel URI."""
 
 
+class InvalidArgumentError(AeronError, ValueError):
+    """An API argument of the wrong type or out of range; the message names the argument."""
+
+
 class NotSupportedError(AeronError):
     """A valid request for a feature that is not built (yet)."""
 
@@ -33,6 +37,17 @@ class RegistrationError(AeronError):
     def __init__(self, correlation_id: int, error_code: int, message: str) -> None:
         super().__init__(f"error code {error_code}: {message}")
         self.correlation_id = correlation_id
+        self.error_code = error_code
+        self.error_message = message
+
+
+class DriverError(AeronError):
+    """An error the media driver recorded in its distinct error log, as given to
+    ``DriverContext.error_handler``: ``error_code`` is the log's code (0 or a negated Aeron
+    error code, or a positive errno), ``error_message`` the text."""
+
+    def __init__(self, error_code: int, message: str) -> None:
+        super().__init__(f"({error_code}) {message}")
         self.error_code = error_code
         self.error_message = message
 

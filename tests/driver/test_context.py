@@ -62,9 +62,12 @@ def test_defaults_match_spec() -> None:
 
 
 def test_property_names_cover_every_field() -> None:
-    fields = {f.name for f in dataclasses.fields(DriverContext)}
+    fields = {f.name for f in dataclasses.fields(DriverContext)} - {"error_handler"}  # code only
     assert set(DriverContext.PROPERTY_NAMES) == fields
-    assert all(p.startswith("aeron.") for p in DriverContext.PROPERTY_NAMES.values())
+    # settings Aeron does not have take an aeronpy. prefix
+    assert all(p.startswith(("aeron.", "aeronpy.")) for p in DriverContext.PROPERTY_NAMES.values())
+    assert DriverContext.PROPERTY_NAMES["dir_mode"] == "aeronpy.dir.mode"
+    assert DriverContext.PROPERTY_NAMES["file_mode"] == "aeronpy.file.mode"
     assert DriverContext.PROPERTY_NAMES["counters_buffer_length"] == "aeron.counters.buffer.length"
     assert DriverContext.PROPERTY_NAMES["socket_rcvbuf"] == "aeron.socket.so_rcvbuf"
 

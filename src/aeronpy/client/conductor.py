@@ -32,6 +32,8 @@ from aeronpy.errors import (
     AeronError,
     ClientTimeoutError,
     DriverTimeoutError,
+    InvalidArgumentError,
+    InvalidChannelError,
     RegistrationError,
 )
 from aeronpy.logbuffer.log_buffers import LogBuffers
@@ -39,6 +41,35 @@ from aeronpy.protocol import control as cp
 from aeronpy.version import COMMIT, __version__
 
 KEEPALIVE_INTERVAL_NS = 500_000_000
+MAX_CHANNEL_LENGTH = 4095
+"""Longest channel URI in UTF-8 bytes (Aeron's AERON_URI_MAX_LENGTH less the NUL)."""
+_INT32_MIN = -(2**31)
+_INT32_MAX = 2**31 - 1
+
+
+def check_stream_id(stream_id: object, name: str = "stream_id") -> int:
+    """Return ``stream_id`` if it is an int32, else raise :class:`InvalidArgumentError`."""
+    if not isinstance(stream_id, int) or isinstance(stream_id, bool):
+        raise InvalidArgumentError(f"{name}={stream_id!r}: must be an int")
+    if not _INT32_MIN <= stream_id <= _INT32_MAX:
+        raise InvalidArgumentError(f"{name}={stream_id}: out of range [{_INT32_MIN}, {_INT32_MAX}]")
+    return stream_id
+
+
+def check_channel(channel: object) -> str:
+    """Return ``channel`` if it is a string of at most 4095 UTF-8 bytes, else raise
+    :class:`InvalidChannelError` (a ValueError) naming the argument."""
+    if not isinstance(channel, str):
+        raise InvalidChannelError(f"channel={channel!r}: must be a str")
+    try:
+        length = len(channel.encode("utf-8"))
+    except UnicodeEncodeError as ex:
+        raise InvalidChannelError(f"channel: not encodable as UTF-8: {ex}") from None
+    if length > MAX_CHANNEL_LENGTH:
+        raise InvalidChannelError(
+            f"channel: length {length} bytes exceeds the max of {MAX_CHANNEL_LENGTH}: {channel[:60]}..."
+        )
+    return channel
 
 
 class ClientClosedError(AeronError):
@@ -291,6 +322,8 @@ class ClientConductor(AgentBase):
             return correlation_id
 
     def async_add_publication(self, channel: str, stream_id: int, exclusive: bool = False) -> int:
+        check_channel(channel)
+        check_stream_id(stream_id)
         kind = "exclusive_publication" if exclusive else "publication"
         msg_type = cp.ADD_EXCLUSIVE_PUBLICATION if exclusive else cp.ADD_PUBLICATION
         return self._register(
@@ -310,6 +343,8 @@ class ClientConductor(AgentBase):
         available_image_handler: Callable[[Image], None] | None = None,
         unavailable_image_handler: Callable[[Image], None] | None = None,
     ) -> int:
+        check_channel(channel)
+        check_stream_id(stream_id)
         return self._register(
             "subscription",
             cp.ADD_SUBSCRIPTION,
@@ -327,6 +362,14 @@ class ClientConductor(AgentBase):
         )
 
     def async_add_counter(self, type_id: int, label: str, key: bytes = b"") -> int:
+        check_stream_id(type_id, "type_id")
+        if not isinstance(label, str):
+            raise InvalidArgumentError(f"label={label!r}: must be a str")
+        if not isinstance(key, (bytes, bytearray, memoryview)):
+            raise InvalidArgumentError(f"key={key!r}: must be bytes")
+        if len(key) > ctr.MAX_KEY_LENGTH:
+            raise InvalidArgumentError(f"key: {len(key)} bytes exceeds the max of {ctr.MAX_KEY_LENGTH}")
+        key = bytes(key)
         return self._register(
             "counter",
             cp.ADD_COUNTER,
@@ -336,6 +379,7 @@ class ClientConductor(AgentBase):
         )
 
     def async_next_session_id(self, stream_id: int) -> int:
+        check_stream_id(stream_id)
         return self._register(
             "session_id",
             cp.GET_NEXT_AVAILABLE_SESSION_ID,
@@ -348,6 +392,7 @@ class ClientConductor(AgentBase):
     def async_destination_command(self, msg_type_id: int, registration_id: int, channel: str) -> int:
         """ADD/REMOVE_DESTINATION (publication) or ADD/REMOVE_RCV_DESTINATION (subscription);
         returns the command's correlation id (also the destination registration id of an add)."""
+        check_channel(channel)
         return self._register(
             "destination",
             msg_type_id,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
@@ -158,6 +158,16 @@ def _parse_port_range(value: str, name: str) -> tuple[int, int]:
     return low, high
 
 
+def _parse_mode(value: str, name: str) -> int:
+    """Permission bits in octal (``0700``, ``700`` or ``0o700``), at most ``0777``."""
+    text = value.strip().lower()
+    if text.startswith("0o"):
+        text = text[2:]
+    if not text or any(c not in "01234567" for c in text) or int(text, 8) > 0o777:
+        raise ConfigurationError(f"{name}={value}: expected octal permission bits 000..777 (e.g. 0700)")
+    return int(text, 8)
+
+
 def _parse_interceptors(value: str, name: str) -> str:
     parse_incoming_interceptors(value, name)
     return value
@@ -176,7 +186,7 @@ class _Spec:
     parse: Callable[[str, str], Any]
     low: int | None = None
     high: int | None = None
-    kind: str = "int"  # int, size, duration, bool, str, other
+    kind: str = "int"  # int, size, duration, bool, str, mode, other
     nullable: bool = False
 
 
@@ -202,6 +212,8 @@ def _str(prop: str, parse: Callable[[str, str], Any] = _parse_str, nullable: boo
 
 _SPECS: dict[str, _Spec] = {
     "aeron_dir": _str("aeron.dir"),
+    "dir_mode": _Spec("aeronpy.dir.mode", _parse_mode, 0, 0o777, "mode", True),
+    "file_mode": _Spec("aeronpy.file.mode", _parse_mode, 0, 0o777, "mode", True),
     "dir_delete_on_start": _bool("aeron.dir.delete.on.start"),
     "dir_delete_on_shutdown": _bool("aeron.dir.delete.on.shutdown"),
     "dir_warn_if_exists": _bool("aeron.dir.warn.if.exists"),
@@ -325,6 +337,10 @@ _SPECS: dict[str, _Spec] = {
 }
 
 
+_CODE_ONLY_FIELDS = frozenset({"error_handler"})
+"""DriverContext fields that are set in code only (no property)."""
+
+
 @dataclass
 class DriverContext:
     """Media driver configuration; field ``x`` is read from the property in
@@ -337,6 +353,12 @@ class DriverContext:
     """
 
     aeron_dir: str = field(default_factory=default_aeron_dir)
+    dir_mode: int | None = None
+    """Permission bits of the Aeron dir and its ``publications``/``images`` dirs (property
+    ``aeronpy.dir.mode``, octal); None = ``0777`` less the umask, as Aeron."""
+    file_mode: int | None = None
+    """Permission bits of cnc.dat, loss-report.dat, driver-config.properties and every log
+    buffer (``aeronpy.file.mode``, octal); None = ``0666`` less the umask, as Aeron."""
     dir_delete_on_start: bool = False
     dir_delete_on_shutdown: bool = False
     dir_warn_if_exists: bool = False
@@ -443,6 +465,11 @@ class DriverContext:
     """Comma separated incoming UDP interceptor names, as the C driver; only ``loss`` exists."""
     udp_channel_transport_bindings_loss_args: str | None = None
     """``loss`` interceptor args, e.g. ``rate=0.2|seed=7|recv-msg-mask=0x2`` (C syntax)."""
+    error_handler: Callable[[BaseException], None] | None = field(default=None, compare=False, repr=False)
+    """Called on the agent's thread with each error the driver records in its distinct error
+    log (an :class:`~aeronpy.errors.DriverError` carrying the code, or the exception an agent
+    raised).  An exception it raises is itself recorded; it never stops an agent.  Not a
+    property: set it in code."""
 
     PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: spec.prop for name, spec in _SPECS.items()}
 
@@ -461,7 +488,7 @@ class DriverContext:
         """Build a validated context: each field from ``overrides``, else its property looked
         up in ``properties``, ``env`` (default ``os.environ``) and ``properties_file``, else its
         default."""
-        unknown = set(overrides) - set(_SPECS)
+        unknown = set(overrides) - set(_SPECS) - _CODE_ONLY_FIELDS
         if unknown:
             raise ConfigurationError(f"unknown DriverContext field(s): {', '.join(sorted(unknown))}")
         source = PropertySource(properties, os.environ if env is None else env, properties_file)
@@ -474,6 +501,8 @@ class DriverContext:
             if raw is not None:
                 kwargs[name] = spec.parse(raw, spec.prop)
         kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
+        for name in _CODE_ONLY_FIELDS & set(overrides):
+            kwargs[name] = overrides[name]
         ctx = cls(**kwargs)
         ctx.validate()
         return ctx
@@ -483,6 +512,8 @@ class DriverContext:
         raise :class:`ConfigurationError` naming the offending property."""
         for name, spec in _SPECS.items():
             _check_field(spec, getattr(self, name))
+        if self.error_handler is not None and not callable(self.error_handler):
+            raise ConfigurationError(f"error_handler={self.error_handler!r}: must be callable or None")
         prop = self.PROPERTY_NAMES
 
         for name in ("term_buffer_length", "ipc_term_buffer_length", "file_page_size"):
@@ -537,6 +568,23 @@ class DriverContext:
                 self.resolver_interface,
                 f"requires {prop['resolver_name']} to be set",
             )
+
+    def with_loss(self, rate: float, seed: int = 0, types: str | Sequence[str] = "data") -> DriverContext:
+        """A copy that drops received datagrams of ``types`` (``data``, ``setup``, ``sm``,
+        ``nak``, ...) with probability ``rate`` using generator ``seed``: the C driver's
+        ``loss`` interceptor settings, so it acts on both the sending side (SM, NAK) and the
+        receiving side (DATA, SETUP) of this driver.  See :mod:`aeronpy.driver.presets`."""
+        from aeronpy.driver.presets import loss_properties
+
+        props = loss_properties(rate, seed, types)
+        copy = self.replace(
+            udp_channel_incoming_interceptors=props[self.PROPERTY_NAMES["udp_channel_incoming_interceptors"]],
+            udp_channel_transport_bindings_loss_args=props[
+                self.PROPERTY_NAMES["udp_channel_transport_bindings_loss_args"]
+            ],
+        )
+        copy.validate()
+        return copy
 
     def loss_interceptor(self) -> LossInterceptor | None:
         """A new ``loss`` interceptor when ``udp_channel_incoming_interceptors`` lists it."""
@@ -596,6 +644,8 @@ class DriverContext:
                 result[spec.prop] = format_size(value)
             elif spec.kind == "duration":
                 result[spec.prop] = format_duration_ns(value)
+            elif spec.kind == "mode":
+                result[spec.prop] = f"0{value:o}"
             elif isinstance(value, Enum):
                 result[spec.prop] = str(value.value)
             elif isinstance(value, tuple):
@@ -625,6 +675,10 @@ def _check_field(spec: _Spec, value: Any) -> None:
     if spec.kind == "bool":
         if not isinstance(value, bool):
             raise _err(spec.prop, value, "must be a bool")
+        return
+    if spec.kind == "mode":
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 0o777:
+            raise _err(spec.prop, value, "must be permission bits 0..0o777 (e.g. 0o700)")
         return
     if spec.kind == "str":
         if not isinstance(value, str):

@@ -10,13 +10,16 @@ import datetime
 import mmap
 import os
 import shutil
+import stat
 import sys
 import threading
+import time
+import warnings
 from types import TracebackType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from aeronpy.cnc import CncFile, is_driver_active
-from aeronpy.concurrent.agent import AgentInvoker, AgentRunner, CompositeAgent
+from aeronpy.cnc import CncFile, driver_activity
+from aeronpy.concurrent.agent import AgentBase, AgentInvoker, AgentRunner, CompositeAgent
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.bit_util import align
 from aeronpy.concurrent.broadcast import BroadcastTransmitter
@@ -27,12 +30,17 @@ from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
 from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
 from aeronpy.driver.conductor import DriverConductor
 from aeronpy.driver.context import DriverContext, ThreadingMode
+from aeronpy.driver.files import StartLock, set_mode
 from aeronpy.driver.loss_report import LossReport
 from aeronpy.driver.media.socket_validation import probe_socket_buffers, validate_socket_buffers
 from aeronpy.driver.network_agents import Receiver, Sender
 from aeronpy.driver.system_counters import SystemCounterId, allocate_system_counters
-from aeronpy.errors import ActiveDriverError, CncError, StorageSpaceError
+from aeronpy.errors import ActiveDriverError, CncError, DriverError, StorageSpaceError
 from aeronpy.version import COMMIT, __version__
+
+
+class AeronDirExposureWarning(UserWarning):
+    """The Aeron dir and cnc.dat are readable by every local user (the umask default)."""
 
 
 class MediaDriver:
@@ -47,6 +55,12 @@ class MediaDriver:
         self.cnc: CncFile | None = None
         self.startup_warnings: list[str] = []
         self.conductor: DriverConductor | None = None
+        self.failure: str | None = None
+        """Why the driver stopped by itself (its cnc.dat was deleted or replaced), else None."""
+        self._termination_hook: Callable[[], None] | None = None
+        self._orphan_closer: threading.Thread | None = None
+        self._cnc_identity: tuple[int, int] = (0, 0)
+        self.error_log: NotifyingErrorLog | None = None
 
     # ------------------------------------------------------------------ launch
     @classmethod
@@ -68,13 +82,22 @@ class MediaDriver:
         return driver
 
     def _start(self) -> None:
+        # Held from the active-driver check until cnc.dat is ready: a second aeronpy driver
+        # starting on the same dir waits here, then finds this one active.
+        with StartLock(self.ctx.aeron_dir, self.ctx.driver_timeout_ms):
+            self._start_locked()
+        self._start_agents(ThreadingMode(self.ctx.threading_mode))
+
+    def _start_locked(self) -> None:
         ctx = self.ctx
         self._prepare_dir()
         # effective configuration for tools (``aeronpy sizing --check``): not all of it is in cnc.dat
         props = "".join(f"{k}={v}\n" for k, v in sorted(ctx.as_properties().items()))
+        config_path = os.path.join(ctx.aeron_dir, "driver-config.properties")
         try:
-            with open(os.path.join(ctx.aeron_dir, "driver-config.properties"), "w", encoding="utf-8") as f:
+            with open(config_path, "w", encoding="utf-8") as f:
                 f.write(props)
+            set_mode(config_path, ctx.file_mode)
         except OSError as ex:
             raise StorageSpaceError(f"cannot write driver-config.properties in {ctx.aeron_dir}: {ex}") from ex
         now_ms = epoch_ms()
@@ -89,10 +112,18 @@ class MediaDriver:
             start_timestamp_ms=now_ms,
             pid=os.getpid(),
             file_page_size=ctx.file_page_size,
+            mode=ctx.file_mode,
+            exclusive=True,
         )
+        st = os.stat(cnc_path)
+        self._cnc_identity = (st.st_dev, st.st_ino)
+        exposure = _exposure_warning(ctx.aeron_dir, st.st_mode)
+        if exposure is not None:
+            warnings.warn(exposure, AeronDirExposureWarning, stacklevel=4)
+            self.startup_warnings.append(exposure)
         loss_report_length = align(ctx.loss_report_buffer_length, ctx.file_page_size)
         loss_path = os.path.join(ctx.aeron_dir, "loss-report.dat")
-        _create_zeroed_file(loss_path, loss_report_length)
+        _create_zeroed_file(loss_path, loss_report_length, ctx.file_mode)
         with open(loss_path, "r+b") as f:
             self._loss_mmap: mmap.mmap | None = mmap.mmap(f.fileno(), loss_report_length)
         self._loss_buffer = AtomicBuffer(self._loss_mmap)
@@ -105,7 +136,7 @@ class MediaDriver:
         self.counters = CountersManager(
             cnc.counters_metadata_buffer, cnc.counters_values_buffer, free_to_reuse_timeout_ms=free_ms
         )
-        self.error_log = DistinctErrorLog(cnc.error_log_buffer, epoch_ms)
+        self.error_log = NotifyingErrorLog(cnc.error_log_buffer, epoch_ms, ctx.error_handler)
         mode = ThreadingMode(ctx.threading_mode)
         self.system_counters = allocate_system_counters(self.counters, mode.value, __version__, COMMIT)
         self.system_counters[SystemCounterId.BYTES_CURRENTLY_MAPPED].set(
@@ -122,41 +153,75 @@ class MediaDriver:
         )
         self.conductor.network.loss_reporter = LossReport(self._loss_buffer)
         for warning in self.startup_warnings:
-            self.error_log.record(0, f"WARNING: {warning}")
+            if warning is not exposure:
+                self.error_log.record(0, f"WARNING: {warning}")
         cnc.signal_ready()
-        self._start_agents(mode)
 
     def _prepare_dir(self) -> None:
+        """cnc-file.md §4 step 2-3: refuse an active (or recently active) driver, else save
+        the old error log, delete the dir and recreate it with ``dir_mode``.  A cnc.dat that
+        exists but is not initialised yet is waited for up to the driver timeout."""
         ctx = self.ctx
         aeron_dir = ctx.aeron_dir
         if os.path.isdir(aeron_dir):
-            if ctx.dir_delete_on_start:
-                shutil.rmtree(aeron_dir, ignore_errors=True)
-            else:
-                cnc_path = os.path.join(aeron_dir, "cnc.dat")
-                if os.path.exists(cnc_path):
-                    if is_driver_active(aeron_dir, ctx.driver_timeout_ms, epoch_ms()):
-                        raise ActiveDriverError(
-                            f"active media driver detected in {aeron_dir}: stop it, or use another "
-                            "aeron.dir (a driver stops being active driver.timeout after its last "
-                            "heartbeat)"
-                        )
-                    _save_error_log(cnc_path, aeron_dir)
-                shutil.rmtree(aeron_dir, ignore_errors=True)
+            if not ctx.dir_delete_on_start:
+                activity = driver_activity(aeron_dir, ctx.driver_timeout_ms, wait_ms=ctx.driver_timeout_ms)
+                if activity.is_active:
+                    raise ActiveDriverError(
+                        f"active media driver detected in {aeron_dir}: pid {activity.pid}, heartbeat "
+                        f"{activity.heartbeat_age_ms}ms old (active until it is older than "
+                        f"aeron.driver.timeout={ctx.driver_timeout_ms}ms); stop it, wait, use another "
+                        "aeron.dir, or set aeron.dir.delete.on.start=true"
+                    )
+                if activity.state in ("stale", "shutdown"):
+                    _save_error_log(os.path.join(aeron_dir, "cnc.dat"), aeron_dir, ctx.file_mode)
+            _delete_dir(aeron_dir)
         try:
-            os.makedirs(os.path.join(aeron_dir, "publications"), exist_ok=True)
-            os.makedirs(os.path.join(aeron_dir, "images"), exist_ok=True)
+            for path in (aeron_dir, os.path.join(aeron_dir, "publications"), os.path.join(aeron_dir, "images")):
+                os.makedirs(path, exist_ok=True)
+                set_mode(path, ctx.dir_mode)
         except OSError as ex:
             raise StorageSpaceError(f"cannot create Aeron directory {aeron_dir}: {ex}") from ex
 
     def _error_handler(self, ex: BaseException) -> None:
         if self.conductor is not None:
             try:
-                self.conductor.record_error(11, f"{type(ex).__name__}: {ex}")
+                assert self.error_log is not None
+                with self.error_log.reporting(ex):
+                    self.conductor.record_error(11, f"{type(ex).__name__}: {ex}")
                 return
             except Exception:
                 pass
         print(f"aeronpy driver error: {ex!r}", file=sys.stderr)
+        if self.error_log is not None:
+            self.error_log.notify(ex)
+
+    def _on_cnc_lost(self, reason: str) -> None:
+        """The dir watch saw cnc.dat deleted or replaced: record why and stop this driver
+        (without touching the directory, which now belongs to another driver)."""
+        if self.failure is not None:
+            return
+        self.failure = (
+            f"{reason}: another media driver (aeron.dir.delete.on.start=true?) or a user took over "
+            f"{self.ctx.aeron_dir}; this driver stops"
+        )
+        self._error_handler(ActiveDriverError(self.failure))
+        if self._invoker is None:
+            closer = threading.Thread(target=self._close_orphaned, name="aeronpy-driver-close", daemon=True)
+            self._orphan_closer = closer
+            closer.start()
+        if self._termination_hook is not None:
+            try:
+                self._termination_hook()
+            except Exception as ex:
+                self._error_handler(ex)
+
+    def _close_orphaned(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._close_resources(delete_dir=False, orphaned=True)
 
     def _idle(self, role: str) -> Any:
         name = getattr(self.ctx, f"{role}_idle_strategy")
@@ -165,7 +230,11 @@ class MediaDriver:
 
     def _start_agents(self, mode: ThreadingMode) -> None:
         assert self.conductor is not None
-        conductor = self.conductor
+        conductor: Any = CompositeAgent(
+            self.conductor,
+            CncWatch(os.path.join(self.ctx.aeron_dir, "cnc.dat"), self._cnc_identity, self._on_cnc_lost,
+                     max(self.ctx.timer_interval_ns // 1_000_000, 1)),
+        )
         sender = self.sender
         receiver = self.receiver
         handler = self._error_handler
@@ -191,7 +260,12 @@ class MediaDriver:
         return str(self.ctx.aeron_dir)
 
     def do_work(self) -> int:
-        """INVOKER mode: run one duty cycle of every agent; returns the work count."""
+        """INVOKER mode: run one duty cycle of every agent; returns the work count.
+
+        Raises :class:`ActiveDriverError` (once closed) if another driver took over the dir."""
+        if self.failure is not None:
+            self._close_orphaned()
+            raise ActiveDriverError(self.failure)
         if self._invoker is None:
             raise RuntimeError("do_work() is only for threading mode INVOKER")
         return int(self._invoker.invoke())
@@ -202,18 +276,24 @@ class MediaDriver:
         return bool(self.conductor is not None and self.conductor.terminate_requested)
 
     def set_termination_hook(self, hook: Callable[[], None]) -> None:
+        """Called when a client's termination request is allowed, or when this driver stops
+        because another one took over its directory (then :attr:`failure` says why)."""
+        self._termination_hook = hook
         if self.conductor is not None:
             self.conductor.termination_hook = hook
 
     def close(self) -> None:
         """Stop the agents, mark the driver as shut down, unmap, and delete the dir if asked."""
+        closer = self._orphan_closer
+        if closer is not None and closer is not threading.current_thread():
+            closer.join(10.0)
         with self._lock:
             if self._closed:
                 return
             self._closed = True
         self._close_resources(delete_dir=self.ctx.dir_delete_on_shutdown)
 
-    def _close_resources(self, delete_dir: bool) -> None:
+    def _close_resources(self, delete_dir: bool, orphaned: bool = False) -> None:
         for runner in self._runners:
             runner.close()
         self._runners.clear()
@@ -222,7 +302,8 @@ class MediaDriver:
             self._invoker = None
         if self.cnc is not None:
             try:
-                self.to_driver.set_consumer_heartbeat_time(-1)
+                if not orphaned:
+                    self.to_driver.set_consumer_heartbeat_time(-1)
             except Exception:
                 pass
             self.cnc.close()
@@ -247,15 +328,153 @@ class MediaDriver:
         self.close()
 
 
-def _create_zeroed_file(path: str, length: int) -> None:
+class NotifyingErrorLog(DistinctErrorLog):
+    """The driver's distinct error log, which also hands each recorded error to the
+    context's ``error_handler`` on the recording thread.
+
+    The handler gets a :class:`DriverError` (code and text as recorded), or, inside
+    :meth:`reporting`, the exception an agent raised.  An exception the handler raises is
+    recorded too (without calling the handler again) and never propagates.
+    """
+
+    def __init__(
+        self, buffer: Any, epoch_clock: Callable[[], int], handler: Callable[[BaseException], None] | None
+    ) -> None:
+        super().__init__(buffer, epoch_clock)
+        self.handler = handler
+        self._local = threading.local()
+
+    def record_text(self, error_code: int, text: str) -> bool:
+        """Record ``text`` (see :class:`DistinctErrorLog`), then notify the handler."""
+        recorded = super().record_text(error_code, text)
+        if self.handler is not None:
+            cause = getattr(self._local, "cause", None)
+            self.notify(cause if cause is not None else DriverError(error_code, text.rstrip("\n")))
+        return recorded
+
+    def notify(self, error: BaseException) -> None:
+        """Call the handler (if any) with ``error``; its own failure is recorded, not raised."""
+        handler = self.handler
+        if handler is None or getattr(self._local, "in_handler", False):
+            return
+        self._local.in_handler = True
+        try:
+            handler(error)
+        except Exception as ex:
+            try:
+                super().record(0, f"error_handler raised {type(ex).__name__}: {ex} (handling: {error})")
+            except Exception:
+                pass
+        finally:
+            self._local.in_handler = False
+
+    def reporting(self, cause: BaseException) -> _Reporting:
+        """Within this block, errors recorded on this thread reach the handler as ``cause``."""
+        return _Reporting(self._local, cause)
+
+
+class _Reporting:
+    def __init__(self, local: threading.local, cause: BaseException) -> None:
+        self._local = local
+        self._cause = cause
+
+    def __enter__(self) -> None:
+        self._local.cause = self._cause
+
+    def __exit__(self, *exc: object) -> None:
+        self._local.cause = None
+
+
+class CncWatch(AgentBase):
+    """Checks every ``interval_ms`` that cnc.dat at ``path`` is still this driver's file;
+    calls ``on_lost(reason)`` once when it was deleted or replaced."""
+
+    def __init__(
+        self,
+        path: str,
+        identity: tuple[int, int],
+        on_lost: Callable[[str], None],
+        interval_ms: int = 1000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = path
+        self.identity = identity
+        self.on_lost = on_lost
+        self.interval_s = interval_ms / 1000.0
+        self._clock = clock
+        self._next_check = clock() + self.interval_s
+        self._lost = False
+
+    def role_name(self) -> str:
+        return "cnc-watch"
+
+    def do_work(self) -> int:
+        """Check at most once per interval; 1 when a check ran."""
+        now = self._clock()
+        if self._lost or now < self._next_check:
+            return 0
+        self._next_check = now + self.interval_s
+        try:
+            st = os.stat(self.path)
+            reason = None if (st.st_dev, st.st_ino) == self.identity else f"{self.path} was replaced"
+        except FileNotFoundError:
+            reason = f"{self.path} was deleted"
+        except OSError:
+            reason = None  # transient (e.g. EACCES while a dir is re-created): check again later
+        if reason is not None:
+            self._lost = True
+            self.on_lost(reason)
+        return 1
+
+
+def _delete_dir(aeron_dir: str) -> None:
+    shutil.rmtree(aeron_dir, ignore_errors=True)
+    if os.path.exists(os.path.join(aeron_dir, "cnc.dat")):
+        raise StorageSpaceError(f"cannot delete the old Aeron directory {aeron_dir} (permissions?)")
+
+
+def _exposure_warning(aeron_dir: str, cnc_mode: int) -> str | None:
+    """A warning when every local user can reach and read cnc.dat (and so the logs)."""
+    if not cnc_mode & (stat.S_IROTH | stat.S_IWOTH):
+        return None
+    for path in _self_and_ancestors(os.path.abspath(aeron_dir)):
+        try:
+            if not os.stat(path).st_mode & stat.S_IXOTH:
+                return None  # others cannot get past this directory
+        except OSError:
+            return None
+    try:
+        dir_mode = stat.S_IMODE(os.stat(aeron_dir).st_mode)
+    except OSError:
+        return None
+    return (
+        f"the Aeron directory {aeron_dir} (mode {dir_mode:04o}) and its files (cnc.dat mode "
+        f"{stat.S_IMODE(cnc_mode):04o}) are readable by every local user, who can then read message "
+        "payloads, counters and errors; set aeronpy.dir.mode=0700 (or 0750 for a group) and/or "
+        "aeronpy.file.mode=0600 to restrict"
+    )
+
+
+def _self_and_ancestors(path: str) -> Iterator[str]:
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def _create_zeroed_file(path: str, length: int, mode: int | None = None) -> None:
     try:
         with open(path, "wb") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
             f.truncate(length)
     except OSError as ex:
         raise StorageSpaceError(f"cannot create {path} of {length} bytes: {ex}") from ex
 
 
-def _save_error_log(cnc_path: str, aeron_dir: str) -> None:
+def _save_error_log(cnc_path: str, aeron_dir: str, mode: int | None = None) -> None:
     """Dump a dead driver's distinct errors to ``<dir>-<date>-error.log`` before deleting."""
     try:
         cnc = CncFile.map(cnc_path)
@@ -276,6 +495,8 @@ def _save_error_log(cnc_path: str, aeron_dir: str) -> None:
         stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H-%M-%S-%f")
         path = f"{aeron_dir.rstrip('/')}-{stamp}-error.log"
         with open(path, "w") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)
             f.write("".join(lines))
             f.write(f"\n{len(lines)} distinct errors observed.\n")
 
