@@ -454,7 +454,7 @@ class DriverConductor(AgentBase):
         else:
             initial_term_id = int32(random.getrandbits(32))
         path = os.path.join(ctx.aeron_dir, "publications", f"{registration_id}.logbuffer")
-        log_buffers = self.log_storage.create(path, term_length, params.sparse)
+        log_buffers = self.log_storage.create(path, term_length, params.sparse, ctx.file_mode)
         window = params.publication_window_length
         window = term_length // 2 if window <= 0 else min(window, term_length // 2)
         pub_pos: AtomicCounter | None = None

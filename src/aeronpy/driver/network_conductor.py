@@ -285,7 +285,7 @@ class NetworkConductor:
         initial_term_id = params.initial_term_id if params.initial_term_id is not None else int32(random.getrandbits(32))
         mtu = params.mtu_length
         path = os.path.join(ctx.aeron_dir, "publications", f"{registration_id}.logbuffer")
-        log_buffers = self.conductor.log_storage.create(path, term_length, params.sparse)
+        log_buffers = self.conductor.log_storage.create(path, term_length, params.sparse, ctx.file_mode)
         window = params.publication_window_length
         window = term_length // 2 if window <= 0 else min(window, term_length // 2)
         is_group = udp.has_group_semantics
@@ -715,7 +715,7 @@ class NetworkConductor:
         try:
             correlation_id = self.conductor.to_driver.next_correlation_id()
             path = os.path.join(ctx.aeron_dir, "images", f"{correlation_id}.logbuffer")
-            log_buffers = self.conductor.log_storage.create(path, term_length, params.sparse)
+            log_buffers = self.conductor.log_storage.create(path, term_length, params.sparse, ctx.file_mode)
         except Exception as ex:
             self.conductor.record_error(cp.ErrorCode.STORAGE_SPACE, f"cannot create image for session {session_id}: {ex}")
             self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, stream_id, session_id))
