@@ -314,19 +314,25 @@ def cmd_sub(args: argparse.Namespace) -> int:
 
 
 def cmd_stat(args: argparse.Namespace) -> int:
-    from aeronpy.cnc import CncFile
-    from aeronpy.tools.stat import format_counters
+    from aeronpy.tools import stat
 
-    path = os.path.join(args.dir or _default_dir(), "cnc.dat")
-    with CncFile.map(path) as cnc:
-        while True:
-            print("\n".join(format_counters(cnc)), flush=True)
-            if not args.watch:
-                return 0
-            try:
-                time.sleep(args.interval)
-            except KeyboardInterrupt:
-                return 0
+    return stat.run(args, args.dir or _default_dir())
+
+
+def _dir_tool(module: str) -> object:
+    """``func`` for a tools/ module whose ``run(args, aeron_dir)`` reads a driver's directory."""
+    import importlib
+
+    def func(args: argparse.Namespace) -> int:
+        return int(importlib.import_module(f"aeronpy.tools.{module}").run(args, args.dir or _default_dir()))
+
+    return func
+
+
+def cmd_log_inspector(args: argparse.Namespace) -> int:
+    from aeronpy.tools import log_inspector
+
+    return log_inspector.run(args)
 
 
 def cmd_errors(args: argparse.Namespace) -> int:
@@ -401,11 +407,23 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--size", type=_int_in(8, MAX_SAMPLE_SIZE), default=None, help="also check every message has this size")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("stat", help="print counters (like AeronStat)")
-    p.add_argument("--dir")
-    p.add_argument("--watch", action="store_true")
-    p.add_argument("--interval", type=float, default=1.0)
+    from aeronpy.tools import backlog, log_inspector, stat, streams
+
+    p = sub.add_parser("stat", help="print counters (like AeronStat); --watch, --serve HOST:PORT")
+    stat.add_arguments(p)
     p.set_defaults(func=cmd_stat)
+
+    p = sub.add_parser("backlog", help="per-stream positions and backlogs (like BacklogStat)")
+    backlog.add_arguments(p)
+    p.set_defaults(func=_dir_tool("backlog"))
+
+    p = sub.add_parser("streams", help="per-stream position counters (like StreamStat)")
+    streams.add_arguments(p)
+    p.set_defaults(func=_dir_tool("streams"))
+
+    p = sub.add_parser("log-inspector", help="a .logbuffer's metadata and frames (like LogInspector)")
+    log_inspector.add_arguments(p)
+    p.set_defaults(func=cmd_log_inspector)
 
     from aeronpy.tools import sizing
 
