@@ -1,0 +1,42 @@
+"""Channel helpers of the archive: recording-subscription keys and stripped channels (§4.1)."""
+
+from __future__ import annotations
+
+from aeronpy.uri import ChannelUri
+
+__all__ = ["subscription_key", "strip_channel", "KEPT_PARAMS"]
+
+KEY_PARAMS = ("endpoint", "interface", "control", "session-id", "tags")
+KEPT_PARAMS = frozenset({
+    "endpoint", "interface", "control", "control-mode", "tags", "rejoin", "group", "tether", "fc", "gtag", "cc",
+    "so-rcvbuf", "so-sndbuf", "rcv-wnd", "channel-snd-ts-offset", "channel-rcv-ts-offset", "media-rcv-ts-offset",
+    "session-id", "alias", "response-correlation-id", "response-endpoint", "ttl", "stream-id",
+})
+# ChannelUriStringBuilder's output order.
+ORDER = (
+    "tags", "endpoint", "interface", "control", "control-mode", "mtu", "term-length", "init-term-id", "term-id",
+    "term-offset", "session-id", "ttl", "reliable", "linger", "alias", "cc", "fc", "gtag", "sparse", "eos", "tether",
+    "group", "rejoin", "ssc", "so-sndbuf", "so-rcvbuf", "rcv-wnd", "media-rcv-ts-offset", "channel-rcv-ts-offset",
+    "channel-snd-ts-offset", "response-endpoint", "response-correlation-id", "nak-delay",
+    "untethered-window-limit-timeout", "untethered-linger-timeout", "untethered-resting-timeout", "max-resend",
+    "stream-id", "pub-wnd",
+)
+
+
+def subscription_key(stream_id: int, uri: ChannelUri) -> str:
+    """``<streamId>:<media>?endpoint=..|interface=..|control=..|session-id=..|tags=..``."""
+    parts = [f"{k}={uri.params[k]}" for k in KEY_PARAMS if k in uri.params]
+    return f"{stream_id}:{uri.media}?" + "|".join(parts)
+
+
+def build(uri: ChannelUri, params: dict[str, str]) -> str:
+    ordered = [k for k in ORDER if k in params] + [k for k in params if k not in ORDER]
+    head = f"aeron:{uri.media}"
+    if not ordered:
+        return head
+    return head + "?" + "|".join(f"{k}={params[k]}" for k in ordered)
+
+
+def strip_channel(uri: ChannelUri) -> str:
+    """The channel rebuilt with only the parameters the archive keeps, in builder order."""
+    return build(uri, {k: v for k, v in uri.params.items() if k in KEPT_PARAMS})
