@@ -264,3 +264,85 @@ def test_default_aeron_dir_other_unix() -> None:
 
 def test_default_aeron_dir_uses_process_environment() -> None:
     assert default_aeron_dir() == default_aeron_dir(os.environ)
+
+
+# ---------------------------------------------------------------------------- properties URLs
+
+
+def test_load_properties_from_a_file_url(tmp_path: Path) -> None:
+    path = tmp_path / "driver.properties"
+    path.write_text("aeron.mtu.length=8k\n", encoding="utf-8")
+    assert load_properties_file(path.as_uri()) == {"aeron.mtu.length": "8k"}
+    with pytest.raises(ConfigurationError, match="cannot read"):
+        load_properties_file((tmp_path / "missing").as_uri())
+    with pytest.raises(ConfigurationError, match="local path"):
+        load_properties_file("file://elsewhere/etc/x.properties")
+
+
+def _serve(body: bytes | None, status: int = 200) -> tuple[object, str]:
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if body is None:
+                self.send_error(status)
+                return
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/p.properties"
+
+
+def test_load_properties_from_an_http_url_and_into_a_context() -> None:
+    from aeronpy.driver.context import DriverContext
+
+    server, url = _serve(b"aeron.mtu.length=4096\n# comment\naeron.term.buffer.length=1m\n")
+    try:
+        assert load_properties_file(url) == {"aeron.mtu.length": "4096", "aeron.term.buffer.length": "1m"}
+        ctx = DriverContext.from_properties(env={}, properties_file=url)
+        assert ctx.mtu_length == 4096 and ctx.term_buffer_length == 1024 * 1024
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+        server.server_close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "match"),
+    [(None, 404, "HTTP 404"), (None, 500, "HTTP 500"), (b"\xff\xfe\x00bad", 200, "not UTF-8"),
+     (b"x" * (1024 * 1024 + 1), 200, "longer than")],
+)
+def test_bad_http_properties_are_clear_errors(body: bytes | None, status: int, match: str) -> None:
+    server, url = _serve(body, status)
+    try:
+        with pytest.raises(ConfigurationError, match=match):
+            load_properties_file(url)
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+        server.server_close()  # type: ignore[attr-defined]
+
+
+def test_unreachable_and_silent_servers_are_clear_errors() -> None:
+    import socket
+
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now
+    with pytest.raises(ConfigurationError, match="unreachable"):
+        load_properties_file(f"http://127.0.0.1:{port}/p.properties", timeout_s=2.0)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts the connection (kernel backlog) but never answers
+    try:
+        with pytest.raises(ConfigurationError, match=r"no answer within 0.3s|timed out"):
+            load_properties_file(f"http://127.0.0.1:{silent.getsockname()[1]}/p", timeout_s=0.3)
+    finally:
+        silent.close()
