@@ -1,0 +1,232 @@
+"""Embedded archive end to end (one process): connect, record IPC, list, positions, replay,
+bounded/partial replay, live follow, stop replay, errors, truncate, purge, threading modes,
+authentication and crash recovery."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aeronpy.archive.archive import Archive
+from aeronpy.archive.catalog import Catalog
+from aeronpy.archive.client import REPLAY_ALL_AND_STOP, AeronArchive, AeronArchiveContext
+from aeronpy.archive.codecs import RecordingSignal, SourceLocation
+from aeronpy.archive.errors import ArchiveError, ErrorCode, MarkFileError
+from tests.archive.helpers import await_recorded, await_recording_counter, collect, message, publish
+from tests.conftest import wait_for
+
+CHANNEL = "aeron:ipc?term-length=64k"
+STREAM = 1001
+
+
+def _record(arc: AeronArchive, aeron: Any, count: int, size: int = 64, stop: bool = True) -> tuple[int, int, Any]:
+    arc.start_recording(CHANNEL, STREAM, SourceLocation.LOCAL)
+    pub = aeron.add_exclusive_publication(CHANNEL, STREAM)
+    await_recording_counter(arc, 0)
+    end = publish(pub, count, size)
+    await_recorded(arc, 0, end)
+    if stop:
+        arc.stop_recording(CHANNEL, STREAM)
+        wait_for(lambda: arc.get_stop_position(0) == end, 10, "stop position")
+    return 0, end, pub
+
+
+def test_connect_and_archive_id(archive: Archive, archive_client: AeronArchive) -> None:
+    assert archive_client.control_session_id >= 0
+    assert archive_client.archive_id == archive.archive_id
+
+
+def test_record_list_and_replay(archive_client: AeronArchive, aeron: Any) -> None:
+    rid, end, pub = _record(archive_client, aeron, 3000, 100)
+    descs = archive_client.list_recordings()
+    assert len(descs) == 1
+    d = descs[0]
+    assert (d.recording_id, d.start_position, d.stop_position, d.stream_id) == (0, 0, end, STREAM)
+    assert (d.term_buffer_length, d.session_id, d.initial_term_id) == (65536, pub.session_id, pub.initial_term_id)
+    assert d.original_channel == CHANNEL and d.stripped_channel == "aeron:ipc"
+    one = archive_client.list_recording(0)
+    assert one is not None and one == dataclasses.replace(d, correlation_id=one.correlation_id)
+    assert archive_client.list_recording(5) is None
+    assert [r.recording_id for r in archive_client.list_recordings_for_uri(0, 10, "ipc", STREAM)] == [0]
+    assert archive_client.list_recordings_for_uri(0, 10, "udp", STREAM) == []
+    assert archive_client.get_start_position(0) == 0
+    assert archive_client.get_recording_position(0) == -1
+    assert archive_client.find_last_matching_recording(0, "ipc", STREAM, pub.session_id) == 0
+    assert archive_client.find_last_matching_recording(0, "ipc", STREAM, pub.session_id + 1) == -1
+    sub = archive_client.replay(0, "aeron:ipc", 2002, 0, -1)
+    got = collect(sub, 3000)
+    assert got == [message(i, 100) for i in range(3000)]
+    wait_for(lambda: sub.images and sub.images[0].is_end_of_stream or not sub.images, 10, "replay end of stream")
+
+
+def test_partial_replay_from_position(archive_client: AeronArchive, aeron: Any) -> None:
+    _record(archive_client, aeron, 100, 64)
+    frame = 96  # 32-byte header + 64 bytes
+    sub = archive_client.replay(0, "aeron:ipc", 2003, 10 * frame, 20 * frame)
+    assert collect(sub, 20) == [message(i) for i in range(10, 30)]
+    time.sleep(0.05)
+    assert sub.poll(lambda *a: None, 10) == 0
+
+
+def test_replay_follows_live_recording(archive_client: AeronArchive, aeron: Any) -> None:
+    _, end, pub = _record(archive_client, aeron, 50, stop=False)
+    sub = archive_client.replay(0, "aeron:ipc", 2004, 0, -1)
+    assert collect(sub, 50) == [message(i) for i in range(50)]
+    publish(pub, 50, first=50)
+    assert collect(sub, 50) == [message(i) for i in range(50, 100)]
+
+
+def test_signals(archive_client: AeronArchive, aeron: Any) -> None:
+    signals: list[Any] = []
+    sub_id = archive_client.start_recording(CHANNEL, STREAM, SourceLocation.LOCAL)
+    pub = aeron.add_exclusive_publication(CHANNEL, STREAM)
+    wait_for(lambda: signals.extend(archive_client.poll_for_recording_signals()) or signals, 10, "START")
+    assert signals[0].signal is RecordingSignal.START and signals[0].subscription_id == sub_id
+    publish(pub, 10)
+    archive_client.stop_recording_subscription(sub_id)
+    wait_for(lambda: signals.extend(archive_client.poll_for_recording_signals()) or len(signals) > 1, 10, "STOP")
+    assert signals[1].signal is RecordingSignal.STOP and signals[1].position == archive_client.get_stop_position(0)
+
+
+def test_errors_carry_aeron_codes(archive_client: AeronArchive, aeron: Any) -> None:
+    with pytest.raises(ArchiveError) as e:
+        archive_client.get_stop_position(42)
+    assert e.value.error_code == ErrorCode.UNKNOWN_RECORDING
+    with pytest.raises(ArchiveError) as e:
+        archive_client.stop_recording("aeron:ipc", 9)
+    assert e.value.error_code == ErrorCode.UNKNOWN_SUBSCRIPTION
+    archive_client.start_recording(CHANNEL, STREAM)
+    with pytest.raises(ArchiveError) as e:
+        archive_client.start_recording("aeron:ipc?term-length=128k", STREAM)  # same key
+    assert e.value.error_code == ErrorCode.ACTIVE_SUBSCRIPTION
+    with pytest.raises(ArchiveError) as e:
+        archive_client.start_recording("aeron:bogus", STREAM + 1)
+    assert e.value.error_code == ErrorCode.GENERIC
+    archive_client.stop_recording(CHANNEL, STREAM)
+    _record(archive_client, aeron, 10)
+    with pytest.raises(ArchiveError) as e:
+        archive_client.start_replay(0, "aeron:ipc", 3000, position=40)
+    assert e.value.error_code == ErrorCode.GENERIC  # not 32-byte aligned
+    with pytest.raises(ArchiveError) as e:
+        archive_client.start_replay(0, "aeron:ipc", 3000, position=archive_client.get_stop_position(0))
+    assert e.value.error_code == ErrorCode.INVALID_POSITION
+    with pytest.raises(ArchiveError) as e:
+        archive_client.truncate_recording(0, 33)
+    assert e.value.error_code == ErrorCode.INVALID_POSITION
+
+
+def test_truncate_and_purge(archive_client: AeronArchive, aeron: Any, archive: Archive) -> None:
+    _, end, _ = _record(archive_client, aeron, 2000, 100)  # 2000 * 160 bytes over 64 KiB segments
+    adir = archive.ctx.archive_dir
+    before = sorted(f for f in os.listdir(adir) if f.endswith(".rec"))
+    assert len(before) == 5
+    deleted = archive_client.truncate_recording(0, 64 * 1024 + 160 * 10)  # a frame start in the 2nd segment
+    assert deleted == 3
+    assert archive_client.get_stop_position(0) == 64 * 1024 + 1600
+    assert len([f for f in os.listdir(adir) if f.endswith(".rec")]) == 2
+    assert archive_client.purge_recording(0) == 2
+    assert [f for f in os.listdir(adir) if f.endswith(".rec")] == []
+    assert archive_client.list_recordings() == []
+    with pytest.raises(ArchiveError):
+        archive_client.get_start_position(0)
+
+
+def test_stop_replay(archive_client: AeronArchive, aeron: Any) -> None:
+    _record(archive_client, aeron, 20, stop=False)
+    replay_id = archive_client.start_replay(0, "aeron:ipc", 2005)
+    assert replay_id >> 32 == 1
+    archive_client.stop_replay(replay_id)
+    archive_client.stop_replay(replay_id)  # OK even when gone
+    archive_client.stop_all_replays()
+
+
+@pytest.mark.parametrize("mode", ["DEDICATED", "INVOKER"])
+def test_threading_modes(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, mode: str) -> None:
+    import threading
+
+    archive = archive_factory(threading_mode=mode)
+    stop = threading.Event()
+    thread = None
+    if mode == "INVOKER":
+        invoker = archive.invoker()
+        assert invoker is not None
+
+        def run() -> None:
+            while not stop.is_set():
+                if invoker.invoke() == 0:
+                    time.sleep(0.0005)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+    try:
+        with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron)) as arc:
+            _record(arc, aeron, 200)
+            assert collect(arc.replay(0, "aeron:ipc", 2006, 0, REPLAY_ALL_AND_STOP), 200) == [
+                message(i) for i in range(200)]
+    finally:
+        stop.set()
+        if thread is not None:
+            thread.join()
+
+
+class _Challenger:
+    def __init__(self, accept: bool) -> None:
+        self.accept = accept
+        self.credentials: dict[int, bytes] = {}
+
+    def on_connect_request(self, session_id: int, credentials: bytes, now_ms: int) -> None:
+        self.credentials[session_id] = credentials
+
+    def on_challenge_response(self, session_id: int, credentials: bytes, now_ms: int) -> None:
+        self.credentials[session_id] = credentials
+
+    def on_connected_session(self, proxy: Any, now_ms: int) -> None:
+        if self.credentials.get(proxy.session_id()) == b"user":
+            proxy.challenge(b"password?")
+
+    def on_challenged_session(self, proxy: Any, now_ms: int) -> None:
+        cred = self.credentials.get(proxy.session_id())
+        if cred == b"secret" and self.accept:
+            proxy.authenticate(b"user")
+        elif cred != b"user":
+            proxy.reject()
+
+
+def test_challenge_response(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str) -> None:
+    archive_factory(authenticator=_Challenger(True))
+    ctx = AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, credentials=b"user", on_challenge=lambda c: b"secret")
+    with AeronArchive.connect(ctx) as arc:
+        assert arc.archive_id >= 0
+    bad = AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, credentials=b"user", on_challenge=lambda c: b"wrong")
+    with pytest.raises(ArchiveError) as e:
+        AeronArchive.connect(bad)
+    assert e.value.error_code == ErrorCode.AUTHENTICATION_REJECTED
+
+
+def test_second_archive_on_same_dir_is_refused(archive: Archive, archive_factory: Callable[..., Archive]) -> None:
+    with pytest.raises(MarkFileError, match="active Mark file"):
+        archive_factory()
+
+
+def test_recovers_stop_position_of_unclosed_recording(archive_factory: Callable[..., Archive], aeron: Any,
+                                                      aeron_dir: str, tmp_path: Path) -> None:
+    a = archive_factory()
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron)) as arc:
+        _, end, _ = _record(arc, aeron, 500, stop=False)
+    # Simulate a crash: forget the stop, as if the archive died mid-recording.
+    a.close()
+    with Catalog(a.ctx.archive_dir) as cat:
+        cat.recording_stopped(0, -1, -1)
+    mark = os.path.join(a.ctx.archive_dir, "archive-mark.dat")
+    assert os.path.exists(mark)
+    b = archive_factory()
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron)) as arc:
+        assert arc.get_stop_position(0) == end
+        assert collect(arc.replay(0, "aeron:ipc", 2007, 0, -1), 500) == [message(i) for i in range(500)]
+    b.close()
