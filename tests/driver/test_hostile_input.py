@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import shutil
 import struct
-import subprocess
 import uuid
 from typing import Any, Callable, Iterator
 

@@ -8,20 +8,20 @@ lifecycles, blocked command unblocking).  Responses go out on the to-clients bro
 from __future__ import annotations
 
 import os
-import socket
 import random
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aeronpy.concurrent import counters as ctr
 from aeronpy.concurrent.agent import AgentBase
-from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.broadcast import BroadcastTransmitter
 from aeronpy.concurrent.clock import epoch_ms, nano_time
 from aeronpy.concurrent.counters import AtomicCounter, CountersManager
 from aeronpy.concurrent.error_log import DistinctErrorLog
 from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
+from aeronpy.driver.client_command_adapter import ClientCommandAdapter, CommandError
+from aeronpy.driver.client_proxy import ClientProxy
 from aeronpy.driver.context import DriverContext
 from aeronpy.driver.log_storage import LogStorage
 from aeronpy.driver.ipc_publication import (
@@ -34,10 +34,7 @@ from aeronpy.driver.network_agents import Receiver, Sender
 from aeronpy.driver.network_conductor import NetworkConductor
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.errors import (
-    AeronError,
     InvalidChannelError,
-    NotSupportedError,
-    StorageSpaceError,
 )
 from aeronpy.logbuffer import descriptor
 from aeronpy.protocol import control as cp
@@ -46,14 +43,6 @@ from aeronpy.uri import ChannelUri, publication_params, subscription_params, val
 IPC_CHANNEL = "aeron:ipc"
 IPC_MEDIA_PREFIX = "aeron:ipc"
 SPY_PREFIX = "aeron-spy:"
-
-
-class CommandError(AeronError):
-    """A command failed; ``code`` is the ErrorCode sent back in ON_ERROR."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -106,6 +95,7 @@ class DriverConductor(AgentBase):
         self.to_driver = to_driver
         to_driver.corruption_handler = self._on_to_driver_corruption
         self.to_clients = to_clients
+        self.client_proxy = ClientProxy(to_clients)
         self.counters = counters
         self.error_log = error_log
         self.system_counters = system_counters
@@ -136,26 +126,7 @@ class DriverConductor(AgentBase):
         self.sender = sender if sender is not None else Sender(ctx.send_to_status_poll_ratio, ctx.status_message_timeout_ns, nano_clock)
         self.receiver = receiver if receiver is not None else Receiver(nano_clock)
         self.network = NetworkConductor(self, self.sender, self.receiver)
-        self._handlers: dict[int, Callable[[AtomicBuffer, int, int], None]] = {
-            cp.ADD_PUBLICATION: self._on_add_publication,
-            cp.ADD_EXCLUSIVE_PUBLICATION: self._on_add_exclusive_publication,
-            cp.REMOVE_PUBLICATION: self._on_remove_publication,
-            cp.ADD_SUBSCRIPTION: self._on_add_subscription,
-            cp.REMOVE_SUBSCRIPTION: self._on_remove_subscription,
-            cp.CLIENT_KEEPALIVE: self._on_client_keepalive,
-            cp.CLIENT_CLOSE: self._on_client_close,
-            cp.ADD_COUNTER: self._on_add_counter,
-            cp.REMOVE_COUNTER: self._on_remove_counter,
-            cp.ADD_STATIC_COUNTER: self._on_add_static_counter,
-            cp.TERMINATE_DRIVER: self._on_terminate_driver,
-            cp.GET_NEXT_AVAILABLE_SESSION_ID: self._on_next_session_id,
-            cp.ADD_DESTINATION: lambda b, o, n: self._on_destination(cp.ADD_DESTINATION, b, o, n),
-            cp.REMOVE_DESTINATION: lambda b, o, n: self._on_destination(cp.REMOVE_DESTINATION, b, o, n),
-            cp.REMOVE_DESTINATION_BY_ID: self._on_destination_by_id,
-            cp.ADD_RCV_DESTINATION: lambda b, o, n: self._on_destination(cp.ADD_RCV_DESTINATION, b, o, n),
-            cp.REMOVE_RCV_DESTINATION: lambda b, o, n: self._on_destination(cp.REMOVE_RCV_DESTINATION, b, o, n),
-            cp.REJECT_IMAGE: self._on_reject_image,
-        }
+        self.command_adapter = ClientCommandAdapter(to_driver, self, self.client_proxy, self.record_error)
 
     # ------------------------------------------------------------------ agent
     def role_name(self) -> str:
@@ -163,11 +134,7 @@ class DriverConductor(AgentBase):
 
     def do_work(self) -> int:
         start_ns = self.nano_clock()
-        try:
-            work = self.to_driver.read(self._on_command, 16)
-        except Exception as ex:  # nothing read from shared memory may stop the duty cycle
-            self.record_error(cp.ErrorCode.GENERIC_ERROR, f"reading commands failed: {ex!r}")
-            work = 0
+        work = self.command_adapter.receive()
         for publication in self.ipc_publications:
             work += publication.update_pub_pos_and_lmt()
         work += self.network.do_work(start_ns)
@@ -232,16 +199,13 @@ class DriverConductor(AgentBase):
     def _remove_client(self, client: ClientSession) -> None:
         if not client.closed_by_command:
             self._increment(SystemCounterId.CLIENT_TIMEOUTS)
-            self._send(cp.ON_CLIENT_TIMEOUT, cp.ClientTimeout(client.client_id).encode())
-        self._send(
-            cp.ON_UNAVAILABLE_COUNTER,
-            cp.CounterUpdate(client.client_id, client.heartbeat.id).encode(),
-        )
+            self.client_proxy.on_client_timeout(client.client_id)
+        self.client_proxy.on_unavailable_counter(client.client_id, client.heartbeat.id)
         for _, publication in client.publication_links:
             publication.decref()
         client.publication_links.clear()
         for registration_id, counter in client.counter_links:
-            self._send(cp.ON_UNAVAILABLE_COUNTER, cp.CounterUpdate(registration_id, counter.id).encode())
+            self.client_proxy.on_unavailable_counter(registration_id, counter.id)
             counter.close()
         client.counter_links.clear()
         for link in [s for s in self.ipc_subscriptions if s.client_id == client.client_id]:
@@ -251,31 +215,6 @@ class DriverConductor(AgentBase):
         del self.clients[client.client_id]
 
     # ------------------------------------------------------------------ commands
-    def _on_command(self, msg_type_id: int, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        handler = self._handlers.get(msg_type_id)
-        if handler is None:
-            self.record_error(
-                cp.ErrorCode.UNKNOWN_COMMAND_TYPE_ID,
-                f"command={msg_type_id:#x} unknown",
-            )
-            return
-        correlation_id = _peek_correlation_id(buffer, offset, length)
-        try:
-            handler(buffer, offset, length)
-        except cp.MalformedCommandError as ex:
-            self.record_error(cp.ErrorCode.MALFORMED_COMMAND, f"command={msg_type_id:#x} {ex}")
-        except Exception as ex:  # every failure is answered, never crashes the conductor
-            code, message = _error_code_of(ex)
-            self._send_error(correlation_id, code, message)
-
-    def _send(self, msg_type_id: int, payload: bytes) -> None:
-        self.to_clients.transmit(msg_type_id, payload)
-
-    def _send_error(self, correlation_id: int, code: int, message: str) -> None:
-        self._send(cp.ON_ERROR, cp.ErrorResponse(correlation_id, int(code), message).encode())
-        if code != cp.ErrorCode.RESOURCE_TEMPORARILY_UNAVAILABLE:
-            self.record_error(code, message)
-
     def record_error(self, code: int, message: str) -> None:
         """Write to the distinct error log and count it in system counter 15."""
         self.error_log.record(-int(code) if int(code) > 0 else int(code), message)
@@ -313,15 +252,15 @@ class DriverConductor(AgentBase):
             heartbeat.set(self.epoch_clock())
             client = ClientSession(client_id, heartbeat)
             self.clients[client_id] = client
-            self._send(cp.ON_COUNTER_READY, cp.CounterUpdate(client_id, heartbeat.id).encode())
+            self.client_proxy.on_counter_ready(client_id, heartbeat.id)
         return client
 
     # publications ------------------------------------------------------
-    def _on_add_publication(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        self._add_publication(cp.PublicationMessage.decode(buffer, offset, length), False)
+    def on_add_publication(self, msg: cp.PublicationMessage) -> None:
+        self._add_publication(msg, False)
 
-    def _on_add_exclusive_publication(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        self._add_publication(cp.PublicationMessage.decode(buffer, offset, length), True)
+    def on_add_exclusive_publication(self, msg: cp.PublicationMessage) -> None:
+        self._add_publication(msg, True)
 
     def _add_publication(self, msg: cp.PublicationMessage, is_exclusive: bool) -> None:
         uri = self._parse_channel(msg.channel)
@@ -333,17 +272,11 @@ class DriverConductor(AgentBase):
             client = self._get_or_add_client(msg.client_id)
             network_pub = self.network.add_publication(msg, uri, udp_params, is_exclusive)
             client.publication_links.append((msg.correlation_id, network_pub))
-            ready = cp.PublicationBuffersReady(
-                correlation_id=msg.correlation_id,
-                registration_id=network_pub.registration_id,
-                session_id=network_pub.session_id,
-                stream_id=network_pub.stream_id,
-                position_limit_counter_id=network_pub.pub_lmt.id,
-                channel_status_indicator_id=network_pub.endpoint.status.id,
-                log_file_name=network_pub.log_buffers.path,
+            self.client_proxy.on_publication_ready(
+                msg.correlation_id, network_pub.registration_id, network_pub.session_id,
+                network_pub.stream_id, network_pub.pub_lmt.id, network_pub.endpoint.status.id,
+                network_pub.log_buffers.path, is_exclusive,
             )
-            kind = cp.ON_EXCLUSIVE_PUBLICATION_READY if is_exclusive else cp.ON_PUBLICATION_READY
-            self._send(kind, ready.encode())
             return
         params = publication_params(uri, self.ctx, is_ipc=True, is_exclusive=is_exclusive)
         client = self._get_or_add_client(msg.client_id)
@@ -353,17 +286,11 @@ class DriverConductor(AgentBase):
             publication = self._create_ipc_publication(msg, params, is_exclusive)
         publication.incref()
         client.publication_links.append((msg.correlation_id, publication))
-        ready = cp.PublicationBuffersReady(
-            correlation_id=msg.correlation_id,
-            registration_id=publication.registration_id,
-            session_id=publication.session_id,
-            stream_id=publication.stream_id,
-            position_limit_counter_id=publication.pub_lmt.id,
-            channel_status_indicator_id=-1,
-            log_file_name=publication.log_buffers.path,
+        self.client_proxy.on_publication_ready(
+            msg.correlation_id, publication.registration_id, publication.session_id,
+            publication.stream_id, publication.pub_lmt.id, -1, publication.log_buffers.path,
+            is_exclusive,
         )
-        response = cp.ON_EXCLUSIVE_PUBLICATION_READY if is_exclusive else cp.ON_PUBLICATION_READY
-        self._send(response, ready.encode())
         if publication.is_accepting_subscriptions():
             for link in self.ipc_subscriptions:
                 if link.matches(publication) and not self._is_linked(link, publication):
@@ -546,8 +473,7 @@ class DriverConductor(AgentBase):
         if publication in self.ipc_publications:
             self.ipc_publications.remove(publication)
 
-    def _on_remove_publication(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.RemovePublicationMessage.decode(buffer, offset, length)
+    def on_remove_publication(self, msg: cp.RemovePublicationMessage) -> None:
         client = self.clients.get(msg.client_id)
         if client is not None:
             for i, (registration_id, publication) in enumerate(client.publication_links):
@@ -559,7 +485,7 @@ class DriverConductor(AgentBase):
                         # the revoke (IPC and UDP alike), and DECREF leaves a revoked one ACTIVE
                         publication.revoke()
                     publication.decref()
-                    self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+                    self.client_proxy.on_operation_succeeded(msg.correlation_id)
                     return
         raise CommandError(
             cp.ErrorCode.UNKNOWN_PUBLICATION,
@@ -573,8 +499,7 @@ class DriverConductor(AgentBase):
         self._increment(SystemCounterId.PUBLICATIONS_REVOKED)
 
     # subscriptions -----------------------------------------------------
-    def _on_add_subscription(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.SubscriptionMessage.decode(buffer, offset, length)
+    def on_add_subscription(self, msg: cp.SubscriptionMessage) -> None:
         uri = self._parse_channel(msg.channel)
         if uri.is_spy or not uri.is_ipc:
             validate_udp_channel(uri.without_prefix() if uri.is_spy else uri, is_publication=False)
@@ -594,7 +519,7 @@ class DriverConductor(AgentBase):
             is_sparse=params.sparse,
         )
         self.ipc_subscriptions.append(link)
-        self._send(cp.ON_SUBSCRIPTION_READY, cp.SubscriptionReady(msg.correlation_id, -1).encode())
+        self.client_proxy.on_subscription_ready(msg.correlation_id, -1)
         for publication in self.ipc_publications:
             if link.matches(publication) and publication.is_accepting_subscriptions():
                 self._link(link, publication)
@@ -620,54 +545,17 @@ class DriverConductor(AgentBase):
         publication.add_subscriber(sub)
         self.on_available_image_for(publication, sub)
 
-    def send_subscription_ready(self, correlation_id: int, channel_status_id: int) -> None:
-        self._send(cp.ON_SUBSCRIPTION_READY, cp.SubscriptionReady(correlation_id, channel_status_id).encode())
-
-    def send_available_image(
-        self, correlation_id: int, session_id: int, stream_id: int, subscription_registration_id: int,
-        subscriber_position_id: int, log_file_name: str, source_identity: str,
-    ) -> None:
-        msg = cp.ImageBuffersReady(
-            correlation_id=correlation_id,
-            session_id=session_id,
-            stream_id=stream_id,
-            subscription_registration_id=subscription_registration_id,
-            subscriber_position_id=subscriber_position_id,
-            log_file_name=log_file_name,
-            source_identity=source_identity,
-        )
-        self._send(cp.ON_AVAILABLE_IMAGE, msg.encode())
-
-    def send_unavailable_image(self, correlation_id: int, subscription_registration_id: int, stream_id: int, channel: str) -> None:
-        msg = cp.ImageMessage(
-            correlation_id=correlation_id,
-            subscription_registration_id=subscription_registration_id,
-            stream_id=stream_id,
-            channel=channel,
-        )
-        self._send(cp.ON_UNAVAILABLE_IMAGE, msg.encode())
-
     def on_available_image_for(self, publication: IpcPublication, sub: SubscriberPosition) -> None:
         """Tell clients a subscription can read ``publication`` (IPC image)."""
-        msg = cp.ImageBuffersReady(
-            correlation_id=publication.registration_id,
-            session_id=publication.session_id,
-            stream_id=publication.stream_id,
-            subscription_registration_id=sub.subscription_registration_id,
-            subscriber_position_id=sub.counter_id,
-            log_file_name=publication.log_buffers.path,
-            source_identity=IPC_CHANNEL,
+        self.client_proxy.on_available_image(
+            publication.registration_id, publication.session_id, publication.stream_id,
+            sub.subscription_registration_id, sub.counter_id, publication.log_buffers.path, IPC_CHANNEL,
         )
-        self._send(cp.ON_AVAILABLE_IMAGE, msg.encode())
 
     def on_unavailable_image_for(self, publication: IpcPublication, subscription_registration_id: int) -> None:
-        msg = cp.ImageMessage(
-            correlation_id=publication.registration_id,
-            subscription_registration_id=subscription_registration_id,
-            stream_id=publication.stream_id,
-            channel=IPC_CHANNEL,
+        self.client_proxy.on_unavailable_image(
+            publication.registration_id, subscription_registration_id, publication.stream_id, IPC_CHANNEL
         )
-        self._send(cp.ON_UNAVAILABLE_IMAGE, msg.encode())
 
     def on_ipc_publication_unavailable(self, publication: IpcPublication) -> None:
         for link in self.ipc_subscriptions:
@@ -680,15 +568,14 @@ class DriverConductor(AgentBase):
     def free_counter(self, counter: AtomicCounter) -> None:
         counter.close()
 
-    def _on_remove_subscription(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.RemoveMessage.decode(buffer, offset, length)
+    def on_remove_subscription(self, msg: cp.RemoveMessage) -> None:
         for link in self.ipc_subscriptions:
             if link.registration_id == msg.registration_id and link.client_id == msg.client_id:
                 self._remove_subscription_link(link)
-                self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+                self.client_proxy.on_operation_succeeded(msg.correlation_id)
                 return
         if self.network.remove_subscription(msg.registration_id, msg.client_id):
-            self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+            self.client_proxy.on_operation_succeeded(msg.correlation_id)
             return
         raise CommandError(
             cp.ErrorCode.UNKNOWN_SUBSCRIPTION,
@@ -703,24 +590,22 @@ class DriverConductor(AgentBase):
                 sub.counter.close()
 
     # counters ----------------------------------------------------------
-    def _on_add_counter(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.CounterMessage.decode(buffer, offset, length)
+    def on_add_counter(self, msg: cp.CounterMessage) -> None:
         client = self._get_or_add_client(msg.client_id)
         counter = self.counters.new_counter(
             msg.label, msg.type_id, msg.key, registration_id=msg.correlation_id, owner_id=msg.client_id
         )
         client.counter_links.append((msg.correlation_id, counter))
-        self._send(cp.ON_COUNTER_READY, cp.CounterUpdate(msg.correlation_id, counter.id).encode())
+        self.client_proxy.on_counter_ready(msg.correlation_id, counter.id)
 
-    def _on_remove_counter(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.RemoveMessage.decode(buffer, offset, length)
+    def on_remove_counter(self, msg: cp.RemoveMessage) -> None:
         client = self.clients.get(msg.client_id)
         if client is not None:
             for i, (registration_id, counter) in enumerate(client.counter_links):
                 if registration_id == msg.registration_id:
                     del client.counter_links[i]
-                    self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
-                    self._send(cp.ON_UNAVAILABLE_COUNTER, cp.CounterUpdate(registration_id, counter.id).encode())
+                    self.client_proxy.on_operation_succeeded(msg.correlation_id)
+                    self.client_proxy.on_unavailable_counter(registration_id, counter.id)
                     counter.close()
                     return
         raise CommandError(
@@ -728,8 +613,7 @@ class DriverConductor(AgentBase):
             f"unknown counter client_id={msg.client_id} registration_id={msg.registration_id}",
         )
 
-    def _on_add_static_counter(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.StaticCounterMessage.decode(buffer, offset, length)
+    def on_add_static_counter(self, msg: cp.StaticCounterMessage) -> None:
         self._get_or_add_client(msg.client_id)
         counter_id = self.counters.find_by_type_id_and_registration_id(msg.type_id, msg.registration_id)
         if counter_id != ctr.NULL_COUNTER_ID:
@@ -744,31 +628,27 @@ class DriverConductor(AgentBase):
             counter_id = self.counters.allocate(
                 msg.label, msg.type_id, msg.key, registration_id=msg.registration_id, owner_id=-1
             )
-        self._send(cp.ON_STATIC_COUNTER, cp.CounterUpdate(msg.correlation_id, counter_id).encode())
+        self.client_proxy.on_static_counter(msg.correlation_id, counter_id)
 
     # clients -----------------------------------------------------------
-    def _on_client_keepalive(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.CorrelatedMessage.decode(buffer, offset, length)
+    def on_client_keepalive(self, msg: cp.CorrelatedMessage) -> None:
         client = self.clients.get(msg.client_id)
         if client is not None:
             client.heartbeat.set(self.epoch_clock())
 
-    def _on_client_close(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.CorrelatedMessage.decode(buffer, offset, length)
+    def on_client_close(self, msg: cp.CorrelatedMessage) -> None:
         client = self.clients.get(msg.client_id)
         if client is not None:
             client.closed_by_command = True
             client.heartbeat.set(0)
 
-    def _on_terminate_driver(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        cp.TerminateDriverMessage.decode(buffer, offset, length)
+    def on_terminate_driver(self, msg: cp.TerminateDriverMessage) -> None:
         if self.ctx.driver_termination_validator == "allow":
             self.terminate_requested = True
             if self.termination_hook is not None:
                 self.termination_hook()
 
-    def _on_next_session_id(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.GetNextAvailableSessionIdMessage.decode(buffer, offset, length)
+    def on_next_available_session_id(self, msg: cp.GetNextAvailableSessionIdMessage) -> None:
         publications: list[Any] = [*self.ipc_publications, *self.network.publications]
         used = {
             p.session_id
@@ -776,32 +656,34 @@ class DriverConductor(AgentBase):
             if p.stream_id == msg.stream_id and p.state.name in ("ACTIVE", "DRAINING")
         }
         session_id = self.allocate_session_id(msg.stream_id, used)
-        self._send(
-            cp.ON_NEXT_AVAILABLE_SESSION_ID,
-            cp.NextAvailableSessionId(msg.correlation_id, session_id).encode(),
-        )
+        self.client_proxy.on_next_available_session_id(msg.correlation_id, session_id)
 
-    def _on_destination(self, msg_type_id: int, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.DestinationMessage.decode(buffer, offset, length)
+    def on_add_send_destination(self, msg: cp.DestinationMessage) -> None:
         self._get_or_add_client(msg.client_id)
-        if msg_type_id == cp.ADD_DESTINATION:
-            self.network.add_send_destination(msg)
-        elif msg_type_id == cp.REMOVE_DESTINATION:
-            self.network.remove_send_destination(msg)
-        elif msg_type_id == cp.ADD_RCV_DESTINATION:
-            self.network.add_receive_destination(msg)
-        else:
-            self.network.remove_receive_destination(msg)
-        self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+        self.network.add_send_destination(msg)
+        self.client_proxy.on_operation_succeeded(msg.correlation_id)
 
-    def _on_destination_by_id(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.DestinationByIdMessage.decode(buffer, offset, length)
+    def on_remove_send_destination(self, msg: cp.DestinationMessage) -> None:
+        self._get_or_add_client(msg.client_id)
+        self.network.remove_send_destination(msg)
+        self.client_proxy.on_operation_succeeded(msg.correlation_id)
+
+    def on_add_receive_destination(self, msg: cp.DestinationMessage) -> None:
+        self._get_or_add_client(msg.client_id)
+        self.network.add_receive_destination(msg)
+        self.client_proxy.on_operation_succeeded(msg.correlation_id)
+
+    def on_remove_receive_destination(self, msg: cp.DestinationMessage) -> None:
+        self._get_or_add_client(msg.client_id)
+        self.network.remove_receive_destination(msg)
+        self.client_proxy.on_operation_succeeded(msg.correlation_id)
+
+    def on_remove_send_destination_by_id(self, msg: cp.DestinationByIdMessage) -> None:
         self._get_or_add_client(msg.client_id)
         self.network.remove_send_destination_by_id(msg.resource_registration_id, msg.destination_registration_id)
-        self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+        self.client_proxy.on_operation_succeeded(msg.correlation_id)
 
-    def _on_reject_image(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
-        msg = cp.RejectImageMessage.decode(buffer, offset, length)
+    def on_reject_image(self, msg: cp.RejectImageMessage) -> None:
         self._get_or_add_client(msg.client_id)
         reason = msg.reason.encode()
         if len(reason) > cp.MAX_REJECT_REASON_LENGTH:
@@ -817,10 +699,10 @@ class DriverConductor(AgentBase):
                 )
             self._reject_ipc_publication(publication, reason)
         self._increment(SystemCounterId.IMAGES_REJECTED)
-        self._send(cp.ON_OPERATION_SUCCESS, cp.OperationSucceeded(msg.correlation_id).encode())
+        self.client_proxy.on_operation_succeeded(msg.correlation_id)
 
     def _reject_ipc_publication(self, publication: IpcPublication, reason: bytes) -> None:
-        self.send_publication_error(
+        self.client_proxy.on_publication_error(
             publication.registration_id, -1, publication.session_id, publication.stream_id, -1, -1,
             ("127.0.0.1", 0), cp.ErrorCode.IMAGE_REJECTED, reason,
         )
@@ -842,58 +724,5 @@ class DriverConductor(AgentBase):
                 if link.matches(publication) and publication.is_accepting_subscriptions() and not self._is_linked(link, publication):
                     self._link(link, publication)
 
-    def send_publication_error(
-        self, registration_id: int, destination_registration_id: int, session_id: int, stream_id: int,
-        receiver_id: int, group_tag: int, source_address: Any, error_code: int, error_text: bytes,
-    ) -> None:
-        """ON_PUBLICATION_ERROR to the clients (ERR frame from a receiver, or a rejected IPC image)."""
-        address_type, port, address = _publication_error_address(source_address)
-        msg = cp.PublicationErrorFrame(
-            registration_id=registration_id,
-            destination_registration_id=destination_registration_id,
-            session_id=session_id,
-            stream_id=stream_id,
-            receiver_id=receiver_id,
-            group_tag=group_tag,
-            address_type=address_type,
-            source_port=port,
-            source_address=address,
-            error_code=int(error_code),
-            error_message=error_text[: cp.MAX_REJECT_REASON_LENGTH].decode("utf-8", errors="replace"),
-        )
-        self._send(cp.ON_PUBLICATION_ERROR, msg.encode())
-
     def _parse_channel(self, channel: str) -> ChannelUri:
         return ChannelUri.parse(channel)
-
-
-def _publication_error_address(address: Any) -> tuple[int, int, bytes]:
-    """(address type 1 = IPv4 / 2 = IPv6 / 0 = unknown, port, packed address) of a socket address."""
-    try:
-        host, port = address[0], int(address[1])
-    except (TypeError, IndexError, ValueError):
-        return 0, 0, b""
-    for family, address_type in ((socket.AF_INET, 1), (socket.AF_INET6, 2)):
-        try:
-            return address_type, port, socket.inet_pton(family, str(host).split("%")[0])
-        except OSError:
-            continue
-    return 0, port, b""
-
-
-def _peek_correlation_id(buffer: AtomicBuffer, offset: int, length: int) -> int:
-    return int(buffer.get_int64(offset + 8)) if length >= 16 else 0
-
-
-def _error_code_of(ex: BaseException) -> tuple[int, str]:
-    if isinstance(ex, CommandError):
-        return ex.code, str(ex)
-    if isinstance(ex, InvalidChannelError):
-        return cp.ErrorCode.INVALID_CHANNEL, str(ex)
-    if isinstance(ex, NotSupportedError):
-        return cp.ErrorCode.NOT_SUPPORTED, str(ex)
-    if isinstance(ex, StorageSpaceError):
-        return cp.ErrorCode.STORAGE_SPACE, str(ex)
-    if isinstance(ex, OSError) and ex.errno == 28:
-        return cp.ErrorCode.STORAGE_SPACE, str(ex)
-    return cp.ErrorCode.GENERIC_ERROR, f"{type(ex).__name__}: {ex}"

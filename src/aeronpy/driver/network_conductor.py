@@ -16,6 +16,7 @@ from aeronpy.concurrent import counters as ctr
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver import destination_tracker
+from aeronpy.driver.client_command_adapter import CommandError
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.endpoints import ReceiveChannelEndpoint, ReceiveDestination, SendChannelEndpoint
 from aeronpy.driver.feedback_delay import OptimalMulticastDelayGenerator, StaticDelayGenerator
@@ -376,7 +377,7 @@ class NetworkConductor:
                 is_spy=True, spy_canonical_form=str(udp.canonical_form),
             )
             self.subscriptions.append(link)
-            self.conductor.send_subscription_ready(msg.correlation_id, -1)
+            self.conductor.client_proxy.on_subscription_ready(msg.correlation_id, -1)
             for publication in self.publications:
                 if link.matches_publication(publication) and publication.state is NetworkPublicationState.ACTIVE:
                     self._link_spy(link, publication)
@@ -390,7 +391,7 @@ class NetworkConductor:
         self.subscriptions.append(link)
         self.receiver.commands.offer(lambda: self.receiver.add_subscription(endpoint, msg.stream_id, params.session_id))
         assert endpoint.status is not None
-        self.conductor.send_subscription_ready(msg.correlation_id, endpoint.status.id)
+        self.conductor.client_proxy.on_subscription_ready(msg.correlation_id, endpoint.status.id)
         for image in self.images:
             if link.matches_image(image) and image.state is ImageState.ACTIVE:
                 self._link_image(link, image, image.rcv_pos.get())
@@ -472,7 +473,6 @@ class NetworkConductor:
 
     # ------------------------------------------------------------------ MDC send destinations
     def _manual_send_endpoint(self, publication_registration_id: int) -> SendChannelEndpoint:
-        from aeronpy.driver.conductor import CommandError
 
         publication = next((p for p in self.publications if p.registration_id == publication_registration_id), None)
         if publication is None:
@@ -487,7 +487,6 @@ class NetworkConductor:
 
     def _send_destination_address(self, channel: str) -> Any:
         """Validate a send destination URI as the C driver does; returns its resolved address."""
-        from aeronpy.driver.conductor import CommandError
 
         if channel.startswith("aeron-spy:"):
             raise InvalidChannelError(f"Aeron spies are invalid as send destinations: {channel}")
@@ -531,7 +530,6 @@ class NetworkConductor:
 
     # ------------------------------------------------------------------ MDS receive destinations
     def _mds_endpoint(self, msg: cp.DestinationMessage) -> ReceiveChannelEndpoint:
-        from aeronpy.driver.conductor import CommandError
 
         link = next((s for s in self.subscriptions if s.registration_id == msg.registration_id), None)
         if link is None:
@@ -576,7 +574,6 @@ class NetworkConductor:
         self.receiver.commands.offer(lambda: self.receiver.add_destination(endpoint, destination))
 
     def remove_receive_destination(self, msg: cp.DestinationMessage) -> None:
-        from aeronpy.driver.conductor import CommandError
 
         endpoint = self._mds_endpoint(msg)
         udp = self._receive_destination_channel(msg.channel)
@@ -623,7 +620,7 @@ class NetworkConductor:
         sub = SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.conductor.nano_clock())
         publication.spies.append(sub)
         publication.update_connected()
-        self.conductor.send_available_image(
+        self.conductor.client_proxy.on_available_image(
             publication.registration_id, publication.session_id, publication.stream_id, link.registration_id,
             counter.id, publication.log_buffers.path, "aeron:ipc",
         )
@@ -644,18 +641,18 @@ class NetworkConductor:
         publication.spies.clear()
 
     def _spy_unavailable(self, publication: NetworkPublication, spy: SubscriberPosition) -> None:
-        self.conductor.send_unavailable_image(publication.registration_id, spy.subscription_registration_id, publication.stream_id, "aeron:ipc")
+        self.conductor.client_proxy.on_unavailable_image(publication.registration_id, spy.subscription_registration_id, publication.stream_id, "aeron:ipc")
 
     def _spy_available(self, publication: NetworkPublication, spy: SubscriberPosition) -> None:
         """An untethered spy rejoins after resting: same sub-pos counter, image available again."""
-        self.conductor.send_available_image(
+        self.conductor.client_proxy.on_available_image(
             publication.registration_id, publication.session_id, publication.stream_id, spy.subscription_registration_id,
             spy.counter_id, publication.log_buffers.path, "aeron:ipc",
         )
 
     def _on_publication_error_from_sender(self, *args: Any) -> None:
         """Sender thread: an ERR frame from a live receiver; the conductor tells the clients."""
-        self.queue.offer(lambda: self.conductor.send_publication_error(*args))
+        self.queue.offer(lambda: self.conductor.client_proxy.on_publication_error(*args))
 
     # ------------------------------------------------------------------ images
     def find_image(self, correlation_id: int) -> PublicationImage | None:
@@ -775,7 +772,7 @@ class NetworkConductor:
         image.subscribers.append(
             SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.conductor.nano_clock())
         )
-        self.conductor.send_available_image(
+        self.conductor.client_proxy.on_available_image(
             image.correlation_id, image.session_id, image.stream_id, link.registration_id, counter.id,
             image.log_buffers.path, image.source_identity,
         )
@@ -788,11 +785,11 @@ class NetworkConductor:
     def _image_unavailable_for(self, image: PublicationImage, sub: SubscriberPosition) -> None:
         link = next((s for s in self.subscriptions if s.registration_id == sub.subscription_registration_id), None)
         channel = link.channel if link is not None else image.channel
-        self.conductor.send_unavailable_image(image.correlation_id, sub.subscription_registration_id, image.stream_id, channel)
+        self.conductor.client_proxy.on_unavailable_image(image.correlation_id, sub.subscription_registration_id, image.stream_id, channel)
 
     def _image_available_for(self, image: PublicationImage, sub: SubscriberPosition) -> None:
         """An untethered subscriber rejoins after resting: same sub-pos counter, image available again."""
-        self.conductor.send_available_image(
+        self.conductor.client_proxy.on_available_image(
             image.correlation_id, image.session_id, image.stream_id, sub.subscription_registration_id, sub.counter_id,
             image.log_buffers.path, image.source_identity,
         )
