@@ -194,6 +194,8 @@ class ArchiveConductor:
         if name == "AuthConnectRequest":
             self._on_connect(d, image, image_id)
             return
+        if name in _NOT_REQUESTS:
+            return  # responses, events and catalog blocks are not requests: ignored like unknown ids
         cs_id = d.get_int("control_session_id")
         session = self.sessions.get(cs_id)
         if session is None:
@@ -918,6 +920,12 @@ def _update_channel(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.De
     c.catalog.replace_channels(rid, channel, strip_channel(ChannelUri.parse(channel)))
     s.ok(corr, 0)
 
+
+_NOT_REQUESTS = frozenset({
+    "ControlResponse", "CatalogHeader", "RecordingDescriptorHeader", "RecordingDescriptor",
+    "RecordingSubscriptionDescriptor", "RecordingSignalEvent", "Challenge", "RecordingStarted",
+    "RecordingProgress", "RecordingStopped", "Ping",
+})
 
 _HANDLERS: dict[str, Handler] = {
     "ArchiveIdRequest": _archive_id,

@@ -230,8 +230,11 @@ def encode(
         v = vals.get(f.name)
         if v is None:
             v = f.null
-        elif f.enum is not None:
-            v = int(f.enum(v))
+        elif f.enum is not None and v != f.null:
+            try:
+                v = int(f.enum(v))
+            except ValueError:
+                raise ValueError(f"{spec.name}.{f.name}: {v!r} is not a {f.enum.__name__}") from None
         nums.append(int(v))
     try:
         block = spec._block.pack(*nums)
