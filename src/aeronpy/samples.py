@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import struct
 
+from aeronpy.errors import InvalidArgumentError
+
 MIN_SIZE = 8
 _SEQ = struct.Struct("<q")
 _PATTERN = bytes(range(256)) * 258
@@ -18,7 +20,7 @@ class PayloadFactory:
 
     def __init__(self, size: int) -> None:
         if size < MIN_SIZE:
-            raise ValueError(f"sample payload size must be >= {MIN_SIZE} bytes, got {size}")
+            raise InvalidArgumentError(f"size={size}: a sample payload needs at least {MIN_SIZE} bytes")
         self.size = size
         self._pattern = bytes(range(256)) * (size // 256 + 2)
 

@@ -206,6 +206,30 @@ def test_delete_on_start_over_a_running_driver_makes_the_running_one_stop(aeron_
             old.communicate()
 
 
+@pytest.mark.parametrize("mode", ["INVOKER", "SHARED"])
+def test_a_replaced_driver_never_deletes_the_new_drivers_dir(aeron_dir: str, mode: str) -> None:
+    hook = threading.Event()
+    old = MediaDriver.launch(
+        context(aeron_dir, threading_mode=mode, timer_interval_ns=50_000_000, dir_delete_on_shutdown=True)
+    )
+    old.set_termination_hook(hook.set)
+    try:
+        with MediaDriver.launch(context(aeron_dir, dir_delete_on_start=True)) as new:
+            deadline = time.monotonic() + 20
+            if mode == "INVOKER":
+                with pytest.raises(ActiveDriverError, match="was (deleted|replaced)"):
+                    while time.monotonic() < deadline:
+                        old.do_work()
+                        time.sleep(0.001)
+            assert hook.wait(20) and old.failure is not None
+            old.close()
+            with CncFile.map(os.path.join(aeron_dir, "cnc.dat")) as cnc:
+                assert cnc.pid == os.getpid() and cnc.to_driver_heartbeat_ms() > 0  # not -1
+            assert new.failure is None and not new.is_terminated
+    finally:
+        old.close()
+
+
 def test_cnc_watch_reports_a_deleted_or_replaced_file(tmp_path: Any) -> None:
     path = tmp_path / "cnc.dat"
     path.write_bytes(b"x")

@@ -291,7 +291,10 @@ class MediaDriver:
             if self._closed:
                 return
             self._closed = True
-        self._close_resources(delete_dir=self.ctx.dir_delete_on_shutdown)
+        if self.failure is not None:  # the directory now belongs to another driver: leave it alone
+            self._close_resources(delete_dir=False, orphaned=True)
+        else:
+            self._close_resources(delete_dir=self.ctx.dir_delete_on_shutdown)
 
     def _close_resources(self, delete_dir: bool, orphaned: bool = False) -> None:
         for runner in self._runners:
