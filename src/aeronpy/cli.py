@@ -425,6 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     log_inspector.add_arguments(p)
     p.set_defaults(func=cmd_log_inspector)
 
+    from aeronpy.tools.dashboard import server as dashboard
+
+    p = sub.add_parser("dashboard", help="serve a live web dashboard of a driver on 127.0.0.1")
+    dashboard.add_arguments(p)
+    p.set_defaults(func=_dir_tool("dashboard.server"))
+
     from aeronpy.tools import sizing
 
     p = sub.add_parser("sizing", help="size the receive path (window, term, SO_RCVBUF, rmem_max, ...)")

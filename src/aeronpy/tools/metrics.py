@@ -64,6 +64,21 @@ class DriverReader:
             self.last_error = ""
             return s
 
+    def errors(self, limit: int = 50) -> list[tuple[int, int, int, str]]:
+        """Distinct errors ``(count, first_ms, last_ms, text)``, most recent first (empty when down)."""
+        from aeronpy.concurrent.error_log import read_error_log
+
+        found: list[tuple[int, int, int, str]] = []
+        with self._lock:
+            if self._cnc is None:
+                return []
+            try:
+                read_error_log(self._cnc.error_log_buffer, lambda n, a, b, t: found.append((n, a, b, t)))
+            except (ValueError, IndexError):
+                return []
+        found.sort(key=lambda e: -e[2])
+        return found[:limit]
+
     def _drop(self, reason: str) -> None:
         if self._cnc is not None:
             self._cnc.close()
