@@ -1,35 +1,42 @@
 """Sender and Receiver agents, and the command queues between them and the conductor.
 
-As in Aeron, the conductor never touches sender/receiver state directly: it posts commands
-(plain callables) to the agent's queue, which the agent runs at the start of its duty cycle.
-``collections.deque`` append/popleft are atomic in CPython, so a queue needs no lock.
+As in Aeron, the conductor never touches sender/receiver state directly: it posts commands to
+the agent's queue through a typed proxy (:mod:`aeronpy.driver.agent_proxies`), and the agent
+runs them at the start of its duty cycle; answers travel back the same way, through the
+:class:`~aeronpy.driver.agent_proxies.DriverConductorProxy`.  A command is a bound method and
+its arguments, never a closure.  ``collections.deque`` append/popleft are atomic in CPython, so
+a queue needs no lock.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVarTuple, Unpack
 
 from aeronpy.concurrent.agent import AgentBase
 from aeronpy.concurrent.clock import nano_time
 
-Command = Callable[[], None]
+if TYPE_CHECKING:
+    from aeronpy.driver.agent_proxies import DriverConductorProxy
+
+Ts = TypeVarTuple("Ts")
 
 
 class CommandQueue:
-    """Many-producer, one-consumer queue of callables."""
+    """Many-producer, one-consumer queue of ``(method, arguments)`` commands."""
 
     def __init__(self) -> None:
-        self._queue: deque[Command] = deque()
+        self._queue: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
 
-    def offer(self, command: Command) -> None:
-        self._queue.append(command)
+    def offer(self, method: Callable[[Unpack[Ts]], None], *args: Unpack[Ts]) -> None:
+        self._queue.append((method, args))
 
     def drain(self, limit: int = 64) -> int:
         count = 0
         queue = self._queue
         while queue and count < limit:
-            queue.popleft()()
+            method, args = queue.popleft()
+            method(*args)
             count += 1
         return count
 
@@ -38,6 +45,8 @@ class _NetworkAgent(AgentBase):
     """Common part of the sender and receiver: socket errors are reported, not fatal."""
 
     error_handler: Callable[[BaseException], None] | None = None
+    conductor_proxy: DriverConductorProxy | None = None
+    """Where answers to the conductor go; set by the network conductor."""
 
     def report(self, ex: BaseException) -> None:
         if self.error_handler is not None:
@@ -93,23 +102,34 @@ class Sender(_NetworkAgent):
         return work + (1 if bytes_sent else 0)
 
     # commands (run on the sender thread)
-    def add_publication(self, publication: Any) -> None:
+    def on_add_publication(self, publication: Any) -> None:
         self.publications.append(publication)
         publication.endpoint.add_publication(publication)
 
-    def remove_publication(self, publication: Any, done: Callable[[], None]) -> None:
+    def on_remove_publication(self, publication: Any) -> None:
         if publication in self.publications:
             self.publications.remove(publication)
         publication.endpoint.remove_publication(publication)
-        done()
+        if self.conductor_proxy is not None:
+            self.conductor_proxy.on_publication_removed(publication)
 
-    def add_endpoint(self, endpoint: Any) -> None:
+    def on_add_endpoint(self, endpoint: Any) -> None:
         self.endpoints.append(endpoint)
 
-    def remove_endpoint(self, endpoint: Any, done: Callable[[], None]) -> None:
+    def on_remove_endpoint(self, endpoint: Any) -> None:
         if endpoint in self.endpoints:
             self.endpoints.remove(endpoint)
-        done()
+        if self.conductor_proxy is not None:
+            self.conductor_proxy.on_endpoint_removed(endpoint)
+
+    def on_add_destination(self, endpoint: Any, address: Any, correlation_id: int, channel: str) -> None:
+        endpoint.tracker.add_destination(address, endpoint.now_ns, correlation_id, channel)
+
+    def on_remove_destination(self, endpoint: Any, address: Any) -> None:
+        endpoint.tracker.remove_destination(address)
+
+    def on_remove_destination_by_id(self, endpoint: Any, destination_registration_id: int) -> None:
+        endpoint.tracker.remove_destination_by_id(destination_registration_id)
 
 
 class Receiver(_NetworkAgent):
@@ -142,36 +162,55 @@ class Receiver(_NetworkAgent):
         return work
 
     # commands (run on the receiver thread)
-    def add_endpoint(self, endpoint: Any) -> None:
+    def on_add_endpoint(self, endpoint: Any) -> None:
         self.endpoints.append(endpoint)
 
-    def remove_endpoint(self, endpoint: Any, done: Callable[[], None]) -> None:
+    def on_remove_endpoint(self, endpoint: Any) -> None:
         if endpoint in self.endpoints:
             self.endpoints.remove(endpoint)
-        done()
+        if self.conductor_proxy is not None:
+            self.conductor_proxy.on_endpoint_removed(endpoint)
 
-    def add_destination(self, endpoint: Any, destination: Any) -> None:
+    def on_add_destination(self, endpoint: Any, destination: Any) -> None:
         endpoint.add_destination(destination)
 
-    def remove_destination(self, endpoint: Any, destination: Any, done: Callable[[], None]) -> None:
+    def on_remove_destination(self, endpoint: Any, destination: Any) -> None:
         endpoint.remove_destination(destination)
-        done()
+        if self.conductor_proxy is not None:
+            self.conductor_proxy.on_receive_destination_removed(destination)
 
-    def add_subscription(self, endpoint: Any, stream_id: int, session_id: int | None) -> None:
+    def on_add_subscription(self, endpoint: Any, stream_id: int, session_id: int | None) -> None:
         endpoint.add_interest(stream_id, session_id)
 
-    def remove_subscription(self, endpoint: Any, stream_id: int, session_id: int | None) -> None:
+    def on_remove_subscription(self, endpoint: Any, stream_id: int, session_id: int | None) -> None:
         endpoint.remove_interest(stream_id, session_id)
 
-    def add_image(self, image: Any) -> None:
+    def on_add_image(self, image: Any) -> None:
         self.images.append(image)
         image.endpoint.add_image(image)
 
-    def remove_image(self, image: Any, done: Callable[[], None]) -> None:
+    def on_remove_image(self, image: Any) -> None:
+        """Out of dispatch (LINGER); the image's log stays until it is released."""
         if image in self.images:
             self.images.remove(image)
         image.endpoint.remove_image(image)
-        done()
 
-    def clear_init_in_progress(self, endpoint: Any, stream_id: int, session_id: int) -> None:
+    def on_release_image(self, image: Any) -> None:
+        """Out of dispatch for good (DONE); the conductor then frees the log and counters."""
+        self.on_remove_image(image)
+        if self.conductor_proxy is not None:
+            self.conductor_proxy.on_image_released(image)
+
+    def on_image_deleted(self, endpoint: Any, stream_id: int, session_id: int) -> None:
+        """The session may set up a new image: no SETUP in progress, no cool-down."""
         endpoint.clear_init_in_progress(stream_id, session_id)
+        endpoint.remove_cool_down(stream_id, session_id)
+
+    def on_clear_init_in_progress(self, endpoint: Any, stream_id: int, session_id: int) -> None:
+        endpoint.clear_init_in_progress(stream_id, session_id)
+
+    def on_remove_cool_down(self, endpoint: Any, stream_id: int, session_id: int) -> None:
+        endpoint.remove_cool_down(stream_id, session_id)
+
+    def on_reject_image(self, image: Any, reason: bytes) -> None:
+        image.reject(reason)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+from functools import partial
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from aeronpy.concurrent import counters as ctr
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver import destination_tracker
+from aeronpy.driver.agent_proxies import DriverConductorProxy, ReceiverProxy, SenderProxy
 from aeronpy.driver.client_command_adapter import CommandError
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.endpoints import ReceiveChannelEndpoint, ReceiveDestination, SendChannelEndpoint
@@ -83,6 +85,11 @@ class NetworkConductor:
         self.sender = sender
         self.receiver = receiver
         self.queue = CommandQueue()
+        self.sender_proxy = SenderProxy(sender)
+        self.receiver_proxy = ReceiverProxy(receiver)
+        self.conductor_proxy = DriverConductorProxy(self, self.queue)
+        sender.conductor_proxy = self.conductor_proxy
+        receiver.conductor_proxy = self.conductor_proxy
         self.send_endpoints: dict[str, SendChannelEndpoint] = {}
         self.receive_endpoints: dict[str, ReceiveChannelEndpoint] = {}
         self.publications: list[NetworkPublication] = []
@@ -115,28 +122,26 @@ class NetworkConductor:
             if publication.spies:
                 publication.check_untethered_spies(
                     now_ns,
-                    lambda spy, p=publication: self._spy_unavailable(p, spy),  # type: ignore[misc]
-                    lambda spy, p=publication: self._spy_available(p, spy),  # type: ignore[misc]
+                    partial(self._spy_unavailable, publication),
+                    partial(self._spy_available, publication),
                     self.conductor.free_counter,
                 )
             publication.on_time_event(
                 now_ns,
-                lambda: self.conductor.on_publication_unblocked(publication),
-                lambda p=publication: self._cleanup_spies(p),  # type: ignore[misc]
+                partial(self.conductor.on_publication_unblocked, publication),
+                partial(self._cleanup_spies, publication),
             )
             if publication.state is NetworkPublicationState.LINGER and before is not NetworkPublicationState.LINGER:
                 self._spies_unavailable(publication)
             if publication.state is NetworkPublicationState.DONE and id(publication) not in self._removed:
                 self._removed.add(id(publication))
-                self.sender.commands.offer(
-                    lambda p=publication: self.sender.remove_publication(p, lambda: self.queue.offer(lambda: self._delete_publication(p)))  # type: ignore[misc]
-                )
+                self.sender_proxy.remove_publication(publication)
         for image in list(self.images):
             before_state = image.state
             image.check_untethered_subscriptions(
                 now_ns,
-                lambda sub, i=image: self._image_unavailable_for(i, sub),  # type: ignore[misc]
-                lambda sub, i=image: self._image_available_for(i, sub),  # type: ignore[misc]
+                partial(self._image_unavailable_for, image),
+                partial(self._image_available_for, image),
                 self.conductor.free_counter,
             )
             image.on_time_event(now_ns)
@@ -145,9 +150,7 @@ class NetworkConductor:
                 self._image_to_linger(image)
             if image.state is ImageState.DONE and id(image) not in self._removed:
                 self._removed.add(id(image))
-                self.receiver.commands.offer(
-                    lambda i=image: self.receiver.remove_image(i, lambda: self.queue.offer(lambda: self._delete_image(i)))  # type: ignore[misc]
-                )
+                self.receiver_proxy.release_image(image)
 
     def close(self) -> None:
         for publication in list(self.publications):
@@ -207,7 +210,7 @@ class NetworkConductor:
         )
         endpoint.local_sockaddr.set(1)  # type: ignore[attr-defined]
         self.send_endpoints[key] = endpoint
-        self.sender.commands.offer(lambda: self.sender.add_endpoint(endpoint))
+        self.sender_proxy.add_endpoint(endpoint)
         return endpoint
 
     def _release_send_endpoint(self, endpoint: SendChannelEndpoint) -> None:
@@ -217,13 +220,10 @@ class NetworkConductor:
         for key, value in list(self.send_endpoints.items()):
             if value is endpoint:
                 del self.send_endpoints[key]
+        self.sender_proxy.remove_endpoint(endpoint)
 
-        def closed() -> None:
-            self.queue.offer(lambda: self._close_endpoint(endpoint))
-
-        self.sender.commands.offer(lambda: self.sender.remove_endpoint(endpoint, closed))
-
-    def _close_endpoint(self, endpoint: Any) -> None:
+    def on_endpoint_removed(self, endpoint: Any) -> None:
+        """The sender or receiver let go of ``endpoint``: close its sockets and counters."""
         endpoint.close()
         if endpoint.status is not None:
             endpoint.status.close()
@@ -342,9 +342,9 @@ class NetworkConductor:
             ttl=udp.multicast_ttl if udp.is_multicast else 0, signal_eos=params.signal_eos,
             spies_simulate_connection=params.spies_simulate_connection, params=params, start_position=start, now_ns=now_ns,
         )
-        publication.on_publication_error = self._on_publication_error_from_sender
+        publication.on_publication_error = self.conductor_proxy.on_publication_error
         self.publications.append(publication)
-        self.sender.commands.offer(lambda: self.sender.add_publication(publication))
+        self.sender_proxy.add_publication(publication)
         for link in self.subscriptions:
             if link.matches_publication(publication):
                 self._link_spy(link, publication)
@@ -361,7 +361,7 @@ class NetworkConductor:
         if publication in self.publications:
             self.publications.remove(publication)
 
-    def _delete_publication(self, publication: NetworkPublication) -> None:
+    def on_publication_removed(self, publication: NetworkPublication) -> None:
         self._removed.discard(id(publication))
         self._free_publication(publication)
         self._release_send_endpoint(publication.endpoint)
@@ -389,7 +389,7 @@ class NetworkConductor:
         endpoint.refcnt += 1
         link = NetworkSubscriptionLink(msg.correlation_id, msg.client_id, msg.stream_id, msg.channel, params.session_id, endpoint, params)
         self.subscriptions.append(link)
-        self.receiver.commands.offer(lambda: self.receiver.add_subscription(endpoint, msg.stream_id, params.session_id))
+        self.receiver_proxy.add_subscription(endpoint, msg.stream_id, params.session_id)
         assert endpoint.status is not None
         self.conductor.client_proxy.on_subscription_ready(msg.correlation_id, endpoint.status.id)
         for image in self.images:
@@ -426,7 +426,7 @@ class NetworkConductor:
                 sub.counter.close()
         endpoint = link.endpoint
         assert endpoint is not None
-        self.receiver.commands.offer(lambda: self.receiver.remove_subscription(endpoint, link.stream_id, link.session_id))
+        self.receiver_proxy.remove_subscription(endpoint, link.stream_id, link.session_id)
         self._release_receive_endpoint(endpoint)
 
     def _get_or_create_receive_endpoint(self, udp: UdpChannel, channel: str, registration_id: int) -> ReceiveChannelEndpoint:
@@ -441,11 +441,11 @@ class NetworkConductor:
                 f"rcv-channel: {channel}", ctr.RECEIVE_CHANNEL_STATUS_TYPE_ID,
                 ctr.channel_counter_key(channel), registration_id, 0,
             )
-            endpoint = ReceiveChannelEndpoint(udp, None, None, status, self.conductor.system_counters, receiver_id, self._on_setup_from_receiver)
+            endpoint = ReceiveChannelEndpoint(udp, None, None, status, self.conductor.system_counters, receiver_id, self.conductor_proxy.on_setup)
             endpoint.interceptor = self.interceptor
             endpoint.error_handler = self.report_network_error
             self.receive_endpoints[key] = endpoint
-            self.receiver.commands.offer(lambda: self.receiver.add_endpoint(endpoint))
+            self.receiver_proxy.add_endpoint(endpoint)
             return endpoint
         transport = self._open_receive_transport(udp)
         local = _format_address(transport.local_address)
@@ -453,7 +453,7 @@ class NetworkConductor:
             f"rcv-channel: {channel} {local}", ctr.RECEIVE_CHANNEL_STATUS_TYPE_ID,
             ctr.channel_counter_key(channel), registration_id, 0,
         )
-        endpoint = ReceiveChannelEndpoint(udp, transport, _receive_control_address(udp), status, self.conductor.system_counters, receiver_id, self._on_setup_from_receiver)
+        endpoint = ReceiveChannelEndpoint(udp, transport, _receive_control_address(udp), status, self.conductor.system_counters, receiver_id, self.conductor_proxy.on_setup)
         endpoint.interceptor = self.interceptor
         endpoint.error_handler = self.report_network_error
         endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
@@ -462,7 +462,7 @@ class NetworkConductor:
         )
         endpoint.local_sockaddr.set(1)  # type: ignore[attr-defined]
         self.receive_endpoints[key] = endpoint
-        self.receiver.commands.offer(lambda: self.receiver.add_endpoint(endpoint))
+        self.receiver_proxy.add_endpoint(endpoint)
         return endpoint
 
     def _open_receive_transport(self, udp: UdpChannel) -> Any:
@@ -503,30 +503,19 @@ class NetworkConductor:
     def add_send_destination(self, msg: cp.DestinationMessage) -> None:
         endpoint = self._manual_send_endpoint(msg.registration_id)
         address = self._send_destination_address(msg.channel)
-        tracker = endpoint.tracker
-        assert tracker is not None
-        self.sender.commands.offer(lambda: tracker.add_destination(address, endpoint.now_ns, msg.correlation_id, msg.channel))
+        assert endpoint.tracker is not None
+        self.sender_proxy.add_destination(endpoint, address, msg.correlation_id, msg.channel)
 
     def remove_send_destination(self, msg: cp.DestinationMessage) -> None:
         endpoint = self._manual_send_endpoint(msg.registration_id)
         address = self._send_destination_address(msg.channel)
-        tracker = endpoint.tracker
-        assert tracker is not None
-
-        def remove() -> None:
-            tracker.remove_destination(address)
-
-        self.sender.commands.offer(remove)
+        assert endpoint.tracker is not None
+        self.sender_proxy.remove_destination(endpoint, address)
 
     def remove_send_destination_by_id(self, publication_registration_id: int, destination_registration_id: int) -> None:
         endpoint = self._manual_send_endpoint(publication_registration_id)
-        tracker = endpoint.tracker
-        assert tracker is not None
-
-        def remove() -> None:
-            tracker.remove_destination_by_id(destination_registration_id)
-
-        self.sender.commands.offer(remove)
+        assert endpoint.tracker is not None
+        self.sender_proxy.remove_destination_by_id(endpoint, destination_registration_id)
 
     # ------------------------------------------------------------------ MDS receive destinations
     def _mds_endpoint(self, msg: cp.DestinationMessage) -> ReceiveChannelEndpoint:
@@ -571,7 +560,7 @@ class NetworkConductor:
             has_explicit_control=bool(udp.has_explicit_control and not udp.is_multicast), local_sockaddr=sockaddr,
         )
         endpoint.conductor_destinations.append(destination)
-        self.receiver.commands.offer(lambda: self.receiver.add_destination(endpoint, destination))
+        self.receiver_proxy.add_destination(endpoint, destination)
 
     def remove_receive_destination(self, msg: cp.DestinationMessage) -> None:
 
@@ -583,11 +572,10 @@ class NetworkConductor:
         if destination is None:
             raise CommandError(cp.ErrorCode.GENERIC_ERROR, f"unknown receive destination: {msg.channel}")
         endpoint.conductor_destinations.remove(destination)
+        self.receiver_proxy.remove_destination(endpoint, destination)
 
-        def closed(d: ReceiveDestination = destination) -> None:
-            self.queue.offer(lambda: _close_receive_destination(d))
-
-        self.receiver.commands.offer(lambda: self.receiver.remove_destination(endpoint, destination, closed))
+    def on_receive_destination_removed(self, destination: ReceiveDestination) -> None:
+        _close_receive_destination(destination)
 
     def _release_receive_endpoint(self, endpoint: ReceiveChannelEndpoint) -> None:
         endpoint.refcnt -= 1
@@ -601,13 +589,7 @@ class NetworkConductor:
         for key, value in list(self.receive_endpoints.items()):
             if value is endpoint:
                 del self.receive_endpoints[key]
-            else:
-                continue
-
-            def closed(ep: ReceiveChannelEndpoint = endpoint) -> None:
-                self.queue.offer(lambda: self._close_endpoint(ep))
-
-            self.receiver.commands.offer(lambda ep=endpoint, c=closed: self.receiver.remove_endpoint(ep, c))  # type: ignore[misc]
+                self.receiver_proxy.remove_endpoint(endpoint)
 
     # ------------------------------------------------------------------ spies
     def _link_spy(self, link: NetworkSubscriptionLink, publication: NetworkPublication) -> None:
@@ -650,9 +632,9 @@ class NetworkConductor:
             spy.counter_id, publication.log_buffers.path, "aeron:ipc",
         )
 
-    def _on_publication_error_from_sender(self, *args: Any) -> None:
-        """Sender thread: an ERR frame from a live receiver; the conductor tells the clients."""
-        self.queue.offer(lambda: self.conductor.client_proxy.on_publication_error(*args))
+    def on_publication_error(self, *args: Any) -> None:
+        """An ERR frame from a live receiver (via the conductor proxy): tell the clients."""
+        self.conductor.client_proxy.on_publication_error(*args)
 
     # ------------------------------------------------------------------ images
     def find_image(self, correlation_id: int) -> PublicationImage | None:
@@ -662,7 +644,7 @@ class NetworkConductor:
         return None
 
     def reject_image(self, image: PublicationImage, reason: bytes) -> None:
-        self.receiver.commands.offer(lambda: image.reject(reason))
+        self.receiver_proxy.reject_image(image, reason)
 
     def _image_limit_problem(self, endpoint: ReceiveChannelEndpoint, stream_id: int, term_length: int) -> str | None:
         """What a remote sender may not impose: oversized terms, more sessions than the limit."""
@@ -679,11 +661,7 @@ class NetworkConductor:
             return f"exceeded session limit {self.ctx.stream_session_limit} for stream {stream_id}"
         return None
 
-    def _on_setup_from_receiver(self, endpoint: ReceiveChannelEndpoint, *args: Any) -> None:
-        """Receiver thread: hand the SETUP to the conductor."""
-        self.queue.offer(lambda: self._create_image(endpoint, *args))
-
-    def _create_image(
+    def on_create_image(
         self, endpoint: ReceiveChannelEndpoint, session_id: int, stream_id: int, initial_term_id: int,
         active_term_id: int, term_offset: int, term_length: int, mtu: int, flags: int,
         control_address: Any, source_address: Any,
@@ -693,7 +671,7 @@ class NetworkConductor:
             if not s.is_spy and s.endpoint is endpoint and s.stream_id == stream_id and (s.session_id is None or s.session_id == session_id)
         ]
         if not links:
-            self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, stream_id, session_id))
+            self.receiver_proxy.clear_init_in_progress(endpoint, stream_id, session_id)
             return
         ctx = self.ctx
         params = links[0].params
@@ -707,7 +685,7 @@ class NetworkConductor:
                 cp.ErrorCode.GENERIC_ERROR,
                 f"cannot create image for session {session_id} stream {stream_id} from {source_address}: {problem}",
             )
-            self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, stream_id, session_id))
+            self.receiver_proxy.clear_init_in_progress(endpoint, stream_id, session_id)
             return
         try:
             correlation_id = self.conductor.to_driver.next_correlation_id()
@@ -715,7 +693,7 @@ class NetworkConductor:
             log_buffers = self.conductor.log_storage.create(path, term_length, params.sparse, ctx.file_mode)
         except Exception as ex:
             self.conductor.record_error(cp.ErrorCode.STORAGE_SPACE, f"cannot create image for session {session_id}: {ex}")
-            self.receiver.commands.offer(lambda: self.receiver.clear_init_in_progress(endpoint, stream_id, session_id))
+            self.receiver_proxy.clear_init_in_progress(endpoint, stream_id, session_id)
             return
         configured_window = params.receiver_window_length or ctx.initial_window_length
         window = min(configured_window, term_length // 2)
@@ -761,7 +739,7 @@ class NetworkConductor:
         self.images.append(image)
         for link in links:
             self._link_image(link, image, image.join_position)
-        self.receiver.commands.offer(lambda: self.receiver.add_image(image))
+        self.receiver_proxy.add_image(image)
 
     def _link_image(self, link: NetworkSubscriptionLink, image: PublicationImage, join: int) -> None:
         counter = self.conductor.new_stream_counter(
@@ -812,20 +790,17 @@ class NetworkConductor:
         has rejoin=true, else when the image is DONE."""
         endpoint = image.endpoint
         rejoin = all(link.params.rejoin for link in self.subscriptions if link.matches_image(image))
-        self.receiver.commands.offer(lambda: self.receiver.remove_image(image, lambda: None))
+        self.receiver_proxy.remove_image(image)
         if rejoin:
-            self.receiver.commands.offer(lambda: endpoint.remove_cool_down(image.stream_id, image.session_id))
+            self.receiver_proxy.remove_cool_down(endpoint, image.stream_id, image.session_id)
 
-    def _delete_image(self, image: PublicationImage) -> None:
+    def on_image_released(self, image: PublicationImage) -> None:
+        """The receiver let go of ``image`` for good: free it and tell the receiver the session
+        may set up again."""
         self._removed.discard(id(image))
         endpoint = image.endpoint
         self._free_image(image)
-
-        def clear() -> None:
-            self.receiver.clear_init_in_progress(endpoint, image.stream_id, image.session_id)
-            endpoint.remove_cool_down(image.stream_id, image.session_id)
-
-        self.receiver.commands.offer(clear)
+        self.receiver_proxy.image_deleted(endpoint, image.stream_id, image.session_id)
         self._close_receive_endpoint_if_unused(endpoint)
 
 
