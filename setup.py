@@ -1,12 +1,16 @@
-"""Builds the one small C extension: atomic loads/stores/CAS on shared memory."""
+"""Builds the small C extension package, split by purpose:
+
+* ``aeronpy._atomic``: atomic loads/stores/CAS on shared memory, frame scans, recvmmsg.
+* ``aeronpy._logbuffer``: the client's per-message hot paths (offer/claim appenders, term
+  reader, fragment batches) over mapped log buffers.
+"""
 from setuptools import Extension, setup
+
+_FLAGS = ["-O2", "-std=c11"]
 
 setup(
     ext_modules=[
-        Extension(
-            "aeronpy._atomic",
-            sources=["src/aeronpy/_atomic.c"],
-            extra_compile_args=["-O2", "-std=c11"],
-        )
+        Extension("aeronpy._atomic", sources=["src/aeronpy/_atomic.c"], extra_compile_args=_FLAGS),
+        Extension("aeronpy._logbuffer", sources=["src/aeronpy/_logbuffer.c"], extra_compile_args=_FLAGS),
     ]
 )

@@ -22,6 +22,9 @@ class FakeCounter:
         self.buffer = AtomicBuffer(bytearray(8))
         self.buffer.put_int64_ordered(0, value)
         self.counter_id = 7
+        # where the C kernels find the value (as for an AtomicCounter)
+        self.values_buffer = self.buffer
+        self.offset = 0
 
     def get(self) -> int:
         return int(self.buffer.get_int64_volatile(0))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aeronpy._logbuffer import Reader
 from aeronpy.logbuffer import descriptor as d
+from aeronpy.logbuffer.fragment_batch import FragmentBatchLike, PyFragmentBatch
 from aeronpy.logbuffer.header import Header
 from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.logbuffer.term_reader import (
@@ -12,6 +14,7 @@ from aeronpy.logbuffer.term_reader import (
     FragmentHandler,
     controlled_read,
     read,
+    read_batch,
 )
 
 
@@ -20,6 +23,10 @@ class Image:
 
     A handler exception propagates out of ``poll``; the position is first moved past the
     fragment that raised (it is not redelivered).
+
+    ``poll``, ``bounded_poll``, ``controlled_poll`` and ``poll_batch`` run in the C term reader
+    (:class:`aeronpy._logbuffer.Reader`) when the log and the position counter live in C
+    ``AtomicBuffer`` s; the Python methods are their twins (``native=False`` forces them).
     """
 
     def __init__(
@@ -32,6 +39,8 @@ class Image:
         source_identity: str,
         join_position: int,
         subscriber_position_id: int,
+        *,
+        native: bool | None = None,
     ) -> None:
         self.subscription = subscription
         self.log_buffers = log_buffers
@@ -56,6 +65,30 @@ class Image:
         self._final_position = 0
         self._eos_position = d.INT64_MAX
         self._is_eos = False
+        self._batch: PyFragmentBatch | None = None
+        self._reader: Reader | None = None
+        self._make_reader(native)
+
+    def _make_reader(self, native: bool | None) -> None:
+        from aeronpy.client.publication import NATIVE_DEFAULT, counter_location, native_log
+
+        if native is None:
+            native = NATIVE_DEFAULT
+        location = counter_location(self.subscriber_position)
+        if not native or location is None or not native_log(self.log_buffers):
+            return
+        reader = Reader(self._term_buffers, location[0], location[1], self._header)
+        self._reader = reader
+        # instance attributes shadow the Python twins: one Python->C call per poll
+        self.poll = reader.poll  # type: ignore[method-assign]
+        self.bounded_poll = reader.bounded_poll  # type: ignore[method-assign]
+        self.controlled_poll = reader.controlled_poll  # type: ignore[method-assign]
+        self.poll_batch = reader.poll_batch  # type: ignore[method-assign]
+
+    @property
+    def is_native(self) -> bool:
+        """True if polls run in the C term reader."""
+        return self._reader is not None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -63,6 +96,7 @@ class Image:
         """Deliver up to ``fragment_limit`` fragments; returns the number delivered."""
         if self._closed:
             return 0
+        self._settle()
         position = self._get()
         offset = position & self._mask
         tb = self._term_buffers[(position >> self.position_bits_to_shift) % 3]
@@ -79,6 +113,7 @@ class Image:
         """Like :meth:`poll` but no fragment starting at or beyond ``limit_position``."""
         if self._closed:
             return 0
+        self._settle()
         position = self._get()
         if position >= limit_position:
             return 0
@@ -98,6 +133,7 @@ class Image:
         """Deliver fragments to a handler returning :class:`ControlledPollAction` values."""
         if self._closed:
             return 0
+        self._settle()
         position = self._get()
         offset = position & self._mask
         tb = self._term_buffers[(position >> self.position_bits_to_shift) % 3]
@@ -115,6 +151,47 @@ class Image:
         if end > offset and not self._closed:
             self._set(term_base + end)
         return count
+
+    def poll_batch(self, max_fragments: int) -> FragmentBatchLike:
+        """Take up to ``max_fragments`` fragments in one call, without a call per fragment.
+
+        Not an Aeron API.  The returned batch gives each fragment's payload offset and length
+        in the term (``offset(i)``, ``length(i)``, ``offsets()``, ``lengths()``), copies
+        (``get_bytes(i)``, ``copies()``) or zero-copy memoryviews (``views()``, ``view()``).
+
+        Validity: the fragments stay consumed-but-unacknowledged until the batch is released,
+        so the publisher cannot overwrite them: the subscriber position moves past them only
+        when ``batch.release()`` is called, the ``with`` block ends, the batch is garbage, or
+        the next ``poll``/``bounded_poll``/``controlled_poll``/``poll_batch`` of this image
+        starts.  After that every method of the batch raises
+        :class:`~aeronpy._logbuffer.StaleBatchError` and every memoryview it handed out is
+        released (using one raises ``ValueError``).  Copy what must outlive the batch, and do
+        not slice the views (a slice is not released with them).  Padding is skipped; a batch
+        never crosses the end of a term.
+        """
+        if max_fragments < 0:
+            raise ValueError(f"max_fragments must be >= 0, got {max_fragments}")
+        self._settle()
+        if self._closed:
+            return PyFragmentBatch.empty(self._release_batch)
+        position = self._get()
+        offset = position & self._mask
+        tb = self._term_buffers[(position >> self.position_bits_to_shift) % 3]
+        frames, end = read_batch(tb, offset, max_fragments)
+        batch = PyFragmentBatch(tb, frames, position + end - offset, self._release_batch)
+        self._batch = batch
+        return batch
+
+    def _release_batch(self, batch: PyFragmentBatch) -> None:
+        if self._batch is batch:
+            self._batch = None
+            if not self._closed and self._get() < batch.position:
+                self._set(batch.position)
+
+    def _settle(self) -> None:
+        batch = self._batch
+        if batch is not None:
+            batch.release()
 
     def _advance(self, position: int, delta: int) -> None:
         if delta > 0 and not self._closed:
@@ -186,6 +263,10 @@ class Image:
         self._final_position = int(self._get())
         self._is_eos = self._final_position >= self._eos_position
         self._closed = True
+        if self._batch is not None:
+            self._batch.release()
+        if self._reader is not None:
+            self._reader.close()
 
     def __repr__(self) -> str:
         return (

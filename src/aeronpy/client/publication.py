@@ -3,11 +3,20 @@
 ``offer`` returns the new stream position (> 0) or a negative code from
 :mod:`aeronpy.client.results`.  Messages longer than ``max_message_length`` (or claims longer
 than ``max_payload_length``) raise ``ValueError``.
+
+The per-message paths (``offer``, ``offerv``, ``try_claim``, ``append_padding``,
+``offer_batch``) run in the C kernel :class:`aeronpy._logbuffer.Appender`, one call each, when
+the log and the publication-limit counter live in C ``AtomicBuffer`` s; the Python methods
+below are their twins (used otherwise, with ``native=False`` or ``AERONPY_PURE_PYTHON=1``).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional, Sequence
+
+from aeronpy._logbuffer import Appender, set_source_adapter
+from aeronpy.concurrent.atomic_buffer import AtomicBuffer, HAVE_C_EXTENSION
 
 from aeronpy.client.buffer_claim import BufferClaim
 from aeronpy.client.results import (
@@ -32,9 +41,41 @@ ADD_DESTINATION = 0x07
 REMOVE_DESTINATION = 0x08
 _ACTIVE_TERM_COUNT_OFFSET = d.LOG_ACTIVE_TERM_COUNT_OFFSET
 
+NATIVE_DEFAULT = HAVE_C_EXTENSION and os.environ.get("AERONPY_PURE_PYTHON", "") != "1"
+"""Whether publications and images use the C kernels unless told otherwise."""
+
+set_source_adapter(lambda src: source_view(src)[0])
+
 
 def _join(buffers: Sequence[Any]) -> bytes:
     return b"".join(source_view(b)[0] for b in buffers)
+
+
+def counter_location(counter: Any) -> tuple[Any, int] | None:
+    """``(C AtomicBuffer, offset)`` holding a counter's value, or None if it has none."""
+    buffer = getattr(counter, "values_buffer", None)
+    offset = getattr(counter, "offset", None)
+    if HAVE_C_EXTENSION and type(buffer) is AtomicBuffer and type(offset) is int:
+        return buffer, offset
+    return None
+
+
+def native_log(log_buffers: Any) -> bool:
+    """True if every buffer of the log is a C AtomicBuffer (the kernels can use it)."""
+    return HAVE_C_EXTENSION and type(log_buffers.metadata) is AtomicBuffer and all(
+        type(tb) is AtomicBuffer for tb in log_buffers.term_buffers
+    )
+
+
+def _offer_batch_twin(offer: Any, messages: Sequence[Any]) -> tuple[int, int]:
+    accepted = 0
+    result = 0
+    for message in messages:
+        result = offer(message)
+        if result < 0:
+            break
+        accepted += 1
+    return accepted, result
 
 
 class _PublicationBase:
@@ -72,6 +113,41 @@ class _PublicationBase:
         self.max_possible_position = self.term_buffer_length << 31
         self._limit_get = publication_limit.get
         self._closed = False
+        self._kernel: Appender | None = None
+
+    def _make_kernel(self, native: bool | None, exclusive: bool) -> None:
+        """Bind the per-message methods to a C :class:`Appender` if the log allows it."""
+        if native is None:
+            native = NATIVE_DEFAULT
+        location = counter_location(self.publication_limit)
+        if not native or location is None or not native_log(self.log_buffers):
+            return
+        kernel = Appender(
+            self.log_buffers.term_buffers, self._meta, location[0], location[1],
+            self.session_id, self.stream_id, exclusive,
+        )
+        self._kernel = kernel
+        # instance attributes shadow the Python twins: one Python->C call per message
+        self.offer = kernel.offer
+        self.offerv = kernel.offerv
+        self.try_claim = kernel.try_claim
+        self.offer_batch = kernel.offer_batch  # type: ignore[method-assign]
+
+    @property
+    def is_native(self) -> bool:
+        """True if offers run in the C kernel."""
+        return self._kernel is not None
+
+    def offer_batch(self, messages: Sequence[Any]) -> tuple[int, int]:
+        """Offer each message of ``messages`` (any buffers) in order, in one call.
+
+        Stops at the first message refused.  Returns ``(accepted, result)``: how many were
+        appended, and the last result: the new position if all were accepted, else the code
+        that stopped the batch (``BACK_PRESSURED``, ``ADMIN_ACTION``, ...; that message and
+        the ones after it were not sent, so retry from ``messages[accepted]``).  ``(0, 0)`` for
+        no messages.  Not an Aeron API: it saves the per-call cost of Python.
+        """
+        return _offer_batch_twin(self.offer, messages)
 
     @property
     def is_closed(self) -> bool:
@@ -135,6 +211,8 @@ class _PublicationBase:
     def internal_close(self) -> None:
         """Mark closed: offers return CLOSED.  The log buffers stay with the conductor."""
         self._closed = True
+        if self._kernel is not None:
+            self._kernel.close()
 
     # -- multi-destination-cast (control-mode=manual publications) ----------------------------
 
@@ -191,6 +269,8 @@ class Publication(_PublicationBase):
         channel_status_id: int,
         registration_id: int,
         original_registration_id: int,
+        *,
+        native: bool | None = None,
     ) -> None:
         super().__init__(
             conductor, log_buffers, channel, stream_id, session_id, publication_limit,
@@ -202,6 +282,7 @@ class Publication(_PublicationBase):
         )
         self._append_unfragmented = self._appender.append_unfragmented
         self._append_fragmented = self._appender.append_fragmented
+        self._make_kernel(native, exclusive=False)
 
     @property
     def position(self) -> int:
@@ -295,6 +376,8 @@ class ExclusivePublication(Publication):
         channel_status_id: int,
         registration_id: int,
         original_registration_id: int,
+        *,
+        native: bool | None = None,
     ) -> None:
         _PublicationBase.__init__(
             self,
@@ -315,20 +398,25 @@ class ExclusivePublication(Publication):
         )
         self._x_append_unfragmented = self._x_appender.append_unfragmented
         self._x_append_fragmented = self._x_appender.append_fragmented
+        self._make_kernel(native, exclusive=True)
+        if self._kernel is not None:
+            self.append_padding = self._kernel.append_padding  # type: ignore[method-assign]
 
     @property
     def position(self) -> int:
         if self._closed:
             return CLOSED
+        if self._kernel is not None:
+            return self._kernel.position
         return self._term_begin_position + self._term_offset
 
     @property
     def term_id(self) -> int:
-        return self._term_id
+        return self._kernel.term_id if self._kernel is not None else self._term_id
 
     @property
     def term_offset(self) -> int:
-        return self._term_offset
+        return self._kernel.term_offset if self._kernel is not None else self._term_offset
 
     def offer(
         self,

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from aeronpy._logbuffer import HeaderBase
 from aeronpy.protocol import data_header as dh
 
 
-class Header:
+class Header(HeaderBase):
     """Frame header of the current fragment; ``buffer``/``offset`` locate the frame start.
 
-    Readers reuse one instance and just reassign ``buffer`` and ``offset`` per fragment, so a
-    handler must copy what it needs before returning.
+    Readers reuse one instance and just reassign ``buffer`` and ``offset`` per fragment (the C
+    reader writes them in place through :class:`HeaderBase`), so a handler must copy what it
+    needs before returning.
     """
 
-    __slots__ = (
-        "buffer", "offset", "initial_term_id", "position_bits_to_shift",
-        "fragmented_frame_length", "context",
-    )
+    __slots__ = ("initial_term_id", "position_bits_to_shift", "fragmented_frame_length", "context")
 
     def __init__(self, initial_term_id: int, position_bits_to_shift: int, context: Any = None) -> None:
         self.initial_term_id = initial_term_id

@@ -53,6 +53,13 @@ def read(
     return len(frames), end
 
 
+def read_batch(term_buffer: Any, term_offset: int, max_fragments: int) -> tuple[list[tuple[int, int]], int]:
+    """Payload ``(offset, length)`` of up to ``max_fragments`` committed fragments from
+    ``term_offset`` (padding skipped) and the term offset after the last frame taken."""
+    frames, end = term_buffer.scan_frames(term_offset, term_buffer.capacity, max_fragments, HDR_TYPE_PAD)
+    return [(fo + 32, fl - 32) for fo, fl in frames], end
+
+
 def controlled_read(
     term_buffer: Any,
     term_offset: int,

@@ -1,0 +1,1791 @@
+/*
+ * aeronpy._logbuffer: the client's per-message hot paths over a mapped log buffer.
+ *
+ *   Appender      offer / offerv / try_claim / append_padding / offer_batch of a concurrent or
+ *                 exclusive publication: one call does the closed check, the publication-limit
+ *                 check, the tail fetch-add (concurrent) or local tail (exclusive), header write,
+ *                 payload copy, the release store of the frame length, and rotation /
+ *                 back-pressure / admin-action / max-position results (log-buffer.md section 6).
+ *   Reader        the term reader behind Image.poll, bounded_poll, controlled_poll and
+ *                 poll_batch: walks committed frames, calls the handler per fragment with one
+ *                 reused Header flyweight, and moves the subscriber position (release store).
+ *   FragmentBatch what poll_batch hands out; valid until released (explicitly, or by the next
+ *                 poll of the same image), after which every access raises StaleBatchError.
+ *   HeaderBase    C base of aeronpy.logbuffer.header.Header (buffer, offset) so the reader
+ *                 updates the flyweight without attribute look-ups.
+ *
+ * Memory is reached through the buffer protocol of the AtomicBuffers of the log (held from
+ * construction to close()), so a mapping can never go away under a kernel.  Python twins:
+ * aeronpy.logbuffer.term_appender and aeronpy.logbuffer.term_reader (the test oracles).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <stdint.h>
+#include <string.h>
+
+#define HDR_LENGTH 32
+#define ALIGN32(x) (((x) + 31) & ~31)
+#define TYPE_PAD 0
+#define TYPE_DATA 1
+#define FLAG_BEGIN 0x80
+#define FLAG_END 0x40
+#define FLAGS_UNFRAGMENTED 0xC0
+
+#define META_ACTIVE_TERM_COUNT 24
+#define META_IS_CONNECTED 136
+#define META_INITIAL_TERM_ID 264
+#define META_MTU_LENGTH 272
+#define META_LENGTH 4096
+
+#define RESULT_NOT_CONNECTED (-1)
+#define RESULT_BACK_PRESSURED (-2)
+#define RESULT_ADMIN_ACTION (-3)
+#define RESULT_CLOSED (-4)
+#define RESULT_MAX_POSITION_EXCEEDED (-5)
+#define TRIPPED (-2)
+
+#define ACTION_ABORT 1
+#define ACTION_BREAK 2
+#define ACTION_COMMIT 3
+
+static PyObject *StaleBatchError = NULL;
+static PyObject *source_adapter = NULL; /* callable(src) -> buffer-protocol object */
+
+static inline int32_t term_count_of(int32_t term_id, int32_t initial_term_id)
+{
+    return (int32_t)((uint32_t)term_id - (uint32_t)initial_term_id);
+}
+
+static inline int32_t load_i32_acquire(const uint8_t *p)
+{
+    return __atomic_load_n((const int32_t *)p, __ATOMIC_ACQUIRE);
+}
+
+static inline int64_t load_i64_acquire(const uint8_t *p)
+{
+    return __atomic_load_n((const int64_t *)p, __ATOMIC_ACQUIRE);
+}
+
+static inline void store_i32_release(uint8_t *p, int32_t v)
+{
+    __atomic_store_n((int32_t *)p, v, __ATOMIC_RELEASE);
+}
+
+static inline void store_i64_release(uint8_t *p, int64_t v)
+{
+    __atomic_store_n((int64_t *)p, v, __ATOMIC_RELEASE);
+}
+
+/* A buffer view of any writable region (AtomicBuffer, mmap, bytearray). */
+static int get_region(PyObject *obj, Py_buffer *view, const char *what)
+{
+    if (PyObject_GetBuffer(obj, view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+        PyErr_Format(PyExc_TypeError, "%s must be a writable buffer (a C AtomicBuffer)", what);
+        return -1;
+    }
+    return 0;
+}
+
+/* A read view of a message source; falls back to the registered adapter (PyAtomicBuffer). */
+static int get_source(PyObject *src, Py_buffer *view)
+{
+    PyObject *adapted;
+    int rc;
+    if (PyObject_GetBuffer(src, view, PyBUF_C_CONTIGUOUS) == 0)
+        return 0;
+    if (source_adapter == NULL || !PyErr_ExceptionMatches(PyExc_TypeError))
+        return -1;
+    PyErr_Clear();
+    adapted = PyObject_CallOneArg(source_adapter, src);
+    if (adapted == NULL)
+        return -1;
+    rc = PyObject_GetBuffer(adapted, view, PyBUF_C_CONTIGUOUS);
+    Py_DECREF(adapted);
+    return rc;
+}
+
+static inline int64_t as_i64(PyObject *o, int *err)
+{
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred())
+        *err = 1;
+    return (int64_t)v;
+}
+
+/* ===================================================================== Appender */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *term_objs[3];
+    Py_buffer tv[3];
+    Py_buffer mv;
+    Py_buffer lv;
+    int have_views;
+    int closed;
+    int busy;          /* calls in progress (a reserved-value supplier may re-enter) */
+    int close_pending; /* close() came while busy: drop the views when the last call ends */
+    uint8_t *term[3];
+    uint8_t *meta;
+    uint8_t *limit;
+    int32_t term_length;
+    int32_t session_id;
+    int32_t stream_id;
+    int32_t initial_term_id;
+    int32_t bits;
+    int32_t mtu;
+    int32_t max_payload;
+    int32_t max_message;
+    int64_t max_possible;
+    int exclusive;
+    /* exclusive state */
+    int32_t x_index;
+    int32_t x_term_id;
+    int32_t x_term_offset;
+    int64_t x_term_begin;
+} Appender;
+
+static void appender_drop_views(Appender *self)
+{
+    int i;
+    if (!self->have_views)
+        return;
+    for (i = 0; i < 3; i++)
+        PyBuffer_Release(&self->tv[i]);
+    PyBuffer_Release(&self->mv);
+    PyBuffer_Release(&self->lv);
+    self->have_views = 0;
+}
+
+static int
+Appender_init(Appender *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"term_buffers", "metadata", "limit_buffer", "limit_offset",
+                             "session_id", "stream_id", "exclusive", NULL};
+    PyObject *terms, *meta, *limit_buf;
+    Py_ssize_t limit_offset;
+    int session_id, stream_id, exclusive = 0, i, got = 0;
+    PyObject *seq;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOnii|p", kwlist, &terms, &meta, &limit_buf,
+                                     &limit_offset, &session_id, &stream_id, &exclusive))
+        return -1;
+    if (self->have_views) {
+        PyErr_SetString(PyExc_TypeError, "Appender already initialised");
+        return -1;
+    }
+    seq = PySequence_Fast(terms, "term_buffers must be a sequence of 3 buffers");
+    if (seq == NULL)
+        return -1;
+    if (PySequence_Fast_GET_SIZE(seq) != 3) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "term_buffers must hold exactly 3 term buffers");
+        return -1;
+    }
+    for (i = 0; i < 3; i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
+        if (get_region(t, &self->tv[i], "term_buffers[i]") < 0)
+            goto fail;
+        got++;
+    }
+    if (get_region(meta, &self->mv, "metadata") < 0)
+        goto fail;
+    got++;
+    if (get_region(limit_buf, &self->lv, "limit_buffer") < 0)
+        goto fail;
+    got++;
+    if (self->mv.len < META_LENGTH || self->tv[0].len < 64 * 1024 ||
+        self->tv[1].len != self->tv[0].len || self->tv[2].len != self->tv[0].len ||
+        (self->tv[0].len & (self->tv[0].len - 1)) != 0) {
+        PyErr_SetString(PyExc_ValueError, "term_buffers/metadata do not form a log buffer");
+        goto fail;
+    }
+    if (limit_offset < 0 || limit_offset > self->lv.len - 8 ||
+        ((uintptr_t)((uint8_t *)self->lv.buf + limit_offset) & 7) != 0) {
+        PyErr_Format(PyExc_ValueError, "limit_offset %zd invalid for the limit buffer", limit_offset);
+        goto fail;
+    }
+    for (i = 0; i < 3; i++) {
+        self->term[i] = (uint8_t *)self->tv[i].buf;
+        Py_INCREF(PySequence_Fast_GET_ITEM(seq, i));
+        self->term_objs[i] = PySequence_Fast_GET_ITEM(seq, i);
+    }
+    Py_DECREF(seq);
+    self->meta = (uint8_t *)self->mv.buf;
+    self->limit = (uint8_t *)self->lv.buf + limit_offset;
+    self->have_views = 1;
+    self->term_length = (int32_t)self->tv[0].len;
+    self->bits = __builtin_ctz((unsigned)self->term_length);
+    memcpy(&self->initial_term_id, self->meta + META_INITIAL_TERM_ID, 4);
+    memcpy(&self->mtu, self->meta + META_MTU_LENGTH, 4);
+    self->session_id = session_id;
+    self->stream_id = stream_id;
+    self->max_payload = self->mtu - HDR_LENGTH;
+    {
+        int32_t m = self->term_length / 8;
+        self->max_message = m < 16 * 1024 * 1024 ? m : 16 * 1024 * 1024;
+    }
+    self->max_possible = (int64_t)self->term_length << 31;
+    self->exclusive = exclusive;
+    if (exclusive) {
+        int32_t term_count = load_i32_acquire(self->meta + META_ACTIVE_TERM_COUNT);
+        int32_t index = (int32_t)(((int64_t)term_count % 3 + 3) % 3);
+        int64_t raw = load_i64_acquire(self->meta + 8 * index);
+        int64_t off = raw & 0xFFFFFFFFLL;
+        self->x_index = index;
+        self->x_term_id = (int32_t)(raw >> 32);
+        self->x_term_offset = (int32_t)(off > self->term_length ? self->term_length : off);
+        self->x_term_begin = (int64_t)term_count_of(self->x_term_id, self->initial_term_id) << self->bits;
+    }
+    return 0;
+fail:
+    Py_DECREF(seq);
+    for (i = 0; i < got && i < 3; i++)
+        PyBuffer_Release(&self->tv[i]);
+    if (got > 3)
+        PyBuffer_Release(&self->mv);
+    if (got > 4)
+        PyBuffer_Release(&self->lv);
+    return -1;
+}
+
+static void
+Appender_dealloc(Appender *self)
+{
+    int i;
+    appender_drop_views(self);
+    for (i = 0; i < 3; i++)
+        Py_CLEAR(self->term_objs[i]);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static inline void
+write_header(Appender *self, uint8_t *tb, int32_t offset, int32_t frame_length, int32_t term_id,
+             uint8_t flags, uint16_t type)
+{
+    uint8_t *h = tb + offset;
+    int64_t zero = 0;
+    store_i32_release(h, -frame_length);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    h[4] = 0;
+    h[5] = flags;
+    memcpy(h + 6, &type, 2);
+    memcpy(h + 8, &offset, 4);
+    memcpy(h + 12, &self->session_id, 4);
+    memcpy(h + 16, &self->stream_id, 4);
+    memcpy(h + 20, &term_id, 4);
+    memcpy(h + 24, &zero, 8);
+}
+
+static void
+write_pad(Appender *self, uint8_t *tb, int32_t term_offset, int32_t term_id)
+{
+    if (term_offset < self->term_length) {
+        int32_t length = self->term_length - term_offset;
+        write_header(self, tb, term_offset, length, term_id, FLAGS_UNFRAGMENTED, TYPE_PAD);
+        store_i32_release(tb + term_offset, length);
+    }
+}
+
+/* Call the reserved value supplier and store its value; -1 on error (frame left as written). */
+static int
+apply_rvs(Appender *self, PyObject *rvs, int index, uint8_t *tb, int32_t frame_offset, int32_t frame_length)
+{
+    PyObject *args[3], *r;
+    int err = 0;
+    int64_t v;
+    args[0] = self->term_objs[index];
+    args[1] = PyLong_FromLong(frame_offset);
+    args[2] = PyLong_FromLong(frame_length);
+    if (args[1] == NULL || args[2] == NULL) {
+        Py_XDECREF(args[1]);
+        Py_XDECREF(args[2]);
+        return -1;
+    }
+    r = PyObject_Vectorcall(rvs, args, 3, NULL);
+    Py_DECREF(args[1]);
+    Py_DECREF(args[2]);
+    if (r == NULL)
+        return -1;
+    v = as_i64(r, &err);
+    Py_DECREF(r);
+    if (err)
+        return -1;
+    memcpy(tb + frame_offset + 24, &v, 8);
+    return 0;
+}
+
+/* Source pieces of one message (offer: one piece, offerv: many). */
+typedef struct {
+    const uint8_t *ptr;
+    Py_ssize_t len;
+} piece_t;
+
+/* Copy `n` bytes of the concatenated pieces starting at *cursor (piece index, offset). */
+static inline void
+copy_pieces(uint8_t *dst, const piece_t *pieces, Py_ssize_t *pi, Py_ssize_t *po, Py_ssize_t n)
+{
+    while (n > 0) {
+        Py_ssize_t avail = pieces[*pi].len - *po;
+        Py_ssize_t take = avail < n ? avail : n;
+        if (take > 0) {
+            memcpy(dst, pieces[*pi].ptr + *po, (size_t)take);
+            dst += take;
+            n -= take;
+            *po += take;
+        }
+        if (*po >= pieces[*pi].len) {
+            (*pi)++;
+            *po = 0;
+        }
+    }
+}
+
+/* Write the frames of one message at term_offset (space already reserved); -1 on rvs error. */
+static int
+write_message(Appender *self, int index, int32_t term_offset, int32_t term_id,
+              const piece_t *pieces, Py_ssize_t length, PyObject *rvs)
+{
+    uint8_t *tb = self->term[index];
+    Py_ssize_t pi = 0, po = 0;
+    if (length <= self->max_payload) {
+        int32_t frame_length = (int32_t)length + HDR_LENGTH;
+        write_header(self, tb, term_offset, frame_length, term_id, FLAGS_UNFRAGMENTED, TYPE_DATA);
+        copy_pieces(tb + term_offset + HDR_LENGTH, pieces, &pi, &po, length);
+        if (rvs != NULL && apply_rvs(self, rvs, index, tb, term_offset, frame_length) < 0)
+            return -1;
+        store_i32_release(tb + term_offset, frame_length);
+        return 0;
+    }
+    {
+        uint8_t flags = FLAG_BEGIN;
+        Py_ssize_t remaining = length;
+        int32_t frame_offset = term_offset;
+        for (;;) {
+            Py_ssize_t n = remaining < self->max_payload ? remaining : self->max_payload;
+            int32_t frame_length = (int32_t)n + HDR_LENGTH;
+            if (remaining <= self->max_payload)
+                flags |= FLAG_END;
+            write_header(self, tb, frame_offset, frame_length, term_id, flags, TYPE_DATA);
+            copy_pieces(tb + frame_offset + HDR_LENGTH, pieces, &pi, &po, n);
+            if (rvs != NULL && apply_rvs(self, rvs, index, tb, frame_offset, frame_length) < 0)
+                return -1;
+            store_i32_release(tb + frame_offset, frame_length);
+            remaining -= n;
+            if (remaining <= 0)
+                return 0;
+            flags = 0;
+            frame_offset += ALIGN32(frame_length);
+        }
+    }
+}
+
+static inline int64_t
+fragmented_length(Py_ssize_t length, int32_t max_payload)
+{
+    int64_t full = length / max_payload, rem = length % max_payload;
+    return full * (max_payload + HDR_LENGTH) + (rem ? ALIGN32(rem + HDR_LENGTH) : 0);
+}
+
+static inline int64_t
+required_length(Appender *self, Py_ssize_t length)
+{
+    if (length <= self->max_payload)
+        return ALIGN32(length + HDR_LENGTH);
+    return fragmented_length(length, self->max_payload);
+}
+
+static int64_t
+not_connected_status(Appender *self)
+{
+    return load_i32_acquire(self->meta + META_IS_CONNECTED) == 1 ? RESULT_BACK_PRESSURED : RESULT_NOT_CONNECTED;
+}
+
+/* Concurrent: rotate after padding the rest of the term. */
+static int64_t
+end_of_log(Appender *self, int index, int32_t term_offset, int32_t term_id, int64_t position)
+{
+    int32_t term_count, next_term_id, next_term_count, expected;
+    int next_index;
+    uint8_t *tail;
+    int64_t new_tail;
+    write_pad(self, self->term[index], term_offset, term_id);
+    if (position >= self->max_possible)
+        return RESULT_MAX_POSITION_EXCEEDED;
+    term_count = term_count_of(term_id, self->initial_term_id);
+    next_term_id = (int32_t)((uint32_t)term_id + 1);
+    next_term_count = (int32_t)((uint32_t)term_count + 1);
+    next_index = (int)(((int64_t)next_term_count % 3 + 3) % 3);
+    expected = (int32_t)((uint32_t)next_term_id - 3);
+    tail = self->meta + 8 * next_index;
+    new_tail = (int64_t)((uint64_t)(uint32_t)next_term_id << 32);
+    for (;;) {
+        int64_t raw = load_i64_acquire(tail);
+        if ((int32_t)(raw >> 32) != expected)
+            break;
+        if (__atomic_compare_exchange_n((int64_t *)tail, &raw, new_tail, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            break;
+    }
+    {
+        int32_t e = term_count;
+        __atomic_compare_exchange_n((int32_t *)(self->meta + META_ACTIVE_TERM_COUNT), &e, next_term_count, 0,
+                                    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    }
+    return RESULT_ADMIN_ACTION;
+}
+
+/* Exclusive: move to the next term (the caller retries). */
+static int64_t
+x_end_of_term(Appender *self)
+{
+    int32_t next_term_id, next_term_count;
+    int next_index;
+    if (self->x_term_begin + self->term_length >= self->max_possible)
+        return RESULT_MAX_POSITION_EXCEEDED;
+    next_term_id = (int32_t)((uint32_t)self->x_term_id + 1);
+    next_term_count = term_count_of(next_term_id, self->initial_term_id);
+    next_index = (int)(((int64_t)next_term_count % 3 + 3) % 3);
+    self->x_index = next_index;
+    self->x_term_id = next_term_id;
+    self->x_term_offset = 0;
+    self->x_term_begin += self->term_length;
+    store_i64_release(self->meta + 8 * next_index, (int64_t)((uint64_t)(uint32_t)next_term_id << 32));
+    store_i32_release(self->meta + META_ACTIVE_TERM_COUNT, next_term_count);
+    return RESULT_ADMIN_ACTION;
+}
+
+/*
+ * Append one message of `length` bytes from `pieces`.  kind 0: data, 1: claim (no copy; the
+ * caller wraps the claim), 2: padding.  On success *frame_offset_out is the first frame's
+ * offset and *index_out its partition.  Returns the new position or a result; -100 on a Python
+ * error (rvs).  Lengths were validated by the caller.
+ */
+#define PY_ERROR_RESULT (-100)
+
+static int64_t
+append(Appender *self, const piece_t *pieces, Py_ssize_t length, PyObject *rvs, int kind,
+       int32_t *frame_offset_out, int *index_out)
+{
+    int64_t limit = load_i64_acquire(self->limit);
+    if (!self->exclusive) {
+        int32_t term_count = load_i32_acquire(self->meta + META_ACTIVE_TERM_COUNT);
+        int index = (int)(((int64_t)term_count % 3 + 3) % 3);
+        int64_t raw = load_i64_acquire(self->meta + 8 * index);
+        int32_t term_id = (int32_t)(raw >> 32);
+        int64_t term_offset = raw & 0xFFFFFFFFLL;
+        int64_t position;
+        if (term_count != term_count_of(term_id, self->initial_term_id))
+            return RESULT_ADMIN_ACTION;
+        if (term_offset > self->term_length)
+            term_offset = self->term_length;
+        position = ((int64_t)term_count << self->bits) + term_offset;
+        if (position < limit) {
+            int64_t required = required_length(self, length);
+            int64_t resulting;
+            raw = __atomic_fetch_add((int64_t *)(self->meta + 8 * index), required, __ATOMIC_SEQ_CST);
+            term_id = (int32_t)(raw >> 32);
+            term_offset = raw & 0xFFFFFFFFLL;
+            if (term_offset > self->term_length)
+                term_offset = self->term_length;
+            resulting = term_offset + required;
+            position = ((int64_t)term_count_of(term_id, self->initial_term_id) << self->bits) + resulting;
+            if (resulting > self->term_length)
+                return end_of_log(self, index, (int32_t)term_offset, term_id, position);
+            if (kind == 0) {
+                if (write_message(self, index, (int32_t)term_offset, term_id, pieces, length, rvs) < 0)
+                    return PY_ERROR_RESULT;
+            } else {
+                write_header(self, self->term[index], (int32_t)term_offset, (int32_t)length + HDR_LENGTH,
+                             term_id, FLAGS_UNFRAGMENTED, TYPE_DATA);
+            }
+            *frame_offset_out = (int32_t)term_offset;
+            *index_out = index;
+            return position;
+        }
+        if (position + ALIGN32(length + HDR_LENGTH) >= self->max_possible)
+            return RESULT_MAX_POSITION_EXCEEDED;
+        return not_connected_status(self);
+    } else {
+        int32_t term_offset = self->x_term_offset;
+        int64_t position = self->x_term_begin + term_offset;
+        if (position < limit) {
+            int index = self->x_index;
+            int32_t term_id = self->x_term_id;
+            int64_t resulting = term_offset + (kind == 0 ? required_length(self, length) : ALIGN32(length + HDR_LENGTH));
+            store_i64_release(self->meta + 8 * index,
+                              (int64_t)(((uint64_t)(uint32_t)term_id << 32) | (uint64_t)resulting));
+            if (resulting > self->term_length) {
+                write_pad(self, self->term[index], term_offset, term_id);
+                return x_end_of_term(self);
+            }
+            if (kind == 0) {
+                if (write_message(self, index, term_offset, term_id, pieces, length, rvs) < 0)
+                    return PY_ERROR_RESULT;
+            } else if (kind == 1) {
+                write_header(self, self->term[index], term_offset, (int32_t)length + HDR_LENGTH, term_id,
+                             FLAGS_UNFRAGMENTED, TYPE_DATA);
+            } else {
+                write_header(self, self->term[index], term_offset, (int32_t)length + HDR_LENGTH, term_id,
+                             FLAGS_UNFRAGMENTED, TYPE_PAD);
+                store_i32_release(self->term[index] + term_offset, (int32_t)length + HDR_LENGTH);
+            }
+            self->x_term_offset = (int32_t)resulting;
+            *frame_offset_out = term_offset;
+            *index_out = index;
+            return self->x_term_begin + resulting;
+        }
+        if (position + length >= self->max_possible)
+            return RESULT_MAX_POSITION_EXCEEDED;
+        return not_connected_status(self);
+    }
+}
+
+static int
+check_message_length(Appender *self, Py_ssize_t length)
+{
+    if (length > self->max_message) {
+        PyErr_Format(PyExc_ValueError, "message exceeds max_message_length of %d, length=%zd",
+                     self->max_message, length);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int
+appender_usable(Appender *self)
+{
+    return !self->closed && self->have_views;
+}
+
+static void
+appender_leave(Appender *self)
+{
+    self->busy--;
+    if (self->busy == 0 && self->close_pending) {
+        self->close_pending = 0;
+        appender_drop_views(self);
+    }
+}
+
+static PyObject *
+result_object(int64_t r)
+{
+    if (r == PY_ERROR_RESULT)
+        return NULL;
+    return PyLong_FromLongLong(r);
+}
+
+/* offer one Py_buffer range; returns result or PY_ERROR_RESULT with an exception set */
+static int64_t
+offer_range(Appender *self, Py_buffer *src, Py_ssize_t offset, Py_ssize_t length, PyObject *rvs)
+{
+    piece_t piece;
+    int32_t fo;
+    int idx;
+    if (length < 0)
+        length = src->len - offset;
+    if (offset < 0 || length < 0 || length > src->len - offset) {
+        PyErr_Format(PyExc_IndexError, "range %zd+%zd outside source of %zd bytes", offset, length,
+                     (Py_ssize_t)src->len);
+        return PY_ERROR_RESULT;
+    }
+    if (length > self->max_payload && check_message_length(self, length) < 0)
+        return PY_ERROR_RESULT;
+    piece.ptr = (const uint8_t *)src->buf + offset;
+    piece.len = length;
+    return append(self, &piece, length, rvs, 0, &fo, &idx);
+}
+
+/* offer(buffer, offset=0, length=-1, reserved_value_supplier=None) -> position or result */
+static PyObject *
+Appender_offer(Appender *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *vals[4] = {NULL, NULL, NULL, NULL};
+    static const char *names[4] = {"buffer", "offset", "length", "reserved_value_supplier"};
+    Py_ssize_t offset = 0, length = -1, i;
+    PyObject *rvs = NULL;
+    Py_buffer src;
+    int64_t r;
+    if (nargs > 4) {
+        PyErr_SetString(PyExc_TypeError, "offer() takes at most 4 arguments");
+        return NULL;
+    }
+    for (i = 0; i < nargs; i++)
+        vals[i] = args[i];
+    if (kwnames != NULL) {
+        Py_ssize_t k, nk = PyTuple_GET_SIZE(kwnames);
+        for (k = 0; k < nk; k++) {
+            const char *kn = PyUnicode_AsUTF8(PyTuple_GET_ITEM(kwnames, k));
+            int found = 0, j;
+            if (kn == NULL)
+                return NULL;
+            for (j = 0; j < 4; j++) {
+                if (strcmp(kn, names[j]) == 0) {
+                    if (vals[j] != NULL) {
+                        PyErr_Format(PyExc_TypeError, "offer() got multiple values for argument '%s'", kn);
+                        return NULL;
+                    }
+                    vals[j] = args[nargs + k];
+                    found = 1;
+                }
+            }
+            if (!found) {
+                PyErr_Format(PyExc_TypeError, "offer() got an unexpected keyword argument '%s'", kn);
+                return NULL;
+            }
+        }
+    }
+    if (vals[0] == NULL) {
+        PyErr_SetString(PyExc_TypeError, "offer() missing required argument 'buffer'");
+        return NULL;
+    }
+    if (!appender_usable(self))
+        return PyLong_FromLong(RESULT_CLOSED);
+    if (vals[1] != NULL && (offset = PyLong_AsSsize_t(vals[1])) == -1 && PyErr_Occurred())
+        return NULL;
+    if (vals[2] != NULL && (length = PyLong_AsSsize_t(vals[2])) == -1 && PyErr_Occurred())
+        return NULL;
+    if (vals[3] != NULL && vals[3] != Py_None)
+        rvs = vals[3];
+    if (get_source(vals[0], &src) < 0)
+        return NULL;
+    self->busy++;
+    r = offer_range(self, &src, offset, length, rvs);
+    appender_leave(self);
+    PyBuffer_Release(&src);
+    return result_object(r);
+}
+
+#define STACK_PIECES 16
+
+/* offerv(buffers, reserved_value_supplier=None): the concatenation as one message */
+static PyObject *
+Appender_offerv(Appender *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *seq, *rvs = NULL;
+    Py_buffer stack_views[STACK_PIECES];
+    piece_t stack_pieces[STACK_PIECES];
+    Py_buffer *views = stack_views;
+    piece_t *pieces = stack_pieces;
+    Py_ssize_t n, i, got = 0, total = 0;
+    int64_t r = PY_ERROR_RESULT;
+    int32_t fo;
+    int idx;
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "offerv(buffers, reserved_value_supplier=None)");
+        return NULL;
+    }
+    if (nargs == 2 && args[1] != Py_None)
+        rvs = args[1];
+    if (!appender_usable(self))
+        return PyLong_FromLong(RESULT_CLOSED);
+    seq = PySequence_Fast(args[0], "offerv() needs a sequence of buffers");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    if (n > STACK_PIECES) {
+        views = PyMem_Malloc(sizeof(Py_buffer) * (size_t)n);
+        pieces = PyMem_Malloc(sizeof(piece_t) * (size_t)n);
+        if (views == NULL || pieces == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        if (get_source(PySequence_Fast_GET_ITEM(seq, i), &views[i]) < 0)
+            goto done;
+        got++;
+        pieces[i].ptr = views[i].buf;
+        pieces[i].len = views[i].len;
+        total += views[i].len;
+    }
+    if (total > self->max_payload && check_message_length(self, total) < 0)
+        goto done;
+    self->busy++;
+    r = append(self, pieces, total, rvs, 0, &fo, &idx);
+    appender_leave(self);
+done:
+    for (i = 0; i < got; i++)
+        PyBuffer_Release(&views[i]);
+    if (views != stack_views)
+        PyMem_Free(views);
+    if (pieces != stack_pieces)
+        PyMem_Free(pieces);
+    Py_DECREF(seq);
+    return result_object(r);
+}
+
+static PyObject *
+wrap_claim(Appender *self, PyObject *claim, int index, int32_t frame_offset, Py_ssize_t length)
+{
+    PyObject *r = PyObject_CallMethod(claim, "wrap", "Oin", self->term_objs[index],
+                                      frame_offset + HDR_LENGTH, length);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    return r;
+}
+
+/* try_claim(length, buffer_claim) -> position or result */
+static PyObject *
+Appender_try_claim(Appender *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t length;
+    int64_t r;
+    int32_t fo = 0;
+    int idx = 0;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "try_claim(length, buffer_claim)");
+        return NULL;
+    }
+    if ((length = PyLong_AsSsize_t(args[0])) == -1 && PyErr_Occurred())
+        return NULL;
+    if (length > self->max_payload) {
+        PyErr_Format(PyExc_ValueError, "claim exceeds max_payload_length of %d, length=%zd",
+                     self->max_payload, length);
+        return NULL;
+    }
+    if (length < 0) {
+        PyErr_Format(PyExc_ValueError, "negative claim length %zd", length);
+        return NULL;
+    }
+    if (!appender_usable(self))
+        return PyLong_FromLong(RESULT_CLOSED);
+    r = append(self, NULL, length, NULL, 1, &fo, &idx);
+    if (r > 0 && wrap_claim(self, args[1], idx, fo, length) == NULL)
+        return NULL;
+    return PyLong_FromLongLong(r);
+}
+
+/* append_padding(length) (exclusive only) -> position or result */
+static PyObject *
+Appender_append_padding(Appender *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t length;
+    int32_t fo;
+    int idx;
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "append_padding(length)");
+        return NULL;
+    }
+    if (!self->exclusive) {
+        PyErr_SetString(PyExc_TypeError, "append_padding is for exclusive publications");
+        return NULL;
+    }
+    if ((length = PyLong_AsSsize_t(args[0])) == -1 && PyErr_Occurred())
+        return NULL;
+    if (check_message_length(self, length) < 0)
+        return NULL;
+    if (length < 0) {
+        PyErr_Format(PyExc_ValueError, "negative padding length %zd", length);
+        return NULL;
+    }
+    if (!appender_usable(self))
+        return PyLong_FromLong(RESULT_CLOSED);
+    return PyLong_FromLongLong(append(self, NULL, length, NULL, 2, &fo, &idx));
+}
+
+/*
+ * offer_batch(messages) -> (accepted, result)
+ * Offers each message in order until one is refused; `result` is the last offer's result: the
+ * new position when all were accepted, else the refusing result (that message was not sent).
+ */
+static PyObject *
+Appender_offer_batch(Appender *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *seq;
+    Py_ssize_t n, i, accepted = 0;
+    int64_t r = 0;
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "offer_batch(messages)");
+        return NULL;
+    }
+    if (!appender_usable(self))
+        return Py_BuildValue("(ni)", (Py_ssize_t)0, RESULT_CLOSED);
+    seq = PySequence_Fast(args[0], "offer_batch() needs a sequence of buffers");
+    if (seq == NULL)
+        return NULL;
+    n = PySequence_Fast_GET_SIZE(seq);
+    self->busy++;
+    for (i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        Py_buffer src;
+        if (PyBytes_CheckExact(item)) {
+            piece_t piece;
+            int32_t fo;
+            int idx;
+            piece.ptr = (const uint8_t *)PyBytes_AS_STRING(item);
+            piece.len = PyBytes_GET_SIZE(item);
+            if (piece.len > self->max_payload && check_message_length(self, piece.len) < 0) {
+                r = PY_ERROR_RESULT;
+                break;
+            }
+            r = append(self, &piece, piece.len, NULL, 0, &fo, &idx);
+        } else {
+            if (get_source(item, &src) < 0) {
+                r = PY_ERROR_RESULT;
+                break;
+            }
+            r = offer_range(self, &src, 0, -1, NULL);
+            PyBuffer_Release(&src);
+        }
+        if (r < 0)
+            break;
+        accepted++;
+        if (!appender_usable(self))
+            break;
+    }
+    appender_leave(self);
+    Py_DECREF(seq);
+    if (r == PY_ERROR_RESULT)
+        return NULL;
+    return Py_BuildValue("(nL)", accepted, (long long)r);
+}
+
+static PyObject *
+Appender_close(Appender *self, PyObject *Py_UNUSED(ignored))
+{
+    self->closed = 1;
+    if (self->busy)
+        self->close_pending = 1;
+    else
+        appender_drop_views(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Appender_get_closed(Appender *self, void *c)
+{
+    return PyBool_FromLong(!appender_usable(self));
+}
+
+static PyObject *
+Appender_get_position(Appender *self, void *c)
+{
+    if (!appender_usable(self))
+        return PyLong_FromLong(RESULT_CLOSED);
+    if (self->exclusive)
+        return PyLong_FromLongLong(self->x_term_begin + self->x_term_offset);
+    {
+        int32_t term_count = load_i32_acquire(self->meta + META_ACTIVE_TERM_COUNT);
+        int index = (int)(((int64_t)term_count % 3 + 3) % 3);
+        int64_t raw = load_i64_acquire(self->meta + 8 * index);
+        int64_t off = raw & 0xFFFFFFFFLL;
+        if (off > self->term_length)
+            off = self->term_length;
+        return PyLong_FromLongLong(
+            ((int64_t)term_count_of((int32_t)(raw >> 32), self->initial_term_id) << self->bits) + off);
+    }
+}
+
+static PyObject *Appender_get_term_id(Appender *self, void *c) { return PyLong_FromLong(self->x_term_id); }
+static PyObject *Appender_get_term_offset(Appender *self, void *c) { return PyLong_FromLong(self->x_term_offset); }
+
+static PyMethodDef Appender_methods[] = {
+    {"offer", (PyCFunction)(void (*)(void))Appender_offer, METH_FASTCALL | METH_KEYWORDS,
+     "offer(buffer, offset=0, length=-1, reserved_value_supplier=None) -> position or result"},
+    {"offerv", (PyCFunction)(void (*)(void))Appender_offerv, METH_FASTCALL,
+     "offerv(buffers, reserved_value_supplier=None) -> position or result"},
+    {"try_claim", (PyCFunction)(void (*)(void))Appender_try_claim, METH_FASTCALL,
+     "try_claim(length, buffer_claim) -> position or result"},
+    {"append_padding", (PyCFunction)(void (*)(void))Appender_append_padding, METH_FASTCALL,
+     "append_padding(length) -> position or result (exclusive)"},
+    {"offer_batch", (PyCFunction)(void (*)(void))Appender_offer_batch, METH_FASTCALL,
+     "offer_batch(messages) -> (accepted, last result)"},
+    {"close", (PyCFunction)Appender_close, METH_NOARGS, "Offers return CLOSED from now on."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Appender_getset[] = {
+    {"closed", (getter)Appender_get_closed, NULL, "True once closed.", NULL},
+    {"position", (getter)Appender_get_position, NULL, "Tail position, or CLOSED.", NULL},
+    {"term_id", (getter)Appender_get_term_id, NULL, "Exclusive: current term id.", NULL},
+    {"term_offset", (getter)Appender_get_term_offset, NULL, "Exclusive: current term offset.", NULL},
+    {NULL},
+};
+
+static PyTypeObject AppenderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._logbuffer.Appender",
+    .tp_basicsize = sizeof(Appender),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Appender(term_buffers, metadata, limit_buffer, limit_offset, session_id, stream_id, exclusive=False)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Appender_init,
+    .tp_dealloc = (destructor)Appender_dealloc,
+    .tp_methods = Appender_methods,
+    .tp_getset = Appender_getset,
+};
+
+/* =================================================================== HeaderBase */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *buffer;
+    Py_ssize_t offset;
+} HeaderBase;
+
+static void
+HeaderBase_dealloc(HeaderBase *self)
+{
+    /* a heap subclass's subtype_dealloc drops the type reference itself */
+    Py_CLEAR(self->buffer);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+HeaderBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    HeaderBase *self = (HeaderBase *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(Py_None);
+    self->buffer = Py_None;
+    self->offset = 0;
+    return (PyObject *)self;
+}
+
+static PyMemberDef HeaderBase_members[] = {
+    {"buffer", T_OBJECT, offsetof(HeaderBase, buffer), 0, "Buffer holding the frame."},
+    {"offset", T_PYSSIZET, offsetof(HeaderBase, offset), 0, "Offset of the frame header."},
+    {NULL},
+};
+
+static PyTypeObject HeaderBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._logbuffer.HeaderBase",
+    .tp_basicsize = sizeof(HeaderBase),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Base of the Header flyweight: the frame's buffer and offset.",
+    .tp_new = HeaderBase_new,
+    .tp_dealloc = (destructor)HeaderBase_dealloc,
+    .tp_members = HeaderBase_members,
+};
+
+static inline void
+header_point(PyObject *header, PyObject *buffer, Py_ssize_t offset)
+{
+    HeaderBase *h = (HeaderBase *)header;
+    if (h->buffer != buffer) {
+        PyObject *old = h->buffer;
+        Py_INCREF(buffer);
+        h->buffer = buffer;
+        Py_XDECREF(old);
+    }
+    h->offset = offset;
+}
+
+/* ======================================================================= Reader */
+
+typedef struct FragmentBatch FragmentBatch;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *term_objs[3];
+    Py_buffer tv[3];
+    Py_buffer pv;
+    uint8_t *term[3];
+    uint8_t *pos;
+    PyObject *header;
+    int have_views;
+    int closed;
+    int busy;
+    int close_pending;
+    int32_t term_length;
+    int32_t bits;
+    FragmentBatch *batch; /* borrowed: the outstanding batch, if any */
+} Reader;
+
+struct FragmentBatch {
+    PyObject_HEAD
+    Reader *reader;       /* strong */
+    PyObject *term_obj;   /* strong */
+    const uint8_t *data;
+    Py_ssize_t count;
+    int32_t *offsets;
+    int32_t *lengths;
+    int64_t end_position;
+    int valid;
+    PyObject *views;      /* list of memoryviews handed out, released on release() */
+};
+
+static void reader_drop_views(Reader *self)
+{
+    int i;
+    if (!self->have_views)
+        return;
+    for (i = 0; i < 3; i++)
+        PyBuffer_Release(&self->tv[i]);
+    PyBuffer_Release(&self->pv);
+    self->have_views = 0;
+}
+
+static int
+Reader_init(Reader *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"term_buffers", "position_buffer", "position_offset", "header", NULL};
+    PyObject *terms, *pbuf, *header, *seq;
+    Py_ssize_t poff;
+    int i, got = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnO", kwlist, &terms, &pbuf, &poff, &header))
+        return -1;
+    if (self->have_views) {
+        PyErr_SetString(PyExc_TypeError, "Reader already initialised");
+        return -1;
+    }
+    if (!PyObject_TypeCheck(header, &HeaderBaseType)) {
+        PyErr_SetString(PyExc_TypeError, "header must be an aeronpy Header");
+        return -1;
+    }
+    seq = PySequence_Fast(terms, "term_buffers must be a sequence of 3 buffers");
+    if (seq == NULL)
+        return -1;
+    if (PySequence_Fast_GET_SIZE(seq) != 3) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "term_buffers must hold exactly 3 term buffers");
+        return -1;
+    }
+    for (i = 0; i < 3; i++) {
+        if (get_region(PySequence_Fast_GET_ITEM(seq, i), &self->tv[i], "term_buffers[i]") < 0)
+            goto fail;
+        got++;
+    }
+    if (get_region(pbuf, &self->pv, "position_buffer") < 0)
+        goto fail;
+    got++;
+    if (self->tv[0].len < 64 * 1024 || (self->tv[0].len & (self->tv[0].len - 1)) != 0 ||
+        self->tv[1].len != self->tv[0].len || self->tv[2].len != self->tv[0].len) {
+        PyErr_SetString(PyExc_ValueError, "term_buffers do not form a log buffer");
+        goto fail;
+    }
+    if (poff < 0 || poff > self->pv.len - 8 || ((uintptr_t)((uint8_t *)self->pv.buf + poff) & 7) != 0) {
+        PyErr_Format(PyExc_ValueError, "position_offset %zd invalid for the position buffer", poff);
+        goto fail;
+    }
+    for (i = 0; i < 3; i++) {
+        self->term[i] = (uint8_t *)self->tv[i].buf;
+        self->term_objs[i] = PySequence_Fast_GET_ITEM(seq, i);
+        Py_INCREF(self->term_objs[i]);
+    }
+    Py_DECREF(seq);
+    self->pos = (uint8_t *)self->pv.buf + poff;
+    Py_INCREF(header);
+    self->header = header;
+    self->term_length = (int32_t)self->tv[0].len;
+    self->bits = __builtin_ctz((unsigned)self->term_length);
+    self->have_views = 1;
+    return 0;
+fail:
+    Py_DECREF(seq);
+    for (i = 0; i < got && i < 3; i++)
+        PyBuffer_Release(&self->tv[i]);
+    if (got > 3)
+        PyBuffer_Release(&self->pv);
+    return -1;
+}
+
+static void
+Reader_dealloc(Reader *self)
+{
+    int i;
+    reader_drop_views(self);
+    for (i = 0; i < 3; i++)
+        Py_CLEAR(self->term_objs[i]);
+    Py_CLEAR(self->header);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static inline int reader_usable(Reader *self) { return !self->closed && self->have_views; }
+
+static void reader_leave(Reader *self)
+{
+    self->busy--;
+    if (self->busy == 0 && self->close_pending) {
+        self->close_pending = 0;
+        reader_drop_views(self);
+    }
+}
+
+static inline void set_position(Reader *self, int64_t position)
+{
+    if (reader_usable(self))
+        store_i64_release(self->pos, position);
+}
+
+static int batch_release(FragmentBatch *b);
+
+/* release the outstanding batch (its position becomes the subscriber position) */
+static int reader_settle(Reader *self)
+{
+    if (self->batch != NULL)
+        return batch_release(self->batch);
+    return 0;
+}
+
+static inline PyObject *
+deliver(PyObject *handler, PyObject *term_obj, int32_t frame_offset, int32_t frame_length, PyObject *header)
+{
+    PyObject *args[4], *r;
+    args[0] = term_obj;
+    args[1] = PyLong_FromLong(frame_offset + HDR_LENGTH);
+    args[2] = PyLong_FromLong(frame_length - HDR_LENGTH);
+    args[3] = header;
+    if (args[1] == NULL || args[2] == NULL) {
+        Py_XDECREF(args[1]);
+        Py_XDECREF(args[2]);
+        return NULL;
+    }
+    r = PyObject_Vectorcall(handler, args, 4, NULL);
+    Py_DECREF(args[1]);
+    Py_DECREF(args[2]);
+    return r;
+}
+
+/*
+ * The read loop shared by poll and bounded_poll: deliver up to `limit` fragments below
+ * `limit_offset`.  The position moves once at the end (or past a fragment whose handler raised).
+ */
+static PyObject *
+reader_read(Reader *self, PyObject *handler, Py_ssize_t fragment_limit, int64_t limit_position)
+{
+    int64_t position;
+    int32_t start, offset, limit_offset;
+    int index;
+    uint8_t *tb;
+    PyObject *term_obj;
+    Py_ssize_t count = 0;
+    if (!reader_usable(self))
+        return PyLong_FromLong(0);
+    if (reader_settle(self) < 0)
+        return NULL;
+    position = load_i64_acquire(self->pos);
+    if (position >= limit_position)
+        return PyLong_FromLong(0);
+    start = offset = (int32_t)(position & (self->term_length - 1));
+    limit_offset = self->term_length;
+    if (limit_position - position + offset < limit_offset)
+        limit_offset = (int32_t)(limit_position - position + offset);
+    index = (int)((position >> self->bits) % 3);
+    tb = self->term[index];
+    term_obj = self->term_objs[index];
+    self->busy++;
+    while (count < fragment_limit && offset < limit_offset && offset <= self->term_length - HDR_LENGTH) {
+        int32_t frame_length = load_i32_acquire(tb + offset);
+        int32_t frame_offset = offset;
+        uint16_t type;
+        PyObject *r;
+        if (frame_length <= 0)
+            break;
+        offset += ALIGN32(frame_length);
+        memcpy(&type, tb + frame_offset + 6, 2);
+        if (type == TYPE_PAD)
+            continue;
+        header_point(self->header, term_obj, frame_offset);
+        r = deliver(handler, term_obj, frame_offset, frame_length, self->header);
+        if (r == NULL) {
+            set_position(self, position + (offset - start));
+            reader_leave(self);
+            return NULL;
+        }
+        Py_DECREF(r);
+        count++;
+    }
+    if (offset > start)
+        set_position(self, position + (offset - start));
+    reader_leave(self);
+    return PyLong_FromSsize_t(count);
+}
+
+static int parse_handler_limit(PyObject *const *args, Py_ssize_t nargs, const char *name, Py_ssize_t *limit)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "%s(handler, fragment_limit)", name);
+        return -1;
+    }
+    if ((*limit = PyLong_AsSsize_t(args[1])) == -1 && PyErr_Occurred())
+        return -1;
+    return 0;
+}
+
+/* poll(handler, fragment_limit) -> fragments read */
+static PyObject *
+Reader_poll(Reader *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t limit;
+    if (parse_handler_limit(args, nargs, "poll", &limit) < 0)
+        return NULL;
+    return reader_read(self, args[0], limit, INT64_MAX);
+}
+
+/* bounded_poll(handler, limit_position, fragment_limit) -> fragments read */
+static PyObject *
+Reader_bounded_poll(Reader *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t limit;
+    long long limit_position;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "bounded_poll(handler, limit_position, fragment_limit)");
+        return NULL;
+    }
+    if ((limit_position = PyLong_AsLongLong(args[1])) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((limit = PyLong_AsSsize_t(args[2])) == -1 && PyErr_Occurred())
+        return NULL;
+    return reader_read(self, args[0], limit, (int64_t)limit_position);
+}
+
+/* controlled_poll(handler, fragment_limit) -> fragments read; honours ABORT/BREAK/COMMIT */
+static PyObject *
+Reader_controlled_poll(Reader *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t limit, count = 0;
+    PyObject *handler;
+    int64_t position, term_base;
+    int32_t start, offset;
+    int index;
+    uint8_t *tb;
+    PyObject *term_obj;
+    if (parse_handler_limit(args, nargs, "controlled_poll", &limit) < 0)
+        return NULL;
+    handler = args[0];
+    if (!reader_usable(self))
+        return PyLong_FromLong(0);
+    if (reader_settle(self) < 0)
+        return NULL;
+    position = load_i64_acquire(self->pos);
+    start = offset = (int32_t)(position & (self->term_length - 1));
+    term_base = position - offset;
+    index = (int)((position >> self->bits) % 3);
+    tb = self->term[index];
+    term_obj = self->term_objs[index];
+    self->busy++;
+    while (count < limit && offset <= self->term_length - HDR_LENGTH) {
+        int32_t frame_length = load_i32_acquire(tb + offset);
+        int32_t frame_offset = offset;
+        uint16_t type;
+        PyObject *r;
+        long action = 0;
+        if (frame_length <= 0)
+            break;
+        offset += ALIGN32(frame_length);
+        memcpy(&type, tb + frame_offset + 6, 2);
+        if (type == TYPE_PAD)
+            continue;
+        header_point(self->header, term_obj, frame_offset);
+        r = deliver(handler, term_obj, frame_offset, frame_length, self->header);
+        if (r == NULL) {
+            set_position(self, position + (offset - start));
+            reader_leave(self);
+            return NULL;
+        }
+        if (PyLong_Check(r)) {
+            action = PyLong_AsLong(r);
+            if (action == -1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                action = 0;
+            }
+        }
+        Py_DECREF(r);
+        if (action == ACTION_ABORT) {
+            offset = frame_offset;
+            break;
+        }
+        count++;
+        if (action == ACTION_BREAK)
+            break;
+        if (action == ACTION_COMMIT)
+            set_position(self, term_base + offset);
+    }
+    if (offset > start)
+        set_position(self, term_base + offset);
+    reader_leave(self);
+    return PyLong_FromSsize_t(count);
+}
+
+static PyTypeObject FragmentBatchType;
+
+/* poll_batch(max_fragments) -> FragmentBatch (see FragmentBatch) */
+static PyObject *
+Reader_poll_batch(Reader *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t limit, count = 0, cap;
+    int64_t position;
+    int32_t start, offset;
+    int index;
+    uint8_t *tb;
+    FragmentBatch *b;
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "poll_batch(max_fragments)");
+        return NULL;
+    }
+    if ((limit = PyLong_AsSsize_t(args[0])) == -1 && PyErr_Occurred())
+        return NULL;
+    if (limit < 0) {
+        PyErr_Format(PyExc_ValueError, "max_fragments must be >= 0, got %zd", limit);
+        return NULL;
+    }
+    if (reader_settle(self) < 0)
+        return NULL;
+    b = PyObject_New(FragmentBatch, &FragmentBatchType);
+    if (b == NULL)
+        return NULL;
+    Py_INCREF(self);
+    b->reader = self;
+    b->term_obj = NULL;
+    b->data = NULL;
+    b->count = 0;
+    b->offsets = NULL;
+    b->lengths = NULL;
+    b->views = NULL;
+    b->valid = 1;
+    b->end_position = 0;
+    if (!reader_usable(self)) {
+        b->valid = 0;
+        return (PyObject *)b;
+    }
+    position = load_i64_acquire(self->pos);
+    b->end_position = position;
+    start = offset = (int32_t)(position & (self->term_length - 1));
+    index = (int)((position >> self->bits) % 3);
+    tb = self->term[index];
+    cap = (self->term_length - offset) / HDR_LENGTH;
+    if (limit < cap)
+        cap = limit;
+    if (cap > 0) {
+        b->offsets = PyMem_Malloc(sizeof(int32_t) * (size_t)cap);
+        b->lengths = PyMem_Malloc(sizeof(int32_t) * (size_t)cap);
+        if (b->offsets == NULL || b->lengths == NULL) {
+            b->valid = 0;
+            Py_DECREF(b);
+            return PyErr_NoMemory();
+        }
+    }
+    while (count < cap && offset <= self->term_length - HDR_LENGTH) {
+        int32_t frame_length = load_i32_acquire(tb + offset);
+        int32_t frame_offset = offset;
+        uint16_t type;
+        if (frame_length <= 0)
+            break;
+        offset += ALIGN32(frame_length);
+        memcpy(&type, tb + frame_offset + 6, 2);
+        if (type == TYPE_PAD)
+            continue;
+        b->offsets[count] = frame_offset + HDR_LENGTH;
+        b->lengths[count] = frame_length - HDR_LENGTH;
+        count++;
+    }
+    b->count = count;
+    b->end_position = position + (offset - start);
+    b->term_obj = self->term_objs[index];
+    Py_INCREF(b->term_obj);
+    b->data = tb;
+    self->batch = b;
+    return (PyObject *)b;
+}
+
+static PyObject *
+Reader_close(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->batch != NULL) {
+        FragmentBatch *b = self->batch;
+        self->closed = 1; /* the outstanding batch does not move the position any more */
+        if (batch_release(b) < 0)
+            PyErr_Clear();
+    }
+    self->closed = 1;
+    if (self->busy)
+        self->close_pending = 1;
+    else
+        reader_drop_views(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Reader_get_closed(Reader *self, void *c)
+{
+    return PyBool_FromLong(!reader_usable(self));
+}
+
+static PyMethodDef Reader_methods[] = {
+    {"poll", (PyCFunction)(void (*)(void))Reader_poll, METH_FASTCALL, "poll(handler, fragment_limit) -> count"},
+    {"bounded_poll", (PyCFunction)(void (*)(void))Reader_bounded_poll, METH_FASTCALL,
+     "bounded_poll(handler, limit_position, fragment_limit) -> count"},
+    {"controlled_poll", (PyCFunction)(void (*)(void))Reader_controlled_poll, METH_FASTCALL,
+     "controlled_poll(handler, fragment_limit) -> count"},
+    {"poll_batch", (PyCFunction)(void (*)(void))Reader_poll_batch, METH_FASTCALL,
+     "poll_batch(max_fragments) -> FragmentBatch"},
+    {"close", (PyCFunction)Reader_close, METH_NOARGS, "Polls return 0 from now on."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Reader_getset[] = {
+    {"closed", (getter)Reader_get_closed, NULL, "True once closed.", NULL},
+    {NULL},
+};
+
+static PyTypeObject ReaderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._logbuffer.Reader",
+    .tp_basicsize = sizeof(Reader),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Reader(term_buffers, position_buffer, position_offset, header)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Reader_init,
+    .tp_dealloc = (destructor)Reader_dealloc,
+    .tp_methods = Reader_methods,
+    .tp_getset = Reader_getset,
+};
+
+/* ================================================================ FragmentBatch */
+
+static int
+batch_release(FragmentBatch *b)
+{
+    int rc = 0;
+    Reader *reader = b->reader;
+    if (!b->valid)
+        return 0;
+    b->valid = 0;
+    if (b->views != NULL) {
+        Py_ssize_t i, n = PyList_GET_SIZE(b->views);
+        for (i = 0; i < n; i++) {
+            PyObject *r = PyObject_CallMethod(PyList_GET_ITEM(b->views, i), "release", NULL);
+            if (r == NULL) {
+                /* a view still exported elsewhere: say so (loudly) but finish the release */
+                rc = -1;
+                continue;
+            }
+            Py_DECREF(r);
+        }
+        Py_CLEAR(b->views);
+    }
+    if (reader != NULL && reader->batch == b) {
+        reader->batch = NULL;
+        if (reader_usable(reader) && load_i64_acquire(reader->pos) < b->end_position)
+            store_i64_release(reader->pos, b->end_position);
+    }
+    return rc;
+}
+
+static void
+FragmentBatch_dealloc(FragmentBatch *b)
+{
+    PyObject *et, *ev, *tb;
+    PyErr_Fetch(&et, &ev, &tb);
+    if (batch_release(b) < 0)
+        PyErr_WriteUnraisable((PyObject *)b);
+    PyErr_Restore(et, ev, tb);
+    PyMem_Free(b->offsets);
+    PyMem_Free(b->lengths);
+    Py_CLEAR(b->term_obj);
+    Py_CLEAR(b->reader);
+    PyObject_Free(b);
+}
+
+static int
+batch_check(FragmentBatch *b)
+{
+    if (!b->valid) {
+        PyErr_SetString(StaleBatchError,
+                        "FragmentBatch was released (by release() or the next poll of its image): "
+                        "its fragments may have been overwritten");
+        return -1;
+    }
+    return 0;
+}
+
+static int
+batch_index(FragmentBatch *b, PyObject *arg, Py_ssize_t *i)
+{
+    if (batch_check(b) < 0)
+        return -1;
+    if ((*i = PyLong_AsSsize_t(arg)) == -1 && PyErr_Occurred())
+        return -1;
+    if (*i < 0)
+        *i += b->count;
+    if (*i < 0 || *i >= b->count) {
+        PyErr_Format(PyExc_IndexError, "fragment index out of range for a batch of %zd", b->count);
+        return -1;
+    }
+    return 0;
+}
+
+static Py_ssize_t
+FragmentBatch_len(FragmentBatch *b)
+{
+    return b->count;
+}
+
+static PyObject *
+FragmentBatch_offset(FragmentBatch *b, PyObject *arg)
+{
+    Py_ssize_t i;
+    if (batch_index(b, arg, &i) < 0)
+        return NULL;
+    return PyLong_FromLong(b->offsets[i]);
+}
+
+static PyObject *
+FragmentBatch_length(FragmentBatch *b, PyObject *arg)
+{
+    Py_ssize_t i;
+    if (batch_index(b, arg, &i) < 0)
+        return NULL;
+    return PyLong_FromLong(b->lengths[i]);
+}
+
+static PyObject *
+FragmentBatch_get_bytes(FragmentBatch *b, PyObject *arg)
+{
+    Py_ssize_t i;
+    if (batch_index(b, arg, &i) < 0)
+        return NULL;
+    return PyBytes_FromStringAndSize((const char *)b->data + b->offsets[i], b->lengths[i]);
+}
+
+static PyObject *
+FragmentBatch_copies(FragmentBatch *b, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *list;
+    Py_ssize_t i;
+    if (batch_check(b) < 0)
+        return NULL;
+    list = PyList_New(b->count);
+    if (list == NULL)
+        return NULL;
+    for (i = 0; i < b->count; i++) {
+        PyObject *o = PyBytes_FromStringAndSize((const char *)b->data + b->offsets[i], b->lengths[i]);
+        if (o == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, o);
+    }
+    return list;
+}
+
+static int
+batch_keep_view(FragmentBatch *b, PyObject *view)
+{
+    if (b->views == NULL && (b->views = PyList_New(0)) == NULL)
+        return -1;
+    return PyList_Append(b->views, view);
+}
+
+/* views() -> list of memoryviews of the payloads, released when the batch is */
+static PyObject *
+FragmentBatch_views(FragmentBatch *b, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *base, *list;
+    Py_ssize_t i;
+    if (batch_check(b) < 0)
+        return NULL;
+    base = PyMemoryView_FromObject(b->term_obj);
+    if (base == NULL)
+        return NULL;
+    list = PyList_New(b->count);
+    if (list == NULL) {
+        Py_DECREF(base);
+        return NULL;
+    }
+    for (i = 0; i < b->count; i++) {
+        PyObject *v = PySequence_GetSlice(base, b->offsets[i], b->offsets[i] + b->lengths[i]);
+        if (v == NULL || batch_keep_view(b, v) < 0) {
+            Py_XDECREF(v);
+            Py_DECREF(list);
+            Py_DECREF(base);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, v);
+    }
+    {
+        PyObject *r = PyObject_CallMethod(base, "release", NULL);
+        Py_XDECREF(r);
+        PyErr_Clear();
+    }
+    Py_DECREF(base);
+    return list;
+}
+
+/* view() -> one memoryview of the whole term (offsets index into it), released with the batch */
+static PyObject *
+FragmentBatch_view(FragmentBatch *b, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *v;
+    if (batch_check(b) < 0)
+        return NULL;
+    v = PyMemoryView_FromObject(b->term_obj);
+    if (v == NULL)
+        return NULL;
+    if (batch_keep_view(b, v) < 0) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    return v;
+}
+
+static PyObject *
+int_list(const int32_t *values, Py_ssize_t n)
+{
+    PyObject *list = PyList_New(n);
+    Py_ssize_t i;
+    if (list == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        PyObject *o = PyLong_FromLong(values[i]);
+        if (o == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, o);
+    }
+    return list;
+}
+
+static PyObject *
+FragmentBatch_offsets(FragmentBatch *b, PyObject *Py_UNUSED(ignored))
+{
+    if (batch_check(b) < 0)
+        return NULL;
+    return int_list(b->offsets, b->count);
+}
+
+static PyObject *
+FragmentBatch_lengths(FragmentBatch *b, PyObject *Py_UNUSED(ignored))
+{
+    if (batch_check(b) < 0)
+        return NULL;
+    return int_list(b->lengths, b->count);
+}
+
+static PyObject *
+FragmentBatch_release(FragmentBatch *b, PyObject *Py_UNUSED(ignored))
+{
+    if (batch_release(b) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+FragmentBatch_enter(FragmentBatch *b, PyObject *Py_UNUSED(ignored))
+{
+    Py_INCREF(b);
+    return (PyObject *)b;
+}
+
+static PyObject *
+FragmentBatch_exit(FragmentBatch *b, PyObject *args)
+{
+    if (batch_release(b) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+FragmentBatch_get_valid(FragmentBatch *b, void *c)
+{
+    return PyBool_FromLong(b->valid);
+}
+
+static PyObject *
+FragmentBatch_get_position(FragmentBatch *b, void *c)
+{
+    return PyLong_FromLongLong(b->end_position);
+}
+
+static PyMethodDef FragmentBatch_methods[] = {
+    {"offset", (PyCFunction)FragmentBatch_offset, METH_O, "Payload offset of fragment i in the term."},
+    {"length", (PyCFunction)FragmentBatch_length, METH_O, "Payload length of fragment i."},
+    {"get_bytes", (PyCFunction)FragmentBatch_get_bytes, METH_O, "Copy of fragment i's payload."},
+    {"copies", (PyCFunction)FragmentBatch_copies, METH_NOARGS, "Copies of every payload (list of bytes)."},
+    {"views", (PyCFunction)FragmentBatch_views, METH_NOARGS, "memoryviews of the payloads (released with the batch)."},
+    {"view", (PyCFunction)FragmentBatch_view, METH_NOARGS, "memoryview of the term (released with the batch)."},
+    {"offsets", (PyCFunction)FragmentBatch_offsets, METH_NOARGS, "Payload offsets (list)."},
+    {"lengths", (PyCFunction)FragmentBatch_lengths, METH_NOARGS, "Payload lengths (list)."},
+    {"release", (PyCFunction)FragmentBatch_release, METH_NOARGS, "Consume: move the position, invalidate."},
+    {"__enter__", (PyCFunction)FragmentBatch_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)FragmentBatch_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef FragmentBatch_getset[] = {
+    {"valid", (getter)FragmentBatch_get_valid, NULL, "False once released.", NULL},
+    {"position", (getter)FragmentBatch_get_position, NULL, "Subscriber position after this batch.", NULL},
+    {NULL},
+};
+
+static PySequenceMethods FragmentBatch_as_sequence = {
+    .sq_length = (lenfunc)FragmentBatch_len,
+};
+
+static PyTypeObject FragmentBatchType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._logbuffer.FragmentBatch",
+    .tp_basicsize = sizeof(FragmentBatch),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Fragments taken by Image.poll_batch; valid until released.",
+    .tp_dealloc = (destructor)FragmentBatch_dealloc,
+    .tp_methods = FragmentBatch_methods,
+    .tp_getset = FragmentBatch_getset,
+    .tp_as_sequence = &FragmentBatch_as_sequence,
+};
+
+/* ======================================================================= module */
+
+static PyObject *
+mod_set_source_adapter(PyObject *Py_UNUSED(m), PyObject *fn)
+{
+    Py_XDECREF(source_adapter);
+    Py_INCREF(fn);
+    source_adapter = fn;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_source_adapter", (PyCFunction)mod_set_source_adapter, METH_O,
+     "Register callable(src) -> buffer for sources without the buffer protocol."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef logbuffer_module = {
+    PyModuleDef_HEAD_INIT, "aeronpy._logbuffer",
+    "Client hot paths over log buffers: offer/claim appenders, term reader, batches.", -1, module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__logbuffer(void)
+{
+    PyObject *m, *errors, *base;
+    if (PyType_Ready(&AppenderType) < 0 || PyType_Ready(&HeaderBaseType) < 0 ||
+        PyType_Ready(&ReaderType) < 0 || PyType_Ready(&FragmentBatchType) < 0)
+        return NULL;
+    errors = PyImport_ImportModule("aeronpy.errors");
+    if (errors == NULL)
+        return NULL;
+    base = PyObject_GetAttrString(errors, "AeronError");
+    Py_DECREF(errors);
+    if (base == NULL)
+        return NULL;
+    StaleBatchError = PyErr_NewExceptionWithDoc(
+        "aeronpy._logbuffer.StaleBatchError",
+        "A FragmentBatch was used after it was released.", base, NULL);
+    Py_DECREF(base);
+    if (StaleBatchError == NULL)
+        return NULL;
+    m = PyModule_Create(&logbuffer_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&AppenderType);
+    Py_INCREF(&HeaderBaseType);
+    Py_INCREF(&ReaderType);
+    Py_INCREF(&FragmentBatchType);
+    Py_INCREF(StaleBatchError);
+    if (PyModule_AddObject(m, "Appender", (PyObject *)&AppenderType) < 0 ||
+        PyModule_AddObject(m, "HeaderBase", (PyObject *)&HeaderBaseType) < 0 ||
+        PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0 ||
+        PyModule_AddObject(m, "FragmentBatch", (PyObject *)&FragmentBatchType) < 0 ||
+        PyModule_AddObject(m, "StaleBatchError", StaleBatchError) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
