@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime
 import os
+from pathlib import Path
 
 import pytest
 
 from aeronpy import cli
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.driver.loss_report import LossReport
-from aeronpy.tools.loss import LOSS_REPORT_CSV_HEADER, format_loss_report, format_timestamp
+from aeronpy.tools.cnc_access import ToolError
+from aeronpy.tools.loss import LOSS_REPORT_CSV_HEADER, format_loss_report, format_loss_report_file, format_timestamp
 
 UTC = datetime.timezone.utc
 TS1 = 1_700_000_000_123  # 2023-11-14 22:13:20.123 UTC
@@ -81,3 +83,10 @@ def test_cli_loss_missing_file(tmp_path: pytest.TempPathFactory, capsys: pytest.
     err = capsys.readouterr().err
     assert "loss report does not exist" in err
     assert os.path.join(str(tmp_path), "loss-report.dat") in err
+
+
+def test_a_file_that_is_not_a_loss_report(tmp_path: Path) -> None:
+    (tmp_path / "loss-report.dat").write_text("hi\n")
+    with pytest.raises(ToolError, match="not an Aeron loss report"):
+        format_loss_report_file(str(tmp_path))
+    assert cli.main(["loss", "--dir", str(tmp_path)]) == 1

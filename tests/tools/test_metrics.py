@@ -94,3 +94,25 @@ def test_bad_serve_address(text: str, match: str) -> None:
     with pytest.raises(ToolError, match=match):
         metrics.parse_host_port(text)
     assert metrics.parse_host_port(":9100") == ("127.0.0.1", 9100)
+
+
+def test_stat_serve_command(driver: Any, aeron_dir: str) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "aeronpy", "stat", "--serve", "127.0.0.1:0", "--dir", aeron_dir],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/metrics", line)
+        assert match, line
+        req = urllib.request.Request(f"http://127.0.0.1:{match.group(1)}/metrics", headers={"Accept": OPENMETRICS})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
+        assert fams["aeron_driver_up"].samples[0].value == 1 and "aeron_bytes_sent" in fams
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0

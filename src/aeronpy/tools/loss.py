@@ -12,7 +12,8 @@ import mmap
 import os
 
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer, Buffer
-from aeronpy.driver.loss_report import LOSS_REPORT_FILE, read_loss_report
+from aeronpy.driver.loss_report import ENTRY_ALIGNMENT, LOSS_REPORT_FILE, read_loss_report
+from aeronpy.tools.cnc_access import ToolError
 
 __all__ = ["LOSS_REPORT_CSV_HEADER", "format_loss_report", "format_timestamp", "format_loss_report_file"]
 
@@ -59,13 +60,19 @@ def format_loss_report(buffer: Buffer, tz: datetime.tzinfo | None = None) -> lis
 def format_loss_report_file(aeron_dir: str, tz: datetime.tzinfo | None = None) -> list[str]:
     """Map ``<aeron_dir>/loss-report.dat`` (copy-on-write, never modified) and format it.
 
-    Raises :class:`FileNotFoundError` naming the file when it does not exist.
+    Raises :class:`FileNotFoundError` naming the file when it does not exist and
+    :class:`ToolError` when it cannot be a loss report.
     """
     path = os.path.join(aeron_dir, LOSS_REPORT_FILE)
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size == 0:
             return format_loss_report(AtomicBuffer(bytearray(0)), tz)
+        if size % ENTRY_ALIGNMENT:
+            raise ToolError(
+                f"{path} is not an Aeron loss report: {size} bytes is not a multiple of its "
+                f"{ENTRY_ALIGNMENT}-byte entry alignment"
+            )
         with mmap.mmap(f.fileno(), size, access=mmap.ACCESS_COPY) as mapped:
             buffer = AtomicBuffer(mapped)
             try:

@@ -127,3 +127,27 @@ def test_driver_not_running_then_recovers(driver_factory: Callable[..., Any], da
     wait_for(lambda: not driver_state()["up"], 15, "down again")
     driver_factory()
     wait_for(lambda: driver_state()["up"], 10, "recovered")
+
+
+def test_dashboard_command(tmp_path: Any) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    missing = str(tmp_path / "no-driver")
+    proc = subprocess.Popen([sys.executable, "-m", "aeronpy", "dashboard", "--port", "0", "--dir", missing],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+/)", line)
+        assert match, line
+        state = wait_for(lambda: get(match.group(1) + "api/state")[1], 10, "state")
+        assert state["driver"]["up"] is False
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0
+    bad = subprocess.run([sys.executable, "-m", "aeronpy", "dashboard", "--port", "99999"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "--port must be in 0..65535" in bad.stderr and "Traceback" not in bad.stderr
