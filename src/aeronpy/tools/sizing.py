@@ -312,8 +312,9 @@ def compute(inputs: SizingInputs) -> SizingReport:
         "so_rcvbuf", "OS socket receive buffer SO_RCVBUF", "B", rcv_min, rcv_rec,
         "≥ window (Constraint C — the driver refuses to start otherwise); 2 × window for stall headroom",
         decides=SEED,
-        why="the seed: SO_RCVBUF ≥ window. The driver's start-up check compares the window with the "
-            "kernel's read-back value, which Linux doubles, so it would accept half of this",
+        why="the seed: SO_RCVBUF ≥ window. The Java driver checks exactly that; the C driver (and aeronpy) "
+            "compare the window with the kernel's read-back value, which Linux doubles, so they would start "
+            "with half of this",
         prop="aeron.socket.so_rcvbuf",
     ))
     q.append(Quantity(
