@@ -116,3 +116,20 @@ def test_stat_serve_command(driver: Any, aeron_dir: str) -> None:
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(10) == 0
+
+
+def test_reader_follows_a_replaced_cnc(tmp_path: Any) -> None:
+    from aeronpy.concurrent.clock import epoch_ms
+    from tests.tools.test_cnc_access import make_cnc
+
+    make_cnc(tmp_path, epoch_ms())
+    reader = metrics.DriverReader(str(tmp_path))
+    try:
+        first = reader.snapshot()
+        assert first is not None
+        (tmp_path / "cnc.dat").unlink()
+        assert reader.snapshot() is None and "no cnc.dat" in reader.last_error
+        make_cnc(tmp_path, epoch_ms())  # a new driver's file at the same path
+        assert reader.snapshot() is not None
+    finally:
+        reader.close()

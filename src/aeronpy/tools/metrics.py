@@ -10,6 +10,7 @@ re-opens the directory on the next scrape).  ``aeronpy stat --serve HOST:PORT`` 
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -41,18 +42,23 @@ class DriverReader:
     def __init__(self, aeron_dir: str) -> None:
         self.aeron_dir = aeron_dir
         self._cnc: CncFile | None = None
+        self._inode: int | None = None
         self._lock = threading.Lock()
         self.last_error = ""
 
     def snapshot(self) -> snap.Snapshot | None:
         """A snapshot of the live driver, or ``None`` (reason in :attr:`last_error`)."""
         with self._lock:
+            if self._cnc is not None and self._inode != _inode(self.aeron_dir):
+                self._drop("cnc.dat was replaced or removed")  # a new driver, or none: look again
             if self._cnc is None:
+                inode = _inode(self.aeron_dir)
                 try:
                     self._cnc = open_cnc(self.aeron_dir)
                 except ToolError as e:
                     self.last_error = str(e)
                     return None
+                self._inode = inode
             try:
                 s = snap.take(self._cnc)
             except (ValueError, IndexError) as e:
@@ -141,6 +147,13 @@ class AeronCollector:
                        ["type_id", "counter_id", "label"]).add_metric(
                     [str(x.type_id), str(x.counter_id), x.label], x.value)
         yield from families.values()
+
+
+def _inode(aeron_dir: str) -> int | None:
+    try:
+        return os.stat(os.path.join(aeron_dir, "cnc.dat")).st_ino
+    except OSError:
+        return None
 
 
 def _s(value: int | None) -> str:
