@@ -20,7 +20,6 @@ from aeronpy.concurrent import counters as ctr
 from aeronpy.concurrent.agent import AgentBase
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.broadcast import BroadcastReceiver, CopyBroadcastReceiver
-from aeronpy.concurrent.clock import epoch_ms, nano_time
 from aeronpy.concurrent.counters import AtomicCounter, CountersReader
 from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
 from aeronpy.client.context import Context
@@ -102,7 +101,9 @@ class ClientConductor(AgentBase):
         self.driver_timeout_ms = ctx.driver_timeout_ms
         self.inter_service_timeout_ns = cnc.client_liveness_timeout_ns
         self.keepalive_interval_ns = getattr(ctx, "keepalive_interval_ns", KEEPALIVE_INTERVAL_NS)
-        now = nano_time()
+        self.nano_clock = ctx.nano_clock
+        self.epoch_clock = ctx.epoch_clock
+        now = self.nano_clock()
         self.time_of_last_keepalive_ns = now
         self.time_of_last_service_ns = now
         self.heartbeat_counter_id = ctr.NULL_COUNTER_ID
@@ -148,7 +149,7 @@ class ClientConductor(AgentBase):
 
     def service(self) -> int:
         """One duty cycle: driver responses, keepalive and liveness checks, lingering buffers."""
-        now_ns = nano_time()
+        now_ns = self.nano_clock()
         if now_ns > self.time_of_last_service_ns + self.inter_service_timeout_ns:
             self.terminate(
                 ClientTimeoutError(
@@ -179,7 +180,7 @@ class ClientConductor(AgentBase):
         return work
 
     def _keepalive(self) -> int:
-        now_ms = epoch_ms()
+        now_ms = self.epoch_clock()
         heartbeat_ms = self.cnc.to_driver_heartbeat_ms()
         if heartbeat_ms == -1:
             self.terminate(DriverTimeoutError("MediaDriver has been shutdown"))
@@ -541,7 +542,7 @@ class ClientConductor(AgentBase):
         entry[1] -= 1
         if entry[1] <= 0:
             del self._log_buffers[path]
-            self._lingering.append((nano_time() + self.ctx.resource_linger_duration_ns, entry[0]))
+            self._lingering.append((self.nano_clock() + self.ctx.resource_linger_duration_ns, entry[0]))
 
     # ------------------------------------------------------------------ responses
     def _on_response(self, msg_type_id: int, buffer: AtomicBuffer, offset: int, length: int) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from aeronpy.concurrent.clock import epoch_ms, nano_time
 from aeronpy.config import (
     INT64_MAX,
     PropertySource,
@@ -74,6 +75,10 @@ class Context:
     on_new_publication: Callable[[str, int, int, int], None] | None = None
     on_new_subscription: Callable[[str, int, int], None] | None = None
     publication_error_frame_handler: Callable[[PublicationErrorFrame], None] | None = None
+    nano_clock: Callable[[], int] = nano_time
+    """Monotonic nanoseconds for the client conductor's timers; tests inject a manual clock."""
+    epoch_clock: Callable[[], int] = epoch_ms
+    """Wall-clock milliseconds for keepalives and driver liveness; injectable likewise."""
 
     PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: prop for name, (prop, _) in _PROPERTIES.items()}
 
@@ -136,6 +141,8 @@ class Context:
             "on_new_publication",
             "on_new_subscription",
             "publication_error_frame_handler",
+            "nano_clock",
+            "epoch_clock",
         ):
             handler = getattr(self, name)
             if handler is not None and not callable(handler):

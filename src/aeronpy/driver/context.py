@@ -27,6 +27,8 @@ from aeronpy.config import (
     parse_int,
     parse_size,
 )
+from aeronpy.concurrent.clock import epoch_ms, nano_time
+from aeronpy.driver.media.transport_factory import TransportFactory, UdpTransportFactory
 from aeronpy.driver.media.loss_interceptor import (
     LossInterceptor,
     loss_enabled,
@@ -337,7 +339,7 @@ _SPECS: dict[str, _Spec] = {
 }
 
 
-_CODE_ONLY_FIELDS = frozenset({"error_handler"})
+_CODE_ONLY_FIELDS = frozenset({"error_handler", "nano_clock", "epoch_clock", "transport_factory"})
 """DriverContext fields that are set in code only (no property)."""
 
 
@@ -470,6 +472,12 @@ class DriverContext:
     log (an :class:`~aeronpy.errors.DriverError` carrying the code, or the exception an agent
     raised).  An exception it raises is itself recorded; it never stops an agent.  Not a
     property: set it in code."""
+    nano_clock: Callable[[], int] = field(default=nano_time, compare=False, repr=False)
+    """Monotonic nanoseconds for every agent of the driver; tests inject a manual clock."""
+    epoch_clock: Callable[[], int] = field(default=epoch_ms, compare=False, repr=False)
+    """Wall-clock milliseconds (heartbeats, error and loss timestamps); injectable likewise."""
+    transport_factory: TransportFactory = field(default_factory=UdpTransportFactory, compare=False, repr=False)
+    """Opens the driver's datagram transports: UDP sockets, or an in-memory network in tests."""
 
     PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: spec.prop for name, spec in _SPECS.items()}
 

@@ -23,7 +23,6 @@ from aeronpy.concurrent.agent import AgentBase, AgentInvoker, AgentRunner, Compo
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.bit_util import align
 from aeronpy.concurrent.broadcast import BroadcastTransmitter
-from aeronpy.concurrent.clock import epoch_ms
 from aeronpy.concurrent.counters import CountersManager
 from aeronpy.concurrent.error_log import DistinctErrorLog, read_error_log
 from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
@@ -32,7 +31,7 @@ from aeronpy.driver.conductor import DriverConductor
 from aeronpy.driver.context import DriverContext, ThreadingMode
 from aeronpy.driver.files import StartLock, set_mode
 from aeronpy.driver.loss_report import LossReport
-from aeronpy.driver.media.socket_validation import probe_socket_buffers, validate_socket_buffers
+from aeronpy.driver.media.socket_validation import validate_socket_buffers
 from aeronpy.driver.network_agents import Receiver, Sender
 from aeronpy.driver.system_counters import SystemCounterId, allocate_system_counters
 from aeronpy.errors import ActiveDriverError, CncError, DriverError, StorageSpaceError
@@ -69,7 +68,7 @@ class MediaDriver:
         if ctx is None:
             ctx = DriverContext.from_properties(**overrides)
         ctx.validate()
-        warnings = validate_socket_buffers(ctx, probe_socket_buffers(ctx.socket_sndbuf, ctx.socket_rcvbuf))
+        warnings = validate_socket_buffers(ctx, ctx.transport_factory.probe_buffers(ctx.socket_sndbuf, ctx.socket_rcvbuf))
         for warning in warnings:
             print(f"WARNING: {warning}", file=sys.stderr)
         driver = cls(ctx)
@@ -100,7 +99,7 @@ class MediaDriver:
             set_mode(config_path, ctx.file_mode)
         except OSError as ex:
             raise StorageSpaceError(f"cannot write driver-config.properties in {ctx.aeron_dir}: {ex}") from ex
-        now_ms = epoch_ms()
+        now_ms = ctx.epoch_clock()
         cnc_path = os.path.join(ctx.aeron_dir, "cnc.dat")
         self.cnc = cnc = CncFile.create(
             cnc_path,
@@ -136,20 +135,20 @@ class MediaDriver:
         self.counters = CountersManager(
             cnc.counters_metadata_buffer, cnc.counters_values_buffer, free_to_reuse_timeout_ms=free_ms
         )
-        self.error_log = NotifyingErrorLog(cnc.error_log_buffer, epoch_ms, ctx.error_handler)
+        self.error_log = NotifyingErrorLog(cnc.error_log_buffer, ctx.epoch_clock, ctx.error_handler)
         mode = ThreadingMode(ctx.threading_mode)
         self.system_counters = allocate_system_counters(self.counters, mode.value, __version__, COMMIT)
         self.system_counters[SystemCounterId.BYTES_CURRENTLY_MAPPED].set(
             cnc.file_length + loss_report_length
         )
         self.to_driver.next_correlation_id()
-        self.to_driver.set_consumer_heartbeat_time(epoch_ms())
+        self.to_driver.set_consumer_heartbeat_time(ctx.epoch_clock())
 
-        self.sender = Sender(ctx.send_to_status_poll_ratio, ctx.status_message_timeout_ns)
-        self.receiver = Receiver()
+        self.sender = Sender(ctx.send_to_status_poll_ratio, ctx.status_message_timeout_ns, ctx.nano_clock)
+        self.receiver = Receiver(ctx.nano_clock)
         self.conductor = DriverConductor(
             ctx, self.to_driver, self.to_clients, self.counters, self.error_log, self.system_counters,
-            sender=self.sender, receiver=self.receiver,
+            nano_clock=ctx.nano_clock, epoch_clock=ctx.epoch_clock, sender=self.sender, receiver=self.receiver,
         )
         self.conductor.network.loss_reporter = LossReport(self._loss_buffer)
         for warning in self.startup_warnings:

@@ -26,7 +26,6 @@ from aeronpy.driver.flow_control import flow_control_from_channel
 from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts
 from aeronpy.driver.loss_detector import LossDetector
 from aeronpy.driver.media.udp_channel import UdpChannel
-from aeronpy.driver.media.udp_transport import open_receive_data_transport, open_send_transport
 from aeronpy.driver.network_agents import CommandQueue, Receiver, Sender
 from aeronpy.driver.network_publication import NetworkPublication, NetworkPublicationState
 from aeronpy.driver.publication_image import ImageState, PublicationImage
@@ -184,7 +183,7 @@ class NetworkConductor:
         if endpoint is not None:
             return endpoint
         ctx = self.ctx
-        transport = open_send_transport(
+        transport = ctx.transport_factory.open_send(
             udp, connect=ctx.driver_connect, so_rcvbuf=ctx.socket_rcvbuf, so_sndbuf=ctx.socket_sndbuf,
             multicast_ttl=ctx.socket_multicast_ttl,
         )
@@ -467,7 +466,7 @@ class NetworkConductor:
 
     def _open_receive_transport(self, udp: UdpChannel) -> Any:
         ctx = self.ctx
-        return open_receive_data_transport(
+        return ctx.transport_factory.open_receive(
             udp, so_rcvbuf=ctx.socket_rcvbuf, so_sndbuf=ctx.socket_sndbuf, multicast_ttl=ctx.socket_multicast_ttl
         )
 
@@ -731,6 +730,7 @@ class NetworkConductor:
             group_tag=group_tag, is_reliable=params.reliable, is_multicast=treat_as_multicast,
             sm_timeout_ns=ctx.status_message_timeout_ns, image_liveness_timeout_ns=ctx.image_liveness_timeout_ns,
             system_counters=self.conductor.system_counters, loss_reporter=self.loss_reporter, channel=ch, now_ns=now_ns,
+            epoch_clock=self.conductor.epoch_clock,
             untethered_timeouts=UntetheredTimeouts(
                 params.untethered_window_limit_timeout_ns, params.untethered_linger_timeout_ns,
                 params.untethered_resting_timeout_ns,

@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.gap_filler import try_fill_gap
+from aeronpy.concurrent.clock import epoch_ms
 from aeronpy.driver.tether import SubscriberPosition, UntetheredTimeouts, check_untethered
 from aeronpy.driver.loss_detector import LossDetector, new_rebuild_position
 from aeronpy.driver.system_counters import SystemCounterId
@@ -89,6 +90,7 @@ class PublicationImage:
         channel: str,
         now_ns: int,
         untethered_timeouts: UntetheredTimeouts | None = None,
+        epoch_clock: Callable[[], int] = epoch_ms,
     ) -> None:
         self.correlation_id = correlation_id
         self.session_id = session_id
@@ -122,6 +124,7 @@ class PublicationImage:
         self.connections: list[Connection] = [Connection(control_address, now_ns)]
         self.subscribers: list[SubscriberPosition] = []
         self.untethered_timeouts = untethered_timeouts or UntetheredTimeouts(5_000_000_000, -1, 10_000_000_000)
+        self.epoch_clock = epoch_clock
         self.state = ImageState.ACTIVE
         self.time_of_last_state_change_ns = now_ns
         self.time_of_last_packet_ns = now_ns
@@ -413,9 +416,7 @@ class PublicationImage:
         return 1
 
     def _report_loss(self, length: int, now_ns: int) -> None:
-        import time
-
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = self.epoch_clock()
         if self.loss_report_entry < 0:
             self.loss_report_entry = self.loss_reporter.create_entry(
                 length, now_ms, self.session_id, self.stream_id, self.channel, self.source_identity

@@ -1,0 +1,193 @@
+"""Whole drivers on an in-memory network under a manual clock: no sockets, no sleeps.
+
+Two INVOKER-mode drivers ("hosts") share one :class:`~aeronpy.testing.InMemoryNetwork`; their
+clients run on the same manual clock.  The test decides time and the fate of every datagram:
+loss, duplication, reordering, and silence long enough for timeouts to fire.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import uuid
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from aeronpy.client.aeron import Aeron
+from aeronpy.client.context import Context
+from aeronpy.driver.context import DriverContext
+from aeronpy.driver.media_driver import MediaDriver
+from aeronpy.driver.system_counters import SystemCounterId
+from aeronpy.protocol import data_header as dh
+from aeronpy.testing import Datagram, InMemoryNetwork, ManualClock
+from tests.conftest import SHM
+
+STREAM = 1001
+CHANNEL = "aeron:udp?endpoint=10.0.0.2:40456|term-length=64k"
+
+
+class Host:
+    def __init__(self, name: str, network: InMemoryNetwork, clock: ManualClock, **settings: Any) -> None:
+        self.dir = os.path.join(SHM, f"aeronpy-mem-{name}-{uuid.uuid4().hex[:8]}")
+        ctx = DriverContext.from_properties(
+            env={}, aeron_dir=self.dir, threading_mode="INVOKER", dir_delete_on_shutdown=True,
+            term_buffer_sparse_file=True, transport_factory=network.factory(),
+            nano_clock=clock.nano_time, epoch_clock=clock.epoch_ms, **settings,
+        )
+        self.driver = MediaDriver.launch(ctx)
+        self.aeron = Aeron.connect(Context.from_properties(
+            env={}, aeron_dir=self.dir, use_conductor_agent_invoker=True,
+            nano_clock=clock.nano_time, epoch_clock=clock.epoch_ms,
+        ))
+
+    def pump(self) -> None:
+        self.driver.do_work()
+        self.aeron.conductor_agent_invoker.invoke()
+
+    def counter(self, counter_id: int) -> int:
+        return int(self.aeron.counters_reader.get_counter_value(counter_id))
+
+    def close(self) -> None:
+        self.aeron.close()
+        self.driver.close()
+
+
+class World:
+    def __init__(self) -> None:
+        self.clock = ManualClock()
+        self.network = InMemoryNetwork()
+        self.hosts: list[Host] = []
+
+    def host(self, name: str, **settings: Any) -> Host:
+        h = Host(name, self.network, self.clock, **settings)
+        self.hosts.append(h)
+        return h
+
+    def run(self, condition: Callable[[], object], what: str, step_us: int = 100, cycles: int = 100_000) -> None:
+        for _ in range(cycles):
+            if condition():
+                return
+            for h in self.hosts:
+                h.pump()
+            self.clock.advance_ns(step_us * 1000)
+        raise AssertionError(f"gave up after {cycles} cycles ({cycles * step_us / 1e6:.1f} s of manual time) waiting for {what}")
+
+    def add(self, host: Host, kind: str, channel: str, stream_id: int) -> Any:
+        registration = getattr(host.aeron, f"async_add_{kind}")(channel, stream_id)
+        found: list[Any] = []
+
+        def done() -> bool:
+            resource = getattr(host.aeron, f"get_{kind}")(registration)
+            if resource is not None:
+                found.append(resource)
+            return bool(found)
+
+        self.run(done, kind)
+        return found[0]
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    w = World()
+
+    def no_sockets(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a socket was opened in an in-memory test")
+
+    monkeypatch.setattr(socket, "socket", no_sockets)
+    yield w
+    for h in w.hosts:
+        h.close()
+
+
+def _frame_type(d: Datagram) -> int:
+    return struct.unpack_from("<H", d.data, 6)[0] if len(d.data) >= 8 else -1
+
+
+def exchange(world: World, sender: Host, receiver: Host, count: int, channel: str = CHANNEL) -> tuple[Any, Any, list[int]]:
+    sub = world.add(receiver, "subscription", channel, STREAM)
+    pub = world.add(sender, "publication", channel, STREAM)
+    world.run(lambda: pub.is_connected and sub.image_count == 1, "connection")
+    got: list[int] = []
+    sent = 0
+
+    def step() -> bool:
+        nonlocal sent
+        while sent < count and pub.offer(struct.pack("<q", sent) + bytes(56)) > 0:
+            sent += 1
+        sub.poll(lambda b, o, n, h: got.append(b.get_int64(o)), 100)
+        return len(got) >= count
+
+    world.run(step, f"{count} messages")
+    return pub, sub, got
+
+
+def test_messages_cross_the_in_memory_network_in_order(world: World) -> None:
+    a, b = world.host("a"), world.host("b")
+    _, _, got = exchange(world, a, b, 2000)
+    assert got == list(range(2000))
+    types = {_frame_type(d) for d in world.network.sent}
+    assert {dh.HDR_TYPE_SETUP, dh.HDR_TYPE_SM, dh.HDR_TYPE_DATA} <= types
+
+
+def test_lost_data_is_nakked_and_retransmitted(world: World) -> None:
+    a, b = world.host("a"), world.host("b")
+    dropped: list[Datagram] = []
+    data_seen = 0
+
+    def drop_some(d: Datagram) -> bool:
+        nonlocal data_seen
+        if _frame_type(d) == dh.HDR_TYPE_DATA and len(d.data) > 32:
+            data_seen += 1
+            if data_seen % 7 == 3:
+                dropped.append(d)
+                return True
+        return False
+
+    world.network.drop = drop_some
+    _, _, got = exchange(world, a, b, 3000)
+    assert got == list(range(3000))
+    assert dropped
+    assert any(_frame_type(d) == dh.HDR_TYPE_NAK for d in world.network.sent)
+    assert b.counter(SystemCounterId.NAK_MESSAGES_SENT) > 0
+    assert a.counter(SystemCounterId.RETRANSMITS_SENT) > 0
+
+
+def test_duplicated_and_reordered_datagrams_are_delivered_once_in_order(world: World) -> None:
+    a, b = world.host("a"), world.host("b")
+    network = world.network
+    network.auto_deliver = False
+    original_run = world.run
+
+    def shuffling_run(condition: Callable[[], object], what: str, step_us: int = 100, cycles: int = 100_000) -> None:
+        def condition_with_chaos() -> object:
+            flight = network.in_flight
+            if len(flight) >= 2:
+                flight[0], flight[1] = flight[1], flight[0]  # reorder
+                flight.append(flight[0])  # and duplicate
+            network.deliver()
+            return condition()
+
+        original_run(condition_with_chaos, what, step_us, cycles)
+
+    world.run = shuffling_run  # type: ignore[method-assign]
+    _, _, got = exchange(world, a, b, 2000)
+    assert got == list(range(2000))
+
+
+def test_silent_publisher_times_the_image_out_by_the_manual_clock(world: World) -> None:
+    a, b = world.host("a"), world.host("b")
+    pub, sub, _ = exchange(world, a, b, 10)
+    world.network.drop = lambda d: True  # the network goes silent
+    start = world.clock.nano_time()
+    world.run(lambda: sub.image_count == 0, "image liveness timeout", step_us=10_000, cycles=2_000)
+    assert world.clock.nano_time() - start >= 10_000_000_000  # aeron.image.liveness.timeout
+    world.run(lambda: not pub.is_connected, "publication connection timeout", step_us=10_000, cycles=2_000)
+
+
+def test_a_driver_in_memory_opens_no_socket(world: World) -> None:
+    a = world.host("a")
+    world.add(a, "subscription", "aeron:udp?endpoint=10.0.0.9:40001", STREAM)
+    world.add(a, "publication", "aeron:udp?endpoint=10.0.0.9:40001", STREAM)  # loops back in memory
+    assert world.network.sent  # SETUP went through the in-memory network
