@@ -449,6 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("loss", help="print the loss report (like LossStat)")
     p.add_argument("--dir", help="Aeron directory (default: AERON_DIR or Aeron's default)")
     p.set_defaults(func=cmd_loss)
+
+    from aeronpy.archive.cli import add_commands as add_archive_commands
+
+    add_archive_commands(sub)  # archive, archive-tool, recording, replay
     return parser
 
 
