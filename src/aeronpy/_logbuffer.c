@@ -13,6 +13,8 @@
  *                 poll of the same image), after which every access raises StaleBatchError.
  *   HeaderBase    C base of aeronpy.logbuffer.header.Header (buffer, offset) so the reader
  *                 updates the flyweight without attribute look-ups.
+ *   AssemblerBase C base of the fragment assemblers: the reader gives unfragmented frames
+ *                 straight to the delegate (the assembler's common path).
  *
  * Memory is reached through the buffer protocol of the AtomicBuffers of the log (held from
  * construction to close()), so a mapping can never go away under a kernel.  Python twins:
@@ -974,6 +976,63 @@ header_point(PyObject *header, PyObject *buffer, Py_ssize_t offset)
     h->offset = offset;
 }
 
+/* ================================================================ AssemblerBase */
+
+/*
+ * C base of FragmentAssembler / ControlledFragmentAssembler: `delegate` plus `fast_function`
+ * (the class's own on_fragment).  When a poll is given `assembler.on_fragment` (or the
+ * assembler) and `fast_function` is that method's function, the reader hands unfragmented
+ * frames straight to the delegate, as on_fragment itself would, saving a Python call.
+ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *delegate;
+    PyObject *fast_function;
+} AssemblerBase;
+
+static void
+AssemblerBase_dealloc(AssemblerBase *self)
+{
+    Py_CLEAR(self->delegate);
+    Py_CLEAR(self->fast_function);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef AssemblerBase_members[] = {
+    {"delegate", T_OBJECT, offsetof(AssemblerBase, delegate), 0, "Handler of whole messages."},
+    {"fast_function", T_OBJECT, offsetof(AssemblerBase, fast_function), 0,
+     "The on_fragment function the reader may bypass for unfragmented frames (None: never)."},
+    {NULL},
+};
+
+static PyTypeObject AssemblerBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._logbuffer.AssemblerBase",
+    .tp_basicsize = sizeof(AssemblerBase),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Base of the fragment assemblers: delegate and the bypassable on_fragment.",
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)AssemblerBase_dealloc,
+    .tp_members = AssemblerBase_members,
+};
+
+/* The delegate to call directly for unfragmented frames when `handler` is an assembler's
+ * own on_fragment, else NULL (borrowed). */
+static PyObject *
+fast_delegate(PyObject *handler)
+{
+    AssemblerBase *a;
+    if (!PyMethod_Check(handler))
+        return NULL;
+    if (!PyObject_TypeCheck(PyMethod_GET_SELF(handler), &AssemblerBaseType))
+        return NULL;
+    a = (AssemblerBase *)PyMethod_GET_SELF(handler);
+    if (a->fast_function == NULL || a->fast_function != PyMethod_GET_FUNCTION(handler) ||
+        a->delegate == NULL || a->delegate == Py_None)
+        return NULL;
+    return a->delegate;
+}
+
 /* ======================================================================= Reader */
 
 typedef struct FragmentBatch FragmentBatch;
@@ -1151,12 +1210,13 @@ reader_read(Reader *self, PyObject *handler, Py_ssize_t fragment_limit, int64_t 
     int32_t start, offset, limit_offset;
     int index;
     uint8_t *tb;
-    PyObject *term_obj;
+    PyObject *term_obj, *fast;
     Py_ssize_t count = 0;
     if (!reader_usable(self))
         return PyLong_FromLong(0);
     if (reader_settle(self) < 0)
         return NULL;
+    fast = fast_delegate(handler);
     position = load_i64_acquire(self->pos);
     if (position >= limit_position)
         return PyLong_FromLong(0);
@@ -1180,7 +1240,8 @@ reader_read(Reader *self, PyObject *handler, Py_ssize_t fragment_limit, int64_t 
         if (type == TYPE_PAD)
             continue;
         header_point(self->header, term_obj, frame_offset);
-        r = deliver(handler, term_obj, frame_offset, frame_length, self->header);
+        r = deliver((fast != NULL && (tb[frame_offset + 5] & FLAGS_UNFRAGMENTED) == FLAGS_UNFRAGMENTED) ? fast : handler,
+                    term_obj, frame_offset, frame_length, self->header);
         if (r == NULL) {
             set_position(self, position + (offset - start));
             reader_leave(self);
@@ -1238,7 +1299,7 @@ static PyObject *
 Reader_controlled_poll(Reader *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_ssize_t limit, count = 0;
-    PyObject *handler;
+    PyObject *handler, *fast;
     int64_t position, term_base;
     int32_t start, offset;
     int index;
@@ -1251,6 +1312,7 @@ Reader_controlled_poll(Reader *self, PyObject *const *args, Py_ssize_t nargs)
         return PyLong_FromLong(0);
     if (reader_settle(self) < 0)
         return NULL;
+    fast = fast_delegate(handler);
     position = load_i64_acquire(self->pos);
     start = offset = (int32_t)(position & (self->term_length - 1));
     term_base = position - offset;
@@ -1271,7 +1333,8 @@ Reader_controlled_poll(Reader *self, PyObject *const *args, Py_ssize_t nargs)
         if (type == TYPE_PAD)
             continue;
         header_point(self->header, term_obj, frame_offset);
-        r = deliver(handler, term_obj, frame_offset, frame_length, self->header);
+        r = deliver((fast != NULL && (tb[frame_offset + 5] & FLAGS_UNFRAGMENTED) == FLAGS_UNFRAGMENTED) ? fast : handler,
+                    term_obj, frame_offset, frame_length, self->header);
         if (r == NULL) {
             set_position(self, position + (offset - start));
             reader_leave(self);
@@ -1755,7 +1818,7 @@ PyMODINIT_FUNC
 PyInit__logbuffer(void)
 {
     PyObject *m, *errors, *base;
-    if (PyType_Ready(&AppenderType) < 0 || PyType_Ready(&HeaderBaseType) < 0 ||
+    if (PyType_Ready(&AppenderType) < 0 || PyType_Ready(&HeaderBaseType) < 0 || PyType_Ready(&AssemblerBaseType) < 0 ||
         PyType_Ready(&ReaderType) < 0 || PyType_Ready(&FragmentBatchType) < 0)
         return NULL;
     errors = PyImport_ImportModule("aeronpy.errors");
@@ -1776,11 +1839,13 @@ PyInit__logbuffer(void)
         return NULL;
     Py_INCREF(&AppenderType);
     Py_INCREF(&HeaderBaseType);
+    Py_INCREF(&AssemblerBaseType);
     Py_INCREF(&ReaderType);
     Py_INCREF(&FragmentBatchType);
     Py_INCREF(StaleBatchError);
     if (PyModule_AddObject(m, "Appender", (PyObject *)&AppenderType) < 0 ||
         PyModule_AddObject(m, "HeaderBase", (PyObject *)&HeaderBaseType) < 0 ||
+        PyModule_AddObject(m, "AssemblerBase", (PyObject *)&AssemblerBaseType) < 0 ||
         PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0 ||
         PyModule_AddObject(m, "FragmentBatch", (PyObject *)&FragmentBatchType) < 0 ||
         PyModule_AddObject(m, "StaleBatchError", StaleBatchError) < 0) {

@@ -8,6 +8,10 @@ class HeaderBase:
     buffer: Any
     offset: int
 
+class AssemblerBase:
+    delegate: Any
+    fast_function: Any
+
 class Appender:
     def __init__(
         self, term_buffers: Sequence[Any], metadata: Any, limit_buffer: Any, limit_offset: int,

@@ -168,6 +168,7 @@ def test_reader_kernel_matches_twin(ops: list[tuple[Any, ...]], exclusive: bool)
             images = [Image(None, lb, pos, 1, SESSION_ID, "src", 0, 2, native=native)
                       for pos, native in zip(positions, (True, False))]
             assert images[0].is_native and not images[1].is_native
+            kept: list[Any] = [None, None]  # each image's unreleased batch stays referenced
             for step, (kind, a, b) in enumerate(ops):
                 if kind == "write":
                     for i, n in enumerate(a):
@@ -179,7 +180,7 @@ def test_reader_kernel_matches_twin(ops: list[tuple[Any, ...]], exclusive: bool)
                             pub.offer(payload(n, step + i))
                     continue
                 results = []
-                for image, pos in zip(images, positions):
+                for which, (image, pos) in enumerate(zip(images, positions)):
                     rec = Recorder(b if kind == "controlled" else None, b if kind == "poll" else -1)
                     try:
                         if kind == "poll":
@@ -189,7 +190,7 @@ def test_reader_kernel_matches_twin(ops: list[tuple[Any, ...]], exclusive: bool)
                         elif kind == "controlled":
                             r = image.controlled_poll(rec, a)
                         else:
-                            batch = image.poll_batch(a)
+                            batch = kept[which] = image.poll_batch(a)
                             r = (len(batch), batch.position, batch.offsets(), batch.lengths(), batch.copies(),
                                  [bytes(v) for v in batch.views()])
                             if b:
@@ -285,4 +286,61 @@ def test_offer_accepts_python_atomic_buffer_source(tmp_path: Any) -> None:
     assert lb.term_buffers[0].get_bytes(32, 3) == b"234"
     with pytest.raises(TypeError):
         pub.offer(12345)
+    lb.close()
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(0, 6000), min_size=1, max_size=30), limit=st.integers(1, 7))
+def test_assembler_fast_path_matches_twin(sizes: list[int], limit: int) -> None:
+    from aeronpy.logbuffer.fragment_assembler import ControlledFragmentAssembler, FragmentAssembler
+
+    with tempfile.TemporaryDirectory() as directory:
+        lb = make_log(directory, TERM, MTU)
+        try:
+            pub = Publication(None, lb, "aeron:ipc", STREAM_ID, SESSION_ID, FakeCounter(1 << 40), -1, 1, 1)
+            for i, n in enumerate(sizes):
+                while pub.offer(payload(n, i)) == -3:
+                    pass
+            for controlled in (False, True):
+                got: list[list[Any]] = [[], []]
+                for which, native in enumerate((True, False)):
+                    image = Image(None, lb, FakeCounter(0), 1, SESSION_ID, "src", 0, 2, native=native)
+
+                    def handler(buffer: Any, offset: int, length: int, header: Any, out: list[Any] = got[which]) -> Any:
+                        out.append((buffer.get_bytes(offset, length), header.position, header.flags, header.frame_length))
+                        return 4 if controlled else None
+
+                    if controlled:
+                        cassembler = ControlledFragmentAssembler(handler)
+                        while image.controlled_poll(cassembler.on_fragment, limit) > 0:
+                            pass
+                    else:
+                        assembler = FragmentAssembler(handler)
+                        while image.poll(assembler.on_fragment, limit) > 0:
+                            pass
+                assert got[0] == got[1]
+                assert [m[0] for m in got[0]] == [payload(n, i) for i, n in enumerate(sizes)][: len(got[0])]
+        finally:
+            lb.close()
+
+
+def test_assembler_subclass_overriding_on_fragment_is_not_bypassed(tmp_path: Any) -> None:
+    from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
+
+    calls: list[int] = []
+
+    class Counting(FragmentAssembler):
+        def on_fragment(self, buffer: Any, offset: int, length: int, header: Any) -> None:
+            calls.append(length)
+            super().on_fragment(buffer, offset, length, header)
+
+    lb = make_log(tmp_path, TERM, MTU)
+    pub = Publication(None, lb, "aeron:ipc", STREAM_ID, SESSION_ID, FakeCounter(1 << 40), -1, 1, 1)
+    image = Image(None, lb, FakeCounter(0), 1, SESSION_ID, "src", 0, 2)
+    pub.offer(b"abc")
+    delivered: list[bytes] = []
+    assembler = Counting(lambda b, o, n, h: delivered.append(b.get_bytes(o, n)))
+    assert assembler.fast_function is None
+    assert image.poll(assembler.on_fragment, 10) == 1
+    assert calls == [3] and delivered == [b"abc"]
     lb.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from aeronpy._logbuffer import AssemblerBase
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer, PyAtomicBuffer, view_of
 from aeronpy.logbuffer.descriptor import compute_fragmented_length
 from aeronpy.logbuffer.header import Header
@@ -85,11 +86,16 @@ def _next_term_offset(buffer: Any, offset: int, length: int) -> int:
     return (term_offset + length + 32 + 31) & ~31
 
 
-class FragmentAssembler:
-    """Reassembles fragmented messages per session id before calling ``delegate``."""
+class FragmentAssembler(AssemblerBase):
+    """Reassembles fragmented messages per session id before calling ``delegate``.
+
+    Its common path (an unfragmented frame goes straight to the delegate) is taken by the C
+    reader itself when ``on_fragment`` is the poll handler and not overridden.
+    """
 
     def __init__(self, delegate: FragmentHandler, initial_buffer_length: int = 4096) -> None:
         self.delegate = delegate
+        self.fast_function = FragmentAssembler.on_fragment if type(self).on_fragment is FragmentAssembler.on_fragment else None
         self.initial_buffer_length = initial_buffer_length
         self._builders: dict[int, BufferBuilder] = {}
 
@@ -135,7 +141,7 @@ class FragmentAssembler:
     __call__ = on_fragment
 
 
-class ControlledFragmentAssembler:
+class ControlledFragmentAssembler(AssemblerBase):
     """Controlled variant: the delegate's action for a reassembled message is honoured.
 
     On ABORT of a reassembled message the last fragment is un-appended so it can be redelivered.
@@ -143,6 +149,10 @@ class ControlledFragmentAssembler:
 
     def __init__(self, delegate: ControlledFragmentHandler, initial_buffer_length: int = 4096) -> None:
         self.delegate = delegate
+        self.fast_function = (
+            ControlledFragmentAssembler.on_fragment
+            if type(self).on_fragment is ControlledFragmentAssembler.on_fragment else None
+        )
         self.initial_buffer_length = initial_buffer_length
         self._builders: dict[int, BufferBuilder] = {}
 
