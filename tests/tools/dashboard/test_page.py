@@ -14,6 +14,7 @@ import pytest
 from aeronpy.tools.dashboard.server import Dashboard
 from tests.conftest import wait_for
 from tests.tools.browser import Browser, find_chromium
+from tests.tools.helpers import free_udp_port
 
 CHROMIUM = find_chromium()
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (.ci/run installs Debian's chromium)")
@@ -37,17 +38,24 @@ def test_dashboard_in_chromium(
     driver_factory: Callable[..., Any], client_factory: Callable[..., Any], aeron_dir: str,
     browser: Browser, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    driver = driver_factory()
+    # 5% of DATA frames dropped on receipt, so the UDP stream shows NAKs and retransmits
+    driver = driver_factory(udp_channel_incoming_interceptors="loss",
+                            udp_channel_transport_bindings_loss_args="rate=0.05|seed=3|recv-msg-mask=0x2")
     aeron = client_factory()
     sub = aeron.add_subscription("aeron:ipc", 4242)
     pub = aeron.add_publication("aeron:ipc", 4242)
-    wait_for(lambda: pub.is_connected, 10, "connected")
+    udp = f"aeron:udp?endpoint=127.0.0.1:{free_udp_port()}"
+    udp_sub = aeron.add_subscription(udp, 4343)
+    udp_pub = aeron.add_publication(udp, 4343)
+    wait_for(lambda: pub.is_connected and udp_pub.is_connected, 20, "connected")
     stop = threading.Event()
 
     def flow() -> None:
         while not stop.is_set():
             pub.offer(b"d" * 200)
+            udp_pub.offer(b"u" * 100)
             sub.poll(lambda *a: None, 10)
+            udp_sub.poll(lambda *a: None, 10)
             time.sleep(0.002)
 
     t = threading.Thread(target=flow)
@@ -64,8 +72,16 @@ def test_dashboard_in_chromium(
                          " const r = rows.find(r => r.cells[0].textContent === 'messages/s');"
                          " return r && r.cells[1].textContent !== '–' && r.cells[1].textContent !== '0'; })()",
                          30, "a message rate")
+        # the lossy UDP stream: NAKs counted on both sides
+        browser.wait_for("[...document.querySelectorAll('.stream h3')].some(h => h.textContent.includes("
+                         "'stream 4343'))", 30, "stream 4343 card")
+        browser.wait_for("(() => { const card = [...document.querySelectorAll('.stream')].find("
+                         "c => c.querySelector('h3').textContent.includes('stream 4343'));"
+                         " const r = [...card.querySelectorAll('tr')].find(r => r.cells[0].textContent === "
+                         "'NAKs sent (receiver)'); return r && r.cells[1].textContent !== '0'; })()",
+                         30, "NAKs on the UDP stream")
         # a few polls so the plots have a history
-        browser.wait_for("Number(document.body.dataset.polls || 0) >= 4", 30, "4 polls")
+        browser.wait_for("Number(document.body.dataset.polls || 0) >= 6", 30, "6 polls")
         # the calculator: the seed's worked example (10 Gbit/s, 100 us RTT) -> 256 KiB window
         browser.wait_for("Number(document.body.dataset.sizing || 0) >= 1", 30, "initial calculation")
         browser.evaluate(

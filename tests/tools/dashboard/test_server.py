@@ -151,3 +151,29 @@ def test_dashboard_command(tmp_path: Any) -> None:
     bad = subprocess.run([sys.executable, "-m", "aeronpy", "dashboard", "--port", "99999"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "--port must be in 0..65535" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_lossy_udp_stream_shows_naks_and_retransmits(
+    driver_factory: Callable[..., Any], client_factory: Callable[..., Any], aeron_dir: str, dashboard: Dashboard
+) -> None:
+    from tests.tools.helpers import free_udp_port
+
+    driver_factory(udp_channel_incoming_interceptors="loss",
+                   udp_channel_transport_bindings_loss_args="rate=0.2|seed=7|recv-msg-mask=0x2")
+    channel = f"aeron:udp?endpoint=127.0.0.1:{free_udp_port()}"
+    aeron = client_factory()
+    sub = aeron.add_subscription(channel, 63)
+    pub = aeron.add_publication(channel, 63)
+    wait_for(lambda: pub.is_connected, 20, "connected")
+    publish(pub, 300, 200)
+    drain(sub, 300)
+
+    def recovered() -> Any:
+        state = get(dashboard.url + "api/state")[1]
+        s = next((x for x in state["streams"] if x["stream"] == 63), None)
+        return state if s and (s["naks_sent"] or 0) > 0 and (s["naks_received"] or 0) > 0 else None
+
+    state = wait_for(recovered, 20, "NAKs on stream 63")
+    assert state["system"]["naks_sent"] > 0 and state["system"]["retransmits_sent"] > 0
+    s = next(x for x in state["streams"] if x["stream"] == 63)
+    assert s["kind"] == "udp" and s["rcv_hwm"] is not None and s["snd_pos"] is not None
