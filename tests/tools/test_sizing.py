@@ -73,6 +73,12 @@ def test_seed_worked_example_256k_window() -> None:
     assert "silently caps" in back_door.text and "only warns" in back_door.text
 
 
+def test_seed_constraint_a_figure() -> None:
+    # "a 16MB term caps the window at 8MB regardless of what you set"
+    assert sizing.effective_receiver_window(32 * MIB, 16 * MIB) == 8 * MIB
+    assert sizing.effective_receiver_window(128 * KIB, 16 * MIB) == 128 * KIB
+
+
 def test_seed_ring_figures() -> None:
     # "At 10 Gbps of ~1500-byte frames (~820k pps), the 1024-entry default survives only ≈ 1.2 ms
     # of stall; 8192 entries buy ≈ 10 ms"

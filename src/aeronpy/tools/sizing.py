@@ -47,6 +47,7 @@ __all__ = [
     "SizingReport",
     "on_wire_length",
     "next_power_of_two",
+    "effective_receiver_window",
     "ring_stall_survival_s",
     "compute",
     "format_report",
@@ -190,6 +191,11 @@ def on_wire_length(message_size: int, mtu: int) -> tuple[int, int]:
     fragments = -(-message_size // max_payload)
     last = message_size - (fragments - 1) * max_payload
     return fragments, (fragments - 1) * mtu + _align(last + HEADER_LENGTH, FRAME_ALIGNMENT)
+
+
+def effective_receiver_window(initial_window: int, term_length: int) -> int:
+    """Constraint A as the driver applies it: ``min(initial window, term length / 2)``."""
+    return min(initial_window, term_length // 2)
 
 
 def ring_stall_survival_s(ring_entries: int, packets_per_s: float) -> float:

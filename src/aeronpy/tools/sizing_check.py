@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from aeronpy.config import format_size, parse_size
 from aeronpy.errors import ConfigurationError
 from aeronpy.logbuffer import descriptor as _descriptor
-from aeronpy.tools.sizing import SizingReport, _fmt_bytes
+from aeronpy.tools.sizing import SizingReport, _fmt_bytes, effective_receiver_window
 
 __all__ = [
     "DRIVER_CONFIG_FILE",
@@ -136,7 +136,7 @@ def read_driver_settings(aeron_dir: str) -> tuple[dict[str, Setting], list[str]]
                     notes.append(f"{config_path}: bad value {prop}={props[prop]!r}")
         if "term_length" in settings and "receiver_window" in settings:
             # the driver clamps an image's window to half its term (driver-behaviour.md §7)
-            clamp = settings["term_length"].value // 2
+            clamp = effective_receiver_window(settings["receiver_window"].value, settings["term_length"].value)
             if settings["receiver_window"].value > clamp:
                 settings["receiver_window"] = Setting(
                     clamp, f"{DRIVER_CONFIG_FILE}: {_PROPS['term_length']} / 2 (window clamp)"
