@@ -230,3 +230,20 @@ def test_recovers_stop_position_of_unclosed_recording(archive_factory: Callable[
         assert arc.get_stop_position(0) == end
         assert collect(arc.replay(0, "aeron:ipc", 2007, 0, -1), 500) == [message(i) for i in range(500)]
     b.close()
+
+
+def test_control_over_udp(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str) -> None:
+    import socket
+
+    ports = []
+    for _ in range(2):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    archive_factory(control_channel_enabled=True, control_channel=f"aeron:udp?endpoint=127.0.0.1:{ports[0]}")
+    ctx = AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron,
+                              control_channel=f"aeron:udp?endpoint=127.0.0.1:{ports[0]}",
+                              control_response_channel=f"aeron:udp?endpoint=127.0.0.1:{ports[1]}")
+    with AeronArchive.connect(ctx) as arc:
+        _record(arc, aeron, 100)
+        assert len(arc.list_recordings()) == 1
