@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Mapping
 
+from aeronpy.concurrent.bit_util import INT32_MAX, INT32_MIN, INT64_MAX
 from aeronpy.errors import ConfigurationError
 
 __all__ = [
@@ -38,10 +39,7 @@ __all__ = [
     "property_to_env",
 ]
 
-INT32_MIN = -(2**31)
-INT32_MAX = 2**31 - 1
 INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 
 _SIZE_RE = re.compile(r"([0-9]+)([kKmMgG]?)")
 _SIZE_MULTIPLIER = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}

@@ -32,7 +32,9 @@ from aeronpy.config import (
     parse_int,
     parse_size,
 )
+from aeronpy.concurrent.bit_util import int32 as _wrap_int32
 from aeronpy.errors import ConfigurationError, InvalidChannelError
+from aeronpy.protocol.data_header import FRAME_ALIGNMENT
 
 if TYPE_CHECKING:
     from aeronpy.driver.context import DriverContext
@@ -115,7 +117,6 @@ RESERVED_VALUE_OFFSET = -8
 
 TERM_MIN_LENGTH = 64 * 1024
 TERM_MAX_LENGTH = 1024 * 1024 * 1024
-FRAME_ALIGNMENT = 32
 DATA_HEADER_LENGTH = 32
 MAX_UDP_PAYLOAD_LENGTH = 65504
 MAX_RESEND_MAX = 256
@@ -130,10 +131,6 @@ def _bad(key: str, value: str, reason: str) -> InvalidChannelError:
 
 def _is_power_of_two(value: int) -> bool:
     return value > 0 and value & (value - 1) == 0
-
-
-def _wrap_int32(value: int) -> int:
-    return ((value + 2**31) & 0xFFFFFFFF) - 2**31
 
 
 # ---------------------------------------------------------------------------------------------

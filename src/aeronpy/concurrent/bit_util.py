@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 CACHE_LINE_LENGTH = 64
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
 
 
 def align(value: int, alignment: int) -> int:

@@ -112,9 +112,13 @@ class BroadcastReceiver:
     def _valid_at(self, cursor: int) -> bool:
         return cursor + self.capacity > self.buffer.get_int64_volatile(self._tail_intent_at)
 
-    def _record_length_ok(self, record_offset: int) -> bool:
+    def _record_length_ok(self, record_offset: int, cursor: int, tail: int) -> bool:
+        """A record must hold its header, fit before the end of the buffer and end by the tail."""
         length = self.buffer.get_int32(record_offset + LENGTH_OFFSET)
-        return RECORD_HEADER_LENGTH <= length <= self.capacity - record_offset
+        return (
+            RECORD_HEADER_LENGTH <= length <= self.capacity - record_offset
+            and cursor + align(length, RECORD_ALIGNMENT) <= tail
+        )
 
     def receive_next(self) -> bool:
         """Move to the next record if there is one; see :meth:`type_id`/:meth:`offset`.
@@ -135,7 +139,7 @@ class BroadcastReceiver:
             self.lapped_count += 1
             cursor = buf.get_int64_volatile(self._latest_at)
         record_offset = cursor & self._mask
-        if not self._record_length_ok(record_offset):
+        if not self._record_length_ok(record_offset, cursor, tail):
             return self._skip_to(tail)
         self._cursor = cursor
         self._next_record = cursor + align(
@@ -143,7 +147,7 @@ class BroadcastReceiver:
         )
         if buf.get_int32(record_offset + TYPE_OFFSET) == PADDING_MSG_TYPE_ID:
             record_offset = 0
-            if not self._record_length_ok(0):
+            if not self._record_length_ok(0, self._next_record, tail):
                 return self._skip_to(tail)
             self._cursor = self._next_record
             self._next_record += align(buf.get_int32(LENGTH_OFFSET), RECORD_ALIGNMENT)

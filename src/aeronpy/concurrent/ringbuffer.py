@@ -22,7 +22,7 @@ from enum import IntEnum
 from typing import Any, Callable, Union
 
 from aeronpy.concurrent.atomic_buffer import Buffer, PyAtomicBuffer, view_of
-from aeronpy.concurrent.bit_util import align, is_power_of_two
+from aeronpy.concurrent.bit_util import INT32_MAX, align, is_power_of_two
 
 TRAILER_LENGTH = 768
 TAIL_POSITION_OFFSET = 128
@@ -38,7 +38,6 @@ LENGTH_OFFSET = 0
 TYPE_OFFSET = 4
 MIN_CAPACITY = RECORD_HEADER_LENGTH
 
-INT32_MAX = 2**31 - 1
 
 Source = Union[bytes, bytearray, memoryview, Any]
 """Anything that can be copied from: bytes-like objects or an atomic buffer."""
@@ -210,6 +209,9 @@ class ManyToOneRingBuffer:
         """Deliver up to ``message_count_limit`` messages from the contiguous block at head."""
         buf = self.buffer
         head = buf.get_int64(self._head_at)
+        if head & (RECORD_ALIGNMENT - 1) or head < 0:
+            self._recover(f"head {head} is not a record position")
+            return 0
         head_index = head & self._mask
         block_length = self.capacity - head_index
         messages_read = 0
@@ -248,6 +250,9 @@ class ManyToOneRingBuffer:
         """Like :meth:`read`, but the handler steers with :class:`ControlledReadAction`."""
         buf = self.buffer
         head = buf.get_int64(self._head_at)
+        if head & (RECORD_ALIGNMENT - 1) or head < 0:
+            self._recover(f"head {head} is not a record position")
+            return 0
         head_index = head & self._mask
         block_length = self.capacity - head_index
         messages_read = 0
@@ -303,24 +308,33 @@ class ManyToOneRingBuffer:
         if length > first:
             self.buffer.set_memory(0, length - first, 0)
 
+    def _trailer_ok(self, head: int, tail: int) -> bool:
+        return (
+            head >= 0
+            and (head | tail) & (RECORD_ALIGNMENT - 1) == 0
+            and head <= tail <= head + self.capacity
+        )
+
     def _recover(self, description: str) -> None:
         """Drop everything between head and tail and report the corruption.
 
         Commands already committed in that range are lost; producers that claimed space in it
         but had not finished writing finish into dropped space, so :meth:`scrub` zeroes the
-        range once more a little later.
+        range once more a little later.  A trailer whose head and tail cannot both be right
+        restarts the buffer empty at an aligned position.
         """
         buf = self.buffer
         head = buf.get_int64(self._head_at)
         tail = buf.get_int64_volatile(self._tail_at)
-        if tail < head or tail - head > self.capacity:
-            # The trailer itself is corrupt: restart the buffer empty at head.
+        if not self._trailer_ok(head, tail):
+            restart = align(head, RECORD_ALIGNMENT) if 0 <= head < 1 << 62 else 0
             self._zero_positions(0, self.capacity)
-            if not buf.compare_and_set_int64(self._tail_at, tail, head):
+            if not buf.compare_and_set_int64(self._tail_at, tail, restart):
                 tail = buf.get_int64_volatile(self._tail_at)  # a producer raced: retry later
                 self._report(f"{description}; tail {tail} inconsistent with head {head}")
                 return
-            buf.put_int64_ordered(self._head_cache_at, head)
+            buf.put_int64_ordered(self._head_cache_at, restart)
+            buf.put_int64_ordered(self._head_at, restart)
             self._skipped = None
             self._report(f"{description}; reset the buffer (tail {tail} vs head {head})")
             return
@@ -353,7 +367,7 @@ class ManyToOneRingBuffer:
         """Recover when head and tail contradict each other; True if it had to."""
         head = self.buffer.get_int64(self._head_at)
         tail = self.buffer.get_int64_volatile(self._tail_at)
-        if tail < head or tail - head > self.capacity:
+        if not self._trailer_ok(head, tail):
             self._recover(f"tail {tail} and head {head} are inconsistent")
             return True
         return False

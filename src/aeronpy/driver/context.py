@@ -28,6 +28,7 @@ from aeronpy.config import (
     parse_size,
 )
 from aeronpy.concurrent.clock import epoch_ms, nano_time
+from aeronpy.protocol.data_header import FRAME_ALIGNMENT
 from aeronpy.driver.media.transport_factory import TransportFactory, UdpTransportFactory
 from aeronpy.driver.media.loss_interceptor import (
     LossInterceptor,
@@ -55,7 +56,6 @@ TERM_MAX_LENGTH = GIB
 PAGE_MIN_SIZE = 4 * KIB
 PAGE_MAX_SIZE = GIB
 MAX_UDP_PAYLOAD_LENGTH = 65504
-FRAME_ALIGNMENT = 32
 
 CONDUCTOR_BUFFER_LENGTH_DEFAULT = MIB + RING_BUFFER_TRAILER_LENGTH
 CLIENTS_BUFFER_LENGTH_DEFAULT = MIB + BROADCAST_BUFFER_TRAILER_LENGTH

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aeronpy.concurrent.atomic_buffer import Buffer
 from aeronpy.logbuffer.term_unblocker import reset_header
+from aeronpy.protocol.data_header import FRAME_ALIGNMENT
 
-FRAME_ALIGNMENT = 32
 
 
 def try_fill_gap(metadata: Buffer, term_buffer: Buffer, term_id: int, gap_offset: int, gap_length: int) -> bool:

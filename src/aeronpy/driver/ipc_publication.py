@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from aeronpy.concurrent.bit_util import int32
+from aeronpy.concurrent.bit_util import INT64_MAX, int32
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts, check_untethered
 from aeronpy.logbuffer import descriptor
@@ -20,7 +20,6 @@ from aeronpy.logbuffer.term_unblocker import unblock_log
 
 __all__ = ["IpcPublication", "PublicationState", "SubscriberPosition", "TetherState"]
 
-INT64_MAX = (1 << 63) - 1
 
 
 class PublicationState(enum.Enum):

@@ -20,9 +20,8 @@ from typing import NamedTuple
 from aeronpy.concurrent.atomic_buffer import Buffer
 from aeronpy.driver.feedback_delay import FeedbackDelayGenerator
 from aeronpy.concurrent.bit_util import int32
+from aeronpy.protocol.data_header import FRAME_ALIGNMENT, HEADER_LENGTH
 
-HEADER_LENGTH = 32
-FRAME_ALIGNMENT = 32
 TIMER_INACTIVE = -1
 
 

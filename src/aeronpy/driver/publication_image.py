@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.gap_filler import try_fill_gap
+from aeronpy.concurrent.bit_util import INT64_MAX
 from aeronpy.concurrent.clock import epoch_ms
 from aeronpy.driver.tether import SubscriberPosition, UntetheredTimeouts, check_untethered
 from aeronpy.driver.loss_detector import LossDetector, new_rebuild_position
@@ -30,7 +31,6 @@ ERR_MAX_TEXT_LENGTH = 1023
 IMAGE_REJECTED_CODE = 13
 NAK_STRUCT = struct.Struct("<ibBhiiiii")
 FIRST_WORD = struct.Struct("<q")
-INT64_MAX = (1 << 63) - 1
 FRAME_STRUCT = struct.Struct("<ibBhi")
 RECEIVE_DESTINATION_TIMEOUT_NS = 5_000_000_000
 """A connection is live for SMs/NAKs/EOS while heard from within this (C AERON_RECEIVE_DESTINATION_TIMEOUT_NS)."""

@@ -27,8 +27,8 @@ from enum import IntEnum
 from typing import Callable
 
 from aeronpy.driver.feedback_delay import FeedbackDelayGenerator, StaticDelayGenerator
+from aeronpy.protocol.data_header import HEADER_LENGTH
 
-HEADER_LENGTH = 32
 MAX_RESEND_DEFAULT = 16
 MAX_RESEND_MAX = 256
 RETRANSMIT_UNICAST_LINGER_DEFAULT_NS = 10_000_000
