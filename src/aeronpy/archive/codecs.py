@@ -154,7 +154,7 @@ _MESSAGES = (
         _i8("reserved", 31),
     )),
     _m(21, "RecordingDescriptorHeader", 32, (
-        _i32("length", 0), _enum("state", 4, RecordingState, 10), _i32("checksum", 8), _i8("reserved", 31),
+        _i32("length", 0), _enum("state", 4, RecordingState), _i32("checksum", 8), _i8("reserved", 31),
     )),
     _m(22, "RecordingDescriptor", 80, (
         _CS, _CORR, _REC16, _i64("start_timestamp", 24), _i64("stop_timestamp", 32),
