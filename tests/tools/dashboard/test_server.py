@@ -110,7 +110,10 @@ def test_state_and_sizing_endpoints(
     status, page = get(dashboard.url)
     assert status == 200 and b"sizing-form" in page and b"/static/app.js" in page
     for asset in ("app.js", "style.css"):
-        assert get(dashboard.url + "static/" + asset)[0] == 200
+        status, body = get(dashboard.url + "static/" + asset)
+        assert status == 200
+        assert b"http://" not in body and b"https://" not in body  # works offline: nothing fetched from elsewhere
+    assert b"http://" not in page and b"https://" not in page
     assert get(dashboard.url + "static/../server.py")[0] == 404
     status, metrics = get(dashboard.url + "metrics")
     assert status == 200 and b"aeron_driver_up 1.0" in metrics
