@@ -180,3 +180,20 @@ def test_lossy_udp_stream_shows_naks_and_retransmits(
     assert state["system"]["naks_sent"] > 0 and state["system"]["retransmits_sent"] > 0
     s = next(x for x in state["streams"] if x["stream"] == 63)
     assert s["kind"] == "udp" and s["rcv_hwm"] is not None and s["snd_pos"] is not None
+
+
+def test_errors_from_the_distinct_error_log(
+    driver: Any, client_factory: Callable[..., Any], dashboard: Dashboard
+) -> None:
+    from aeronpy.errors import RegistrationError
+
+    aeron = client_factory()
+    for _ in range(2):
+        with pytest.raises(RegistrationError):
+            aeron.add_publication("aeron:ipc?mtu=100", 64)
+
+    def errors() -> Any:
+        return get(dashboard.url + "api/state")[1].get("errors")
+
+    found = wait_for(errors, 10, "errors in the state")
+    assert found[0]["count"] == 2 and "mtu" in found[0]["text"] and found[0]["last_ms"] >= found[0]["first_ms"]
