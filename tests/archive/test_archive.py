@@ -247,3 +247,112 @@ def test_control_over_udp(archive_factory: Callable[..., Archive], aeron: Any, a
     with AeronArchive.connect(ctx) as arc:
         _record(arc, aeron, 100)
         assert len(arc.list_recordings()) == 1
+
+
+def test_extend_recording_across_the_seam(archive_client: AeronArchive, aeron: Any) -> None:
+    _, end, pub = _record(archive_client, aeron, 300)
+    pub.close()
+    d = archive_client.list_recording(0)
+    assert d is not None
+    bits = d.term_buffer_length.bit_length() - 1
+    term_id = d.initial_term_id + (end >> bits)
+    ext = (f"aeron:ipc?term-length={d.term_buffer_length}|init-term-id={d.initial_term_id}|term-id={term_id}"
+           f"|term-offset={end & (d.term_buffer_length - 1)}|mtu={d.mtu_length}")
+    archive_client.extend_recording(0, ext, STREAM, SourceLocation.LOCAL)
+    pub2 = aeron.add_exclusive_publication(ext, STREAM)
+    assert pub2.position == end
+    wait_for(lambda: any(s.signal is RecordingSignal.EXTEND for s in archive_client.poll_for_recording_signals()),
+             10, "EXTEND signal")
+    end2 = publish(pub2, 300, first=300)
+    await_recorded(archive_client, 0, end2)
+    assert collect(archive_client.replay(0, "aeron:ipc", 2010, 0, end2), 600) == [message(i) for i in range(600)]
+
+
+def test_extend_with_mismatched_image_is_refused(archive_client: AeronArchive, aeron: Any) -> None:
+    errors: list[ArchiveError] = []
+    archive_client.ctx.error_handler = errors.append
+    _, _, pub = _record(archive_client, aeron, 10)
+    pub.close()  # else its image (joining at the stop position) would be a valid extension
+    archive_client.extend_recording(0, "aeron:ipc?term-length=64k|alias=x", STREAM, SourceLocation.LOCAL)
+    aeron.add_exclusive_publication("aeron:ipc?term-length=64k|alias=x", STREAM)  # starts at 0, not the stop
+    wait_for(lambda: archive_client.poll_for_recording_signals() is not None and errors, 10, "async error")
+    assert errors[0].error_code == ErrorCode.INVALID_EXTENSION
+    with pytest.raises(ArchiveError) as e:
+        archive_client.extend_recording(0, "aeron:ipc", STREAM + 1)
+    assert e.value.error_code == ErrorCode.UNKNOWN_RECORDING
+
+
+def test_subscriptions_listing_and_stop_by_identity(archive_client: AeronArchive, aeron: Any) -> None:
+    s1 = archive_client.start_recording("aeron:ipc?alias=one", 1)
+    s2 = archive_client.start_recording("aeron:udp?endpoint=localhost:40999", 2)
+    subs = archive_client.list_recording_subscriptions(0, 10, "")
+    assert sorted(s.subscription_id for s in subs) == sorted([s1, s2])
+    assert [s.stream_id for s in archive_client.list_recording_subscriptions(0, 10, "udp")] == [2]
+    assert [s.subscription_id for s in archive_client.list_recording_subscriptions(0, 10, "", 1, True)] == [s1]
+    assert archive_client.list_recording_subscriptions(5, 10, "") == []
+    pub = aeron.add_exclusive_publication("aeron:ipc?alias=one", 1)
+    await_recording_counter(archive_client, 0)
+    publish(pub, 5)
+    assert archive_client.stop_recording_by_identity(0) is True
+    wait_for(lambda: archive_client.get_stop_position(0) >= 0, 10, "stopped")
+    assert [s.subscription_id for s in archive_client.list_recording_subscriptions(0, 10, "")] == [s2]
+    assert archive_client.stop_recording_by_identity(0) is False
+
+
+def test_bounded_replay_follows_a_limit_counter(archive_client: AeronArchive, aeron: Any) -> None:
+    _record(archive_client, aeron, 100)
+    limit = aeron.add_counter(1001, "replay limit")
+    limit.set(10 * 96)
+    rsid = archive_client.start_bounded_replay(0, limit.id, "aeron:ipc", 2011, 0)
+    session_id = rsid & 0xFFFFFFFF
+    session_id = session_id - (1 << 32) if session_id & 0x80000000 else session_id
+    sub = aeron.add_subscription(f"aeron:ipc?session-id={session_id}", 2011)
+    assert collect(sub, 10) == [message(i) for i in range(10)]
+    time.sleep(0.05)
+    assert sub.poll(lambda *a: None, 10) == 0
+    limit.set(30 * 96)
+    assert collect(sub, 20) == [message(i) for i in range(10, 30)]
+
+
+def test_max_concurrent_replays_and_recordings(archive_factory: Callable[..., Archive], aeron: Any,
+                                               aeron_dir: str) -> None:
+    archive_factory(max_concurrent_replays=1, max_concurrent_recordings=1)
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron)) as arc:
+        _record(arc, aeron, 10, stop=False)
+        with pytest.raises(ArchiveError) as e:
+            arc.start_recording("aeron:ipc", 77)
+        assert e.value.error_code == ErrorCode.MAX_RECORDINGS
+        arc.start_replay(0, "aeron:ipc", 2012)
+        with pytest.raises(ArchiveError) as e:
+            arc.start_replay(0, "aeron:ipc", 2013)
+        assert e.value.error_code == ErrorCode.MAX_REPLAYS
+
+
+def test_update_channel(archive_client: AeronArchive, aeron: Any) -> None:
+    _record(archive_client, aeron, 5)
+    archive_client.update_channel(0, "aeron:udp?endpoint=localhost:5555|alias=" + "z" * 100)
+    d = archive_client.list_recording(0)
+    assert d is not None and d.original_channel.endswith("z" * 100)
+    assert d.stripped_channel == "aeron:udp?endpoint=localhost:5555|alias=" + "z" * 100
+    assert collect(archive_client.replay(0, "aeron:ipc", 2014, 0, -1), 5) == [message(i) for i in range(5)]
+
+
+def test_client_of_another_major_version_is_refused(archive: Archive, aeron: Any) -> None:
+    from aeronpy.archive import sbe
+    from aeronpy.archive.codecs import T
+
+    sub = aeron.add_subscription("aeron:ipc?session-id=777", 21)
+    pub = aeron.add_exclusive_publication("aeron:ipc?session-id=777", 10)
+    wait_for(lambda: pub.is_connected, 10, "control publication")
+    msg = sbe.encode(T.AuthConnectRequest, correlation_id=5, response_stream_id=21, version=2 << 16,
+                     response_channel="aeron:ipc?session-id=777")
+    while pub.offer(msg) < 0:
+        time.sleep(0.001)
+    seen: list[Any] = []
+    wait_for(lambda: sub.poll(lambda b, o, n, h: seen.append(sbe.decode(
+        __import__("aeronpy.archive.codecs", fromlist=["x"]).ARCHIVE_SCHEMA, b.get_bytes(o, n))), 10) or seen, 10,
+        "version error")
+    r = seen[0]
+    assert r.spec.name == "ControlResponse" and r.get_int("code") == 1
+    assert "invalid client version 2.0.0" in r.get_str("error_message")
+    assert r.get_int("relevant_id") == r.get_int("control_session_id")

@@ -278,7 +278,7 @@ class ArchiveConductor:
 
     def start_recording(self, session: ControlSession, corr: int, stream_id: int, location: int, auto_stop: bool,
                         channel: str, extend_recording_id: int = -1) -> None:
-        if len(self.subscriptions) + len(self.pending_subscriptions) >= self.ctx.max_concurrent_recordings:
+        if len(self.subscriptions) >= self.ctx.max_concurrent_recordings:
             session.error(corr, ErrorCode.MAX_RECORDINGS,
                           f"max concurrent recordings reached {self.ctx.max_concurrent_recordings}")
             return
@@ -290,7 +290,7 @@ class ArchiveConductor:
         if uri.is_spy:
             uri = uri.without_prefix()
         key = subscription_key(stream_id, uri)
-        if key in self.subscriptions or any(p.key == key for p in self.pending_subscriptions):
+        if key in self.subscriptions:
             session.error(corr, ErrorCode.ACTIVE_SUBSCRIPTION,
                           f"recording exists for streamId={stream_id} channel={channel}")
             return
@@ -304,6 +304,7 @@ class ArchiveConductor:
 
         rs.registration_id = self.aeron.async_add_subscription(sub_channel, stream_id, on_available, None)
         self.pending_subscriptions.append(rs)
+        self.subscriptions[key] = rs  # listed and stoppable while the driver adds it
         session.ok(corr, rs.registration_id)
 
     def _process_pending_subscriptions(self) -> int:
@@ -313,16 +314,17 @@ class ArchiveConductor:
                 sub = self.aeron.get_subscription(rs.registration_id)
             except AeronError as e:
                 self.pending_subscriptions.remove(rs)
+                if self.subscriptions.get(rs.key) is rs:
+                    del self.subscriptions[rs.key]
                 rs.control_session.error(rs.correlation_id, ErrorCode.GENERIC, str(e))
                 work += 1
                 continue
             if sub is not None:
                 rs.subscription = sub
                 self.pending_subscriptions.remove(rs)
-                if rs.stopped:
+                if rs.stopped and rs.ref_count <= 0:
                     sub.close()
-                else:
-                    self.subscriptions[rs.key] = rs
+                    rs.subscription = None
                 work += 1
         return work
 
