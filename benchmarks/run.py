@@ -1,207 +1,639 @@
-"""Benchmarks through an aeronpy media driver, over IPC and UDP loopback: throughput (32 B and
-1 KB, publisher and subscriber in two processes) and round-trip latency (ping/pong processes).
+"""Side-by-side benchmarks: aeronpy and the real Aeron C 1.53 driver and client, and pyzmq.
 
-Run: ``python benchmarks/run.py`` (options: --messages N, --pings N, --transport ipc|udp|all).
-Prints a table.  Clients yield the CPU when they find no work: on a small machine, busy-spinning
-clients would starve the driver (UDP needs it in the data path) for a scheduler slice.
+Run: ``python benchmarks/run.py`` (options: ``--messages N``, ``--pings N``, ``--transport
+ipc|udp|all``, ``--json PATH``, ``--quick`` for a tiny smoke run).  One run measures, each cell
+in its own processes (publisher and subscriber, or ping and pong):
+
+* throughput, IPC and UDP loopback, 32 B and 1 KB, msgs/s and MB/s (timed at the subscriber from
+  its first to its last message), for every pairing of driver (aeronpy | C) and clients
+  (aeronpy | C), plus aeronpy clients through the batch API (``offer_batch`` / ``poll_batch``);
+* the one-message-per-call loop at 32 B over IPC: an aeronpy subscriber calling
+  ``poll(handler, 1)`` whose handler copies the message out, against pyzmq PUSH/PULL over
+  ``ipc://`` calling ``recv()`` once per message;
+* round trip of 32 B messages (ping/pong), p50/p90/p99/p99.9/max in microseconds;
+* each driver's idle CPU (share of one core over a quiet window) and resident memory.
+
+Ratios are given to the C driver + C client cell of the same case and, for the one-per-call loop,
+to pyzmq.  The issue's targets are printed next to the results (never asserted).  Results also go
+to a JSON file (default ``benchmarks/results.json``).  Drivers run SHARED; every client yields
+(``sched_yield``) when refused or idle.  A peer that cannot be had (no pyaeron wheel, no gcc, no
+pyzmq) is skipped, saying why.  The C client is ``benchmarks/c_client.c``, compiled here with gcc
+and linked against the wheel's exported Aeron symbols.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
 import shutil
+import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
+from typing import Any, Optional
 
-SHM = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+SHM = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+CELL_TIMEOUT_S = 300.0
+IDLE_WINDOW_S = 2.0
+
+TARGETS = [
+    "IPC 32 B, Python processes, one message per call >= 5 M msgs/s (>= 0.2x C); batch API >= 0.5x C",
+    "IPC 1 KB >= 1.5 M msgs/s",
+    "one-message-per-call loop >= 4x pyzmq at 32 B",
+    "UDP loopback 32 B aeronpy driver + aeronpy clients >= 1.5 M msgs/s; aeronpy driver + C clients >= 0.6x C driver + C clients",
+    "round trip p50: IPC <= 1.5 us; UDP <= the C driver's; p99 within 2x of C",
+    "idle driver <= 2 % of a core; driver RSS <= 60 MB",
+]
 
 
-def role_pub(aeron_dir: str, channel: str, stream: int, count: int, size: int) -> None:
+# ----------------------------------------------------------------------- aeronpy roles
+
+
+def _connect(aeron_dir: str) -> Any:
     from aeronpy.client.aeron import Aeron
     from aeronpy.client.context import Context
 
-    with Aeron.connect(Context.from_properties(aeron_dir=aeron_dir)) as aeron:
-        pub = aeron.add_exclusive_publication(channel, stream)
+    return Aeron.connect(Context.from_properties(aeron_dir=aeron_dir))
+
+
+def role_pub(aeron_dir: str, channel: str, stream: int, count: int, size: int, mode: str) -> None:
+    with _connect(aeron_dir) as aeron:
+        pub = aeron.add_publication(channel, stream)
         while not pub.is_connected:
-            time.sleep(0.001)
-        msg = bytearray(size)
-        offer = pub.offer
+            os.sched_yield()
+        msg = bytes(size)
+        yield_ = os.sched_yield
         sent = 0
+        if mode == "batch":
+            batch = [msg] * 256
+            offer_batch = pub.offer_batch
+            while sent < count:
+                accepted, _ = offer_batch(batch if count - sent >= 256 else batch[: count - sent])
+                sent += accepted
+                if accepted < 256:
+                    yield_()
+            return
+        offer = pub.offer
         while sent < count:
             if offer(msg) > 0:
                 sent += 1
             else:
-                os.sched_yield()  # back pressured: let the driver and subscriber run
+                yield_()  # back pressured: let the driver and subscriber run
 
 
-def role_sub(aeron_dir: str, channel: str, stream: int, count: int) -> None:
-    from aeronpy.client.aeron import Aeron
-    from aeronpy.client.context import Context
-
-    with Aeron.connect(Context.from_properties(aeron_dir=aeron_dir)) as aeron:
+def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -> None:
+    with _connect(aeron_dir) as aeron:
         sub = aeron.add_subscription(channel, stream)
         print("READY", flush=True)
-        received = 0
-        nbytes = 0
+        state = [0, 0]  # received, bytes
+        yield_ = os.sched_yield
 
-        def handler(buffer: object, offset: int, length: int, header: object) -> None:
-            nonlocal nbytes
-            nbytes += length
+        if mode == "batch":
+            while sub.image_count == 0:
+                yield_()
+            poll_batch = sub.images[0].poll_batch
+            start = 0.0
+            while state[0] < count:
+                batch = poll_batch(1000)
+                n = len(batch)
+                if n == 0:
+                    batch.release()
+                    yield_()
+                    continue
+                if state[0] == 0:
+                    start = time.perf_counter()
+                state[0] += n
+                state[1] += sum(batch.lengths())
+                batch.release()
+            print(f"{state[0]} {state[1]} {time.perf_counter() - start}", flush=True)
+            return
+
+        if mode == "one":  # the recv()-style loop: one message per call, copied out
+            got: list[bytes] = []
+
+            def copy_handler(buffer: Any, offset: int, length: int, header: Any) -> None:
+                got.append(buffer.get_bytes(offset, length))
+
+            poll = sub.poll
+            while poll(copy_handler, 1) == 0:
+                yield_()
+            received = 1
+            nbytes = len(got[0])
+            start = time.perf_counter()
+            while received < count:
+                got.clear()
+                if poll(copy_handler, 1) == 0:
+                    yield_()
+                    continue
+                received += 1
+                nbytes += len(got[0])
+            print(f"{received} {nbytes} {time.perf_counter() - start}", flush=True)
+            return
+
+        def handler(buffer: Any, offset: int, length: int, header: Any) -> None:
+            state[1] += length
 
         poll = sub.poll
+        received = 0
         while received == 0:
-            received += poll(handler, 1000)
+            received = poll(handler, 1000)
+            if received == 0:
+                yield_()
         start = time.perf_counter()
         while received < count:
             n = poll(handler, 1000)
             if n == 0:
-                os.sched_yield()
+                yield_()
             received += n
-        elapsed = time.perf_counter() - start
-        print(f"{received} {nbytes} {elapsed}", flush=True)
+        print(f"{received} {state[1]} {time.perf_counter() - start}", flush=True)
 
 
 def role_pong(aeron_dir: str, ping_channel: str, pong_channel: str) -> None:
-    from aeronpy.client.aeron import Aeron
-    from aeronpy.client.context import Context
-
-    with Aeron.connect(Context.from_properties(aeron_dir=aeron_dir)) as aeron:
+    with _connect(aeron_dir) as aeron:
         sub = aeron.add_subscription(ping_channel, 2002)
-        pub = aeron.add_exclusive_publication(pong_channel, 2003)
+        pub = aeron.add_publication(pong_channel, 2003)
         print("READY", flush=True)
-        done = False
+        done = [False]
+        offer = pub.offer
 
-        def handler(buffer: object, offset: int, length: int, header: object) -> None:
-            nonlocal done
-            data = buffer.get_bytes(offset, length)  # type: ignore[attr-defined]
+        def handler(buffer: Any, offset: int, length: int, header: Any) -> None:
+            data = buffer.get_bytes(offset, length)
             if data[:4] == b"STOP":
-                done = True
-            while pub.offer(data) < 0:
-                pass
+                done[0] = True
+            while offer(data) < 0:
+                os.sched_yield()
 
-        while not done:
-            if sub.poll(handler, 10) == 0:
+        poll = sub.poll
+        while not done[0]:
+            if poll(handler, 1) == 0:
                 os.sched_yield()  # leave the CPU to the driver: on 2 cores three spinners starve it
 
 
 def role_ping(aeron_dir: str, ping_channel: str, pong_channel: str, count: int, warmup: int) -> None:
-    import struct
-
-    from aeronpy.client.aeron import Aeron
-    from aeronpy.client.context import Context
-
-    with Aeron.connect(Context.from_properties(aeron_dir=aeron_dir)) as aeron:
-        pub = aeron.add_exclusive_publication(ping_channel, 2002)
+    with _connect(aeron_dir) as aeron:
+        pub = aeron.add_publication(ping_channel, 2002)
         sub = aeron.add_subscription(pong_channel, 2003)
         while not (pub.is_connected and sub.image_count > 0):
-            time.sleep(0.001)
+            os.sched_yield()
         rtts: list[int] = []
         got = [False]
 
-        def handler(buffer: object, offset: int, length: int, header: object) -> None:
+        def handler(buffer: Any, offset: int, length: int, header: Any) -> None:
             got[0] = True
 
         msg = bytearray(32)
+        offer, poll, clock = pub.offer, sub.poll, time.perf_counter_ns
         for i in range(warmup + count):
             struct.pack_into("<q", msg, 0, i)
-            t0 = time.perf_counter_ns()
-            while pub.offer(msg) < 0:
-                pass
+            t0 = clock()
+            while offer(msg) < 0:
+                os.sched_yield()
             got[0] = False
             while not got[0]:
-                if sub.poll(handler, 1) == 0:
+                if poll(handler, 1) == 0:
                     os.sched_yield()
             if i >= warmup:
-                rtts.append(time.perf_counter_ns() - t0)
-        while pub.offer(b"STOP" + bytes(28)) < 0:
-            pass
-        rtts.sort()
-        pct = lambda p: rtts[min(len(rtts) - 1, int(len(rtts) * p))] / 1000.0  # noqa: E731
-        print(f"{pct(0.5):.1f} {pct(0.9):.1f} {pct(0.99):.1f} {pct(0.999):.1f} {rtts[-1] / 1000.0:.1f}", flush=True)
+                rtts.append(clock() - t0)
+        while offer(b"STOP" + bytes(28)) < 0:
+            os.sched_yield()
+        print(_percentiles(rtts), flush=True)
 
 
-def _spawn(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
+def _percentiles(rtts: list[int]) -> str:
+    rtts.sort()
+
+    def pct(p: float) -> float:
+        return rtts[min(len(rtts) - 1, int(len(rtts) * p))] / 1000.0
+
+    return f"{pct(0.5):.1f} {pct(0.9):.1f} {pct(0.99):.1f} {pct(0.999):.1f} {rtts[-1] / 1000.0:.1f}"
+
+
+# ------------------------------------------------------------------------- pyzmq roles
+
+
+def role_zpull(address: str, count: int) -> None:
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PULL)
+    sock.bind(address)
+    print("READY", flush=True)
+    recv = sock.recv
+    nbytes = len(recv())
+    received = 1
+    start = time.perf_counter()
+    while received < count:
+        nbytes += len(recv())  # one message per call, copied out (bytes)
+        received += 1
+    print(f"{received} {nbytes} {time.perf_counter() - start}", flush=True)
+    sock.close(linger=0)
+    ctx.term()
+
+
+def role_zpush(address: str, count: int, size: int) -> None:
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PUSH)
+    sock.connect(address)
+    msg = bytes(size)
+    send = sock.send
+    for _ in range(count):
+        send(msg)
+    sock.close(linger=-1)
+    ctx.term()
+
+
+# ------------------------------------------------------------------------ orchestration
+
+
+class Skip(Exception):
+    """A peer that cannot be had; the message says why."""
+
+
+def _spawn_role(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, __file__, "--role", *args], stdout=subprocess.PIPE, text=True)
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _channels(transport: str) -> tuple[str, str, str]:
-    """(data channel, ping channel, pong channel) for one transport."""
-    if transport == "ipc":
-        return "aeron:ipc", "aeron:ipc", "aeron:ipc"
-    return tuple(f"aeron:udp?endpoint=127.0.0.1:{_free_port()}" for _ in range(3))  # type: ignore[return-value]
+def _channel(transport: str) -> str:
+    return "aeron:ipc" if transport == "ipc" else f"aeron:udp?endpoint=127.0.0.1:{_free_port()}"
+
+
+def _cpu_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _rss_mb(pid: int) -> tuple[float, float]:
+    rss = hwm = 0.0
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) / 1024.0
+            elif line.startswith("VmHWM:"):
+                hwm = int(line.split()[1]) / 1024.0
+    return rss, hwm
+
+
+class Driver:
+    """A media driver in its own process (aeronpy CLI, or the C driver from the wheel)."""
+
+    def __init__(self, kind: str, aeron_dir: str) -> None:
+        self.kind = kind
+        self.aeron_dir = aeron_dir
+        env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if kind == "aeronpy":
+            cmd = [sys.executable, "-m", "aeronpy", "driver", "--dir", aeron_dir,
+                   "-D", "aeron.threading.mode=SHARED", "-D", "aeron.dir.delete.on.shutdown=true"]
+        else:
+            cmd = [sys.executable, str(ROOT / "tests" / "interop" / "c_driver.py"), "--dir", aeron_dir,
+                   "--threading-mode", "SHARED"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise Skip(f"{kind} driver did not start: {err.strip()[-300:]}")
+        deadline = time.monotonic() + 10
+        while not os.path.exists(os.path.join(aeron_dir, "cnc.dat")):
+            if time.monotonic() > deadline:
+                raise Skip(f"{kind} driver wrote no cnc.dat")
+            time.sleep(0.01)
+
+    def idle_cpu_percent(self, window_s: float) -> float:
+        hz = os.sysconf("SC_CLK_TCK")
+        t0, c0 = time.monotonic(), _cpu_ticks(self.proc.pid)
+        time.sleep(window_s)
+        t1, c1 = time.monotonic(), _cpu_ticks(self.proc.pid)
+        return 100.0 * (c1 - c0) / hz / (t1 - t0)
+
+    def memory_mb(self) -> tuple[float, float]:
+        return _rss_mb(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        shutil.rmtree(self.aeron_dir, ignore_errors=True)
+
+
+def build_c_client(build_dir: str) -> str:
+    """Compile benchmarks/c_client.c against the wheel's library; the executable's path."""
+    sys.path.insert(0, str(ROOT))
+    from tests.interop import reference
+
+    reason = reference.unavailable_reason()
+    if reason is not None:
+        raise Skip(f"real Aeron C client/driver unavailable: {reason}")
+    library = reference.library_path()
+    assert library is not None
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        raise Skip("no C compiler (gcc) to build benchmarks/c_client.c")
+    import sysconfig
+
+    libdir = sysconfig.get_config_var("LIBDIR") or ""
+    ldlibrary = f"python{sysconfig.get_config_var('LDVERSION')}"
+    exe = os.path.join(build_dir, "c_client")
+    cmd = [gcc, "-O2", "-o", exe, str(HERE / "c_client.c"), library, f"-L{libdir}", f"-l{ldlibrary}",
+           f"-Wl,-rpath,{os.path.dirname(library)}", f"-Wl,-rpath,{libdir}", "-lm", "-ldl", "-lpthread"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise Skip(f"building the C client failed: {done.stderr.strip()[-300:]}")
+    return exe
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, c_client: Optional[str]) -> None:
+        self.args = args
+        self.c_client = c_client
+        self.stream = 3000
+
+    def _client_cmd(self, client: str, role: str, *rest: str) -> list[str]:
+        if client == "c":
+            assert self.c_client is not None
+            return [self.c_client, role, *rest]
+        return [sys.executable, __file__, "--role", role, *rest]
+
+    def _run_pair(self, first: list[str], second: list[str], result_from_second: bool = False) -> str:
+        """Start `first` (prints READY), then `second`; the last line of the one that reports."""
+        a = subprocess.Popen(first, stdout=subprocess.PIPE, text=True)
+        b: subprocess.Popen[str] | None = None
+        try:
+            assert a.stdout is not None
+            if a.stdout.readline().strip() != "READY":
+                raise RuntimeError(f"{first[:3]} did not get ready")
+            b = subprocess.Popen(second, stdout=subprocess.PIPE, text=True)
+            reporter = b if result_from_second else a
+            out, _ = reporter.communicate(timeout=CELL_TIMEOUT_S)
+            if reporter.returncode != 0 or not out.strip():
+                raise RuntimeError(f"{reporter.args[:3]} exited {reporter.returncode} without a result")
+            if result_from_second:
+                a.wait(timeout=30)
+            return out.strip().splitlines()[-1]
+        finally:
+            for p in (a, b):
+                if p is not None and p.poll() is None:
+                    p.kill()
+                    p.wait()
+
+    def throughput(self, driver: Driver, client: str, transport: str, size: int, mode: str = "call") -> dict[str, Any]:
+        self.stream += 1
+        channel = _channel(transport)
+        count = self.args.messages
+        sub_args = [driver.aeron_dir, channel, str(self.stream), str(count)]
+        pub_args = [driver.aeron_dir, channel, str(self.stream), str(count), str(size)]
+        if client != "c":
+            sub_args.append(mode)
+            pub_args.append(mode if mode == "batch" else "call")
+        line = self._run_pair(self._client_cmd(client, "sub", *sub_args), self._client_cmd(client, "pub", *pub_args))
+        received, nbytes, elapsed = line.split()
+        seconds = max(float(elapsed), 1e-9)
+        return {"msgs_per_s": int(received) / seconds, "mb_per_s": int(nbytes) / seconds / 1e6}
+
+    def round_trip(self, driver: Driver, client: str, transport: str) -> dict[str, float]:
+        ping_channel, pong_channel = _channel(transport), _channel(transport)
+        pings = self.args.pings
+        line = self._run_pair(
+            self._client_cmd(client, "pong", driver.aeron_dir, ping_channel, pong_channel),
+            self._client_cmd(client, "ping", driver.aeron_dir, ping_channel, pong_channel, str(pings),
+                             str(max(100, pings // 10))),
+            result_from_second=True,
+        )
+        p50, p90, p99, p999, pmax = (float(x) for x in line.split())
+        return {"p50": p50, "p90": p90, "p99": p99, "p99.9": p999, "max": pmax}
+
+    def zmq_one_per_call(self, size: int) -> dict[str, Any]:
+        try:
+            import zmq  # noqa: F401
+        except ImportError:
+            raise Skip("pyzmq is not installed (pip install -e '.[bench]')") from None
+        address = f"ipc://{tempfile.gettempdir()}/aeronpy-bench-zmq-{uuid.uuid4().hex[:8]}"
+        count = self.args.messages
+        line = self._run_pair(
+            [sys.executable, __file__, "--role", "zpull", address, str(count)],
+            [sys.executable, __file__, "--role", "zpush", address, str(count), str(size)],
+        )
+        received, nbytes, elapsed = line.split()
+        seconds = max(float(elapsed), 1e-9)
+        return {"msgs_per_s": int(received) / seconds, "mb_per_s": int(nbytes) / seconds / 1e6}
+
+
+def _fmt_rate(v: Optional[float]) -> str:
+    if v is None:
+        return "-"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f} M"
+    return f"{v / 1e3:.0f} k"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "settings": {"messages": args.messages, "pings": args.pings, "threading": "SHARED"},
+        "throughput": [], "round_trip": [], "one_per_call": [], "drivers": {}, "skipped": [],
+        "targets": TARGETS,
+    }
+    build_dir = tempfile.mkdtemp(prefix="aeronpy-bench-")
+    c_client: Optional[str] = None
+    try:
+        try:
+            c_client = build_c_client(build_dir)
+        except Skip as e:
+            results["skipped"].append(f"C client: {e}")
+        bench = Bench(args, c_client)
+        transports = ["ipc", "udp"] if args.transport == "all" else [args.transport]
+        clients = ["aeronpy", "c"] if c_client else ["aeronpy"]
+        driver_kinds = ["aeronpy", "c"] if c_client else ["aeronpy"]
+        for kind in driver_kinds:
+            try:
+                driver = Driver(kind, os.path.join(SHM, f"aeronpy-bench-{kind}-{uuid.uuid4().hex[:8]}"))
+            except Skip as e:
+                results["skipped"].append(f"{kind} driver: {e}")
+                continue
+            try:
+                info: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(IDLE_WINDOW_S)}
+                for transport in transports:
+                    for client in clients:
+                        modes = ["call", "batch"] if client == "aeronpy" else ["call"]
+                        for mode in modes:
+                            for size in (32, 1024):
+                                cell = {"driver": kind, "client": client, "api": mode, "transport": transport, "size": size}
+                                try:
+                                    cell.update(bench.throughput(driver, client, transport, size, mode))
+                                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                                    cell["error"] = str(e)
+                                results["throughput"].append(cell)
+                                _progress(cell)
+                        cell = {"driver": kind, "client": client, "transport": transport, "size": 32}
+                        try:
+                            cell.update(bench.round_trip(driver, client, transport))
+                        except (RuntimeError, subprocess.TimeoutExpired) as e:
+                            cell["error"] = str(e)
+                        results["round_trip"].append(cell)
+                        _progress(cell)
+                if "ipc" in transports:
+                    cell = {"peer": "aeronpy", "driver": kind, "transport": "ipc", "size": 32}
+                    try:
+                        cell.update(bench.throughput(driver, "aeronpy", "ipc", 32, "one"))
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        cell["error"] = str(e)
+                    results["one_per_call"].append(cell)
+                    _progress(cell)
+                rss, hwm = driver.memory_mb()
+                info.update({"rss_mb": rss, "peak_rss_mb": hwm})
+                results["drivers"][kind] = info
+            finally:
+                driver.stop()
+        if "ipc" in transports:
+            cell = {"peer": "pyzmq", "transport": "ipc", "size": 32}
+            try:
+                cell.update(bench.zmq_one_per_call(32))
+                results["one_per_call"].append(cell)
+                _progress(cell)
+            except Skip as e:
+                results["skipped"].append(f"pyzmq: {e}")
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                cell["error"] = str(e)
+                results["one_per_call"].append(cell)
+    finally:
+        shutil.rmtree(build_dir, ignore_errors=True)
+    return results
+
+
+def _progress(cell: dict[str, Any]) -> None:
+    print("  " + json.dumps(cell), file=sys.stderr, flush=True)
+
+
+def _find(rows: list[dict[str, Any]], **match: Any) -> Optional[dict[str, Any]]:
+    for row in rows:
+        if all(row.get(k) == v for k, v in match.items()) and "error" not in row:
+            return row
+    return None
+
+
+def table(results: dict[str, Any]) -> str:
+    """The results as markdown tables (what README's Benchmarks section shows)."""
+    out: list[str] = []
+    tp = results["throughput"]
+    cells = [("aeronpy", "aeronpy", "call"), ("aeronpy", "aeronpy", "batch"), ("c", "c", "call"),
+             ("c", "aeronpy", "call"), ("c", "aeronpy", "batch"), ("aeronpy", "c", "call")]
+    names = {("aeronpy", "aeronpy", "call"): "aeronpy driver + aeronpy clients",
+             ("aeronpy", "aeronpy", "batch"): "aeronpy driver + aeronpy clients, batch API",
+             ("c", "c", "call"): "C driver + C clients",
+             ("c", "aeronpy", "call"): "C driver + aeronpy clients",
+             ("c", "aeronpy", "batch"): "C driver + aeronpy clients, batch API",
+             ("aeronpy", "c", "call"): "aeronpy driver + C clients"}
+    out.append("| throughput, msgs/s (MB/s) [x C] | IPC 32 B | IPC 1 KB | UDP 32 B | UDP 1 KB |")
+    out.append("|---|---:|---:|---:|---:|")
+    for key in cells:
+        driver, client, api = key
+        row = [names[key]]
+        any_value = False
+        for transport in ("ipc", "udp"):
+            for size in (32, 1024):
+                cell = _find(tp, driver=driver, client=client, api=api, transport=transport, size=size)
+                ref = _find(tp, driver="c", client="c", api="call", transport=transport, size=size)
+                if cell is None:
+                    row.append("-")
+                    continue
+                any_value = True
+                text = f"{_fmt_rate(cell['msgs_per_s'])} ({cell['mb_per_s']:.0f})"
+                if ref is not None and key != ("c", "c", "call"):
+                    text += f" [{cell['msgs_per_s'] / ref['msgs_per_s']:.2f}x]"
+                row.append(text)
+        if any_value:
+            out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    out.append("| round trip 32 B, µs p50 / p90 / p99 / p99.9 | IPC | UDP |")
+    out.append("|---|---:|---:|")
+    for driver, client in (("aeronpy", "aeronpy"), ("c", "c"), ("c", "aeronpy"), ("aeronpy", "c")):
+        row = [f"{'aeronpy' if driver == 'aeronpy' else 'C'} driver + {'aeronpy' if client == 'aeronpy' else 'C'} clients"]
+        found = False
+        for transport in ("ipc", "udp"):
+            cell = _find(results["round_trip"], driver=driver, client=client, transport=transport)
+            if cell is None:
+                row.append("-")
+            else:
+                found = True
+                row.append(f"{cell['p50']:.1f} / {cell['p90']:.1f} / {cell['p99']:.1f} / {cell['p99.9']:.1f}")
+        if found:
+            out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    zmq = _find(results["one_per_call"], peer="pyzmq")
+    out.append("| one message per call, IPC 32 B, copied out | msgs/s | x pyzmq |")
+    out.append("|---|---:|---:|")
+    for cell in results["one_per_call"]:
+        if "error" in cell:
+            continue
+        name = "pyzmq PUSH/PULL ipc:// recv()" if cell["peer"] == "pyzmq" else \
+            f"aeronpy poll(handler, 1), {'aeronpy' if cell['driver'] == 'aeronpy' else 'C'} driver"
+        ratio = f"{cell['msgs_per_s'] / zmq['msgs_per_s']:.2f}x" if zmq is not None else "-"
+        out.append(f"| {name} | {_fmt_rate(cell['msgs_per_s'])} | {ratio} |")
+    out.append("")
+    out.append("| driver | idle CPU (% of a core) | RSS MB (peak) |")
+    out.append("|---|---:|---:|")
+    for kind, info in results["drivers"].items():
+        out.append(f"| {'aeronpy' if kind == 'aeronpy' else 'C'} | {info['idle_cpu_percent']:.1f} | "
+                   f"{info['rss_mb']:.0f} ({info['peak_rss_mb']:.0f}) |")
+    return "\n".join(out)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=500_000)
     parser.add_argument("--pings", type=int, default=20_000)
     parser.add_argument("--transport", choices=["ipc", "udp", "all"], default="all")
+    parser.add_argument("--json", default=str(HERE / "results.json"), help="where to write the results")
+    parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run of the harness")
     parser.add_argument("--role", help=argparse.SUPPRESS)
     parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     r = args.rest
-    if args.role == "pub":
-        role_pub(r[0], r[1], int(r[2]), int(r[3]), int(r[4]))
+    if args.role:
+        roles = {
+            "pub": lambda: role_pub(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), r[5]),
+            "sub": lambda: role_sub(r[0], r[1], int(r[2]), int(r[3]), r[4]),
+            "pong": lambda: role_pong(r[0], r[1], r[2]),
+            "ping": lambda: role_ping(r[0], r[1], r[2], int(r[3]), int(r[4])),
+            "zpull": lambda: role_zpull(r[0], int(r[1])),
+            "zpush": lambda: role_zpush(r[0], int(r[1]), int(r[2])),
+        }
+        roles[args.role]()
         return 0
-    if args.role == "sub":
-        role_sub(r[0], r[1], int(r[2]), int(r[3]))
-        return 0
-    if args.role == "pong":
-        role_pong(r[0], r[1], r[2])
-        return 0
-    if args.role == "ping":
-        role_ping(r[0], r[1], r[2], int(r[3]), int(r[4]))
-        return 0
-
-    from aeronpy.driver.context import DriverContext
-    from aeronpy.driver.media_driver import MediaDriver
-
-    aeron_dir = os.path.join(SHM, f"aeronpy-bench-{uuid.uuid4().hex[:8]}")
-    ctx = DriverContext.from_properties(aeron_dir=aeron_dir, dir_delete_on_shutdown=True, threading_mode="SHARED", shared_idle_strategy=os.environ.get("BENCH_IDLE", "backoff"))
-    transports = ["ipc", "udp"] if args.transport == "all" else [args.transport]
-    rows = []
-    latencies = []
-    with MediaDriver.launch(ctx):
-        for transport in transports:
-            for size in (32, 1024):
-                channel = _channels(transport)[0]
-                stream = 3000 + size
-                sub = _spawn("--role", "sub", aeron_dir, channel, str(stream), str(args.messages))
-                assert sub.stdout is not None
-                sub.stdout.readline()
-                pub = _spawn("--role", "pub", aeron_dir, channel, str(stream), str(args.messages), str(size))
-                out, _ = sub.communicate(timeout=900)
-                pub.kill()
-                pub.wait()
-                received, nbytes, elapsed = out.split()
-                rate = int(received) / float(elapsed)
-                rows.append((f"{transport} throughput {size} B", f"{rate:,.0f} msgs/s", f"{int(nbytes) / float(elapsed) / 1e6:,.1f} MB/s"))
-            _, ping_channel, pong_channel = _channels(transport)
-            pong = _spawn("--role", "pong", aeron_dir, ping_channel, pong_channel)
-            assert pong.stdout is not None
-            pong.stdout.readline()
-            ping = _spawn("--role", "ping", aeron_dir, ping_channel, pong_channel, str(args.pings), str(max(1000, args.pings // 10)))
-            out, _ = ping.communicate(timeout=900)
-            pong.wait(timeout=60)
-            latencies.append((transport, out.split()))
-    shutil.rmtree(aeron_dir, ignore_errors=True)
-    print(f"aeronpy benchmark ({args.messages:,} messages per case, {args.pings:,} pings of 32 B; driver threading SHARED)")
-    print(f"{'case':<26}{'rate':>20}{'bandwidth':>16}")
-    for name, rate, bw in rows:
-        print(f"{name:<26}{rate:>20}{bw:>16}")
-    for transport, (p50, p90, p99, p999, pmax) in latencies:
-        print(f"{transport + ' round trip (us)':<26}  p50 {p50}  p90 {p90}  p99 {p99}  p99.9 {p999}  max {pmax}")
+    if args.quick:
+        args.messages, args.pings = min(args.messages, 2000), min(args.pings, 200)
+    results = run(args)
+    with open(args.json, "w") as f:
+        json.dump(results, f, indent=2)
+    print(f"aeronpy benchmark: {args.messages:,} messages per throughput cell, {args.pings:,} pings; "
+          f"drivers SHARED; {os.cpu_count()} CPUs; {results['when']}")
+    print(table(results))
+    for reason in results["skipped"]:
+        print(f"skipped: {reason}")
+    print("targets (from issue 7, not asserted):")
+    for target in TARGETS:
+        print(f"  - {target}")
+    print(f"results: {args.json}")
     return 0
 
 
