@@ -337,7 +337,7 @@ def compute(inputs: SizingInputs) -> SizingReport:
     else:
         per = max(1, mtu // wire)
         batched = rate / per
-        per_datagram = f"{per} messages per datagram"
+        per_datagram = f"{per} message(s) per datagram"
     unbatched = rate * fragments
     q.append(Quantity(
         "pps", "PPS (packets/sec)", "pkt/s", batched, unbatched,
