@@ -22,6 +22,7 @@ from aeronpy.archive.control_session import PROTOCOL_VERSION
 from aeronpy.archive.counters import RECORDING_POSITION_TYPE_ID, decode_recording_position_key
 from aeronpy.archive.descriptors import RecordingDescriptor, RecordingSignalEvent, RecordingSubscriptionDescriptor
 from aeronpy.archive.errors import ArchiveError, ErrorCode
+from aeronpy.client import results
 from aeronpy.config import PropertySource, default_aeron_dir, parse_bool, parse_duration_ns, parse_int, parse_size
 from aeronpy.errors import AeronError, ConfigurationError
 from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
@@ -228,7 +229,7 @@ class AeronArchive:
             if result > 0:
                 return
             attempts += 1
-            if result in (-4, -6) or (attempts > self.ctx.message_retry_attempts and time.monotonic() > deadline):
+            if result in (results.CLOSED, results.MAX_POSITION_EXCEEDED) or (attempts > self.ctx.message_retry_attempts and time.monotonic() > deadline):
                 raise ArchiveError(f"failed to send archive request: offer result {result}", ErrorCode.GENERIC)
             self._idle(deadline, "archive request to be sent")
 
@@ -427,7 +428,9 @@ class AeronArchive:
         """Poll the response stream once and return the signals received so far."""
         self._poll()
         while self._inbox:
-            self._stray(self._inbox.popleft()) if self._inbox[0].spec.name == "ControlResponse" else self._inbox.popleft()
+            msg = self._inbox.popleft()
+            if msg.spec.name == "ControlResponse":
+                self._stray(msg)
         events = list(self._signals)
         self._signals.clear()
         return events
