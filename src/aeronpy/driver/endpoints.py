@@ -15,6 +15,7 @@ from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.protocol import data_header as dh
+from aeronpy.protocol import frames
 from aeronpy.protocol.frames import classify_datagram
 
 RECV_BUFFER_LENGTH = 65536
@@ -26,17 +27,18 @@ CONTROL_SETUP_INTERVAL_NS = 1_000_000_000
 CHANNEL_ACTIVE = 1
 CHANNEL_CLOSING = 2
 
-_HDR = struct.Struct("<ibBh")
-_DATA = struct.Struct("<ibBhiiiiq")
-_SETUP = struct.Struct("<ibBhiiiiiiii")
-_SM = struct.Struct("<ibBhiiiiiq")
-_SM_TAG = struct.Struct("<q")
-_NAK = struct.Struct("<ibBhiiiii")
-_RTTM = struct.Struct("<ibBhiiqqq")
-_ERR = struct.Struct("<ibBhiiqqii")
-_ERR_HAS_GROUP_TAG_FLAG = 0x08
-_ERR_MAX_TEXT_LENGTH = 1023
-_SEND_SETUP_SM = struct.Struct("<ibBhiiiiiq")
+# The frame layouts are protocol.frames'; the short local names keep the dispatch code readable.
+_HDR = frames.FRAME_HEADER_LAYOUT
+_DATA = frames.DATA_LAYOUT
+_SETUP = frames.SETUP_LAYOUT
+_SM = frames.SM_LAYOUT
+_SM_TAG = frames.INT64_LAYOUT
+_NAK = frames.NAK_LAYOUT
+_RTTM = frames.RTTM_LAYOUT
+_ERR = frames.ERR_LAYOUT
+_ERR_HAS_GROUP_TAG_FLAG = frames.ERR_HAS_GROUP_TAG_FLAG
+_ERR_MAX_TEXT_LENGTH = frames.ERR_MAX_TEXT_LENGTH
+_SEND_SETUP_SM = frames.SM_LAYOUT
 
 
 class _Endpoint:

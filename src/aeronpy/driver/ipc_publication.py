@@ -6,12 +6,12 @@ State machine ACTIVE -> DRAINING -> LINGER -> DONE as in Aeron's C driver
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import Any
 
 from aeronpy.concurrent.bit_util import INT64_MAX, int32
 from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.lifecycle import LifecycleState, change_state
 from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts, check_untethered
 from aeronpy.logbuffer import descriptor
 from aeronpy.logbuffer.log_cleaner import clean_log
@@ -22,11 +22,8 @@ __all__ = ["IpcPublication", "PublicationState", "SubscriberPosition", "TetherSt
 
 
 
-class PublicationState(enum.Enum):
-    ACTIVE = "ACTIVE"
-    DRAINING = "DRAINING"
-    LINGER = "LINGER"
-    DONE = "DONE"
+PublicationState = LifecycleState
+"""The shared lifecycle (:mod:`aeronpy.driver.lifecycle`), by this module's name for it."""
 
 
 @dataclass
@@ -155,8 +152,7 @@ class IpcPublication:
         elif self.state is PublicationState.DRAINING:
             self.pub_pos.set(self.producer_position())
             if self.is_drained():
-                self.state = PublicationState.LINGER
-                self.time_of_last_state_change_ns = now_ns
+                change_state(self, PublicationState.LINGER, now_ns)
                 conductor.on_ipc_publication_unavailable(self)
             elif unblock_log(
                 self.log_buffers.term_buffers, self.metadata, self.consumer_position
@@ -165,7 +161,7 @@ class IpcPublication:
                 conductor.on_publication_unblocked(self)
         elif self.state is PublicationState.LINGER:
             if self.refcnt <= 0:
-                self.state = PublicationState.DONE
+                change_state(self, PublicationState.DONE)
 
     def _revoke(self, now_ns: int, conductor: Any) -> None:
         """ACTIVE tick with the revoked flag set (REMOVE_PUBLICATION with REVOKE): stop at the
@@ -176,8 +172,7 @@ class IpcPublication:
         self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, revoked_position)
         self.pub_pos.set(revoked_position)
         descriptor.set_is_connected(self.metadata, False)
-        self.state = PublicationState.LINGER
-        self.time_of_last_state_change_ns = now_ns
+        change_state(self, PublicationState.LINGER, now_ns)
         conductor.on_ipc_publication_revoked(self)
 
     def _check_for_blocked_publisher(self, producer: int, now_ns: int, conductor: Any) -> None:
@@ -227,7 +222,7 @@ class IpcPublication:
                 self.pub_lmt.set(producer)
             self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, producer)
             if not descriptor.is_publication_revoked(self.metadata):
-                self.state = PublicationState.DRAINING
+                change_state(self, PublicationState.DRAINING)
             # revoked: stays ACTIVE until the next timer tick performs the revoke (-> LINGER),
             # or is already LINGER and goes to DONE once refcnt <= 0
 

@@ -7,12 +7,11 @@ frame handlers ``on_status_message`` / ``on_nak`` / ``on_rttm``.  Conductor part
 
 from __future__ import annotations
 
-import enum
-import struct
 from typing import Any, Callable
 
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.lifecycle import LifecycleState, change_state
 from aeronpy.driver.flow_control import FlowControl
 from aeronpy.driver.retransmit_handler import RetransmitHandler
 from aeronpy.driver.system_counters import SystemCounterId
@@ -22,20 +21,18 @@ from aeronpy.logbuffer.log_cleaner import clean_log
 from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.logbuffer.term_unblocker import unblock_log
 from aeronpy.protocol import data_header as dh
+from aeronpy.protocol import frames
 
-SETUP_STRUCT = struct.Struct("<ibBhiiiiiiii")
-HEARTBEAT_STRUCT = struct.Struct("<ibBhiiiiq")
-RTTM_STRUCT = struct.Struct("<ibBhiiqqq")
+SETUP_STRUCT = frames.SETUP_LAYOUT
+HEARTBEAT_STRUCT = frames.DATA_LAYOUT
+RTTM_STRUCT = frames.RTTM_LAYOUT
 SETUP_RESEND_INTERVAL_NS = 100_000_000
 HEARTBEAT_INTERVAL_NS = 100_000_000
 PAD_TYPE = dh.HDR_TYPE_PAD
 
 
-class NetworkPublicationState(enum.Enum):
-    ACTIVE = "ACTIVE"
-    DRAINING = "DRAINING"
-    LINGER = "LINGER"
-    DONE = "DONE"
+NetworkPublicationState = LifecycleState
+"""The shared lifecycle (:mod:`aeronpy.driver.lifecycle`), by this module's name for it."""
 
 
 def scan_for_availability(term: Any, offset: int, max_length: int, term_length: int) -> tuple[int, int]:
@@ -403,7 +400,7 @@ class NetworkPublication:
             self.pub_lmt.set(producer)
             self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, producer)
             if not descriptor.is_publication_revoked(self.metadata):
-                self.state = NetworkPublicationState.DRAINING
+                change_state(self, NetworkPublicationState.DRAINING)
             # revoked: the next timer tick in ACTIVE performs the revoke (-> LINGER)
 
     def revoke(self) -> None:
@@ -433,13 +430,12 @@ class NetworkPublication:
             else:
                 self.is_end_of_stream = True
             if all(not s.is_active or s.counter.get() >= producer for s in self.spies):
-                self.state = NetworkPublicationState.LINGER
-                self.time_of_last_state_change_ns = now_ns
+                change_state(self, NetworkPublicationState.LINGER, now_ns)
         elif self.state is NetworkPublicationState.LINGER:
             if self.refcnt <= 0 and (
                 self.has_received_unicast_eos or now_ns - self.time_of_last_state_change_ns > self.linger_timeout_ns
             ):
-                self.state = NetworkPublicationState.DONE
+                change_state(self, NetworkPublicationState.DONE)
 
     def _revoke(self, now_ns: int, on_revoked: Callable[[], None] | None) -> None:
         """ACTIVE tick with the revoked flag set: pub-lmt and end-of-stream = producer position,
@@ -450,8 +446,7 @@ class NetworkPublication:
         self.metadata.put_int64_ordered(descriptor.LOG_END_OF_STREAM_POSITION_OFFSET, revoked_position)
         self.pub_pos.set(revoked_position)
         self.is_end_of_stream = True
-        self.state = NetworkPublicationState.LINGER  # first: update_connected (sender) then keeps it unconnected
-        self.time_of_last_state_change_ns = now_ns
+        change_state(self, NetworkPublicationState.LINGER, now_ns)
         descriptor.set_is_connected(self.metadata, False)
         if on_revoked is not None:
             on_revoked()

@@ -7,12 +7,11 @@ Receiver thread: ``insert_packet`` / ``on_heartbeat`` and sending SMs and NAKs. 
 
 from __future__ import annotations
 
-import enum
-import struct
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.lifecycle import LifecycleState, change_state
 from aeronpy.driver.gap_filler import try_fill_gap
 from aeronpy.concurrent.bit_util import INT64_MAX
 from aeronpy.concurrent.clock import epoch_ms
@@ -22,28 +21,25 @@ from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.logbuffer import descriptor
 from aeronpy.logbuffer.log_cleaner import clean_log
 from aeronpy.logbuffer.log_buffers import LogBuffers
+from aeronpy.protocol import frames
 
-SM_STRUCT = struct.Struct("<ibBhiiiiiq")
-SM_TAG_STRUCT = struct.Struct("<ibBhiiiiiqq")
-ERR_STRUCT = struct.Struct("<ibBhiiqqii")
-ERR_HAS_GROUP_TAG_FLAG = 0x08
-ERR_MAX_TEXT_LENGTH = 1023
+SM_STRUCT = frames.SM_LAYOUT
+SM_TAG_STRUCT = frames.SM_WITH_GROUP_TAG_LAYOUT
+ERR_STRUCT = frames.ERR_LAYOUT
+ERR_HAS_GROUP_TAG_FLAG = frames.ERR_HAS_GROUP_TAG_FLAG
+ERR_MAX_TEXT_LENGTH = frames.ERR_MAX_TEXT_LENGTH
 IMAGE_REJECTED_CODE = 13
-NAK_STRUCT = struct.Struct("<ibBhiiiii")
-FIRST_WORD = struct.Struct("<q")
-FRAME_STRUCT = struct.Struct("<ibBhi")
+NAK_STRUCT = frames.NAK_LAYOUT
+FIRST_WORD = frames.INT64_LAYOUT
+FRAME_STRUCT = frames.FRAME_PREFIX_LAYOUT
 RECEIVE_DESTINATION_TIMEOUT_NS = 5_000_000_000
 """A connection is live for SMs/NAKs/EOS while heard from within this (C AERON_RECEIVE_DESTINATION_TIMEOUT_NS)."""
-EOS_FLAG = 0x20
-REVOKED_FLAG = 0x10
+EOS_FLAG = frames.EOS_FLAG
+REVOKED_FLAG = frames.REVOKED_FLAG
 
 
-class ImageState(enum.Enum):
-    INIT = "INIT"
-    ACTIVE = "ACTIVE"
-    DRAINING = "DRAINING"
-    LINGER = "LINGER"
-    DONE = "DONE"
+ImageState = LifecycleState
+"""The shared lifecycle (:mod:`aeronpy.driver.lifecycle`), by this module's name for it."""
 
 
 @dataclass
@@ -458,21 +454,18 @@ class PublicationImage:
     def on_time_event(self, now_ns: int) -> None:
         """Conductor timer tick: liveness and lifecycle."""
         if self.state is ImageState.ACTIVE and self.is_revoked:
-            self.state = ImageState.DRAINING
-            self.time_of_last_state_change_ns = now_ns
+            change_state(self, ImageState.DRAINING, now_ns)
         elif self.state is ImageState.ACTIVE:
             no_subscribers = not any(s.is_active for s in self.subscribers)
             idle = now_ns - self.time_of_last_packet_ns > self.image_liveness_timeout_ns
             eos_done = self.is_end_of_stream and self.rcv_pos.get_plain() >= self.hwm.get_plain()
             if no_subscribers or idle or eos_done:
-                self.state = ImageState.DRAINING
-                self.time_of_last_state_change_ns = now_ns
+                change_state(self, ImageState.DRAINING, now_ns)
         elif self.state is ImageState.DRAINING:
             rcv = self.rcv_pos.get_plain()
             drained = all(s.counter.get() >= rcv for s in self.subscribers if s.is_active)
             if self.is_revoked or (drained and now_ns - self.time_of_last_state_change_ns > 5 * self.sm_timeout_ns):
-                self.state = ImageState.LINGER
-                self.time_of_last_state_change_ns = now_ns
+                change_state(self, ImageState.LINGER, now_ns)
         elif self.state is ImageState.LINGER:
             if not self.subscribers or now_ns - self.time_of_last_state_change_ns > self.image_liveness_timeout_ns:
-                self.state = ImageState.DONE
+                change_state(self, ImageState.DONE)

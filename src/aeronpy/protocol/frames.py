@@ -63,6 +63,8 @@ __all__ = [
 ]
 # Re-exported from data_header so users need only this module.
 __all__ += [
+    "FRAME_HEADER_LAYOUT", "DATA_LAYOUT", "SETUP_LAYOUT", "SM_LAYOUT", "SM_WITH_GROUP_TAG_LAYOUT",
+    "FRAME_PREFIX_LAYOUT", "INT64_LAYOUT", "NAK_LAYOUT", "ERR_LAYOUT", "RTTM_LAYOUT", "RSP_SETUP_LAYOUT",
     "BEGIN_AND_END_FLAGS", "BEGIN_FLAG", "CURRENT_VERSION", "END_FLAG", "EOS_FLAG",
     "FRAME_ALIGNMENT", "HDR_TYPE_DATA", "HDR_TYPE_ERR", "HDR_TYPE_NAK", "HDR_TYPE_PAD",
     "HDR_TYPE_RES", "HDR_TYPE_RSP_SETUP", "HDR_TYPE_RTTM", "HDR_TYPE_SETUP", "HDR_TYPE_SM",
@@ -142,38 +144,43 @@ MIN_DATAGRAM_LENGTH: dict[int, int] = {
 }
 
 # --------------------------------------------------------------------------------------
-# Structs
+# Layouts: the one definition of every frame's fixed part (little-endian). The driver's hot
+# paths pack and unpack with these directly; the frame classes below are built on them too.
 # --------------------------------------------------------------------------------------
 
 # frame_length, version, flags, type
-_FRAME_HEADER = struct.Struct("<ibBh")
+FRAME_HEADER_LAYOUT = struct.Struct("<ibBh")
 # + term_offset, session_id, stream_id, term_id, reserved_value
-_DATA = struct.Struct("<ibBhiiiiq")
+DATA_LAYOUT = struct.Struct("<ibBhiiiiq")
 # + term_offset, session_id, stream_id, initial_term_id, active_term_id, term_length, mtu, ttl
-_SETUP = struct.Struct("<ibBhiiiiiiii")
+SETUP_LAYOUT = struct.Struct("<ibBhiiiiiiii")
 # + session_id, stream_id, consumption_term_id, consumption_term_offset, receiver_window,
 #   receiver_id (unaligned at 28)
-_SM = struct.Struct("<ibBhiiiiiq")
-_I64 = struct.Struct("<q")
+SM_LAYOUT = struct.Struct("<ibBhiiiiiq")
+INT64_LAYOUT = struct.Struct("<q")
+# SM followed by its group tag (44 bytes)
+SM_WITH_GROUP_TAG_LAYOUT = struct.Struct("<ibBhiiiiiqq")
+# the first words of DATA/PAD: frame_length, version, flags, type, term_offset
+FRAME_PREFIX_LAYOUT = struct.Struct("<ibBhi")
 # + session_id, stream_id, term_id, term_offset, length
-_NAK = struct.Struct("<ibBhiiiii")
+NAK_LAYOUT = struct.Struct("<ibBhiiiii")
 # + session_id, stream_id, receiver_id, group_tag, error_code, error_length
-_ERR = struct.Struct("<ibBhiiqqii")
+ERR_LAYOUT = struct.Struct("<ibBhiiqqii")
 # + session_id, stream_id, echo_timestamp, reception_delta, receiver_id
-_RTTM = struct.Struct("<ibBhiiqqq")
+RTTM_LAYOUT = struct.Struct("<ibBhiiqqq")
 # + session_id, stream_id, response_session_id
-_RSP_SETUP = struct.Struct("<ibBhiii")
+RSP_SETUP_LAYOUT = struct.Struct("<ibBhiii")
 # res_type, res_flags, udp_port, age_in_ms
 _RES_BASE = struct.Struct("<bBHi")
 _I16 = struct.Struct("<h")
 
-assert _DATA.size == DATA_HEADER_LENGTH
-assert _SETUP.size == SETUP_HEADER_LENGTH
-assert _SM.size == SM_HEADER_LENGTH
-assert _NAK.size == NAK_HEADER_LENGTH
-assert _ERR.size == ERR_HEADER_LENGTH
-assert _RTTM.size == RTTM_HEADER_LENGTH
-assert _RSP_SETUP.size == RSP_SETUP_HEADER_LENGTH
+assert DATA_LAYOUT.size == DATA_HEADER_LENGTH
+assert SETUP_LAYOUT.size == SETUP_HEADER_LENGTH
+assert SM_LAYOUT.size == SM_HEADER_LENGTH
+assert NAK_LAYOUT.size == NAK_HEADER_LENGTH
+assert ERR_LAYOUT.size == ERR_HEADER_LENGTH
+assert RTTM_LAYOUT.size == RTTM_HEADER_LENGTH
+assert RSP_SETUP_LAYOUT.size == RSP_SETUP_HEADER_LENGTH
 
 
 class MalformedFrameError(AeronError):
@@ -322,7 +329,7 @@ class DataFrame:
         else:
             raise ValueError(f"not a DATA/PAD frame type: {self.frame_type}")
         header = _pack(
-            _DATA, "DATA", self.frame_length, CURRENT_VERSION, self.flags, self.frame_type,
+            DATA_LAYOUT, "DATA", self.frame_length, CURRENT_VERSION, self.flags, self.frame_type,
             self.term_offset, self.session_id, self.stream_id, self.term_id, self.reserved_value,
         )
         return header + self.payload
@@ -337,7 +344,7 @@ class DataFrame:
         mv = _view(data)
         available = _check_offset(mv, offset, DATA_HEADER_LENGTH, "DATA")
         (frame_length, version, flags, frame_type, term_offset, session_id, stream_id, term_id,
-         reserved_value) = _DATA.unpack_from(mv, offset)
+         reserved_value) = DATA_LAYOUT.unpack_from(mv, offset)
         if version != CURRENT_VERSION:
             raise MalformedFrameError(f"DATA: unsupported version {version}")
         payload = b""
@@ -394,7 +401,7 @@ class SetupFrame:
 
     def encode(self) -> bytes:
         return _pack(
-            _SETUP, "SETUP", SETUP_HEADER_LENGTH, CURRENT_VERSION, self.flags, HDR_TYPE_SETUP,
+            SETUP_LAYOUT, "SETUP", SETUP_HEADER_LENGTH, CURRENT_VERSION, self.flags, HDR_TYPE_SETUP,
             self.term_offset, self.session_id, self.stream_id, self.initial_term_id,
             self.active_term_id, self.term_length, self.mtu, self.ttl,
         )
@@ -404,7 +411,7 @@ class SetupFrame:
         mv = _view(data)
         _check_offset(mv, offset, SETUP_HEADER_LENGTH, "SETUP")
         (_fl, version, flags, frame_type, term_offset, session_id, stream_id, initial_term_id,
-         active_term_id, term_length, mtu, ttl) = _SETUP.unpack_from(mv, offset)
+         active_term_id, term_length, mtu, ttl) = SETUP_LAYOUT.unpack_from(mv, offset)
         _check_header(version, frame_type, HDR_TYPE_SETUP, "SETUP")
         return cls(
             term_offset, session_id, stream_id, initial_term_id, active_term_id, term_length,
@@ -448,12 +455,12 @@ class StatusMessageFrame:
 
     def encode(self) -> bytes:
         raw = _pack(
-            _SM, "SM", self.frame_length, CURRENT_VERSION, self.flags, HDR_TYPE_SM,
+            SM_LAYOUT, "SM", self.frame_length, CURRENT_VERSION, self.flags, HDR_TYPE_SM,
             self.session_id, self.stream_id, self.consumption_term_id,
             self.consumption_term_offset, self.receiver_window, self.receiver_id,
         )
         if self.group_tag is not None:
-            raw += _pack(_I64, "SM group_tag", self.group_tag)
+            raw += _pack(INT64_LAYOUT, "SM group_tag", self.group_tag)
         return raw
 
     @classmethod
@@ -461,7 +468,7 @@ class StatusMessageFrame:
         mv = _view(data)
         available = _check_offset(mv, offset, SM_HEADER_LENGTH, "SM")
         (frame_length, version, flags, frame_type, session_id, stream_id, term_id, term_offset,
-         window, receiver_id) = _SM.unpack_from(mv, offset)
+         window, receiver_id) = SM_LAYOUT.unpack_from(mv, offset)
         _check_header(version, frame_type, HDR_TYPE_SM, "SM")
         if frame_length < SM_HEADER_LENGTH or frame_length > available:
             raise MalformedFrameError(
@@ -469,7 +476,7 @@ class StatusMessageFrame:
             )
         group_tag: int | None = None
         if frame_length == SM_HEADER_LENGTH_WITH_GROUP_TAG:
-            (group_tag,) = _I64.unpack_from(mv, offset + SM_GROUP_TAG_OFFSET)
+            (group_tag,) = INT64_LAYOUT.unpack_from(mv, offset + SM_GROUP_TAG_OFFSET)
         return cls(session_id, stream_id, term_id, term_offset, window, receiver_id, group_tag, flags)
 
 
@@ -495,7 +502,7 @@ class NakFrame:
 
     def encode(self) -> bytes:
         return _pack(
-            _NAK, "NAK", NAK_HEADER_LENGTH, CURRENT_VERSION, self.flags, HDR_TYPE_NAK,
+            NAK_LAYOUT, "NAK", NAK_HEADER_LENGTH, CURRENT_VERSION, self.flags, HDR_TYPE_NAK,
             self.session_id, self.stream_id, self.term_id, self.term_offset, self.length,
         )
 
@@ -504,7 +511,7 @@ class NakFrame:
         mv = _view(data)
         _check_offset(mv, offset, NAK_HEADER_LENGTH, "NAK")
         (_fl, version, flags, frame_type, session_id, stream_id, term_id, term_offset,
-         length) = _NAK.unpack_from(mv, offset)
+         length) = NAK_LAYOUT.unpack_from(mv, offset)
         _check_header(version, frame_type, HDR_TYPE_NAK, "NAK")
         return cls(session_id, stream_id, term_id, term_offset, length, flags)
 
@@ -565,7 +572,7 @@ class ErrorFrame:
         if len(self.error_text) > ERR_MAX_TEXT_LENGTH:
             raise ValueError(f"ERR text {len(self.error_text)} bytes > {ERR_MAX_TEXT_LENGTH}")
         return _pack(
-            _ERR, "ERR", self.frame_length, CURRENT_VERSION, self.flags, HDR_TYPE_ERR,
+            ERR_LAYOUT, "ERR", self.frame_length, CURRENT_VERSION, self.flags, HDR_TYPE_ERR,
             self.session_id, self.stream_id, self.receiver_id, self.group_tag, self.error_code,
             len(self.error_text),
         ) + bytes(self.error_text)
@@ -575,7 +582,7 @@ class ErrorFrame:
         mv = _view(data)
         available = _check_offset(mv, offset, ERR_HEADER_LENGTH, "ERR")
         (frame_length, version, flags, frame_type, session_id, stream_id, receiver_id, group_tag,
-         error_code, error_length) = _ERR.unpack_from(mv, offset)
+         error_code, error_length) = ERR_LAYOUT.unpack_from(mv, offset)
         _check_header(version, frame_type, HDR_TYPE_ERR, "ERR")
         if not 0 <= error_length <= ERR_MAX_TEXT_LENGTH:
             raise MalformedFrameError(f"ERR: error_length {error_length} outside [0, 1023]")
@@ -618,7 +625,7 @@ class RttmFrame:
 
     def encode(self) -> bytes:
         return _pack(
-            _RTTM, "RTTM", RTTM_HEADER_LENGTH, CURRENT_VERSION, self.flags, HDR_TYPE_RTTM,
+            RTTM_LAYOUT, "RTTM", RTTM_HEADER_LENGTH, CURRENT_VERSION, self.flags, HDR_TYPE_RTTM,
             self.session_id, self.stream_id, self.echo_timestamp, self.reception_delta,
             self.receiver_id,
         )
@@ -628,7 +635,7 @@ class RttmFrame:
         mv = _view(data)
         _check_offset(mv, offset, RTTM_HEADER_LENGTH, "RTTM")
         (_fl, version, flags, frame_type, session_id, stream_id, echo, delta,
-         receiver_id) = _RTTM.unpack_from(mv, offset)
+         receiver_id) = RTTM_LAYOUT.unpack_from(mv, offset)
         _check_header(version, frame_type, HDR_TYPE_RTTM, "RTTM")
         return cls(session_id, stream_id, echo, delta, receiver_id, flags)
 
@@ -653,7 +660,7 @@ class ResponseSetupFrame:
 
     def encode(self) -> bytes:
         return _pack(
-            _RSP_SETUP, "RSP_SETUP", RSP_SETUP_HEADER_LENGTH, CURRENT_VERSION, self.flags,
+            RSP_SETUP_LAYOUT, "RSP_SETUP", RSP_SETUP_HEADER_LENGTH, CURRENT_VERSION, self.flags,
             HDR_TYPE_RSP_SETUP, self.session_id, self.stream_id, self.response_session_id,
         )
 
@@ -662,7 +669,7 @@ class ResponseSetupFrame:
         mv = _view(data)
         _check_offset(mv, offset, RSP_SETUP_HEADER_LENGTH, "RSP_SETUP")
         (_fl, version, flags, frame_type, session_id, stream_id,
-         response_session_id) = _RSP_SETUP.unpack_from(mv, offset)
+         response_session_id) = RSP_SETUP_LAYOUT.unpack_from(mv, offset)
         _check_header(version, frame_type, HDR_TYPE_RSP_SETUP, "RSP_SETUP")
         return cls(session_id, stream_id, response_session_id, flags)
 
@@ -755,7 +762,7 @@ class ResolutionFrame:
     def encode(self) -> bytes:
         body = b"".join(e.encode() for e in self.entries)
         return _pack(
-            _FRAME_HEADER, "RES", FRAME_HEADER_LENGTH + len(body), CURRENT_VERSION, self.flags,
+            FRAME_HEADER_LAYOUT, "RES", FRAME_HEADER_LENGTH + len(body), CURRENT_VERSION, self.flags,
             HDR_TYPE_RES,
         ) + body
 
@@ -763,7 +770,7 @@ class ResolutionFrame:
     def decode(cls, data: Buffer, offset: int = 0) -> Self:
         mv = _view(data)
         available = _check_offset(mv, offset, FRAME_HEADER_LENGTH, "RES")
-        frame_length, version, flags, frame_type = _FRAME_HEADER.unpack_from(mv, offset)
+        frame_length, version, flags, frame_type = FRAME_HEADER_LAYOUT.unpack_from(mv, offset)
         _check_header(version, frame_type, HDR_TYPE_RES, "RES")
         if frame_length < FRAME_HEADER_LENGTH or frame_length > available:
             raise MalformedFrameError(f"RES: frame_length {frame_length} outside [8, {available}]")
@@ -808,7 +815,7 @@ def frame_type_of(data: Buffer, offset: int = 0) -> int:
     """The (signed int16) type field of the frame header at ``offset``."""
     mv = _view(data)
     _check_offset(mv, offset, FRAME_HEADER_LENGTH, "frame header")
-    frame_type: int = _FRAME_HEADER.unpack_from(mv, offset)[3]
+    frame_type: int = FRAME_HEADER_LAYOUT.unpack_from(mv, offset)[3]
     return frame_type
 
 
@@ -825,7 +832,7 @@ def classify_datagram(data: Buffer) -> int | None:
     length = len(mv)
     if length < FRAME_HEADER_LENGTH:
         return None
-    frame_length, version, _flags, frame_type = _FRAME_HEADER.unpack_from(mv, 0)
+    frame_length, version, _flags, frame_type = FRAME_HEADER_LAYOUT.unpack_from(mv, 0)
     if frame_length < 0 or version != CURRENT_VERSION:
         return None
     if frame_type == HDR_TYPE_DATA or frame_type == HDR_TYPE_PAD:
