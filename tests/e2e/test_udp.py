@@ -9,7 +9,6 @@ from typing import Any, Callable
 
 import pytest
 
-from aeronpy.concurrent import counters as ctr
 from aeronpy.driver.loss_report import read_loss_report
 from tests.conftest import wait_for
 
@@ -126,7 +125,6 @@ def test_reliable_delivery_under_loss(driver_factory: Callable[..., Any], client
     assert system_counter(aeron, 6) > 0  # NAKs received
     assert system_counter(aeron, 11) > 0  # retransmits sent
     entries: list[tuple[Any, ...]] = []
-    import mmap
 
     with open(os.path.join(aeron_dir, "loss-report.dat"), "rb") as f:
         data = bytearray(f.read())

@@ -181,7 +181,7 @@ class ManagedProcess:
             f"--- {self.name} (pid {self.pid}, rc={self.popen.poll()}) ---\n"
             f"cmd: {' '.join(self.argv)}\n"
             f"stdout:\n  " + "\n  ".join(out) + "\n"
-            f"stderr:\n  " + "\n  ".join(err)
+            "stderr:\n  " + "\n  ".join(err)
         )
 
     def wait_for_line(self, text: str, timeout: float, *, exact: bool = True) -> str:
