@@ -191,3 +191,40 @@ def test_a_driver_in_memory_opens_no_socket(world: World) -> None:
     world.add(a, "subscription", "aeron:udp?endpoint=10.0.0.9:40001", STREAM)
     world.add(a, "publication", "aeron:udp?endpoint=10.0.0.9:40001", STREAM)  # loops back in memory
     assert world.network.sent  # SETUP went through the in-memory network
+
+
+def test_multicast_reaches_every_member(world: World) -> None:
+    a, b, c = world.host("a"), world.host("b"), world.host("c")
+    channel = "aeron:udp?endpoint=239.255.7.7:40600|interface=127.0.0.1|term-length=64k"
+    subs = [world.add(h, "subscription", channel, STREAM) for h in (b, c)]
+    pub = world.add(a, "publication", channel, STREAM)
+    world.run(lambda: pub.is_connected and all(s.image_count == 1 for s in subs), "both members")
+    got: dict[int, list[int]] = {0: [], 1: []}
+    sent = 0
+
+    def step() -> bool:
+        nonlocal sent
+        while sent < 500 and pub.offer(struct.pack("<q", sent)) > 0:
+            sent += 1
+        for i, s in enumerate(subs):
+            s.poll(lambda buf, o, n, h, i=i: got[i].append(buf.get_int64(o)), 100)
+        return all(len(v) >= 500 for v in got.values())
+
+    world.run(step, "500 multicast messages at both members")
+    assert got[0] == got[1] == list(range(500))
+
+
+def test_client_sees_a_dead_driver_by_the_manual_clock(world: World) -> None:
+    a = world.host("a")
+    errors: list[BaseException] = []
+    a.aeron.conductor.ctx.error_handler = errors.append
+    world.hosts.remove(a)  # the driver stops doing work: no more heartbeats
+    invoker = a.aeron.conductor_agent_invoker
+    for _ in range(200):
+        invoker.invoke()
+        world.clock.advance_ms(100)
+        if a.aeron.is_closed:
+            break
+    world.hosts.append(a)
+    assert a.aeron.is_closed
+    assert world.clock.nano_time() >= 10_000_000_000  # aeron.driver.timeout elapsed in manual time

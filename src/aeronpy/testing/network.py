@@ -3,7 +3,7 @@
 :meth:`InMemoryNetwork.factory` is a :class:`~aeronpy.driver.media.transport_factory.TransportFactory`
 for ``DriverContext.transport_factory``.  A transport bound to an address receives what is
 sent to that address (or, bound to a wildcard host, to its port); a transport bound to a
-multicast group receives what is sent to the group, except its own datagrams.  Sent datagrams
+multicast group receives what is sent to the group, except the datagrams it sent itself.  Sent datagrams
 wait in :attr:`InMemoryNetwork.in_flight` until :meth:`InMemoryNetwork.deliver` moves them into
 the receivers' queues, so a test can drop, duplicate or reorder them first, or let
 :attr:`InMemoryNetwork.auto_deliver` hand them over at once.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aeronpy.driver.media.socket_validation import SocketBufferInfo
@@ -32,6 +32,7 @@ class Datagram:
     source: Address
     destination: Address
     data: bytes
+    sender: InMemoryTransport | None = field(default=None, repr=False, compare=False)
 
 
 def _is_multicast(host: str) -> bool:
@@ -84,7 +85,7 @@ class InMemoryTransport:
         if address is None:
             raise OSError(89, "destination address required")
         data = bytes(datagram)
-        self.network.send(Datagram(self.source_address, (str(address[0]), int(address[1])), data), self)
+        self.network.send(Datagram(self.source_address, (str(address[0]), int(address[1])), data, self))
         return len(data)
 
     def recv_into(self, buffer: Any) -> tuple[int, Address] | None:
@@ -159,7 +160,7 @@ class InMemoryNetwork:
             self._bound.pop(transport.bind_address, None)
 
     # ------------------------------------------------------------------ traffic
-    def send(self, datagram: Datagram, sender: InMemoryTransport) -> None:
+    def send(self, datagram: Datagram) -> None:
         self.sent.append(datagram)
         if self.drop is not None and self.drop(datagram):
             return
@@ -170,7 +171,7 @@ class InMemoryNetwork:
     def receivers_of(self, datagram: Datagram) -> list[InMemoryTransport]:
         host, port = datagram.destination
         if _is_multicast(host):
-            return [t for t in self._bound.get((host, port), []) if t.source_address != datagram.source]
+            return [t for t in self._bound.get((host, port), []) if t is not datagram.sender]
         exact = self._bound.get((host, port))
         if exact:
             return exact[:1]
