@@ -356,3 +356,36 @@ def test_client_of_another_major_version_is_refused(archive: Archive, aeron: Any
     assert r.spec.name == "ControlResponse" and r.get_int("code") == 1
     assert "invalid client version 2.0.0" in r.get_str("error_message")
     assert r.get_int("relevant_id") == r.get_int("control_session_id")
+
+
+def _counters(aeron: Any, type_id: int) -> list[tuple[int, bytes, str, int]]:
+    found: list[tuple[int, bytes, str, int]] = []
+    reader = aeron.counters_reader
+    reader.for_each(lambda cid, t, key, label: found.append((cid, key, label, reader.get_counter_value(cid)))
+                    if t == type_id else None)
+    return found
+
+
+def test_archive_counters(archive: Archive, aeron: Any, aeron_dir: str) -> None:
+    import struct
+
+    from aeronpy.archive.counters import decode_recording_position_key
+
+    aid = archive.archive_id
+    assert [c[2] for c in _counters(aeron, 102)] == [f"Archive Control Sessions - archiveId={aid}"]
+    assert _counters(aeron, 101)[0][2].startswith(f"Archive Errors - archiveId={aid} version=")
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, client_name="me")) as arc:
+        sessions = wait_for(lambda: [c for c in _counters(aeron, 113) if c[3] == arc.control_session_id], 10,
+                            "control-session counter")
+        cid, key, label, _ = sessions[0]  # type: ignore[index]
+        assert struct.unpack_from("<qq", key) == (aid, arc.control_session_id)
+        assert label.startswith("control-session: name=me version=") and label.endswith(f"- archiveId={aid}")
+        assert _counters(aeron, 102)[0][3] == 1
+        _, end, pub = _record(arc, aeron, 10, stop=False)
+        (rec,) = _counters(aeron, 100)
+        assert decode_recording_position_key(rec[1]) == (0, pub.session_id, "aeron:ipc", aid)
+        assert rec[2] == f"rec-pos: 0 {pub.session_id} {STREAM} aeron:ipc - archiveId={aid}"
+        assert rec[3] == end
+        assert _counters(aeron, 111)[0][3] == 1
+    wait_for(lambda: not _counters(aeron, 113), 10, "control-session counter removed")
+    wait_for(lambda: _counters(aeron, 102)[0][3] == 0, 10, "control sessions back to 0")

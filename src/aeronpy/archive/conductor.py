@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from aeronpy.archive.codecs import ARCHIVE_SCHEMA, SCHEMA_ID, BooleanType, Recor
 from aeronpy.archive.context import ArchiveContext
 from aeronpy.archive.control_session import PROTOCOL_VERSION, ControlSession, SessionState
 from aeronpy.archive.counters import (
+    CONTROL_SESSION_TYPE_ID,
     RECORDING_POSITION_TYPE_ID,
     recording_position_key,
     recording_position_label,
@@ -253,6 +255,14 @@ class ArchiveConductor:
         )
         self.sessions[cs_id] = session
         self._count("control_sessions", 1)
+        try:
+            label = (f"control-session: {d.get_str('client_info')} sourceIdentity="
+                     f"{getattr(image, 'source_identity', '')} sessionId={getattr(image, 'session_id', 0)} "
+                     f"- archiveId={self.archive_id}")
+            session.counter_registration_id = self.aeron.conductor.async_add_counter(
+                CONTROL_SESSION_TYPE_ID, label[:380], struct.pack("<qq", self.archive_id, cs_id))
+        except AeronError as e:
+            self.error_handler(e)
         self.authenticator.on_connect_request(cs_id, d.get_bytes("encoded_credentials"), self.epoch_clock())
 
     def _close_session(self, session: ControlSession) -> None:

@@ -67,6 +67,8 @@ class ControlSession:
         self.listing: Iterator[bytes] | None = None
         self.encoded_principal = b""
         self.invalid_version = (client_version >> 16) & 0xFF != 1
+        self.counter_registration_id = -1
+        self.counter: Any = None
         self._send_failing = False
 
     # -- session proxy (for authenticators) ------------------------------------------------
@@ -157,16 +159,23 @@ class ControlSession:
         return 1
 
     def _await_publication(self, now_ns: int) -> int:
-        try:
-            pub = self.conductor.aeron.get_exclusive_publication(self.publication_registration_id)
-        except Exception as e:
-            self.abort(f"failed to create control response publication: {e}")
-            return 1
-        if pub is None:
+        if self.publication is None:
+            try:
+                self.publication = self.conductor.aeron.get_exclusive_publication(self.publication_registration_id)
+            except Exception as e:
+                self.abort(f"failed to create control response publication: {e}")
+                return 1
+        if self.counter_registration_id >= 0 and self.counter is None:
+            try:
+                self.counter = self.conductor.aeron.conductor.poll_registration(self.counter_registration_id)
+            except Exception:
+                self.counter_registration_id = -1  # no counter: the session works without it
+            if self.counter is not None:
+                self.counter.set(self.control_session_id)
+        if self.publication is None or (self.counter_registration_id >= 0 and self.counter is None):
             if now_ns > self.activity_deadline_ns:
                 self.abort("failed to establish initial connection: state=INIT")
             return 0
-        self.publication = pub
         self.state = SessionState.CONNECTING
         return 1
 
@@ -262,6 +271,19 @@ class ControlSession:
 
     def close(self) -> None:
         self.listing = None
+        if self.counter is not None:
+            try:
+                self.counter.close()
+            except Exception:
+                pass
+            self.counter = None
+        elif self.counter_registration_id >= 0:
+            try:  # still pending: take it when it arrives, then drop it
+                c = self.conductor.aeron.conductor.poll_registration(self.counter_registration_id)
+                if c is not None:
+                    c.close()
+            except Exception:
+                pass
         if self.publication is not None:
             try:
                 self.publication.revoke()
