@@ -389,3 +389,25 @@ def test_archive_counters(archive: Archive, aeron: Any, aeron_dir: str) -> None:
         assert _counters(aeron, 111)[0][3] == 1
     wait_for(lambda: not _counters(aeron, 113), 10, "control-session counter removed")
     wait_for(lambda: _counters(aeron, 102)[0][3] == 0, 10, "control sessions back to 0")
+
+
+def test_recording_events_stream(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str) -> None:
+    from aeronpy.archive import sbe
+    from aeronpy.archive.codecs import ARCHIVE_SCHEMA
+
+    archive_factory(recording_events_enabled=True, recording_events_channel="aeron:ipc", recording_events_stream_id=30)
+    events = aeron.add_subscription("aeron:ipc", 30)
+    seen: list[Any] = []
+
+    def poll() -> int:
+        return int(events.poll(lambda b, o, n, h: seen.append(sbe.decode(ARCHIVE_SCHEMA, b.get_bytes(o, n))), 100))
+
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron)) as arc:
+        _, end, pub = _record(arc, aeron, 50)
+    wait_for(lambda: poll() or any(m.spec.name == "RecordingStopped" for m in seen), 10, "RecordingStopped")
+    names = [m.spec.name for m in seen]
+    assert names[0] == "RecordingStarted" and "RecordingProgress" in names and names[-1] == "RecordingStopped"
+    assert seen[0].get_int("session_id") == pub.session_id and seen[0].get_str("channel") == CHANNEL
+    assert seen[-1].get_int("stop_position") == end
+    progress = [m.get_int("position") for m in seen if m.spec.name == "RecordingProgress"]
+    assert progress == sorted(progress) and progress[-1] == end

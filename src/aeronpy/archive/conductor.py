@@ -120,6 +120,7 @@ class ArchiveConductor:
         self._assembler = FragmentAssembler(self._on_fragment)
         self._mark_deadline_ns = 0
         self.counters: dict[str, Any] = {}
+        self.events: Any = None
         self._closed = False
 
     # -- agent -----------------------------------------------------------------------------
@@ -139,6 +140,9 @@ class ArchiveConductor:
         self.control_subscriptions.append(
             self.aeron.add_subscription(ctx.local_control_channel, ctx.local_control_stream_id)
         )
+        if ctx.recording_events_enabled and ctx.recording_events_channel:
+            # A concurrent publication: the recorder thread sends progress, the conductor start/stop.
+            self.events = self.aeron.add_publication(ctx.recording_events_channel, ctx.recording_events_stream_id)
 
     def on_close(self) -> None:
         if self._closed:
@@ -413,6 +417,12 @@ class ArchiveConductor:
         self.recording_sessions[recording_id] = session
         self._count("recording_sessions", 1)
         rs.control_session.signal(rs.correlation_id, recording_id, rs.registration_id, join, signal)
+        if self.events is not None:
+            session.events = self.events
+            self.events.offer(sbe.encode(
+                T.RecordingStarted, recording_id=recording_id, start_position=join, session_id=int(image.session_id),
+                stream_id=rs.stream_id, channel=rs.original_channel, source_identity=str(image.source_identity),
+            ))
         self.recorder.added.put(session)
 
     def _remove_subscription(self, rs: RecordingSubscription) -> None:
@@ -469,6 +479,9 @@ class ArchiveConductor:
             rs.control_session.error(rec.correlation_id, rec.error_code, rec.error)
         rs.control_session.signal(rec.correlation_id, rec.recording_id, rs.registration_id, rec.recorded_position,
                                   RecordingSignal.STOP)
+        if self.events is not None:
+            self.events.offer(sbe.encode(T.RecordingStopped, recording_id=rec.recording_id,
+                                         start_position=rec.join_position, stop_position=rec.recorded_position))
         if rs.auto_stop and not rs.stopped:
             self._remove_subscription(rs)
         self._release(rs)

@@ -15,6 +15,8 @@ import queue
 from collections.abc import Callable
 from typing import Any
 
+from aeronpy.archive import sbe
+from aeronpy.archive.codecs import T
 from aeronpy.archive.errors import ErrorCode
 from aeronpy.archive.segments import segment_file_base_position, segment_file_name
 from aeronpy.protocol.data_header import HDR_TYPE_PAD, HEADER_LENGTH, SESSION_ID_OFFSET
@@ -129,6 +131,7 @@ class RecordingSession:
         self.control_session = control_session
         self.join_position = int(image.join_position)
         self.recorded_position = self.join_position
+        self.events: Any = None  # recording-events publication (progress), if enabled
         self.aborted = False
         self.done = False
         self.error: str | None = None
@@ -189,6 +192,9 @@ class RecordingSession:
         self.image.subscriber_position.set(new_position)
         self.recorded_position = new_position
         self.position_counter.set(new_position)
+        if self.events is not None:
+            self.events.offer(sbe.encode(T.RecordingProgress, recording_id=self.recording_id,
+                                         start_position=self.join_position, position=new_position))
         return int(end - offset)
 
     def _finish(self) -> None:
