@@ -86,3 +86,38 @@ def test_internal_close_returns_images(tmp_path: Path) -> None:
     finally:
         for lb in logs:
             lb.close()
+
+
+def test_single_native_image_binds_poll_to_its_reader(tmp_path: Path) -> None:
+    sub, logs, pubs = build(tmp_path, 1)
+    try:
+        image = sub.images[0]
+        assert image.is_native and sub.poll == image.poll  # one Python->C call per poll
+        pubs[0].offer(b"abc")
+        got: list[bytes] = []
+        assert sub.poll(lambda b, o, n, h: got.append(b.get_bytes(o, n)), 10) == 1 and got == [b"abc"]
+        lb = make_log(tmp_path, TERM)
+        logs.append(lb)
+        sub.add_image(Image(sub, lb, FakeCounter(0), 2000, 200, "src", 0, 9))
+        assert "poll" not in sub.__dict__  # two images: the round-robin method again
+        sub.remove_image(2000)
+        assert sub.poll == sub.images[0].poll
+        sub.internal_close()
+        assert "poll" not in sub.__dict__ and sub.poll(lambda *a: None, 10) == 0
+    finally:
+        for lb in logs:
+            lb.close()
+
+
+def test_poll_batch_takes_the_next_image_with_fragments(tmp_path: Path) -> None:
+    sub, logs, pubs = build(tmp_path, 2)
+    try:
+        pubs[1].offer(b"one")
+        pubs[1].offer(b"two")
+        batch = sub.poll_batch(10)
+        assert batch.copies() == [b"one", b"two"]
+        batch.release()
+        assert len(sub.poll_batch(10)) == 0
+    finally:
+        for lb in logs:
+            lb.close()

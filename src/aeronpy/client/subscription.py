@@ -14,7 +14,11 @@ REMOVE_RCV_DESTINATION = 0x0D
 
 
 class Subscription:
-    """Images are replaced copy-on-write by the conductor; polls read the current tuple."""
+    """Images are replaced copy-on-write by the conductor; polls read the current tuple.
+
+    With exactly one image whose reader is native, ``poll`` is bound straight to that image's
+    C reader (one Python->C call per poll); otherwise it is the round-robin method below.
+    """
 
     def __init__(
         self,
@@ -78,6 +82,29 @@ class Subscription:
                 break
             fragments += images[i].controlled_poll(handler, fragment_limit - fragments)
         return fragments
+
+    def poll_batch(self, max_fragments: int) -> Any:
+        """:meth:`Image.poll_batch` on the next image in round-robin order that has fragments
+        (an empty batch when none has); see there for how long the batch stays valid."""
+        images = self._images
+        if not images:
+            raise AeronError("subscription has no images to poll_batch")
+        length = len(images)
+        start = self._round_robin_index % length
+        self._round_robin_index = start + 1
+        batch: Any = None
+        for i in (*range(start, length), *range(0, start)):
+            batch = images[i].poll_batch(max_fragments)
+            if len(batch):
+                return batch
+        return batch
+
+    def _bind_poll(self) -> None:
+        images = self._images
+        if len(images) == 1 and not self._closed and images[0].is_native and not images[0].is_closed:
+            self.poll = images[0].poll  # type: ignore[method-assign]
+        else:
+            self.__dict__.pop("poll", None)
 
     def block_poll_images(self) -> tuple[Image, ...]:
         return self._images
@@ -144,6 +171,7 @@ class Subscription:
 
     def add_image(self, image: Image) -> None:
         self._images = (*self._images, image)
+        self._bind_poll()
 
     def remove_image(self, correlation_id: int) -> Image | None:
         """Drop the image with ``correlation_id`` (closing it); returns it or None."""
@@ -152,6 +180,7 @@ class Subscription:
             if image.correlation_id == correlation_id:
                 self._images = images[:i] + images[i + 1 :]
                 image.close()
+                self._bind_poll()
                 return image
         return None
 
@@ -163,6 +192,7 @@ class Subscription:
         self._closed = True
         images = list(self._images)
         self._images = ()
+        self._bind_poll()
         for image in images:
             image.close()
         return images
