@@ -73,7 +73,11 @@ class RecordingWriter:
             offset = position - self._base
         if self.checksum is not None:
             data = self._with_checksums(data)
-        os.pwrite(self._fd, data, offset)
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(self._fd, view, offset)  # a full file system may write part, then raise
+            view = view[n:]
+            offset += n
 
     def _with_checksums(self, data: bytes | bytearray) -> bytearray:
         buf = bytearray(data)
