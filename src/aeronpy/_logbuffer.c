@@ -6,8 +6,8 @@
  *                 check, the tail fetch-add (concurrent) or local tail (exclusive), header write,
  *                 payload copy, the release store of the frame length, and rotation /
  *                 back-pressure / admin-action / max-position results (log-buffer.md section 6).
- *   Reader        the term reader behind Image.poll, bounded_poll, controlled_poll and
- *                 poll_batch: walks committed frames, calls the handler per fragment with one
+ *   Reader        the term reader behind Image.poll, bounded_poll, controlled_poll,
+ *                 block_poll and poll_batch: walks committed frames, calls the handler per fragment with one
  *                 reused Header flyweight, and moves the subscriber position (release store).
  *   FragmentBatch what poll_batch hands out; valid until released (explicitly, or by the next
  *                 poll of the same image), after which every access raises StaleBatchError.
@@ -1051,6 +1051,7 @@ typedef struct {
     int close_pending;
     int32_t term_length;
     int32_t bits;
+    int32_t session_id;
     FragmentBatch *batch; /* borrowed: the outstanding batch, if any */
 } Reader;
 
@@ -1081,12 +1082,13 @@ static void reader_drop_views(Reader *self)
 static int
 Reader_init(Reader *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"term_buffers", "position_buffer", "position_offset", "header", NULL};
+    static char *kwlist[] = {"term_buffers", "position_buffer", "position_offset", "header", "session_id", NULL};
     PyObject *terms, *pbuf, *header, *seq;
     Py_ssize_t poff;
-    int i, got = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnO", kwlist, &terms, &pbuf, &poff, &header))
+    int i, got = 0, session_id = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOnO|i", kwlist, &terms, &pbuf, &poff, &header, &session_id))
         return -1;
+    self->session_id = session_id;
     if (self->have_views) {
         PyErr_SetString(PyExc_TypeError, "Reader already initialised");
         return -1;
@@ -1364,6 +1366,71 @@ Reader_controlled_poll(Reader *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(count);
 }
 
+/* block_poll(handler, block_length_limit) -> bytes consumed: whole frames as one block */
+static PyObject *
+Reader_block_poll(Reader *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t block_limit;
+    int64_t position, high;
+    int32_t offset, scan, limit_offset, term_id;
+    int index;
+    uint8_t *tb;
+    PyObject *a[5], *r;
+    if (parse_handler_limit(args, nargs, "block_poll", &block_limit) < 0)
+        return NULL;
+    if (!reader_usable(self))
+        return PyLong_FromLong(0);
+    if (reader_settle(self) < 0)
+        return NULL;
+    position = load_i64_acquire(self->pos);
+    offset = (int32_t)(position & (self->term_length - 1));
+    index = (int)((position >> self->bits) % 3);
+    tb = self->term[index];
+    high = (int64_t)offset + (block_limit < 0 ? 0 : block_limit);
+    limit_offset = high < self->term_length ? (int32_t)high : self->term_length;
+    scan = offset;
+    while (scan < limit_offset && scan <= self->term_length - HDR_LENGTH) {
+        int32_t frame_length = load_i32_acquire(tb + scan);
+        int32_t aligned;
+        uint16_t type;
+        if (frame_length <= 0)
+            break;
+        aligned = ALIGN32(frame_length);
+        memcpy(&type, tb + scan + 6, 2);
+        if (type == TYPE_PAD) {
+            if (scan == offset)
+                scan += aligned;
+            break;
+        }
+        if (scan + aligned > limit_offset)
+            break;
+        scan += aligned;
+    }
+    if (scan <= offset)
+        return PyLong_FromLong(0);
+    memcpy(&term_id, tb + offset + 20, 4);
+    self->busy++;
+    a[0] = self->term_objs[index];
+    a[1] = PyLong_FromLong(offset);
+    a[2] = PyLong_FromLong(scan - offset);
+    a[3] = PyLong_FromLong(self->session_id);
+    a[4] = PyLong_FromLong(term_id);
+    if (a[1] == NULL || a[2] == NULL || a[3] == NULL || a[4] == NULL)
+        r = NULL;
+    else
+        r = PyObject_Vectorcall(args[0], a, 5, NULL);
+    Py_XDECREF(a[1]);
+    Py_XDECREF(a[2]);
+    Py_XDECREF(a[3]);
+    Py_XDECREF(a[4]);
+    set_position(self, position + (scan - offset));
+    reader_leave(self);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    return PyLong_FromLong(scan - offset);
+}
+
 static PyTypeObject FragmentBatchType;
 
 /* poll_batch(max_fragments) -> FragmentBatch (see FragmentBatch) */
@@ -1474,6 +1541,8 @@ static PyMethodDef Reader_methods[] = {
      "bounded_poll(handler, limit_position, fragment_limit) -> count"},
     {"controlled_poll", (PyCFunction)(void (*)(void))Reader_controlled_poll, METH_FASTCALL,
      "controlled_poll(handler, fragment_limit) -> count"},
+    {"block_poll", (PyCFunction)(void (*)(void))Reader_block_poll, METH_FASTCALL,
+     "block_poll(handler, block_length_limit) -> bytes consumed"},
     {"poll_batch", (PyCFunction)(void (*)(void))Reader_poll_batch, METH_FASTCALL,
      "poll_batch(max_fragments) -> FragmentBatch"},
     {"close", (PyCFunction)Reader_close, METH_NOARGS, "Polls return 0 from now on."},

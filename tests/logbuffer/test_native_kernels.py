@@ -135,6 +135,7 @@ read_op_st = st.one_of(
     st.tuples(st.just("bounded"), st.integers(0, 40), st.integers(-200, 20000)),
     st.tuples(st.just("controlled"), st.integers(0, 40), st.lists(st.integers(1, 4), min_size=1, max_size=8)),
     st.tuples(st.just("batch"), st.integers(0, 40), st.booleans()),
+    st.tuples(st.just("block"), st.integers(-32, 9000), st.booleans()),
     st.tuples(st.just("write"), st.lists(st.integers(0, 4000), max_size=10), st.booleans()),
 )
 
@@ -189,6 +190,19 @@ def test_reader_kernel_matches_twin(ops: list[tuple[Any, ...]], exclusive: bool)
                             r = image.bounded_poll(rec, pos.get() + b, a)
                         elif kind == "controlled":
                             r = image.controlled_poll(rec, a)
+                        elif kind == "block":
+                            blocks: list[Any] = []
+
+                            def on_block(buffer: Any, offset: int, length: int, session_id: int, term_id: int,
+                                         out: list[Any] = blocks, fail: bool = b) -> None:
+                                out.append((offset, length, buffer.get_bytes(offset, length), session_id, term_id))
+                                if fail:
+                                    raise KeyError("block handler failed")
+
+                            try:
+                                r = image.block_poll(on_block, a)
+                            finally:
+                                rec.seen.extend(blocks)
                         else:
                             batch = kept[which] = image.poll_batch(a)
                             r = (len(batch), batch.position, batch.offsets(), batch.lengths(), batch.copies(),

@@ -11,10 +11,12 @@ from aeronpy.logbuffer.header import Header
 from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.logbuffer.term_reader import (
     ControlledFragmentHandler,
+    BlockHandler,
     FragmentHandler,
     controlled_read,
     read,
     read_batch,
+    scan_block,
 )
 
 
@@ -77,13 +79,14 @@ class Image:
         location = counter_location(self.subscriber_position)
         if not native or location is None or not native_log(self.log_buffers):
             return
-        reader = Reader(self._term_buffers, location[0], location[1], self._header)
+        reader = Reader(self._term_buffers, location[0], location[1], self._header, self.session_id)
         self._reader = reader
         # instance attributes shadow the Python twins: one Python->C call per poll
         self.poll = reader.poll  # type: ignore[method-assign]
         self.bounded_poll = reader.bounded_poll  # type: ignore[method-assign]
         self.controlled_poll = reader.controlled_poll  # type: ignore[method-assign]
         self.poll_batch = reader.poll_batch  # type: ignore[method-assign]
+        self.block_poll = reader.block_poll  # type: ignore[method-assign]
 
     @property
     def is_native(self) -> bool:
@@ -151,6 +154,29 @@ class Image:
         if end > offset and not self._closed:
             self._set(term_base + end)
         return count
+
+    def block_poll(self, handler: BlockHandler, block_length_limit: int) -> int:
+        """Deliver whole committed frames, headers included, as one block of at most
+        ``block_length_limit`` bytes: ``handler(term_buffer, offset, length, session_id,
+        term_id)`` (Aeron's blockPoll).  A block stops before padding; padding at the start is
+        a block of its own.  Returns the bytes consumed.  A handler exception propagates after
+        the position moved past the block."""
+        if self._closed:
+            return 0
+        self._settle()
+        position = self._get()
+        offset = position & self._mask
+        tb = self._term_buffers[(position >> self.position_bits_to_shift) % 3]
+        limit = min(offset + block_length_limit, self.term_buffer_length)
+        end = scan_block(tb, offset, limit)
+        length = end - offset
+        if length > 0:
+            try:
+                handler(tb, offset, length, self.session_id, tb.get_int32(offset + 20))
+            finally:
+                if not self._closed:
+                    self._set(position + length)
+        return length
 
     def poll_batch(self, max_fragments: int) -> FragmentBatchLike:
         """Take up to ``max_fragments`` fragments in one call, without a call per fragment.

@@ -13,6 +13,8 @@ from aeronpy.logbuffer.header import Header
 from aeronpy.protocol.data_header import HDR_TYPE_PAD
 
 FragmentHandler = Callable[[Any, int, int, Header], None]
+BlockHandler = Callable[[Any, int, int, int, int], None]
+"""``handler(term_buffer, offset, length, session_id, term_id)`` for a block of whole frames."""
 ControlledFragmentHandler = Callable[[Any, int, int, Header], Any]
 
 _ABORT = 1
@@ -51,6 +53,26 @@ def read(
                 pass
             raise
     return len(frames), end
+
+
+def scan_block(term_buffer: Any, term_offset: int, limit_offset: int) -> int:
+    """Offset after the whole committed frames from ``term_offset`` that fit below
+    ``limit_offset`` (Aeron's term block scan): stops before padding, unless the padding is
+    first, then the block is just that padding."""
+    offset = term_offset
+    while offset < limit_offset:
+        frame_length = term_buffer.get_int32_volatile(offset)
+        if frame_length <= 0:
+            break
+        aligned = (frame_length + 31) & ~31
+        if term_buffer.get_uint16(offset + 6) == HDR_TYPE_PAD:
+            if offset == term_offset:
+                offset += aligned
+            break
+        if offset + aligned > limit_offset:
+            break
+        offset += aligned
+    return offset
 
 
 def read_batch(term_buffer: Any, term_offset: int, max_fragments: int) -> tuple[list[tuple[int, int]], int]:
