@@ -169,7 +169,7 @@ class Image:
         tb = self._term_buffers[(position >> self.position_bits_to_shift) % 3]
         limit = min(offset + block_length_limit, self.term_buffer_length)
         end = scan_block(tb, offset, limit)
-        length = end - offset
+        length = int(end - offset)
         if length > 0:
             try:
                 handler(tb, offset, length, self.session_id, tb.get_int32(offset + 20))
