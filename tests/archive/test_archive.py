@@ -411,3 +411,29 @@ def test_recording_events_stream(archive_factory: Callable[..., Archive], aeron:
     assert seen[-1].get_int("stop_position") == end
     progress = [m.get_int("position") for m in seen if m.spec.name == "RecordingProgress"]
     assert progress == sorted(progress) and progress[-1] == end
+
+
+def test_detach_delete_attach_and_purge_segments(archive_client: AeronArchive, aeron: Any, archive: Archive) -> None:
+    _, end, _ = _record(archive_client, aeron, 2000, 100)  # 5 segments of 64 KiB (fixture)
+    seg = 64 * 1024
+    adir = archive.ctx.archive_dir
+
+    def files() -> list[int]:
+        return sorted(int(f.split("-")[1][:-4]) for f in os.listdir(adir) if f.startswith("0-") and f.endswith(".rec"))
+
+    for bad in (100 * 32, 0, 5 * seg):
+        with pytest.raises(ArchiveError) as e:
+            archive_client.detach_segments(0, bad)  # unaligned, not above the first segment, beyond the stop
+        assert e.value.error_code == ErrorCode.GENERIC
+    archive_client.detach_segments(0, 2 * seg)
+    assert archive_client.get_start_position(0) == 2 * seg and files() == [0, seg, 2 * seg, 3 * seg, 4 * seg]
+    assert archive_client.attach_segments(0) == 2
+    assert archive_client.get_start_position(0) == 0
+    archive_client.detach_segments(0, seg)
+    assert archive_client.delete_detached_segments(0) == 1 and files() == [seg, 2 * seg, 3 * seg, 4 * seg]
+    assert archive_client.purge_segments(0, 3 * seg) == 2 and files() == [3 * seg, 4 * seg]
+    frame = 160
+    first = (3 * seg) // seg * (seg // frame)  # messages in the three purged terms (each ends with padding)
+    got = collect(archive_client.replay(0, "aeron:ipc", 2020, 3 * seg, -1), 2000 - first)
+    assert got == [message(i, 100) for i in range(first, 2000)]
+    assert end == archive_client.get_stop_position(0)

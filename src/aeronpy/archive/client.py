@@ -361,6 +361,24 @@ class AeronArchive:
     def update_channel(self, recording_id: int, channel: str) -> None:
         self._request(T.UpdateChannelRequest, recording_id=recording_id, channel=channel)
 
+    def detach_segments(self, recording_id: int, new_start_position: int) -> None:
+        self._request(T.DetachSegmentsRequest, recording_id=recording_id, new_start_position=new_start_position)
+
+    def delete_detached_segments(self, recording_id: int) -> int:
+        return self._request(T.DeleteDetachedSegmentsRequest, recording_id=recording_id)
+
+    def purge_segments(self, recording_id: int, new_start_position: int) -> int:
+        return self._request(T.PurgeSegmentsRequest, recording_id=recording_id, new_start_position=new_start_position)
+
+    def attach_segments(self, recording_id: int) -> int:
+        return self._request(T.AttachSegmentsRequest, recording_id=recording_id)
+
+    def segment_file_base_position(self, start_position: int, position: int, term_length: int,
+                                   segment_length: int) -> int:
+        from aeronpy.archive.segments import segment_file_base_position
+
+        return segment_file_base_position(start_position, position, term_length, segment_length)
+
     # -- listing ---------------------------------------------------------------------------
 
     def list_recordings(self, from_recording_id: int = 0, record_count: int = 100) -> list[RecordingDescriptor]:

@@ -697,6 +697,100 @@ class ArchiveConductor:
                 session.error(corr, ErrorCode.GENERIC, f"unable to delete segment file {name}: {ex}")
         session.signal(corr, recording_id, -1, -1, RecordingSignal.DELETE)
 
+    def _segment_start_error(self, e: CatalogEntry, new_start: int) -> str | None:
+        seg, tl = e.segment_file_length, e.term_buffer_length
+        first = segment_file_base_position(e.start_position, e.start_position, tl, seg)
+        if segment_file_base_position(e.start_position, new_start, tl, seg) != new_start:
+            return f"invalid segment start: newStartPosition={new_start}"
+        if new_start < first + seg:
+            return f"invalid detach: newStartPosition={new_start} lower than first segment end {first + seg}"
+        active = self.recording_sessions.get(e.recording_id)
+        end = active.recorded_position if active is not None else e.stop_position
+        if new_start > segment_file_base_position(e.start_position, max(end, e.start_position), tl, seg):
+            return f"invalid detach: in use, newStartPosition={new_start} stopPosition={end}"
+        for r in self.replay_sessions.values():
+            if r.recording_id == e.recording_id and r.position < new_start:
+                return f"invalid detach: replay in progress, replay position={r.position}"
+        return None
+
+    def detach_segments(self, session: ControlSession, corr: int, recording_id: int, new_start: int,
+                        delete: bool) -> None:
+        e = self.catalog.get(recording_id)
+        if e is None:
+            session.error(corr, ErrorCode.UNKNOWN_RECORDING, f"unknown recording id: {recording_id}")
+            return
+        problem = self._segment_start_error(e, new_start)
+        if problem is not None:
+            session.error(corr, ErrorCode.GENERIC, problem)
+            return
+        self.catalog.update_start_position(recording_id, new_start)
+        if delete:
+            self._delete_below(session, corr, recording_id, new_start)
+        else:
+            session.ok(corr, 0)
+
+    def delete_detached_segments(self, session: ControlSession, corr: int, recording_id: int) -> None:
+        e = self.catalog.get(recording_id)
+        if e is None:
+            session.error(corr, ErrorCode.UNKNOWN_RECORDING, f"unknown recording id: {recording_id}")
+            return
+        base = segment_file_base_position(e.start_position, e.start_position, e.term_buffer_length,
+                                          e.segment_file_length)
+        self._delete_below(session, corr, recording_id, base)
+
+    def _delete_below(self, session: ControlSession, corr: int, recording_id: int, base: int) -> None:
+        names = [segment_file_name(recording_id, b) for b in list_segment_files(self.ctx.archive_dir, recording_id)
+                 if b < base]
+        session.ok(corr, len(names))
+        for name in names:
+            try:
+                os.remove(os.path.join(self.ctx.archive_dir, name))
+            except FileNotFoundError:
+                pass
+            except OSError as ex:
+                session.error(corr, ErrorCode.GENERIC, f"unable to delete segment file {name}: {ex}")
+        session.signal(corr, recording_id, -1, -1, RecordingSignal.DELETE)
+
+    def attach_segments(self, session: ControlSession, corr: int, recording_id: int) -> None:
+        e = self.catalog.get(recording_id)
+        if e is None:
+            session.error(corr, ErrorCode.UNKNOWN_RECORDING, f"unknown recording id: {recording_id}")
+            return
+        seg, tl = e.segment_file_length, e.term_buffer_length
+        bits = tl.bit_length() - 1
+        start = e.start_position
+        pos = segment_file_base_position(start, start, tl, seg) - seg
+        attached = 0
+        while pos >= 0:
+            path = os.path.join(self.ctx.archive_dir, segment_file_name(recording_id, pos))
+            if not os.path.exists(path):
+                break
+            if os.path.getsize(path) != seg:
+                session.error(corr, ErrorCode.GENERIC, f"segment file {path} has the wrong length")
+                return
+            with open(path, "rb") as f:
+                term = f.read(tl)
+            offset = 0
+            while offset + HEADER_LENGTH <= len(term) and int.from_bytes(term[offset : offset + 4], "little",
+                                                                         signed=True) == 0:
+                offset += 32
+            if offset + HEADER_LENGTH > len(term):
+                break
+            term_id = int.from_bytes(term[offset + 20 : offset + 24], "little", signed=True)
+            stream_id = int.from_bytes(term[offset + 16 : offset + 20], "little", signed=True)
+            if term_id != _i32(e.initial_term_id + (pos >> bits)) or stream_id != e.stream_id:
+                session.error(corr, ErrorCode.GENERIC, f"segment file {path} does not belong to recording "
+                              f"{recording_id}: termId={term_id} streamId={stream_id}")
+                return
+            attached += 1
+            start = pos + offset
+            if offset != 0:
+                break
+            pos -= seg
+        if attached:
+            self.catalog.update_start_position(recording_id, start)
+        session.ok(corr, attached)
+
     # -- listings --------------------------------------------------------------------------
 
     def descriptor_message(self, session: ControlSession, corr: int, recording_id: int) -> bytes:
@@ -946,6 +1040,22 @@ def _update_channel(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.De
     s.ok(corr, 0)
 
 
+def _detach(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
+    c.detach_segments(s, corr, d.get_int("recording_id"), d.get_int("new_start_position"), delete=False)
+
+
+def _purge_segments(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
+    c.detach_segments(s, corr, d.get_int("recording_id"), d.get_int("new_start_position"), delete=True)
+
+
+def _delete_detached(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
+    c.delete_detached_segments(s, corr, d.get_int("recording_id"))
+
+
+def _attach(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
+    c.attach_segments(s, corr, d.get_int("recording_id"))
+
+
 _NOT_REQUESTS = frozenset({
     "ControlResponse", "CatalogHeader", "RecordingDescriptorHeader", "RecordingDescriptor",
     "RecordingSubscriptionDescriptor", "RecordingSignalEvent", "Challenge", "RecordingStarted",
@@ -977,6 +1087,10 @@ _HANDLERS: dict[str, Handler] = {
     "TruncateRecordingRequest": _truncate,
     "PurgeRecordingRequest": _purge,
     "UpdateChannelRequest": _update_channel,
+    "DetachSegmentsRequest": _detach,
+    "PurgeSegmentsRequest": _purge_segments,
+    "DeleteDetachedSegmentsRequest": _delete_detached,
+    "AttachSegmentsRequest": _attach,
 }
 
 _ = PROTOCOL_VERSION
