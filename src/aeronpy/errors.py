@@ -1,6 +1,45 @@
-"""Exceptions raised by aeronpy.  Each names what went wrong and, where known, which setting."""
+"""Exceptions raised by aeronpy.  Each names what went wrong and, where known, which setting.
+
+Every exception derives from :class:`AeronError`; those that are also a kind of built-in error
+(``ValueError``, ``TimeoutError``, ``OSError``) derive from it too, so either can be caught::
+
+    AeronError
+    ├── ConfigurationError (ValueError)      ├── DriverTimeoutError (TimeoutError)
+    ├── InvalidChannelError (ValueError)     ├── ClientTimeoutError (TimeoutError)
+    ├── InvalidArgumentError (ValueError)    ├── ClientClosedError
+    ├── NotSupportedError                    ├── PublicationError
+    ├── RegistrationError                    │   ├── NotConnectedError
+    ├── DriverError                          │   ├── BackPressuredError (TimeoutError)
+    ├── CncError                             │   ├── PublicationClosedError
+    ├── ActiveDriverError                    │   └── MaxPositionExceededError
+    └── StorageSpaceError (OSError)
+
+The blocking client reports offer outcomes as result codes (:class:`~aeronpy.OfferResult`); the
+:mod:`aeronpy.aio` API raises the :class:`PublicationError` subclasses instead.
+"""
 
 from __future__ import annotations
+
+__all__ = [
+    "AeronError",
+    "ConfigurationError",
+    "InvalidChannelError",
+    "InvalidArgumentError",
+    "NotSupportedError",
+    "DriverTimeoutError",
+    "ClientTimeoutError",
+    "ClientClosedError",
+    "RegistrationError",
+    "DriverError",
+    "CncError",
+    "ActiveDriverError",
+    "StorageSpaceError",
+    "PublicationError",
+    "NotConnectedError",
+    "BackPressuredError",
+    "PublicationClosedError",
+    "MaxPositionExceededError",
+]
 
 
 class AeronError(Exception):
@@ -29,6 +68,11 @@ class DriverTimeoutError(AeronError, TimeoutError):
 
 class ClientTimeoutError(AeronError, TimeoutError):
     """The driver timed this client out."""
+
+
+class ClientClosedError(AeronError):
+    """The client was closed (by the application, or because it lost the driver: then
+    ``__cause__`` is the :class:`DriverTimeoutError` or :class:`ClientTimeoutError`)."""
 
 
 class RegistrationError(AeronError):
@@ -62,3 +106,38 @@ class ActiveDriverError(AeronError):
 
 class StorageSpaceError(AeronError, OSError):
     """Not enough space to create a file (e.g. /dev/shm full)."""
+
+
+class PublicationError(AeronError):
+    """An offer that did not succeed (:mod:`aeronpy.aio`); ``result`` is Aeron's code."""
+
+    result: int = 0
+
+    def __init__(self, message: str, result: int | None = None) -> None:
+        super().__init__(message)
+        if result is not None:
+            self.result = result
+
+
+class NotConnectedError(PublicationError):
+    """No subscriber connected to the publication within the timeout (``NOT_CONNECTED``)."""
+
+    result = -1
+
+
+class BackPressuredError(PublicationError, TimeoutError):
+    """The publication stayed back-pressured for the whole timeout (``BACK_PRESSURED``)."""
+
+    result = -2
+
+
+class PublicationClosedError(PublicationError):
+    """The publication is closed (``CLOSED``)."""
+
+    result = -4
+
+
+class MaxPositionExceededError(PublicationError):
+    """The stream reached its maximum position (``MAX_POSITION_EXCEEDED``)."""
+
+    result = -5

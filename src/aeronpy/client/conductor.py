@@ -8,8 +8,8 @@ blocks a user thread.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +29,7 @@ from aeronpy.client.publication import ExclusivePublication, Publication
 from aeronpy.client.subscription import Subscription
 from aeronpy.errors import (
     AeronError,
+    ClientClosedError,
     ClientTimeoutError,
     DriverTimeoutError,
     InvalidArgumentError,
@@ -38,6 +39,8 @@ from aeronpy.errors import (
 from aeronpy.logbuffer.log_buffers import LogBuffers
 from aeronpy.protocol import control as cp
 from aeronpy.version import COMMIT, __version__
+
+_log = logging.getLogger("aeronpy.client")
 
 KEEPALIVE_INTERVAL_NS = 500_000_000
 MAX_CHANNEL_LENGTH = 4095
@@ -69,10 +72,6 @@ def check_channel(channel: object) -> str:
             f"channel: length {length} bytes exceeds the max of {MAX_CHANNEL_LENGTH}: {channel[:60]}..."
         )
     return channel
-
-
-class ClientClosedError(AeronError):
-    """The client was closed (by the application, or because it lost the driver)."""
 
 
 @dataclass
@@ -257,7 +256,7 @@ class ClientConductor(AgentBase):
                 return
             except Exception:
                 pass
-        print(f"aeronpy client {self.client_id}: {ex}", file=sys.stderr)
+        _log.error("aeronpy client %d: %s", self.client_id, ex, exc_info=ex if ex.__traceback__ is not None else None)
 
     def close(self) -> None:
         """Application close: tell the driver, then release everything."""

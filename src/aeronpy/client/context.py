@@ -55,7 +55,7 @@ class Context:
     :class:`~aeronpy.client.Image`; ``on_new_publication(channel, stream_id, session_id,
     correlation_id)`` and ``on_new_subscription(channel, stream_id, correlation_id)`` are
     called when the driver confirms the resource.  ``error_handler`` gets errors raised on the
-    client conductor (default: print to stderr).  ``publication_error_frame_handler`` gets the
+    client conductor (default: logged at ERROR level to the ``aeronpy.client`` logger).  ``publication_error_frame_handler`` gets the
     :class:`~aeronpy.protocol.control.PublicationErrorFrame` of each ON_PUBLICATION_ERROR for
     one of this client's publications (a receiver rejected its image).
     """

@@ -1,8 +1,25 @@
-"""Publication result codes and controlled-poll actions (log-buffer.md §6)."""
+"""Publication result codes and controlled-poll actions (log-buffer.md §6).
+
+``offer``/``try_claim`` return plain ints on the hot path: a new stream position (> 0) or one of
+the negative codes below.  :class:`OfferResult` names the codes; being an ``IntEnum`` its members
+compare equal to the ints (``pub.offer(b) == OfferResult.BACK_PRESSURED``).
+"""
 
 from __future__ import annotations
 
 from enum import IntEnum
+
+__all__ = [
+    "NOT_CONNECTED",
+    "BACK_PRESSURED",
+    "ADMIN_ACTION",
+    "CLOSED",
+    "MAX_POSITION_EXCEEDED",
+    "ERROR",
+    "OfferResult",
+    "ControlledPollAction",
+    "result_name",
+]
 
 NOT_CONNECTED = -1
 BACK_PRESSURED = -2
@@ -26,6 +43,37 @@ def result_name(code: int) -> str:
     if code >= 0:
         return f"POSITION({code})"
     return _NAMES.get(code, f"UNKNOWN({code})")
+
+
+class OfferResult(IntEnum):
+    """The negative results of ``offer``, ``offerv`` and ``try_claim`` (Aeron's codes)."""
+
+    NOT_CONNECTED = NOT_CONNECTED
+    """No subscriber is connected; the message was not sent."""
+    BACK_PRESSURED = BACK_PRESSURED
+    """The publication limit was reached (the slowest subscriber, or the sender's window); retry."""
+    ADMIN_ACTION = ADMIN_ACTION
+    """The log rotated to the next term (or padding was written); retry at once."""
+    CLOSED = CLOSED
+    """The publication (or its client) is closed."""
+    MAX_POSITION_EXCEEDED = MAX_POSITION_EXCEEDED
+    """The stream reached its maximum position (term length x 2^31); use a new publication."""
+    ERROR = ERROR
+    """An unexpected error (Aeron's ``PUBLICATION_ERROR``)."""
+
+    @classmethod
+    def of(cls, code: int) -> OfferResult | None:
+        """The member for a negative ``code``; None for a position (``code >= 0``).
+
+        Raises ValueError for a negative value that is not one of Aeron's codes."""
+        if code >= 0:
+            return None
+        return cls(code)
+
+    @property
+    def is_retryable(self) -> bool:
+        """True for results worth retrying (BACK_PRESSURED, ADMIN_ACTION, NOT_CONNECTED)."""
+        return self in (OfferResult.BACK_PRESSURED, OfferResult.ADMIN_ACTION, OfferResult.NOT_CONNECTED)
 
 
 class ControlledPollAction(IntEnum):
