@@ -437,3 +437,22 @@ def test_detach_delete_attach_and_purge_segments(archive_client: AeronArchive, a
     got = collect(archive_client.replay(0, "aeron:ipc", 2020, 3 * seg, -1), 2000 - first)
     assert got == [message(i, 100) for i in range(first, 2000)]
     assert end == archive_client.get_stop_position(0)
+
+
+def test_corrupt_catalog_is_a_clear_error_at_start(archive_factory: Callable[..., Archive], tmp_path: Path) -> None:
+    from aeronpy.archive.errors import CatalogError
+
+    adir = tmp_path / "archive"
+    adir.mkdir()
+    (adir / "archive.catalog").write_bytes(struct_pack_catalog_header(version=0x00020000))
+    with pytest.raises(CatalogError, match="incompatible catalog file version 2.0.0"):
+        archive_factory()
+    (adir / "archive.catalog").write_bytes(b"\x01\x02")
+    with pytest.raises(CatalogError, match="truncated"):
+        archive_factory()
+
+
+def struct_pack_catalog_header(version: int) -> bytes:
+    import struct
+
+    return struct.pack("<iiqi", version, 32, 0, 64) + bytes(12 + 1024)
