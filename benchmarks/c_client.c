@@ -175,18 +175,23 @@ static void on_copy(void *clientd, const uint8_t *buffer, size_t length, aeron_h
     got = 1;
 }
 
+#define SPINS_BEFORE_YIELD 64 /* as run.py's round-trip roles */
+
 static int role_pong(const char *ping_channel, const char *pong_channel)
 {
     aeron_subscription_t *sub = add_subscription(ping_channel, 2002);
     aeron_publication_t *pub = add_publication(pong_channel, 2003);
+    int idle = 0;
     printf("READY\n");
     fflush(stdout);
     for (;;) {
         got = 0;
         if (aeron_subscription_poll(sub, on_copy, NULL, 1) == 0) {
-            sched_yield();
+            if (++idle > SPINS_BEFORE_YIELD)
+                sched_yield();
             continue;
         }
+        idle = 0;
         if (got) {
             int stop = last_length >= 4 && memcmp(last, "STOP", 4) == 0;
             offer_all(pub, last, last_length);
@@ -215,9 +220,10 @@ static int role_ping(const char *ping_channel, const char *pong_channel, int64_t
         memcpy(msg, &i, 8);
         t0 = now_ns();
         offer_all(pub, msg, sizeof(msg));
+        int idle = 0;
         got = 0;
         while (!got)
-            if (aeron_subscription_poll(sub, on_copy, NULL, 1) == 0)
+            if (aeron_subscription_poll(sub, on_copy, NULL, 1) == 0 && ++idle > SPINS_BEFORE_YIELD)
                 sched_yield();
         if (i >= warmup)
             rtts[i - warmup] = now_ns() - t0;

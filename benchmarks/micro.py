@@ -93,6 +93,31 @@ def bench(directory: str, native: bool, kind: Any, size: int, count: int) -> dic
 
     ns, n = timed(polls)
     out["poll/fragment"] = ns / n
+
+    def copied_polls() -> int:
+        poll = image.poll
+        got: list[bytes] = []
+
+        def copy(buffer: Any, offset: int, length: int, header: Any) -> None:
+            got.append(buffer.get_bytes(offset, length))
+
+        for _ in range(per_term):
+            got.clear()
+            poll(copy, 1)
+        return per_term
+
+    def takes() -> int:
+        take = image.take
+        for _ in range(per_term):
+            take()
+        return per_term
+
+    sub_pos.set(0)
+    ns, n = timed(copied_polls)
+    out["poll(h, 1)+get_bytes/message"] = ns / n
+    sub_pos.set(0)
+    ns, n = timed(takes)
+    out["take/message"] = ns / n
     lb.close()
 
     lb = new_log(directory, f"{native}-{kind.__name__}-{size}-b.logbuffer")

@@ -8,8 +8,9 @@ in its own processes (publisher and subscriber, or ping and pong):
   its first to its last message), for every pairing of driver (aeronpy | C) and clients
   (aeronpy | C), plus aeronpy clients through the batch API (``offer_batch`` / ``poll_batch``);
 * the one-message-per-call loop at 32 B over IPC: an aeronpy subscriber calling
-  ``poll(handler, 1)`` whose handler copies the message out, against pyzmq PUSH/PULL over
-  ``ipc://`` calling ``recv()`` once per message;
+  ``poll(handler, 1)`` whose handler copies the message out, and one calling
+  ``Subscription.take()`` (the next message as bytes), against pyzmq PUSH/PULL over ``ipc://``
+  calling ``recv()`` once per message;
 * round trip of 32 B messages (ping/pong), p50/p90/p99/p99.9/max in microseconds;
 * each driver's idle CPU (share of one core over a quiet window) and resident memory.
 
@@ -116,6 +117,22 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -
             print(f"{state[0]} {state[1]} {time.perf_counter() - start}", flush=True)
             return
 
+        if mode == "take":  # recv()-style: Subscription.take() returns the next message's bytes
+            take = sub.take
+            while (first := take()) is None:
+                yield_()
+            received, nbytes = 1, len(first)
+            start = time.perf_counter()
+            while received < count:
+                message = take()
+                if message is None:
+                    yield_()
+                    continue
+                received += 1
+                nbytes += len(message)
+            print(f"{received} {nbytes} {time.perf_counter() - start}", flush=True)
+            return
+
         if mode == "one":  # the recv()-style loop: one message per call, copied out
             got: list[bytes] = []
 
@@ -156,6 +173,10 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -
         print(f"{received} {state[1]} {time.perf_counter() - start}", flush=True)
 
 
+SPINS_BEFORE_YIELD = 64
+"""Round-trip roles (aeronpy and C alike) poll this many times in a row before yielding."""
+
+
 def role_pong(aeron_dir: str, ping_channel: str, pong_channel: str) -> None:
     with _connect(aeron_dir) as aeron:
         sub = aeron.add_subscription(ping_channel, 2002)
@@ -172,9 +193,14 @@ def role_pong(aeron_dir: str, ping_channel: str, pong_channel: str) -> None:
                 os.sched_yield()
 
         poll = sub.poll
+        idle = 0
         while not done[0]:
             if poll(handler, 1) == 0:
-                os.sched_yield()  # leave the CPU to the driver: on 2 cores three spinners starve it
+                idle += 1
+                if idle > SPINS_BEFORE_YIELD:
+                    os.sched_yield()  # leave the CPU to the driver: on 2 cores three spinners starve it
+            else:
+                idle = 0
 
 
 def role_ping(aeron_dir: str, ping_channel: str, pong_channel: str, count: int, warmup: int) -> None:
@@ -197,9 +223,12 @@ def role_ping(aeron_dir: str, ping_channel: str, pong_channel: str, count: int, 
             while offer(msg) < 0:
                 os.sched_yield()
             got[0] = False
+            idle = 0
             while not got[0]:
                 if poll(handler, 1) == 0:
-                    os.sched_yield()
+                    idle += 1
+                    if idle > SPINS_BEFORE_YIELD:
+                        os.sched_yield()
             if i >= warmup:
                 rtts.append(clock() - t0)
         while offer(b"STOP" + bytes(28)) < 0:
@@ -471,7 +500,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["skipped"].append(f"{kind} driver: {e}")
                 continue
             try:
-                info: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(IDLE_WINDOW_S)}
+                info: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(IDLE_WINDOW_S),
+                                        "idle_rss_mb": driver.memory_mb()[0]}
                 for transport in transports:
                     for client in clients:
                         modes = ["call", "batch"] if client == "aeronpy" else ["call"]
@@ -492,13 +522,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         results["round_trip"].append(cell)
                         _progress(cell)
                 if "ipc" in transports:
-                    cell = {"peer": "aeronpy", "driver": kind, "transport": "ipc", "size": 32}
-                    try:
-                        cell.update(bench.throughput(driver, "aeronpy", "ipc", 32, "one"))
-                    except (RuntimeError, subprocess.TimeoutExpired) as e:
-                        cell["error"] = str(e)
-                    results["one_per_call"].append(cell)
-                    _progress(cell)
+                    for api in ("one", "take"):
+                        cell = {"peer": "aeronpy", "api": api, "driver": kind, "transport": "ipc", "size": 32}
+                        try:
+                            cell.update(bench.throughput(driver, "aeronpy", "ipc", 32, api))
+                        except (RuntimeError, subprocess.TimeoutExpired) as e:
+                            cell["error"] = str(e)
+                        results["one_per_call"].append(cell)
+                        _progress(cell)
                 rss, hwm = driver.memory_mb()
                 info.update({"rss_mb": rss, "peak_rss_mb": hwm})
                 results["drivers"][kind] = info
@@ -585,15 +616,17 @@ def table(results: dict[str, Any]) -> str:
     for cell in results["one_per_call"]:
         if "error" in cell:
             continue
+        call = "take()" if cell.get("api") == "take" else "poll(handler, 1) + get_bytes"
         name = "pyzmq PUSH/PULL ipc:// recv()" if cell["peer"] == "pyzmq" else \
-            f"aeronpy poll(handler, 1), {'aeronpy' if cell['driver'] == 'aeronpy' else 'C'} driver"
+            f"aeronpy {call}, {'aeronpy' if cell['driver'] == 'aeronpy' else 'C'} driver"
         ratio = f"{cell['msgs_per_s'] / zmq['msgs_per_s']:.2f}x" if zmq is not None else "-"
         out.append(f"| {name} | {_fmt_rate(cell['msgs_per_s'])} | {ratio} |")
     out.append("")
-    out.append("| driver | idle CPU (% of a core) | RSS MB (peak) |")
-    out.append("|---|---:|---:|")
+    out.append("| driver process | idle CPU (% of a core) | RSS MB idle | RSS MB after the run (peak), incl. mapped logs |")
+    out.append("|---|---:|---:|---:|")
     for kind, info in results["drivers"].items():
-        out.append(f"| {'aeronpy' if kind == 'aeronpy' else 'C'} | {info['idle_cpu_percent']:.1f} | "
+        out.append(f"| {'aeronpy' if kind == 'aeronpy' else 'C (in a Python host process)'} | "
+                   f"{info['idle_cpu_percent']:.1f} | {info['idle_rss_mb']:.0f} | "
                    f"{info['rss_mb']:.0f} ({info['peak_rss_mb']:.0f}) |")
     return "\n".join(out)
 

@@ -1431,6 +1431,88 @@ Reader_block_poll(Reader *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromLong(scan - offset);
 }
 
+/*
+ * take() -> bytes | None: the next whole message, copied out, and the position moved past it.
+ * A fragmented message is taken only once all its fragments are committed (they are contiguous
+ * in the term); fragments without their BEGIN (a join mid-message) and padding are skipped.
+ */
+static PyObject *
+Reader_take(Reader *self, PyObject *Py_UNUSED(ignored))
+{
+    int64_t position;
+    int32_t start, offset;
+    uint8_t *tb;
+    if (!reader_usable(self))
+        Py_RETURN_NONE;
+    if (reader_settle(self) < 0)
+        return NULL;
+    position = load_i64_acquire(self->pos);
+    start = offset = (int32_t)(position & (self->term_length - 1));
+    tb = self->term[(position >> self->bits) % 3];
+    while (offset <= self->term_length - HDR_LENGTH) {
+        int32_t frame_length = load_i32_acquire(tb + offset);
+        uint16_t type;
+        uint8_t flags;
+        if (frame_length <= 0)
+            break;
+        memcpy(&type, tb + offset + 6, 2);
+        flags = tb[offset + 5];
+        if (type == TYPE_PAD || !(flags & FLAG_BEGIN)) {
+            offset += ALIGN32(frame_length);
+            continue;
+        }
+        if (flags & FLAG_END) {
+            PyObject *msg = PyBytes_FromStringAndSize((const char *)tb + offset + HDR_LENGTH, frame_length - HDR_LENGTH);
+            if (msg != NULL)
+                set_position(self, position + (offset + ALIGN32(frame_length) - start));
+            return msg;
+        }
+        {
+            /* a fragmented message: find its END, all committed */
+            int32_t scan = offset, total = 0;
+            for (;;) {
+                int32_t fl = load_i32_acquire(tb + scan);
+                if (fl <= 0 || scan > self->term_length - HDR_LENGTH)
+                    goto incomplete;
+                total += fl - HDR_LENGTH;
+                if (tb[scan + 5] & FLAG_END)
+                    break;
+                scan += ALIGN32(fl);
+                if (scan > self->term_length - HDR_LENGTH)
+                    goto incomplete;
+            }
+            {
+                PyObject *msg = PyBytes_FromStringAndSize(NULL, total);
+                char *dst;
+                int32_t at = offset;
+                if (msg == NULL)
+                    return NULL;
+                dst = PyBytes_AS_STRING(msg);
+                for (;;) {
+                    int32_t fl;
+                    memcpy(&fl, tb + at, 4);
+                    memcpy(dst, tb + at + HDR_LENGTH, (size_t)(fl - HDR_LENGTH));
+                    dst += fl - HDR_LENGTH;
+                    if (at == scan)
+                        break;
+                    at += ALIGN32(fl);
+                }
+                {
+                    int32_t last;
+                    memcpy(&last, tb + scan, 4);
+                    set_position(self, position + (scan + ALIGN32(last) - start));
+                }
+                return msg;
+            }
+        }
+    incomplete:
+        break;
+    }
+    if (offset > start)
+        set_position(self, position + (offset - start));
+    Py_RETURN_NONE;
+}
+
 static PyTypeObject FragmentBatchType;
 
 /* poll_batch(max_fragments) -> FragmentBatch (see FragmentBatch) */
@@ -1541,6 +1623,7 @@ static PyMethodDef Reader_methods[] = {
      "bounded_poll(handler, limit_position, fragment_limit) -> count"},
     {"controlled_poll", (PyCFunction)(void (*)(void))Reader_controlled_poll, METH_FASTCALL,
      "controlled_poll(handler, fragment_limit) -> count"},
+    {"take", (PyCFunction)Reader_take, METH_NOARGS, "take() -> the next whole message as bytes, or None"},
     {"block_poll", (PyCFunction)(void (*)(void))Reader_block_poll, METH_FASTCALL,
      "block_poll(handler, block_length_limit) -> bytes consumed"},
     {"poll_batch", (PyCFunction)(void (*)(void))Reader_poll_batch, METH_FASTCALL,

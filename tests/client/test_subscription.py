@@ -96,10 +96,15 @@ def test_single_native_image_binds_poll_to_its_reader(tmp_path: Path) -> None:
         pubs[0].offer(b"abc")
         got: list[bytes] = []
         assert sub.poll(lambda b, o, n, h: got.append(b.get_bytes(o, n)), 10) == 1 and got == [b"abc"]
+        assert sub.take == image.take
+        pubs[0].offer(b"def")
+        assert sub.take() == b"def" and sub.take() is None
         lb = make_log(tmp_path, TERM)
         logs.append(lb)
         sub.add_image(Image(sub, lb, FakeCounter(0), 2000, 200, "src", 0, 9))
-        assert "poll" not in sub.__dict__  # two images: the round-robin method again
+        assert "poll" not in sub.__dict__ and "take" not in sub.__dict__  # two images: round-robin again
+        pubs[0].offer(b"ghi")
+        assert sub.take() == b"ghi"
         sub.remove_image(2000)
         assert sub.poll == sub.images[0].poll
         sub.internal_close()

@@ -136,6 +136,7 @@ read_op_st = st.one_of(
     st.tuples(st.just("controlled"), st.integers(0, 40), st.lists(st.integers(1, 4), min_size=1, max_size=8)),
     st.tuples(st.just("batch"), st.integers(0, 40), st.booleans()),
     st.tuples(st.just("block"), st.integers(-32, 9000), st.booleans()),
+    st.tuples(st.just("take"), st.integers(1, 5), st.just(0)),
     st.tuples(st.just("write"), st.lists(st.integers(0, 4000), max_size=10), st.booleans()),
 )
 
@@ -190,6 +191,8 @@ def test_reader_kernel_matches_twin(ops: list[tuple[Any, ...]], exclusive: bool)
                             r = image.bounded_poll(rec, pos.get() + b, a)
                         elif kind == "controlled":
                             r = image.controlled_poll(rec, a)
+                        elif kind == "take":
+                            r = [image.take() for _ in range(a)]
                         elif kind == "block":
                             blocks: list[Any] = []
 
@@ -357,4 +360,32 @@ def test_assembler_subclass_overriding_on_fragment_is_not_bypassed(tmp_path: Any
     assert assembler.fast_function is None
     assert image.poll(assembler.on_fragment, 10) == 1
     assert calls == [3] and delivered == [b"abc"]
+    lb.close()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_take_returns_whole_messages_only(tmp_path: Any, native: bool) -> None:
+    lb = make_log(tmp_path, TERM, MTU)
+    pub = Publication(None, lb, "aeron:ipc", STREAM_ID, SESSION_ID, FakeCounter(1 << 40), -1, 1, 1)
+    pos = FakeCounter(0)
+    image = Image(None, lb, pos, 1, SESSION_ID, "src", 0, 2, native=native)
+    big = payload(3000, 1)  # three fragments: 1408 + 1408 + 288 bytes of frames
+    assert pub.offer(b"small") == 64
+    assert pub.offer(big) == 64 + 1408 + 1408 + 288
+    tb = lb.term_buffers[0]
+    last = 64 + 2 * 1408
+    saved = tb.get_int32(last)
+    tb.put_int32_ordered(last, 0)  # the END fragment not committed yet
+    assert image.take() == b"small" and pos.get() == 64
+    assert image.take() is None and pos.get() == 64, "an incomplete message is not consumed"
+    tb.put_int32_ordered(last, saved)
+    assert image.take() == big and pos.get() == last + 288
+    assert image.take() is None
+    # joined mid-message: fragments without their BEGIN are skipped
+    pub.offer(big)
+    pub.offer(b"after")
+    pos.set(last + 288 + 1408)
+    assert image.take() == b"after"
+    image.close()
+    assert image.take() is None
     lb.close()

@@ -6,6 +6,7 @@ from typing import Any
 
 from aeronpy._logbuffer import Reader
 from aeronpy.logbuffer import descriptor as d
+from aeronpy.protocol.data_header import BEGIN_FLAG, END_FLAG, HDR_TYPE_PAD
 from aeronpy.logbuffer.fragment_batch import FragmentBatchLike, PyFragmentBatch
 from aeronpy.logbuffer.header import Header
 from aeronpy.logbuffer.log_buffers import LogBuffers
@@ -87,6 +88,7 @@ class Image:
         self.controlled_poll = reader.controlled_poll  # type: ignore[method-assign]
         self.poll_batch = reader.poll_batch  # type: ignore[method-assign]
         self.block_poll = reader.block_poll  # type: ignore[method-assign]
+        self.take = reader.take  # type: ignore[method-assign]
 
     @property
     def is_native(self) -> bool:
@@ -154,6 +156,47 @@ class Image:
         if end > offset and not self._closed:
             self._set(term_base + end)
         return count
+
+    def take(self) -> bytes | None:
+        """The next whole message copied out as ``bytes``, or None if none is complete yet.
+
+        Not an Aeron API: a ``recv()``-style call (one call per message, no handler).  A
+        fragmented message is returned whole once all its fragments are committed; fragments
+        whose BEGIN was missed (joined mid-message) and padding are skipped."""
+        if self._closed:
+            return None
+        self._settle()
+        position = self._get()
+        start = offset = position & self._mask
+        tb = self._term_buffers[(position >> self.position_bits_to_shift) % 3]
+        end_limit = self.term_buffer_length - 32
+        result: bytes | None = None
+        while offset <= end_limit:
+            frame_length = tb.get_int32_volatile(offset)
+            if frame_length <= 0:
+                break
+            flags = tb.get_uint8(offset + 5)
+            if tb.get_uint16(offset + 6) == HDR_TYPE_PAD or not flags & BEGIN_FLAG:
+                offset += (frame_length + 31) & ~31
+                continue
+            parts = []
+            scan = offset
+            while True:
+                fl = tb.get_int32_volatile(scan)
+                if fl <= 0:
+                    break
+                parts.append(tb.get_bytes(scan + 32, fl - 32))
+                if tb.get_uint8(scan + 5) & END_FLAG:
+                    result = b"".join(parts)
+                    offset = scan + ((fl + 31) & ~31)
+                    break
+                scan += (fl + 31) & ~31
+                if scan > end_limit:
+                    break
+            break
+        if offset > start and not self._closed:
+            self._set(position + offset - start)
+        return result
 
     def block_poll(self, handler: BlockHandler, block_length_limit: int) -> int:
         """Deliver whole committed frames, headers included, as one block of at most

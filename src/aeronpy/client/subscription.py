@@ -99,12 +99,29 @@ class Subscription:
                 return batch
         return batch
 
+    def take(self) -> bytes | None:
+        """:meth:`Image.take` over the images round-robin: the next whole message as bytes,
+        or None when no image has one."""
+        images = self._images
+        length = len(images)
+        if length == 0:
+            return None
+        start = self._round_robin_index % length
+        self._round_robin_index = start + 1
+        for i in (*range(start, length), *range(0, start)):
+            message: bytes | None = images[i].take()
+            if message is not None:
+                return message
+        return None
+
     def _bind_poll(self) -> None:
         images = self._images
         if len(images) == 1 and not self._closed and images[0].is_native and not images[0].is_closed:
             self.poll = images[0].poll  # type: ignore[method-assign]
+            self.take = images[0].take  # type: ignore[method-assign]
         else:
             self.__dict__.pop("poll", None)
+            self.__dict__.pop("take", None)
 
     def block_poll_images(self) -> tuple[Image, ...]:
         return self._images
