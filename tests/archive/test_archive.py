@@ -247,6 +247,10 @@ def test_control_over_udp(archive_factory: Callable[..., Archive], aeron: Any, a
     with AeronArchive.connect(ctx) as arc:
         _record(arc, aeron, 100)
         assert len(arc.list_recordings()) == 1
+    # A response channel on port 0 (as Java clients configure it) is resolved before connecting.
+    ctx.control_response_channel = "aeron:udp?endpoint=127.0.0.1:0"
+    with AeronArchive.connect(ctx) as arc:
+        assert len(arc.list_recordings()) == 1
 
 
 def test_extend_recording_across_the_seam(archive_client: AeronArchive, aeron: Any) -> None:

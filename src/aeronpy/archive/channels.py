@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import struct
+from typing import Any
+
 from aeronpy.uri import ChannelUri
 
-__all__ = ["subscription_key", "strip_channel", "KEPT_PARAMS"]
+__all__ = ["subscription_key", "strip_channel", "KEPT_PARAMS", "resolved_endpoint", "resolve_channel_endpoint_port"]
 
 KEY_PARAMS = ("endpoint", "interface", "control", "session-id", "tags")
 KEPT_PARAMS = frozenset({
@@ -40,3 +43,32 @@ def build(uri: ChannelUri, params: dict[str, str]) -> str:
 def strip_channel(uri: ChannelUri) -> str:
     """The channel rebuilt with only the parameters the archive keeps, in builder order."""
     return build(uri, {k: v for k, v in uri.params.items() if k in KEPT_PARAMS})
+
+
+def resolved_endpoint(counters_reader: Any, channel_status_id: int) -> str | None:
+    """The bound ``host:port`` of a UDP subscription, from its local-sockaddr counter."""
+    from aeronpy.concurrent.counters import LOCAL_SOCKADDR_TYPE_ID
+
+    found: list[str] = []
+
+    def visit(counter_id: int, type_id: int, key: bytes, label: str) -> None:
+        if type_id == LOCAL_SOCKADDR_TYPE_ID and not found and len(key) >= 8:
+            status_id, n = struct.unpack_from("<ii", key)
+            if status_id == channel_status_id and 0 < n <= len(key) - 8:
+                found.append(key[8 : 8 + n].decode("utf-8", "replace"))
+
+    counters_reader.for_each(visit)
+    return found[0] if found else None
+
+
+def resolve_channel_endpoint_port(counters_reader: Any, subscription: Any) -> str:
+    """``subscription.channel`` with an ``endpoint=host:0`` replaced by the bound port (if any)."""
+    uri = ChannelUri.parse(subscription.channel)
+    endpoint = uri.get("endpoint")
+    if endpoint is None or not endpoint.endswith(":0"):
+        return str(uri)
+    bound = resolved_endpoint(counters_reader, subscription.channel_status_id)
+    if bound is None:
+        return str(uri)
+    port = bound.rsplit(":", 1)[1]
+    return str(uri.with_param("endpoint", endpoint[:-1] + port))

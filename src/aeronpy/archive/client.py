@@ -180,6 +180,8 @@ class AeronArchive:
         deadline = self._deadline()
         while not self.publication.is_connected:
             self._idle(deadline, "archive control request publication to connect")
+        if (ChannelUri.parse(response_channel).get("endpoint") or "").endswith(":0"):
+            response_channel = self._resolve_port(deadline)
         corr = self.aeron.next_correlation_id()
         info = f"name={ctx.client_name} version={__version__} commit=aeronpy"
         self._send(sbe.encode(
@@ -210,6 +212,16 @@ class AeronArchive:
             self.control_session_id = msg.get_int("control_session_id")
             break
         self.archive_id = self._request(T.ArchiveIdRequest)
+
+    def _resolve_port(self, deadline: float) -> str:
+        """The response channel with its ``:0`` port replaced by the port the driver bound."""
+        from aeronpy.archive.channels import resolve_channel_endpoint_port
+
+        while True:
+            channel = resolve_channel_endpoint_port(self.aeron.counters_reader, self.subscription)
+            if not channel.split("endpoint=", 1)[1].split("|", 1)[0].endswith(":0"):
+                return channel
+            self._idle(deadline, "the response channel's port to be resolved")
 
     # -- transport -------------------------------------------------------------------------
 
