@@ -391,6 +391,24 @@ class AeronArchive:
 
         return segment_file_base_position(start_position, position, term_length, segment_length)
 
+    def replicate(self, src_recording_id: int, dst_recording_id: int, src_control_stream_id: int,
+                  src_control_channel: str, live_destination: str = "", stop_position: int = NULL_POSITION,
+                  replication_channel: str = "", replication_session_id: int = -1, file_io_max_length: int = -1,
+                  src_response_channel: str = "", encoded_credentials: bytes = b"") -> int:
+        """Replicate a recording from another archive into this one; returns the replication id
+        (the correlation id of its signals and asynchronous errors)."""
+        return self._request(
+            T.ReplicateRequest2, src_recording_id=src_recording_id, dst_recording_id=dst_recording_id,
+            stop_position=stop_position, channel_tag_id=-1, subscription_tag_id=-1,
+            src_control_stream_id=src_control_stream_id, file_io_max_length=file_io_max_length,
+            replication_session_id=replication_session_id, src_control_channel=src_control_channel,
+            live_destination=live_destination, replication_channel=replication_channel,
+            encoded_credentials=encoded_credentials, src_response_channel=src_response_channel,
+        )
+
+    def stop_replication(self, replication_id: int) -> None:
+        self._request(T.StopReplicationRequest, replication_id=replication_id)
+
     # -- listing ---------------------------------------------------------------------------
 
     def list_recordings(self, from_recording_id: int = 0, record_count: int = 100) -> list[RecordingDescriptor]:

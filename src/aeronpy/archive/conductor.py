@@ -5,6 +5,7 @@ closes them when the recorder/replayer hand them back."""
 from __future__ import annotations
 
 import os
+import queue
 import random
 import shutil
 import struct
@@ -121,6 +122,7 @@ class ArchiveConductor:
         self._mark_deadline_ns = 0
         self.counters: dict[str, Any] = {}
         self.events: Any = None
+        self.replications: dict[int, Any] = {}
         self._closed = False
 
     # -- agent -----------------------------------------------------------------------------
@@ -172,6 +174,17 @@ class ArchiveConductor:
             if session.is_done:
                 self._close_session(session)
         work += self._drain_closed()
+        for replication in list(self.replications.values()):
+            while True:
+                try:
+                    request = replication.requests.get_nowait()
+                except queue.Empty:
+                    break
+                try:
+                    request()
+                except Exception as e:
+                    self.error_handler(e)
+                work += 1
         if now_ns >= self._mark_deadline_ns:
             self._mark_deadline_ns = now_ns + MARK_FILE_UPDATE_INTERVAL_NS
             self.mark_file.update_activity_timestamp(now_ms)
@@ -447,14 +460,14 @@ class ArchiveConductor:
         while True:
             try:
                 rec = self.recorder.closed.get_nowait()
-            except Exception:
+            except queue.Empty:
                 break
             work += 1
             self._on_recording_closed(rec)
         while True:
             try:
                 rep = self.replayer.closed.get_nowait()
-            except Exception:
+            except queue.Empty:
                 break
             work += 1
             self.replay_sessions.pop(rep.replay_session_id, None)
@@ -473,6 +486,10 @@ class ArchiveConductor:
         except Exception:
             pass
         rs: RecordingSubscription = rec.subscription
+        replication = self.replications.get(rec.correlation_id)
+        if replication is not None and replication.dst_recording_id == rec.recording_id:
+            replication.recorded_position = rec.recorded_position
+            replication.recording_closed.set()
         if rec in rs.sessions:
             rs.sessions.remove(rec)
         if rec.error is not None:
@@ -635,6 +652,81 @@ class ArchiveConductor:
         if term_offset != position & (e.term_buffer_length - 1):
             return f"requested replay start position={position} does not point to a valid frame"
         return None
+
+    # -- replication -----------------------------------------------------------------------
+
+    def replicate(self, session: ControlSession, corr: int, d: sbe.Decoded) -> None:
+        from aeronpy.archive.replication import ReplicationSession
+
+        v = d.values
+        dst = d.get_int("dst_recording_id")
+        if v.get("live_destination"):
+            session.error(corr, ErrorCode.GENERIC, "live merge replication is not supported by this archive yet")
+            return
+        if int(v.get("channel_tag_id", -1)) not in (-1, _NULL64) or \
+                int(v.get("subscription_tag_id", -1)) not in (-1, _NULL64):
+            session.error(corr, ErrorCode.GENERIC, "tagged replication is not supported by this archive yet")
+            return
+        if dst != -1:
+            if not self.catalog.has_recording(dst):
+                session.error(corr, ErrorCode.UNKNOWN_RECORDING, f"unknown destination recording id {dst}")
+                return
+            if dst in self.recording_sessions:
+                session.error(corr, ErrorCode.ACTIVE_RECORDING, f"cannot replicate to active recording {dst}")
+                return
+        src_channel = d.get_str("src_control_channel")
+        ChannelUri.parse(src_channel)
+        response = str(v.get("src_response_channel") or "")
+        if not response:
+            src = ChannelUri.parse(src_channel)
+            if src.is_udp and src.get("endpoint"):
+                host = (src.get("endpoint") or "localhost:0").rsplit(":", 1)[0]
+                response = f"aeron:udp?endpoint={host}:0"
+            else:
+                response = "aeron:ipc"
+        replication_channel = str(v.get("replication_channel") or "") or (self.ctx.replication_channel or "")
+        if not replication_channel:
+            session.error(corr, ErrorCode.GENERIC, "no replication channel: set aeron.archive.replication.channel")
+            return
+        ChannelUri.parse(replication_channel)
+        stop = int(v.get("stop_position", -1))
+        rsid = int(v.get("replication_session_id", -1))
+        replication_id = self.next_session_id
+        self.next_session_id += 1
+        r = ReplicationSession(
+            self, session, replication_id, d.get_int("src_recording_id"), dst, -1 if stop == _NULL64 else stop,
+            src_channel, d.get_int("src_control_stream_id"), response, replication_channel,
+            -1 if rsid == -(1 << 31) else rsid, bytes(v.get("encoded_credentials", b"") or b""),  # type: ignore[arg-type]
+        )
+        self.replications[replication_id] = r
+        session.ok(corr, replication_id)
+        r.start()
+
+    def replication_destination(self, r: Any, d: Any) -> tuple[int, int]:
+        """Conductor side: create (or check) the destination entry; returns (dstId, dstStop)."""
+        if r.dst_recording_id == -1:
+            dst = self.catalog.add_recording(
+                d.start_position, d.start_timestamp, d.initial_term_id, d.segment_file_length, d.term_buffer_length,
+                d.mtu_length, d.session_id, d.stream_id, d.stripped_channel, d.original_channel, d.source_identity,
+                stop_position=d.start_position, stop_timestamp=d.start_timestamp,
+            )
+            r.session.signal(r.replication_id, dst, -1, d.start_position, RecordingSignal.REPLICATE)
+            return dst, d.start_position
+        e = self.catalog.entry(r.dst_recording_id)
+        if (e.initial_term_id, e.term_buffer_length, e.mtu_length, e.stream_id) != (
+                d.initial_term_id, d.term_buffer_length, d.mtu_length, d.stream_id):
+            raise ArchiveError_(f"destination recording {e.recording_id} does not match source {d.recording_id}",
+                                ErrorCode.INVALID_EXTENSION)
+        return e.recording_id, e.stop_position
+
+    def replication_extend(self, r: Any, dst: int, channel: str, stream_id: int) -> RecordingSubscription:
+        """Conductor side: the extend-recording subscription the replay will arrive on."""
+        before = set(self.subscriptions.values())
+        self.start_recording(r.session, r.replication_id, stream_id, SourceLocation.REMOTE, True, channel, dst)
+        added = [rs for rs in self.subscriptions.values() if rs not in before]
+        if not added:
+            raise ArchiveError_("failed to add the replication subscription", ErrorCode.GENERIC)
+        return added[0]
 
     # -- maintenance -----------------------------------------------------------------------
 
@@ -816,6 +908,15 @@ class ArchiveConductor:
             if sent >= count:
                 return
         yield session._response(corr, next_id, _code("RECORDING_UNKNOWN"), "")
+
+
+_NULL64 = -(1 << 63)
+
+
+def ArchiveError_(message: str, code: int) -> Exception:
+    from aeronpy.archive.errors import ArchiveError
+
+    return ArchiveError(message, code)
 
 
 def _code(name: str) -> Any:
@@ -1056,6 +1157,19 @@ def _attach(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -
     c.attach_segments(s, corr, d.get_int("recording_id"))
 
 
+def _replicate(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
+    c.replicate(s, corr, d)
+
+
+def _stop_replication(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
+    r = c.replications.get(d.get_int("replication_id"))
+    if r is None:
+        s.error(corr, ErrorCode.UNKNOWN_REPLICATION, f"unknown replication id {d.get_int('replication_id')}")
+        return
+    r.abort()
+    s.ok(corr, 0)
+
+
 _NOT_REQUESTS = frozenset({
     "ControlResponse", "CatalogHeader", "RecordingDescriptorHeader", "RecordingDescriptor",
     "RecordingSubscriptionDescriptor", "RecordingSignalEvent", "Challenge", "RecordingStarted",
@@ -1091,6 +1205,10 @@ _HANDLERS: dict[str, Handler] = {
     "PurgeSegmentsRequest": _purge_segments,
     "DeleteDetachedSegmentsRequest": _delete_detached,
     "AttachSegmentsRequest": _attach,
+    "ReplicateRequest": _replicate,
+    "TaggedReplicateRequest": _replicate,
+    "ReplicateRequest2": _replicate,
+    "StopReplicationRequest": _stop_replication,
 }
 
 _ = PROTOCOL_VERSION

@@ -1,0 +1,122 @@
+"""Replication between two archives on one driver: the destination connects to the source
+over UDP control, replicates a stopped recording into a new entry (REPLICATE, SYNC,
+REPLICATE_END signals), extends it when the source grew, and reports errors."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aeronpy.archive.archive import Archive
+from aeronpy.archive.client import AeronArchive, AeronArchiveContext
+from aeronpy.archive.codecs import RecordingSignal, SourceLocation
+from aeronpy.archive.errors import ArchiveError, ErrorCode
+from tests.archive.helpers import await_recorded, await_recording_counter, collect, message, publish
+from tests.conftest import wait_for
+
+CHANNEL = "aeron:ipc?term-length=64k"
+
+
+def _port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _signals_until(arc: AeronArchive, seen: list[Any], signal: RecordingSignal, timeout: float = 20) -> None:
+    wait_for(lambda: seen.extend(arc.poll_for_recording_signals()) or any(s.signal is signal for s in seen),
+             timeout, f"{signal.name} signal")
+
+
+def test_replicate_stopped_recording_then_extend(archive_factory: Callable[..., Archive], aeron: Any,
+                                                 aeron_dir: str, tmp_path: Path) -> None:
+    port = _port()
+    archive_factory(archive_dir=str(tmp_path / "src"), control_channel_enabled=True,
+                    control_channel=f"aeron:udp?endpoint=127.0.0.1:{port}")
+    archive_factory(archive_dir=str(tmp_path / "dst"), local_control_stream_id=11,
+                    replication_channel="aeron:udp?endpoint=127.0.0.1:0")
+    errors: list[ArchiveError] = []
+    src = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron))
+    dst = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, control_stream_id=11,
+                                                   control_response_stream_id=21, error_handler=errors.append))
+    try:
+        src.start_recording(CHANNEL, 7, SourceLocation.LOCAL)
+        pub = aeron.add_exclusive_publication(CHANNEL, 7)
+        await_recording_counter(src, 0)
+        end = publish(pub, 1000, 200)
+        await_recorded(src, 0, end)
+        src.stop_recording(CHANNEL, 7)
+        wait_for(lambda: src.get_stop_position(0) == end, 10, "source stopped")
+
+        seen: list[Any] = []
+        rid = dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{port}")
+        _signals_until(dst, seen, RecordingSignal.REPLICATE_END)
+        assert not errors, errors
+        names = [s.signal for s in seen if s.correlation_id == rid]
+        assert names[0] is RecordingSignal.REPLICATE and RecordingSignal.SYNC in names
+        assert names[-1] is RecordingSignal.REPLICATE_END
+        (d,) = dst.list_recordings()
+        assert (d.start_position, d.stop_position, d.session_id, d.stream_id) == (0, end, pub.session_id, 7)
+        assert collect(dst.replay(d.recording_id, "aeron:ipc", 900, 0, -1), 1000) == [message(i, 200) for i in range(1000)]
+
+        # The source grows (extended), then replicating again into the same destination catches up.
+        src.extend_recording(0, _extend_channel(src, 0), 7, SourceLocation.LOCAL)
+        pub.close()
+        pub2 = aeron.add_exclusive_publication(_extend_channel(src, 0), 7)
+        assert pub2.position == end
+        end2 = publish(pub2, 500, 200, first=1000)
+        await_recorded(src, 0, end2)
+        src.stop_recording_by_identity(0)
+        wait_for(lambda: src.get_stop_position(0) == end2, 10, "source stopped again")
+        seen.clear()
+        dst.replicate(0, d.recording_id, 10, f"aeron:udp?endpoint=127.0.0.1:{port}")
+        _signals_until(dst, seen, RecordingSignal.REPLICATE_END)
+        assert not errors, errors
+        assert dst.get_stop_position(d.recording_id) == end2
+        got = collect(dst.replay(d.recording_id, "aeron:ipc", 901, 0, -1), 1500)
+        assert got == [message(i, 200) for i in range(1500)]
+    finally:
+        src.close()
+        dst.close()
+
+
+def _extend_channel(arc: AeronArchive, recording_id: int) -> str:
+    d = arc.list_recording(recording_id)
+    assert d is not None
+    stop = d.stop_position
+    bits = d.term_buffer_length.bit_length() - 1
+    return (f"aeron:ipc?term-length={d.term_buffer_length}|init-term-id={d.initial_term_id}"
+            f"|term-id={d.initial_term_id + (stop >> bits)}|term-offset={stop & (d.term_buffer_length - 1)}"
+            f"|mtu={d.mtu_length}|alias=ext")
+
+
+def test_replication_errors(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str,
+                           tmp_path: Path) -> None:
+    port = _port()
+    archive_factory(archive_dir=str(tmp_path / "src"), control_channel_enabled=True,
+                    control_channel=f"aeron:udp?endpoint=127.0.0.1:{port}")
+    archive_factory(archive_dir=str(tmp_path / "dst"), local_control_stream_id=11,
+                    replication_channel="aeron:udp?endpoint=127.0.0.1:0", message_timeout_ns=1_000_000_000)
+    errors: list[ArchiveError] = []
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, control_stream_id=11,
+                                                  control_response_stream_id=21, error_handler=errors.append)) as dst:
+        with pytest.raises(ArchiveError) as e:
+            dst.replicate(0, 5, 10, f"aeron:udp?endpoint=127.0.0.1:{port}")
+        assert e.value.error_code == ErrorCode.UNKNOWN_RECORDING
+        with pytest.raises(ArchiveError) as e:
+            dst.stop_replication(12345)
+        assert e.value.error_code == ErrorCode.UNKNOWN_REPLICATION
+        with pytest.raises(ArchiveError, match="live merge"):
+            dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{port}", live_destination="aeron:udp?endpoint=x:1")
+        dst.replicate(9, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{port}")  # no such source recording
+        wait_for(lambda: dst.poll_for_recording_signals() is not None and errors, 20, "async error")
+        assert errors[0].error_code == ErrorCode.UNKNOWN_RECORDING
+        errors.clear()
+        dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{_port()}")  # nobody there
+        wait_for(lambda: dst.poll_for_recording_signals() is not None and errors, 20, "connection failure")
+        assert errors[0].error_code == ErrorCode.REPLICATION_CONNECTION_FAILURE
