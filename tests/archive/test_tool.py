@@ -110,3 +110,34 @@ def test_mark_invalid_and_valid(tmp_path: Path) -> None:
 def test_missing_directory(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match="not found"):
         _run(tmp_path / "nope", "describe")
+
+
+def test_compact_keeps_valid_entries_and_deletes_the_rest(tmp_path: Path) -> None:
+    _archive(tmp_path)
+    (tmp_path / "1-0.rec").write_bytes(bytes(16))  # a file of the DELETED recording
+    assert _run_confirmed(tmp_path, "compact", answer=False) == 1
+    assert _run_confirmed(tmp_path, "compact", answer=True) == 0
+    assert not (tmp_path / "1-0.rec").exists() and (tmp_path / "0-0.rec").exists()
+    with Catalog(str(tmp_path), writable=False) as cat:
+        entries = list(cat.entries())
+        assert [e.recording_id for e in entries] == [0] and cat.next_recording_id == 2
+    assert _run(tmp_path, "verify")[0] == 0
+
+
+def test_delete_orphaned_segments(tmp_path: Path) -> None:
+    _archive(tmp_path)
+    (tmp_path / f"0-{TERM}.rec").write_bytes(bytes(16))  # beyond the stop position's segment
+    assert _run_confirmed(tmp_path, "delete-orphaned-segments", answer=True) == 0
+    assert not (tmp_path / f"0-{TERM}.rec").exists() and (tmp_path / "0-0.rec").exists()
+
+
+def _run_confirmed(tmp: Path, command: str, answer: bool) -> int:
+    asked: list[str] = []
+
+    def confirm(q: str) -> bool:
+        asked.append(q)
+        return answer
+
+    code = run(str(tmp), command, [], io.StringIO(), confirm)
+    assert asked
+    return code

@@ -242,7 +242,8 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("archive-tool", help="inspect or repair a stopped archive directory (like ArchiveTool)")
     p.add_argument("archive_dir")
     p.add_argument("tool_command", choices=["describe", "describe-all", "count-entries", "max-entries", "pid",
-                                            "errors", "verify", "mark-valid", "mark-invalid", "dump"])
+                                            "errors", "verify", "mark-valid", "mark-invalid", "dump", "checksum",
+                                            "compact", "delete-orphaned-segments", "migrate"])
     p.add_argument("tool_args", nargs="*")
     p.set_defaults(func=cmd_archive_tool)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import struct
 import time
+from collections.abc import Callable
 from typing import IO
 
 from aeronpy.archive.catalog import Catalog, CatalogEntry
@@ -101,8 +102,53 @@ def _i32(v: int) -> int:
     return v - (1 << 32) if v & 0x80000000 else v
 
 
-def run(archive_dir: str, command: str, args: list[str], out: IO[str]) -> int:
-    """Run one tool command; returns the exit status (255 for verify failures, like -1)."""
+def _ask(question: str) -> bool:
+    try:
+        return input(f"{question}? (y/n): ").strip().lower() == "y"
+    except EOFError:
+        return False
+
+
+def _compact(archive_dir: str, out: IO[str], confirm: Callable[[str], bool]) -> int:
+    """Rewrite the catalog with its VALID entries only and delete the others' segment files."""
+    if not confirm("Compaction will delete all non-VALID recordings and their files. Continue"):
+        return 1
+    path = os.path.join(archive_dir, "archive.catalog")
+    tmp = os.path.join(archive_dir, "archive.catalog.compact")
+    with Catalog(archive_dir, writable=False) as cat:
+        entries = list(cat.entries())
+        capacity = cat.capacity
+    os.makedirs(tmp + ".d", exist_ok=True)
+    deleted = 0
+    reclaimed = 0
+    try:
+        with Catalog(tmp + ".d", capacity=capacity) as new:
+            for e in entries:
+                if e.state != RecordingState.VALID:
+                    deleted += 1
+                    reclaimed += e.frame_length
+                    for b in list_segment_files(archive_dir, e.recording_id):
+                        os.remove(os.path.join(archive_dir, segment_file_name(e.recording_id, b)))
+                    continue
+                new._next_recording_id = e.recording_id
+                new.add_recording(e.start_position, e.start_timestamp, e.initial_term_id, e.segment_file_length,
+                                  e.term_buffer_length, e.mtu_length, e.session_id, e.stream_id, e.stripped_channel,
+                                  e.original_channel, e.source_identity, e.stop_position, e.stop_timestamp)
+            new._next_recording_id = max([e.recording_id + 1 for e in entries] + [0])
+            new._put_i64(8, new._next_recording_id)
+        os.replace(os.path.join(tmp + ".d", "archive.catalog"), path)
+    finally:
+        import shutil
+
+        shutil.rmtree(tmp + ".d", ignore_errors=True)
+    out.write(f"Compaction result: deleted {deleted} records and reclaimed {reclaimed} bytes\n")
+    return 0
+
+
+def run(archive_dir: str, command: str, args: list[str], out: IO[str],
+        confirm: Callable[[str], bool] = _ask) -> int:
+    """Run one tool command; returns the exit status (255 for verify failures, like -1).
+    ``confirm(question)`` asks before destructive commands (compact, delete-orphaned-segments)."""
     if not os.path.isdir(archive_dir):
         raise CatalogError(f"archive directory not found: {archive_dir}")
     if command == "pid":
@@ -129,7 +175,14 @@ def run(archive_dir: str, command: str, args: list[str], out: IO[str]) -> int:
         buf.release()
         out.write(f"\n{count} distinct errors observed.\n")
         return 0
-    writable = command in ("verify", "mark-valid", "mark-invalid")
+    if command == "migrate":
+        with Catalog(archive_dir, writable=False) as cat:
+            out.write(f"catalog version {(cat.version >> 16) & 0xFF}.{(cat.version >> 8) & 0xFF}.{cat.version & 0xFF}"
+                      " is current: nothing to migrate\n")
+        return 0
+    if command == "compact":
+        return _compact(archive_dir, out, confirm)
+    writable = command in ("verify", "mark-valid", "mark-invalid", "checksum", "delete-orphaned-segments")
     with Catalog(archive_dir, writable=writable) as cat:
         if command in ("describe", "describe-all"):
             from aeronpy.archive.cli import describe_entry
@@ -179,6 +232,36 @@ def run(archive_dir: str, command: str, args: list[str], out: IO[str]) -> int:
                     cat.change_state(e.recording_id, RecordingState.INVALID)
                     out.write(f"(recordingId={e.recording_id}) ERR: {problem}\n")
             return 255 if failed else 0
+        if command == "checksum":
+            from aeronpy.archive.catalog import checksum_function
+
+            if not args:
+                raise CatalogError("checksum needs a checksum name (CRC-32 or CRC-32C)")
+            fn = checksum_function(args[0])
+            cat.checksum = fn
+            cat.update_checksums()
+            out.write(f"descriptor checksums updated with {args[0]}\n")
+            return 0
+        if command == "delete-orphaned-segments":
+            if not confirm("Delete orphaned segment files"):
+                return 1
+            only = int(args[0]) if args else None
+            deleted = 0
+            for e in cat.entries():
+                if only is not None and e.recording_id != only:
+                    continue
+                tl, seg = e.term_buffer_length, e.segment_file_length
+                lo = segment_file_base_position(e.start_position, e.start_position, tl, seg)
+                end = e.stop_position if e.stop_position >= 0 else None
+                hi = segment_file_base_position(e.start_position, max(e.start_position, end - 1), tl, seg) \
+                    if end is not None and end > e.start_position else lo
+                for b in list_segment_files(archive_dir, e.recording_id):
+                    if b < lo or b > hi or e.state == RecordingState.DELETED:
+                        os.remove(os.path.join(archive_dir, segment_file_name(e.recording_id, b)))
+                        out.write(f"deleted {segment_file_name(e.recording_id, b)}\n")
+                        deleted += 1
+            out.write(f"{deleted} orphaned segment file(s) deleted\n")
+            return 0
         if command == "dump":
             for e in cat.entries():
                 if e.state != RecordingState.VALID:
