@@ -460,3 +460,47 @@ def struct_pack_catalog_header(version: int) -> bytes:
     import struct
 
     return struct.pack("<iiqi", version, 32, 0, 64) + bytes(12 + 1024)
+
+
+def test_replay_token_admits_a_request_from_another_publication(archive_client: AeronArchive, aeron: Any) -> None:
+    from aeronpy.archive import sbe
+    from aeronpy.archive.codecs import T
+
+    _record(archive_client, aeron, 20)
+    token = archive_client.get_replay_token(0)
+    assert token != -1
+    other = aeron.add_exclusive_publication("aeron:ipc?session-id=4711", 10)
+    wait_for(lambda: other.is_connected, 10, "second control publication")
+
+    def replay_request(corr: int, tok: int, stream: int) -> None:
+        msg = sbe.encode(T.ReplayRequest, control_session_id=archive_client.control_session_id, correlation_id=corr,
+                         recording_id=0, position=0, length=-1, replay_stream_id=stream, file_io_max_length=-1,
+                         replay_token=tok, replay_channel="aeron:ipc")
+        while other.offer(msg) < 0:
+            time.sleep(0.001)
+
+    replay_request(9001, token + 1, 2100)  # wrong token: refused
+    replay_request(9002, token, 2101)
+    seen: list[Any] = []
+
+    def responses() -> list[Any]:
+        archive_client._poll()
+        while archive_client._inbox:
+            seen.append(archive_client._inbox.popleft())
+        return [m for m in seen if m.spec.name == "ControlResponse" and m.get_int("correlation_id") in (9001, 9002)]
+
+    got = wait_for(lambda: len(responses()) == 2 and responses(), 10, "both answers")
+    by_corr = {m.get_int("correlation_id"): m for m in got}  # type: ignore[union-attr]
+    assert by_corr[9001].get_int("code") == 1 and "token" in by_corr[9001].get_str("error_message")
+    assert by_corr[9002].get_int("code") == 0
+    sid = by_corr[9002].get_int("relevant_id") & 0xFFFFFFFF
+    sid = sid - (1 << 32) if sid & 0x80000000 else sid
+    sub = aeron.add_subscription(f"aeron:ipc?session-id={sid}", 2101)
+    assert collect(sub, 20) == [message(i) for i in range(20)]
+    replay_request(9003, token, 2102)  # a token is used once
+
+    def answer_9003() -> Any:
+        responses()
+        return next((m for m in seen if m.spec.name == "ControlResponse" and m.get_int("correlation_id") == 9003), None)
+
+    assert wait_for(answer_9003, 10, "reused token refused").get_int("code") == 1  # type: ignore[attr-defined]

@@ -464,6 +464,11 @@ class AeronArchive:
         channel = str(ChannelUri.parse(replay_channel).with_param("session-id", str(session_id)))
         return self.aeron.add_subscription(channel, replay_stream_id)
 
+    def get_replay_token(self, recording_id: int) -> int:
+        """A token letting a replay request for ``recording_id`` come from another publication
+        (replays through response channels); valid for the archive's connect timeout."""
+        return self._request(T.ReplayTokenRequest, recording_id=recording_id)
+
     def stop_replay(self, replay_session_id: int) -> None:
         self._request(T.StopReplayRequest, replay_session_id=replay_session_id)
 

@@ -123,6 +123,7 @@ class ArchiveConductor:
         self.counters: dict[str, Any] = {}
         self.events: Any = None
         self.replications: dict[int, Any] = {}
+        self.replay_tokens: dict[int, tuple[ControlSession, int, int]] = {}  # token -> session, recording, deadline
         self._closed = False
 
     # -- agent -----------------------------------------------------------------------------
@@ -225,7 +226,10 @@ class ArchiveConductor:
                 self.authenticator.on_challenge_response(cs_id, d.get_bytes("encoded_credentials"), self.epoch_clock())
             return
         if session.image_id != image_id:
-            return  # requests only from the image that connected
+            if name in ("ReplayRequest", "BoundedReplayRequest") and self._token_allows(session, d, image):
+                pass  # a replay through a response channel, sent on its own publication with a token
+            else:
+                return  # requests only from the image that connected
         if name == "CloseSessionRequest":
             session.abort("session closed")
             return
@@ -282,7 +286,37 @@ class ArchiveConductor:
             self.error_handler(e)
         self.authenticator.on_connect_request(cs_id, d.get_bytes("encoded_credentials"), self.epoch_clock())
 
+    def _token_allows(self, session: ControlSession, d: sbe.Decoded, image: Any) -> bool:
+        token = int(d.values.get("replay_token", -1))
+        entry = self.replay_tokens.get(token)
+        if entry is None or entry[0] is not session or entry[1] != d.get_int("recording_id") or \
+                self.nano_clock() > entry[2]:
+            if token not in (-1, -(1 << 63)):
+                session.error(d.get_int("correlation_id"), ErrorCode.GENERIC, "Unknown session or token timeout")
+            return False
+        del self.replay_tokens[token]
+        channel = d.get_str("replay_channel")
+        uri = ChannelUri.parse(channel)
+        if uri.get("control-mode") == "response" and image is not None:
+            d.values["replay_channel"] = str(uri.with_param("response-correlation-id", str(image.correlation_id)))
+        return True
+
+    def issue_replay_token(self, session: ControlSession, recording_id: int) -> int:
+        now = self.nano_clock()
+        for t, (_, _, deadline) in list(self.replay_tokens.items()):
+            if now > deadline:
+                del self.replay_tokens[t]
+        while True:
+            token = random.getrandbits(63)
+            if token != -1 and token not in self.replay_tokens:
+                break
+        self.replay_tokens[token] = (session, recording_id, now + self.ctx.connect_timeout_ns)
+        return token
+
     def _close_session(self, session: ControlSession) -> None:
+        for t, entry in list(self.replay_tokens.items()):
+            if entry[0] is session:
+                del self.replay_tokens[t]
         self.sessions.pop(session.control_session_id, None)
         session.close()
         self._count("control_sessions", -1)
@@ -1157,6 +1191,12 @@ def _attach(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -
     c.attach_segments(s, corr, d.get_int("recording_id"))
 
 
+def _replay_token(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
+    rid = d.get_int("recording_id")
+    if _require_entry(c, s, corr, rid) is not None:
+        s.ok(corr, c.issue_replay_token(s, rid))
+
+
 def _replicate(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
     c.replicate(s, corr, d)
 
@@ -1209,6 +1249,7 @@ _HANDLERS: dict[str, Handler] = {
     "TaggedReplicateRequest": _replicate,
     "ReplicateRequest2": _replicate,
     "StopReplicationRequest": _stop_replication,
+    "ReplayTokenRequest": _replay_token,
 }
 
 _ = PROTOCOL_VERSION
