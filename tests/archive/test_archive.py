@@ -504,3 +504,26 @@ def test_replay_token_admits_a_request_from_another_publication(archive_client: 
         return next((m for m in seen if m.spec.name == "ControlResponse" and m.get_int("correlation_id") == 9003), None)
 
     assert wait_for(answer_9003, 10, "reused token refused").get_int("code") == 1  # type: ignore[attr-defined]
+
+
+def test_async_connect(archive: Archive, aeron: Any, aeron_dir: str) -> None:
+    connect = AeronArchive.async_connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron))
+    steps = set()
+    client = None
+    deadline = time.monotonic() + 10
+    while client is None:
+        steps.add(connect.step)
+        client = connect.poll()
+        assert time.monotonic() < deadline
+        time.sleep(0.0005)
+    assert {"ADD_SESSION_ID", "AWAIT_RESPONSE"} <= steps
+    with client:
+        assert client.archive_id == archive.archive_id and client.list_recordings() == []
+
+
+def test_async_connect_times_out_without_an_archive(driver: Any, aeron: Any, aeron_dir: str) -> None:
+    connect = AeronArchive.async_connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron,
+                                                             message_timeout_ns=200_000_000))
+    with pytest.raises(TimeoutError, match="AWAIT_PUBLICATION_CONNECTED"):
+        while connect.poll() is None:
+            time.sleep(0.001)

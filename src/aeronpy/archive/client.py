@@ -167,51 +167,25 @@ class AeronArchive:
     def _deadline(self) -> float:
         return time.monotonic() + self.ctx.message_timeout_ns / 1e9
 
+    @classmethod
+    def async_connect(cls, ctx: AeronArchiveContext | None = None) -> AsyncConnect:
+        """The pollable form of :meth:`connect`: call ``poll()`` until it returns the client."""
+        ctx = ctx or AeronArchiveContext.from_properties()
+        ctx.validate()
+        owns = ctx.aeron is None
+        if owns:
+            from aeronpy.client.aeron import Aeron
+            from aeronpy.client.context import Context
+
+            aeron = Aeron.connect(Context.from_properties(aeron_dir=ctx.aeron_dir))
+        else:
+            aeron = ctx.aeron
+        return AsyncConnect(cls(ctx, aeron, owns))
+
     def _connect(self) -> None:
-        ctx = self.ctx
-        response_uri = ChannelUri.parse(ctx.control_response_channel)
-        session_id = None
-        if response_uri.get("control-mode") != "response":
-            session_id = int(self.aeron.next_available_session_id(ctx.control_stream_id))
-        response_channel = _with_control_params(ctx.control_response_channel, ctx, session_id)
-        request_channel = _with_control_params(ctx.control_channel, ctx, session_id)
-        self.subscription = self.aeron.add_subscription(response_channel, ctx.control_response_stream_id)
-        self.publication = self.aeron.add_exclusive_publication(request_channel, ctx.control_stream_id)
-        deadline = self._deadline()
-        while not self.publication.is_connected:
-            self._idle(deadline, "archive control request publication to connect")
-        if (ChannelUri.parse(response_channel).get("endpoint") or "").endswith(":0"):
-            response_channel = self._resolve_port(deadline)
-        corr = self.aeron.next_correlation_id()
-        info = f"name={ctx.client_name} version={__version__} commit=aeronpy"
-        self._send(sbe.encode(
-            T.AuthConnectRequest, correlation_id=corr, response_stream_id=ctx.control_response_stream_id,
-            version=PROTOCOL_VERSION, response_channel=response_channel, encoded_credentials=ctx.credentials,
-            client_info=info,
-        ), deadline)
-        while True:
-            msg = self._next(deadline, "connect response")
-            if msg.get_int("correlation_id") != corr:
-                continue
-            if msg.spec.name == "Challenge":
-                if ctx.on_challenge is None:
-                    raise ArchiveError("archive sent a challenge but no on_challenge handler is set",
-                                       ErrorCode.AUTHENTICATION_REJECTED, corr)
-                self.control_session_id = msg.get_int("control_session_id")
-                credentials = ctx.on_challenge(msg.get_bytes("encoded_challenge"))
-                corr = self.aeron.next_correlation_id()
-                self._send(sbe.encode(T.ChallengeResponse, control_session_id=self.control_session_id,
-                                      correlation_id=corr, encoded_credentials=credentials), deadline)
-                continue
-            if msg.spec.name != "ControlResponse":
-                continue
-            code = msg.get_int("code")
-            if code != ControlResponseCode.OK:
-                self.control_session_id = msg.get_int("control_session_id")
-                raise ArchiveError(msg.get_str("error_message"), msg.get_int("relevant_id"), corr)
-            self.control_session_id = msg.get_int("control_session_id")
-            break
-        self.archive_id = self._request(T.ArchiveIdRequest)
+        connect = AsyncConnect(self)
+        while connect.poll() is None:
+            self._idle(connect.deadline, f"archive connect ({connect.step})")
 
     def _resolve_port(self, deadline: float) -> str:
         """The response channel with its ``:0`` port replaced by the port the driver bound."""
@@ -527,3 +501,131 @@ class AeronArchive:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class AsyncConnect:
+    """Connect step by step without blocking (archive.md §1.4, client side).
+
+    ``poll()`` returns None while connecting and the connected :class:`AeronArchive` once done;
+    it raises :class:`ArchiveError` if the archive refused and TimeoutError after
+    ``aeron.archive.message.timeout``.  ``close()`` abandons the attempt."""
+
+    def __init__(self, client: AeronArchive) -> None:
+        self.client = client
+        self.step = "ADD_SESSION_ID"
+        self.deadline = client._deadline()
+        self._registration = -1
+        self._session_id: int | None = None
+        self._response_channel = ""
+        self._corr = -1
+        self._pending: bytes | None = None
+        response_uri = ChannelUri.parse(client.ctx.control_response_channel)
+        if response_uri.get("control-mode") == "response":
+            self.step = "ADD_SUBSCRIPTION"
+
+    def close(self) -> None:
+        self.client.close()
+
+    def poll(self) -> AeronArchive | None:
+        c = self.client
+        ctx = c.ctx
+        if time.monotonic() > self.deadline:
+            c.close()
+            raise TimeoutError(f"archive connect timed out in step {self.step}")
+        aeron = c.aeron
+        if self.step == "ADD_SESSION_ID":
+            if self._registration == -1:
+                self._registration = aeron.conductor.async_next_session_id(ctx.control_stream_id)
+            result = aeron.conductor.poll_registration(self._registration)
+            if result is None:
+                return None
+            self._session_id = int(result)
+            self._registration = -1
+            self.step = "ADD_SUBSCRIPTION"
+        if self.step == "ADD_SUBSCRIPTION":
+            if self._registration == -1:
+                self._response_channel = _with_control_params(ctx.control_response_channel, ctx, self._session_id)
+                self._registration = aeron.async_add_subscription(self._response_channel,
+                                                                  ctx.control_response_stream_id)
+            sub = aeron.get_subscription(self._registration)
+            if sub is None:
+                return None
+            c.subscription = sub
+            self._registration = -1
+            self.step = "ADD_PUBLICATION"
+        if self.step == "ADD_PUBLICATION":
+            if self._registration == -1:
+                request = _with_control_params(ctx.control_channel, ctx, self._session_id)
+                self._registration = aeron.async_add_exclusive_publication(request, ctx.control_stream_id)
+            pub = aeron.get_exclusive_publication(self._registration)
+            if pub is None:
+                return None
+            c.publication = pub
+            self._registration = -1
+            self.step = "AWAIT_PUBLICATION_CONNECTED"
+        if self.step == "AWAIT_PUBLICATION_CONNECTED":
+            if not c.publication.is_connected:
+                return None
+            self.step = "RESOLVE_PORT"
+        if self.step == "RESOLVE_PORT":
+            endpoint = ChannelUri.parse(self._response_channel).get("endpoint") or ""
+            if endpoint.endswith(":0"):
+                from aeronpy.archive.channels import resolve_channel_endpoint_port
+
+                resolved = resolve_channel_endpoint_port(aeron.counters_reader, c.subscription)
+                if (ChannelUri.parse(resolved).get("endpoint") or "").endswith(":0"):
+                    return None
+                self._response_channel = resolved
+            self._corr = aeron.next_correlation_id()
+            self._pending = sbe.encode(
+                T.AuthConnectRequest, correlation_id=self._corr, response_stream_id=ctx.control_response_stream_id,
+                version=PROTOCOL_VERSION, response_channel=self._response_channel,
+                encoded_credentials=ctx.credentials,
+                client_info=f"name={ctx.client_name} version={__version__} commit=aeronpy",
+            )
+            self.step = "SEND_CONNECT"
+        if self.step in ("SEND_CONNECT", "SEND_CHALLENGE_RESPONSE", "SEND_ARCHIVE_ID"):
+            assert self._pending is not None
+            result = c.publication.offer(self._pending)
+            if result < 0:
+                if result in (results.CLOSED, results.MAX_POSITION_EXCEEDED):
+                    c.close()
+                    raise ArchiveError(f"failed to send connect request: offer result {result}")
+                return None
+            self._pending = None
+            self.step = "AWAIT_ARCHIVE_ID" if self.step == "SEND_ARCHIVE_ID" else "AWAIT_RESPONSE"
+        if c._poll() == 0 and not c._inbox:
+            return None
+        while c._inbox:
+            msg = c._inbox.popleft()
+            if "correlation_id" not in msg.values or msg.get_int("correlation_id") != self._corr:
+                continue
+            if msg.spec.name == "Challenge" and self.step == "AWAIT_RESPONSE":
+                if ctx.on_challenge is None:
+                    c.close()
+                    raise ArchiveError("archive sent a challenge but no on_challenge handler is set",
+                                       ErrorCode.AUTHENTICATION_REJECTED, self._corr)
+                c.control_session_id = msg.get_int("control_session_id")
+                self._corr = aeron.next_correlation_id()
+                self._pending = sbe.encode(T.ChallengeResponse, control_session_id=c.control_session_id,
+                                           correlation_id=self._corr,
+                                           encoded_credentials=ctx.on_challenge(msg.get_bytes("encoded_challenge")))
+                self.step = "SEND_CHALLENGE_RESPONSE"
+                return None
+            if msg.spec.name != "ControlResponse":
+                continue
+            if msg.get_int("code") != ControlResponseCode.OK:
+                c.control_session_id = msg.get_int("control_session_id")
+                error = ArchiveError(msg.get_str("error_message"), msg.get_int("relevant_id"), self._corr)
+                c.close()
+                raise error
+            if self.step == "AWAIT_RESPONSE":
+                c.control_session_id = msg.get_int("control_session_id")
+                self._corr = aeron.next_correlation_id()
+                self._pending = c._encode(T.ArchiveIdRequest, self._corr)
+                self.step = "SEND_ARCHIVE_ID"
+                return None
+            c.archive_id = msg.get_int("relevant_id")
+            self.step = "DONE"
+            return c
+        return None
