@@ -527,3 +527,27 @@ def test_async_connect_times_out_without_an_archive(driver: Any, aeron: Any, aer
     with pytest.raises(TimeoutError, match="AWAIT_PUBLICATION_CONNECTED"):
         while connect.poll() is None:
             time.sleep(0.001)
+
+
+def test_record_and_replay_checksums(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str) -> None:
+    import struct
+    import zlib
+
+    a = archive_factory(record_checksum="CRC-32", replay_checksum="CRC-32")
+    errors: list[ArchiveError] = []
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, error_handler=errors.append)) as arc:
+        _record(arc, aeron, 50)
+        seg = os.path.join(a.ctx.archive_dir, "0-0.rec")
+        with open(seg, "rb") as f:
+            head = f.read(96)
+        crc = zlib.crc32(head[32:96])
+        assert struct.unpack_from("<i", head, 12)[0] == (crc - (1 << 32) if crc & 0x80000000 else crc)
+        assert collect(arc.replay(0, "aeron:ipc", 2030, 0, -1), 50) == [message(i) for i in range(50)]
+        with open(seg, "r+b") as f:  # corrupt one payload byte of message 10
+            f.seek(10 * 96 + 40)
+            f.write(b"\xff")
+        sub = arc.replay(0, "aeron:ipc", 2031, 0, -1)
+        got = collect(sub, 10)
+        assert got == [message(i) for i in range(10)]
+        wait_for(lambda: arc.poll_for_recording_signals() is not None and errors, 10, "checksum error")
+        assert "CRC checksum mismatch at position=960" in errors[0].error_message

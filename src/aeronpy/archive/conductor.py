@@ -107,6 +107,7 @@ class ArchiveConductor:
         self.epoch_clock = epoch_clock
         self.authenticator = ctx.authenticator or DefaultAuthenticator()
         self.record_checksum = checksum_function(ctx.record_checksum)
+        self.replay_checksum = checksum_function(ctx.replay_checksum)
         self.invoker = aeron.conductor_agent_invoker
         self.next_session_id = random.randrange(0, 1 << 31)
         self.next_replay_id = 1
@@ -662,6 +663,7 @@ class ArchiveConductor:
                 replay_session_id, p.correlation_id, p.session, pub, self.ctx.archive_dir, e.recording_id,
                 e.start_position, p.replay_position, p.replay_limit, p.limit, e.term_buffer_length,
                 e.segment_file_length, p.buffer_length, now_ns + self.ctx.connect_timeout_ns, self.nano_clock,
+                self.replay_checksum,
             )
             self.replay_sessions[replay_session_id] = rs
             self._count("replay_sessions", 1)

@@ -53,7 +53,9 @@ class ReplaySession:
         buffer_length: int,
         connect_deadline_ns: int,
         nano_clock: Callable[[], int],
+        checksum: Callable[[bytes], int] | None = None,
     ) -> None:
+        self.checksum = checksum
         self.replay_session_id = replay_session_id
         self.correlation_id = correlation_id
         self.control_session = control_session
@@ -165,6 +167,14 @@ class ReplaySession:
             else:
                 if at + length > len(data):
                     break  # partially read frame: next cycle
+                if self.checksum is not None:
+                    stored = int.from_bytes(data[at + 12 : at + 16], "little", signed=True)
+                    payload = data[at + HEADER_LENGTH : at + aligned]
+                    if len(payload) < aligned - HEADER_LENGTH:
+                        break
+                    if self.checksum(payload) != stored:
+                        self._fail(f"CRC checksum mismatch at position={self.position}: expected={stored}")
+                        return 1
                 result = self.publication.try_claim(length - HEADER_LENGTH, self._claim)
                 if result > 0:
                     claim = self._claim
