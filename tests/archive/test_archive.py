@@ -551,3 +551,28 @@ def test_record_and_replay_checksums(archive_factory: Callable[..., Archive], ae
         assert got == [message(i) for i in range(10)]
         wait_for(lambda: arc.poll_for_recording_signals() is not None and errors, 10, "checksum error")
         assert "CRC checksum mismatch at position=960" in errors[0].error_message
+
+
+def test_migrate_segments_prepends_a_contiguous_recording(archive_client: AeronArchive, aeron: Any) -> None:
+    _, _, pub = _record(archive_client, aeron, 1365)  # two full terms + one message in the third
+    pub.close()
+    assert archive_client.truncate_recording(0, 2 * 65536) == 1  # now [0, 131072)
+    d = archive_client.list_recording(0)
+    assert d is not None
+    b_channel = (f"aeron:ipc?term-length=65536|init-term-id={d.initial_term_id}|term-id={d.initial_term_id + 2}"
+                 f"|term-offset=0|mtu={d.mtu_length}|alias=b")
+    archive_client.start_recording(b_channel, STREAM, SourceLocation.LOCAL)
+    pub_b = aeron.add_exclusive_publication(b_channel, STREAM)
+    await_recording_counter(archive_client, 1)
+    end_b = publish(pub_b, 100, first=2000)
+    await_recorded(archive_client, 1, end_b)
+    archive_client.stop_recording(b_channel, STREAM)
+    wait_for(lambda: archive_client.get_stop_position(1) == end_b, 10, "b stopped")
+    assert archive_client.get_start_position(1) == 2 * 65536
+    with pytest.raises(ArchiveError, match="not contiguous"):
+        archive_client.migrate_segments(0, 0)
+    assert archive_client.migrate_segments(0, 1) == 2
+    assert archive_client.get_start_position(1) == 0
+    assert archive_client.get_stop_position(0) == archive_client.get_start_position(0) == 0
+    got = collect(archive_client.replay(1, "aeron:ipc", 2040, 0, -1), 1364 + 100)
+    assert got == [message(i) for i in range(1364)] + [message(i) for i in range(2000, 2100)]

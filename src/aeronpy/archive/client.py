@@ -356,6 +356,11 @@ class AeronArchive:
     def purge_segments(self, recording_id: int, new_start_position: int) -> int:
         return self._request(T.PurgeSegmentsRequest, recording_id=recording_id, new_start_position=new_start_position)
 
+    def migrate_segments(self, src_recording_id: int, dst_recording_id: int) -> int:
+        """Move the segment files of a stopped, contiguous recording into another; returns the count."""
+        return self._request(T.MigrateSegmentsRequest, src_recording_id=src_recording_id,
+                             dst_recording_id=dst_recording_id)
+
     def attach_segments(self, recording_id: int) -> int:
         return self._request(T.AttachSegmentsRequest, recording_id=recording_id)
 

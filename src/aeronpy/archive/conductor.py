@@ -919,6 +919,64 @@ class ArchiveConductor:
             self.catalog.update_start_position(recording_id, start)
         session.ok(corr, attached)
 
+    def migrate_segments(self, session: ControlSession, corr: int, src_id: int, dst_id: int) -> None:
+        src, dst = self.catalog.get(src_id), self.catalog.get(dst_id)
+        for rid, e in ((src_id, src), (dst_id, dst)):
+            if e is None:
+                session.error(corr, ErrorCode.UNKNOWN_RECORDING, f"unknown recording id: {rid}")
+                return
+        assert src is not None and dst is not None
+        if src_id in self.recording_sessions or src.is_active or dst_id in self.recording_sessions or dst.is_active:
+            session.error(corr, ErrorCode.ACTIVE_RECORDING, "cannot migrate segments of an active recording")
+            return
+        for name in ("segment_file_length", "term_buffer_length", "initial_term_id", "stream_id", "mtu_length"):
+            if getattr(src, name) != getattr(dst, name):
+                session.error(corr, ErrorCode.GENERIC, f"invalid migrate: {name} differs: src={getattr(src, name)} "
+                              f"dst={getattr(dst, name)}")
+                return
+        tl, seg = src.term_buffer_length, src.segment_file_length
+        if src.stop_position == dst.start_position:
+            seam, prepend = src.stop_position, True
+        elif src.start_position == dst.stop_position:
+            seam, prepend = src.start_position, False
+        else:
+            session.error(corr, ErrorCode.GENERIC, f"invalid migrate: recordings {src_id} and {dst_id} are not "
+                          "contiguous")
+            return
+        for e in (src, dst):
+            if segment_file_base_position(e.start_position, seam, tl, seg) != seam:
+                session.error(corr, ErrorCode.GENERIC, f"invalid migrate: position {seam} is not segment aligned "
+                              f"in recording {e.recording_id}")
+                return
+        adir = self.ctx.archive_dir
+        bases = list_segment_files(adir, src_id)
+        needed = []
+        if src.stop_position > src.start_position:
+            first = segment_file_base_position(src.start_position, src.start_position, tl, seg)
+            last = segment_file_base_position(src.start_position, src.stop_position - 1, tl, seg)
+            needed = list(range(first, last + 1, seg))
+        missing = [b for b in needed if b not in bases]
+        if missing:
+            session.error(corr, ErrorCode.GENERIC, f"invalid migrate: segment {segment_file_name(src_id, missing[0])} "
+                          "is missing")
+            return
+        taken = [b for b in needed if os.path.exists(os.path.join(adir, segment_file_name(dst_id, b)))]
+        if taken:
+            session.error(corr, ErrorCode.GENERIC, f"invalid migrate: {segment_file_name(dst_id, taken[0])} exists")
+            return
+        for b in bases:
+            if b not in needed:  # e.g. an empty segment exactly at the source's stop position
+                os.remove(os.path.join(adir, segment_file_name(src_id, b)))
+        for b in needed:
+            os.rename(os.path.join(adir, segment_file_name(src_id, b)), os.path.join(adir, segment_file_name(dst_id, b)))
+        if prepend:
+            self.catalog.update_start_position(dst_id, src.start_position)
+        else:
+            self.catalog.update_stop_position(dst_id, src.stop_position)
+        self.catalog.update_stop_position(src_id, src.start_position)
+        session.ok(corr, len(needed))
+        session.signal(corr, src_id, -1, -1, RecordingSignal.DELETE)
+
     # -- listings --------------------------------------------------------------------------
 
     def descriptor_message(self, session: ControlSession, corr: int, recording_id: int) -> bytes:
@@ -1193,6 +1251,10 @@ def _attach(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -
     c.attach_segments(s, corr, d.get_int("recording_id"))
 
 
+def _migrate(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
+    c.migrate_segments(s, corr, d.get_int("src_recording_id"), d.get_int("dst_recording_id"))
+
+
 def _replay_token(c: ArchiveConductor, s: ControlSession, corr: int, d: sbe.Decoded) -> None:
     rid = d.get_int("recording_id")
     if _require_entry(c, s, corr, rid) is not None:
@@ -1252,6 +1314,7 @@ _HANDLERS: dict[str, Handler] = {
     "ReplicateRequest2": _replicate,
     "StopReplicationRequest": _stop_replication,
     "ReplayTokenRequest": _replay_token,
+    "MigrateSegmentsRequest": _migrate,
 }
 
 _ = PROTOCOL_VERSION
