@@ -130,3 +130,34 @@ def test_an_idle_subscriber_does_not_spin(aeron_dir: str, driver_process: Any, r
             return time.process_time() - cpu
 
     assert run(main()) < 0.5
+
+
+def test_positions_match_the_offers_across_term_rotations(
+    aeron_dir: str, driver_process: Any, run: Callable[..., Any]
+) -> None:
+    """Positions (computed from each header) equal what offer returned, over several 64 KiB terms."""
+
+    async def main() -> None:
+        async with aio.connect(**client_settings(aeron_dir)) as aeron:
+            sub = await aeron.add_subscription("aeron:ipc", 27)
+            pub = await aeron.add_publication("aeron:ipc", 27)
+            count = 400
+            offered: list[int] = []
+
+            async def produce() -> None:
+                for i in range(count):
+                    offered.append(await pub.offer(bytes([i % 256]) * (1000 + 3000 * (i % 5 == 0)), timeout=10))
+
+            producer = asyncio.create_task(produce())
+            got = []
+            async for message in sub.messages():
+                got.append(message)
+                if len(got) == count:
+                    break
+            await producer
+            assert offered[-1] > 4 * 64 * 1024
+            assert [m.position for m in got] == offered
+            assert len({m.term_id for m in got}) >= 4
+            assert all(m.data == bytes([i % 256]) * len(m.data) for i, m in enumerate(got))
+
+    run(main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import struct
 from types import TracebackType
 from typing import Any, AsyncIterator
 
@@ -21,6 +22,10 @@ from aeronpy.logbuffer.header import Header
 __all__ = ["AsyncSubscription"]
 
 _log = logging.getLogger("aeronpy.aio")
+
+_HEADER = struct.Struct("<i1xB2xiiiiq")
+"""A DATA frame header: frame length, (version), flags, (type), term offset, session id,
+stream id, term id, reserved value."""
 
 _EVENT_CHECK_INTERVAL = 0.1
 """How often a waiting :meth:`AsyncSubscription.image_events` checks whether the client closed."""
@@ -97,11 +102,18 @@ class AsyncSubscription:
 
     # -- messages ----------------------------------------------------------------------------
     def _on_message(self, buffer: Any, offset: int, length: int, header: Header) -> None:
-        flags, term_offset, session_id, stream_id, term_id, reserved = _fields(header)
+        frame_length, flags, term_offset, session_id, stream_id, term_id, reserved = _HEADER.unpack_from(
+            header.buffer.get_bytes(header.offset, 32)
+        )
+        # Header.position, from the one read of the header (log-buffer.md §4)
+        if header.fragmented_frame_length > frame_length:
+            frame_length = header.fragmented_frame_length
+        term_count = ((term_id - header.initial_term_id + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        position = (term_count << header.position_bits_to_shift) + ((term_offset + frame_length + 31) & ~31)
         self._pending.append(
             Message(
                 buffer.get_bytes(offset, length), session_id, stream_id, term_id, term_offset,
-                header.position, flags, reserved,
+                position, flags, reserved,
             )
         )
 
@@ -215,11 +227,3 @@ class AsyncSubscription:
 
 def _closed(sub: AsyncSubscription) -> AeronError:
     return AeronError(f"subscription to {sub.channel} stream {sub.stream_id} is closed")
-
-
-def _fields(header: Header) -> tuple[int, int, int, int, int, int]:
-    """(flags, term_offset, session_id, stream_id, term_id, reserved_value) of a frame header."""
-    return (
-        header.flags, header.term_offset, header.session_id, header.stream_id, header.term_id,
-        header.reserved_value,
-    )
