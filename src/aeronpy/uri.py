@@ -21,7 +21,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aeronpy.config import (
     INT32_MAX,
@@ -36,8 +36,6 @@ from aeronpy.concurrent.bit_util import int32 as _wrap_int32
 from aeronpy.errors import ConfigurationError, InvalidChannelError
 from aeronpy.protocol.data_header import FRAME_ALIGNMENT
 
-if TYPE_CHECKING:
-    from aeronpy.driver.context import DriverContext
 
 __all__ = [
     "ChannelUri",
@@ -760,6 +758,30 @@ def validate_udp_channel(uri: ChannelUri, *, is_publication: bool, is_destinatio
 # Publication and subscription parameters
 
 
+class ChannelDefaults(Protocol):
+    """The driver settings a channel's parameters default to (``DriverContext`` has them all)."""
+
+    ipc_mtu_length: int
+    ipc_publication_term_window_length: int
+    ipc_term_buffer_length: int
+    max_resend: int
+    mtu_length: int
+    nak_unicast_delay_ns: int
+    publication_linger_timeout_ns: int
+    publication_term_window_length: int
+    receiver_group_consideration: str
+    receiver_group_tag: int | None
+    rejoin_stream: bool
+    reliable_stream: bool
+    spies_simulate_connection: bool
+    term_buffer_length: int
+    term_buffer_sparse_file: bool
+    tether_subscriptions: bool
+    untethered_linger_timeout_ns: int
+    untethered_resting_timeout_ns: int
+    untethered_window_limit_timeout_ns: int
+
+
 @dataclass
 class PublicationParams:
     """Everything a publication takes from its channel (defaults from the driver context)."""
@@ -828,7 +850,7 @@ def producer_window_length(configured: int, term_length: int) -> int:
     return half if configured == 0 else min(configured, half)
 
 
-def _untethered(uri: ChannelUri, ctx: DriverContext) -> tuple[int, int, int]:
+def _untethered(uri: ChannelUri, ctx: ChannelDefaults) -> tuple[int, int, int]:
     window = ctx.untethered_window_limit_timeout_ns
     if (v := uri.get(UNTETHERED_WINDOW_LIMIT_TIMEOUT)) is not None:
         window = _duration(UNTETHERED_WINDOW_LIMIT_TIMEOUT, v)
@@ -849,7 +871,7 @@ def _is_response(uri: ChannelUri) -> bool:
 
 
 def publication_params(
-    uri: ChannelUri, ctx: DriverContext, *, is_ipc: bool, is_exclusive: bool
+    uri: ChannelUri, ctx: ChannelDefaults, *, is_ipc: bool, is_exclusive: bool
 ) -> PublicationParams:
     """Derive and validate a publication's parameters from ``uri`` (uri.md §2)."""
     validate_params(uri)
@@ -929,7 +951,7 @@ def publication_params(
     return params
 
 
-def subscription_params(uri: ChannelUri, ctx: DriverContext) -> SubscriptionParams:
+def subscription_params(uri: ChannelUri, ctx: ChannelDefaults) -> SubscriptionParams:
     """Derive and validate a subscription's parameters from ``uri`` (uri.md §2)."""
     validate_params(uri)
     p = uri.params

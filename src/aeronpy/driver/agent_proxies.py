@@ -8,12 +8,28 @@ that agent's queue; the handler runs later on the agent's own thread.  So the co
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aeronpy.driver.network_agents import CommandQueue, Receiver, Sender
 
-if TYPE_CHECKING:
-    from aeronpy.driver.network_conductor import NetworkConductor
+
+class NetworkConductorCommands(Protocol):
+    """The network conductor's handlers for what the sender and receiver report."""
+
+    def on_publication_removed(self, publication: Any) -> None: ...
+
+    def on_endpoint_removed(self, endpoint: Any) -> None: ...
+
+    def on_receive_destination_removed(self, destination: Any) -> None: ...
+
+    def on_image_released(self, image: Any) -> None: ...
+
+    def on_create_image(
+        self, endpoint: Any, session_id: int, stream_id: int, initial_term_id: int, active_term_id: int,
+        term_offset: int, term_length: int, mtu: int, flags: int, control_address: Any, source_address: Any,
+    ) -> None: ...
+
+    def on_publication_error(self, *args: Any) -> None: ...
 
 
 class SenderProxy:
@@ -100,7 +116,7 @@ class ReceiverProxy:
 class DriverConductorProxy:
     """Sender/receiver -> conductor (its network part)."""
 
-    def __init__(self, network: NetworkConductor, queue: CommandQueue) -> None:
+    def __init__(self, network: NetworkConductorCommands, queue: CommandQueue) -> None:
         self._network = network
         self._queue = queue
 

@@ -23,7 +23,7 @@ from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
 from aeronpy.driver.client_command_adapter import ClientCommandAdapter, CommandError
 from aeronpy.driver.client_proxy import ClientProxy
 from aeronpy.driver.context import DriverContext
-from aeronpy.driver.log_storage import LogStorage
+from aeronpy.driver.resources import DriverResources
 from aeronpy.driver.ipc_publication import (
     IpcPublication,
     PublicationState,
@@ -95,22 +95,19 @@ class DriverConductor(AgentBase):
         self.to_driver = to_driver
         to_driver.corruption_handler = self._on_to_driver_corruption
         self.to_clients = to_clients
-        self.client_proxy = ClientProxy(to_clients)
         self.counters = counters
         self.error_log = error_log
         self.system_counters = system_counters
-        self.log_storage = LogStorage(
-            ctx.aeron_dir, ctx.file_page_size, ctx.perform_storage_checks,
-            ctx.low_file_store_warning_threshold,
-            lambda message: self.record_error(cp.ErrorCode.GENERIC_ERROR, message),
-            system_counters.get(SystemCounterId.BYTES_CURRENTLY_MAPPED),
+        self.resources = DriverResources(
+            ctx, to_driver, ClientProxy(to_clients), counters, error_log, system_counters, nano_clock, epoch_clock
         )
+        self.client_proxy = self.resources.client_proxy
+        self.log_storage = self.resources.log_storage
         self.nano_clock = nano_clock
         self.epoch_clock = epoch_clock
         self.clients: dict[int, ClientSession] = {}
         self.ipc_publications: list[IpcPublication] = []
         self.ipc_subscriptions: list[SubscriptionLink] = []
-        self.next_session_id = int32(random.getrandbits(32))
         self.timer_interval_ns = ctx.timer_interval_ns
         now = nano_clock()
         self.time_of_last_timer_ns = now
@@ -125,7 +122,7 @@ class DriverConductor(AgentBase):
         )
         self.sender = sender if sender is not None else Sender(ctx.send_to_status_poll_ratio, ctx.status_message_timeout_ns, nano_clock)
         self.receiver = receiver if receiver is not None else Receiver(nano_clock)
-        self.network = NetworkConductor(self, self.sender, self.receiver)
+        self.network = NetworkConductor(self.resources, self.sender, self.receiver)
         self.command_adapter = ClientCommandAdapter(to_driver, self, self.client_proxy, self.record_error)
 
     # ------------------------------------------------------------------ agent
@@ -185,7 +182,7 @@ class DriverConductor(AgentBase):
                 > self.time_of_last_to_driver_position_change_ns + self.ctx.client_liveness_timeout_ns
             ):
                 if self.to_driver.unblock():
-                    self._increment(SystemCounterId.UNBLOCKED_COMMANDS)
+                    self.resources.increment(SystemCounterId.UNBLOCKED_COMMANDS)
         else:
             self.last_consumer_command_position = consumer
             self.time_of_last_to_driver_position_change_ns = now_ns
@@ -198,7 +195,7 @@ class DriverConductor(AgentBase):
 
     def _remove_client(self, client: ClientSession) -> None:
         if not client.closed_by_command:
-            self._increment(SystemCounterId.CLIENT_TIMEOUTS)
+            self.resources.increment(SystemCounterId.CLIENT_TIMEOUTS)
             self.client_proxy.on_client_timeout(client.client_id)
         self.client_proxy.on_unavailable_counter(client.client_id, client.heartbeat.id)
         for _, publication in client.publication_links:
@@ -216,28 +213,8 @@ class DriverConductor(AgentBase):
 
     # ------------------------------------------------------------------ commands
     def record_error(self, code: int, message: str) -> None:
-        """Write to the distinct error log and count it in system counter 15."""
-        self.error_log.record(-int(code) if int(code) > 0 else int(code), message)
-        self._increment(SystemCounterId.ERRORS)
-
-    def _increment(self, counter_id: int) -> None:
-        counter = self.system_counters.get(counter_id)
-        if counter is not None:
-            counter.increment()
-
-    def new_stream_counter(
-        self, name: str, registration_id: int, session_id: int, stream_id: int, channel: str,
-        owner_id: int, type_id: int, suffix: str = "", reference_id: int = 0,
-    ) -> AtomicCounter:
-        """A per-stream counter (pub-pos, sub-pos, rcv-hwm, ...) with Aeron's stream key and label."""
-        return self.counters.new_counter(
-            ctr.stream_counter_label(name, registration_id, session_id, stream_id, channel, suffix),
-            type_id,
-            ctr.stream_counter_key(registration_id, session_id, stream_id, channel),
-            registration_id=registration_id,
-            owner_id=owner_id,
-            reference_id=reference_id,
-        )
+        """Write to the distinct error log and count it (see :class:`DriverResources`)."""
+        self.resources.record_error(code, message)
 
     def _get_or_add_client(self, client_id: int) -> ClientSession:
         client = self.clients.get(client_id)
@@ -355,21 +332,7 @@ class DriverConductor(AgentBase):
             for p in self.ipc_publications
             if p.stream_id == stream_id and p.state is not PublicationState.DONE
         }
-        return self.allocate_session_id(stream_id, used)
-
-    def allocate_session_id(self, stream_id: int, used: set[int]) -> int:
-        """Next session id outside the reserved range and not in ``used``."""
-        low = self.ctx.publication_reserved_session_id_low
-        high = self.ctx.publication_reserved_session_id_high
-        candidate = self.next_session_id
-        for _ in range(1 << 16):
-            if low <= candidate <= high:
-                candidate = int32(high + 1)
-            if candidate not in used:
-                break
-            candidate = int32(candidate + 1)
-        self.next_session_id = int32(candidate + 1)
-        return candidate
+        return self.resources.allocate_session_id(stream_id, used)
 
     def _create_ipc_publication(self, msg: cp.PublicationMessage, params: Any, is_exclusive: bool) -> IpcPublication:
         ctx = self.ctx
@@ -421,11 +384,11 @@ class DriverConductor(AgentBase):
             else:
                 start_position = 0
             kind = "exclusive" if is_exclusive else "concurrent"
-            pub_pos = self.new_stream_counter(
+            pub_pos = self.resources.new_stream_counter(
                 f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, msg.channel,
                 msg.client_id, ctr.PUBLISHER_POSITION_TYPE_ID,
             )
-            pub_lmt = self.new_stream_counter(
+            pub_lmt = self.resources.new_stream_counter(
                 "pub-lmt", registration_id, session_id, msg.stream_id, msg.channel,
                 msg.client_id, ctr.PUBLISHER_LIMIT_TYPE_ID,
             )
@@ -496,7 +459,7 @@ class DriverConductor(AgentBase):
         """Called by an IPC publication's timer tick when it performs a revoke (now LINGER):
         ON_UNAVAILABLE_IMAGE to each linked subscription (once) and system counter 40."""
         self.on_ipc_publication_unavailable(publication)
-        self._increment(SystemCounterId.PUBLICATIONS_REVOKED)
+        self.resources.increment(SystemCounterId.PUBLICATIONS_REVOKED)
 
     # subscriptions -----------------------------------------------------
     def on_add_subscription(self, msg: cp.SubscriptionMessage) -> None:
@@ -529,7 +492,7 @@ class DriverConductor(AgentBase):
 
     def _link(self, link: SubscriptionLink, publication: IpcPublication) -> None:
         join_position = publication.join_position()
-        counter = self.new_stream_counter(
+        counter = self.resources.new_stream_counter(
             "sub-pos", link.registration_id, publication.session_id, publication.stream_id, link.channel,
             link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join_position}",
             reference_id=publication.registration_id,
@@ -563,10 +526,10 @@ class DriverConductor(AgentBase):
                 self.on_unavailable_image_for(publication, link.registration_id)
 
     def on_publication_unblocked(self, publication: Any) -> None:
-        self._increment(SystemCounterId.UNBLOCKED_PUBLICATIONS)
+        self.resources.on_publication_unblocked(publication)
 
     def free_counter(self, counter: AtomicCounter) -> None:
-        counter.close()
+        self.resources.free_counter(counter)
 
     def on_remove_subscription(self, msg: cp.RemoveMessage) -> None:
         for link in self.ipc_subscriptions:
@@ -655,7 +618,7 @@ class DriverConductor(AgentBase):
             for p in publications
             if p.stream_id == msg.stream_id and p.state.name in ("ACTIVE", "DRAINING")
         }
-        session_id = self.allocate_session_id(msg.stream_id, used)
+        session_id = self.resources.allocate_session_id(msg.stream_id, used)
         self.client_proxy.on_next_available_session_id(msg.correlation_id, session_id)
 
     def on_add_send_destination(self, msg: cp.DestinationMessage) -> None:
@@ -698,7 +661,7 @@ class DriverConductor(AgentBase):
                     cp.ErrorCode.GENERIC_ERROR, f"Unable to resolve image for correlationId={msg.image_correlation_id}"
                 )
             self._reject_ipc_publication(publication, reason)
-        self._increment(SystemCounterId.IMAGES_REJECTED)
+        self.resources.increment(SystemCounterId.IMAGES_REJECTED)
         self.client_proxy.on_operation_succeeded(msg.correlation_id)
 
     def _reject_ipc_publication(self, publication: IpcPublication, reason: bytes) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from aeronpy.concurrent.clock import epoch_ms, nano_time
 from aeronpy.config import (
     INT32_MAX,
     INT32_MIN,
@@ -27,16 +28,16 @@ from aeronpy.config import (
     parse_int,
     parse_size,
 )
-from aeronpy.concurrent.clock import epoch_ms, nano_time
-from aeronpy.protocol.data_header import FRAME_ALIGNMENT
-from aeronpy.driver.media.transport_factory import TransportFactory, UdpTransportFactory
 from aeronpy.driver.media.loss_interceptor import (
     LossInterceptor,
     loss_enabled,
+    loss_properties,
     parse_incoming_interceptors,
     parse_loss_args,
 )
+from aeronpy.driver.media.transport_factory import TransportFactory, UdpTransportFactory
 from aeronpy.errors import ConfigurationError
+from aeronpy.protocol.data_header import FRAME_ALIGNMENT
 
 __all__ = ["DriverContext", "ThreadingMode"]
 
@@ -582,8 +583,6 @@ class DriverContext:
         ``nak``, ...) with probability ``rate`` using generator ``seed``: the C driver's
         ``loss`` interceptor settings, so it acts on both the sending side (SM, NAK) and the
         receiving side (DATA, SETUP) of this driver.  See :mod:`aeronpy.driver.presets`."""
-        from aeronpy.driver.presets import loss_properties
-
         props = loss_properties(rate, seed, types)
         copy = self.replace(
             udp_channel_incoming_interceptors=props[self.PROPERTY_NAMES["udp_channel_incoming_interceptors"]],

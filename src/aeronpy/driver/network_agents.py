@@ -11,15 +11,24 @@ a queue needs no lock.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, TypeVarTuple, Unpack
+from typing import Any, Callable, Protocol, TypeVarTuple, Unpack
 
 from aeronpy.concurrent.agent import AgentBase
 from aeronpy.concurrent.clock import nano_time
 
-if TYPE_CHECKING:
-    from aeronpy.driver.agent_proxies import DriverConductorProxy
-
 Ts = TypeVarTuple("Ts")
+
+
+class ConductorAnswers(Protocol):
+    """What the sender and receiver tell the conductor (``DriverConductorProxy`` does it)."""
+
+    def on_publication_removed(self, publication: Any) -> None: ...
+
+    def on_endpoint_removed(self, endpoint: Any) -> None: ...
+
+    def on_receive_destination_removed(self, destination: Any) -> None: ...
+
+    def on_image_released(self, image: Any) -> None: ...
 
 
 class CommandQueue:
@@ -45,7 +54,7 @@ class _NetworkAgent(AgentBase):
     """Common part of the sender and receiver: socket errors are reported, not fatal."""
 
     error_handler: Callable[[BaseException], None] | None = None
-    conductor_proxy: DriverConductorProxy | None = None
+    conductor_proxy: ConductorAnswers | None = None
     """Where answers to the conductor go; set by the network conductor."""
 
     def report(self, ex: BaseException) -> None:

@@ -1,6 +1,8 @@
 """The conductor's UDP half: send/receive endpoints, network publications, images, spies.
 
-Owned and run by :class:`aeronpy.driver.conductor.DriverConductor` on the conductor thread.
+Owned and run by :class:`aeronpy.driver.conductor.DriverConductor` on the conductor thread; what
+it shares with the IPC part (counters, error log, log storage, client proxy, clocks, ids) comes
+in as :class:`~aeronpy.driver.resources.DriverResources`.
 Sender and receiver state changes go through their command queues; the receiver asks for new
 images through this object's queue.
 """
@@ -11,13 +13,14 @@ import os
 import random
 from functools import partial
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aeronpy.concurrent import counters as ctr
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver import destination_tracker
 from aeronpy.driver.agent_proxies import DriverConductorProxy, ReceiverProxy, SenderProxy
+from aeronpy.driver.resources import DriverResources
 from aeronpy.driver.client_command_adapter import CommandError
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.endpoints import ReceiveChannelEndpoint, ReceiveDestination, SendChannelEndpoint
@@ -35,8 +38,6 @@ from aeronpy.logbuffer import descriptor
 from aeronpy.protocol import control as cp
 from aeronpy.uri import ENDPOINT, ChannelUri, parse_endpoint, subscription_params, validate_udp_channel
 
-if TYPE_CHECKING:
-    from aeronpy.driver.conductor import DriverConductor
 
 
 def _format_address(address: Any) -> str:
@@ -78,9 +79,9 @@ class NetworkSubscriptionLink:
 class NetworkConductor:
     """UDP resources of the driver (conductor thread)."""
 
-    def __init__(self, conductor: DriverConductor, sender: Sender, receiver: Receiver) -> None:
-        self.conductor = conductor
-        self.ctx = conductor.ctx
+    def __init__(self, resources: DriverResources, sender: Sender, receiver: Receiver) -> None:
+        self.resources = resources
+        self.ctx = resources.ctx
         self.sender = sender
         self.receiver = receiver
         self.queue = CommandQueue()
@@ -100,11 +101,11 @@ class NetworkConductor:
         self.loss_reporter: Any = None
         sender.error_handler = self.report_network_error
         receiver.error_handler = self.report_network_error
-        self.interceptor: Any = conductor.ctx.loss_interceptor()
+        self.interceptor: Any = resources.ctx.loss_interceptor()
 
     def report_network_error(self, ex: BaseException) -> None:
         """Sender/receiver threads: a socket error goes to the distinct error log (thread-safe)."""
-        self.conductor.record_error(cp.ErrorCode.GENERIC_ERROR, f"{type(ex).__name__}: {ex}")
+        self.resources.record_error(cp.ErrorCode.GENERIC_ERROR, f"{type(ex).__name__}: {ex}")
 
     # ------------------------------------------------------------------ duty cycle
     def do_work(self, now_ns: int) -> int:
@@ -123,11 +124,11 @@ class NetworkConductor:
                     now_ns,
                     partial(self._spy_unavailable, publication),
                     partial(self._spy_available, publication),
-                    self.conductor.free_counter,
+                    self.resources.free_counter,
                 )
             publication.on_time_event(
                 now_ns,
-                partial(self.conductor.on_publication_unblocked, publication),
+                partial(self.resources.on_publication_unblocked, publication),
                 partial(self._cleanup_spies, publication),
             )
             if publication.state is NetworkPublicationState.LINGER and before is not NetworkPublicationState.LINGER:
@@ -141,7 +142,7 @@ class NetworkConductor:
                 now_ns,
                 partial(self._image_unavailable_for, image),
                 partial(self._image_available_for, image),
-                self.conductor.free_counter,
+                self.resources.free_counter,
             )
             image.on_time_event(now_ns)
             if image.state is ImageState.LINGER and before_state is not ImageState.LINGER:
@@ -165,9 +166,7 @@ class NetworkConductor:
 
     # ------------------------------------------------------------------ helpers
     def _new_counter(self, label: str, type_id: int, key: bytes, registration_id: int, owner_id: int, reference_id: int = 0) -> AtomicCounter:
-        return self.conductor.counters.new_counter(
-            label[: ctr.MAX_LABEL_LENGTH], type_id, key, registration_id=registration_id, owner_id=owner_id, reference_id=reference_id
-        )
+        return self.resources.new_counter(label[: ctr.MAX_LABEL_LENGTH], type_id, key, registration_id, owner_id, reference_id)
 
     def _parse(self, uri: ChannelUri) -> UdpChannel:
         return UdpChannel.parse(uri, default_multicast_ttl=self.ctx.socket_multicast_ttl)
@@ -201,7 +200,7 @@ class NetworkConductor:
             tracker = DestinationTracker(
                 udp.is_manual_control_mode, destination_tracker.DESTINATION_TIMEOUT_NS, num_dest
             )
-        endpoint = SendChannelEndpoint(udp, transport, udp.remote_data, status, self.conductor.system_counters, tracker)
+        endpoint = SendChannelEndpoint(udp, transport, udp.remote_data, status, self.resources.system_counters, tracker)
         endpoint.error_handler = self.report_network_error
         endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
             f"snd-local-sockaddr: {status.id} {local}", ctr.LOCAL_SOCKADDR_TYPE_ID,
@@ -275,7 +274,7 @@ class NetworkConductor:
             if requested in used:
                 raise InvalidChannelError(f"existing publication has clashing sessionId={requested} for streamId={stream_id}")
             return requested
-        return self.conductor.allocate_session_id(stream_id, used)
+        return self.resources.allocate_session_id(stream_id, used)
 
     def _create_publication(self, msg: cp.PublicationMessage, udp: UdpChannel, endpoint: SendChannelEndpoint, params: Any, is_exclusive: bool) -> NetworkPublication:
         ctx = self.ctx
@@ -285,7 +284,7 @@ class NetworkConductor:
         initial_term_id = params.initial_term_id if params.initial_term_id is not None else int32(random.getrandbits(32))
         mtu = params.mtu_length
         path = os.path.join(ctx.aeron_dir, "publications", f"{registration_id}.logbuffer")
-        log_buffers = self.conductor.log_storage.create(path, term_length, params.sparse, ctx.file_mode)
+        log_buffers = self.resources.log_storage.create(path, term_length, params.sparse, ctx.file_mode)
         window = params.publication_window_length
         window = term_length // 2 if window <= 0 else min(window, term_length // 2)
         is_group = udp.has_group_semantics
@@ -311,15 +310,15 @@ class NetworkConductor:
             ch = msg.channel
             kind = "exclusive" if is_exclusive else "concurrent"
             counters = {
-                "pub-pos": self.conductor.new_stream_counter(f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_POSITION_TYPE_ID),
-                "pub-lmt": self.conductor.new_stream_counter("pub-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_LIMIT_TYPE_ID),
-                "snd-pos": self.conductor.new_stream_counter("snd-pos", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_POSITION_TYPE_ID),
-                "snd-lmt": self.conductor.new_stream_counter("snd-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_LIMIT_TYPE_ID),
-                "snd-bpe": self.conductor.new_stream_counter("snd-bpe", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_BPE_TYPE_ID),
-                "snd-naks-received": self.conductor.new_stream_counter("snd-naks-received", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_NAKS_RECEIVED_TYPE_ID),
+                "pub-pos": self.resources.new_stream_counter(f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_POSITION_TYPE_ID),
+                "pub-lmt": self.resources.new_stream_counter("pub-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_LIMIT_TYPE_ID),
+                "snd-pos": self.resources.new_stream_counter("snd-pos", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_POSITION_TYPE_ID),
+                "snd-lmt": self.resources.new_stream_counter("snd-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_LIMIT_TYPE_ID),
+                "snd-bpe": self.resources.new_stream_counter("snd-bpe", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_BPE_TYPE_ID),
+                "snd-naks-received": self.resources.new_stream_counter("snd-naks-received", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_NAKS_RECEIVED_TYPE_ID),
             }
         except BaseException:
-            self.conductor.log_storage.delete(log_buffers)
+            self.resources.log_storage.delete(log_buffers)
             raise
         for name in ("pub-pos", "pub-lmt", "snd-pos", "snd-lmt"):
             counters[name].set(start)
@@ -330,11 +329,11 @@ class NetworkConductor:
         retransmit = RetransmitHandler(
             ctx.retransmit_unicast_delay_ns, ctx.retransmit_unicast_linger_ns, params.max_resend, has_group_semantics=is_group
         )
-        now_ns = self.conductor.nano_clock()
+        now_ns = self.resources.nano_clock()
         publication = NetworkPublication(
             registration_id=registration_id, session_id=session_id, stream_id=msg.stream_id, channel=msg.channel,
             is_exclusive=is_exclusive, log_buffers=log_buffers, endpoint=endpoint, counters=counters,
-            flow_control=flow_control, retransmit_handler=retransmit, system_counters=self.conductor.system_counters,
+            flow_control=flow_control, retransmit_handler=retransmit, system_counters=self.resources.system_counters,
             term_window_length=window, mtu_length=mtu, linger_timeout_ns=params.linger_timeout_ns,
             connection_timeout_ns=ctx.publication_connection_timeout_ns, unblock_timeout_ns=ctx.publication_unblock_timeout_ns,
             max_messages_per_send=ctx.network_publication_max_messages_per_send, is_group=is_group,
@@ -356,7 +355,7 @@ class NetworkConductor:
         publication.spies.clear()
         for counter in publication.counters.values():
             counter.close()
-        self.conductor.log_storage.delete(publication.log_buffers)
+        self.resources.log_storage.delete(publication.log_buffers)
         if publication in self.publications:
             self.publications.remove(publication)
 
@@ -376,7 +375,7 @@ class NetworkConductor:
                 is_spy=True, spy_canonical_form=str(udp.canonical_form),
             )
             self.subscriptions.append(link)
-            self.conductor.client_proxy.on_subscription_ready(msg.correlation_id, -1)
+            self.resources.client_proxy.on_subscription_ready(msg.correlation_id, -1)
             for publication in self.publications:
                 if link.matches_publication(publication) and publication.state is NetworkPublicationState.ACTIVE:
                     self._link_spy(link, publication)
@@ -390,7 +389,7 @@ class NetworkConductor:
         self.subscriptions.append(link)
         self.receiver_proxy.add_subscription(endpoint, msg.stream_id, params.session_id)
         assert endpoint.status is not None
-        self.conductor.client_proxy.on_subscription_ready(msg.correlation_id, endpoint.status.id)
+        self.resources.client_proxy.on_subscription_ready(msg.correlation_id, endpoint.status.id)
         for image in self.images:
             if link.matches_image(image) and image.state is ImageState.ACTIVE:
                 self._link_image(link, image, image.rcv_pos.get())
@@ -440,7 +439,7 @@ class NetworkConductor:
                 f"rcv-channel: {channel}", ctr.RECEIVE_CHANNEL_STATUS_TYPE_ID,
                 ctr.channel_counter_key(channel), registration_id, 0,
             )
-            endpoint = ReceiveChannelEndpoint(udp, None, None, status, self.conductor.system_counters, receiver_id, self.conductor_proxy.on_setup)
+            endpoint = ReceiveChannelEndpoint(udp, None, None, status, self.resources.system_counters, receiver_id, self.conductor_proxy.on_setup)
             endpoint.interceptor = self.interceptor
             endpoint.error_handler = self.report_network_error
             self.receive_endpoints[key] = endpoint
@@ -452,7 +451,7 @@ class NetworkConductor:
             f"rcv-channel: {channel} {local}", ctr.RECEIVE_CHANNEL_STATUS_TYPE_ID,
             ctr.channel_counter_key(channel), registration_id, 0,
         )
-        endpoint = ReceiveChannelEndpoint(udp, transport, _receive_control_address(udp), status, self.conductor.system_counters, receiver_id, self.conductor_proxy.on_setup)
+        endpoint = ReceiveChannelEndpoint(udp, transport, _receive_control_address(udp), status, self.resources.system_counters, receiver_id, self.conductor_proxy.on_setup)
         endpoint.interceptor = self.interceptor
         endpoint.error_handler = self.report_network_error
         endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
@@ -593,15 +592,15 @@ class NetworkConductor:
     # ------------------------------------------------------------------ spies
     def _link_spy(self, link: NetworkSubscriptionLink, publication: NetworkPublication) -> None:
         join = publication.snd_pos.get()
-        counter = self.conductor.new_stream_counter(
+        counter = self.resources.new_stream_counter(
             "sub-pos", link.registration_id, publication.session_id, publication.stream_id, link.channel,
             link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join}", reference_id=publication.registration_id,
         )
         counter.set(join)
-        sub = SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.conductor.nano_clock())
+        sub = SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.resources.nano_clock())
         publication.spies.append(sub)
         publication.update_connected()
-        self.conductor.client_proxy.on_available_image(
+        self.resources.client_proxy.on_available_image(
             publication.registration_id, publication.session_id, publication.stream_id, link.registration_id,
             counter.id, publication.log_buffers.path, "aeron:ipc",
         )
@@ -618,22 +617,22 @@ class NetworkConductor:
             if spy.is_active:
                 self._spy_unavailable(publication, spy)
             if spy.state is not TetherState.CLOSED:
-                self.conductor.free_counter(spy.counter)
+                self.resources.free_counter(spy.counter)
         publication.spies.clear()
 
     def _spy_unavailable(self, publication: NetworkPublication, spy: SubscriberPosition) -> None:
-        self.conductor.client_proxy.on_unavailable_image(publication.registration_id, spy.subscription_registration_id, publication.stream_id, "aeron:ipc")
+        self.resources.client_proxy.on_unavailable_image(publication.registration_id, spy.subscription_registration_id, publication.stream_id, "aeron:ipc")
 
     def _spy_available(self, publication: NetworkPublication, spy: SubscriberPosition) -> None:
         """An untethered spy rejoins after resting: same sub-pos counter, image available again."""
-        self.conductor.client_proxy.on_available_image(
+        self.resources.client_proxy.on_available_image(
             publication.registration_id, publication.session_id, publication.stream_id, spy.subscription_registration_id,
             spy.counter_id, publication.log_buffers.path, "aeron:ipc",
         )
 
     def on_publication_error(self, *args: Any) -> None:
         """An ERR frame from a live receiver (via the conductor proxy): tell the clients."""
-        self.conductor.client_proxy.on_publication_error(*args)
+        self.resources.client_proxy.on_publication_error(*args)
 
     # ------------------------------------------------------------------ images
     def find_image(self, correlation_id: int) -> PublicationImage | None:
@@ -680,18 +679,18 @@ class NetworkConductor:
             _effective_rcvbuf(endpoint),
         ) or self._image_limit_problem(endpoint, stream_id, term_length)
         if problem is not None:
-            self.conductor.record_error(
+            self.resources.record_error(
                 cp.ErrorCode.GENERIC_ERROR,
                 f"cannot create image for session {session_id} stream {stream_id} from {source_address}: {problem}",
             )
             self.receiver_proxy.clear_init_in_progress(endpoint, stream_id, session_id)
             return
         try:
-            correlation_id = self.conductor.to_driver.next_correlation_id()
+            correlation_id = self.resources.next_correlation_id()
             path = os.path.join(ctx.aeron_dir, "images", f"{correlation_id}.logbuffer")
-            log_buffers = self.conductor.log_storage.create(path, term_length, params.sparse, ctx.file_mode)
+            log_buffers = self.resources.log_storage.create(path, term_length, params.sparse, ctx.file_mode)
         except Exception as ex:
-            self.conductor.record_error(cp.ErrorCode.STORAGE_SPACE, f"cannot create image for session {session_id}: {ex}")
+            self.resources.record_error(cp.ErrorCode.STORAGE_SPACE, f"cannot create image for session {session_id}: {ex}")
             self.receiver_proxy.clear_init_in_progress(endpoint, stream_id, session_id)
             return
         configured_window = params.receiver_window_length or ctx.initial_window_length
@@ -709,9 +708,9 @@ class NetworkConductor:
         descriptor.initialize_tail_counters(log_buffers.metadata, initial_term_id, active_term_id, term_offset)
         owner = links[0].client_id
         ch = links[0].channel
-        hwm = self.conductor.new_stream_counter("rcv-hwm", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_HWM_TYPE_ID)
-        rcv_pos = self.conductor.new_stream_counter("rcv-pos", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_POSITION_TYPE_ID)
-        naks = self.conductor.new_stream_counter("rcv-naks-sent", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_NAKS_SENT_TYPE_ID)
+        hwm = self.resources.new_stream_counter("rcv-hwm", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_HWM_TYPE_ID)
+        rcv_pos = self.resources.new_stream_counter("rcv-pos", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_POSITION_TYPE_ID)
+        naks = self.resources.new_stream_counter("rcv-naks-sent", correlation_id, session_id, stream_id, ch, owner, ctr.RECEIVER_NAKS_SENT_TYPE_ID)
         if not params.reliable:
             delay: Any = StaticDelayGenerator(0, 0)
         elif treat_as_multicast:
@@ -720,7 +719,7 @@ class NetworkConductor:
             nak_delay = params.nak_delay_ns if getattr(params, "nak_delay_ns", None) else ctx.nak_unicast_delay_ns
             delay = StaticDelayGenerator(nak_delay, nak_delay * ctx.nak_unicast_retry_delay_ratio)
         group_tag = params.group_tag if getattr(params, "group_tag", None) is not None else ctx.receiver_group_tag
-        now_ns = self.conductor.nano_clock()
+        now_ns = self.resources.nano_clock()
         image = PublicationImage(
             correlation_id=correlation_id, session_id=session_id, stream_id=stream_id,
             initial_term_id=initial_term_id, active_term_id=active_term_id, term_offset=term_offset,
@@ -729,8 +728,8 @@ class NetworkConductor:
             loss_detector=LossDetector(delay), receiver_window=window, receiver_id=endpoint.receiver_id,
             group_tag=group_tag, is_reliable=params.reliable, is_multicast=treat_as_multicast,
             sm_timeout_ns=ctx.status_message_timeout_ns, image_liveness_timeout_ns=ctx.image_liveness_timeout_ns,
-            system_counters=self.conductor.system_counters, loss_reporter=self.loss_reporter, channel=ch, now_ns=now_ns,
-            epoch_clock=self.conductor.epoch_clock,
+            system_counters=self.resources.system_counters, loss_reporter=self.loss_reporter, channel=ch, now_ns=now_ns,
+            epoch_clock=self.resources.epoch_clock,
             untethered_timeouts=UntetheredTimeouts(
                 params.untethered_window_limit_timeout_ns, params.untethered_linger_timeout_ns,
                 params.untethered_resting_timeout_ns,
@@ -742,15 +741,15 @@ class NetworkConductor:
         self.receiver_proxy.add_image(image)
 
     def _link_image(self, link: NetworkSubscriptionLink, image: PublicationImage, join: int) -> None:
-        counter = self.conductor.new_stream_counter(
+        counter = self.resources.new_stream_counter(
             "sub-pos", link.registration_id, image.session_id, image.stream_id, link.channel,
             link.client_id, ctr.SUBSCRIBER_POSITION_TYPE_ID, f" @{join}", reference_id=image.correlation_id,
         )
         counter.set(join)
         image.subscribers.append(
-            SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.conductor.nano_clock())
+            SubscriberPosition(link.registration_id, counter, link.params.tether, link.params.rejoin, time_of_last_update_ns=self.resources.nano_clock())
         )
-        self.conductor.client_proxy.on_available_image(
+        self.resources.client_proxy.on_available_image(
             image.correlation_id, image.session_id, image.stream_id, link.registration_id, counter.id,
             image.log_buffers.path, image.source_identity,
         )
@@ -763,11 +762,11 @@ class NetworkConductor:
     def _image_unavailable_for(self, image: PublicationImage, sub: SubscriberPosition) -> None:
         link = next((s for s in self.subscriptions if s.registration_id == sub.subscription_registration_id), None)
         channel = link.channel if link is not None else image.channel
-        self.conductor.client_proxy.on_unavailable_image(image.correlation_id, sub.subscription_registration_id, image.stream_id, channel)
+        self.resources.client_proxy.on_unavailable_image(image.correlation_id, sub.subscription_registration_id, image.stream_id, channel)
 
     def _image_available_for(self, image: PublicationImage, sub: SubscriberPosition) -> None:
         """An untethered subscriber rejoins after resting: same sub-pos counter, image available again."""
-        self.conductor.client_proxy.on_available_image(
+        self.resources.client_proxy.on_available_image(
             image.correlation_id, image.session_id, image.stream_id, sub.subscription_registration_id, sub.counter_id,
             image.log_buffers.path, image.source_identity,
         )
@@ -780,7 +779,7 @@ class NetworkConductor:
         image.hwm.close()
         image.rcv_pos.close()
         image.naks_sent.close()
-        self.conductor.log_storage.delete(image.log_buffers)
+        self.resources.log_storage.delete(image.log_buffers)
         if image in self.images:
             self.images.remove(image)
 

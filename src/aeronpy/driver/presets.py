@@ -13,13 +13,11 @@ datagrams on purpose (Aeron's test driver with loss).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aeronpy.driver.context import DriverContext, ThreadingMode
-from aeronpy.driver.media.loss_interceptor import INCOMING_INTERCEPTORS_PROP, LOSS_ARGS_PROP
-from aeronpy.errors import ConfigurationError
+from aeronpy.driver.media.loss_interceptor import LOSS_FRAME_TYPES, loss_properties, parse_loss_types
 
 __all__ = [
     "LOSS_FRAME_TYPES",
@@ -43,19 +41,6 @@ LOW_LATENCY_SETTINGS: Mapping[str, Any] = {
 """DriverContext fields set by Aeron's LowLatencyMediaDriver sample (its Windows timer
 setting has no counterpart here)."""
 
-LOSS_FRAME_TYPES: Mapping[str, int] = {
-    "pad": 0x00,
-    "data": 0x01,
-    "nak": 0x02,
-    "sm": 0x03,
-    "err": 0x04,
-    "setup": 0x05,
-    "rttm": 0x06,
-    "res": 0x07,
-    "rsp-setup": 0x09,
-}
-"""Frame type names accepted by ``--loss-types`` and their header type values (DATA frames
-include heartbeats)."""
 
 
 def describe_low_latency() -> str:
@@ -78,34 +63,6 @@ def low_latency_context(
     property sources; ``overrides`` win over the preset."""
     merged = {**LOW_LATENCY_SETTINGS, **overrides}
     return DriverContext.from_properties(properties, env, properties_file, **merged)
-
-
-def parse_loss_types(types: str | Sequence[str]) -> int:
-    """The ``recv-msg-mask`` for frame type names (a comma-separated string or a sequence)."""
-    names = [t.strip().lower() for t in (types.split(",") if isinstance(types, str) else types)]
-    names = [n for n in names if n]
-    if not names:
-        raise ConfigurationError(f"loss types: none given; choose from {', '.join(LOSS_FRAME_TYPES)}")
-    mask = 0
-    for name in names:
-        if name not in LOSS_FRAME_TYPES:
-            raise ConfigurationError(f"loss types: unknown frame type {name!r}; choose from {', '.join(LOSS_FRAME_TYPES)}")
-        mask |= 1 << LOSS_FRAME_TYPES[name]
-    return mask
-
-
-def loss_properties(rate: float, seed: int = 0, types: str | Sequence[str] = "data") -> dict[str, str]:
-    """The two C-compatible properties that make a driver drop received datagrams of
-    ``types`` with probability ``rate`` (0..1) from generator ``seed`` (0..2^64-1)."""
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or not 0.0 <= rate <= 1.0:
-        raise ConfigurationError(f"loss rate={rate!r}: must be a number in [0, 1]")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
-        raise ConfigurationError(f"loss seed={seed!r}: must be an int in [0, 2^64-1]")
-    mask = parse_loss_types(types)
-    return {
-        INCOMING_INTERCEPTORS_PROP: "loss",
-        LOSS_ARGS_PROP: f"rate={float(rate)!r}|seed={seed}|recv-msg-mask={mask:#x}",
-    }
 
 
 def lossy_context(

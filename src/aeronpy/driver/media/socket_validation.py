@@ -15,12 +15,18 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aeronpy.errors import ConfigurationError
 
-if TYPE_CHECKING:
-    from aeronpy.driver.context import DriverContext
+
+class SocketSettings(Protocol):
+    """The driver settings checked against the kernel's socket buffers (``DriverContext`` has them)."""
+
+    socket_sndbuf: int
+    socket_rcvbuf: int
+    mtu_length: int
+    initial_window_length: int
 
 __all__ = ["PROC_NET_CORE", "SocketBufferInfo", "probe_socket_buffers", "read_os_limit", "validate_socket_buffers"]
 
@@ -101,7 +107,7 @@ def _buffer_warnings(prop: str, sysctl: str, requested: int, effective: int, os_
     return []
 
 
-def validate_socket_buffers(ctx: DriverContext, info: SocketBufferInfo) -> list[str]:
+def validate_socket_buffers(ctx: SocketSettings, info: SocketBufferInfo) -> list[str]:
     """Return warnings; raise :class:`ConfigurationError` when one MTU does not fit the
     effective ``SO_SNDBUF`` or the initial window does not fit the effective ``SO_RCVBUF``.
 
