@@ -58,6 +58,7 @@ def test_killed_driver_ends_waits_with_client_closed(aeron_dir: str, run: Callab
                     assert isinstance(result, aeronpy.ClientClosedError), result
                     assert isinstance(result.__cause__, aeronpy.DriverTimeoutError)
                 assert aeron.is_closed
+                assert isinstance(aeron.aeron.termination_cause, aeronpy.DriverTimeoutError)
                 with pytest.raises(aeronpy.ClientClosedError):
                     async for _ in sub.messages():
                         pass

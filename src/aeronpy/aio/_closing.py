@@ -9,10 +9,11 @@ from aeronpy.errors import AeronError, ClientClosedError
 def client_closed_error(aeron: Aeron, what: str) -> AeronError | None:
     """A :class:`ClientClosedError` (its ``__cause__`` the termination cause) if ``aeron`` is
     closed, else None."""
-    if not aeron.is_closed:
-        return None
-    cause = aeron.conductor.termination_cause
+    # the cause is set before the conductor closes the resources, is_closed only after
+    cause = aeron.termination_cause
     if cause is None:
+        if not aeron.is_closed:
+            return None
         return ClientClosedError(f"{what}: the client is closed")
     error = ClientClosedError(f"{what}: the client is closed: {cause}")
     error.__cause__ = cause

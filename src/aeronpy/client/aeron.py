@@ -24,7 +24,12 @@ CNC_HEADER_LENGTH = 128
 
 
 class Aeron:
-    """A connected Aeron client.  Use :meth:`connect`; close it (or use ``with``) when done."""
+    """A connected Aeron client.  Use :meth:`connect`; close it (or use ``with``) when done.
+
+    ``add_*`` block until the driver answers (up to ``aeron.driver.timeout``); the poll-able
+    form is ``async_add_*``, then ``get_*`` until it returns the resource.  For asyncio see
+    :func:`aeronpy.aio.connect`.  ``conductor`` is the client conductor (internal).
+    """
 
     def __init__(self, ctx: Context, cnc: CncFile) -> None:
         self.ctx = ctx
@@ -82,6 +87,7 @@ class Aeron:
         return self.conductor.async_add_publication(channel, stream_id)
 
     def async_add_exclusive_publication(self, channel: str, stream_id: int) -> int:
+        """Send ADD_EXCLUSIVE_PUBLICATION; poll :meth:`get_exclusive_publication` with the id."""
         return self.conductor.async_add_publication(channel, stream_id, exclusive=True)
 
     def async_add_subscription(
@@ -91,6 +97,9 @@ class Aeron:
         available_image_handler: Callable[[Image], None] | None = None,
         unavailable_image_handler: Callable[[Image], None] | None = None,
     ) -> int:
+        """Send ADD_SUBSCRIPTION; poll :meth:`get_subscription` with the returned registration id.
+
+        The image handlers run on the client conductor's thread (or a thread polling)."""
         return self.conductor.async_add_subscription(
             channel, stream_id, available_image_handler, unavailable_image_handler
         )
@@ -100,9 +109,11 @@ class Aeron:
         return self.conductor.poll_registration(registration_id)  # type: ignore[no-any-return]
 
     def get_exclusive_publication(self, registration_id: int) -> ExclusivePublication | None:
+        """None while pending; raises RegistrationError if the driver refused."""
         return self.conductor.poll_registration(registration_id)  # type: ignore[no-any-return]
 
     def get_subscription(self, registration_id: int) -> Subscription | None:
+        """None while pending; raises RegistrationError if the driver refused."""
         return self.conductor.poll_registration(registration_id)  # type: ignore[no-any-return]
 
     def is_command_active(self, correlation_id: int) -> bool:
@@ -111,15 +122,18 @@ class Aeron:
         return self.conductor.is_command_active(correlation_id)
 
     def next_available_session_id(self, stream_id: int) -> int:
+        """Ask the driver for a session id not in use on ``stream_id`` (blocks for the answer)."""
         return self.conductor.await_registration(self.conductor.async_next_session_id(stream_id))  # type: ignore[no-any-return]
 
     # ------------------------------------------------------------------ info
     @property
     def client_id(self) -> int:
+        """This client's id in the driver (its first correlation id)."""
         return self.conductor.client_id
 
     @property
     def counters_reader(self) -> CountersReader:
+        """Read access to the driver's counters (positions, system counters, ...)."""
         return self.conductor.counters_reader
 
     @property
@@ -128,11 +142,20 @@ class Aeron:
         return self._invoker
 
     def next_correlation_id(self) -> int:
+        """A new id unique among this driver's clients (from the to-driver ring buffer)."""
         return self.conductor.to_driver.next_correlation_id()
 
     @property
     def is_closed(self) -> bool:
+        """True once closed by the application, or after losing the driver (see
+        :attr:`termination_cause`)."""
         return self.conductor.is_closed
+
+    @property
+    def termination_cause(self) -> BaseException | None:
+        """Why the client closed itself (a :class:`~aeronpy.DriverTimeoutError` or
+        :class:`~aeronpy.ClientTimeoutError`); None unless that happened."""
+        return self.conductor.termination_cause
 
     def close(self) -> None:
         """Close every resource, tell the driver (CLIENT_CLOSE) and unmap cnc.dat."""
