@@ -96,3 +96,9 @@ def test_import_is_lazy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["False", "True"]
+
+
+def test_aio_loads_the_driver_only_to_launch_one() -> None:
+    code = "import sys, aeronpy.aio; print(any(m.startswith('aeronpy.driver') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False"]

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from types import TracebackType
-from typing import Any, Generator
+from typing import TYPE_CHECKING, Any, Generator
 
 from aeronpy.aio.backoff import Backoff
-from aeronpy.driver.context import DriverContext, ThreadingMode
-from aeronpy.driver.media_driver import MediaDriver
+
+if TYPE_CHECKING:  # the driver is imported only when one is launched
+    from aeronpy.driver.context import DriverContext
+    from aeronpy.driver.media_driver import MediaDriver
 
 __all__ = ["AsyncMediaDriver", "launch_driver"]
 
@@ -22,6 +24,8 @@ class AsyncMediaDriver:
     off when idle); in the other modes its agents have their own threads."""
 
     def __init__(self, driver: MediaDriver, max_idle_sleep: float = 1e-3) -> None:
+        from aeronpy.driver.context import ThreadingMode
+
         self.driver = driver
         """The :class:`~aeronpy.MediaDriver` underneath."""
         self._task: asyncio.Task[None] | None = None
@@ -84,6 +88,8 @@ class _Launching:
         self._driver: AsyncMediaDriver | None = None
 
     async def _launch(self) -> AsyncMediaDriver:
+        from aeronpy.driver.media_driver import MediaDriver
+
         driver = await asyncio.to_thread(MediaDriver.launch, self._ctx)
         return AsyncMediaDriver(driver, self._max_idle_sleep)
 
@@ -110,6 +116,8 @@ def launch_driver(ctx: DriverContext | None = None, *, max_idle_sleep: float = 1
     ``threading_mode="INVOKER"`` the driver runs as a task on this loop (no driver threads).
     """
     if ctx is None:
+        from aeronpy.driver.context import DriverContext
+
         ctx = DriverContext.from_properties(**settings)
     elif settings:
         raise TypeError("pass either ctx or settings, not both")
