@@ -228,3 +228,20 @@ def test_client_sees_a_dead_driver_by_the_manual_clock(world: World) -> None:
     world.hosts.append(a)
     assert a.aeron.is_closed
     assert world.clock.nano_time() >= 10_000_000_000  # aeron.driver.timeout elapsed in manual time
+
+
+def test_invalid_status_messages_count_as_invalid_packets_not_as_received(world: World) -> None:
+    from aeronpy.protocol.frames import SM_LAYOUT
+
+    a, b = world.host("a"), world.host("b")
+    pub, _, _ = exchange(world, a, b, 10)
+    control = next(d.source for d in world.network.sent if _frame_type(d) == dh.HDR_TYPE_DATA)
+    rogue = world.network.bind(("10.0.0.66", 0))
+    invalid_before = a.counter(SystemCounterId.INVALID_PACKETS)
+    received_before = a.counter(SystemCounterId.STATUS_MESSAGES_RECEIVED)
+    for term_offset, window in ((33, 4096), (-32, 4096), (0, -1), (0, 1 << 30)):
+        rogue.send(SM_LAYOUT.pack(36, 0, 0, dh.HDR_TYPE_SM, pub.session_id, STREAM, 0, term_offset, window, 1), control)
+    for _ in range(20):
+        a.pump()
+    assert a.counter(SystemCounterId.INVALID_PACKETS) == invalid_before + 4
+    assert a.counter(SystemCounterId.STATUS_MESSAGES_RECEIVED) - received_before < 4  # only the real receiver's

@@ -15,6 +15,7 @@ from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.protocol import data_header as dh
+from aeronpy.logbuffer.descriptor import TERM_MAX_LENGTH
 from aeronpy.protocol import frames
 from aeronpy.protocol.frames import classify_datagram
 
@@ -144,9 +145,14 @@ class SendChannelEndpoint(_Endpoint):
             (_, _, flags, _, session_id, stream_id, term_id, term_offset, window, receiver_id) = _SM.unpack_from(datagram, 0)
             frame_length = _HDR.unpack_from(datagram, 0)[0]
             group_tag = _SM_TAG.unpack_from(datagram, 36)[0] if frame_length == 44 and length >= 44 else None
+            pub = self.publications.get((session_id, stream_id))
+            term_length = pub.term_length if pub is not None else TERM_MAX_LENGTH
+            if not (0 <= term_offset < term_length and term_offset & 31 == 0 and 0 <= window <= term_length >> 1):
+                if self._invalid is not None:  # as C: counted invalid, not as a received SM
+                    self._invalid.increment()
+                return
             if self.tracker is not None:
                 self.tracker.on_status_message(receiver_id, address, now_ns)
-            pub = self.publications.get((session_id, stream_id))
             if pub is not None:
                 pub.on_status_message(flags, term_id, term_offset, window, receiver_id, group_tag, now_ns, self.is_unicast)
         elif frame_type == dh.HDR_TYPE_NAK:

@@ -277,13 +277,12 @@ class NetworkPublication:
         self, flags: int, term_id: int, term_offset: int, window: int, receiver_id: int,
         group_tag: int | None, now_ns: int, is_unicast: bool,
     ) -> None:
+        """A status message the endpoint has already checked for validity (term offset, window)."""
         if self._sm_count is not None:
             self._sm_count.increment()
         if flags & 0x80:  # SEND_SETUP
             self.should_send_setup = True
             self.flow_control.on_trigger_send_setup(receiver_id, group_tag, now_ns)
-            return
-        if not (0 <= term_offset < self.term_length and term_offset & 31 == 0 and 0 <= window <= self.term_length // 2):
             return
         snd_pos = self.snd_pos.get_plain()
         sm_position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
