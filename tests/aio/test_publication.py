@@ -173,6 +173,7 @@ class _ScriptedPublication:
 
 class _OpenClient:
     is_closed = False
+    termination_cause = None
 
 
 @pytest.mark.parametrize(
