@@ -245,3 +245,32 @@ def test_invalid_status_messages_count_as_invalid_packets_not_as_received(world:
         a.pump()
     assert a.counter(SystemCounterId.INVALID_PACKETS) == invalid_before + 4
     assert a.counter(SystemCounterId.STATUS_MESSAGES_RECEIVED) - received_before < 4  # only the real receiver's
+
+
+def _counters_of_type(host: Host, type_id: int) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    reader = host.aeron.counters_reader
+
+    def visit(counter_id: int, counter_type: int, key: bytes, label: str) -> None:
+        if counter_type == type_id:
+            found.append((counter_id, label))
+
+    reader.for_each(visit)
+    return found
+
+
+@pytest.mark.parametrize("fc", ["min", "tagged,g:7/2"])
+def test_fc_receivers_counter_tracks_min_and_tagged_flow_control(world: World, fc: str) -> None:
+    from aeronpy.concurrent import counters as ctr
+
+    a, b, c = world.host("a"), world.host("b"), world.host("c")
+    base = "aeron:udp?endpoint=239.255.7.9:40700|interface=127.0.0.1|term-length=64k"
+    tag = "|gtag=7" if fc.startswith("tagged") else ""
+    subs = [world.add(h, "subscription", base + tag, STREAM) for h in (b, c)]
+    pub = world.add(a, "publication", f"{base}|fc={fc}", STREAM)
+    world.run(lambda: pub.is_connected and all(s.image_count == 1 for s in subs), "both receivers")
+    (counter_id, label), = _counters_of_type(a, ctr.FLOW_CONTROL_RECEIVERS_TYPE_ID)
+    assert label.startswith("fc-receivers: ")
+    world.run(lambda: a.counter(counter_id) == 2, "two receivers counted")
+    plain = world.add(a, "publication", "aeron:udp?endpoint=239.255.7.11:40702|interface=127.0.0.1", STREAM)
+    assert plain is not None and len(_counters_of_type(a, ctr.FLOW_CONTROL_RECEIVERS_TYPE_ID)) == 1  # max: none

@@ -25,7 +25,7 @@ from aeronpy.driver.client_command_adapter import CommandError
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.endpoints import ReceiveChannelEndpoint, ReceiveDestination, SendChannelEndpoint
 from aeronpy.driver.feedback_delay import OptimalMulticastDelayGenerator, StaticDelayGenerator
-from aeronpy.driver.flow_control import flow_control_from_channel
+from aeronpy.driver.flow_control import MinMulticastFlowControl, flow_control_from_channel
 from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts
 from aeronpy.driver.loss_detector import LossDetector
 from aeronpy.driver.media.udp_channel import UdpChannel
@@ -288,6 +288,11 @@ class NetworkConductor:
         window = params.publication_window_length
         window = term_length // 2 if window <= 0 else min(window, term_length // 2)
         is_group = udp.has_group_semantics
+        flow_control = flow_control_from_channel(
+            params.flow_control, is_group, ctx.flow_control_receiver_timeout_ns, ctx.flow_control_group_tag,
+            ctx.flow_control_group_min_size,
+        )
+        counters: dict[str, AtomicCounter] = {}
         try:
             descriptor.write_log_metadata(
                 log_buffers.metadata,
@@ -309,7 +314,11 @@ class NetworkConductor:
             owner = msg.client_id
             ch = msg.channel
             kind = "exclusive" if is_exclusive else "concurrent"
-            counters = {
+            if isinstance(flow_control, MinMulticastFlowControl):  # allocated first, as Aeron
+                counters["fc-receivers"] = self.resources.new_stream_counter(
+                    "fc-receivers", registration_id, session_id, msg.stream_id, ch, -1, ctr.FLOW_CONTROL_RECEIVERS_TYPE_ID
+                )
+            counters |= {
                 "pub-pos": self.resources.new_stream_counter(f"pub-pos ({kind})", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_POSITION_TYPE_ID),
                 "pub-lmt": self.resources.new_stream_counter("pub-lmt", registration_id, session_id, msg.stream_id, ch, owner, ctr.PUBLISHER_LIMIT_TYPE_ID),
                 "snd-pos": self.resources.new_stream_counter("snd-pos", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_POSITION_TYPE_ID),
@@ -318,14 +327,12 @@ class NetworkConductor:
                 "snd-naks-received": self.resources.new_stream_counter("snd-naks-received", registration_id, session_id, msg.stream_id, ch, owner, ctr.SENDER_NAKS_RECEIVED_TYPE_ID),
             }
         except BaseException:
+            for counter in counters.values():
+                counter.close()
             self.resources.log_storage.delete(log_buffers)
             raise
         for name in ("pub-pos", "pub-lmt", "snd-pos", "snd-lmt"):
             counters[name].set(start)
-        fc_value = params.flow_control
-        flow_control = flow_control_from_channel(
-            fc_value, is_group, ctx.flow_control_receiver_timeout_ns, ctx.flow_control_group_tag, ctx.flow_control_group_min_size
-        )
         retransmit = RetransmitHandler(
             ctx.retransmit_unicast_delay_ns, ctx.retransmit_unicast_linger_ns, params.max_resend, has_group_semantics=is_group
         )

@@ -132,6 +132,7 @@ class NetworkPublication:
         self._naks_received = system_counters.get(SystemCounterId.NAK_MESSAGES_RECEIVED)
         self._fc_limits = system_counters.get(SystemCounterId.SENDER_FLOW_CONTROL_LIMITS)
         self._sm_rejected = system_counters.get(SystemCounterId.STATUS_MESSAGES_REJECTED)
+        self._fc_receivers = counters.get("fc-receivers")  # min/tagged flow control only
         # conductor fields
         self.clean_position = start_position
         self.last_snd_pos = start_position
@@ -165,6 +166,8 @@ class NetworkPublication:
             else:
                 lmt = self.flow_control.on_idle(now_ns, self.snd_lmt.get_plain(), snd_pos, self.is_end_of_stream)
                 self.snd_lmt.set(lmt)
+                if self._fc_receivers is not None:  # receivers may have timed out
+                    self._fc_receivers.set(self.flow_control.receiver_count)
         self.retransmit_handler.process_timeouts(now_ns, self.resend)
         return bytes_sent
 
@@ -314,6 +317,8 @@ class NetworkPublication:
         if self.state is not NetworkPublicationState.ACTIVE and descriptor.is_publication_revoked(self.metadata):
             return  # revoked: stays not connected (an SM arriving while lingering does not reconnect)
         connected = bool(self.receivers_last_sm_ns) and self.flow_control.has_required_receivers()
+        if self._fc_receivers is not None:
+            self._fc_receivers.set(self.flow_control.receiver_count)
         if self.spies_simulate_connection and self.has_active_spies():
             connected = True
         descriptor.set_is_connected(self.metadata, connected)
