@@ -274,3 +274,45 @@ def test_fc_receivers_counter_tracks_min_and_tagged_flow_control(world: World, f
     world.run(lambda: a.counter(counter_id) == 2, "two receivers counted")
     plain = world.add(a, "publication", "aeron:udp?endpoint=239.255.7.11:40702|interface=127.0.0.1", STREAM)
     assert plain is not None and len(_counters_of_type(a, ctr.FLOW_CONTROL_RECEIVERS_TYPE_ID)) == 1  # max: none
+
+
+def test_a_draining_publication_waits_for_live_receivers_not_for_connected(world: World) -> None:
+    """fc=min with a group of 2: once one member leaves, the publication is no longer connected,
+    yet the other receiver is live, so the closed publication with unsent data stays DRAINING
+    while that receiver is heard from (as the C driver does), and lingers once it is gone."""
+    from aeronpy.driver.lifecycle import LifecycleState
+
+    a, b, c = world.host("a"), world.host("b"), world.host("c")
+    base = "aeron:udp?endpoint=239.255.7.13:40710|interface=127.0.0.1|term-length=64k"
+    subs = [world.add(h, "subscription", f"{base}|rcv-wnd=4096", STREAM) for h in (b, c)]
+    pub = world.add(a, "publication", f"{base}|fc=min,g:/2,t:500ms", STREAM)
+    world.run(lambda: pub.is_connected and all(s.image_count == 1 for s in subs), "the group of two")
+    network_pub = a.driver.conductor.network.publications[0]
+    accepted: list[int] = []
+
+    def offer_until_held_back() -> bool:
+        result = pub.offer(b"x" * 1000)
+        if result > 0:
+            accepted.append(result)
+        return len(accepted) > 5 and network_pub.producer_position() > network_pub.snd_pos.get() + 8192
+
+    world.run(offer_until_held_back, "unsent data held back by the receivers' windows (nobody polls)")
+    assert network_pub.producer_position() > network_pub.snd_pos.get()
+    c_transports = {id(e.transport) for e in c.driver.conductor.network.receive_endpoints.values()}
+    world.network.drop = lambda d: id(d.sender) in c_transports  # c falls silent
+    world.run(lambda: not pub.is_connected, "the group broken (c timed out of min flow control)",
+              step_us=10_000, cycles=1_000)
+    from aeronpy.protocol import control as cp  # the client's REMOVE_PUBLICATION, without blocking on it
+
+    ring = a.aeron.conductor.to_driver
+    ring.write(cp.REMOVE_PUBLICATION, cp.RemovePublicationMessage(
+        a.aeron.conductor.client_id, ring.next_correlation_id(), pub.registration_id).encode())
+    world.run(lambda: network_pub.state is LifecycleState.DRAINING, "DRAINING")
+    for _ in range(200):  # 2 s with b still sending status messages
+        for h in world.hosts:
+            h.pump()
+        world.clock.advance_ms(10)
+    assert network_pub.state is LifecycleState.DRAINING
+    world.network.drop = lambda d: True  # b goes away too: its liveness times out
+    world.run(lambda: network_pub.state is not LifecycleState.DRAINING, "LINGER once no receiver is live",
+              step_us=10_000, cycles=3_000)

@@ -309,6 +309,11 @@ class NetworkPublication:
         self.snd_lmt.set(lmt)
         self.update_connected()
 
+    @property
+    def has_receivers(self) -> bool:
+        """Receivers heard from within the connection timeout (the sender's liveness tracker)."""
+        return bool(self.receivers_last_sm_ns)
+
     def has_active_spies(self) -> bool:
         """Spies that count (untethered ones in LINGER/RESTING/CLOSED do not)."""
         return any(s.is_active for s in self.spies)
@@ -429,7 +434,7 @@ class NetworkPublication:
                 if unblock_log(self.term_buffers, self.metadata, snd_pos):
                     on_unblocked()
                     return
-                if descriptor.is_connected(self.metadata):
+                if self.has_receivers:  # live receivers may still NAK what is unsent: wait (as C)
                     return
             else:
                 self.is_end_of_stream = True
