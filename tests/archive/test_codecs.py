@@ -25,7 +25,7 @@ from aeronpy.archive.codecs import (
 def _field_value(f: sbe.Field) -> st.SearchStrategy[Any]:
     if f.enum is not None:
         return st.sampled_from([int(v) for v in f.enum])
-    code, _ = sbe.PRIMITIVES[f.type]
+    code, _ = sbe.PRIMITIVES[f.primitive]
     bits = struct.calcsize(code) * 8
     if code.islower():
         return st.integers(-(1 << (bits - 1)), (1 << (bits - 1)) - 1)

@@ -5,7 +5,6 @@ REPLICATE_END signals), extends it when the source grew, and reports errors."""
 from __future__ import annotations
 
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,9 +64,10 @@ def test_replicate_stopped_recording_then_extend(archive_factory: Callable[..., 
         assert collect(dst.replay(d.recording_id, "aeron:ipc", 900, 0, -1), 1000) == [message(i, 200) for i in range(1000)]
 
         # The source grows (extended), then replicating again into the same destination catches up.
-        src.extend_recording(0, _extend_channel(src, 0), 7, SourceLocation.LOCAL)
-        pub.close()
-        pub2 = aeron.add_exclusive_publication(_extend_channel(src, 0), 7)
+        pub.close()  # else its image would be taken as the extension
+        ext = _extend_channel(src, 0)
+        src.extend_recording(0, ext, 7, SourceLocation.LOCAL)
+        pub2 = aeron.add_exclusive_publication(ext, 7)
         assert pub2.position == end
         end2 = publish(pub2, 500, 200, first=1000)
         await_recorded(src, 0, end2)

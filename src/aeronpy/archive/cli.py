@@ -15,7 +15,6 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from aeronpy.errors import AeronError
 
 __all__ = ["add_commands"]
 
@@ -118,9 +117,6 @@ def describe_entry(e: Any) -> str:
     head = (f"[RecordingDescriptor](sbeTemplateId={spec.template_id}|sbeSchemaId={spec.schema_id}|"
             f"sbeSchemaVersion={spec.version}|sbeBlockLength={spec.block_length}):")
     return head + "|".join(f"{k}={v}" for k, v in fields)
-
-
-_STATES = {0: "INVALID", 1: "VALID", 2: "DELETED"}
 
 
 def cmd_archive_tool(args: argparse.Namespace) -> int:
@@ -271,5 +267,3 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--stream", type=int, default=3001, help="replay stream id")
     p.set_defaults(func=cmd_replay)
 
-
-_ = AeronError

@@ -17,16 +17,25 @@ from aeronpy.archive import sbe
 from aeronpy.archive.auth import DefaultAuthenticator
 from aeronpy.archive.catalog import Catalog, CatalogEntry, checksum_function
 from aeronpy.archive.channels import strip_channel, subscription_key
-from aeronpy.archive.codecs import ARCHIVE_SCHEMA, SCHEMA_ID, BooleanType, RecordingSignal, RecordingState, SourceLocation, T
+from aeronpy.archive.codecs import (
+    ARCHIVE_SCHEMA,
+    SCHEMA_ID,
+    BooleanType,
+    ControlResponseCode,
+    RecordingSignal,
+    RecordingState,
+    SourceLocation,
+    T,
+)
 from aeronpy.archive.context import ArchiveContext
-from aeronpy.archive.control_session import PROTOCOL_VERSION, ControlSession, SessionState
+from aeronpy.archive.control_session import ControlSession, SessionState
 from aeronpy.archive.counters import (
     CONTROL_SESSION_TYPE_ID,
     RECORDING_POSITION_TYPE_ID,
     recording_position_key,
     recording_position_label,
 )
-from aeronpy.archive.errors import ErrorCode
+from aeronpy.archive.errors import ArchiveError, ErrorCode
 from aeronpy.archive.recorder import Recorder, RecordingSession, RecordingWriter
 from aeronpy.archive.replayer import Limit, Replayer, ReplaySession
 from aeronpy.archive.segments import (
@@ -751,7 +760,7 @@ class ArchiveConductor:
         e = self.catalog.entry(r.dst_recording_id)
         if (e.initial_term_id, e.term_buffer_length, e.mtu_length, e.stream_id) != (
                 d.initial_term_id, d.term_buffer_length, d.mtu_length, d.stream_id):
-            raise ArchiveError_(f"destination recording {e.recording_id} does not match source {d.recording_id}",
+            raise ArchiveError(f"destination recording {e.recording_id} does not match source {d.recording_id}",
                                 ErrorCode.INVALID_EXTENSION)
         return e.recording_id, e.stop_position
 
@@ -761,7 +770,7 @@ class ArchiveConductor:
         self.start_recording(r.session, r.replication_id, stream_id, SourceLocation.REMOTE, True, channel, dst)
         added = [rs for rs in self.subscriptions.values() if rs not in before]
         if not added:
-            raise ArchiveError_("failed to add the replication subscription", ErrorCode.GENERIC)
+            raise ArchiveError("failed to add the replication subscription", ErrorCode.GENERIC)
         return added[0]
 
     # -- maintenance -----------------------------------------------------------------------
@@ -1001,22 +1010,10 @@ class ArchiveConductor:
             sent += 1
             if sent >= count:
                 return
-        yield session._response(corr, next_id, _code("RECORDING_UNKNOWN"), "")
+        yield session._response(corr, next_id, ControlResponseCode.RECORDING_UNKNOWN, "")
 
 
 _NULL64 = -(1 << 63)
-
-
-def ArchiveError_(message: str, code: int) -> Exception:
-    from aeronpy.archive.errors import ArchiveError
-
-    return ArchiveError(message, code)
-
-
-def _code(name: str) -> Any:
-    from aeronpy.archive.codecs import ControlResponseCode
-
-    return ControlResponseCode[name]
 
 
 def _i32(v: int) -> int:
@@ -1317,4 +1314,3 @@ _HANDLERS: dict[str, Handler] = {
     "MigrateSegmentsRequest": _migrate,
 }
 
-_ = PROTOCOL_VERSION

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aeronpy.archive.codecs import RecordingSignal, SourceLocation
+from aeronpy.archive.codecs import RecordingSignal
 from aeronpy.archive.errors import ArchiveError, ErrorCode
 from aeronpy.errors import AeronError
 from aeronpy.uri import ChannelUri
@@ -194,5 +194,3 @@ class ReplicationSession:
 
         self.requests.put(finish)
 
-
-_ = SourceLocation
