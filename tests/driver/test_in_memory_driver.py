@@ -316,3 +316,26 @@ def test_a_draining_publication_waits_for_live_receivers_not_for_connected(world
     world.network.drop = lambda d: True  # b goes away too: its liveness times out
     world.run(lambda: network_pub.state is not LifecycleState.DRAINING, "LINGER once no receiver is live",
               step_us=10_000, cycles=3_000)
+
+
+def test_spies_are_released_when_the_publication_lingers(world: World) -> None:
+    """As C: at LINGER each spy gets ON_UNAVAILABLE_IMAGE and its sub-pos counter is freed, not
+    only when the publication is finally deleted."""
+    from aeronpy.concurrent import counters as ctr
+    from aeronpy.driver.lifecycle import LifecycleState
+    from aeronpy.protocol import control as cp
+
+    a = world.host("a", publication_linger_timeout_ns=60_000_000_000)  # DONE far away
+    channel = "aeron:udp?endpoint=10.0.0.2:40720|term-length=64k"
+    spy = world.add(a, "subscription", f"aeron-spy:{channel}", STREAM)
+    pub = world.add(a, "publication", f"{channel}|ssc=true", STREAM)
+    world.run(lambda: spy.image_count == 1, "the spy's image")
+    assert len(_counters_of_type(a, ctr.SUBSCRIBER_POSITION_TYPE_ID)) == 1
+    network_pub = a.driver.conductor.network.publications[0]
+    ring = a.aeron.conductor.to_driver
+    ring.write(cp.REMOVE_PUBLICATION, cp.RemovePublicationMessage(
+        a.aeron.conductor.client_id, ring.next_correlation_id(), pub.registration_id).encode())
+    world.run(lambda: network_pub.state is LifecycleState.LINGER, "LINGER", step_us=1_000)
+    world.run(lambda: spy.image_count == 0, "the spy's image unavailable")
+    assert _counters_of_type(a, ctr.SUBSCRIBER_POSITION_TYPE_ID) == []
+    assert network_pub.state is LifecycleState.LINGER  # freed before the publication itself

@@ -132,7 +132,7 @@ class NetworkConductor:
                 partial(self._cleanup_spies, publication),
             )
             if publication.state is NetworkPublicationState.LINGER and before is not NetworkPublicationState.LINGER:
-                self._spies_unavailable(publication)
+                self._cleanup_spies(publication)  # as C: unavailable, unlinked, sub-pos freed at LINGER
             if publication.state is NetworkPublicationState.DONE and id(publication) not in self._removed:
                 self._removed.add(id(publication))
                 self.sender_proxy.remove_publication(publication)
@@ -612,14 +612,9 @@ class NetworkConductor:
             counter.id, publication.log_buffers.path, "aeron:ipc",
         )
 
-    def _spies_unavailable(self, publication: NetworkPublication) -> None:
-        for spy in publication.spies:
-            if spy.is_active:  # untethered spies that left already had their image made unavailable
-                self._spy_unavailable(publication, spy)
-
     def _cleanup_spies(self, publication: NetworkPublication) -> None:
-        """Revoke: ON_UNAVAILABLE_IMAGE to each linked (active) spy, then unlink all spies and
-        free their sub-pos counters."""
+        """LINGER (drained or revoked): ON_UNAVAILABLE_IMAGE to each linked (active) spy, then
+        unlink all spies and free their sub-pos counters."""
         for spy in publication.spies:
             if spy.is_active:
                 self._spy_unavailable(publication, spy)
