@@ -12,7 +12,6 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 from typing import Any
 
 
@@ -92,12 +91,6 @@ def cmd_archive(args: argparse.Namespace) -> int:
 
 
 # -- aeronpy archive-tool ---------------------------------------------------------------------
-
-
-def _ts(ms: int) -> str:
-    if ms < 0:
-        return str(ms)
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def describe_entry(e: Any) -> str:

@@ -30,18 +30,23 @@ def _mark_path(archive_dir: str) -> str:
 
 
 def _print_mark(archive_dir: str, out: IO[str]) -> None:
-    from aeronpy.archive.cli import _ts
-
     path = _mark_path(archive_dir)
     if not os.path.exists(path):
         out.write(f"no mark file at {path}\n")
         return
     d = read_mark_file(path)
     now = int(time.time() * 1000)
-    out.write(f"{_ts(now)} (start: {_ts(d.get_int('start_timestamp'))}, "
-              f"activity: {_ts(d.get_int('activity_timestamp'))})\n")
+    out.write(f"{_local(now, '%H:%M:%S')} (start: {_local(d.get_int('start_timestamp'))}, "
+              f"activity: {_local(d.get_int('activity_timestamp'))})\n")
     fields = "|".join(f"{_camel(k)}={v!r}" if isinstance(v, (str, bytes)) else f"{_camel(k)}={v!s}" for k, v in d.values.items())
     out.write(f"[MarkFileHeader](sbeTemplateId=200|sbeSchemaId=100|sbeSchemaVersion=2|sbeBlockLength=128):{fields}\n")
+
+
+def _local(ms: int, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Local time as ArchiveTool prints it (an activity of -1 shows as the epoch's last second)."""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ms / 1000).strftime(fmt)
 
 
 def _camel(name: str) -> str:
