@@ -339,3 +339,26 @@ def test_spies_are_released_when_the_publication_lingers(world: World) -> None:
     world.run(lambda: spy.image_count == 0, "the spy's image unavailable")
     assert _counters_of_type(a, ctr.SUBSCRIBER_POSITION_TYPE_ID) == []
     assert network_pub.state is LifecycleState.LINGER  # freed before the publication itself
+
+
+def test_elicited_setups_do_not_hold_back_heartbeats(world: World) -> None:
+    """As C, a SETUP does not reset the heartbeat timer: a receiver asking for SETUPs over and
+    over still sees a heartbeat every 100 ms from an idle publication."""
+    from aeronpy.protocol.frames import SM_LAYOUT
+
+    a, b = world.host("a"), world.host("b")
+    pub, _, _ = exchange(world, a, b, 1)
+    control = next(d.source for d in world.network.sent if _frame_type(d) == dh.HDR_TYPE_DATA)
+    rogue = world.network.bind(("10.0.0.67", 0))
+    start = len(world.network.sent)
+    for _ in range(50):  # 1 s: a SEND_SETUP status message every 20 ms
+        rogue.send(SM_LAYOUT.pack(36, 0, 0x80, dh.HDR_TYPE_SM, pub.session_id, STREAM, 0, 0, 0, 99), control)
+        for _ in range(20):
+            for h in world.hosts:
+                h.pump()
+            world.clock.advance_ms(1)
+    window = world.network.sent[start:]
+    setups = [d for d in window if _frame_type(d) == dh.HDR_TYPE_SETUP]
+    heartbeats = [d for d in window if _frame_type(d) == dh.HDR_TYPE_DATA and struct.unpack_from("<i", d.data)[0] == 0]
+    assert len(setups) >= 5
+    assert len(heartbeats) >= 8

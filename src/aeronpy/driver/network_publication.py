@@ -172,7 +172,10 @@ class NetworkPublication:
         return bytes_sent
 
     def _setup_check(self, now_ns: int, snd_pos: int) -> None:
-        if now_ns - self.time_of_last_setup_ns < SETUP_RESEND_INTERVAL_NS:
+        """SETUP every SETUP_RESEND_INTERVAL_NS until connected, or once more when a receiver
+        asked for one (elicited); as C, it leaves the heartbeat timer alone, lets flow control
+        see only elicited SETUPs, and clears the elicited flag once receivers are live."""
+        if now_ns <= self.time_of_last_setup_ns + SETUP_RESEND_INTERVAL_NS:
             return
         term_id = descriptor.compute_term_id_from_position(snd_pos, self.bits, self.initial_term_id)
         flags = 0x40 if self.is_group else 0
@@ -181,12 +184,12 @@ class NetworkPublication:
             self.session_id, self.stream_id, self.initial_term_id, term_id, self.term_length,
             self.mtu_length, self.ttl,
         )
+        if self.should_send_setup:
+            self.snd_lmt.set(self.flow_control.on_setup(now_ns, self.snd_lmt.get_plain(), self.bits, snd_pos))
         self.endpoint.send(self._setup)
         self.time_of_last_setup_ns = now_ns
-        self.time_of_last_data_or_heartbeat_ns = now_ns
-        if self.has_initial_connection:
+        if self.has_receivers:
             self.should_send_setup = False
-        self.snd_lmt.set(self.flow_control.on_setup(now_ns, self.snd_lmt.get_plain(), self.bits, snd_pos))
 
     def _heartbeat_check(self, now_ns: int, snd_pos: int) -> int:
         if not self.has_initial_connection or now_ns - self.time_of_last_data_or_heartbeat_ns < HEARTBEAT_INTERVAL_NS:
