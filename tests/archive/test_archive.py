@@ -576,3 +576,23 @@ def test_migrate_segments_prepends_a_contiguous_recording(archive_client: AeronA
     assert archive_client.get_stop_position(0) == archive_client.get_start_position(0) == 0
     got = collect(archive_client.replay(1, "aeron:ipc", 2040, 0, -1), 1364 + 100)
     assert got == [message(i) for i in range(1364)] + [message(i) for i in range(2000, 2100)]
+
+
+def test_authorisation_service_refuses_templates(archive_factory: Callable[..., Archive], aeron: Any,
+                                                 aeron_dir: str) -> None:
+    from aeronpy.archive.codecs import T
+
+    asked: list[tuple[int, int, bytes]] = []
+
+    def no_purge(schema_id: int, template_id: int, principal: bytes) -> bool:
+        asked.append((schema_id, template_id, principal))
+        return template_id != T.PurgeRecordingRequest.template_id
+
+    archive_factory(authorisation_service=no_purge)
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron)) as arc:
+        _record(arc, aeron, 5)
+        with pytest.raises(ArchiveError) as e:
+            arc.purge_recording(0)
+        assert e.value.error_code == ErrorCode.UNAUTHORISED_ACTION and e.value.error_message == "unauthorised action"
+        assert arc.get_stop_position(0) > 0
+    assert (101, T.PurgeRecordingRequest.template_id, b"") in asked

@@ -245,6 +245,11 @@ class ArchiveConductor:
             return
         if not session.activate():
             return
+        service = self.ctx.authorisation_service
+        if service is not None and not service(SCHEMA_ID, d.spec.template_id, session.encoded_principal):
+            if "correlation_id" in d.values:
+                session.error(d.get_int("correlation_id"), ErrorCode.UNAUTHORISED_ACTION, "unauthorised action")
+            return
         handler = _HANDLERS.get(name)
         if handler is None:
             if name != "KeepAliveRequest":

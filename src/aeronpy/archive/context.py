@@ -152,6 +152,7 @@ class ArchiveContext:
 
     Code-only fields: ``authenticator`` (an object with the
     :class:`~aeronpy.archive.auth.Authenticator` methods; default accepts everyone),
+    ``authorisation_service(schema_id, template_id, encoded_principal) -> bool`` (default allows all),
     ``error_handler`` and the clocks (``epoch_clock`` ms, ``nano_clock`` ns)."""
 
     aeron_dir: str = field(default_factory=lambda: os.environ.get("AERON_DIR") or default_aeron_dir())
@@ -199,6 +200,7 @@ class ArchiveContext:
     message_timeout_ns: int = 10 * S
     message_retry_attempts: int = 3
     authenticator: Any = None
+    authorisation_service: Callable[[int, int, bytes], bool] | None = None
     error_handler: Callable[[BaseException], None] | None = None
     epoch_clock: Callable[[], int] | None = None
     nano_clock: Callable[[], int] | None = None
@@ -283,6 +285,8 @@ class ArchiveContext:
                 _idle(getattr(self, name), p[name])
         if self.thread_naming not in ("classic", "new"):
             raise ConfigurationError(f"{p['thread_naming']}={self.thread_naming}: must be classic or new")
+        if self.authorisation_service is not None and not callable(self.authorisation_service):
+            raise ConfigurationError(f"authorisation_service={self.authorisation_service!r}: must be callable")
         if self.authenticator is not None:
             for method in ("on_connect_request", "on_challenge_response", "on_connected_session", "on_challenged_session"):
                 if not callable(getattr(self.authenticator, method, None)):
