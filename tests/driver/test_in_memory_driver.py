@@ -362,3 +362,19 @@ def test_elicited_setups_do_not_hold_back_heartbeats(world: World) -> None:
     heartbeats = [d for d in window if _frame_type(d) == dh.HDR_TYPE_DATA and struct.unpack_from("<i", d.data)[0] == 0]
     assert len(setups) >= 5
     assert len(heartbeats) >= 8
+
+
+def test_publisher_limit_waits_for_the_cleaner(world: World) -> None:
+    """As C: pub-lmt does not move into a term while the term two behind is not yet cleaned."""
+    a, b = world.host("a"), world.host("b")
+    pub, _, _ = exchange(world, a, b, 3000)  # 64 B each: about three 64 KiB terms
+    network_pub = a.driver.conductor.network.publications[0]
+    assert network_pub.snd_pos.get() > 2 * 65536
+    limit = network_pub.pub_lmt.get()
+    network_pub.clean_position = 0  # as if the cleaner had fallen far behind
+    network_pub.pub_lmt.set(limit - 4096)  # and the consumers had just moved on
+    network_pub.update_pub_pos_and_lmt()
+    assert network_pub.pub_lmt.get() == limit - 4096  # held back: the dirty term is too far behind
+    for _ in range(8):  # the cleaner catches up one term per call
+        network_pub.update_pub_pos_and_lmt()
+    assert network_pub.pub_lmt.get() >= limit

@@ -390,7 +390,14 @@ class NetworkPublication:
             new_lmt = min_pos + self.term_window_length
             if new_lmt > self.pub_lmt.get_plain():
                 self.clean_buffer(min_pos - self.term_length)
-                self.pub_lmt.set(new_lmt)
+                # As C: the limit moves only while the term still being cleaned is less than two
+                # terms behind the one the new limit reaches (a publisher must never write into
+                # a term the cleaner has not finished zeroing).
+                dirty_term_id = descriptor.compute_term_id_from_position(self.clean_position, self.bits, self.initial_term_id)
+                active_term_id = descriptor.compute_term_id_from_position(new_lmt, self.bits, self.initial_term_id)
+                term_gap = int32(active_term_id - dirty_term_id)
+                if term_gap < 2 or (term_gap == 2 and self.clean_position & self.term_mask != 0):
+                    self.pub_lmt.set(new_lmt)
                 return 1
         elif self.pub_lmt.get_plain() > snd_pos:
             self.pub_lmt.set(snd_pos)
