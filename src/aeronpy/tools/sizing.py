@@ -263,7 +263,7 @@ def compute(inputs: SizingInputs) -> SizingReport:
 
     q.append(Quantity(
         "on_wire_bytes", "On-wire bytes/msg", "B", wire, wire,
-        f"payload + 32 B frame header, aligned to 32 B"
+        "payload + 32 B frame header, aligned to 32 B"
         + (f"; {fragments} fragments at MTU {mtu}" if fragments > 1 else ""),
     ))
     q.append(Quantity("bandwidth", "Bandwidth λ", "B/s", bandwidth, bandwidth, "λ = rate × on-wire bytes/msg"))

@@ -13,7 +13,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from aeronpy.config import format_size, parse_size
+from aeronpy.config import parse_size
 from aeronpy.errors import ConfigurationError
 from aeronpy.logbuffer import descriptor as _descriptor
 from aeronpy.tools.sizing import SizingReport, _fmt_bytes, effective_receiver_window
