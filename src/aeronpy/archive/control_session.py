@@ -6,15 +6,23 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Callable, Protocol
 
 from aeronpy.archive import sbe
+from aeronpy.archive.auth import Authenticator
 from aeronpy.archive.codecs import ControlResponseCode, RecordingSignal, T
+from aeronpy.archive.context import ArchiveContext
 from aeronpy.archive.errors import ErrorCode
 from aeronpy.client import results
 
-if TYPE_CHECKING:
-    from aeronpy.archive.conductor import ArchiveConductor
+
+class SessionHost(Protocol):
+    """What a control session uses of the archive conductor that owns it."""
+
+    ctx: ArchiveContext
+    aeron: Any
+    authenticator: Authenticator
+    nano_clock: Callable[[], int]
 
 __all__ = ["ControlSession", "SessionState", "PROTOCOL_VERSION"]
 
@@ -41,7 +49,7 @@ class ControlSession:
 
     def __init__(
         self,
-        conductor: ArchiveConductor,
+        conductor: SessionHost,
         control_session_id: int,
         correlation_id: int,
         image_id: int,
