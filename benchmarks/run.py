@@ -121,13 +121,18 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -
             take = sub.take
             while (first := take()) is None:
                 yield_()
+            take = sub.take  # with the image there, bound straight to its C reader
             received, nbytes = 1, len(first)
             start = time.perf_counter()
+            idle = 0
             while received < count:
                 message = take()
                 if message is None:
-                    yield_()
+                    idle += 1
+                    if idle > SPINS_BEFORE_YIELD:  # caught up: a yield per empty take would dominate
+                        yield_()
                     continue
+                idle = 0
                 received += 1
                 nbytes += len(message)
             print(f"{received} {nbytes} {time.perf_counter() - start}", flush=True)
@@ -142,6 +147,7 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -
             poll = sub.poll
             while poll(copy_handler, 1) == 0:
                 yield_()
+            poll = sub.poll  # with the image there, bound straight to its C reader
             received = 1
             nbytes = len(got[0])
             start = time.perf_counter()
@@ -164,6 +170,7 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -
             received = poll(handler, 1000)
             if received == 0:
                 yield_()
+        poll = sub.poll  # with the image there, bound straight to its C reader
         start = time.perf_counter()
         while received < count:
             n = poll(handler, 1000)
@@ -192,7 +199,9 @@ def role_pong(aeron_dir: str, ping_channel: str, pong_channel: str) -> None:
             while offer(data) < 0:
                 os.sched_yield()
 
-        poll = sub.poll
+        while sub.image_count == 0:
+            os.sched_yield()
+        poll = sub.poll  # with the image there, bound straight to its C reader
         idle = 0
         while not done[0]:
             if poll(handler, 1) == 0:

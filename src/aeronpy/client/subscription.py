@@ -16,8 +16,10 @@ REMOVE_RCV_DESTINATION = 0x0D
 class Subscription:
     """Images are replaced copy-on-write by the conductor; polls read the current tuple.
 
-    With exactly one image whose reader is native, ``poll`` is bound straight to that image's
-    C reader (one Python->C call per poll); otherwise it is the round-robin method below.
+    With exactly one image whose reader is native, ``poll`` and ``take`` are bound straight to
+    that image's C reader (one Python->C call per poll); otherwise they are the round-robin
+    methods below.  So fetch ``sub.poll`` into a local once the image is there (a reference
+    taken before stays correct, just slower).
     """
 
     def __init__(
@@ -104,6 +106,8 @@ class Subscription:
         or None when no image has one."""
         images = self._images
         length = len(images)
+        if length == 1:
+            return images[0].take()
         if length == 0:
             return None
         start = self._round_robin_index % length
