@@ -129,9 +129,11 @@ def test_truncate_and_purge(archive_client: AeronArchive, aeron: Any, archive: A
     deleted = archive_client.truncate_recording(0, 64 * 1024 + 160 * 10)  # a frame start in the 2nd segment
     assert deleted == 3
     assert archive_client.get_stop_position(0) == 64 * 1024 + 1600
-    assert len([f for f in os.listdir(adir) if f.endswith(".rec")]) == 2
+    segments = lambda: sorted(f for f in os.listdir(adir) if f.endswith(".rec"))  # noqa: E731
+    # the response comes first; the files go right after it (as Aeron, ending with a DELETE signal)
+    wait_for(lambda: len(segments()) == 2, 10, "truncated segments deleted")
     assert archive_client.purge_recording(0) == 2
-    assert [f for f in os.listdir(adir) if f.endswith(".rec")] == []
+    wait_for(lambda: segments() == [], 10, "purged segments deleted")
     assert archive_client.list_recordings() == []
     with pytest.raises(ArchiveError):
         archive_client.get_start_position(0)
