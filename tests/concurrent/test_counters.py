@@ -44,20 +44,13 @@ from aeronpy.concurrent.counters import (
     system_counter_label,
 )
 from aeronpy.errors import AeronError
+from tests.fakes import FakeClock
 
 FAST_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]  # no slow 'explain'
 
 IMPLS = [pytest.param(PyAtomicBuffer, id="py")]
 if HAVE_C_EXTENSION:
     IMPLS.insert(0, pytest.param(AtomicBuffer, id="c"))
-
-
-class FakeClock:
-    def __init__(self, now: int = 1_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @pytest.fixture(params=IMPLS)

@@ -23,18 +23,11 @@ from aeronpy.concurrent.error_log import (
     exception_location,
     read_error_log,
 )
+from tests.fakes import FakeClock
 
 IMPLS = [pytest.param(PyAtomicBuffer, id="py")]
 if HAVE_C_EXTENSION:
     IMPLS.insert(0, pytest.param(AtomicBuffer, id="c"))
-
-
-class FakeClock:
-    def __init__(self, now: int = 1_000) -> None:
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
 
 
 @pytest.fixture(params=IMPLS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aeronpy.driver.destination_tracker import DESTINATION_TIMEOUT_NS, DestinationTracker
+from tests.fakes import FakeCounter
 
 
 class FakeTransport:
@@ -15,14 +16,6 @@ class FakeTransport:
     def send(self, datagram: Any, address: Any = None) -> int:
         self.sent.append((bytes(datagram), address))
         return 0 if address == self.short_to else len(datagram)
-
-
-class FakeCounter:
-    def __init__(self) -> None:
-        self.value = -1
-
-    def set(self, value: int) -> None:
-        self.value = value
 
 
 A, B, C = ("127.0.0.1", 4001), ("127.0.0.1", 4002), ("127.0.0.2", 4001)

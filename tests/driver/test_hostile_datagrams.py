@@ -45,6 +45,7 @@ from aeronpy.protocol.frames import (
     classify_datagram,
 )
 from tests.conftest import SHM
+from tests.fakes import free_udp_port as _free_port
 
 INVALID = int(SystemCounterId.INVALID_PACKETS)
 TARGET_STREAM = 1001
@@ -57,12 +58,6 @@ I32 = st.integers(-(2**31), 2**31 - 1)
 
 def _i32(value: int) -> int:
     return (value + 2**31) % 2**32 - 2**31
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

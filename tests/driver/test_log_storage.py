@@ -11,19 +11,10 @@ from aeronpy.driver.log_storage import LogStorage, allocated_bytes
 from aeronpy.errors import StorageSpaceError
 from aeronpy.logbuffer import descriptor
 from tests.conftest import SHM
+from tests.fakes import FakeCounter
 
 TERM = 64 * 1024
 LOG = descriptor.compute_log_length(TERM, 4096)
-
-
-class FakeCounter:
-    def __init__(self) -> None:
-        self.value = 0
-
-    def get_and_add(self, delta: int) -> int:
-        old = self.value
-        self.value += delta
-        return old
 
 
 @pytest.fixture

@@ -23,15 +23,10 @@ from aeronpy.errors import RegistrationError
 from aeronpy.protocol import control as cp
 from aeronpy.protocol.frames import SetupFrame
 from tests.tmpfs import small_tmpfs
+from tests.fakes import free_udp_port as _free_port
 
 MIB = 1024 * 1024
 STREAM = 4242
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Harness:

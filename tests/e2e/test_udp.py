@@ -11,14 +11,9 @@ import pytest
 
 from aeronpy.driver.loss_report import read_loss_report
 from tests.conftest import wait_for
+from tests.fakes import free_udp_port as free_port
 
 MSG = struct.Struct("<q")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pump(pub: Any, sub: Any, count: int, size: int = 64, timeout: float = 60.0) -> list[int]:

@@ -8,7 +8,6 @@ with ``rejoin=true`` becomes available again (same sub-pos counter) after restin
 
 from __future__ import annotations
 
-import socket
 import struct
 import time
 from typing import Any, Callable
@@ -17,16 +16,11 @@ import pytest
 
 from aeronpy.concurrent import counters as ctr
 from tests.conftest import wait_for
+from tests.fakes import free_udp_port as free_port
 
 MSG = struct.Struct("<q")
 TERM = "term-length=64k"  # window = 32 KiB
 WINDOW = 32 * 1024
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def fast_driver(driver_factory: Callable[..., Any]) -> Any:
