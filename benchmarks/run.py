@@ -338,6 +338,9 @@ class Driver:
         if kind == "aeronpy":
             cmd = [sys.executable, "-m", "aeronpy", "driver", "--dir", aeron_dir,
                    "-D", "aeron.threading.mode=SHARED", "-D", "aeron.dir.delete.on.shutdown=true"]
+        elif kind == "aeronpy-low-latency":  # Aeron's LowLatencyMediaDriver settings: busy-spins
+            cmd = [sys.executable, "-m", "aeronpy", "driver", "--dir", aeron_dir, "--low-latency",
+                   "-D", "aeron.dir.delete.on.shutdown=true"]
         else:
             cmd = [sys.executable, str(ROOT / "tests" / "interop" / "c_driver.py"), "--dir", aeron_dir,
                    "--threading-mode", "SHARED"]
@@ -544,6 +547,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["drivers"][kind] = info
             finally:
                 driver.stop()
+        if "ipc" in transports and not args.quick:
+            results["low_latency"] = low_latency_cells(bench)
         if "ipc" in transports:
             cell = {"peer": "pyzmq", "transport": "ipc", "size": 32}
             try:
@@ -558,6 +563,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
     return results
+
+
+def low_latency_cells(bench: Bench) -> dict[str, Any]:
+    """IPC 32 B through the aeronpy driver started with ``--low-latency`` (DEDICATED threads,
+    busy-spinning conductor, no-op sender/receiver idle): what the preset changes here."""
+    try:
+        driver = Driver("aeronpy-low-latency", os.path.join(SHM, f"aeronpy-bench-ll-{uuid.uuid4().hex[:8]}"))
+    except Skip as e:
+        return {"error": str(e)}
+    try:
+        cells: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(IDLE_WINDOW_S)}
+        try:
+            cells["throughput"] = bench.throughput(driver, "aeronpy", "ipc", 32, "call")
+            cells["round_trip"] = bench.round_trip(driver, "aeronpy", "ipc")
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            cells["error"] = str(e)
+        return cells
+    finally:
+        driver.stop()
 
 
 def _progress(cell: dict[str, Any]) -> None:
@@ -637,6 +661,20 @@ def table(results: dict[str, Any]) -> str:
         out.append(f"| {'aeronpy' if kind == 'aeronpy' else 'C (in a Python host process)'} | "
                    f"{info['idle_cpu_percent']:.1f} | {info['idle_rss_mb']:.0f} | "
                    f"{info['rss_mb']:.0f} ({info['peak_rss_mb']:.0f}) |")
+    ll = results.get("low_latency")
+    if ll is not None and "throughput" in ll and "round_trip" in ll:
+        base_tp = _find(tp, driver="aeronpy", client="aeronpy", api="call", transport="ipc", size=32)
+        base_rt = _find(results["round_trip"], driver="aeronpy", client="aeronpy", transport="ipc")
+        rt = ll["round_trip"]
+        out.append("")
+        out.append("| aeronpy driver, IPC 32 B, aeronpy clients | msgs/s | round trip p50 / p99 µs | idle driver CPU % |")
+        out.append("|---|---:|---:|---:|")
+        if base_tp is not None and base_rt is not None and "error" not in base_tp and "error" not in base_rt:
+            out.append(f"| default (SHARED, backoff idle) | {_fmt_rate(base_tp['msgs_per_s'])} | "
+                       f"{base_rt['p50']:.1f} / {base_rt['p99']:.1f} | {results['drivers']['aeronpy']['idle_cpu_percent']:.1f} |")
+        out.append(f"| `--low-latency` (DEDICATED, busy-spin: it uses whole cores even when idle) | "
+                   f"{_fmt_rate(ll['throughput']['msgs_per_s'])} | {rt['p50']:.1f} / {rt['p99']:.1f} | "
+                   f"{ll['idle_cpu_percent']:.1f} |")
     return "\n".join(out)
 
 
