@@ -90,3 +90,34 @@ def test_requests_for_unknown_sessions_get_no_answer(archive: Archive, archive_c
     # The next real request is answered and nothing for correlation 77 ever arrives.
     assert archive_client._request(T.ArchiveIdRequest) == archive.archive_id
     assert all(m.get_int("correlation_id") != 77 for m in archive_client._inbox)
+
+
+def test_a_raising_error_handler_is_recorded_and_never_stops_the_archive(
+    archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str
+) -> None:
+    from aeronpy.concurrent.error_log import read_error_log
+
+    calls: list[BaseException] = []
+
+    def handler(ex: BaseException) -> None:
+        calls.append(ex)
+        raise RuntimeError("handler is broken")
+
+    archive = archive_factory(error_handler=handler, connect_timeout_ns=300_000_000)
+    rng = random.Random(7)
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron)) as arc:
+        for _ in range(200):
+            while arc.publication.offer(_fuzzed(rng, arc.control_session_id)) < 0:
+                time.sleep(0.0005)
+        wait_for(lambda: calls, 10, "an error reaching the handler")
+    assert archive.mark_file is not None
+    buffer = archive.mark_file._errors_buffer
+
+    def recorded() -> bool:
+        texts: list[str] = []
+        read_error_log(buffer, lambda c, f, l, t: texts.append(t))
+        return any("error_handler raised RuntimeError" in t for t in texts)
+
+    wait_for(recorded, 10, "the handler's failure recorded in the mark file's error log")
+    with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron)) as arc2:
+        assert arc2.list_recordings() is not None  # still serving

@@ -145,7 +145,13 @@ class Archive:
         except Exception:
             pass
         if self.ctx.error_handler is not None:
-            self.ctx.error_handler(ex)
+            try:
+                self.ctx.error_handler(ex)
+            except Exception as handler_ex:  # a failing handler is recorded, never stops an agent
+                if self.mark_file is not None:
+                    self.mark_file.error_log.record_text(
+                        0, f"error_handler raised {type(handler_ex).__name__}: {handler_ex} (handling {ex!r})"
+                    )
         elif not isinstance(ex, AeronError):
             print(f"archive error: {type(ex).__name__}: {ex}", file=sys.stderr)
 
