@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import errno
 import os
-import queue
 from collections.abc import Callable
 from typing import Any
 
 from aeronpy.archive import sbe
 from aeronpy.archive.codecs import T
 from aeronpy.archive.errors import ErrorCode
+from aeronpy.archive.session_agent import SessionAgent
 from aeronpy.archive.segments import segment_file_base_position, segment_file_name
 from aeronpy.protocol.data_header import HDR_TYPE_PAD, HEADER_LENGTH, SESSION_ID_OFFSET
 
@@ -206,36 +206,11 @@ class RecordingSession:
         self.done = True
 
 
-class Recorder:
+class Recorder(SessionAgent[RecordingSession]):
     """The recorder agent: runs every recording session; hands finished ones back to the
     conductor through ``closed`` (a thread-safe queue)."""
 
-    def __init__(self) -> None:
-        self.added: queue.SimpleQueue[RecordingSession] = queue.SimpleQueue()
-        self.closed: queue.SimpleQueue[RecordingSession] = queue.SimpleQueue()
-        self.sessions: list[RecordingSession] = []
+    ROLE = "archive-recorder"
 
-    def role_name(self) -> str:
-        return "archive-recorder"
-
-    def on_start(self) -> None:
-        pass
-
-    def on_close(self) -> None:
-        for s in self.sessions:
-            s.writer.close()
-
-    def do_work(self) -> int:
-        work = 0
-        while True:
-            try:
-                self.sessions.append(self.added.get_nowait())
-                work += 1
-            except queue.Empty:
-                break
-        for s in list(self.sessions):
-            work += s.do_work()
-            if s.done:
-                self.sessions.remove(s)
-                self.closed.put(s)
-        return work
+    def close_session(self, session: RecordingSession) -> None:
+        session.writer.close()

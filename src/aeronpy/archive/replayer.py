@@ -11,11 +11,11 @@ away, or when aborted.
 from __future__ import annotations
 
 import os
-import queue
 from collections.abc import Callable
 from typing import Any
 
 from aeronpy.archive.errors import ErrorCode
+from aeronpy.archive.session_agent import SessionAgent
 from aeronpy.archive.segments import segment_file_base_position, segment_file_name
 from aeronpy.client import results
 from aeronpy.client.buffer_claim import BufferClaim
@@ -198,35 +198,10 @@ class ReplaySession:
         return sent
 
 
-class Replayer:
+class Replayer(SessionAgent[ReplaySession]):
     """The replayer agent: runs replay sessions, hands finished ones back through ``closed``."""
 
-    def __init__(self) -> None:
-        self.added: queue.SimpleQueue[ReplaySession] = queue.SimpleQueue()
-        self.closed: queue.SimpleQueue[ReplaySession] = queue.SimpleQueue()
-        self.sessions: list[ReplaySession] = []
+    ROLE = "archive-replayer"
 
-    def role_name(self) -> str:
-        return "archive-replayer"
-
-    def on_start(self) -> None:
-        pass
-
-    def on_close(self) -> None:
-        for s in self.sessions:
-            s._close(revoke=True)
-
-    def do_work(self) -> int:
-        work = 0
-        while True:
-            try:
-                self.sessions.append(self.added.get_nowait())
-                work += 1
-            except queue.Empty:
-                break
-        for s in list(self.sessions):
-            work += s.do_work()
-            if s.done:
-                self.sessions.remove(s)
-                self.closed.put(s)
-        return work
+    def close_session(self, session: ReplaySession) -> None:
+        session._close(revoke=True)
