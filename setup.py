@@ -1,6 +1,7 @@
 """Builds the small C extension package, split by purpose:
 
-* ``aeronpy._atomic``: atomic loads/stores/CAS on shared memory, frame scans, recvmmsg.
+* ``aeronpy._atomic``: atomic loads/stores/CAS on shared memory (``_atomic.c``), the driver's
+  frame kernels (``_frame_kernels.c``) and batched datagram receive (``_datagram_io.c``).
 * ``aeronpy._logbuffer``: the client's per-message hot paths (offer/claim appenders, term
   reader, fragment batches) over mapped log buffers.
 """
@@ -10,7 +11,12 @@ _FLAGS = ["-O2", "-std=c11"]
 
 setup(
     ext_modules=[
-        Extension("aeronpy._atomic", sources=["src/aeronpy/_atomic.c"], extra_compile_args=_FLAGS),
+        Extension(
+            "aeronpy._atomic",
+            sources=["src/aeronpy/_atomic.c", "src/aeronpy/_frame_kernels.c", "src/aeronpy/_datagram_io.c"],
+            depends=["src/aeronpy/_atomic_buffer.h"],
+            extra_compile_args=_FLAGS,
+        ),
         Extension("aeronpy._logbuffer", sources=["src/aeronpy/_logbuffer.c"], extra_compile_args=_FLAGS),
     ]
 )

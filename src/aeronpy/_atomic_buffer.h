@@ -1,0 +1,115 @@
+/*
+ * aeronpy._atomic, shared by its three sources (one extension module, split by purpose):
+ *   _atomic.c         the AtomicBuffer type: acquire/release, CAS, get-and-add, plain access
+ *   _frame_kernels.c  the driver's per-frame hot loops over a buffer (term scans, rebuild)
+ *   _datagram_io.c    batched datagram receive (recvmmsg)
+ * Every kernel has a pure-Python twin that the tests compare it with.
+ */
+#ifndef AERONPY_ATOMIC_BUFFER_H
+#define AERONPY_ATOMIC_BUFFER_H
+#define PY_SSIZE_T_CLEAN
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* recvmmsg */
+#endif
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <errno.h>
+#ifdef __linux__
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#define AERONPY_HAVE_RECVMMSG 1
+#endif
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer view;
+    int has_view;      /* the underlying buffer is held (until release and no exports) */
+    int released;      /* release() was called: methods fail from now on */
+    Py_ssize_t exports; /* memoryviews of this buffer still alive */
+    uint8_t *data;
+    Py_ssize_t capacity;
+    PyObject *weakreflist;
+} AtomicBuffer;
+
+static inline int
+parse_ssize(PyObject *o, Py_ssize_t *out)
+{
+    Py_ssize_t v = PyLong_AsSsize_t(o);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static inline int
+parse_i64(PyObject *o, int64_t *out)
+{
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = (int64_t)v;
+    return 0;
+}
+
+static inline int
+check_released(AtomicBuffer *self)
+{
+    if (!self->has_view || self->released) {
+        PyErr_SetString(PyExc_ValueError, "AtomicBuffer has been released");
+        return -1;
+    }
+    return 0;
+}
+
+static inline int
+check_bounds(AtomicBuffer *self, Py_ssize_t offset, Py_ssize_t len)
+{
+    if (check_released(self) < 0) {
+        return -1;
+    }
+    if (offset < 0 || len < 0 || offset > self->capacity - len) {
+        PyErr_Format(PyExc_IndexError,
+                     "offset %zd length %zd out of bounds for capacity %zd",
+                     offset, len, self->capacity);
+        return -1;
+    }
+    return 0;
+}
+
+static inline int
+check_aligned(AtomicBuffer *self, Py_ssize_t offset, Py_ssize_t len)
+{
+    if (check_bounds(self, offset, len) < 0) {
+        return -1;
+    }
+    if (((uintptr_t)(self->data + offset)) & (uintptr_t)(len - 1)) {
+        PyErr_Format(PyExc_ValueError,
+                     "offset %zd is not %zd-byte aligned for an atomic access", offset, len);
+        return -1;
+    }
+    return 0;
+}
+
+#define EXPECT_ARGS(n, name)                                                       \
+    if (nargs != (n)) {                                                            \
+        PyErr_Format(PyExc_TypeError, name "() takes %d arguments (%zd given)", (n), nargs); \
+        return NULL;                                                               \
+    }
+
+/* _frame_kernels.c: AtomicBuffer methods */
+PyObject *ab_scan_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *ab_scan_for_availability(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *ab_insert_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs);
+
+#ifdef AERONPY_HAVE_RECVMMSG
+/* _datagram_io.c: module function */
+PyObject *mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+#endif
+
+#endif /* AERONPY_ATOMIC_BUFFER_H */

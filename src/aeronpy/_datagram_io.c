@@ -1,0 +1,185 @@
+/* aeronpy._atomic: batched datagram receive (see _atomic_buffer.h). */
+#include "_atomic_buffer.h"
+
+#ifdef AERONPY_HAVE_RECVMMSG
+/*
+ * recvmmsg_into(sock, buffer, slot_length, max_messages) -> list[(length, address)]
+ *
+ * One recvmmsg(MSG_DONTWAIT) into up to max_messages slots of slot_length bytes of the
+ * writable buffer (slot i starts at i * slot_length).  Returns [(length, address), ...] in
+ * arrival order; address is what socket.recvfrom_into returns: (host, port) for AF_INET,
+ * (host, port, flowinfo, scope_id) for AF_INET6, None without a source address.  Datagrams
+ * longer than a slot are truncated and report the truncated length (the kernel returns the
+ * copied length unless MSG_TRUNC is requested), exactly as recvfrom_into does.  [] when
+ * nothing is waiting (EAGAIN/EWOULDBLOCK); EINTR is retried (PEP 475); other errors raise
+ * OSError.  Equal consecutive source addresses share one tuple.  The GIL is released around
+ * the syscall.  Python twin: aeronpy.driver.media.udp_transport.recvmmsg_into_py.
+ */
+#define RECVMMSG_STACK_SLOTS 64
+
+static int
+fd_of(PyObject *o)
+{
+    long v;
+    if (PyLong_Check(o)) {
+        v = PyLong_AsLong(o);
+    } else {
+        PyObject *r = PyObject_CallMethod(o, "fileno", NULL);
+        if (r == NULL)
+            return -2;
+        v = PyLong_AsLong(r);
+        Py_DECREF(r);
+    }
+    if (v == -1 && PyErr_Occurred())
+        return -2;
+    if (v < 0 || v > INT_MAX) {
+        errno = EBADF;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -2;
+    }
+    return (int)v;
+}
+
+static PyObject *
+make_address(const struct sockaddr_storage *ss, socklen_t len)
+{
+    char host[INET6_ADDRSTRLEN];
+    if (len == 0)
+        Py_RETURN_NONE;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        if (inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host)) == NULL)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("(si)", host, (int)ntohs(a->sin_port));
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host)) == NULL)
+            return PyErr_SetFromErrno(PyExc_OSError);
+        return Py_BuildValue("(siII)", host, (int)ntohs(a->sin6_port),
+                             (unsigned int)ntohl(a->sin6_flowinfo), (unsigned int)a->sin6_scope_id);
+    }
+    Py_RETURN_NONE;
+}
+
+PyObject *
+mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct mmsghdr stack_msgs[RECVMMSG_STACK_SLOTS];
+    struct iovec stack_iovs[RECVMMSG_STACK_SLOTS];
+    struct sockaddr_storage stack_addrs[RECVMMSG_STACK_SLOTS];
+    struct mmsghdr *msgs = stack_msgs;
+    struct iovec *iovs = stack_iovs;
+    struct sockaddr_storage *addrs = stack_addrs;
+    void *heap = NULL;
+    Py_buffer view;
+    Py_ssize_t slot_length, max_messages, i;
+    PyObject *result = NULL, *prev_addr = NULL;
+    int fd, n, err = 0;
+    (void)self;
+
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "recvmmsg_into(sock, buffer, slot_length, max_messages)");
+        return NULL;
+    }
+    if (parse_ssize(args[2], &slot_length) < 0 || parse_ssize(args[3], &max_messages) < 0)
+        return NULL;
+    if (slot_length <= 0 || max_messages < 0) {
+        PyErr_SetString(PyExc_ValueError, "slot_length must be > 0 and max_messages >= 0");
+        return NULL;
+    }
+    if ((fd = fd_of(args[0])) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[1], &view, PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (max_messages > view.len / slot_length) {
+        PyErr_SetString(PyExc_ValueError, "buffer too small for max_messages slots of slot_length");
+        goto done;
+    }
+    if (max_messages > 1024)
+        max_messages = 1024; /* UIO_MAXIOV: the kernel caps vlen there anyway */
+    if (max_messages == 0) {
+        result = PyList_New(0);
+        goto done;
+    }
+    if (max_messages > RECVMMSG_STACK_SLOTS) {
+        size_t each = sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(struct sockaddr_storage);
+        heap = PyMem_Malloc(each * (size_t)max_messages);
+        if (heap == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        addrs = (struct sockaddr_storage *)heap;
+        msgs = (struct mmsghdr *)(addrs + max_messages);
+        iovs = (struct iovec *)(msgs + max_messages);
+    }
+    memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)max_messages);
+    for (i = 0; i < max_messages; i++) {
+        iovs[i].iov_base = (char *)view.buf + i * slot_length;
+        iovs[i].iov_len = (size_t)slot_length;
+        msgs[i].msg_hdr.msg_name = &addrs[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
+        msgs[i].msg_hdr.msg_iov = &iovs[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+    }
+    for (;;) {
+        Py_BEGIN_ALLOW_THREADS
+        n = recvmmsg(fd, msgs, (unsigned int)max_messages, MSG_DONTWAIT, NULL);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (n >= 0 || err != EINTR)
+            break;
+        if (PyErr_CheckSignals() < 0)
+            goto done;
+    }
+    if (n < 0) {
+        if (err == EAGAIN || err == EWOULDBLOCK) {
+            result = PyList_New(0);
+        } else {
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+        }
+        goto done;
+    }
+    result = PyList_New(n);
+    if (result == NULL)
+        goto done;
+    for (i = 0; i < n; i++) {
+        socklen_t alen = msgs[i].msg_hdr.msg_namelen;
+        PyObject *addr, *len, *item;
+        if (prev_addr != NULL && alen == msgs[i - 1].msg_hdr.msg_namelen
+            && memcmp(&addrs[i], &addrs[i - 1], alen) == 0) {
+            addr = prev_addr;
+            Py_INCREF(addr);
+        } else {
+            addr = make_address(&addrs[i], alen);
+            if (addr == NULL)
+                goto fail;
+        }
+        Py_XSETREF(prev_addr, addr);
+        Py_INCREF(addr);
+        len = PyLong_FromUnsignedLong((unsigned long)msgs[i].msg_len);
+        if (len == NULL) {
+            Py_DECREF(addr);
+            goto fail;
+        }
+        item = PyTuple_New(2);
+        if (item == NULL) {
+            Py_DECREF(len);
+            Py_DECREF(addr);
+            goto fail;
+        }
+        PyTuple_SET_ITEM(item, 0, len);
+        PyTuple_SET_ITEM(item, 1, addr);
+        PyList_SET_ITEM(result, i, item);
+    }
+    goto done;
+fail:
+    Py_CLEAR(result);
+done:
+    Py_XDECREF(prev_addr);
+    PyMem_Free(heap);
+    PyBuffer_Release(&view);
+    return result;
+}
+#endif /* AERONPY_HAVE_RECVMMSG */
