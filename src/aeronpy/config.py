@@ -16,6 +16,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
+from typing import Any
 
 from aeronpy.concurrent.bit_util import INT32_MAX, INT32_MIN, INT64_MAX
 from aeronpy.errors import ConfigurationError
@@ -27,6 +28,7 @@ __all__ = [
     "INT64_MIN",
     "PropertySource",
     "check_range",
+    "context_kwargs",
     "default_aeron_dir",
     "format_duration_ns",
     "format_size",
@@ -350,3 +352,30 @@ def default_aeron_dir(env: Mapping[str, str] | None = None, platform: str | None
         return f"/dev/shm/aeron-{user}"
     tmp = env.get("TMPDIR") or "/tmp"
     return os.path.join(tmp, f"aeron-{user}")
+
+
+def context_kwargs(
+    what: str,
+    fields: set[str] | frozenset[str],
+    properties_table: Mapping[str, tuple[str, Any]],
+    properties: Mapping[str, str] | None,
+    env: Mapping[str, str] | None,
+    properties_file: str | None,
+    overrides: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Constructor arguments for a context dataclass: ``overrides`` first, then each field's
+    property (``properties_table``: field -> (property name, parser)) from ``properties``,
+    ``env`` (default ``os.environ``) and ``properties_file``; ``aeron_dir`` defaults to
+    :func:`default_aeron_dir`.  Unknown override names are a :class:`ConfigurationError`."""
+    unknown = set(overrides) - set(fields)
+    if unknown:
+        raise ConfigurationError(f"unknown {what} field(s): {', '.join(sorted(unknown))}")
+    source = PropertySource(properties, os.environ if env is None else env, properties_file)
+    kwargs: dict[str, Any] = {}
+    for name, (prop, parse) in properties_table.items():
+        raw = source.get(prop)
+        if raw is not None and name not in overrides:
+            kwargs[name] = parse(raw, prop)
+    kwargs.update(overrides)
+    kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
+    return kwargs

@@ -23,7 +23,7 @@ from aeronpy.archive.counters import RECORDING_POSITION_TYPE_ID, decode_recordin
 from aeronpy.archive.descriptors import RecordingDescriptor, RecordingSignalEvent, RecordingSubscriptionDescriptor
 from aeronpy.archive.errors import ArchiveError, ErrorCode
 from aeronpy.client import results
-from aeronpy.config import PropertySource, default_aeron_dir, parse_bool, parse_duration_ns, parse_int, parse_size
+from aeronpy.config import context_kwargs, default_aeron_dir, parse_bool, parse_duration_ns, parse_int, parse_size
 from aeronpy.errors import AeronError, ConfigurationError
 from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
 from aeronpy.uri import ChannelUri
@@ -87,17 +87,10 @@ class AeronArchiveContext:
         properties_file: str | None = None,
         **overrides: Any,
     ) -> AeronArchiveContext:
-        unknown = set(overrides) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown AeronArchiveContext field(s): {', '.join(sorted(unknown))}")
-        source = PropertySource(properties, os.environ if env is None else env, properties_file)
-        kwargs: dict[str, Any] = {}
-        for name, (prop, parse) in _CLIENT_PROPERTIES.items():
-            raw = source.get(prop)
-            if raw is not None and name not in overrides:
-                kwargs[name] = parse(raw, prop)
-        kwargs.update(overrides)
-        kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
+        kwargs = context_kwargs(
+            "AeronArchiveContext", set(cls.__dataclass_fields__), _CLIENT_PROPERTIES, properties, env,
+            properties_file, overrides,
+        )
         ctx = cls(**kwargs)
         ctx.validate()
         return ctx

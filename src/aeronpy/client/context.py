@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from aeronpy.concurrent.clock import epoch_ms, nano_time
 from aeronpy.config import (
     INT64_MAX,
-    PropertySource,
+    context_kwargs,
     default_aeron_dir,
     parse_bool,
     parse_duration_ns,
@@ -92,18 +92,9 @@ class Context:
     ) -> Context:
         """Build a validated context from ``overrides``, then ``properties``, ``env`` (default
         ``os.environ``, e.g. ``AERON_DIR``, ``AERON_CLIENT_NAME``) and ``properties_file``."""
-        known = {f.name for f in cls.__dataclass_fields__.values()}
-        unknown = set(overrides) - known
-        if unknown:
-            raise ConfigurationError(f"unknown Context field(s): {', '.join(sorted(unknown))}")
-        source = PropertySource(properties, os.environ if env is None else env, properties_file)
-        kwargs: dict[str, Any] = {}
-        for name, (prop, parse) in _PROPERTIES.items():
-            raw = source.get(prop)
-            if raw is not None and name not in overrides:
-                kwargs[name] = parse(raw, prop)
-        kwargs.update(overrides)
-        kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
+        kwargs = context_kwargs(
+            "Context", set(cls.__dataclass_fields__), _PROPERTIES, properties, env, properties_file, overrides
+        )
         ctx = cls(**kwargs)
         ctx.validate()
         return ctx
