@@ -344,7 +344,7 @@ def test_update_channel(archive_client: AeronArchive, aeron: Any) -> None:
 
 
 def test_client_of_another_major_version_is_refused(archive: Archive, aeron: Any) -> None:
-    from aeronpy.archive import sbe
+    from aeronpy.protocol import sbe
     from aeronpy.archive.codecs import T
 
     sub = aeron.add_subscription("aeron:ipc?session-id=777", 21)
@@ -398,7 +398,7 @@ def test_archive_counters(archive: Archive, aeron: Any, aeron_dir: str) -> None:
 
 
 def test_recording_events_stream(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str) -> None:
-    from aeronpy.archive import sbe
+    from aeronpy.protocol import sbe
     from aeronpy.archive.codecs import ARCHIVE_SCHEMA
 
     archive_factory(recording_events_enabled=True, recording_events_channel="aeron:ipc", recording_events_stream_id=30)
@@ -465,7 +465,7 @@ def struct_pack_catalog_header(version: int) -> bytes:
 
 
 def test_replay_token_admits_a_request_from_another_publication(archive_client: AeronArchive, aeron: Any) -> None:
-    from aeronpy.archive import sbe
+    from aeronpy.protocol import sbe
     from aeronpy.archive.codecs import T
 
     _record(archive_client, aeron, 20)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aeronpy.archive import sbe
+from aeronpy.protocol import sbe
 from aeronpy.archive.auth import DefaultAuthenticator
 from aeronpy.archive.codecs import ARCHIVE_SCHEMA, ControlResponseCode
 from aeronpy.archive.context import ArchiveContext

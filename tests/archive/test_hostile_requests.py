@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aeronpy.archive import sbe
+from aeronpy.protocol import sbe
 from aeronpy.archive.archive import Archive
 from aeronpy.archive.client import AeronArchive, AeronArchiveContext
 from aeronpy.archive.codecs import ARCHIVE_SCHEMA, SCHEMA_ID, T

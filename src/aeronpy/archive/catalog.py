@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from aeronpy.archive import sbe
+from aeronpy.protocol import sbe
 from aeronpy.archive.codecs import SCHEMA_VERSION, RecordingState, T
 from aeronpy.archive.errors import CatalogError
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aeronpy.archive import sbe
+from aeronpy.protocol import sbe
 from aeronpy.archive.codecs import ARCHIVE_SCHEMA, BooleanType, ControlResponseCode, SourceLocation, T
 from aeronpy.archive.control_session import PROTOCOL_VERSION
 from aeronpy.archive.counters import RECORDING_POSITION_TYPE_ID, decode_recording_position_key

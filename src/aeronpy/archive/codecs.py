@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from aeronpy.archive.sbe import Field, MessageSpec, Schema, VarField
+from aeronpy.protocol.sbe import Field, MessageSpec, Schema, VarField
 
 __all__ = [
     "SCHEMA_ID",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aeronpy.archive import sbe
+from aeronpy.protocol import sbe
 from aeronpy.archive.auth import DefaultAuthenticator
 from aeronpy.archive.catalog import Catalog, CatalogEntry, checksum_function
 from aeronpy.archive.channels import strip_channel, subscription_key
@@ -302,7 +302,7 @@ class ArchiveConductor:
         self.authenticator.on_connect_request(cs_id, d.get_bytes("encoded_credentials"), self.epoch_clock())
 
     def _token_allows(self, session: ControlSession, d: sbe.Decoded, image: Any) -> bool:
-        token = int(d.values.get("replay_token", -1))
+        token = d.int_or("replay_token", -1)
         entry = self.replay_tokens.get(token)
         if entry is None or entry[0] is not session or entry[1] != d.get_int("recording_id") or \
                 self.nano_clock() > entry[2]:
@@ -713,8 +713,8 @@ class ArchiveConductor:
         if v.get("live_destination"):
             session.error(corr, ErrorCode.GENERIC, "live merge replication is not supported by this archive yet")
             return
-        if int(v.get("channel_tag_id", -1)) not in (-1, _NULL64) or \
-                int(v.get("subscription_tag_id", -1)) not in (-1, _NULL64):
+        if d.int_or("channel_tag_id", -1) not in (-1, _NULL64) or \
+                d.int_or("subscription_tag_id", -1) not in (-1, _NULL64):
             session.error(corr, ErrorCode.GENERIC, "tagged replication is not supported by this archive yet")
             return
         if dst != -1:
@@ -739,8 +739,8 @@ class ArchiveConductor:
             session.error(corr, ErrorCode.GENERIC, "no replication channel: set aeron.archive.replication.channel")
             return
         ChannelUri.parse(replication_channel)
-        stop = int(v.get("stop_position", -1))
-        rsid = int(v.get("replication_session_id", -1))
+        stop = d.int_or("stop_position", -1)
+        rsid = d.int_or("replication_session_id", -1)
         replication_id = self.next_session_id
         self.next_session_id += 1
         r = ReplicationSession(

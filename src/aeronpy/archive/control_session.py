@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from enum import Enum
 from typing import Any, Callable, Protocol
 
-from aeronpy.archive import sbe
+from aeronpy.protocol import sbe
 from aeronpy.archive.auth import Authenticator
 from aeronpy.archive.codecs import ControlResponseCode, RecordingSignal, T
 from aeronpy.archive.context import ArchiveContext

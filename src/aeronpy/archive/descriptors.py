@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aeronpy.archive import sbe
+from aeronpy.protocol import sbe
 from aeronpy.archive.codecs import RecordingSignal
 
 __all__ = ["RecordingDescriptor", "RecordingSubscriptionDescriptor", "RecordingSignalEvent"]

@@ -13,7 +13,7 @@ import os
 import struct
 from typing import Any, Callable
 
-from aeronpy.archive import sbe
+from aeronpy.protocol import sbe
 from aeronpy.archive.catalog import CATALOG_VERSION
 from aeronpy.archive.codecs import MARK_FILE_HEADER, MARK_FILE_SCHEMA
 from aeronpy.archive.errors import MarkFileError

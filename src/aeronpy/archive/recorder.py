@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from aeronpy.archive import sbe
+from aeronpy.protocol import sbe
 from aeronpy.archive.codecs import T
 from aeronpy.archive.errors import ErrorCode
 from aeronpy.archive.session_agent import SessionAgent

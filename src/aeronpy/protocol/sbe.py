@@ -5,7 +5,8 @@ length, fixed fields (primitive type, offset, ``since_version``, optional enum) 
 fields in wire order — and :func:`encode` / :func:`decode` are built from that table.
 
 Wire form (little-endian): an 8-byte header (blockLength u16, templateId u16, schemaId u16,
-version u16), the root block, then each var-data field as a u32 length and its bytes.
+version u16), the root block, then each repeating group (a u16 blockLength and u16 count, then
+each entry's block and its own var data), then each var-data field as a u32 length and its bytes.
 
 Decoding follows SBE's versioning rules: var data starts at ``8 + header.blockLength`` (longer
 or shorter blocks from other versions are fine), a fixed field that is beyond the acting block
@@ -28,6 +29,7 @@ __all__ = [
     "CodecError",
     "Field",
     "VarField",
+    "Group",
     "MessageSpec",
     "Schema",
     "Decoded",
@@ -43,6 +45,7 @@ __all__ = [
 HEADER = struct.Struct("<HHHH")
 HEADER_LENGTH = HEADER.size
 VAR_LENGTH = struct.Struct("<I")
+GROUP_HEADER = struct.Struct("<HH")
 MAX_VAR_LENGTH = 1 << 30
 
 # Primitive type name -> (struct code, null value).
@@ -60,7 +63,7 @@ PRIMITIVES: dict[str, tuple[str, int]] = {
 #: Null marker in field tables meaning "the primitive type's null value".
 NULL = object()
 
-Value = Union[int, str, bytes]
+Value = Union[int, str, bytes, list[dict[str, Any]]]
 Readable = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 
@@ -98,6 +101,24 @@ class VarField:
 
 
 @dataclass(frozen=True)
+class Group:
+    """A repeating group: entries of a fixed block (``fields``) and their own var data.
+
+    Encoded and decoded as a list of dicts, one per entry."""
+
+    name: str
+    block_length: int
+    fields: tuple[Field, ...] = ()
+    var_fields: tuple[VarField, ...] = ()
+    since_version: int = 0
+    _entry: MessageSpec = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        entry = MessageSpec(0, self.name, self.block_length, self.fields, self.var_fields)
+        object.__setattr__(self, "_entry", entry)
+
+
+@dataclass(frozen=True)
 class MessageSpec:
     """One template: its id, root block length and fields, all as data."""
 
@@ -109,6 +130,7 @@ class MessageSpec:
     schema_id: int = 0
     version: int = 0
     since_version: int = 0
+    groups: tuple[Group, ...] = ()
     _block: struct.Struct = field(init=False, repr=False, compare=False)
     _field_names: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -129,7 +151,8 @@ class MessageSpec:
         if at < self.block_length:
             code.append(f"{self.block_length - at}x")
         object.__setattr__(self, "_block", struct.Struct("".join(code)))
-        names = [f.name for f in self.fields] + [v.name for v in self.var_fields]
+        names = [f.name for f in self.fields] + [g.name for g in self.groups]
+        names += [v.name for v in self.var_fields]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.name}: duplicate field names")
         object.__setattr__(self, "_field_names", frozenset(names))
@@ -179,10 +202,23 @@ class Decoded:
             raise TypeError(f"{self.spec.name}.{name} is not an integer field")
         return v
 
+    def int_or(self, name: str, default: int) -> int:
+        """The integer field ``name``, or ``default`` when this template has no such field."""
+        v = self.values.get(name, default)
+        if not isinstance(v, int):
+            raise TypeError(f"{self.spec.name}.{name} is not an integer field")
+        return v
+
     def get_str(self, name: str) -> str:
         v = self.values[name]
         if not isinstance(v, str):
             raise TypeError(f"{self.spec.name}.{name} is not a text field")
+        return v
+
+    def get_group(self, name: str) -> list[dict[str, Any]]:
+        v = self.values[name]
+        if not isinstance(v, list):
+            raise TypeError(f"{self.spec.name}.{name} is not a group")
         return v
 
     def get_bytes(self, name: str) -> bytes:
@@ -244,6 +280,13 @@ def encode(
     if header:
         parts.append(HEADER.pack(spec.block_length, spec.template_id, spec.schema_id, spec.version))
     parts.append(block)
+    for g in spec.groups:
+        entries = vals.get(g.name) or []
+        if len(entries) > 0xFFFF:
+            raise ValueError(f"{spec.name}.{g.name}: {len(entries)} entries exceed 65535")
+        parts.append(GROUP_HEADER.pack(g.block_length, len(entries)))
+        for entry in entries:
+            parts.append(encode(g._entry, entry, header=False))
     for vf in spec.var_fields:
         data = _encode_var(vf, vals.get(vf.name))
         parts.append(VAR_LENGTH.pack(len(data)))
@@ -301,6 +344,20 @@ def decode_block(
                     raise CodecError(f"{spec.name}.{f.name}: unknown {f.enum.__name__} value {ev!r}") from None
     pos = offset + block_length
     end = offset + length
+    for g in spec.groups:
+        if g.since_version > version:
+            values[g.name] = []
+            continue
+        if end - pos < GROUP_HEADER.size:
+            raise CodecError(f"{spec.name}.{g.name}: truncated group header at {pos - offset}")
+        entry_block, count = GROUP_HEADER.unpack_from(data, pos)
+        pos += GROUP_HEADER.size
+        entries: list[dict[str, Any]] = []
+        for _ in range(count):
+            e = decode_block(g._entry, data, pos, end - pos, entry_block, version)
+            entries.append(e.values)
+            pos += e.length
+        values[g.name] = entries
     for vf in spec.var_fields:
         if vf.since_version > version:
             values[vf.name] = "" if vf.kind == "ascii" else b""
