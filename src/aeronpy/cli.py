@@ -453,6 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
     from aeronpy.archive.cli import add_commands as add_archive_commands
 
     add_archive_commands(sub)  # archive, archive-tool, recording, replay
+
+    from aeronpy.cluster.cli import add_commands as add_cluster_commands
+
+    add_cluster_commands(sub)  # cluster-node, cluster-client, cluster-tool
     return parser
 
 

@@ -1,0 +1,20 @@
+"""Command-line commands of the cluster: ``cluster-node`` (one member), ``cluster-client``
+(sample client of the bundled echo service) and ``cluster-tool`` (like Aeron's ClusterTool).
+
+Each lives in its own module; :func:`add_commands` adds them to the ``aeronpy`` parser."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_commands"]
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from aeronpy.cluster.client_cli import add_command as add_client
+    from aeronpy.cluster.node_cli import add_command as add_node
+    from aeronpy.cluster.tool_cli import add_command as add_tool
+
+    add_node(sub)
+    add_client(sub)
+    add_tool(sub)
