@@ -342,7 +342,19 @@ copy_pieces(uint8_t *dst, const piece_t *pieces, Py_ssize_t *pi, Py_ssize_t *po,
     }
 }
 
-/* Write the frames of one message at term_offset (space already reserved); -1 on rvs error. */
+static inline int64_t required_length(Appender *self, Py_ssize_t length);
+
+/* A reserved-value supplier raised: commit what is left of the reservation, [from, end), as
+   one PAD frame so the stream moves on (the message is dropped, the exception propagates). */
+static void
+pad_rest(Appender *self, uint8_t *tb, int32_t from, int32_t end, int32_t term_id)
+{
+    write_header(self, tb, from, end - from, term_id, FLAGS_UNFRAGMENTED, TYPE_PAD);
+    store_i32_release(tb + from, end - from);
+}
+
+/* Write the frames of one message at term_offset (space already reserved); -1 on rvs error
+   (the rest of the reservation is then padding). */
 static int
 write_message(Appender *self, int index, int32_t term_offset, int32_t term_id,
               const piece_t *pieces, Py_ssize_t length, PyObject *rvs)
@@ -353,8 +365,10 @@ write_message(Appender *self, int index, int32_t term_offset, int32_t term_id,
         int32_t frame_length = (int32_t)length + HDR_LENGTH;
         write_header(self, tb, term_offset, frame_length, term_id, FLAGS_UNFRAGMENTED, TYPE_DATA);
         copy_pieces(tb + term_offset + HDR_LENGTH, pieces, &pi, &po, length);
-        if (rvs != NULL && apply_rvs(self, rvs, index, tb, term_offset, frame_length) < 0)
+        if (rvs != NULL && apply_rvs(self, rvs, index, tb, term_offset, frame_length) < 0) {
+            pad_rest(self, tb, term_offset, term_offset + ALIGN32(frame_length), term_id);
             return -1;
+        }
         store_i32_release(tb + term_offset, frame_length);
         return 0;
     }
@@ -369,8 +383,10 @@ write_message(Appender *self, int index, int32_t term_offset, int32_t term_id,
                 flags |= FLAG_END;
             write_header(self, tb, frame_offset, frame_length, term_id, flags, TYPE_DATA);
             copy_pieces(tb + frame_offset + HDR_LENGTH, pieces, &pi, &po, n);
-            if (rvs != NULL && apply_rvs(self, rvs, index, tb, frame_offset, frame_length) < 0)
+            if (rvs != NULL && apply_rvs(self, rvs, index, tb, frame_offset, frame_length) < 0) {
+                pad_rest(self, tb, frame_offset, term_offset + (int32_t)required_length(self, length), term_id);
                 return -1;
+            }
             store_i32_release(tb + frame_offset, frame_length);
             remaining -= n;
             if (remaining <= 0)
@@ -520,8 +536,10 @@ append(Appender *self, const piece_t *pieces, Py_ssize_t length, PyObject *rvs, 
                 return x_end_of_term(self);
             }
             if (kind == 0) {
-                if (write_message(self, index, term_offset, term_id, pieces, length, rvs) < 0)
+                if (write_message(self, index, term_offset, term_id, pieces, length, rvs) < 0) {
+                    self->x_term_offset = (int32_t)resulting;
                     return PY_ERROR_RESULT;
+                }
             } else if (kind == 1) {
                 write_header(self, self->term[index], term_offset, (int32_t)length + HDR_LENGTH, term_id,
                              FLAGS_UNFRAGMENTED, TYPE_DATA);

@@ -28,6 +28,7 @@ NEAR_MAX_TERM_ID = 7 + (1 << 31) - 2  # two terms before MAX_POSITION_EXCEEDED
 op_st = st.one_of(
     st.tuples(st.just("offer"), st.integers(0, 9000), st.booleans()),
     st.tuples(st.just("offer_range"), st.integers(0, 3000), st.integers(-1, 3000)),
+    st.tuples(st.just("offer_fail"), st.integers(0, 9000), st.booleans()),
     st.tuples(st.just("offerv"), st.lists(st.integers(0, 2000), max_size=20), st.booleans()),
     st.tuples(st.just("claim"), st.integers(0, 1400), st.booleans()),
     st.tuples(st.just("pad"), st.integers(-1, 9000), st.just(0)),
@@ -39,6 +40,23 @@ op_st = st.one_of(
 
 def rvs(tb: Any, frame_offset: int, frame_length: int) -> int:
     return frame_offset * 1_000_003 + frame_length
+
+
+def failing_rvs(tb: Any, frame_offset: int, frame_length: int) -> int:
+    raise KeyError("supplier failed")
+
+
+def failing_late_rvs() -> Any:
+    """Fails on the second fragment (the first one is already committed)."""
+    calls = [0]
+
+    def supply(tb: Any, frame_offset: int, frame_length: int) -> int:
+        calls[0] += 1
+        if calls[0] > 1:
+            raise KeyError("supplier failed")
+        return 5
+
+    return supply
 
 
 def payload(n: int, salt: int) -> bytes:
@@ -69,6 +87,9 @@ class Twins:
             try:
                 if kind == "offer":
                     out.append(pub.offer(payload(a, step), reserved_value_supplier=rvs if b else None))
+                elif kind == "offer_fail":
+                    out.append(pub.offer(payload(a, step), reserved_value_supplier=failing_late_rvs() if b
+                                         else failing_rvs))
                 elif kind == "offer_range":
                     out.append(pub.offer(bytearray(payload(2000, step)), a, b))
                 elif kind == "offerv":
@@ -89,7 +110,7 @@ class Twins:
                     self.set_limit(a)
                 elif kind == "connected":
                     d.set_is_connected(lb.metadata, a)
-            except (ValueError, IndexError) as e:
+            except (ValueError, IndexError, KeyError) as e:
                 out.append((type(e), str(e)))
         return out
 
@@ -389,3 +410,31 @@ def test_take_returns_whole_messages_only(tmp_path: Any, native: bool) -> None:
     image.close()
     assert image.take() is None
     lb.close()
+
+
+@pytest.mark.parametrize("native", [True, False])
+@pytest.mark.parametrize("cls", [Publication, ExclusivePublication])
+@pytest.mark.parametrize("size", [100, 3000])
+def test_a_raising_reserved_value_supplier_drops_its_message_but_not_the_stream(
+    native: bool, cls: Any, size: int
+) -> None:
+    """Aeron leaves the frame uncommitted (the stream stalls until the driver's unblocker pads it);
+    here the reservation becomes padding at once and the error still reaches the caller."""
+    with tempfile.TemporaryDirectory() as directory:
+        lb = make_log(directory, TERM, MTU)
+        try:
+            pub = cls(None, lb, "aeron:ipc", STREAM_ID, SESSION_ID, FakeCounter(1 << 40), -1, 1, 1, native=native)
+            assert pub.offer(b"first") > 0
+            with pytest.raises(KeyError):
+                pub.offer(payload(size, 1), reserved_value_supplier=failing_late_rvs() if size > 1400
+                          else failing_rvs)
+            after = pub.offer(b"after")
+            assert after > 0
+            image = Image(None, lb, FakeCounter(0), 1, SESSION_ID, "src", 0, 2, native=native)
+            seen: list[bytes] = []
+            image.poll(lambda buf, off, n, hdr: seen.append(buf.get_bytes(off, n)), 100)
+            assert seen[0] == b"first" and seen[-1] == b"after"
+            assert payload(size, 1) not in seen
+            assert image.position == after
+        finally:
+            lb.close()

@@ -440,17 +440,23 @@ class ExclusivePublication(Publication):
         term_offset = self._term_offset
         position = self._term_begin_position + term_offset
         if position < self._limit_get():
-            if length <= self.max_payload_length:
-                resulting = self._x_append_unfragmented(
-                    self._index, self._term_id, term_offset, buffer, offset, length,
-                    reserved_value_supplier,
-                )
-            else:
-                self._check_message_length(length)
-                resulting = self._x_append_fragmented(
-                    self._index, self._term_id, term_offset, buffer, offset, length,
-                    reserved_value_supplier,
-                )
+            try:
+                if length <= self.max_payload_length:
+                    resulting = self._x_append_unfragmented(
+                        self._index, self._term_id, term_offset, buffer, offset, length,
+                        reserved_value_supplier,
+                    )
+                else:
+                    self._check_message_length(length)
+                    resulting = self._x_append_fragmented(
+                        self._index, self._term_id, term_offset, buffer, offset, length,
+                        reserved_value_supplier,
+                    )
+            except BaseException:
+                if reserved_value_supplier is not None:  # its frames became padding: step past them
+                    raw = d.raw_tail_volatile(self._meta, self._index)
+                    self._term_offset = d.term_offset(raw, self.term_buffer_length)
+                raise
             if resulting > 0:
                 self._term_offset = resulting
                 return self._term_begin_position + resulting

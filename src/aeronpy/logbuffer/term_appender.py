@@ -78,11 +78,23 @@ class _AppenderBase:
         self.max_message_length = d.max_message_length(self.term_length)
         self.max_possible_position = self.term_length << 31
 
+    def _supply(
+        self, rvs: ReservedValueSupplier, tb: Any, frame_offset: int, frame_length: int, end: int, term_id: int
+    ) -> int:
+        """Call the reserved-value supplier; if it raises, the rest of the reservation
+        ``[frame_offset, end)`` becomes one PAD frame (the stream moves on) and the error propagates."""
+        try:
+            return rvs(tb, frame_offset, frame_length)
+        except BaseException:
+            write_pad(tb, frame_offset, end, term_id, self.session_id, self.stream_id)
+            raise
+
     def _write_fragments(
         self, tb: Any, frame_offset: int, term_id: int, src: Any, src_offset: int, length: int,
         rvs: Optional[ReservedValueSupplier],
     ) -> None:
         max_payload = self.max_payload_length
+        start = frame_offset
         session_id = self.session_id
         stream_id = self.stream_id
         pack = HEADER_TAIL.pack
@@ -97,7 +109,8 @@ class _AppenderBase:
             tb.put_bytes(frame_offset + 4, pack(0, flags, HDR_TYPE_DATA, frame_offset, session_id, stream_id, term_id, 0))
             tb.put_bytes(frame_offset + 32, src, src_offset, n)
             if rvs is not None:
-                tb.put_int64(frame_offset + 24, rvs(tb, frame_offset, frame_length))
+                end = start + d.compute_fragmented_length(length, max_payload)
+                tb.put_int64(frame_offset + 24, self._supply(rvs, tb, frame_offset, frame_length, end, term_id))
             tb.put_int32_ordered(frame_offset, frame_length)
             remaining -= n
             if remaining <= 0:
@@ -146,7 +159,8 @@ class TermAppender(_AppenderBase):
         )
         tb.put_bytes(term_offset + 32, src, src_offset, length)
         if rvs is not None:
-            tb.put_int64(term_offset + 24, rvs(tb, term_offset, frame_length))
+            value = self._supply(rvs, tb, term_offset, frame_length, term_offset + aligned, term_id)
+            tb.put_int64(term_offset + 24, value)
         tb.put_int32_ordered(term_offset, frame_length)
         return position
 
@@ -214,7 +228,8 @@ class ExclusiveTermAppender(_AppenderBase):
         )
         tb.put_bytes(term_offset + 32, src, src_offset, length)
         if rvs is not None:
-            tb.put_int64(term_offset + 24, rvs(tb, term_offset, frame_length))
+            value = self._supply(rvs, tb, term_offset, frame_length, resulting, term_id)
+            tb.put_int64(term_offset + 24, value)
         tb.put_int32_ordered(term_offset, frame_length)
         return resulting
 
