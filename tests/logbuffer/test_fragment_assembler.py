@@ -25,12 +25,13 @@ def fragments(session: int, term_offset: int, msg: bytes) -> list[tuple[int, int
     return out
 
 
-def deliver(handler: Any, session: int, flags: int, term_offset: int, data: bytes, py: bool = False) -> Any:
+def deliver(handler: Any, session: int, flags: int, term_offset: int, data: bytes, py: bool = False,
+            image: Any = "img") -> Any:
     raw = bytearray(32 + len(data) + 8)
     HDR.pack_into(raw, 8, 32 + len(data), 0, flags, 1, term_offset, session, 5, 3, 99)
     raw[40 : 40 + len(data)] = data
     buf = PyAtomicBuffer(raw) if py else AtomicBuffer(raw)
-    header = Header(3, 16, context="img")
+    header = Header(3, 16, context=image)
     header.wrap(buf, 8)
     return handler(buf, 40, len(data), header)
 
@@ -99,3 +100,50 @@ def test_unfragmented_passthrough_keeps_header() -> None:
     asm = FragmentAssembler(lambda b, o, n, h: seen.append((h.context, h.reserved_value, h.term_id, n)))
     deliver(asm.on_fragment, 9, 0xC0, 64, b"abc")
     assert seen == [("img", 99, 3, 3)]
+
+
+class FakeImage:
+    def __init__(self, session_id: int) -> None:
+        self.session_id = session_id
+        self.is_closed = False
+
+
+def _begin(assembler: Any, image: FakeImage) -> None:
+    """A first fragment (BEGIN only), so the assembler keeps a buffer for the session."""
+    deliver(assembler, image.session_id, 0x80, 0, b"x" * MAX_PAYLOAD, image=image)
+
+
+def test_buffers_of_closed_images_are_freed_when_sessions_churn() -> None:
+    for cls in (FragmentAssembler, ControlledFragmentAssembler):
+        assembler = cls(lambda *a: None)
+        images = []
+        for session in range(1, 200):
+            image = FakeImage(session)
+            _begin(assembler, image)
+            images.append(image)
+            if len(images) > 3:  # only the last three publishers are alive
+                images.pop(0).is_closed = True
+        assert assembler.session_buffer_count <= 4
+
+
+def test_on_unavailable_image_frees_that_session_at_once() -> None:
+    assembler = FragmentAssembler(lambda *a: None)
+    a, b = FakeImage(7), FakeImage(8)
+    _begin(assembler, a)
+    _begin(assembler, b)
+    assert assembler.session_buffer_count == 2
+    assembler.on_unavailable_image(a)
+    assert assembler.session_buffer_count == 1
+    assert not assembler.free_session_buffer(7) and assembler.free_session_buffer(8)
+
+
+def test_a_new_image_of_the_same_session_does_not_inherit_a_closed_images_partial_message() -> None:
+    got: list[bytes] = []
+    assembler = FragmentAssembler(lambda buf, off, n, hdr: got.append(buf.get_bytes(off, n)))
+    old = FakeImage(5)
+    _begin(assembler, old)
+    old.is_closed = True
+    new = FakeImage(5)
+    for flags, offset, chunk in fragments(5, 0, b"y" * 150):
+        deliver(assembler, 5, flags, offset, chunk, image=new)
+    assert got == [b"y" * 150]

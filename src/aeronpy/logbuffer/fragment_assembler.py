@@ -26,7 +26,7 @@ _MAX_CAPACITY = (1 << 31) - 9
 class BufferBuilder:
     """Growable reassembly buffer plus a private copy of the first fragment's header."""
 
-    __slots__ = ("buffer", "capacity", "limit", "next_term_offset", "first_frame_length", "header")
+    __slots__ = ("buffer", "capacity", "limit", "next_term_offset", "first_frame_length", "header", "image")
 
     def __init__(self, initial_length: int = 4096) -> None:
         self.capacity = max(initial_length, 32)
@@ -36,6 +36,7 @@ class BufferBuilder:
         self.first_frame_length = 0
         self.header = Header(0, 16)
         self.header.buffer = AtomicBuffer(bytearray(32))
+        self.image: Any = None  # the image (header context) its fragments came from
 
     def reset(self) -> None:
         self.limit = 0
@@ -60,6 +61,7 @@ class BufferBuilder:
         self.limit = required
 
     def capture_header(self, header: Header) -> None:
+        self.image = header.context
         h = self.header
         h.initial_term_id = header.initial_term_id
         h.position_bits_to_shift = header.position_bits_to_shift
@@ -81,12 +83,49 @@ class BufferBuilder:
         return h
 
 
+def _image_gone(builder: BufferBuilder) -> bool:
+    return bool(getattr(builder.image, "is_closed", False))
+
+
+class _SessionBuffers:
+    """Per-session builders.  A builder whose image has closed is freed when the next new
+    session needs one, so session churn (publishers coming and going) cannot grow the map
+    without bound; :meth:`on_unavailable_image` frees one at once."""
+
+    _builders: dict[int, BufferBuilder]
+    initial_buffer_length: int
+
+    def _builder_for(self, session_id: int) -> BufferBuilder:
+        builder = self._builders.get(session_id)
+        if builder is None or _image_gone(builder):
+            for sid in [sid for sid, b in self._builders.items() if _image_gone(b)]:
+                self.free_session_buffer(sid)
+            builder = self._builders[session_id] = BufferBuilder(self.initial_buffer_length)
+        return builder
+
+    def free_session_buffer(self, session_id: int) -> bool:
+        """Forget a session's partial message and its buffer (e.g. its image went away)."""
+        builder = self._builders.pop(session_id, None)
+        if builder is None:
+            return False
+        builder.buffer.release()
+        return True
+
+    def on_unavailable_image(self, image: Any) -> None:
+        """Usable as a subscription's ``unavailable_image_handler``: frees that session's buffer."""
+        self.free_session_buffer(image.session_id)
+
+    @property
+    def session_buffer_count(self) -> int:
+        return len(self._builders)
+
+
 def _next_term_offset(buffer: Any, offset: int, length: int) -> int:
     term_offset: int = buffer.get_int32(offset - 24)
     return (term_offset + length + 32 + 31) & ~31
 
 
-class FragmentAssembler(AssemblerBase):
+class FragmentAssembler(AssemblerBase, _SessionBuffers):
     """Reassembles fragmented messages per session id before calling ``delegate``.
 
     Its common path (an unfragmented frame goes straight to the delegate) is taken by the C
@@ -107,8 +146,8 @@ class FragmentAssembler(AssemblerBase):
         session_id = buffer.get_int32(offset - 20)
         builder = self._builders.get(session_id)
         if flags & BEGIN_FLAG:
-            if builder is None:
-                builder = self._builders[session_id] = BufferBuilder(self.initial_buffer_length)
+            if builder is None or builder.image is not header.context:
+                builder = self._builder_for(session_id)
             builder.reset()
             builder.capture_header(header)
             builder.append(buffer, offset, length)
@@ -126,13 +165,6 @@ class FragmentAssembler(AssemblerBase):
             else:
                 builder.reset()
 
-    def free_session_buffer(self, session_id: int) -> bool:
-        """Forget a session's partial message (e.g. its image went away)."""
-        builder = self._builders.pop(session_id, None)
-        if builder is None:
-            return False
-        builder.buffer.release()
-        return True
 
     def clear(self) -> None:
         for builder in self._builders.values():
@@ -141,7 +173,7 @@ class FragmentAssembler(AssemblerBase):
     __call__ = on_fragment
 
 
-class ControlledFragmentAssembler(AssemblerBase):
+class ControlledFragmentAssembler(AssemblerBase, _SessionBuffers):
     """Controlled variant: the delegate's action for a reassembled message is honoured.
 
     On ABORT of a reassembled message the last fragment is un-appended so it can be redelivered.
@@ -164,8 +196,8 @@ class ControlledFragmentAssembler(AssemblerBase):
         builder = self._builders.get(session_id)
         action: Any = _CONTINUE
         if flags & BEGIN_FLAG:
-            if builder is None:
-                builder = self._builders[session_id] = BufferBuilder(self.initial_buffer_length)
+            if builder is None or builder.image is not header.context:
+                builder = self._builder_for(session_id)
             builder.reset()
             builder.capture_header(header)
             builder.append(buffer, offset, length)
@@ -188,11 +220,5 @@ class ControlledFragmentAssembler(AssemblerBase):
                 builder.reset()
         return action
 
-    def free_session_buffer(self, session_id: int) -> bool:
-        builder = self._builders.pop(session_id, None)
-        if builder is None:
-            return False
-        builder.buffer.release()
-        return True
 
     __call__ = on_fragment
