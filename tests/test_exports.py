@@ -21,7 +21,7 @@ PUBLIC = {
         "AeronError", "ConfigurationError", "InvalidChannelError", "InvalidArgumentError", "NotSupportedError",
         "DriverTimeoutError", "ClientTimeoutError", "ClientClosedError", "RegistrationError", "DriverError",
         "CncError", "ActiveDriverError", "StorageSpaceError", "PublicationError", "NotConnectedError",
-        "BackPressuredError", "PublicationClosedError", "MaxPositionExceededError",
+        "BackPressuredError", "PublicationClosedError", "MaxPositionExceededError", "install_sigbus_report",
     },
     "aeronpy.client": {
         "Aeron", "Context", "Publication", "ExclusivePublication", "Subscription", "Image", "BufferClaim",

@@ -59,6 +59,7 @@ __all__ = [
     "BackPressuredError",
     "PublicationClosedError",
     "MaxPositionExceededError",
+    "install_sigbus_report",
 ]
 
 _LAZY = {
@@ -104,9 +105,10 @@ _LAZY = {
     "BackPressuredError": "aeronpy.errors",
     "PublicationClosedError": "aeronpy.errors",
     "MaxPositionExceededError": "aeronpy.errors",
+    "install_sigbus_report": "aeronpy.fault_report",
 }
 
-_SUBPACKAGES = ("aio", "archive", "client", "driver", "tools", "testing")
+_SUBPACKAGES = ("aio", "archive", "client", "cluster", "driver", "tools", "testing")
 
 if TYPE_CHECKING:
     from aeronpy.client.aeron import (
@@ -168,6 +170,9 @@ if TYPE_CHECKING:
         PublicationError,
         RegistrationError,
         StorageSpaceError,
+    )
+    from aeronpy.fault_report import (
+        install_sigbus_report,
     )
     from aeronpy.logbuffer.fragment_assembler import (
         ControlledFragmentAssembler,

@@ -25,6 +25,8 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
 
 #define HDR_LENGTH 32
 #define ALIGN32(x) (((x) + 31) & ~31)
@@ -1973,9 +1975,62 @@ mod_set_source_adapter(PyObject *Py_UNUSED(m), PyObject *fn)
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------- SIGBUS report
+ * A mapped file that shrank under us (truncated, or a sparse file on a full tmpfs) raises
+ * SIGBUS on access; Python cannot turn that into an exception.  The handler writes one clear
+ * line (async-signal-safe write(2) only), restores the previous disposition and returns: the
+ * faulting access runs again and the previous handler (faulthandler, or the default action)
+ * takes over. */
+
+static struct sigaction previous_sigbus;
+static volatile sig_atomic_t sigbus_installed = 0;
+
+static void
+on_sigbus(int sig, siginfo_t *info, void *context)
+{
+    static const char head[] =
+        "\naeronpy: fatal SIGBUS accessing a memory-mapped file at 0x";
+    static const char tail[] =
+        ": the file (a log buffer, cnc.dat or an archive segment) was truncated or deleted,"
+        " or the filesystem holding it (e.g. /dev/shm) is full.\n";
+    char hex[2 * sizeof(uintptr_t)];
+    uintptr_t addr = (uintptr_t)info->si_addr;
+    size_t i;
+    ssize_t ignored;
+    (void)context;
+    for (i = 0; i < sizeof hex; i++) {
+        unsigned d = (unsigned)((addr >> (4 * (sizeof hex - 1 - i))) & 0xF);
+        hex[i] = (char)(d < 10 ? '0' + d : 'a' + d - 10);
+    }
+    ignored = write(2, head, sizeof head - 1);
+    ignored = write(2, hex, sizeof hex);
+    ignored = write(2, tail, sizeof tail - 1);
+    (void)ignored;
+    sigaction(sig, &previous_sigbus, NULL);
+    sigbus_installed = 0;
+}
+
+static PyObject *
+mod_install_sigbus_handler(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(arg))
+{
+    struct sigaction action;
+    if (sigbus_installed)
+        Py_RETURN_FALSE;
+    memset(&action, 0, sizeof action);
+    action.sa_sigaction = on_sigbus;
+    action.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGBUS, &action, &previous_sigbus) != 0)
+        return PyErr_SetFromErrno(PyExc_OSError);
+    sigbus_installed = 1;
+    Py_RETURN_TRUE;
+}
+
 static PyMethodDef module_methods[] = {
     {"set_source_adapter", (PyCFunction)mod_set_source_adapter, METH_O,
      "Register callable(src) -> buffer for sources without the buffer protocol."},
+    {"install_sigbus_handler", (PyCFunction)mod_install_sigbus_handler, METH_NOARGS,
+     "Report a SIGBUS on a mapped file with one clear line, then chain to the previous handler."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -461,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from aeronpy.fault_report import install_sigbus_report
+
+    install_sigbus_report()
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
