@@ -186,4 +186,16 @@ class RecoveryState:
 
 
 def find_recovery_state(reader: CountersReader, cluster_id: int) -> int:
-    return find_counter(reader, RECOVERY_STATE_TYPE_ID, cluster_id)
+    """Id of the RecoveryState counter of ``cluster_id`` (its key holds the cluster id after
+    the three i64 fields, not first), or -1."""
+    found = -1
+    offset = _RECOVERY_HEAD.size - 8  # clusterId i32 follows leadershipTermId, logPosition, timestamp
+
+    def visit(counter_id: int, tid: int, key: bytes, label: str) -> None:
+        nonlocal found
+        if found < 0 and tid == RECOVERY_STATE_TYPE_ID and len(key) >= offset + 4:
+            if struct.unpack_from("<i", key, offset)[0] == cluster_id:
+                found = counter_id
+
+    reader.for_each(visit)
+    return found
