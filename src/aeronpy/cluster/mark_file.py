@@ -215,7 +215,10 @@ class ClusterMarkFile:
         now = epoch_clock()
         candidate_term_id = -1
         if os.path.exists(path):
-            existing = cls.read(path)
+            try:
+                existing = cls.read(path)
+            except ClusterFileError as e:
+                raise ClusterFileError(f"{e}; remove it if no cluster component uses {directory}") from None
             cls._check_takeover(existing, ctype, now, timeout_ms)
             candidate_term_id = int(existing["candidate_term_id"])
             if existing.errors():
