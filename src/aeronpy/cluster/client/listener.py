@@ -1,0 +1,71 @@
+"""What a cluster client is told about egress: Aeron's ``EgressListener`` with Python names.
+
+Subclass :class:`EgressListener` and override what you need (every callback does nothing by
+default), or pass any object with these methods.  ``buffer``/``offset``/``length`` of
+:meth:`~EgressListener.on_message` are the payload after the 32-byte session header, valid only
+during the call (copy with ``buffer.get_bytes(offset, length)``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aeronpy.cluster.codecs import AdminRequestType, AdminResponseCode, EventCode
+from aeronpy.errors import ConfigurationError
+
+__all__ = ["EgressListener", "EgressListenerExtension", "MissingEgressListener"]
+
+
+class EgressListener:
+    """Callbacks for one session's egress (messages of other sessions are filtered out)."""
+
+    def on_message(
+        self, cluster_session_id: int, timestamp: int, buffer: Any, offset: int, length: int, header: Any
+    ) -> None:
+        """A message from a clustered service (``timestamp`` in cluster time units)."""
+
+    def on_session_event(
+        self,
+        correlation_id: int,
+        cluster_session_id: int,
+        leadership_term_id: int,
+        leader_member_id: int,
+        code: EventCode,
+        detail: str,
+    ) -> None:
+        """A SessionEvent after connect: an ERROR, or CLOSED (the session then closes)."""
+
+    def on_new_leader(
+        self, cluster_session_id: int, leadership_term_id: int, leader_member_id: int, ingress_endpoints: str
+    ) -> None:
+        """A new leader was elected; ingress now goes to it (resend what was not answered)."""
+
+    def on_admin_response(
+        self,
+        cluster_session_id: int,
+        correlation_id: int,
+        request_type: AdminRequestType,
+        response_code: AdminResponseCode,
+        message: str,
+        payload: bytes,
+    ) -> None:
+        """The answer to an admin request (e.g. :meth:`AeronCluster.send_admin_request_to_take_a_snapshot`)."""
+
+
+class EgressListenerExtension:
+    """Receives egress messages of schemas other than the cluster's (111)."""
+
+    def on_extension_message(
+        self, block_length: int, template_id: int, schema_id: int, version: int, buffer: Any, offset: int,
+        length: int,
+    ) -> None:
+        """``offset``/``length`` cover the message after its 8-byte SBE header."""
+
+
+class MissingEgressListener(EgressListener):
+    """Stands in when no listener was configured: a session message is a ConfigurationError
+    (as in Aeron: an application that receives egress must say where it goes)."""
+
+    def on_message(
+        self, cluster_session_id: int, timestamp: int, buffer: Any, offset: int, length: int, header: Any
+    ) -> None:
+        raise ConfigurationError("egress_listener must be set on ClusterClientContext to receive egress messages")
