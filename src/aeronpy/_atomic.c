@@ -7,7 +7,7 @@
  *
  * All offsets are bounds-checked.  Atomic operations require natural alignment of the
  * target address.  The pure-Python twin lives in aeronpy/concurrent/atomic_buffer.py.
- * The frame kernels and recvmmsg are in _frame_kernels.c and _datagram_io.c.
+ * The frame kernels and recvmmsg/sendmmsg are in _frame_kernels.c and _datagram_io.c.
  */
 #include "_atomic_buffer.h"
 
@@ -438,7 +438,14 @@ static PyTypeObject AtomicBufferType = {
 
 static PyMethodDef module_methods[] = {
     {"fence", (PyCFunction)ab_fence, METH_NOARGS, "Full memory fence."},
+    {"validate_data_frames", (PyCFunction)(void (*)(void))mod_validate_data_frames, METH_FASTCALL,
+     "validate_data_frames(datagram, length, term_offset, term_length) -> extent or -1."},
+    {"scan_for_gap", (PyCFunction)(void (*)(void))mod_scan_for_gap, METH_FASTCALL,
+     "scan_for_gap(term, rebuild_offset, limit_offset) -> (gap_begin, gap_length)."},
 #ifdef AERONPY_HAVE_RECVMMSG
+    {"send_frames", (PyCFunction)(void (*)(void))mod_send_frames, METH_FASTCALL,
+     "send_frames(fd, sockaddr, term, term_offset, limit, mtu, max_datagrams, pad_type) -> "
+     "(bytes_sent, advance, short_send): one sendmmsg of a term's committed frames."},
     {"recvmmsg_into", (PyCFunction)(void (*)(void))mod_recvmmsg_into, METH_FASTCALL,
      "recvmmsg_into(sock, buffer, slot_length, max_messages) -> list[(length, address)]: "
      "one non-blocking recvmmsg into fixed-size slots of buffer; [] when nothing is waiting."},

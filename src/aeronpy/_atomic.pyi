@@ -44,3 +44,14 @@ def fence() -> None: ...
 def recvmmsg_into(sock: Any, buffer: Any, slot_length: int, max_messages: int) -> list[tuple[int, Any]]:
     """Linux only: one non-blocking recvmmsg into max_messages slots of slot_length bytes of
     buffer; [(length, recvfrom-style address), ...], [] when nothing is waiting."""
+def send_frames(
+    sock: Any, sockaddr: bytes | None, term: Any, term_offset: int, limit: int, mtu: int,
+    max_datagrams: int, pad_type: int,
+) -> tuple[int, int, int]:
+    """Linux only: up to max_datagrams (<= 64) datagrams of the term's committed frames from
+    term_offset (each <= mtu, within limit bytes) sent with one sendmmsg to sockaddr (packed
+    struct sockaddr) or the connected peer: (bytes_sent, advance, short_send)."""
+def validate_data_frames(datagram: Any, length: int, term_offset: int, term_length: int) -> int:
+    """The frames of a DATA/PAD datagram walk cleanly from term_offset: their extent, else -1."""
+def scan_for_gap(term: Any, rebuild_offset: int, limit_offset: int) -> tuple[int, int]:
+    """Loss scan of one term: (gap_begin, gap_length), gap_length 0 when there is no gap."""

@@ -2,7 +2,7 @@
  * aeronpy._atomic, shared by its three sources (one extension module, split by purpose):
  *   _atomic.c         the AtomicBuffer type: acquire/release, CAS, get-and-add, plain access
  *   _frame_kernels.c  the driver's per-frame hot loops over a buffer (term scans, rebuild)
- *   _datagram_io.c    batched datagram receive (recvmmsg)
+ *   _datagram_io.c    batched datagram receive (recvmmsg) and send (sendmmsg of term frames)
  * Every kernel has a pure-Python twin that the tests compare it with.
  */
 #ifndef AERONPY_ATOMIC_BUFFER_H
@@ -102,14 +102,58 @@ check_aligned(AtomicBuffer *self, Py_ssize_t offset, Py_ssize_t len)
         return NULL;                                                               \
     }
 
+/*
+ * The sender's scan of one datagram's worth of a term (shared by scan_for_availability and
+ * send_frames): sums aligned lengths of committed frames from `offset` up to `max_length`
+ * bytes (and the buffer's end).  A PAD frame contributes only its 32-byte header and ends the
+ * scan; the rest of it goes to *padding.
+ */
+static inline Py_ssize_t
+scan_availability(const uint8_t *data, Py_ssize_t capacity, Py_ssize_t offset, Py_ssize_t max_length,
+                  uint16_t pad_type, Py_ssize_t *padding_out)
+{
+    Py_ssize_t limit = capacity - offset, available = 0, padding = 0;
+    if (max_length < limit)
+        limit = max_length;
+    while (available < limit && offset + available <= capacity - 32) {
+        Py_ssize_t frame_offset = offset + available;
+        int32_t frame_length = __atomic_load_n((const int32_t *)(data + frame_offset), __ATOMIC_ACQUIRE);
+        Py_ssize_t aligned;
+        uint16_t type;
+        if (frame_length <= 0)
+            break;
+        aligned = ((Py_ssize_t)frame_length + 31) & ~(Py_ssize_t)31;
+        memcpy(&type, data + frame_offset + 6, 2);
+        if (type == pad_type) {
+            padding = aligned - 32;
+            aligned = 32;
+        }
+        available += aligned;
+        if (available > limit) {
+            available -= aligned;
+            padding = 0;
+            break;
+        }
+        if (padding != 0)
+            break;
+    }
+    *padding_out = padding;
+    return available;
+}
+
 /* _frame_kernels.c: AtomicBuffer methods */
 PyObject *ab_scan_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *ab_scan_for_availability(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *ab_insert_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs);
 
+/* _frame_kernels.c: module functions */
+PyObject *mod_validate_data_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *mod_scan_for_gap(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+
 #ifdef AERONPY_HAVE_RECVMMSG
-/* _datagram_io.c: module function */
+/* _datagram_io.c: module functions */
 PyObject *mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *mod_send_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 #endif
 
 #endif /* AERONPY_ATOMIC_BUFFER_H */

@@ -1,4 +1,4 @@
-/* aeronpy._atomic: batched datagram receive (see _atomic_buffer.h). */
+/* aeronpy._atomic: batched datagram receive and send (see _atomic_buffer.h). */
 #include "_atomic_buffer.h"
 
 #ifdef AERONPY_HAVE_RECVMMSG
@@ -180,6 +180,121 @@ done:
     Py_XDECREF(prev_addr);
     PyMem_Free(heap);
     PyBuffer_Release(&view);
+    return result;
+}
+
+/*
+ * send_frames(fd, sockaddr, term, term_offset, limit, mtu, max_datagrams, pad_type)
+ *     -> (bytes_sent, advance, short_send)
+ *
+ * The sender's data path for one term: scans up to `max_datagrams` datagrams of committed
+ * frames from `term_offset` (each at most `mtu` bytes and within `limit` bytes of the start,
+ * counting skipped padding; a PAD frame sends only its header and its body is skipped, as
+ * scan_for_availability) and sends them with one sendmmsg (MSG_DONTWAIT), to `sockaddr` (a
+ * packed struct sockaddr as bytes) or, when it is None, to the connected peer.  Returns the
+ * bytes sent, how far the term offset advanced over the datagrams sent (their lengths plus
+ * the padding each skipped), and 1 if fewer datagrams went than were scanned (a short send:
+ * a transient EAGAIN/EWOULDBLOCK/EINTR/ECONNREFUSED, or a partial sendmmsg), else 0.  Other
+ * errors raise OSError when nothing was sent.  The GIL is released around the syscall (the
+ * term buffer stays exported meanwhile).  At most 64 datagrams per call.  Python twin:
+ * aeronpy.driver.media.udp_transport.send_frames_py.
+ */
+#define SEND_FRAMES_MAX 64
+
+PyObject *
+mod_send_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    struct mmsghdr msgs[SEND_FRAMES_MAX];
+    struct iovec iovs[SEND_FRAMES_MAX];
+    Py_ssize_t advances[SEND_FRAMES_MAX];
+    Py_buffer term, addr;
+    int has_addr = 0, fd, n = 0, err = 0, count = 0, short_send = 0, i;
+    Py_ssize_t term_offset, limit, mtu, max_datagrams, offset, bytes_sent = 0, advance = 0;
+    int64_t pad_type;
+    PyObject *result = NULL;
+    (void)self;
+    EXPECT_ARGS(8, "send_frames");
+    if ((fd = fd_of(args[0])) < 0)
+        return NULL;
+    if (parse_ssize(args[3], &term_offset) < 0 || parse_ssize(args[4], &limit) < 0 ||
+        parse_ssize(args[5], &mtu) < 0 || parse_ssize(args[6], &max_datagrams) < 0 ||
+        parse_i64(args[7], &pad_type) < 0)
+        return NULL;
+    if (max_datagrams < 0 || max_datagrams > SEND_FRAMES_MAX) {
+        PyErr_Format(PyExc_ValueError, "max_datagrams must be 0..%d: %zd", SEND_FRAMES_MAX, max_datagrams);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[2], &term, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (term_offset < 0 || term_offset > term.len || (term_offset & 7) != 0) {
+        PyErr_Format(PyExc_IndexError, "term offset %zd invalid for capacity %zd", term_offset, term.len);
+        PyBuffer_Release(&term);
+        return NULL;
+    }
+    if (args[1] != Py_None) {
+        if (PyObject_GetBuffer(args[1], &addr, PyBUF_SIMPLE) < 0) {
+            PyBuffer_Release(&term);
+            return NULL;
+        }
+        has_addr = 1;
+        if (addr.len < (Py_ssize_t)sizeof(sa_family_t) || addr.len > (Py_ssize_t)sizeof(struct sockaddr_storage)) {
+            PyErr_SetString(PyExc_ValueError, "sockaddr must be a packed struct sockaddr");
+            goto done;
+        }
+    }
+    offset = term_offset;
+    while (count < max_datagrams) {
+        Py_ssize_t padding = 0, available, max_length = limit - (offset - term_offset);
+        if (max_length > mtu)
+            max_length = mtu;
+        if (max_length <= 0)
+            break;
+        available = scan_availability((const uint8_t *)term.buf, term.len, offset, max_length,
+                                      (uint16_t)pad_type, &padding);
+        if (available == 0)
+            break;
+        iovs[count].iov_base = (uint8_t *)term.buf + offset;
+        iovs[count].iov_len = (size_t)available;
+        memset(&msgs[count], 0, sizeof(msgs[count]));
+        msgs[count].msg_hdr.msg_iov = &iovs[count];
+        msgs[count].msg_hdr.msg_iovlen = 1;
+        if (has_addr) {
+            msgs[count].msg_hdr.msg_name = addr.buf;
+            msgs[count].msg_hdr.msg_namelen = (socklen_t)addr.len;
+        }
+        advances[count] = available + padding;
+        offset += available + padding;
+        count++;
+    }
+    if (count > 0) {
+        Py_BEGIN_ALLOW_THREADS
+        n = sendmmsg(fd, msgs, (unsigned int)count, MSG_DONTWAIT);
+        err = errno;
+        Py_END_ALLOW_THREADS
+        if (n < 0) {
+            if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNREFUSED) {
+                n = 0;
+            } else {
+                errno = err;
+                PyErr_SetFromErrno(PyExc_OSError);
+                goto done;
+            }
+        }
+        for (i = 0; i < n; i++) {
+            if ((Py_ssize_t)msgs[i].msg_len != (Py_ssize_t)iovs[i].iov_len) {
+                n = i;
+                break;
+            }
+            bytes_sent += (Py_ssize_t)iovs[i].iov_len;
+            advance += advances[i];
+        }
+        short_send = n < count;
+    }
+    result = Py_BuildValue("(nni)", bytes_sent, advance, short_send);
+done:
+    if (has_addr)
+        PyBuffer_Release(&addr);
+    PyBuffer_Release(&term);
     return result;
 }
 #endif /* AERONPY_HAVE_RECVMMSG */

@@ -68,7 +68,7 @@ ab_scan_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
 PyObject *
 ab_scan_for_availability(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Py_ssize_t offset, max_length, limit, available = 0, padding = 0;
+    Py_ssize_t offset, max_length, available, padding = 0;
     int64_t pad_type;
     EXPECT_ARGS(3, "scan_for_availability");
     if (parse_ssize(args[0], &offset) < 0 || parse_ssize(args[1], &max_length) < 0 ||
@@ -80,31 +80,7 @@ ab_scan_for_availability(AtomicBuffer *self, PyObject *const *args, Py_ssize_t n
         PyErr_Format(PyExc_IndexError, "scan offset %zd invalid for capacity %zd", offset, self->capacity);
         return NULL;
     }
-    limit = self->capacity - offset;
-    if (max_length < limit)
-        limit = max_length;
-    while (available < limit && offset + available <= self->capacity - 32) {
-        Py_ssize_t frame_offset = offset + available;
-        int32_t frame_length = __atomic_load_n((int32_t *)(self->data + frame_offset), __ATOMIC_ACQUIRE);
-        Py_ssize_t aligned;
-        uint16_t type;
-        if (frame_length <= 0)
-            break;
-        aligned = ((Py_ssize_t)frame_length + 31) & ~(Py_ssize_t)31;
-        memcpy(&type, self->data + frame_offset + 6, 2);
-        if (type == (uint16_t)pad_type) {
-            padding = aligned - 32;
-            aligned = 32;
-        }
-        available += aligned;
-        if (available > limit) {
-            available -= aligned;
-            padding = 0;
-            break;
-        }
-        if (padding != 0)
-            break;
-    }
+    available = scan_availability(self->data, self->capacity, offset, max_length, (uint16_t)pad_type, &padding);
     return Py_BuildValue("(nn)", available, padding);
 }
 
@@ -161,3 +137,125 @@ ab_insert_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
     return PyLong_FromSsize_t(offset);
 }
 
+
+
+/* ------------------------------------------------------------ module functions */
+
+/*
+ * validate_data_frames(datagram, length, term_offset, term_length) -> extent or -1
+ *
+ * The receiver's check of a DATA/PAD datagram before any of it is rebuilt: every frame in
+ * datagram[0:length] (length is capped at the buffer's size) must have frame_length >= 32,
+ * version 0, type DATA or PAD, its term_offset exactly where the previous frame ended (the
+ * first at `term_offset`), end within the term, and a DATA frame must lie wholly inside the
+ * datagram; the frames must cover the datagram exactly, except that a final PAD frame may
+ * extend past it.  Returns the extent (aligned bytes the frames cover) or -1.  `term_offset`
+ * must be 32-byte aligned and inside the term.  Python twin:
+ * aeronpy.driver.publication_image.validate_data_frames_py.
+ */
+static Py_ssize_t
+validate_frames(const uint8_t *src, int64_t length, int64_t term_offset, int64_t term_length)
+{
+    int64_t offset = 0, next_offset = term_offset;
+    int frame_type = -1;
+    if (term_offset < 0 || term_offset >= term_length || (term_offset & 31) != 0)
+        return -1;
+    while (offset <= length - 32) {
+        int32_t frame_length, frame_term_offset;
+        int16_t type;
+        int64_t aligned;
+        memcpy(&frame_length, src + offset, 4);
+        memcpy(&type, src + offset + 6, 2);
+        memcpy(&frame_term_offset, src + offset + 8, 4);
+        frame_type = type;
+        if (frame_length < 32 || src[offset + 4] != 0 || (type != 1 && type != 0) ||
+            (int64_t)frame_term_offset != next_offset)
+            return -1;
+        aligned = ((int64_t)frame_length + 31) & ~(int64_t)31;
+        next_offset += aligned;
+        if (next_offset > term_length || (type == 1 && offset + frame_length > length))
+            return -1;
+        offset += aligned;
+    }
+    if (offset != length && (offset < length || frame_type != 0))
+        return -1;
+    return (Py_ssize_t)offset;
+}
+
+PyObject *
+mod_validate_data_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer src;
+    Py_ssize_t length, term_offset, term_length, extent;
+    (void)self;
+    EXPECT_ARGS(4, "validate_data_frames");
+    if (parse_ssize(args[1], &length) < 0 || parse_ssize(args[2], &term_offset) < 0 ||
+        parse_ssize(args[3], &term_length) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[0], &src, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (length > src.len)
+        length = src.len;
+    if (length < 0)
+        length = 0;
+    extent = validate_frames((const uint8_t *)src.buf, length, term_offset, term_length);
+    PyBuffer_Release(&src);
+    return PyLong_FromSsize_t(extent);
+}
+
+/*
+ * scan_for_gap(term, rebuild_offset, limit_offset) -> (gap_begin, gap_length)
+ *
+ * The receiver's loss scan of one term: walks complete frames (acquire-loaded frame_length
+ * > 0) from `rebuild_offset` while below `limit_offset`; gap_begin is where the walk stopped
+ * (the rebuild position may advance to it).  If that is below the limit, the gap runs on in
+ * 32-byte steps while frame_length stays 0, up to the limit: gap_length is its length, else 0.
+ * `rebuild_offset` must be 32-byte aligned; an access past the buffer raises IndexError.
+ * Python twin: aeronpy.driver.loss_detector.scan_for_gap_offset.
+ */
+PyObject *
+mod_scan_for_gap(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer term;
+    Py_ssize_t offset, limit, gap_begin;
+    const uint8_t *data;
+    (void)self;
+    EXPECT_ARGS(3, "scan_for_gap");
+    if (parse_ssize(args[1], &offset) < 0 || parse_ssize(args[2], &limit) < 0)
+        return NULL;
+    if (offset < 0 || (offset & 31) != 0) {
+        PyErr_Format(PyExc_ValueError, "rebuild_offset %zd must be >= 0 and 32-byte aligned", offset);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[0], &term, PyBUF_SIMPLE) < 0)
+        return NULL;
+    data = (const uint8_t *)term.buf;
+    while (offset < limit) {
+        int32_t frame_length;
+        if (offset > term.len - 4)
+            goto out_of_range;
+        frame_length = __atomic_load_n((const int32_t *)(data + offset), __ATOMIC_ACQUIRE);
+        if (frame_length <= 0)
+            break;
+        offset += ((Py_ssize_t)frame_length + 31) & ~(Py_ssize_t)31;
+    }
+    gap_begin = offset;
+    if (offset < limit) {
+        offset += 32;
+        while (offset < limit) {
+            if (offset > term.len - 4)
+                goto out_of_range;
+            if (__atomic_load_n((const int32_t *)(data + offset), __ATOMIC_ACQUIRE) != 0)
+                break;
+            offset += 32;
+        }
+    } else {
+        offset = gap_begin;
+    }
+    PyBuffer_Release(&term);
+    return Py_BuildValue("(nn)", gap_begin, offset - gap_begin);
+out_of_range:
+    PyBuffer_Release(&term);
+    PyErr_Format(PyExc_IndexError, "scan offset %zd out of bounds for capacity %zd", offset, term.len);
+    return NULL;
+}

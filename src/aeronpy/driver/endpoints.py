@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.destination_tracker import DestinationTracker
+from aeronpy.driver.media.udp_transport import send_frames, send_frames_py
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.protocol import data_header as dh
 from aeronpy.logbuffer.descriptor import TERM_MAX_LENGTH
@@ -122,6 +123,10 @@ class SendChannelEndpoint(_Endpoint):
         self.is_unicast = not channel.is_multicast and tracker is None
         self.now_ns = 0  # cached sender time (set each sender duty cycle)
         self._errors_received = system_counters.get(SystemCounterId.ERROR_FRAMES_RECEIVED)
+        # The C data path (scan + sendmmsg) where the transport offers it and there is one
+        # destination (MDC sends go through the tracker, one destination at a time).
+        send_target = getattr(transport, "send_target", None) if tracker is None else None
+        self._send_target = send_target(destination) if send_target is not None else None
 
     def send(self, data: Any, address: Any = None) -> int:
         # Not counted in "Bytes sent" here: like the C sender, only the data and heartbeat bytes a
@@ -129,6 +134,15 @@ class SendChannelEndpoint(_Endpoint):
         if address is None and self.tracker is not None:
             return self.tracker.send(self.transport, data, self.now_ns)
         return int(self.transport.send(data, address if address is not None else self.destination))
+
+    def send_frames(self, term: Any, term_offset: int, limit: int, mtu: int, max_datagrams: int) -> tuple[int, int, int]:
+        """Send up to ``max_datagrams`` datagrams of ``term``'s committed frames from
+        ``term_offset`` (``send_frames`` in :mod:`~aeronpy.driver.media.udp_transport`):
+        ``(bytes_sent, advance, short_send)``.  One ``sendmmsg`` when the transport allows it."""
+        target = self._send_target
+        if target is not None:
+            return send_frames(target[0], target[1], term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
+        return send_frames_py(self.send, term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
 
     def poll(self, now_ns: int) -> int:
         self.now_ns = now_ns

@@ -15,7 +15,7 @@ sends or reads a clock.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aeronpy.concurrent.atomic_buffer import Buffer
 from aeronpy.driver.feedback_delay import FeedbackDelayGenerator
@@ -23,6 +23,15 @@ from aeronpy.concurrent.bit_util import int32
 from aeronpy.protocol.data_header import FRAME_ALIGNMENT, HEADER_LENGTH
 
 TIMER_INACTIVE = -1
+
+_scan_for_gap: Any = None
+_CAtomicBuffer: Any = None
+try:  # the C kernel of the scan below (the Python code is its twin)
+    from aeronpy import _atomic
+
+    _CAtomicBuffer, _scan_for_gap = _atomic.AtomicBuffer, _atomic.scan_for_gap
+except ImportError:  # pragma: no cover - without the C extension
+    pass
 
 
 class Gap(NamedTuple):
@@ -41,6 +50,9 @@ def scan_for_gap_offset(
     are contiguous up to the limit.  The gap extends in 32-byte steps while ``frame_length``
     stays 0, ending at the first non-zero word or at the limit.
     """
+    if _scan_for_gap is not None and type(term_buffer) is _CAtomicBuffer:
+        gap_begin, gap_length = _scan_for_gap(term_buffer, rebuild_offset, limit_offset)
+        return gap_begin, (Gap(term_id, gap_begin, gap_length) if gap_length else None)
     offset = rebuild_offset
     while offset < limit_offset:
         frame_length = term_buffer.get_int32_volatile(offset)

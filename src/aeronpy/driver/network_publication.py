@@ -12,6 +12,7 @@ from typing import Any, Callable
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.lifecycle import LifecycleState, change_state
+from aeronpy.driver.media.udp_transport import SEND_FRAMES_MAX_DATAGRAMS
 from aeronpy.driver.flow_control import FlowControl
 from aeronpy.driver.retransmit_handler import RetransmitHandler
 from aeronpy.driver.system_counters import SystemCounterId
@@ -223,32 +224,21 @@ class NetworkPublication:
                     self._fc_limits.increment()
             return 0
         self.track_sender_limits = False
-        bytes_sent = 0
-        position = snd_pos
-        term_mask = self.term_mask
-        mtu = self.mtu_length
-        for _ in range(self.max_messages_per_send):
-            term_offset = position & term_mask
-            term = self.term_buffers[(position >> self.bits) % 3]
-            max_length = min(available_window - (position - snd_pos), mtu)
-            if max_length <= 0:
-                break
-            available, padding = scan_for_availability(term, term_offset, max_length, self.term_length)
-            if available == 0:
-                break
-            sent = self.endpoint.send(memoryview(term)[term_offset : term_offset + available])
-            if sent != available:
-                if self._short_sends is not None:
-                    self._short_sends.increment()
-                break
-            bytes_sent += available
-            position += available + padding
-        if position != snd_pos:
-            self.snd_pos.set(position)
+        term_offset = snd_pos & self.term_mask
+        term = self.term_buffers[(snd_pos >> self.bits) % 3]
+        # One call (one sendmmsg) for up to max_messages_per_send datagrams of this term; a
+        # term boundary ends the batch (the next duty cycle continues in the next term).
+        bytes_sent, advance, short_send = self.endpoint.send_frames(
+            term, term_offset, available_window, self.mtu_length, self.max_messages_per_send
+        )
+        if short_send and self._short_sends is not None:
+            self._short_sends.increment()
+        if advance:
+            self.snd_pos.set(snd_pos + advance)
             self.time_of_last_data_or_heartbeat_ns = now_ns
             if self._bytes_sent is not None:
                 self._bytes_sent.get_and_add(bytes_sent)
-        return bytes_sent
+        return int(bytes_sent)
 
     def resend(self, term_id: int, term_offset: int, length: int) -> None:
         """Retransmit ``length`` bytes from ``(term_id, term_offset)`` in MTU-sized datagrams."""
@@ -262,16 +252,18 @@ class NetworkPublication:
         remaining = length
         total = 0
         while remaining > 0:
-            available, padding = scan_for_availability(term, offset, min(remaining, self.mtu_length), self.term_length)
-            if available <= 0:
-                break
-            if self.endpoint.send(memoryview(term)[offset : offset + available]) != available:
+            sent, advance, short_send = self.endpoint.send_frames(
+                term, offset, remaining, self.mtu_length, SEND_FRAMES_MAX_DATAGRAMS
+            )
+            total += sent
+            offset += advance
+            remaining -= advance
+            if short_send:
                 if self._short_sends is not None:
                     self._short_sends.increment()
                 break
-            total += available
-            offset += available + padding
-            remaining -= available + padding
+            if advance == 0:
+                break
         if total:
             if self._retransmits_sent is not None:
                 self._retransmits_sent.increment()

@@ -38,6 +38,42 @@ EOS_FLAG = frames.EOS_FLAG
 REVOKED_FLAG = frames.REVOKED_FLAG
 
 
+def validate_data_frames_py(datagram: Any, length: int, term_offset: int, term_length: int) -> int:
+    """Walk the frames of a DATA/PAD datagram (its first ``length`` bytes, capped at its size);
+    the extent they cover, or -1 if the datagram must be dropped as invalid.
+
+    Every frame needs frame_length >= 32, version 0, type DATA or PAD, its term offset where
+    the previous frame ended (the first at ``term_offset``) and its end within the term; a DATA
+    frame must lie inside the datagram; the frames must cover the datagram exactly, except that
+    a final PAD frame may run past it.  Python twin of the C kernel ``validate_data_frames``."""
+    length = max(0, min(length, len(datagram)))
+    if term_offset < 0 or term_offset >= term_length or term_offset & 31:
+        return -1
+    offset = 0
+    next_offset = term_offset
+    frame_type = -1
+    while offset <= length - 32:
+        frame_length, version, _flags, frame_type, frame_term_offset = FRAME_STRUCT.unpack_from(datagram, offset)
+        if frame_length < 32 or version != 0 or (frame_type != 1 and frame_type != 0) or frame_term_offset != next_offset:
+            return -1
+        aligned = (frame_length + 31) & ~31
+        next_offset += aligned
+        if next_offset > term_length or (frame_type == 1 and offset + frame_length > length):
+            return -1
+        offset += aligned
+    if offset != length and (offset < length or frame_type != 0):
+        return -1
+    return offset
+
+
+validate_data_frames: Callable[[Any, int, int, int], int]
+try:
+    from aeronpy._atomic import validate_data_frames
+except ImportError:  # pragma: no cover - without the C extension
+    validate_data_frames = validate_data_frames_py
+"""The datagram check in use: the C kernel when available, else :func:`validate_data_frames_py`."""
+
+
 ImageState = LifecycleState
 """The shared lifecycle (:mod:`aeronpy.driver.lifecycle`), by this module's name for it."""
 
@@ -199,27 +235,6 @@ class PublicationImage:
         self.connections.append(connection)
         return connection
 
-    def _validate_frames(self, term_offset: int, datagram: memoryview, length: int) -> int:
-        """Walk the frames of a DATA/PAD datagram; returns the validated extent or -1 (invalid)."""
-        term_length = self.term_length
-        if term_offset < 0 or term_offset >= term_length or term_offset & 31:
-            return -1
-        offset = 0
-        next_offset = term_offset
-        frame_type = -1
-        while offset <= length - 32:
-            frame_length, version, _flags, frame_type, frame_term_offset = FRAME_STRUCT.unpack_from(datagram, offset)
-            if frame_length < 32 or version != 0 or (frame_type != 1 and frame_type != 0) or frame_term_offset != next_offset:
-                return -1
-            aligned = (frame_length + 31) & ~31
-            next_offset += aligned
-            if next_offset > term_length or (frame_type == 1 and offset + frame_length > length):
-                return -1
-            offset += aligned
-        if offset != length and (offset < length or frame_type != 0):
-            return -1
-        return offset
-
     def _count_invalid(self) -> None:
         if self._invalid_packets is not None:
             self._invalid_packets.increment()
@@ -237,7 +252,7 @@ class PublicationImage:
             return 0
         if term_id - self.initial_term_id < 0 and (term_id - self.initial_term_id) & 0x80000000:
             return 0
-        extent = self._validate_frames(term_offset, datagram, min(length, len(datagram)))
+        extent = validate_data_frames(datagram, length, term_offset, self.term_length)
         if extent < 0:
             self._count_invalid()
             return 0

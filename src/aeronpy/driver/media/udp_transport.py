@@ -18,24 +18,35 @@
 :func:`recvmmsg_into_py` is a loop of ``recvfrom_into`` and is used where the kernel is
 missing.  A datagram longer than its slot is truncated and reports the truncated (copied)
 length in both (``MSG_TRUNC`` is not requested), as ``recvfrom_into`` does.
+
+``send_frames`` is the sender's data path: the committed frames of a term, up to N datagrams of
+at most an MTU each, sent with one ``sendmmsg`` (C kernel ``aeronpy._atomic.send_frames``, GIL
+released in the syscall) to a packed ``struct sockaddr`` (:func:`sockaddr_of`) or the connected
+peer; its Python twin :func:`send_frames_py` scans and sends one datagram per ``send`` call.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
+import struct
 from collections.abc import Sequence
 from typing import Any, Callable
 
+from aeronpy.concurrent.atomic_buffer import view_of
 from aeronpy.driver.media.udp_channel import Address, UdpChannel
 
 __all__ = [
+    "SEND_FRAMES_MAX_DATAGRAMS",
     "TRANSIENT_ERRNOS",
     "UdpChannelTransport",
     "open_receive_data_transport",
     "open_send_transport",
     "recvmmsg_into",
     "recvmmsg_into_py",
+    "send_frames",
+    "send_frames_py",
+    "sockaddr_of",
 ]
 
 TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ECONNREFUSED})
@@ -83,6 +94,76 @@ try:
 except ImportError:  # pragma: no cover - non-Linux or without the extension
     recvmmsg_into = recvmmsg_into_py
 """The batched receive in use: the C kernel when available, else the Python twin."""
+
+SEND_FRAMES_MAX_DATAGRAMS = 64
+"""The most datagrams one ``send_frames`` call sends."""
+
+
+def send_frames_py(
+    send: Callable[[memoryview], int], term: Any, term_offset: int, limit: int, mtu: int,
+    max_datagrams: int, pad_type: int,
+) -> tuple[int, int, int]:
+    """Python twin of the C ``send_frames``, with ``send(datagram) -> bytes sent`` (0 on a short
+    send) in place of the socket: up to ``max_datagrams`` datagrams of the committed frames of
+    ``term`` (an AtomicBuffer) from ``term_offset``, each at most ``mtu`` bytes and within
+    ``limit`` bytes of the start counting skipped padding (``scan_for_availability``: a PAD
+    frame sends its header only).  Returns ``(bytes_sent, advance, short_send)``: bytes sent,
+    how far the offset advanced over what was sent (plus the padding skipped), and 1 if a
+    datagram was not sent whole.  It sends each datagram as it scans it, where the kernel scans
+    all and then sends once, so an error raised by a later datagram loses the count of the
+    earlier ones (they are sent again: receivers drop duplicates)."""
+    if not 0 <= max_datagrams <= SEND_FRAMES_MAX_DATAGRAMS:
+        raise ValueError(f"max_datagrams must be 0..{SEND_FRAMES_MAX_DATAGRAMS}: {max_datagrams}")
+    view = view_of(term)
+    scan = term.scan_for_availability
+    offset = term_offset
+    bytes_sent = 0
+    for _ in range(max_datagrams):
+        max_length = min(limit - (offset - term_offset), mtu)
+        if max_length <= 0:
+            break
+        available, padding = scan(offset, max_length, pad_type)
+        if available == 0:
+            break
+        if send(view[offset:offset + available]) != available:
+            return bytes_sent, offset - term_offset, 1
+        bytes_sent += available
+        offset += available + padding
+    return bytes_sent, offset - term_offset, 0
+
+
+def _send_frames_unavailable(*_args: Any) -> tuple[int, int, int]:  # pragma: no cover - non-Linux
+    raise OSError(errno.ENOSYS, "sendmmsg is not available")
+
+
+send_frames: Callable[[Any, bytes | None, Any, int, int, int, int, int], tuple[int, int, int]]
+HAVE_SEND_FRAMES = True
+try:
+    from aeronpy._atomic import send_frames
+except ImportError:  # pragma: no cover - non-Linux or without the extension
+    send_frames = _send_frames_unavailable
+    HAVE_SEND_FRAMES = False
+"""``send_frames(sock, sockaddr, term, term_offset, limit, mtu, max_datagrams, pad_type)``: the
+C kernel (see :func:`send_frames_py` for what it does); ``sockaddr`` from :func:`sockaddr_of`,
+or ``None`` for a connected socket."""
+
+
+def sockaddr_of(address: Any) -> bytes | None:
+    """``(host, port)`` with a numeric IPv4/IPv6 host as a packed ``struct sockaddr_in`` /
+    ``sockaddr_in6`` (Linux layout), or ``None`` when it is not one (a name, a scoped IPv6
+    address): the caller then sends through the socket module instead."""
+    host, port = str(address[0]), int(address[1])
+    if not 0 <= port <= 0xFFFF or "%" in host:
+        return None
+    try:
+        if ":" in host:
+            raw = socket.inet_pton(socket.AF_INET6, host)
+            return (struct.pack("=H", socket.AF_INET6) + struct.pack(">HI", port, 0) + raw
+                    + struct.pack("=I", 0))
+        raw = socket.inet_pton(socket.AF_INET, host)
+    except OSError:
+        return None
+    return struct.pack("=H", socket.AF_INET) + struct.pack(">H", port) + raw + bytes(8)
 
 
 def _family_of(host: str) -> int:
@@ -238,6 +319,19 @@ class UdpChannelTransport:
             if e.errno in TRANSIENT_ERRNOS:
                 return 0
             raise
+
+    def send_target(self, address: Address | None) -> tuple[socket.socket, bytes | None] | None:
+        """What the C ``send_frames`` kernel needs to send to ``address`` as :meth:`send` would:
+        ``(socket, packed sockaddr or None when connected)``, or ``None`` when the kernel is
+        unavailable or the address is not numeric (then use :meth:`send`)."""
+        if not HAVE_SEND_FRAMES:
+            return None  # pragma: no cover - non-Linux
+        if self.connect_address is not None or address is None:
+            return self._sock, None
+        sockaddr = sockaddr_of(address)
+        if sockaddr is None or (len(sockaddr) == 28) != (self.family == socket.AF_INET6):
+            return None
+        return self._sock, sockaddr
 
     def recv_into(self, buffer: bytearray | memoryview) -> tuple[int, Address] | None:
         """Receive one datagram into ``buffer``: ``(length, source)`` or ``None``."""
