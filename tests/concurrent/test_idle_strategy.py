@@ -203,3 +203,55 @@ def test_real_idle_calls_return() -> None:
         for _ in range(5):
             s.idle(0)
         s.idle_once()
+
+
+def test_backoff_deep_park_progression() -> None:
+    r = Recorder()
+    b = BackoffIdleStrategy(0, 0, 100, 400, deep_park_after=2, max_deep_park_period_ns=1600,
+                            yield_fn=r.do_yield, park_fn=r.park)
+    for _ in range(11):
+        b.idle(0)
+    # 1 step to spinning, 1 to yielding, 1 to parking, then the parks
+    assert [ns for kind, ns in r.events if kind == "park"] == [100, 200, 400, 400, 400, 800, 1600, 1600]
+    b.idle(1)  # work: back to the start, the deep park forgotten
+    assert (b.state, b.park_period_ns, b.parks_at_max) == (b.NOT_IDLE, 100, 0)
+
+
+def test_backoff_without_deep_park_stays_at_max() -> None:
+    r = Recorder()
+    b = BackoffIdleStrategy(0, 0, 100, 400, yield_fn=r.do_yield, park_fn=r.park)
+    for _ in range(40):
+        b.idle(0)
+    assert max(ns for _, ns in r.events) == 400
+
+
+def test_driver_default_backoff_parks_deeper_and_explicit_args_are_aerons() -> None:
+    default = idle_strategy_from_name("backoff")
+    assert isinstance(default, BackoffIdleStrategy)
+    assert (default.deep_park_after, default.max_deep_park_period_ns) == (16, 4_000_000)
+    exact = idle_strategy_from_name("backoff", "10-20-1us-1ms")
+    assert isinstance(exact, BackoffIdleStrategy) and exact.deep_park_after == 0
+    assert exact.max_deep_park_period_ns == exact.max_park_period_ns
+    six = idle_strategy_from_name("backoff", "1-2-3us-1ms-4-8ms")
+    assert isinstance(six, BackoffIdleStrategy)
+    assert (six.deep_park_after, six.max_deep_park_period_ns) == (4, 8_000_000)
+    assert "deep_park_after=4" in repr(six) and "deep" not in repr(exact)
+
+
+@pytest.mark.parametrize("args", ["1-2-1us-1ms-5", "1-2-1us-1ms-5-10us", "1-2-1us-1ms-x-1ms"])
+def test_backoff_bad_deep_park_args(args: str) -> None:
+    with pytest.raises(ConfigurationError, match="backoff"):
+        idle_strategy_from_name("backoff", args)
+
+
+def test_default_backoff_idles_cheaply() -> None:
+    """Parks at most ~4 ms apart once long idle: about 4x fewer wake-ups than a 1 ms cap."""
+    r = Recorder()
+    b = idle_strategy_from_name("backoff")
+    assert isinstance(b, BackoffIdleStrategy)
+    b._park = r.park
+    b._yield = r.do_yield
+    for _ in range(200):
+        b.idle(0)
+    parks = [ns for kind, ns in r.events if kind == "park"]
+    assert parks[-1] == 4_000_000 and parks.count(1_000_000) == 17
