@@ -27,7 +27,7 @@ def build(tmp_path: Path, n: int) -> tuple[Subscription, list[Any], list[Exclusi
         lb = make_log(tmp_path, TERM)
         logs.append(lb)
         pubs.append(ExclusivePublication(None, lb, "aeron:ipc", STREAM_ID, 100 + i, FakeCounter(1 << 40), -1, i, i))
-        sub.add_image(Image(sub, lb, FakeCounter(0), 1000 + i, 100 + i, f"src{i}", 0, i))
+        sub._add_image(Image(sub, lb, FakeCounter(0), 1000 + i, 100 + i, f"src{i}", 0, i))
     return sub, logs, pubs
 
 
@@ -61,11 +61,11 @@ def test_images_management(tmp_path: Path) -> None:
         before = sub.images
         assert sub.image_count == 2 and sub.is_connected
         assert sub.image_by_session_id(101) is before[1] and sub.image_by_session_id(5) is None
-        removed = sub.remove_image(1000)
+        removed = sub._remove_image(1000)
         assert removed is before[0] and removed.is_closed
         assert len(before) == 2 and sub.images == (before[1],)  # copy on write
-        assert sub.remove_image(1000) is None
-        conductor = sub.conductor
+        assert sub._remove_image(1000) is None
+        conductor = sub._conductor
         sub.close()
         sub.close()
         assert conductor.released == [sub]  # type: ignore[attr-defined]
@@ -80,7 +80,7 @@ def test_images_management(tmp_path: Path) -> None:
 def test_internal_close_returns_images(tmp_path: Path) -> None:
     sub, logs, _ = build(tmp_path, 2)
     try:
-        images = sub.internal_close()
+        images = sub._internal_close()
         assert [im.correlation_id for im in images] == [1000, 1001]
         assert all(im.is_closed for im in images)
     finally:
@@ -101,13 +101,13 @@ def test_single_native_image_binds_poll_to_its_reader(tmp_path: Path) -> None:
         assert sub.take() == b"def" and sub.take() is None
         lb = make_log(tmp_path, TERM)
         logs.append(lb)
-        sub.add_image(Image(sub, lb, FakeCounter(0), 2000, 200, "src", 0, 9))
+        sub._add_image(Image(sub, lb, FakeCounter(0), 2000, 200, "src", 0, 9))
         assert "poll" not in sub.__dict__ and "take" not in sub.__dict__  # two images: round-robin again
         pubs[0].offer(b"ghi")
         assert sub.take() == b"ghi"
-        sub.remove_image(2000)
+        sub._remove_image(2000)
         assert sub.poll == sub.images[0].poll
-        sub.internal_close()
+        sub._internal_close()
         assert "poll" not in sub.__dict__ and sub.poll(lambda *a: None, 10) == 0
     finally:
         for lb in logs:

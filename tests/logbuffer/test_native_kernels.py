@@ -142,7 +142,7 @@ def test_publication_kernel_matches_twin(ops: list[tuple[Any, ...]], exclusive: 
                 assert twins.snapshot(0) == twins.snapshot(1), op
                 assert twins.pubs[0].position == twins.pubs[1].position
             for pub in twins.pubs:
-                pub.internal_close()
+                pub._internal_close()
             assert [p.offer(b"x") for p in twins.pubs] == [-4, -4]
             assert [p.offer_batch([b"x"]) for p in twins.pubs] == [(0, -4), (0, -4)]
         finally:

@@ -275,14 +275,14 @@ class ClientConductor(AgentBase):
 
     def _close_all_resources(self, unmap: bool = True) -> None:
         for publication in list(self.publications.values()):
-            publication.internal_close()
+            publication._internal_close()
         self.publications.clear()
         for subscription in list(self.subscriptions.values()):
-            for image in subscription.internal_close():
+            for image in subscription._internal_close():
                 self._notify_unavailable(subscription, image)
         self.subscriptions.clear()
         for counter in list(self.counters.values()):
-            counter.internal_close()
+            counter._internal_close()
         self.counters.clear()
         if unmap:
             self._unmap_all()
@@ -480,9 +480,9 @@ class ClientConductor(AgentBase):
         """REMOVE_PUBLICATION; with ``revoke`` the REVOKE flag (0x1) is set (Publication.revoke())."""
         with self.lock:
             if publication.is_closed or self.is_closed:
-                publication.internal_close()
+                publication._internal_close()
                 return
-            publication.internal_close()
+            publication._internal_close()
             self.publications.pop(publication.registration_id, None)
             self._release_log_buffers(publication.log_buffers.path)
             flags = cp.REMOVE_PUBLICATION_FLAG_REVOKE if revoke else 0
@@ -499,9 +499,9 @@ class ClientConductor(AgentBase):
     def release_subscription(self, subscription: Subscription) -> None:
         with self.lock:
             if subscription.is_closed or self.is_closed:
-                subscription.internal_close()
+                subscription._internal_close()
                 return
-            for image in subscription.internal_close():
+            for image in subscription._internal_close():
                 self._notify_unavailable(subscription, image)
             self.subscriptions.pop(subscription.registration_id, None)
             self._remove(cp.REMOVE_SUBSCRIPTION, cp.RemoveMessage, subscription.registration_id)
@@ -509,9 +509,9 @@ class ClientConductor(AgentBase):
     def release_counter(self, counter: Counter) -> None:
         with self.lock:
             if counter.is_closed or self.is_closed:
-                counter.internal_close()
+                counter._internal_close()
                 return
-            counter.internal_close()
+            counter._internal_close()
             self.counters.pop(counter.registration_id, None)
             self._remove(cp.REMOVE_COUNTER, cp.RemoveMessage, counter.registration_id)
 
@@ -625,7 +625,7 @@ class ClientConductor(AgentBase):
             position.get(),
             msg.subscriber_position_id,
         )
-        subscription.add_image(image)
+        subscription._add_image(image)
         handler = subscription_handler(subscription, "available") or self.ctx.available_image_handler
         if handler is not None:
             self._call_handler(handler, image)
@@ -635,7 +635,7 @@ class ClientConductor(AgentBase):
         subscription = self.subscriptions.get(msg.subscription_registration_id)
         if subscription is None:
             return
-        image = subscription.remove_image(msg.correlation_id)
+        image = subscription._remove_image(msg.correlation_id)
         if image is not None:
             image.close()
             self._notify_unavailable(subscription, image)
@@ -677,7 +677,7 @@ class ClientConductor(AgentBase):
         msg = cp.CounterUpdate.decode(buffer, offset, length)
         counter = self.counters.pop(msg.correlation_id, None)
         if counter is not None:
-            counter.internal_close()
+            counter._internal_close()
 
     def _on_client_timeout(self, buffer: AtomicBuffer, offset: int, length: int) -> None:
         msg = cp.ClientTimeout.decode(buffer, offset, length)

@@ -26,5 +26,5 @@ class Counter(AtomicCounter):
             self._conductor.release_counter(self)
         self._counter_closed = True
 
-    def internal_close(self) -> None:
+    def _internal_close(self) -> None:
         self._counter_closed = True

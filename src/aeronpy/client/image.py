@@ -319,7 +319,7 @@ class Image:
         The driver stops acknowledging the stream and tells the publisher (ERR frames for a
         network image, ON_PUBLICATION_ERROR for IPC).  Blocks for the driver's answer; raises
         :class:`~aeronpy.errors.RegistrationError` if the driver refused it."""
-        conductor: Any = getattr(self.subscription, "conductor", None)
+        conductor: Any = getattr(self.subscription, "_conductor", None)
         if conductor is None:
             raise RuntimeError("image is not attached to a client")
         conductor.reject_image(self.correlation_id, self.position, reason)

@@ -93,7 +93,7 @@ class _PublicationBase:
         registration_id: int,
         original_registration_id: int,
     ) -> None:
-        self.conductor = conductor
+        self._conductor = conductor
         self.log_buffers = log_buffers
         self.channel = channel
         self.stream_id = stream_id
@@ -194,9 +194,9 @@ class _PublicationBase:
         """Release the publication via the conductor (if any) and mark it closed."""
         if self._closed:
             return
-        if self.conductor is not None:
-            self.conductor.release_publication(self)  # type: ignore[attr-defined]
-        self.internal_close()
+        if self._conductor is not None:
+            self._conductor.release_publication(self)  # type: ignore[attr-defined]
+        self._internal_close()
 
     def revoke(self) -> None:
         """Revoke and close (Java ``Publication.revoke()``): REMOVE_PUBLICATION with the REVOKE
@@ -204,11 +204,11 @@ class _PublicationBase:
         sharing the log, and subscribers' images go unavailable without draining."""
         if self._closed:
             return
-        if self.conductor is not None:
-            self.conductor.release_publication(self, revoke=True)  # type: ignore[attr-defined]
-        self.internal_close()
+        if self._conductor is not None:
+            self._conductor.release_publication(self, revoke=True)  # type: ignore[attr-defined]
+        self._internal_close()
 
-    def internal_close(self) -> None:
+    def _internal_close(self) -> None:
         """Mark closed: offers return CLOSED.  The log buffers stay with the conductor."""
         self._closed = True
         if self._kernel is not None:
@@ -219,9 +219,9 @@ class _PublicationBase:
     def _destination_conductor(self) -> Any:
         if self._closed:
             raise AeronError("publication is closed")
-        if self.conductor is None:
+        if self._conductor is None:
             raise AeronError("publication has no client conductor")
-        return self.conductor
+        return self._conductor
 
     def async_add_destination(self, endpoint_channel: str) -> int:
         """Send ADD_DESTINATION; returns the correlation id (poll with

@@ -32,7 +32,7 @@ class Subscription:
         available_image_handler: Optional[ImageHandler] = None,
         unavailable_image_handler: Optional[ImageHandler] = None,
     ) -> None:
-        self.conductor = conductor
+        self._conductor = conductor
         self.channel = channel
         self.stream_id = stream_id
         self.registration_id = registration_id
@@ -160,18 +160,18 @@ class Subscription:
         """Release via the conductor (if any), then close locally."""
         if self._closed:
             return
-        if self.conductor is not None:
-            self.conductor.release_subscription(self)  # type: ignore[attr-defined]
-        self.internal_close()
+        if self._conductor is not None:
+            self._conductor.release_subscription(self)  # type: ignore[attr-defined]
+        self._internal_close()
 
     # -- multi-destination subscriptions (control-mode=manual) -------------------------------
 
     def _destination_conductor(self) -> Any:
         if self._closed:
             raise AeronError("subscription is closed")
-        if self.conductor is None:
+        if self._conductor is None:
             raise AeronError("subscription has no client conductor")
-        return self.conductor
+        return self._conductor
 
     def async_add_destination(self, endpoint_channel: str) -> int:
         """Send ADD_RCV_DESTINATION; returns the correlation id (``aeron.is_command_active``)."""
@@ -190,11 +190,11 @@ class Subscription:
 
     # -- conductor side ----------------------------------------------------------------------
 
-    def add_image(self, image: Image) -> None:
+    def _add_image(self, image: Image) -> None:
         self._images = (*self._images, image)
         self._bind_poll()
 
-    def remove_image(self, correlation_id: int) -> Image | None:
+    def _remove_image(self, correlation_id: int) -> Image | None:
         """Drop the image with ``correlation_id`` (closing it); returns it or None."""
         images = self._images
         for i, image in enumerate(images):
@@ -208,7 +208,7 @@ class Subscription:
     def has_image(self, correlation_id: int) -> bool:
         return any(img.correlation_id == correlation_id for img in self._images)
 
-    def internal_close(self) -> list[Image]:
+    def _internal_close(self) -> list[Image]:
         """Mark closed, close and drop all images; returns them for the conductor to release."""
         self._closed = True
         images = list(self._images)
