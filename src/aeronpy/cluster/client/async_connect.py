@@ -298,7 +298,7 @@ class AsyncConnect:
             raise AuthenticationError(poller.detail)
 
     def _update_members(self, leader_member_id: int, ingress_endpoints: str) -> None:
-        """REDIRECT: keep (or add) only the publication to the leader the follower named."""
+        """REDIRECT: keep (or add) only a publication to the leader the follower named."""
         self.leader_member_id = leader_member_id
         new_members = {
             member_id: MemberIngress(self.ctx, self.aeron, member_id, endpoint)
@@ -321,7 +321,9 @@ class AsyncConnect:
             if old_leader is not None:
                 old_leader.close()
             new_leader.async_add_publication()
-        self._members = new_members
+        # Only the leader is tried from here on (Aeron races every member again, and a
+        # follower that wins answers with another REDIRECT).
+        self._members = {leader_member_id: new_leader}
         self.state = ConnectState.AWAIT_PUBLICATION_CONNECTED
 
     def _conclude_connect(self) -> AeronCluster:

@@ -24,6 +24,7 @@ from aeronpy.uri import ChannelUri, parse_endpoint
 __all__ = [
     "ClusterClientContext",
     "parse_ingress_endpoints",
+    "parse_channel",
     "PROTOCOL_SEMANTIC_VERSION",
     "DEFAULT_LEADER_HEARTBEAT_TIMEOUT_NS",
 ]
@@ -77,6 +78,13 @@ def parse_ingress_endpoints(text: str | None, name: str = "aeron.cluster.ingress
             raise ConfigurationError(f"{name}={text}: member id {member_id} appears twice")
         found[member_id] = endpoint
     return found
+
+
+def parse_channel(text: str) -> ChannelUri:
+    """Parse a channel, also accepting a bare ``aeron:udp`` (endpoints are added later)."""
+    if text.strip() in ("aeron:udp", "aeron:udp?"):
+        return ChannelUri("", "udp", {})
+    return ChannelUri.parse(text)
 
 
 def _default_idle() -> IdleStrategy:
@@ -143,14 +151,20 @@ class ClusterClientContext:
             if not isinstance(value, str) or not value.strip():
                 raise ConfigurationError(f"{prop[name]} must be specified")
             try:
-                ChannelUri.parse(value)
+                parse_channel(value)
             except InvalidChannelError as e:
                 raise ConfigurationError(f"{prop[name]}={value}: {e}") from None
         assert self.ingress_channel is not None
         if self.ingress_endpoints is not None and not self.ingress_endpoints.strip():
             self.ingress_endpoints = None
+        ingress = parse_channel(self.ingress_channel)
+        if self.ingress_endpoints is None and ingress.is_udp and "endpoint" not in ingress:
+            raise ConfigurationError(
+                f"{prop['ingress_channel']}={self.ingress_channel}: needs endpoint= unless "
+                f"{prop['ingress_endpoints']} is set"
+            )
         if self.ingress_endpoints is not None:
-            if ChannelUri.parse(self.ingress_channel).is_ipc:
+            if ingress.is_ipc:
                 raise ConfigurationError(
                     f"{prop['ingress_endpoints']}={self.ingress_endpoints}: must be unset with IPC ingress "
                     f"({prop['ingress_channel']}={self.ingress_channel})"
@@ -193,7 +207,7 @@ class ClusterClientContext:
     def resolved_egress_channel(self) -> str:
         """The egress subscription's channel: ``rejoin=false`` added for UDP (no silent gaps)."""
         assert self.egress_channel is not None
-        uri = ChannelUri.parse(self.egress_channel)
+        uri = parse_channel(self.egress_channel)
         if uri.is_udp:
             uri = uri.with_param("rejoin", "false")
         return str(uri)
@@ -206,7 +220,7 @@ class ClusterClientContext:
     def ingress_channel_for(self, endpoint: str | None) -> str:
         """The ingress channel with ``endpoint`` substituted (UDP only; IPC/multicast as is)."""
         assert self.ingress_channel is not None
-        uri = ChannelUri.parse(self.ingress_channel)
+        uri = parse_channel(self.ingress_channel)
         if endpoint is not None and uri.is_udp:
             uri = uri.with_param("endpoint", endpoint)
         return str(uri)
