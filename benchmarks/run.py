@@ -12,6 +12,8 @@ in its own processes (publisher and subscriber, or ping and pong):
   ``Subscription.take()`` (the next message as bytes), against pyzmq PUSH/PULL over ``ipc://``
   calling ``recv()`` once per message;
 * round trip of 32 B messages (ping/pong), p50/p90/p99/p99.9/max in microseconds;
+* the asyncio surface (``aeronpy.aio``, roles in ``aio_roles.py``) on the aeronpy driver: IPC 32 B
+  throughput (``async for message in messages()``), round trip, and an idle async subscriber's CPU;
 * each driver's idle CPU (share of one core over a quiet window) and resident memory.
 
 Ratios are given to the C driver + C client cell of the same case and, for the one-per-call loop,
@@ -40,6 +42,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import aio_roles  # noqa: E402  (a sibling module: run.py is run as a script)
 ROOT = HERE.parent
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 CELL_TIMEOUT_S = 300.0
@@ -462,6 +466,30 @@ class Bench:
         p50, p90, p99, p999, pmax = (float(x) for x in line.split())
         return {"p50": p50, "p90": p90, "p99": p99, "p99.9": p999, "max": pmax}
 
+    def aio_cells(self, driver: Driver) -> dict[str, Any]:
+        """The asyncio surface over IPC on this driver: throughput, round trip, idle client CPU."""
+        me = [sys.executable, __file__, "--role"]
+        self.stream += 1
+        count = self.args.messages
+        cells: dict[str, Any] = {}
+        line = self._run_pair(me + ["asub", driver.aeron_dir, "aeron:ipc", str(self.stream), str(count)],
+                              me + ["apub", driver.aeron_dir, "aeron:ipc", str(self.stream), str(count), "32"])
+        received, nbytes, elapsed = line.split()
+        seconds = max(float(elapsed), 1e-9)
+        cells["throughput"] = {"msgs_per_s": int(received) / seconds, "mb_per_s": int(nbytes) / seconds / 1e6}
+        pings = self.args.pings
+        line = self._run_pair(me + ["apong", driver.aeron_dir, "aeron:ipc", "aeron:ipc"],
+                              me + ["aping", driver.aeron_dir, "aeron:ipc", "aeron:ipc", str(pings),
+                                    str(max(100, pings // 10))], result_from_second=True)
+        p50, p90, p99, p999, pmax = (float(x) for x in line.split())
+        cells["round_trip"] = {"p50": p50, "p90": p90, "p99": p99, "p99.9": p999, "max": pmax}
+        idle = subprocess.run(me + ["aidle", driver.aeron_dir, str(IDLE_WINDOW_S)], capture_output=True,
+                              text=True, timeout=CELL_TIMEOUT_S)
+        if idle.returncode != 0 or not idle.stdout.strip():
+            raise RuntimeError(f"idle async subscriber exited {idle.returncode}")
+        cells["idle_client_cpu_percent"] = float(idle.stdout.strip().splitlines()[-1])
+        return cells
+
     def zmq_one_per_call(self, size: int) -> dict[str, Any]:
         try:
             import zmq  # noqa: F401
@@ -542,6 +570,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             cell["error"] = str(e)
                         results["one_per_call"].append(cell)
                         _progress(cell)
+                if "ipc" in transports and kind == "aeronpy":
+                    try:
+                        results["asyncio"] = bench.aio_cells(driver)
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        results["asyncio"] = {"error": str(e)}
+                    _progress({"asyncio": results["asyncio"]})
                 rss, hwm = driver.memory_mb()
                 info.update({"rss_mb": rss, "peak_rss_mb": hwm})
                 results["drivers"][kind] = info
@@ -661,6 +695,18 @@ def table(results: dict[str, Any]) -> str:
         out.append(f"| {'aeronpy' if kind == 'aeronpy' else 'C (in a Python host process)'} | "
                    f"{info['idle_cpu_percent']:.1f} | {info['idle_rss_mb']:.0f} | "
                    f"{info['rss_mb']:.0f} ({info['peak_rss_mb']:.0f}) |")
+    aio_cells = results.get("asyncio")
+    if aio_cells is not None and "error" not in aio_cells:
+        base_tp = _find(tp, driver="aeronpy", client="aeronpy", api="call", transport="ipc", size=32)
+        rt = aio_cells["round_trip"]
+        ratio = f" [{aio_cells['throughput']['msgs_per_s'] / base_tp['msgs_per_s']:.2f}x sync]" if base_tp else ""
+        out.append("")
+        out.append("| asyncio (`aeronpy.aio`), aeronpy driver, IPC 32 B | msgs/s | round trip p50 / p99 µs "
+                   "| idle async subscriber CPU % |")
+        out.append("|---|---:|---:|---:|")
+        out.append(f"| `async for m in sub.messages()` / `await pub.offer()` | "
+                   f"{_fmt_rate(aio_cells['throughput']['msgs_per_s'])}{ratio} | {rt['p50']:.1f} / {rt['p99']:.1f} | "
+                   f"{aio_cells['idle_client_cpu_percent']:.1f} |")
     ll = results.get("low_latency")
     if ll is not None and "throughput" in ll and "round_trip" in ll:
         base_tp = _find(tp, driver="aeronpy", client="aeronpy", api="call", transport="ipc", size=32)
@@ -698,7 +744,10 @@ def main() -> int:
             "zpull": lambda: role_zpull(r[0], int(r[1])),
             "zpush": lambda: role_zpush(r[0], int(r[1]), int(r[2])),
         }
-        roles[args.role]()
+        if args.role in aio_roles.ROLES:
+            aio_roles.run_role(args.role, r)
+        else:
+            roles[args.role]()
         return 0
     if args.quick:
         args.messages, args.pings = min(args.messages, 2000), min(args.pings, 200)

@@ -25,6 +25,11 @@ def test_benchmark_harness_runs_and_reports(tmp_path: Path) -> None:
     assert {(c["api"], c["size"]) for c in cells} == {("call", 32), ("call", 1024), ("batch", 32), ("batch", 1024)}
     assert all("error" not in c and c["msgs_per_s"] > 0 for c in cells), cells
     assert results["drivers"]["aeronpy"]["rss_mb"] > 0
+    aio = results["asyncio"]
+    assert "error" not in aio, aio
+    assert aio["throughput"]["msgs_per_s"] > 0 and aio["round_trip"]["p50"] > 0
+    assert aio["idle_client_cpu_percent"] >= 0
+    assert "asyncio (`aeronpy.aio`)" in done.stdout
     assert "| throughput" in done.stdout and "targets" in done.stdout
     skipped = " ".join(results["skipped"])
     if "C client" in skipped:
