@@ -18,13 +18,17 @@ class FakeClock:
 class FakeCounter:
     """A counter held in a plain int (set, get, get_and_add, increment)."""
 
-    def __init__(self, value: int = 0) -> None:
+    def __init__(self, value: int = 0, counter_id: int = 0) -> None:
         self.value = value
+        self.id = counter_id
 
     def set(self, value: int) -> None:
         self.value = value
 
     def get(self) -> int:
+        return self.value
+
+    def get_plain(self) -> int:
         return self.value
 
     def get_and_add(self, delta: int) -> int:
