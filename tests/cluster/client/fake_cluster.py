@@ -71,6 +71,8 @@ class FakeCluster:
         self.challenge = b"who-goes-there"
         self.expected_credentials = b"friend"
         self.echo = True
+        #: payload -> the echoes to send instead (to corrupt, drop or duplicate them)
+        self.echo_transform: Callable[[bytes], list[bytes]] | None = None
         self.leader_heartbeat_timeout_ns: int | None = 3_000_000_000
         self.echo_timestamp = 1234
         self.admin_response_code = AdminResponseCode.UNAUTHORISED_ACCESS
@@ -156,7 +158,9 @@ class FakeCluster:
                 return
             header = sbe.encode(T.SessionMessageHeader, leadership_term_id=self.leadership_term_id,
                                 cluster_session_id=session.session_id, timestamp=self.echo_timestamp)
-            self._queue(session, header + data[32:])
+            payloads = [data[32:]] if self.echo_transform is None else self.echo_transform(data[32:])
+            for payload in payloads:
+                self._queue(session, header + payload)
         elif name == "SessionCloseRequest":
             session = self.sessions.get(msg.get_int("cluster_session_id"))
             if session is not None:
