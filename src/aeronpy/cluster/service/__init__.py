@@ -16,7 +16,7 @@ from aeronpy.cluster.service.clustered_service import ClusteredService
 from aeronpy.cluster.service.container import ClusteredServiceContainer
 from aeronpy.cluster.service.context import ServiceContainerContext
 from aeronpy.cluster.service.errors import ClusterError, ClusterTerminationException
-from aeronpy.cluster.service.snapshot_loader import read_snapshot_message
+from aeronpy.cluster.service.snapshot_loader import read_snapshot_blob, read_snapshot_message
 from aeronpy.cluster.service.snapshot_taker import SnapshotTaker
 
 __all__ = [
@@ -30,5 +30,6 @@ __all__ = [
     "ClusteredServiceContainer",
     "ServiceContainerContext",
     "SnapshotTaker",
+    "read_snapshot_blob",
     "read_snapshot_message",
 ]

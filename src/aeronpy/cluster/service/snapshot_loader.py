@@ -11,11 +11,12 @@ from typing import Any
 from aeronpy.client.results import ControlledPollAction
 from aeronpy.cluster.codecs import CLUSTER_SCHEMA, SCHEMA_ID, ClusterTimeUnit, SnapshotMark
 from aeronpy.cluster.service.errors import ClusterError
+from aeronpy.cluster.service.snapshot_taker import BLOB_HEADER, BLOB_MAGIC
 from aeronpy.logbuffer.fragment_assembler import ControlledFragmentAssembler
 from aeronpy.protocol import sbe
 from aeronpy.uri import ChannelUri
 
-__all__ = ["ServiceSnapshotLoader", "replay_subscription", "read_snapshot_message"]
+__all__ = ["ServiceSnapshotLoader", "replay_subscription", "read_snapshot_message", "read_snapshot_blob"]
 
 FRAGMENT_LIMIT = 10
 _NULL_I32 = sbe.PRIMITIVES["int32"][1]
@@ -103,3 +104,20 @@ def read_snapshot_message(image: Any, idle_strategy: Any, max_idle_polls: int = 
             raise ClusterError("snapshot ended before the service's own data")
         idle_strategy.idle(fragments)
     raise ClusterError("snapshot data did not arrive")
+
+
+def read_snapshot_blob(image: Any, idle_strategy: Any) -> bytes:
+    """Read back what :meth:`~aeronpy.cluster.service.SnapshotTaker.offer_blob` wrote."""
+    head = read_snapshot_message(image, idle_strategy)
+    if len(head) != BLOB_HEADER.size or head[:4] != BLOB_MAGIC:
+        raise ClusterError(f"expected a snapshot blob header, got {len(head)} bytes {head[:8]!r}")
+    _, total = BLOB_HEADER.unpack(head)
+    parts: list[bytes] = []
+    have = 0
+    while have < total:
+        chunk = read_snapshot_message(image, idle_strategy)
+        parts.append(chunk)
+        have += len(chunk)
+    if have != total:
+        raise ClusterError(f"snapshot blob of {have} bytes, header said {total}")
+    return b"".join(parts)

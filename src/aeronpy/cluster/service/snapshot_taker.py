@@ -7,6 +7,7 @@ archive, ``SnapshotMarker BEGIN`` · records · ``SnapshotMarker END``, then the
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,13 @@ from aeronpy.protocol import sbe
 from aeronpy.uri import ChannelUri
 
 __all__ = ["SnapshotTaker", "ServiceSnapshotTaker", "record_snapshot", "find_recording_counter_by_session",
-           "is_recording_active"]
+           "is_recording_active", "BLOB_HEADER", "BLOB_CHUNK_LENGTH"]
+
+#: A blob written by :meth:`SnapshotTaker.offer_blob`: magic, total length, then chunks.
+BLOB_HEADER = struct.Struct("<4sq")
+BLOB_MAGIC = b"BLOB"
+#: Chunk size: well under the max message length of the smallest term (64 KiB / 8).
+BLOB_CHUNK_LENGTH = 4096
 
 
 class SnapshotTaker:
@@ -43,6 +50,15 @@ class SnapshotTaker:
             if result == results.MAX_POSITION_EXCEEDED:
                 raise ClusterError(f"snapshot publication at max position: term-length={self.publication.term_buffer_length}")
             self.idle_strategy.idle(0)
+
+    def offer_blob(self, data: bytes | bytearray | memoryview) -> None:
+        """Write ``data`` of any length as a header record and chunks of at most
+        :data:`BLOB_CHUNK_LENGTH` bytes; :func:`~aeronpy.cluster.service.snapshot_loader.read_snapshot_blob`
+        reads it back."""
+        view = memoryview(data).cast("B")
+        self.offer(BLOB_HEADER.pack(BLOB_MAGIC, len(view)))
+        for start in range(0, len(view), BLOB_CHUNK_LENGTH):
+            self.offer(bytes(view[start:start + BLOB_CHUNK_LENGTH]))
 
     def mark(self, type_id: int, log_position: int, leadership_term_id: int, index: int, mark: SnapshotMark,
              time_unit: ClusterTimeUnit | None, app_version: int) -> None:
