@@ -197,7 +197,7 @@ def cmd_cluster_client(args: argparse.Namespace) -> int:
             from aeronpy.driver.media_driver import MediaDriver
 
             args.dir = tempfile.mkdtemp(prefix="aeronpy-cluster-client-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-            driver = MediaDriver.launch(DriverContext.from_properties(env={}, aeron_dir=args.dir, dir_delete_on_shutdown=True))
+            driver = MediaDriver.launch(DriverContext.from_properties(env={}, aeron_dir=args.dir, dir_delete_on_shutdown=True, dir_mode=0o700, file_mode=0o600))
         return _run(args, tracker, listener)
     finally:
         if driver is not None:
