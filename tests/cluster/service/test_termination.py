@@ -106,3 +106,63 @@ def test_service_error_is_counted_and_recorded(fake_cm: FakeConsensusModule, con
     errors = ClusterMarkFile.read(container.mark_file.path).errors()
     assert [(count, text) for count, _, _, text in errors] == [(2, "ValueError: service bug")]
     assert container.is_running, "a service error does not stop the container"
+
+
+def test_closed_aeron_client_aborts_without_on_terminate(fake_cm: FakeConsensusModule,
+                                                         container_factory: Any) -> None:
+    service, container = start_joined(fake_cm, container_factory, Role.FOLLOWER)
+    container.aeron.close()
+    assert container.terminated.wait(10)
+    assert "terminate" not in service.names()
+
+
+class Collecting:
+    """A delegating error handler: keeps errors, then hands them on."""
+
+    instances: list[Collecting] = []
+
+    def __init__(self) -> None:
+        self.seen: list[BaseException] = []
+        self.next_handler: Any = None
+        Collecting.instances.append(self)
+
+    def next(self, handler: Any) -> None:
+        self.next_handler = handler
+
+    def on_error(self, error: BaseException) -> None:
+        self.seen.append(error)
+        self.next_handler(error)
+
+
+def test_delegating_error_handler_sees_errors_first(fake_cm: FakeConsensusModule, container_factory: Any) -> None:
+    def boom(service: RecordingService, *args: Any) -> None:
+        raise ValueError("delegated")
+
+    Collecting.instances.clear()
+    service, container = start_joined(
+        fake_cm, container_factory, Role.FOLLOWER, RecordingService({"message": boom}),
+        delegating_error_handler=f"{__name__}:Collecting")
+    fake_cm.append_session_message(-1, b"x")
+    fake_cm.commit()
+    wait_for(lambda: container.errors, 10, "the error to reach the container")
+    [handler] = Collecting.instances
+    assert [str(e) for e in handler.seen] == ["delegated"]
+    assert [str(e) for e in container.errors] == ["delegated"]
+
+
+def test_start_ack_waits_for_the_consensus_module_to_subscribe(fake_cm: FakeConsensusModule,
+                                                               container_factory: Any, cm_client: Any) -> None:
+    import time
+
+    from tests.cluster.service.fake_cm import CONTROL_CHANNEL
+
+    fake_cm.from_services.close()
+    fake_cm.allocate_recovery_state()
+    service = RecordingService()
+    container = container_factory(service)
+    service.await_event("start")
+    time.sleep(0.2)
+    fake_cm.from_services = cm_client.add_subscription(CONTROL_CHANNEL, 105)
+    ack = fake_cm.await_ack(0)
+    assert ack.get_int("relevant_id") == container.aeron.client_id
+    assert container.is_running

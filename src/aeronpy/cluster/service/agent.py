@@ -19,7 +19,7 @@ from aeronpy.cluster.codecs import NULL_VALUE, CloseReason, ClusterAction, Clust
 from aeronpy.cluster.counters import COMMIT_POSITION_TYPE_ID, Role, RecoveryState, find_counter, find_recovery_state
 from aeronpy.cluster.service.client_session import ClientSession
 from aeronpy.cluster.service.cluster import Cluster, ClusterIdleStrategy
-from aeronpy.cluster.service.consensus_module_proxy import ConsensusModuleProxy
+from aeronpy.cluster.service.consensus_module_proxy import ConsensusModuleNotConnectedError, ConsensusModuleProxy
 from aeronpy.cluster.service.context import SNAPSHOT_TYPE_ID, ServiceContainerContext
 from aeronpy.cluster.service.errors import ClusterError, ClusterTerminationException
 from aeronpy.cluster.service.log_adapter import (
@@ -40,6 +40,8 @@ __all__ = ["ClusteredServiceAgent"]
 
 _LOG = logging.getLogger("aeronpy.cluster.service")
 ONE_MILLISECOND_NS = 1_000_000
+#: How long an ack waits for the control publication to connect before giving up.
+ACK_CONNECT_TIMEOUT_NS = 10_000_000_000
 MARK_FILE_UPDATE_INTERVAL_MS = 1_000
 NULL_POSITION = -1
 
@@ -99,8 +101,11 @@ class ClusteredServiceAgent:
 
     def do_work(self) -> int:
         now_ns = self.nano_clock()
-        self._track_cycle(now_ns)
         try:
+            if self.is_abort or self.aeron.is_closed:
+                self.is_abort = True
+                raise AgentTerminationException("unexpected Aeron close")
+            self._track_cycle(now_ns)
             if not self.is_started:
                 return self._try_start(now_ns)
             work = 0
@@ -197,10 +202,20 @@ class ClusteredServiceAgent:
                 f"snapshotRecordingId={snapshot_recording_id}: {error}") from error
 
     def _ack(self, log_position: int, relevant_id: int) -> None:
+        """Send the next ack, retrying back-pressure; a control publication not (yet) connected
+        is retried for up to :data:`ACK_CONNECT_TIMEOUT_NS` (the consensus module may be
+        subscribing right now)."""
         ack_id = self.ack_id
         self.ack_id += 1
         self.idle_strategy.reset()
-        while not self.proxy.ack(log_position, self.cluster.time, ack_id, relevant_id, self.service_id):
+        deadline = self.nano_clock() + ACK_CONNECT_TIMEOUT_NS
+        while True:
+            try:
+                if self.proxy.ack(log_position, self.cluster.time, ack_id, relevant_id, self.service_id):
+                    return
+            except ConsensusModuleNotConnectedError:
+                if self.nano_clock() > deadline:
+                    raise
             self.idle_strategy.idle()
 
     # -- archive access ----------------------------------------------------------------------

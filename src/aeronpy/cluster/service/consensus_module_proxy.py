@@ -15,13 +15,17 @@ from aeronpy.cluster.codecs import T
 from aeronpy.cluster.service.errors import ClusterError
 from aeronpy.protocol import sbe
 
-__all__ = ["ConsensusModuleProxy"]
+__all__ = ["ConsensusModuleProxy", "ConsensusModuleNotConnectedError", "check_result"]
+
+
+class ConsensusModuleNotConnectedError(ClusterError):
+    """The control publication to the consensus module has no subscriber (yet, or any more)."""
 
 
 def check_result(position: int, what: str) -> None:
     """Raise for results that retrying cannot fix."""
     if position == results.NOT_CONNECTED:
-        raise ClusterError(f"{what}: publication to the consensus module is not connected")
+        raise ConsensusModuleNotConnectedError(f"{what}: publication to the consensus module is not connected")
     if position == results.CLOSED:
         raise ClusterError(f"{what}: publication to the consensus module is closed")
     if position == results.MAX_POSITION_EXCEEDED:

@@ -51,6 +51,7 @@ class ClusteredServiceContainer:
         self._closed = False
         self.terminated = threading.Event()
         self.errors: list[BaseException] = []
+        self._delegate: Any = None
         try:
             self._conclude()
         except BaseException:
@@ -61,6 +62,8 @@ class ClusteredServiceContainer:
 
     def _conclude(self) -> None:
         ctx = self.ctx
+        if ctx.delegating_error_handler:
+            self._delegate = _load_delegating_error_handler(ctx.delegating_error_handler, self._record_error)
         cluster_dir = os.path.abspath(ctx.cluster_dir)
         mark_dir = os.path.abspath(ctx.resolved_mark_file_dir)
         os.makedirs(cluster_dir, exist_ok=True)
@@ -106,6 +109,17 @@ class ClusteredServiceContainer:
     def _on_error(self, error: BaseException) -> None:
         if isinstance(error, ClusterTerminationException):
             return
+        if self._delegate is not None:
+            try:
+                self._delegate.on_error(error)
+                return
+            except Exception as e:  # a failing delegate must not hide the error
+                self._record_error(e)
+        self._record_error(error)
+
+    def _record_error(self, error: BaseException) -> None:
+        """The container's own handling: kept, written to the mark file's error log, passed
+        to ``ctx.error_handler`` (else logged)."""
         self.errors.append(error)
         if self.mark_file is not None:
             text = "".join(traceback.format_exception_only(type(error), error)).strip()
@@ -201,6 +215,29 @@ class _Finishing:
             self.agent.on_close()
         finally:
             self.done.set()
+
+
+def _load_delegating_error_handler(spec: str, next_handler: Any) -> Any:
+    """``aeron.cluster.service.delegating.error.handler``: ``module:Class`` whose instance has
+    ``on_error(error)`` and, optionally, ``next(handler)`` (given the container's own handling)."""
+    import importlib
+
+    from aeronpy.cluster.service.context import PROPERTY_NAMES
+    from aeronpy.errors import ConfigurationError
+
+    module_name, sep, attr = spec.partition(":")
+    if not sep:
+        module_name, _, attr = spec.rpartition(".")
+    prop = PROPERTY_NAMES["delegating_error_handler"]
+    try:
+        handler = getattr(importlib.import_module(module_name), attr)()
+    except Exception as e:
+        raise ConfigurationError(f"{prop}={spec}: cannot create it: {e}") from None
+    if not callable(getattr(handler, "on_error", None)):
+        raise ConfigurationError(f"{prop}={spec}: has no on_error(error) method")
+    if callable(getattr(handler, "next", None)):
+        handler.next(next_handler)
+    return handler
 
 
 def _epoch_ms() -> int:
