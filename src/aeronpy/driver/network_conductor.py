@@ -58,6 +58,7 @@ class NetworkSubscriptionLink:
     params: Any
     is_spy: bool = False
     spy_canonical_form: str = ""
+    spy_channel_tag: int | None = None
 
     def matches_image(self, image: PublicationImage) -> bool:
         return (
@@ -70,7 +71,10 @@ class NetworkSubscriptionLink:
     def matches_publication(self, publication: NetworkPublication) -> bool:
         return (
             self.is_spy
-            and publication.endpoint.channel.canonical_form == self.spy_canonical_form
+            and (
+                publication.endpoint.channel.canonical_form == self.spy_canonical_form
+                or (self.spy_channel_tag is not None and publication.endpoint.channel.channel_tag == self.spy_channel_tag)
+            )
             and publication.stream_id == self.stream_id
             and (self.session_id is None or self.session_id == publication.session_id)
         )
@@ -379,7 +383,7 @@ class NetworkConductor:
             udp = self._parse(uri.without_prefix())
             link = NetworkSubscriptionLink(
                 msg.correlation_id, msg.client_id, msg.stream_id, msg.channel, params.session_id, None, params,
-                is_spy=True, spy_canonical_form=str(udp.canonical_form),
+                is_spy=True, spy_canonical_form=str(udp.canonical_form), spy_channel_tag=udp.channel_tag,
             )
             self.subscriptions.append(link)
             self.resources.client_proxy.on_subscription_ready(msg.correlation_id, -1)
