@@ -1,0 +1,219 @@
+"""A one-member cluster in one process: driver + archive + consensus module + service container
+(cluster.md §3, §4.5, §4.9-§4.11), driven by the real cluster client."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aeronpy.cluster import counters as cc
+from aeronpy.cluster.codecs import CloseReason
+from aeronpy.cluster.examples.echo import EchoService
+from aeronpy.cluster.service import ClusteredService
+from tests.cluster.consensus.harness import Collector, Member, connect_client, members_string, new_base_dir
+from tests.conftest import wait_for
+
+
+class TimerService(ClusteredService):
+    """``timer:<id>`` schedules timer <id> 50 ms ahead; its expiry offers a service message;
+    everything seen is recorded."""
+
+    def __init__(self) -> None:
+        self.cluster: Any = None
+        self.events: list[tuple[Any, ...]] = []
+        self.lock = threading.Lock()
+
+    def _add(self, *event: Any) -> None:
+        with self.lock:
+            self.events.append(event)
+
+    def on_start(self, cluster: Any, snapshot_image: Any) -> None:
+        self.cluster = cluster
+
+    def on_session_open(self, session: Any, timestamp: int) -> None:
+        self._add("open", session.id)
+
+    def on_session_close(self, session: Any, timestamp: int, close_reason: Any) -> None:
+        self._add("close", session.id, CloseReason(close_reason))
+
+    def on_session_message(self, session: Any, timestamp: int, buffer: Any, offset: int, length: int,
+                           header: Any) -> None:
+        data = buffer.get_bytes(offset, length)
+        self._add("message", None if session is None else session.id, data)
+        if data.startswith(b"timer:"):
+            self.cluster.schedule_timer_reliably(int(data[6:]), timestamp + 50)
+
+    def on_timer_event(self, correlation_id: int, timestamp: int) -> None:
+        self._add("timer", correlation_id)
+        self.cluster.offer_reliably(b"fired:%d" % correlation_id)
+
+    def kinds(self, kind: str) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return [e for e in self.events if e[0] == kind]
+
+
+def _start(tmp_path: Path, service: Any, **props: str) -> Iterator[Member]:
+    m = Member(0, members_string(1), new_base_dir(tmp_path), service, props=dict(props))
+    try:
+        m.start()
+        wait_for(lambda: m.cm.agent.election is None and m.cm.agent.role == cc.Role.LEADER, 20, "the leader")
+        yield m
+    finally:
+        m.stop()
+        m.cleanup()
+
+
+@pytest.fixture
+def echo_node(tmp_path: Path) -> Iterator[Member]:
+    yield from _start(tmp_path, EchoService())
+
+
+@pytest.fixture
+def timer_node(tmp_path: Path) -> Iterator[Member]:
+    yield from _start(tmp_path, TimerService(), **{"aeron.cluster.session.timeout": "1s"})
+
+
+def _counter(m: Member, type_id: int) -> int:
+    reader = m.cm.agent.aeron.counters_reader
+    return int(reader.get_counter_value(cc.find_counter(reader, type_id, 0)))
+
+
+def _send_all(client: Any, messages: list[bytes]) -> None:
+    deadline = time.monotonic() + 20
+    for msg in messages:
+        while client.offer(msg) < 0:
+            client.poll_egress()
+            assert time.monotonic() < deadline, "ingress stuck"
+            time.sleep(0.001)
+
+
+def test_single_member_elects_itself_and_echoes_in_order(echo_node: Member) -> None:
+    collector = Collector()
+    got = collector.messages
+    client = connect_client(echo_node.members, echo_node.aeron_dir, listener=collector)
+    try:
+        assert client.leader_member_id == 0 and client.cluster_session_id == 1
+        messages = [b"msg-%04d" % i for i in range(200)]
+        _send_all(client, messages)
+
+        def all_back() -> bool:
+            client.poll_egress()
+            return len(got) >= len(messages)
+
+        wait_for(all_back, 20, "200 echoes")
+        assert got == messages
+        assert echo_node.service.message_count == 200
+        assert _counter(echo_node, cc.COMMIT_POSITION_TYPE_ID) >= echo_node.cm.agent.log_publisher.position - 256
+        assert _counter(echo_node, cc.NODE_ROLE_TYPE_ID) == cc.Role.LEADER
+        assert _counter(echo_node, cc.CONSENSUS_MODULE_STATE_TYPE_ID) == cc.ConsensusModuleState.ACTIVE
+    finally:
+        client.close()
+
+
+def test_log_holds_what_the_leader_appended_with_its_timestamps(echo_node: Member) -> None:
+    """The log recording in the local archive is the leader's log: SessionOpenEvent, then the
+    session messages rewritten with the leader's term, session id and cluster timestamp."""
+    from aeronpy.cluster.codecs import CLUSTER_SCHEMA
+    from aeronpy.protocol import sbe
+
+    client = connect_client(echo_node.members, echo_node.aeron_dir)
+    before = int(time.time() * 1000)
+    try:
+        _send_all(client, [b"alpha", b"beta"])
+        wait_for(lambda: echo_node.service.message_count == 2, 10, "2 messages applied")
+    finally:
+        client.close()
+    agent = echo_node.cm.agent
+    wait_for(lambda: agent.commit_position() >= agent.log_publisher.position, 10, "commit")
+    from aeronpy.archive.client import AeronArchive, AeronArchiveContext
+
+    arc = AeronArchive.connect(AeronArchiveContext(aeron_dir=echo_node.aeron_dir, control_response_stream_id=777))
+    try:
+        sub = arc.replay(agent.log_recording_id, "aeron:ipc", 4242, 0, agent.commit_position())
+        names: list[tuple[str, Any]] = []
+
+        def on(b: Any, o: int, n: int, h: Any) -> None:
+            d = sbe.decode(CLUSTER_SCHEMA, b.get_bytes(o, n))
+            assert d is not None
+            names.append((d.spec.name, d))
+
+        wait_for(lambda: sub.poll(on, 10) or len(names) >= 5, 10, "the log replay")
+        sub.close()
+    finally:
+        arc.close()
+    kinds = [n for n, _ in names]
+    assert kinds[:4] == ["NewLeadershipTermEvent", "SessionOpenEvent", "SessionMessageHeader", "SessionMessageHeader"]
+    term_event = names[0][1]
+    assert term_event.get_int("leadership_term_id") == 0 and term_event.get_int("term_base_log_position") == 0
+    for _, d in names[2:4]:
+        assert d.get_int("cluster_session_id") == 1 and d.get_int("leadership_term_id") == 0
+        assert d.get_int("timestamp") >= before - 1000
+
+
+def test_timers_fire_through_the_log_and_service_messages_are_sequenced(timer_node: Member) -> None:
+    svc = timer_node.service
+    client = connect_client(timer_node.members, timer_node.aeron_dir)
+    try:
+        _send_all(client, [b"timer:7", b"timer:8"])
+        wait_for(lambda: len(svc.kinds("message")) >= 4, 10, "timers and their service messages")
+        assert [e[1] for e in svc.kinds("timer")] == [7, 8]
+        service_messages = [e for e in svc.kinds("message") if e[1] is None]
+        assert [e[2] for e in service_messages] == [b"fired:7", b"fired:8"]
+        assert len(timer_node.cm.agent.timer_service) == 0
+    finally:
+        client.close()
+
+
+def test_client_close_and_session_timeout(timer_node: Member) -> None:
+    svc = timer_node.service
+    first = connect_client(timer_node.members, timer_node.aeron_dir)
+    wait_for(lambda: svc.kinds("open"), 10, "the first session open")
+    first.close()
+    wait_for(lambda: svc.kinds("close"), 10, "the first session close")
+    assert svc.kinds("close")[0][2] == CloseReason.CLIENT_ACTION
+    second = connect_client(timer_node.members, timer_node.aeron_dir)
+    try:
+        sid = second.cluster_session_id
+        assert sid == 2
+        wait_for(lambda: len(svc.kinds("close")) == 2, 10, "the idle session to time out")
+        assert svc.kinds("close")[1] == ("close", sid, CloseReason.TIMEOUT)
+        assert _counter(timer_node, cc.CLIENT_TIMEOUT_COUNT_TYPE_ID) == 1
+    finally:
+        second.close()
+
+
+def test_hostile_ingress_is_counted_and_dropped(echo_node: Member) -> None:
+    """Garbage, unknown templates, foreign schemas and messages for unknown sessions never
+    reach the log; the CM counts them and carries on serving clients."""
+    from aeronpy.cluster.codecs import T
+    from aeronpy.protocol import sbe
+
+    aeron = echo_node.cm.agent.aeron
+    endpoint = echo_node.cm.agent.this_member.ingress_endpoint
+    pub = aeron.add_publication(f"aeron:udp?endpoint={endpoint}", 101)
+    wait_for(lambda: pub.is_connected, 10, "a raw ingress publication")
+    position_before = echo_node.cm.agent.log_publisher.position
+    junk = [
+        b"\x00" * 3,
+        b"\xff" * 64,
+        sbe.encode(T.SessionEvent, cluster_session_id=1, detail="x"),
+        b"\x10\x00\x03\x00\x65\x00\x0e\x00" + b"\x00" * 16,
+        sbe.encode(T.SessionMessageHeader, leadership_term_id=0, cluster_session_id=99, timestamp=0) + b"payload",
+        sbe.encode(T.SessionConnectRequest, correlation_id=1, response_stream_id=102, version=3 << 16,
+                   response_channel="not a channel"),
+    ]
+    for message in junk:
+        wait_for(lambda m=message: pub.offer(m) > 0, 5, "offer")
+    wait_for(lambda: _counter(echo_node, cc.INVALID_REQUEST_COUNT_TYPE_ID) >= 4, 10, "invalid requests counted")
+    assert echo_node.cm.agent.log_publisher.position == position_before
+    client = connect_client(echo_node.members, echo_node.aeron_dir)
+    try:
+        _send_all(client, [b"still-alive"])
+        wait_for(lambda: echo_node.service.message_count == 1, 10, "the cluster to go on")
+    finally:
+        client.close()
