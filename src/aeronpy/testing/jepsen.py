@@ -60,6 +60,7 @@ __all__ = [
     "JepsenReport",
     "OpGenerator",
     "run",
+    "cluster_node_available",
     "client_main",
     "main",
 ]
@@ -163,6 +164,15 @@ class NetnsTopology:
 # -- members ------------------------------------------------------------------------------------
 
 
+def cluster_node_available() -> tuple[bool, str]:
+    """Whether ``aeronpy cluster-node`` can run a member here (``(False, why)`` if not)."""
+    import importlib.util
+
+    if importlib.util.find_spec("aeronpy.cluster.node") is None:
+        return False, "aeronpy.cluster.node (the cluster-node command) is not built yet"
+    return True, ""
+
+
 class MemberSet:
     """The ``aeronpy cluster-node`` processes of a 3-member cluster with the ``kv`` service."""
 
@@ -259,6 +269,30 @@ class MemberSet:
             except subprocess.TimeoutExpired:
                 pass
         self.procs[member_id] = None
+
+    def leader(self, timeout: float = 60.0, exclude: tuple[int, ...] = ()) -> int:
+        """The member whose node-role counter says LEADER with no election running (as
+        ``cluster-tool is-leader``); waits up to ``timeout`` seconds."""
+        import io
+
+        from aeronpy.cluster.errors import ClusterError
+        from aeronpy.cluster.tool import SUCCESS, ToolSettings
+        from aeronpy.cluster.tool import run as tool_run
+
+        deadline = time.monotonic() + timeout
+        while True:
+            for i in range(self.count):
+                if i in exclude or not self.is_alive(i):
+                    continue
+                try:
+                    if tool_run(self.cluster_dir(i), "is-leader", [], io.StringIO(), ToolSettings()) == SUCCESS:
+                        return i
+                except (ClusterError, OSError):
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no leader among members {[i for i in range(self.count) if i not in exclude]} "
+                                   f"within {timeout:.0f} s (logs in {self.work_dir})")
+            time.sleep(0.1)
 
     def exit_codes(self) -> dict[int, int | None]:
         return {i: (p.poll() if p is not None else None) for i, p in self.procs.items()}
