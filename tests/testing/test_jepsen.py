@@ -99,7 +99,7 @@ class FakeTopology(LoopbackTopology):
 def test_nemesis_one_fault_at_a_time_then_heals() -> None:
     now = [0.0]
     members, topo = FakeMembers(), FakeTopology()
-    cfg = JepsenConfig(nemesis_interval=(1.0, 1.0), fault_duration=(2.0, 2.0))
+    cfg = JepsenConfig(nemesis_interval=(1.0, 1.0), fault_duration=(2.0, 2.0), min_restart_delay=0.0)
     nem = Nemesis(members, topo, random.Random(5), cfg, clock=lambda: now[0])  # type: ignore[arg-type]
     for _ in range(100):
         now[0] += 0.25
@@ -112,6 +112,18 @@ def test_nemesis_one_fault_at_a_time_then_heals() -> None:
     members.alive[1] = False  # dies on its own: restarted
     nem.do_work(allow_faults=False)
     assert all(members.alive) and not nem.cut and nem.active is None
+
+
+def test_killed_member_stays_down_for_the_restart_delay() -> None:
+    now = [0.0]
+    members = FakeMembers()
+    cfg = JepsenConfig(nemesis_interval=(0.5, 0.5), fault_duration=(1.0, 1.0), faults=("kill",), min_restart_delay=11.0)
+    nem = Nemesis(members, LoopbackTopology(), random.Random(1), cfg, clock=lambda: now[0])  # type: ignore[arg-type]
+    for _ in range(200):
+        now[0] += 0.25
+        nem.do_work(True)
+    done = [f for f in nem.faults if f.healed_at is not None]
+    assert done and all(f.healed_at - f.at >= 11.0 for f in done)  # type: ignore[operator]
 
 
 def test_nemesis_without_partitions_on_loopback() -> None:

@@ -84,6 +84,9 @@ class JepsenConfig:
     #: no faults in the last ``quiet`` seconds: everything healed and restarted
     quiet: float = 8.0
     faults: tuple[str, ...] = ("kill", "partition")
+    #: a killed member stays down at least this long: its driver's cnc.dat and its archive's
+    #: mark file count as active for 10 s after the last heartbeat (as in Aeron)
+    min_restart_delay: float = 11.0
     base_port: int = 20_000
     work_dir: str = ""
     startup_timeout: float = 90.0
@@ -597,6 +600,8 @@ class Nemesis:
             self.faults.append(fault)
             self.active = fault
             self.heal_at = now + self.rnd.uniform(*self.cfg.fault_duration)
+            if kind == "kill":
+                self.heal_at = max(self.heal_at, now + self.cfg.min_restart_delay)
         for i in range(self.members.count):  # a member that died by itself is restarted too
             if (self.active is None or self.active.member != i or self.active.kind != "kill") \
                     and not self.members.is_alive(i):
