@@ -26,7 +26,7 @@ from aeronpy.cluster.mark_file import ClusterMarkFile, service_mark_file_name
 from aeronpy.cluster.service.agent import ClusteredServiceAgent
 from aeronpy.cluster.service.context import ServiceContainerContext
 from aeronpy.cluster.service.errors import ClusterTerminationException
-from aeronpy.concurrent.agent import AgentRunner
+from aeronpy.concurrent.agent import AgentRunner, AgentTerminationException
 from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
 from aeronpy.config import format_duration_ns
 
@@ -50,6 +50,9 @@ class ClusteredServiceContainer:
         self._runner: AgentRunner | None = None
         self._closed = False
         self.terminated = threading.Event()
+        #: What ended the duty cycle: a ClusterTerminationException (``is_expected`` when the
+        #: cluster asked), another AgentTerminationException (failed start, Aeron closed), or None.
+        self.termination_reason: BaseException | None = None
         self.errors: list[BaseException] = []
         self._delegate: Any = None
         try:
@@ -134,8 +137,9 @@ class ClusteredServiceContainer:
 
     def _on_agent_error(self, error: BaseException) -> None:
         """Errors out of the duty cycle: counted (215) and recorded."""
+        if isinstance(error, AgentTerminationException):
+            self.termination_reason = error
         if isinstance(error, ClusterTerminationException):
-            self.terminated.set()
             return
         counter = self._counters.get("errors")
         if counter is not None and not counter.is_closed:
