@@ -86,7 +86,8 @@ class FakeCluster:
 
     def start(self) -> FakeCluster:
         for m in self.members.values():
-            m.subscription = self.aeron.add_subscription(f"aeron:udp?endpoint={m.endpoint}", INGRESS_STREAM_ID)
+            channel = "aeron:ipc" if m.endpoint == "ipc" else f"aeron:udp?endpoint={m.endpoint}"
+            m.subscription = self.aeron.add_subscription(channel, INGRESS_STREAM_ID)
             m.assembler = FragmentAssembler(self._handler(m))
         self._thread.start()
         return self

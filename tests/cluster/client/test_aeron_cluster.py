@@ -54,6 +54,7 @@ def test_connect_and_echo(fake: FakeCluster, context_for: Callable[..., ClusterC
         assert cluster.leader_member_id == 0
         assert cluster.state is ClientState.CONNECTED
         assert cluster.new_leader_timeout_ns == 2 * 3_000_000_000
+        assert cluster.egress_image in cluster.egress_subscription.images  # from the OK event's header
         while cluster.offer(b"hello") < 0:
             cluster.poll_egress()
         poll_until(cluster, lambda: listener.messages, what="echo")

@@ -197,3 +197,22 @@ def test_new_leader_timeout_defaults(fake: FakeCluster, context_for: Callable[..
         assert cluster.new_leader_timeout_ns == 20_000_000_000
     with AeronCluster.connect(context_for(fake, egress_listener=Recorder(), new_leader_timeout_ns=123)) as cluster:
         assert cluster.new_leader_timeout_ns == 123
+
+
+def test_ipc_ingress_and_egress(driver: Any, aeron_dir: str, client_factory: Callable[..., Any]) -> None:
+    fake = FakeCluster(client_factory(), {0: "ipc"}).start()
+    try:
+        ctx = ClusterClientContext.from_properties(
+            env={}, aeron_dir=aeron_dir, aeron=client_factory(), ingress_channel="aeron:ipc",
+            egress_channel="aeron:ipc", egress_listener=Recorder(),
+        )
+        with AeronCluster.connect(ctx) as cluster:
+            (connect,) = fake.of("SessionConnectRequest")
+            assert connect.values["response_channel"] == "aeron:ipc"
+            while cluster.offer(b"over ipc") < 0:
+                cluster.poll_egress()
+            listener = cluster.egress_listener
+            poll_until(cluster, lambda: listener.messages, what="echo over IPC")
+            assert listener.messages[0][2] == b"over ipc"
+    finally:
+        fake.close()
