@@ -144,3 +144,15 @@ def test_tracker_counts_resends_and_their_duplicates() -> None:
     t.on_echo(make_payload(0, 16), 1.4)  # never resent: a real duplicate
     assert t.failure == "message 0 echoed twice"
     assert t.percentile_ms(0.5) == pytest.approx(500.0)
+
+
+def test_separate_process_with_its_own_driver(fake: FakeCluster) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "aeronpy", "cluster-client", "--embedded-driver", "--ingress-endpoints",
+         fake.ingress_endpoints(), "--egress-channel", "aeron:udp?endpoint=127.0.0.1:0|term-length=64k",
+         "--count", "200", "--size", "333"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "200 of 200 echoes back intact and in order" in done.stdout
+    assert done.stderr == ""
