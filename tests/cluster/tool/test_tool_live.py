@@ -90,3 +90,43 @@ def test_toggle_refused_when_not_active(node: Member) -> None:
     status, text = _tool(node, "snapshot")
     assert status == FAILURE and "state of the consensus module is SUSPENDED, but needs to be ACTIVE" in text
     assert _tool(node, "resume")[0] == SUCCESS
+
+
+@pytest.mark.parametrize("damage", ["recording-log", "mark-file"])
+def test_corrupt_file_is_a_clear_error_at_start_and_in_the_tool(tmp_path: Path, damage: str) -> None:
+    import os
+    import struct
+
+    from aeronpy.cluster.errors import ClusterFileError
+    from aeronpy.cluster.mark_file import FILE_NAME as MARK_FILE_NAME
+    from aeronpy.cluster.recording_log import FILE_NAME as LOG_FILE_NAME
+
+    m = Member(0, members_string(1), new_base_dir(tmp_path), EchoService())
+    os.makedirs(m.cluster_dir)
+    if damage == "recording-log":
+        path = os.path.join(m.cluster_dir, LOG_FILE_NAME)
+        with open(path, "wb") as f:
+            f.write(struct.pack("<qqqqqii", 0, 0, 0, -1, 0, -1, 0).ljust(64, b"\0"))
+            f.write(struct.pack("<qqqqqii", 0, 1, 0, -1, 0, -1, 5).ljust(64, b"\0"))
+        expected = "offset 64: unknown entry type 5"
+        command = "recording-log"
+    else:
+        path = os.path.join(m.cluster_dir, MARK_FILE_NAME)
+        with open(path, "wb") as f:
+            f.write(b"\x01" * 100)
+        expected = "truncated"
+        command = "describe"
+    try:
+        try:
+            m.start()
+        except ClusterFileError as e:  # raised at start, or reported by the consensus module's agent
+            errors: list[BaseException] = [e]
+        else:
+            errors = wait_for(lambda: [e for e in m.cm.errors if isinstance(e, ClusterFileError)], 20,
+                              "the consensus module to report the corrupt file")  # type: ignore[assignment]
+        assert expected in str(errors[0]) and path in str(errors[0])
+    finally:
+        m.stop()
+        m.cleanup()
+    with pytest.raises(ClusterFileError, match=expected):
+        run(m.cluster_dir, command, [], io.StringIO())
