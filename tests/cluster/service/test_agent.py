@@ -211,3 +211,21 @@ def test_second_join_log_follows_the_new_image(fake_cm: FakeConsensusModule, con
     fake_cm.commit()
     service.await_event("message")
     assert service.of("role")[-1] == ("role", Role.LEADER)
+
+
+def test_sessions_sharing_a_response_channel_keep_egress_when_one_closes(
+        fake_cm: FakeConsensusModule, container_factory: Any, cm_client: Any) -> None:
+    egress = cm_client.add_subscription(EGRESS, EGRESS_STREAM)
+
+    def echo(service: RecordingService, session_id: Any, ts: int, payload: bytes, pos: int) -> None:
+        service.cluster.get_client_session(session_id).offer(payload)
+
+    service, _ = start_joined(fake_cm, container_factory, service=RecordingService({"message": echo}))
+    fake_cm.append_session_open(1, EGRESS, EGRESS_STREAM)
+    fake_cm.append_session_open(2, EGRESS, EGRESS_STREAM)
+    fake_cm.append_session_message(1, b"one")
+    fake_cm.append(T.SessionCloseEvent, cluster_session_id=1, timestamp=5, close_reason=CloseReason.CLIENT_ACTION)
+    fake_cm.append_session_message(2, b"two")
+    fake_cm.commit()
+    replies = collect_egress(egress, 2)
+    assert [(unpack_session_header(r)[1], r[32:]) for r in replies] == [(1, b"one"), (2, b"two")]

@@ -166,3 +166,36 @@ def test_start_ack_waits_for_the_consensus_module_to_subscribe(fake_cm: FakeCons
     ack = fake_cm.await_ack(0)
     assert ack.get_int("relevant_id") == container.aeron.client_id
     assert container.is_running
+
+
+def test_agent_runs_in_a_composite_runner(fake_cm: FakeConsensusModule, container_factory: Any) -> None:
+    """``container.agent`` for a runner shared with other agents (as a ClusterNode may do)."""
+    from aeronpy.concurrent.agent import AgentBase, AgentRunner, CompositeAgent
+    from aeronpy.concurrent.idle_strategy import SleepingIdleStrategy
+
+    class Other(AgentBase):
+        cycles = 0
+
+        def do_work(self) -> int:
+            Other.cycles += 1
+            return 0
+
+    service = RecordingService()
+    fake_cm.allocate_recovery_state()
+    container = container_factory(service, start=False)
+    errors: list[BaseException] = []
+    runner = AgentRunner(SleepingIdleStrategy(100_000), errors.append, CompositeAgent(container.agent, Other()))
+    runner.start()
+    try:
+        fake_cm.await_ack(0)
+        fake_cm.join_log(role=Role.FOLLOWER)
+        fake_cm.await_ack(1)
+        fake_cm.append_session_open(3, EGRESS)
+        fake_cm.commit()
+        service.await_event("open")
+        assert Other.cycles > 0
+    finally:
+        runner.close()
+        container.close()
+    assert service.of("terminate") == [("terminate",)]
+    assert errors == []

@@ -86,6 +86,7 @@ class ClusteredServiceAgent:
         self.is_service_active = False
         self.is_abort = False
         self.close_requested = False
+        self.is_closed = False
         self._last_slow_tick_ns = -(1 << 62)
         self._mark_file_deadline_ms = 0
         self._last_cycle_ns = 0
@@ -123,6 +124,11 @@ class ClusteredServiceAgent:
             raise
 
     def on_close(self) -> None:
+        """Stop: ``on_terminate`` if the service is active (not after an abort), release the log,
+        control streams and egress, mark the mark file terminated.  Idempotent."""
+        if self.is_closed:
+            return
+        self.is_closed = True
         if not self.is_abort:
             if self.is_service_active:
                 self.is_service_active = False
