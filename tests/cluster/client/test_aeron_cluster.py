@@ -220,3 +220,50 @@ def test_closed_client_refuses_requests(fake: FakeCluster, context_for: Callable
         cluster.send_admin_request_to_take_a_snapshot(1)
     assert cluster.offer(b"x") < 0
     assert "CLOSED" in repr(cluster)
+
+
+def test_controlled_poll_honours_abort_and_break(fake: FakeCluster, context_for: Callable[..., ClusterClientContext]) -> None:
+    from aeronpy.client.results import ControlledPollAction
+    from aeronpy.cluster.client import ControlledEgressListener
+
+    class Controlled(ControlledEgressListener):
+        def __init__(self) -> None:
+            self.seen: list[bytes] = []
+            self.aborted = False
+
+        def on_message(self, cluster_session_id: int, timestamp: int, buffer: Any, offset: int, length: int,
+                       header: Any) -> ControlledPollAction:
+            data = buffer.get_bytes(offset, length)
+            if data == b"two" and not self.aborted:
+                self.aborted = True
+                return ControlledPollAction.ABORT
+            self.seen.append(data)
+            return ControlledPollAction.BREAK if data == b"one" else ControlledPollAction.CONTINUE
+
+    listener = Controlled()
+    with AeronCluster.connect(context_for(fake, controlled_egress_listener=listener)) as cluster:
+        for payload in (b"one", b"two", b"three"):
+            while cluster.offer(payload) < 0:
+                cluster.controlled_poll_egress()
+        wait_for(lambda: len(fake.of("SessionMessageHeader")) == 3, 10, "three messages at the fake")
+        deadline = time.monotonic() + 10
+        polls = []
+        while len(listener.seen) < 3:
+            polls.append(cluster.controlled_poll_egress())
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        assert listener.seen == [b"one", b"two", b"three"] and listener.aborted
+        assert 1 in polls  # BREAK after "one" ended that poll
+
+
+def test_controlled_poll_without_its_listener(fake: FakeCluster, context_for: Callable[..., ClusterClientContext]) -> None:
+    from aeronpy.errors import ConfigurationError
+
+    with AeronCluster.connect(context_for(fake, egress_listener=Recorder())) as cluster:
+        while cluster.offer(b"x") < 0:
+            cluster.poll_egress()
+        with pytest.raises(ConfigurationError, match="controlled_egress_listener"):
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                cluster.controlled_poll_egress()
+                time.sleep(0.001)

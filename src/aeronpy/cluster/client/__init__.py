@@ -22,7 +22,7 @@ from aeronpy.cluster.client.credentials import CredentialsSupplier, NullCredenti
 from aeronpy.cluster.client.egress_adapter import EgressAdapter
 from aeronpy.cluster.client.egress_poller import EgressPoller
 from aeronpy.cluster.client.errors import AuthenticationError, ClusterClosedError, ClusterError, ClusterTimeoutError
-from aeronpy.cluster.client.listener import EgressListener, EgressListenerExtension
+from aeronpy.cluster.client.listener import ControlledEgressListener, EgressListener, EgressListenerExtension
 
 __all__ = [
     "AeronCluster",
@@ -36,6 +36,7 @@ __all__ = [
     "EgressAdapter",
     "EgressPoller",
     "EgressListener",
+    "ControlledEgressListener",
     "EgressListenerExtension",
     "ClusterError",
     "AuthenticationError",

@@ -21,10 +21,11 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from aeronpy.client import results
+from aeronpy.client.results import ControlledPollAction
 from aeronpy.cluster.client.context import ClusterClientContext, parse_ingress_endpoints
 from aeronpy.cluster.client.egress_adapter import EgressDispatcher
 from aeronpy.cluster.client.errors import ClusterClosedError, ClusterError, ClusterTimeoutError
-from aeronpy.cluster.client.listener import MissingEgressListener
+from aeronpy.cluster.client.listener import MissingControlledEgressListener, MissingEgressListener
 from aeronpy.cluster.codecs import (
     SESSION_HEADER_LENGTH,
     AdminRequestType,
@@ -33,7 +34,7 @@ from aeronpy.cluster.codecs import (
     T,
 )
 from aeronpy.errors import RegistrationError
-from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
+from aeronpy.logbuffer.fragment_assembler import ControlledFragmentAssembler, FragmentAssembler
 from aeronpy.protocol import sbe
 from aeronpy.protocol.control import ErrorCode
 
@@ -115,9 +116,10 @@ class _Egress(EgressDispatcher):
     def on_new_leader(
         self, cluster_session_id: int, leadership_term_id: int, leader_member_id: int, ingress_endpoints: str,
         header: Any,
-    ) -> None:
+    ) -> Any:
         self.cluster._egress_image = header.context
         self.cluster.on_new_leader(cluster_session_id, leadership_term_id, leader_member_id, ingress_endpoints)
+        return ControlledPollAction.COMMIT
 
     def on_admin_response(
         self, cluster_session_id: int, correlation_id: int, request_type: AdminRequestType,
@@ -161,6 +163,10 @@ class AeronCluster:
         self._egress = _Egress(self, listener, ctx.egress_listener_extension)
         self._assembler = FragmentAssembler(self._egress.dispatch)
         self._on_fragment = self._assembler.on_fragment
+        controlled = ctx.controlled_egress_listener
+        self.controlled_egress_listener = controlled if controlled is not None else MissingControlledEgressListener()
+        self._controlled = _Egress(self, self.controlled_egress_listener, ctx.egress_listener_extension)
+        self._controlled_assembler = ControlledFragmentAssembler(self._on_controlled_fragment)
         self._header = session_header(leadership_term_id, cluster_session_id)
         self._state = ClientState.CONNECTED
         self._state_deadline = 0
@@ -327,6 +333,23 @@ class AeronCluster:
             work += 1
         return work + self.poll_state_changes()
 
+    def controlled_poll_egress(self) -> int:
+        """:meth:`poll_egress` for a ``controlled_egress_listener``, whose ``on_message``
+        returns a :class:`~aeronpy.client.results.ControlledPollAction` (ABORT redelivers)."""
+        if self._state is ClientState.CLOSED:
+            return 0
+        work = int(self._subscription.controlled_poll(self._controlled_assembler.on_fragment, FRAGMENT_LIMIT))
+        state = self._state
+        if (state is ClientState.CONNECTED or state is ClientState.AWAIT_NEW_LEADER_CONNECTION) and \
+                self._egress_image is not None and self._egress_image.is_closed:
+            self._on_disconnected()
+            work += 1
+        return work + self.poll_state_changes()
+
+    def _on_controlled_fragment(self, buffer: Any, offset: int, length: int, header: Any) -> Any:
+        action = self._controlled.dispatch(buffer, offset, length, header)
+        return ControlledPollAction.CONTINUE if action is None else action
+
     def poll_state_changes(self) -> int:
         """Close on PENDING_CLOSE or an expired new-leader deadline; 1 if that happened."""
         state = self._state
@@ -364,7 +387,11 @@ class AeronCluster:
             channel = self.ctx.ingress_channel_for(endpoint)
         self._publication = self._add_new_leader_publication(channel)
         self._assembler.clear()
+        self._controlled_assembler = ControlledFragmentAssembler(self._on_controlled_fragment)
         self.egress_listener.on_new_leader(cluster_session_id, leadership_term_id, leader_member_id, ingress_endpoints)
+        self.controlled_egress_listener.on_new_leader(
+            cluster_session_id, leadership_term_id, leader_member_id, ingress_endpoints
+        )
 
     def _add_new_leader_publication(self, channel: str) -> Any:
         aeron = self.aeron

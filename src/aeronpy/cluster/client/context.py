@@ -115,6 +115,7 @@ class ClusterClientContext:
     is_ingress_exclusive: bool = True
     credentials_supplier: CredentialsSupplier = field(default_factory=NullCredentialsSupplier)
     egress_listener: Any = None
+    controlled_egress_listener: Any = None
     egress_listener_extension: Any = None
     idle_strategy: IdleStrategy = field(default_factory=_default_idle)
     aeron: Any = None

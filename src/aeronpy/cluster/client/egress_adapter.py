@@ -49,83 +49,82 @@ class EgressDispatcher:
         self.cluster_session_id = cluster_session_id
         self.extension = extension
 
-    def dispatch(self, buffer: Any, offset: int, length: int, header: Any) -> None:
-        """Handle one whole egress message (the fragment assembler's delegate)."""
+    def dispatch(self, buffer: Any, offset: int, length: int, header: Any) -> Any:
+        """Handle one whole egress message (the fragment assembler's delegate); returns what
+        the hook called returned (a controlled listener's action), None if none was called."""
         if length < _HEADER:
-            return
+            return None
         template_id = buffer.get_uint16(offset + 2)
         schema_id = buffer.get_uint16(offset + 4)
         if schema_id != SCHEMA_ID:
             if self.extension is None:
                 raise ClusterError(f"expected cluster egress schemaId={SCHEMA_ID} actual={schema_id}")
-            self.extension.on_extension_message(
+            return self.extension.on_extension_message(
                 buffer.get_uint16(offset), template_id, schema_id, buffer.get_uint16(offset + 6), buffer,
                 offset + _HEADER, length - _HEADER,
             )
-            return
         if template_id == SESSION_MESSAGE_TEMPLATE_ID:
             if length < SESSION_HEADER_LENGTH:
-                return
+                return None
             session_id = buffer.get_int64(offset + 16)
             if session_id == self.cluster_session_id:
-                self.on_message(
+                return self.on_message(
                     session_id, buffer.get_int64(offset + 24), buffer, offset + SESSION_HEADER_LENGTH,
                     length - SESSION_HEADER_LENGTH, header,
                 )
-            return
+            return None
         if template_id not in (SESSION_EVENT_TEMPLATE_ID, NEW_LEADER_EVENT_TEMPLATE_ID, ADMIN_RESPONSE_TEMPLATE_ID):
-            return
+            return None
         msg = decode_control(buffer, offset, length)
         if msg is None or msg.get_int("cluster_session_id") != self.cluster_session_id:
-            return
+            return None
         if template_id == SESSION_EVENT_TEMPLATE_ID:
             code = msg.get_int("code")
             if code not in EventCode._value2member_map_:
-                return
-            self.on_session_event(
+                return None
+            return self.on_session_event(
                 msg.get_int("correlation_id"), self.cluster_session_id, msg.get_int("leadership_term_id"),
                 msg.get_int("leader_member_id"), EventCode(code), msg.get_str("detail"),
             )
-        elif template_id == NEW_LEADER_EVENT_TEMPLATE_ID:
-            self.on_new_leader(
+        if template_id == NEW_LEADER_EVENT_TEMPLATE_ID:
+            return self.on_new_leader(
                 self.cluster_session_id, msg.get_int("leadership_term_id"), msg.get_int("leader_member_id"),
                 msg.get_str("ingress_endpoints"), header,
             )
-        else:
-            request_type = msg.get_int("request_type")
-            response_code = msg.get_int("response_code")
-            if request_type not in AdminRequestType._value2member_map_ or \
-                    response_code not in AdminResponseCode._value2member_map_:
-                return
-            self.on_admin_response(
-                self.cluster_session_id, msg.get_int("correlation_id"), AdminRequestType(request_type),
-                AdminResponseCode(response_code), msg.get_str("message"), msg.get_bytes("payload"),
-            )
+        request_type = msg.get_int("request_type")
+        response_code = msg.get_int("response_code")
+        if request_type not in AdminRequestType._value2member_map_ or \
+                response_code not in AdminResponseCode._value2member_map_:
+            return None
+        return self.on_admin_response(
+            self.cluster_session_id, msg.get_int("correlation_id"), AdminRequestType(request_type),
+            AdminResponseCode(response_code), msg.get_str("message"), msg.get_bytes("payload"),
+        )
 
     # -- hooks -----------------------------------------------------------------------------
 
     def on_message(
         self, cluster_session_id: int, timestamp: int, buffer: Any, offset: int, length: int, header: Any
-    ) -> None:
-        pass
+    ) -> Any:
+        return None
 
     def on_session_event(
         self, correlation_id: int, cluster_session_id: int, leadership_term_id: int, leader_member_id: int,
         code: EventCode, detail: str,
-    ) -> None:
-        pass
+    ) -> Any:
+        return None
 
     def on_new_leader(
         self, cluster_session_id: int, leadership_term_id: int, leader_member_id: int, ingress_endpoints: str,
         header: Any,
-    ) -> None:
-        pass
+    ) -> Any:
+        return None
 
     def on_admin_response(
         self, cluster_session_id: int, correlation_id: int, request_type: AdminRequestType,
         response_code: AdminResponseCode, message: str, payload: bytes,
-    ) -> None:
-        pass
+    ) -> Any:
+        return None
 
 
 class EgressAdapter(EgressDispatcher):

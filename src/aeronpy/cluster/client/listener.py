@@ -9,10 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from aeronpy.client.results import ControlledPollAction
 from aeronpy.cluster.codecs import AdminRequestType, AdminResponseCode, EventCode
 from aeronpy.errors import ConfigurationError
 
-__all__ = ["EgressListener", "EgressListenerExtension", "MissingEgressListener"]
+__all__ = [
+    "EgressListener",
+    "ControlledEgressListener",
+    "EgressListenerExtension",
+    "MissingEgressListener",
+    "MissingControlledEgressListener",
+]
 
 
 class EgressListener:
@@ -51,6 +58,17 @@ class EgressListener:
         """The answer to an admin request (e.g. :meth:`AeronCluster.send_admin_request_to_take_a_snapshot`)."""
 
 
+class ControlledEgressListener(EgressListener):
+    """For :meth:`AeronCluster.controlled_poll_egress`: ``on_message`` returns a
+    :class:`~aeronpy.client.results.ControlledPollAction` (ABORT: deliver it again next poll,
+    BREAK: stop this poll, COMMIT/CONTINUE: go on)."""
+
+    def on_message(  # type: ignore[override]
+        self, cluster_session_id: int, timestamp: int, buffer: Any, offset: int, length: int, header: Any
+    ) -> ControlledPollAction:
+        return ControlledPollAction.CONTINUE
+
+
 class EgressListenerExtension:
     """Receives egress messages of schemas other than the cluster's (111)."""
 
@@ -69,3 +87,14 @@ class MissingEgressListener(EgressListener):
         self, cluster_session_id: int, timestamp: int, buffer: Any, offset: int, length: int, header: Any
     ) -> None:
         raise ConfigurationError("egress_listener must be set on ClusterClientContext to receive egress messages")
+
+
+class MissingControlledEgressListener(ControlledEgressListener):
+    """Stands in when no controlled listener was configured (as :class:`MissingEgressListener`)."""
+
+    def on_message(  # type: ignore[override]
+        self, cluster_session_id: int, timestamp: int, buffer: Any, offset: int, length: int, header: Any
+    ) -> ControlledPollAction:
+        raise ConfigurationError(
+            "controlled_egress_listener must be set on ClusterClientContext to receive egress messages"
+        )
