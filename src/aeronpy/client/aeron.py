@@ -9,7 +9,6 @@ from typing import Callable
 
 from aeronpy.cnc import CncFile
 from aeronpy.concurrent.agent import AgentInvoker, AgentRunner
-from aeronpy.concurrent.clock import epoch_ms
 from aeronpy.concurrent.counters import CountersReader
 from aeronpy.concurrent.idle_strategy import SleepingIdleStrategy
 from aeronpy.client.conductor import ClientConductor
@@ -183,7 +182,7 @@ def _connect_to_driver(ctx: Context) -> CncFile:
     """cnc-file.md §5: wait for an initialised cnc.dat with a live driver heartbeat."""
     path = os.path.join(ctx.aeron_dir, "cnc.dat")
     timeout_ms = ctx.driver_timeout_ms
-    deadline = time.monotonic() + timeout_ms / 1000.0
+    deadline_ns = ctx.nano_clock() + timeout_ms * 1_000_000
     last_problem = f"CnC file not created: {path}"
     while True:
         try:
@@ -194,7 +193,7 @@ def _connect_to_driver(ctx: Context) -> CncFile:
                     last_problem = f"no driver heartbeat yet in {path}"
                     cnc.close()
                 else:
-                    now_ms = epoch_ms()
+                    now_ms = ctx.epoch_clock()
                     if heartbeat != -1 and heartbeat >= now_ms - timeout_ms:
                         return cnc
                     cnc.close()
@@ -204,7 +203,7 @@ def _connect_to_driver(ctx: Context) -> CncFile:
             if "not compatible" in str(ex):
                 raise
             last_problem = str(ex)
-        if time.monotonic() > deadline:
+        if ctx.nano_clock() > deadline_ns:
             raise DriverTimeoutError(
                 f"could not connect to a media driver within {timeout_ms}ms: {last_problem} "
                 f"(is `aeronpy driver --dir {ctx.aeron_dir}` running?)"

@@ -457,13 +457,13 @@ class ClientConductor(AgentBase):
 
     def await_registration(self, correlation_id: int) -> Any:
         """Block (servicing responses) until the driver answers or driver.timeout expires."""
-        deadline = time.monotonic() + self.driver_timeout_ms / 1000.0
+        deadline_ns = self.nano_clock() + self.driver_timeout_ms * 1_000_000
         spins = 0
         while True:
             result = self.poll_registration(correlation_id)
             if result is not None:
                 return result
-            if time.monotonic() > deadline:
+            if self.nano_clock() > deadline_ns:
                 with self.lock:
                     self.pending.pop(correlation_id, None)
                 raise DriverTimeoutError(
