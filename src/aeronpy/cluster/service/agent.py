@@ -375,6 +375,7 @@ class ClusteredServiceAgent:
     # -- service stream callbacks (ServiceAdapterListener) -----------------------------------
 
     def on_join_log(self, join_log: JoinLog) -> None:
+        _LOG.debug("service %d: %s (at %d)", self.service_id, join_log, self.cluster.log_position)
         self.log_adapter.max_log_position = join_log.log_position
         self.active_log_event = join_log
 
@@ -432,6 +433,8 @@ class ClusteredServiceAgent:
 
     def _close_log(self) -> None:
         image = self.log_adapter.image
+        _LOG.debug("service %d: log image done at %d (max %d, eos %s, closed %s)", self.service_id, image.position,
+                   self.log_adapter.max_log_position, image.is_end_of_stream, image.is_closed)
         self.cluster.log_position = max(int(image.position), self.cluster.log_position)
         self._quietly(self.log_adapter.close)
         self._disconnect_egress()
