@@ -229,3 +229,24 @@ def test_sessions_sharing_a_response_channel_keep_egress_when_one_closes(
     fake_cm.commit()
     replies = collect_egress(egress, 2)
     assert [(unpack_session_header(r)[1], r[32:]) for r in replies] == [(1, b"one"), (2, b"two")]
+
+
+def test_non_responding_service_opens_no_egress(fake_cm: FakeConsensusModule, container_factory: Any,
+                                                cm_client: Any) -> None:
+    """``aeron.cluster.service.responder=false``: even the leader's offers find no publication."""
+    from aeronpy.client import results
+
+    egress = cm_client.add_subscription(EGRESS, EGRESS_STREAM)
+    seen: list[int] = []
+
+    def echo(service: RecordingService, session_id: Any, *rest: Any) -> None:
+        seen.append(service.cluster.get_client_session(session_id).offer(b"x"))
+
+    service, _ = start_joined(fake_cm, container_factory, Role.LEADER, RecordingService({"message": echo}),
+                              is_responding_service=False)
+    fake_cm.append_session_open(5, EGRESS, EGRESS_STREAM)
+    fake_cm.append_session_message(5, b"ping")
+    fake_cm.commit()
+    service.await_event("message")
+    assert seen == [results.NOT_CONNECTED]
+    assert egress.image_count == 0
