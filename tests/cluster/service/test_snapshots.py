@@ -7,8 +7,10 @@ import time
 import warnings
 from typing import Any
 
+import pytest
+
 from aeronpy.archive.client import AeronArchive, AeronArchiveContext
-from aeronpy.cluster.codecs import CLUSTER_SCHEMA, ClusterAction, ClusterTimeUnit, SnapshotMark, semantic_version
+from aeronpy.cluster.codecs import CLUSTER_SCHEMA, ClusterAction, ClusterTimeUnit, SnapshotMark, T, semantic_version
 from aeronpy.cluster.counters import Role
 from aeronpy.cluster.service import SnapshotTaker, read_snapshot_message
 from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
@@ -16,6 +18,7 @@ from aeronpy.protocol import sbe
 from tests.cluster.service.conftest import RecordingService
 from tests.cluster.service.fake_cm import FakeConsensusModule
 from tests.cluster.service.test_agent import EGRESS, append_term_event, start_joined
+from tests.conftest import wait_for
 
 USER_STATE = b"user-state:" + bytes(range(200)) * 10  # fragmented too
 
@@ -151,3 +154,26 @@ def test_no_snapshot_when_recovery_term_is_null(fake_cm: FakeConsensusModule,
     container_factory(service)
     fake_cm.await_ack(0)
     assert service.of("start") == [("start", None)]
+
+
+@pytest.mark.parametrize("is_startup", [False, True])
+def test_leader_join_reconnects_restored_sessions_unless_cluster_start(
+        is_startup: bool, fake_cm: FakeConsensusModule, container_factory: Any, archive: Any, cm_client: Any) -> None:
+    """Sessions loaded from a snapshot get egress when the member joins as leader after an
+    election, not on a cluster start (the consensus module then closes them)."""
+    egress = cm_client.add_subscription(EGRESS, 102)
+    position, recording_id = take_snapshot(fake_cm, container_factory, snapshotting_service())
+    fake_cm.recovery.close()
+    fake_cm.allocate_recovery_state(2, position, 5555, (recording_id, recording_id))
+    second = snapshotting_service()
+    container_factory(second, service_id=1)
+    fake_cm.await_ack(0, timeout=20)
+    fake_cm.send(T.JoinLog, log_position=position, max_log_position=(1 << 63) - 1, member_id=0,
+                 log_session_id=fake_cm.log.session_id, log_stream_id=100, is_startup=int(is_startup),
+                 role=int(Role.LEADER), is_standby=0, log_channel=fake_cm.log_channel)
+    fake_cm.await_message("ServiceAck", service_id=1, ack_id=1)
+    second.await_event("role")
+    connected = [s.response_publication is not None for s in second.cluster.client_sessions]
+    assert connected == [not is_startup, not is_startup]
+    if not is_startup:
+        wait_for(lambda: egress.image_count >= 1, 10, "egress publications of restored sessions")
