@@ -82,6 +82,11 @@ class FakeMembers:
     def is_alive(self, i: int) -> bool:
         return self.alive[i]
 
+    def leader(self, timeout: float = 1.0) -> int:
+        if not self.alive[2]:
+            raise TimeoutError("no leader")
+        return 2
+
 
 class FakeTopology(LoopbackTopology):
     can_partition = True
@@ -108,6 +113,7 @@ def test_nemesis_one_fault_at_a_time_then_heals() -> None:
         assert not (nem.cut and not all(members.alive))
     kinds = {f.kind for f in nem.faults}
     assert kinds == {"kill", "partition"} and len(nem.faults) >= 6
+    assert sum(f.member == 2 for f in nem.faults) > len(nem.faults) / 3  # the leader-targeted faults
     assert all(f.healed_at is not None and f.healed_at - f.at == pytest.approx(2.0, abs=0.3) for f in nem.faults[:-1])
     members.alive[1] = False  # dies on its own: restarted
     nem.do_work(allow_faults=False)

@@ -83,7 +83,8 @@ class JepsenConfig:
     fault_duration: tuple[float, float] = (2.0, 6.0)
     #: no faults in the last ``quiet`` seconds: everything healed and restarted
     quiet: float = 8.0
-    faults: tuple[str, ...] = ("kill", "partition")
+    #: kill, partition (a random member), kill-leader, partition-leader (the current leader)
+    faults: tuple[str, ...] = ("kill", "kill-leader", "partition", "partition-leader")
     #: a killed member stays down at least this long: its driver's cnc.dat and its archive's
     #: mark file count as active for 10 s after the last heartbeat (as in Aeron)
     min_restart_delay: float = 11.0
@@ -576,7 +577,7 @@ class Nemesis:
         self.rnd = rnd
         self.cfg = config
         self.clock = clock
-        self.kinds = [k for k in config.faults if k != "partition" or topology.can_partition]
+        self.kinds = [k for k in config.faults if not k.startswith("partition") or topology.can_partition]
         self.faults: list[Fault] = []
         self.active: Fault | None = None
         self.started = clock()
@@ -591,6 +592,12 @@ class Nemesis:
         if self.active is None and allow_faults and self.kinds and now >= self.next_at:
             kind = self.rnd.choice(self.kinds)
             member = self.rnd.randrange(self.members.count)
+            if kind.endswith("-leader"):
+                kind = kind.removesuffix("-leader")
+                try:
+                    member = self.members.leader(timeout=1.0)
+                except TimeoutError:
+                    pass  # no leader right now: a random member then
             fault = Fault(now - self.started, kind, member)
             if kind == "kill":
                 self.members.kill(member)
@@ -679,13 +686,15 @@ def _summarise(ops: list[Operation]) -> dict[str, dict[str, int]]:
 
 
 def run(config: JepsenConfig, topology: Topology | None = None,
-        progress: Callable[[str], None] = lambda s: None) -> JepsenReport:
-    """Start the cluster and the clients, let the nemesis loose, then check the history."""
+        progress: Callable[[str], None] = lambda s: None,
+        member_set: Callable[..., MemberSet] = MemberSet) -> JepsenReport:
+    """Start the cluster and the clients, let the nemesis loose, then check the history.
+    ``member_set`` builds the :class:`MemberSet` (a subclass may run members differently)."""
     topology = topology or LoopbackTopology()
     work_dir = config.work_dir or tempfile.mkdtemp(prefix="aeronpy-jepsen-")
     os.makedirs(work_dir, exist_ok=True)
     rnd = random.Random(config.seed)
-    members = MemberSet(topology, work_dir, config.base_port, properties=config.member_properties)
+    members = member_set(topology, work_dir, config.base_port, properties=config.member_properties)
     client: subprocess.Popen[bytes] | None = None
     client_log = open(os.path.join(work_dir, "client.log"), "ab")  # noqa: SIM115
     history_path = os.path.join(work_dir, "history.json")
@@ -801,7 +810,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("--duration, --clients and --keys must be positive", file=sys.stderr)
         return 2
     cfg = JepsenConfig(duration=a.duration, clients=a.clients, keys=a.keys, seed=a.seed, base_port=a.base_port,
-                       work_dir=a.out or "", faults=() if a.no_faults else ("kill", "partition"),
+                       work_dir=a.out or "", faults=() if a.no_faults else JepsenConfig.faults,
                        quiet=min(8.0, a.duration / 3))
     ns = None
     topology: Topology = LoopbackTopology()
