@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from aeronpy.config import (
     INT32_MAX,
     INT64_MAX,
-    PropertySource,
+    context_kwargs,
     default_aeron_dir,
     parse_bool,
     parse_duration_ns,
@@ -218,20 +218,11 @@ class ArchiveContext:
         """A validated context: each field from ``overrides``, else its property in
         ``properties``, ``env`` (default ``os.environ``; ``AERON_ARCHIVE_DIR`` ...) or
         ``properties_file``, else Aeron's default."""
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(overrides) - known
-        if unknown:
-            raise ConfigurationError(f"unknown ArchiveContext field(s): {', '.join(sorted(unknown))}")
-        source = PropertySource(properties, os.environ if env is None else env, properties_file)
-        kwargs: dict[str, Any] = {}
-        for name, spec in _SPECS.items():
-            if name in overrides:
-                continue
-            raw = source.get(spec.prop)
-            if raw is not None:
-                kwargs[name] = spec.parse(raw, spec.prop)
-        kwargs.update(overrides)
-        kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
+        kwargs = context_kwargs(
+            "ArchiveContext", set(cls.__dataclass_fields__),
+            {name: (spec.prop, spec.parse) for name, spec in _SPECS.items()},
+            properties, env, properties_file, overrides,
+        )
         ctx = cls(**kwargs)
         ctx.validate()
         return ctx

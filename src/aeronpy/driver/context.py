@@ -19,7 +19,7 @@ from aeronpy.config import (
     INT32_MIN,
     INT64_MAX,
     INT64_MIN,
-    PropertySource,
+    context_kwargs,
     default_aeron_dir,
     format_duration_ns,
     format_size,
@@ -497,21 +497,11 @@ class DriverContext:
         """Build a validated context: each field from ``overrides``, else its property looked
         up in ``properties``, ``env`` (default ``os.environ``) and ``properties_file``, else its
         default."""
-        unknown = set(overrides) - set(_SPECS) - _CODE_ONLY_FIELDS
-        if unknown:
-            raise ConfigurationError(f"unknown DriverContext field(s): {', '.join(sorted(unknown))}")
-        source = PropertySource(properties, os.environ if env is None else env, properties_file)
-        kwargs: dict[str, Any] = {}
-        for name, spec in _SPECS.items():
-            if name in overrides:
-                kwargs[name] = overrides[name]
-                continue
-            raw = source.get(spec.prop)
-            if raw is not None:
-                kwargs[name] = spec.parse(raw, spec.prop)
-        kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
-        for name in _CODE_ONLY_FIELDS & set(overrides):
-            kwargs[name] = overrides[name]
+        kwargs = context_kwargs(
+            "DriverContext", set(_SPECS) | _CODE_ONLY_FIELDS,
+            {name: (spec.prop, spec.parse) for name, spec in _SPECS.items()},
+            properties, env, properties_file, overrides,
+        )
         ctx = cls(**kwargs)
         ctx.validate()
         return ctx
