@@ -31,6 +31,8 @@ MIN_SIZE = 12
 DEFAULT_INGRESS_CHANNEL = "aeron:udp?term-length=128k"
 DEFAULT_EGRESS_CHANNEL = "aeron:udp?endpoint=localhost:0|term-length=128k"
 KEEPALIVE_INTERVAL_S = 1.0
+MIN_IDLE_SLEEP_S = 50e-6
+MAX_IDLE_SLEEP_S = 1e-3
 _SEQ = struct.Struct("<q")
 _CRC = struct.Struct("<I")
 
@@ -219,6 +221,7 @@ def _run(args: argparse.Namespace, tracker: EchoTracker, listener: _Listener) ->
         started = time.monotonic()
         listener.last_echo = started
         last_sent = started
+        idle_sleep = MIN_IDLE_SLEEP_S
         while not tracker.done:
             now = time.monotonic()
             if tracker.failure is not None:
@@ -259,7 +262,10 @@ def _run(args: argparse.Namespace, tracker: EchoTracker, listener: _Listener) ->
             if work == 0:
                 if time.monotonic() - last_sent > KEEPALIVE_INTERVAL_S and cluster.send_keep_alive():
                     last_sent = time.monotonic()
-                time.sleep(0.0002)
+                time.sleep(idle_sleep)
+                idle_sleep = min(idle_sleep * 2, MAX_IDLE_SLEEP_S)
+            else:
+                idle_sleep = MIN_IDLE_SLEEP_S
         elapsed = max(time.monotonic() - started, 1e-9)
         leader = f"leader {cluster.leader_member_id} term {cluster.leadership_term_id}" if cluster else "no leader"
         print(
