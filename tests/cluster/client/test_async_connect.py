@@ -160,7 +160,7 @@ def test_nobody_listening_times_out_awaiting_a_publication(
     started = time.monotonic()
     with pytest.raises(ClusterTimeoutError, match="AWAIT_PUBLICATION_CONNECTED"):
         AeronCluster.connect(ctx)
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # the 300 ms message timeout, not a driver timeout
 
 
 def test_single_ingress_channel_without_endpoints(
