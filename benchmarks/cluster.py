@@ -156,7 +156,7 @@ def main() -> int:
     from aeronpy.client.context import Context
     from aeronpy.driver.context import DriverContext
     from aeronpy.driver.media_driver import MediaDriver
-    from aeronpy.testing.jepsen import LoopbackTopology, MemberSet
+    from aeronpy.testing.jepsen import LoopbackTopology, MemberSet, cluster_node_available
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--pings", type=int, default=2000, help="round trips per size")
@@ -171,13 +171,21 @@ def main() -> int:
         a.pings, a.messages = 50, 500
     work = tempfile.mkdtemp(prefix="aeronpy-cluster-bench-")
     aeron_dir = tempfile.mkdtemp(prefix="aeronpy-cluster-bench-client-", dir=SHM)
-    members = MemberSet(LoopbackTopology(), work, a.base_port, service="echo")
+    member_set: type[MemberSet] = MemberSet
+    if not cluster_node_available()[0]:  # until aeronpy cluster-node lands: the tests' stand-in
+        sys.path.insert(0, str(HERE.parent))
+        os.chdir(HERE.parent)
+        from tests.cluster.jepsen.member_process import ProcessMemberSet
+
+        member_set = ProcessMemberSet
+    members = member_set(LoopbackTopology(), work, a.base_port, service="echo")
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": platform.node(),
         "python": platform.python_version(), "cpus": os.cpu_count(), "members": 3,
-        "member_properties": members.properties,
+        "member_properties": members.properties, "member_runner": member_set.__name__,
     }
-    driver = MediaDriver.launch(DriverContext.from_properties(env={}, aeron_dir=aeron_dir, dir_delete_on_shutdown=True))
+    driver = MediaDriver.launch(DriverContext.from_properties(env={}, aeron_dir=aeron_dir, dir_delete_on_shutdown=True,
+                                                              dir_mode=0o700, file_mode=0o600))
     aeron = Aeron.connect(Context.from_properties(env={}, aeron_dir=aeron_dir))
     cluster = None
     try:

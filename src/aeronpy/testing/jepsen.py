@@ -497,7 +497,8 @@ def client_main(config_path: str, out_path: str) -> int:
     with open(config_path, encoding="utf-8") as f:
         cfg = json.load(f)
     aeron_dir = tempfile.mkdtemp(prefix="aeronpy-jepsen-client-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    driver = MediaDriver.launch(DriverContext.from_properties(env={}, aeron_dir=aeron_dir, dir_delete_on_shutdown=True))
+    driver = MediaDriver.launch(DriverContext.from_properties(env={}, aeron_dir=aeron_dir, dir_delete_on_shutdown=True,
+                                                              dir_mode=0o700, file_mode=0o600))
     history = History()
     rnd = random.Random(cfg["seed"])
     clients: list[_LogicalClient] = []

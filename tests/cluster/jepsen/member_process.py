@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     props = {
         "aeron.cluster.ingress.channel": "aeron:udp?term-length=128k",
         "aeron.cluster.replication.channel": f"aeron:udp?endpoint={host}:0",
-        "aeron.cluster.idle.strategy": "sleep-ns",
+        "aeron.cluster.idle.strategy": "backoff",
         "aeron.cluster.election.status.interval": "50ms",
     }
     for pair in a.define:
@@ -72,13 +72,14 @@ def main(argv: list[str] | None = None) -> int:
             env={}, aeron_dir=aeron_dir, archive_dir=os.path.join(a.dir, "archive"),
             control_channel=f"aeron:udp?endpoint={me.archive_endpoint}",
             replication_channel=f"aeron:udp?endpoint={host}:0", threading_mode="SHARED",
-            segment_file_length=4 * 1024 * 1024, low_storage_space_threshold=0, idle_strategy="sleep-ns",
+            segment_file_length=4 * 1024 * 1024, low_storage_space_threshold=0, idle_strategy="backoff",
             archive_id=a.member_id)))
         cm = ConsensusModule.launch(ConsensusModuleContext.from_properties(
             props, env={}, aeron_dir=aeron_dir, cluster_dir=cluster_dir))
         parts.append(cm)
         parts.append(ClusteredServiceContainer(ServiceContainerContext.from_properties(
-            env={}, aeron_dir=aeron_dir, cluster_dir=cluster_dir, idle_strategy="sleep-ns"), _service(a.service)).start())
+            env={}, aeron_dir=aeron_dir, cluster_dir=cluster_dir, idle_strategy=props["aeron.cluster.idle.strategy"]),
+            _service(a.service)).start())
         print(f"member {a.member_id} up: aeron dir {aeron_dir}", flush=True)
         reported = 0
         while not stop.wait(0.5):
