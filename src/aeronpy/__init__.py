@@ -12,6 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from aeronpy import errors as _errors
+from aeronpy.errors import *  # noqa: F403  (every exception, loaded at once: the module imports nothing)
 from aeronpy.version import AERON_COMPATIBLE_VERSION, __version__
 
 __all__ = [
@@ -41,26 +43,10 @@ __all__ = [
     "ADMIN_ACTION",
     "CLOSED",
     "MAX_POSITION_EXCEEDED",
-    "AeronError",
-    "ConfigurationError",
-    "InvalidChannelError",
-    "InvalidArgumentError",
-    "NotSupportedError",
-    "DriverTimeoutError",
-    "ClientTimeoutError",
-    "ClientClosedError",
-    "RegistrationError",
-    "DriverError",
-    "CncError",
-    "ActiveDriverError",
-    "StorageSpaceError",
-    "PublicationError",
-    "NotConnectedError",
-    "BackPressuredError",
-    "PublicationClosedError",
-    "MaxPositionExceededError",
     "install_sigbus_report",
 ]
+
+__all__ += _errors.__all__
 
 _LAZY = {
     "Aeron": "aeronpy.client.aeron",
@@ -87,24 +73,6 @@ _LAZY = {
     "ADMIN_ACTION": "aeronpy.client.results",
     "CLOSED": "aeronpy.client.results",
     "MAX_POSITION_EXCEEDED": "aeronpy.client.results",
-    "AeronError": "aeronpy.errors",
-    "ConfigurationError": "aeronpy.errors",
-    "InvalidChannelError": "aeronpy.errors",
-    "InvalidArgumentError": "aeronpy.errors",
-    "NotSupportedError": "aeronpy.errors",
-    "DriverTimeoutError": "aeronpy.errors",
-    "ClientTimeoutError": "aeronpy.errors",
-    "ClientClosedError": "aeronpy.errors",
-    "RegistrationError": "aeronpy.errors",
-    "DriverError": "aeronpy.errors",
-    "CncError": "aeronpy.errors",
-    "ActiveDriverError": "aeronpy.errors",
-    "StorageSpaceError": "aeronpy.errors",
-    "PublicationError": "aeronpy.errors",
-    "NotConnectedError": "aeronpy.errors",
-    "BackPressuredError": "aeronpy.errors",
-    "PublicationClosedError": "aeronpy.errors",
-    "MaxPositionExceededError": "aeronpy.errors",
     "install_sigbus_report": "aeronpy.fault_report",
 }
 
@@ -150,26 +118,6 @@ if TYPE_CHECKING:
     from aeronpy.driver.media_driver import (
         AeronDirExposureWarning,
         MediaDriver,
-    )
-    from aeronpy.errors import (
-        ActiveDriverError,
-        AeronError,
-        BackPressuredError,
-        ClientClosedError,
-        ClientTimeoutError,
-        CncError,
-        ConfigurationError,
-        DriverError,
-        DriverTimeoutError,
-        InvalidArgumentError,
-        InvalidChannelError,
-        MaxPositionExceededError,
-        NotConnectedError,
-        NotSupportedError,
-        PublicationClosedError,
-        PublicationError,
-        RegistrationError,
-        StorageSpaceError,
     )
     from aeronpy.fault_report import (
         install_sigbus_report,
