@@ -37,7 +37,7 @@ def topology() -> Iterator[Any]:
 
 
 def test_short_run_under_faults_is_linearizable(tmp_path: Path, topology: Any) -> None:
-    cfg = JepsenConfig(duration=45.0, clients=3, keys=2, seed=random.randrange(1 << 30), work_dir=str(tmp_path),
+    cfg = JepsenConfig(duration=45.0, clients=5, keys=2, seed=random.randrange(1 << 30), work_dir=str(tmp_path),
                        base_port=random.randrange(30_000, 50_000, 100), nemesis_interval=(4.0, 7.0),
                        fault_duration=(3.0, 6.0), quiet=12.0)
     report = run(cfg, topology, member_set=member_set())
