@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aeronpy.cluster.codecs import ClusterComponentType
 from aeronpy.cluster.errors import ClusterFileError
@@ -193,3 +195,28 @@ def test_foreign_or_corrupt_file_is_a_clear_error(tmp_path: Path, content: bytes
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ClusterFileError, match="cannot read mark file"):
         ClusterMarkFile.read(str(tmp_path / FILE_NAME))
+
+
+_i32 = st.integers(-(1 << 31), (1 << 31) - 1)
+_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=200)
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cluster_id=_i32, member_id=_i32, service_id=_i32, streams=st.tuples(_i32, _i32, _i32, _i32),
+       texts=st.tuples(_text, _text, _text, _text, _text, _text))
+def test_header_round_trip(tmp_path_factory: pytest.TempPathFactory, cluster_id: int, member_id: int, service_id: int,
+                           streams: tuple[int, int, int, int], texts: tuple[str, ...]) -> None:
+    d = tmp_path_factory.mktemp("mf")
+    m = ClusterMarkFile.create(
+        str(d), FILE_NAME, ClusterComponentType.CONTAINER, cluster_id, member_id, service_id,
+        epoch_clock=FakeClock(NOW), archive_stream_id=streams[0], service_stream_id=streams[1],
+        consensus_module_stream_id=streams[2], ingress_stream_id=streams[3], aeron_directory=texts[0],
+        control_channel=texts[1], ingress_channel=texts[2], service_name=texts[3], authenticator=texts[4],
+        services_cluster_dir=texts[5])
+    m.close()
+    c = ClusterMarkFile.read(str(d / FILE_NAME))
+    assert (c["cluster_id"], c["member_id"], c["service_id"]) == (cluster_id, member_id, service_id)
+    assert (c["archive_stream_id"], c["service_stream_id"], c["consensus_module_stream_id"],
+            c["ingress_stream_id"]) == streams
+    assert tuple(c[k] for k in ("aeron_directory", "control_channel", "ingress_channel", "service_name",
+                                "authenticator", "services_cluster_dir")) == texts

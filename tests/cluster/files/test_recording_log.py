@@ -398,3 +398,21 @@ def test_random_operations_match_model(tmp_path_factory: pytest.TempPathFactory,
         reloaded.close()
     finally:
         log.close()
+
+
+@pytest.mark.parametrize(("level", "expected"), [(0, []), (1, ["fdatasync"]), (2, ["fsync"])])
+def test_file_sync_level(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: int, expected: list[str]) -> None:
+    import os
+
+    log = RecordingLog(str(tmp_path), file_sync_level=level)
+    calls: list[str] = []
+    monkeypatch.setattr(os, "fdatasync", lambda fd: calls.append("fdatasync"))
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync"))
+    log.append_term(1, 0, 0, 0)
+    assert calls == expected
+    calls.clear()
+    log.commit_log_position(0, 64)
+    log.append_snapshot(2, 0, 0, 64, 0, -1)
+    log.invalidate_latest_snapshot()
+    assert calls == expected * 3
+    log.close()
