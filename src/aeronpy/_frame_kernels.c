@@ -94,11 +94,41 @@ ab_scan_for_availability(AtomicBuffer *self, PyObject *const *args, Py_ssize_t n
  * non-positive frame length or at the end of the term.  Python twin:
  * aeronpy.driver.publication_image.insert_frames_py.
  */
+static Py_ssize_t
+insert_frames(uint8_t *data, Py_ssize_t capacity, Py_ssize_t term_offset, const uint8_t *src, Py_ssize_t length)
+{
+    Py_ssize_t offset = 0;
+    while (offset + 32 <= length) {
+        const uint8_t *frame = src + offset;
+        int32_t frame_length;
+        Py_ssize_t aligned, dst = term_offset + offset;
+        int64_t first_word;
+        memcpy(&frame_length, frame, 4);
+        if (frame_length <= 0)
+            break;
+        aligned = ((Py_ssize_t)frame_length + 31) & ~(Py_ssize_t)31;
+        if (offset + aligned > length)
+            aligned = length - offset;
+        if (dst > capacity - aligned || aligned < 32)
+            break;
+        if (__atomic_load_n((int32_t *)(data + dst), __ATOMIC_ACQUIRE) == 0) {
+            memcpy(data + dst + 8, frame + 8, (size_t)(aligned - 8));
+            memcpy(&first_word, frame, 8);
+            __atomic_store_n((int64_t *)(data + dst), first_word, __ATOMIC_RELEASE);
+        }
+        offset += aligned;
+    }
+    return offset;
+}
+
+/* Datagrams at least this long are copied with the GIL released (the term stays exported). */
+#define INSERT_FRAMES_NOGIL_LENGTH 16384
+
 PyObject *
 ab_insert_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    Py_ssize_t term_offset, length, offset = 0;
-    Py_buffer src;
+    Py_ssize_t term_offset, length, offset;
+    Py_buffer src, hold;
     EXPECT_ARGS(3, "insert_frames");
     if (parse_ssize(args[0], &term_offset) < 0 || parse_ssize(args[2], &length) < 0)
         return NULL;
@@ -113,31 +143,21 @@ ab_insert_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_IndexError, "term offset %zd invalid", term_offset);
         return NULL;
     }
-    while (offset + 32 <= length) {
-        const uint8_t *frame = (const uint8_t *)src.buf + offset;
-        int32_t frame_length;
-        Py_ssize_t aligned, dst = term_offset + offset;
-        int64_t first_word;
-        memcpy(&frame_length, frame, 4);
-        if (frame_length <= 0)
-            break;
-        aligned = ((Py_ssize_t)frame_length + 31) & ~(Py_ssize_t)31;
-        if (offset + aligned > length)
-            aligned = length - offset;
-        if (dst > self->capacity - aligned || aligned < 32)
-            break;
-        if (__atomic_load_n((int32_t *)(self->data + dst), __ATOMIC_ACQUIRE) == 0) {
-            memcpy(self->data + dst + 8, frame + 8, (size_t)(aligned - 8));
-            memcpy(&first_word, frame, 8);
-            __atomic_store_n((int64_t *)(self->data + dst), first_word, __ATOMIC_RELEASE);
-        }
-        offset += aligned;
+    if (length >= INSERT_FRAMES_NOGIL_LENGTH && PyObject_GetBuffer((PyObject *)self, &hold, PyBUF_SIMPLE) < 0)
+        PyErr_Clear(); /* cannot happen (not released): copy with the GIL held */
+    else if (length >= INSERT_FRAMES_NOGIL_LENGTH) {
+        uint8_t *data = self->data;
+        Py_ssize_t capacity = self->capacity;
+        Py_BEGIN_ALLOW_THREADS
+        offset = insert_frames(data, capacity, term_offset, (const uint8_t *)src.buf, length);
+        Py_END_ALLOW_THREADS
+        PyBuffer_Release(&hold);
+    } else {
+        offset = insert_frames(self->data, self->capacity, term_offset, (const uint8_t *)src.buf, length);
     }
     PyBuffer_Release(&src);
     return PyLong_FromSsize_t(offset);
 }
-
-
 
 /* ------------------------------------------------------------ module functions */
 
@@ -213,12 +233,49 @@ mod_validate_data_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs
  * `rebuild_offset` must be 32-byte aligned; an access past the buffer raises IndexError.
  * Python twin: aeronpy.driver.loss_detector.scan_for_gap_offset.
  */
+/* The scan; returns gap_begin and sets *end, or -1 (with *end the offset) past the buffer. */
+static Py_ssize_t
+scan_gap(const uint8_t *data, Py_ssize_t capacity, Py_ssize_t offset, Py_ssize_t limit, Py_ssize_t *end)
+{
+    Py_ssize_t gap_begin;
+    while (offset < limit) {
+        int32_t frame_length;
+        if (offset > capacity - 4) {
+            *end = offset;
+            return -1;
+        }
+        frame_length = __atomic_load_n((const int32_t *)(data + offset), __ATOMIC_ACQUIRE);
+        if (frame_length <= 0)
+            break;
+        offset += ((Py_ssize_t)frame_length + 31) & ~(Py_ssize_t)31;
+    }
+    gap_begin = offset;
+    if (offset >= limit) {
+        *end = gap_begin;
+        return gap_begin;
+    }
+    offset += 32;
+    while (offset < limit) {
+        if (offset > capacity - 4) {
+            *end = offset;
+            return -1;
+        }
+        if (__atomic_load_n((const int32_t *)(data + offset), __ATOMIC_ACQUIRE) != 0)
+            break;
+        offset += 32;
+    }
+    *end = offset;
+    return gap_begin;
+}
+
+/* Scans longer than this run with the GIL released (the term stays exported). */
+#define SCAN_FOR_GAP_NOGIL_LENGTH 65536
+
 PyObject *
 mod_scan_for_gap(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer term;
-    Py_ssize_t offset, limit, gap_begin;
-    const uint8_t *data;
+    Py_ssize_t offset, limit, gap_begin, end = 0;
     (void)self;
     EXPECT_ARGS(3, "scan_for_gap");
     if (parse_ssize(args[1], &offset) < 0 || parse_ssize(args[2], &limit) < 0)
@@ -229,33 +286,17 @@ mod_scan_for_gap(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (PyObject_GetBuffer(args[0], &term, PyBUF_SIMPLE) < 0)
         return NULL;
-    data = (const uint8_t *)term.buf;
-    while (offset < limit) {
-        int32_t frame_length;
-        if (offset > term.len - 4)
-            goto out_of_range;
-        frame_length = __atomic_load_n((const int32_t *)(data + offset), __ATOMIC_ACQUIRE);
-        if (frame_length <= 0)
-            break;
-        offset += ((Py_ssize_t)frame_length + 31) & ~(Py_ssize_t)31;
-    }
-    gap_begin = offset;
-    if (offset < limit) {
-        offset += 32;
-        while (offset < limit) {
-            if (offset > term.len - 4)
-                goto out_of_range;
-            if (__atomic_load_n((const int32_t *)(data + offset), __ATOMIC_ACQUIRE) != 0)
-                break;
-            offset += 32;
-        }
+    if (limit - offset > SCAN_FOR_GAP_NOGIL_LENGTH) {
+        Py_BEGIN_ALLOW_THREADS
+        gap_begin = scan_gap((const uint8_t *)term.buf, term.len, offset, limit, &end);
+        Py_END_ALLOW_THREADS
     } else {
-        offset = gap_begin;
+        gap_begin = scan_gap((const uint8_t *)term.buf, term.len, offset, limit, &end);
     }
     PyBuffer_Release(&term);
-    return Py_BuildValue("(nn)", gap_begin, offset - gap_begin);
-out_of_range:
-    PyBuffer_Release(&term);
-    PyErr_Format(PyExc_IndexError, "scan offset %zd out of bounds for capacity %zd", offset, term.len);
-    return NULL;
+    if (gap_begin < 0) {
+        PyErr_Format(PyExc_IndexError, "scan offset %zd out of bounds for capacity %zd", end, term.len);
+        return NULL;
+    }
+    return Py_BuildValue("(nn)", gap_begin, end - gap_begin);
 }

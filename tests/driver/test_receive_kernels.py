@@ -117,3 +117,24 @@ def test_scan_for_gap_finds_the_hole_and_its_end() -> None:
     with pytest.raises(ValueError, match="aligned"):
         scan_for_gap(term, 4, 64)
     assert loss_detector._scan_for_gap is scan_for_gap
+
+
+@settings(max_examples=30, deadline=None)
+@given(frame_length=st.integers(32, 8192), count=st.integers(1, 16), holes=st.sets(st.integers(0, 15)))
+def test_long_kernels_without_the_gil_match_twins(frame_length: int, count: int, holes: set[int]) -> None:
+    """insert_frames of a datagram >= 16 KiB and scan_for_gap over > 64 KiB run with the GIL
+    released: the same results as the twins."""
+    aligned = (frame_length + 31) & ~31
+    datagram = bytearray(aligned * count)
+    for i in range(count):
+        HEADER.pack_into(datagram, i * aligned, frame_length, 0, 0xC0, 1, i * aligned, 7, 9, 1, 0)
+    datagram = datagram + bytearray(max(0, 16384 - len(datagram)))  # at least the no-GIL length
+    existing = bytearray(256 * 1024)
+    for i in holes:  # frames already there are not overwritten
+        HEADER.pack_into(existing, i * aligned, 32, 0, 0xC0, 1, i * aligned, 1, 1, 1, 0)
+    c, py = AtomicBuffer(bytearray(existing)), PyAtomicBuffer(bytearray(existing))
+    assert c.insert_frames(0, datagram, len(datagram)) == py.insert_frames(0, datagram, len(datagram))  # type: ignore[attr-defined]
+    assert bytes(memoryview(c)) == bytes(py._mv)  # type: ignore[arg-type]
+    limit = 200 * 1024
+    begin, gap_length = scan_for_gap(c, 0, limit)
+    assert (begin, Gap(5, begin, gap_length) if gap_length else None) == scan_for_gap_offset(py, 5, 0, limit)

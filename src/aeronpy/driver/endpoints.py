@@ -8,12 +8,13 @@ Each endpoint owns one transport (socket).  Datagrams are validated with
 from __future__ import annotations
 
 import struct
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.destination_tracker import DestinationTracker
-from aeronpy.driver.media.udp_transport import send_frames, send_frames_py
+from aeronpy.driver.media.udp_transport import TRANSIENT_ERRNOS, send_frames, send_frames_py
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.protocol import data_header as dh
 from aeronpy.logbuffer.descriptor import TERM_MAX_LENGTH
@@ -41,6 +42,9 @@ _ERR = frames.ERR_LAYOUT
 _ERR_HAS_GROUP_TAG_FLAG = frames.ERR_HAS_GROUP_TAG_FLAG
 _ERR_MAX_TEXT_LENGTH = frames.ERR_MAX_TEXT_LENGTH
 _SEND_SETUP_SM = frames.SM_LAYOUT
+_DATA_HEADER_LENGTH = dh.HEADER_LENGTH
+_TYPE_DATA = dh.HDR_TYPE_DATA
+_TYPE_PAD = dh.HDR_TYPE_PAD
 
 
 class _Endpoint:
@@ -52,6 +56,7 @@ class _Endpoint:
         # MAX_DATAGRAMS_PER_POLL slots of RECV_BUFFER_LENGTH: one recvmmsg fills a whole poll.
         self._buffer = bytearray(RECV_BUFFER_LENGTH * MAX_DATAGRAMS_PER_POLL)
         self._view = memoryview(self._buffer)
+        self._receivers: dict[Any, Callable[[], list[tuple[int, Any]]]] = {}
         self._invalid = system_counters.get(SystemCounterId.INVALID_PACKETS)
         self._bytes_received = system_counters.get(SystemCounterId.BYTES_RECEIVED)
         self.interceptor: Any = None
@@ -63,34 +68,86 @@ class _Endpoint:
         """Read up to MAX_DATAGRAMS_PER_POLL datagrams and dispatch them."""
         return self._poll_transport(self.transport, now_ns)
 
-    def _poll_transport(self, transport: Any, now_ns: int) -> int:
+    def _receiver_for(self, transport: Any) -> Callable[[], list[tuple[int, Any]]]:
+        receiver = self._receivers.get(transport)
+        if receiver is None:
+            if hasattr(transport, "batch_receiver"):
+                receiver = transport.batch_receiver(self._buffer, RECV_BUFFER_LENGTH, MAX_DATAGRAMS_PER_POLL)
+            elif hasattr(transport, "recv_into_batch"):
+                receiver = partial(transport.recv_into_batch, self._buffer, RECV_BUFFER_LENGTH, MAX_DATAGRAMS_PER_POLL)
+            else:  # a transport without batched receive (test doubles): one datagram per call
+                receiver = partial(self._recv_one_by_one, transport)
+            self._receivers[transport] = receiver
+        return receiver
+
+    def _recv_one_by_one(self, transport: Any) -> list[tuple[int, Any]]:
         view = self._view
-        recv_batch = getattr(transport, "recv_into_batch", None)
-        if recv_batch is not None:
-            batch = recv_batch(self._buffer, RECV_BUFFER_LENGTH, MAX_DATAGRAMS_PER_POLL)
-        else:  # a transport without batched receive (test doubles): one datagram per call
-            batch = []
-            for _ in range(MAX_DATAGRAMS_PER_POLL):
-                received = transport.recv_into(view[len(batch) * RECV_BUFFER_LENGTH:(len(batch) + 1) * RECV_BUFFER_LENGTH])
-                if received is None:
-                    break
-                batch.append(received)
+        batch: list[tuple[int, Any]] = []
+        for _ in range(MAX_DATAGRAMS_PER_POLL):
+            received = transport.recv_into(view[len(batch) * RECV_BUFFER_LENGTH:(len(batch) + 1) * RECV_BUFFER_LENGTH])
+            if received is None:
+                break
+            batch.append(received)
+        return batch
+
+    def forget_transport(self, transport: Any) -> None:
+        """Drop the cached receiver of a transport that is gone (MDS destination removed)."""
+        self._receivers.pop(transport, None)
+
+    def transports(self) -> list[Any]:
+        """The transports this endpoint reads from."""
+        return [self.transport]
+
+    def poll_ready(self, now_ns: int, ready: Any) -> int:
+        """:meth:`poll`, skipping sockets that are not in ``ready`` (descriptors an ``epoll`` found
+        readable); a transport without a descriptor (test doubles) is always read."""
+        fd = socket_fd(self.transport)
+        if fd >= 0 and fd not in ready:
+            return 0
+        return self.poll(now_ns)
+
+    def _poll_transport(self, transport: Any, now_ns: int) -> int:
+        receiver = self._receivers.get(transport) or self._receiver_for(transport)
+        try:
+            batch = receiver()
+        except OSError as e:
+            if e.errno in TRANSIENT_ERRNOS:
+                return 0
+            raise
+        if not batch:
+            return 0
+        view = self._view
+        buffer = self._buffer
+        interceptor = self.interceptor
+        on_data = self._on_data
         work = 0
         offset = 0
+        total = 0
         for length, address in batch:
             work += 1
-            if self._bytes_received is not None:
-                self._bytes_received.get_and_add(length)
-            datagram = view[offset:offset + length]
+            total += length
+            slot = offset
             offset += RECV_BUFFER_LENGTH
-            frame_type = classify_datagram(datagram)
-            if frame_type is None:
-                if self._invalid is not None:
-                    self._invalid.increment()
-                continue
-            if self.interceptor is not None and self.interceptor.should_drop(datagram):
-                continue
+            datagram = view[slot:slot + length]
             try:
+                if on_data is not None and length >= _DATA_HEADER_LENGTH:
+                    # DATA/PAD, the hot path: classify_datagram's rules for them, inline
+                    header = _DATA.unpack_from(buffer, slot)
+                    frame_type = header[3]
+                    if frame_type == _TYPE_DATA or frame_type == _TYPE_PAD:
+                        if header[1] != 0 or header[0] < 0 or length & 31:
+                            if self._invalid is not None:
+                                self._invalid.increment()
+                        elif interceptor is None or not interceptor.should_drop(datagram):
+                            on_data(header, datagram, length, address, now_ns)
+                        continue
+                frame_type = classify_datagram(datagram)
+                if frame_type is None:
+                    if self._invalid is not None:
+                        self._invalid.increment()
+                    continue
+                if interceptor is not None and interceptor.should_drop(datagram):
+                    continue
                 self.on_frame(frame_type, datagram, length, address, now_ns)
             except (struct.error, ValueError, IndexError):
                 if self._invalid is not None:
@@ -98,7 +155,12 @@ class _Endpoint:
             except OSError as ex:  # a reply could not be sent: keep dispatching the batch
                 if self.error_handler is not None:
                     self.error_handler(ex)
+        if self._bytes_received is not None:
+            self._bytes_received.get_and_add(total)
         return work
+
+    _on_data: Callable[[tuple[Any, ...], memoryview, int, Any, int], None] | None = None
+    """The DATA/PAD handler taking the unpacked header (receive endpoints), else None."""
 
     def on_frame(self, frame_type: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
         raise NotImplementedError
@@ -107,6 +169,11 @@ class _Endpoint:
         if self.status is not None:
             self.status.set(CHANNEL_CLOSING)
         self.transport.close()
+
+
+def socket_fd(transport: Any) -> int:
+    """The receive socket's descriptor of a UDP transport, -1 for one without (test doubles)."""
+    return int(getattr(transport, "recv_fd", -1))
 
 
 class SendChannelEndpoint(_Endpoint):
@@ -139,10 +206,16 @@ class SendChannelEndpoint(_Endpoint):
         """Send up to ``max_datagrams`` datagrams of ``term``'s committed frames from
         ``term_offset`` (``send_frames`` in :mod:`~aeronpy.driver.media.udp_transport`):
         ``(bytes_sent, advance, short_send)``.  One ``sendmmsg`` when the transport allows it."""
+        return self.frame_sender()(term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
+
+    def frame_sender(self) -> Callable[[Any, int, int, int, int, int], tuple[int, int, int]]:
+        """:meth:`send_frames` as one callable taking ``(term, term_offset, limit, mtu,
+        max_datagrams, pad_type)``: the C kernel bound to the socket and address when the
+        transport allows it, else the Python twin over :meth:`send`."""
         target = self._send_target
         if target is not None:
-            return send_frames(target[0], target[1], term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
-        return send_frames_py(self.send, term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
+            return partial(send_frames, target[0], target[1])
+        return partial(send_frames_py, self.send)
 
     def poll(self, now_ns: int) -> int:
         self.now_ns = now_ns
@@ -274,6 +347,7 @@ class ReceiveChannelEndpoint(_Endpoint):
         self.destinations: list[ReceiveDestination] = []  # receiver thread
         self.conductor_destinations: list[ReceiveDestination] = []  # MDS destinations, conductor's copy
         self._current: ReceiveDestination | None = None
+        self._is_mds = bool(channel.is_manual_control_mode)  # MDS (control-mode=manual)
         self._reply_transports: dict[Any, Any] = {}
         if transport is not None:
             self.destinations.append(ReceiveDestination(
@@ -283,13 +357,28 @@ class ReceiveChannelEndpoint(_Endpoint):
 
     @property
     def is_multi_destination(self) -> bool:
-        return bool(self.channel.is_manual_control_mode)
+        return self._is_mds
 
     def poll(self, now_ns: int) -> int:
         work = 0
         for destination in self.destinations:
             self._current = destination
             work += self._poll_transport(destination.transport, now_ns)
+        self._current = None
+        return work
+
+    def transports(self) -> list[Any]:
+        return [destination.transport for destination in self.destinations]
+
+    def poll_ready(self, now_ns: int, ready: Any) -> int:
+        work = 0
+        for destination in self.destinations:
+            transport = destination.transport
+            fd = socket_fd(transport)
+            if fd >= 0 and fd not in ready:
+                continue
+            self._current = destination
+            work += self._poll_transport(transport, now_ns)
         self._current = None
         return work
 
@@ -321,6 +410,7 @@ class ReceiveChannelEndpoint(_Endpoint):
     def remove_destination(self, destination: ReceiveDestination) -> None:
         if destination in self.destinations:
             self.destinations.remove(destination)
+        self.forget_transport(destination.transport)
         for address, transport in list(self._reply_transports.items()):
             if transport is destination.transport:
                 del self._reply_transports[address]
@@ -412,31 +502,43 @@ class ReceiveChannelEndpoint(_Endpoint):
             self._reply_transports[reply] = current.transport
         return reply
 
+    def _on_data(self, header: tuple[Any, ...], datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
+        """A DATA/PAD datagram (already classified valid), its header unpacked."""
+        (frame_length, _, flags, frame_type, term_offset, session_id, stream_id, term_id, _) = header
+        interest = self.streams.get(stream_id)
+        if interest is None:
+            return
+        image = interest.images.get(session_id)
+        if image is not None:
+            reply = self._reply_address(address)
+            destination = self._current if self._is_mds else None
+            if frame_length == 0 and frame_type == dh.HDR_TYPE_DATA and length == dh.HEADER_LENGTH:
+                image.on_heartbeat(term_id, term_offset, flags, reply, now_ns, destination)
+            else:
+                image.insert_packet(term_id, term_offset, datagram, length, reply, now_ns, destination)
+        else:
+            self._on_data_without_image(interest, frame_length, flags, session_id, stream_id, address, now_ns)
+
+    def _on_data_without_image(
+        self, interest: StreamInterest, frame_length: int, flags: int, session_id: int, stream_id: int,
+        address: Any, now_ns: int,
+    ) -> None:
+        """Data of a wanted session without an image: ask for a SETUP (at most once a second)."""
+        if (
+            interest.wants(session_id) and session_id not in interest.init_in_progress
+            and session_id not in interest.cool_down and not (flags & dh.EOS_FLAG and frame_length == 0)
+        ):
+            deadline = interest.pending_setup.get(session_id)
+            if deadline is None or now_ns > deadline:
+                if deadline is None and len(interest.pending_setup) >= MAX_PENDING_SETUPS:
+                    _prune_expired(interest.pending_setup, now_ns)
+                interest.pending_setup[session_id] = now_ns + PENDING_SETUP_TIMEOUT_NS
+                _SEND_SETUP_SM.pack_into(self._send_setup_sm, 0, 36, 0, 0x80, dh.HDR_TYPE_SM, session_id, stream_id, 0, 0, 0, self.receiver_id)
+                self.send_to(self._send_setup_sm, self._reply_address(address))
+
     def on_frame(self, frame_type: int, datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
         if frame_type == dh.HDR_TYPE_DATA or frame_type == dh.HDR_TYPE_PAD:
-            (frame_length, _, flags, _, term_offset, session_id, stream_id, term_id, _) = _DATA.unpack_from(datagram, 0)
-            interest = self.streams.get(stream_id)
-            if interest is None:
-                return
-            image = interest.images.get(session_id)
-            if image is not None:
-                reply = self._reply_address(address)
-                destination = self._current if self.is_multi_destination else None
-                if frame_length == 0 and frame_type == dh.HDR_TYPE_DATA and length == dh.HEADER_LENGTH:
-                    image.on_heartbeat(term_id, term_offset, flags, reply, now_ns, destination)
-                else:
-                    image.insert_packet(term_id, term_offset, datagram, length, reply, now_ns, destination)
-            elif (
-                interest.wants(session_id) and session_id not in interest.init_in_progress
-                and session_id not in interest.cool_down and not (flags & dh.EOS_FLAG and frame_length == 0)
-            ):
-                deadline = interest.pending_setup.get(session_id)
-                if deadline is None or now_ns > deadline:
-                    if deadline is None and len(interest.pending_setup) >= MAX_PENDING_SETUPS:
-                        _prune_expired(interest.pending_setup, now_ns)
-                    interest.pending_setup[session_id] = now_ns + PENDING_SETUP_TIMEOUT_NS
-                    _SEND_SETUP_SM.pack_into(self._send_setup_sm, 0, 36, 0, 0x80, dh.HDR_TYPE_SM, session_id, stream_id, 0, 0, 0, self.receiver_id)
-                    self.send_to(self._send_setup_sm, self._reply_address(address))
+            self._on_data(_DATA.unpack_from(datagram, 0), datagram, length, address, now_ns)
         elif frame_type == dh.HDR_TYPE_SETUP:
             (_, _, flags, _, term_offset, session_id, stream_id, initial_term_id, active_term_id, term_length, mtu, ttl) = _SETUP.unpack_from(datagram, 0)
             interest = self.streams.get(stream_id)

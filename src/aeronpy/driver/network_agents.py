@@ -10,11 +10,13 @@ a queue needs no lock.
 
 from __future__ import annotations
 
+import select
 from collections import deque
 from typing import Any, Callable, Protocol, TypeVarTuple, Unpack
 
 from aeronpy.concurrent.agent import AgentBase
 from aeronpy.concurrent.clock import nano_time
+from aeronpy.driver.endpoints import socket_fd
 
 Ts = TypeVarTuple("Ts")
 
@@ -36,6 +38,8 @@ class CommandQueue:
 
     def __init__(self) -> None:
         self._queue: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self.pending = self._queue
+        """The deque itself: truthy while commands wait (checked without a call every duty cycle)."""
 
     def offer(self, method: Callable[[Unpack[Ts]], None], *args: Unpack[Ts]) -> None:
         self._queue.append((method, args))
@@ -50,6 +54,54 @@ class CommandQueue:
         return count
 
 
+class ReadySockets:
+    """Which of an agent's UDP sockets have datagrams waiting: one ``epoll_wait(0)`` per duty
+    cycle instead of a ``recvmmsg`` per socket (each empty one costs a syscall).  Level-triggered,
+    so a socket left with datagrams after a full batch stays ready.  Without ``epoll``
+    (non-Linux) :meth:`ready` returns ``None``: read every socket."""
+
+    def __init__(self) -> None:
+        self._epoll: Any = select.epoll() if hasattr(select, "epoll") else None
+        self._poll = self._epoll.poll if self._epoll is not None else None
+        self._fds: set[int] = set()
+
+    def add(self, transports: list[Any] | None) -> None:
+        for transport in transports or ():
+            fd = socket_fd(transport)
+            if fd >= 0 and self._epoll is not None and fd not in self._fds:
+                try:
+                    self._epoll.register(fd, select.EPOLLIN)
+                    self._fds.add(fd)
+                except OSError:  # closed already: nothing to read there
+                    pass
+
+    def remove(self, transports: list[Any] | None) -> None:
+        for transport in transports or ():
+            fd = socket_fd(transport)
+            if fd in self._fds:
+                self._fds.discard(fd)
+                try:
+                    self._epoll.unregister(fd)
+                except (OSError, ValueError):  # closed already (epoll dropped it)
+                    pass
+
+    def ready(self) -> Any:
+        """Descriptors with datagrams waiting (a container), or ``None`` to read all sockets."""
+        poll = self._poll
+        if poll is None:
+            return None
+        events = poll(0)
+        if not events:
+            return ()
+        return {fd for fd, _ in events}
+
+    def close(self) -> None:
+        """Close the epoll; from now on :meth:`ready` says to read every socket."""
+        if self._epoll is not None:
+            self._poll = None
+            self._epoll.close()
+
+
 class _NetworkAgent(AgentBase):
     """Common part of the sender and receiver: socket errors are reported, not fatal."""
 
@@ -57,9 +109,14 @@ class _NetworkAgent(AgentBase):
     conductor_proxy: ConductorAnswers | None = None
     """Where answers to the conductor go; set by the network conductor."""
 
+    ready_sockets: ReadySockets
+
     def report(self, ex: BaseException) -> None:
         if self.error_handler is not None:
             self.error_handler(ex)
+
+    def on_close(self) -> None:
+        self.ready_sockets.close()
 
 
 class Sender(_NetworkAgent):
@@ -67,6 +124,8 @@ class Sender(_NetworkAgent):
 
     def __init__(self, status_poll_ratio: int, sm_timeout_ns: int, nano_clock: Callable[[], int] = nano_time) -> None:
         self.commands = CommandQueue()
+        self._pending = self.commands.pending
+        self.ready_sockets = ReadySockets()
         self.publications: list[Any] = []
         self.endpoints: list[Any] = []
         self.status_poll_ratio = max(1, status_poll_ratio)
@@ -81,13 +140,19 @@ class Sender(_NetworkAgent):
 
     def do_work(self) -> int:
         now_ns = self.nano_clock()
-        work = self.commands.drain()
-        for endpoint in self.endpoints:
+        work = self.commands.drain() if self._pending else 0
+        endpoints = self.endpoints
+        for endpoint in endpoints:
             endpoint.now_ns = now_ns
         bytes_sent = 0
         pubs = self.publications
         n = len(pubs)
-        if n:
+        if n == 1:
+            try:
+                bytes_sent = pubs[0].send(now_ns)
+            except OSError as ex:  # e.g. EHOSTUNREACH: report it
+                self.report(ex)
+        elif n:
             start = self._round_robin = (self._round_robin + 1) % n
             for i in range(n):
                 try:
@@ -102,9 +167,10 @@ class Sender(_NetworkAgent):
         ):
             self._duty_cycle = 0
             self._time_of_last_control_poll_ns = now_ns
-            for endpoint in self.endpoints:
+            ready = self.ready_sockets.ready()
+            for endpoint in endpoints:
                 try:
-                    work += endpoint.poll(now_ns)
+                    work += endpoint.poll(now_ns) if ready is None else endpoint.poll_ready(now_ns, ready)
                 except OSError as ex:
                     self.report(ex)
                 endpoint.check_liveness(now_ns)
@@ -124,10 +190,12 @@ class Sender(_NetworkAgent):
 
     def on_add_endpoint(self, endpoint: Any) -> None:
         self.endpoints.append(endpoint)
+        self.ready_sockets.add(endpoint.transports())
 
     def on_remove_endpoint(self, endpoint: Any) -> None:
         if endpoint in self.endpoints:
             self.endpoints.remove(endpoint)
+            self.ready_sockets.remove(endpoint.transports())
         if self.conductor_proxy is not None:
             self.conductor_proxy.on_endpoint_removed(endpoint)
 
@@ -146,6 +214,8 @@ class Receiver(_NetworkAgent):
 
     def __init__(self, nano_clock: Callable[[], int] = nano_time) -> None:
         self.commands = CommandQueue()
+        self._pending = self.commands.pending
+        self.ready_sockets = ReadySockets()
         self.endpoints: list[Any] = []
         self.images: list[Any] = []
         self.nano_clock = nano_clock
@@ -155,10 +225,11 @@ class Receiver(_NetworkAgent):
 
     def do_work(self) -> int:
         now_ns = self.nano_clock()
-        work = self.commands.drain()
+        work = self.commands.drain() if self._pending else 0
+        ready = self.ready_sockets.ready()
         for endpoint in self.endpoints:
             try:
-                work += endpoint.poll(now_ns)
+                work += endpoint.poll(now_ns) if ready is None else endpoint.poll_ready(now_ns, ready)
                 work += endpoint.send_control_setups(now_ns)
             except OSError as ex:
                 self.report(ex)
@@ -173,18 +244,23 @@ class Receiver(_NetworkAgent):
     # commands (run on the receiver thread)
     def on_add_endpoint(self, endpoint: Any) -> None:
         self.endpoints.append(endpoint)
+        self.ready_sockets.add(endpoint.transports())
 
     def on_remove_endpoint(self, endpoint: Any) -> None:
         if endpoint in self.endpoints:
             self.endpoints.remove(endpoint)
+            self.ready_sockets.remove(endpoint.transports())
         if self.conductor_proxy is not None:
             self.conductor_proxy.on_endpoint_removed(endpoint)
 
     def on_add_destination(self, endpoint: Any, destination: Any) -> None:
         endpoint.add_destination(destination)
+        if endpoint in self.endpoints:
+            self.ready_sockets.add([getattr(destination, "transport", None)])
 
     def on_remove_destination(self, endpoint: Any, destination: Any) -> None:
         endpoint.remove_destination(destination)
+        self.ready_sockets.remove([getattr(destination, "transport", None)])
         if self.conductor_proxy is not None:
             self.conductor_proxy.on_receive_destination_removed(destination)
 

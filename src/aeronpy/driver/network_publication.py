@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from aeronpy.concurrent.bit_util import int32
 from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.counter_access import acquire_getter, plain_getter, release_setter
 from aeronpy.driver.lifecycle import LifecycleState, change_state
 from aeronpy.driver.media.udp_transport import SEND_FRAMES_MAX_DATAGRAMS
 from aeronpy.driver.flow_control import FlowControl
@@ -90,6 +91,18 @@ class NetworkPublication:
         self.snd_lmt = counters["snd-lmt"]
         self.snd_bpe = counters["snd-bpe"]
         self.snd_naks_received = counters["snd-naks-received"]
+        frame_sender = getattr(endpoint, "frame_sender", None)
+        self._send_frames: Callable[..., tuple[int, int, int]] = (
+            frame_sender() if frame_sender is not None
+            else lambda *a: endpoint.send_frames(*a[:5])  # an endpoint double with send_frames only
+        )
+        # bound accessors for the per-duty-cycle reads and writes
+        self._snd_pos_plain = plain_getter(self.snd_pos)
+        self._snd_pos_acquire = acquire_getter(self.snd_pos)
+        self._snd_lmt_plain = plain_getter(self.snd_lmt)
+        self._snd_lmt_set = release_setter(self.snd_lmt)
+        self._pub_pos_set = release_setter(self.pub_pos)
+        self._pub_lmt_plain = plain_getter(self.pub_lmt)
         self.flow_control = flow_control
         self.retransmit_handler = retransmit_handler
         self.system_counters = system_counters
@@ -121,6 +134,7 @@ class NetworkPublication:
         self.is_end_of_stream = False
         self.track_sender_limits = False
         self.receivers_last_sm_ns: dict[int, int] = {}
+        self._next_liveness_check_ns = 0  # no receiver can expire before this
         self.has_received_unicast_eos = False
         self._setup = bytearray(SETUP_STRUCT.size)
         self._heartbeat = bytearray(HEARTBEAT_STRUCT.size)
@@ -152,12 +166,13 @@ class NetworkPublication:
     # ------------------------------------------------------------------ sender
     def send(self, now_ns: int) -> int:
         """One sender duty cycle for this publication; returns bytes sent."""
-        snd_pos = self.snd_pos.get_plain()
+        snd_pos = self._snd_pos_plain()
         if self.should_send_setup or not self.has_initial_connection:
             self._setup_check(now_ns, snd_pos)
         bytes_sent = self._send_data(now_ns, snd_pos)
         if bytes_sent == 0:
-            bytes_sent = self._heartbeat_check(now_ns, snd_pos)
+            if self.has_initial_connection and now_ns - self.time_of_last_data_or_heartbeat_ns >= HEARTBEAT_INTERVAL_NS:
+                bytes_sent = self._heartbeat_check(now_ns, snd_pos)
             if self.spies_simulate_connection and not self.receivers_last_sm_ns and self.has_active_spies():
                 # only spies: the sender position follows the fastest spy (driver-behaviour.md §9)
                 new_snd_pos = max(self.max_spy_position, snd_pos)
@@ -165,8 +180,10 @@ class NetworkPublication:
                     self.snd_pos.set(new_snd_pos)
                 self.snd_lmt.set(self.flow_control.on_idle(now_ns, new_snd_pos, new_snd_pos, self.is_end_of_stream))
             else:
-                lmt = self.flow_control.on_idle(now_ns, self.snd_lmt.get_plain(), snd_pos, self.is_end_of_stream)
-                self.snd_lmt.set(lmt)
+                snd_lmt = self._snd_lmt_plain()
+                lmt = self.flow_control.on_idle(now_ns, snd_lmt, snd_pos, self.is_end_of_stream)
+                if lmt != snd_lmt:  # the sender thread is snd-lmt's only writer
+                    self._snd_lmt_set(lmt)
                 if self._fc_receivers is not None:  # receivers may have timed out
                     self._fc_receivers.set(self.flow_control.receiver_count)
         self.retransmit_handler.process_timeouts(now_ns, self.resend)
@@ -214,7 +231,7 @@ class NetworkPublication:
         return int(sent)
 
     def _send_data(self, now_ns: int, snd_pos: int) -> int:
-        snd_lmt = self.snd_lmt.get_plain()
+        snd_lmt = self._snd_lmt_plain()
         available_window = snd_lmt - snd_pos
         if available_window <= 0:
             if not self.track_sender_limits and self.has_initial_connection:
@@ -228,8 +245,8 @@ class NetworkPublication:
         term = self.term_buffers[(snd_pos >> self.bits) % 3]
         # One call (one sendmmsg) for up to max_messages_per_send datagrams of this term; a
         # term boundary ends the batch (the next duty cycle continues in the next term).
-        bytes_sent, advance, short_send = self.endpoint.send_frames(
-            term, term_offset, available_window, self.mtu_length, self.max_messages_per_send
+        bytes_sent, advance, short_send = self._send_frames(
+            term, term_offset, available_window, self.mtu_length, self.max_messages_per_send, PAD_TYPE
         )
         if short_send and self._short_sends is not None:
             self._short_sends.increment()
@@ -352,24 +369,44 @@ class NetworkPublication:
             )
 
     def check_receiver_liveness(self, now_ns: int) -> None:
-        """Sender thread: drop receivers silent for the connection timeout."""
+        """Sender thread: drop receivers silent for the connection timeout.
+
+        Looks only once the earliest receiver can have expired: an SM only moves a receiver's
+        time later and a new receiver expires after the ones already there."""
+        if now_ns < self._next_liveness_check_ns:
+            return
         timeout = self.connection_timeout_ns
-        dead = [r for r, t in self.receivers_last_sm_ns.items() if now_ns - t > timeout]
+        times = self.receivers_last_sm_ns
+        dead = [r for r, t in times.items() if now_ns - t > timeout]
         for r in dead:
-            del self.receivers_last_sm_ns[r]
+            del times[r]
+        self._next_liveness_check_ns = min(times.values()) + timeout + 1 if times else 0
         if dead:
             self.update_connected()
 
     # ------------------------------------------------------------------ conductor
     def producer_position(self) -> int:
-        return int(descriptor.producer_position(self.metadata, self.term_length, self.initial_term_id))
+        """Position of the active term's tail (``descriptor.producer_position``, inlined: the
+        conductor reads it every duty cycle)."""
+        md = self.metadata
+        raw: int = md.get_int64_volatile(
+            descriptor.TERM_TAIL_COUNTERS_OFFSET
+            + 8 * (md.get_int32_volatile(descriptor.LOG_ACTIVE_TERM_COUNT_OFFSET) % descriptor.PARTITION_COUNT)
+        )
+        term_offset = raw & 0xFFFFFFFF
+        if term_offset > self.term_length:
+            term_offset = self.term_length
+        term_count = (((raw >> 32) - self.initial_term_id + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        return (term_count << self.bits) + term_offset
 
     def update_pub_pos_and_lmt(self) -> int:
+        """Conductor, every duty cycle: pub-pos from the producer, pub-lmt from the sender (and
+        spies) when connected, else held at snd-pos."""
         if self.state is not NetworkPublicationState.ACTIVE:
             return 0
-        self.pub_pos.set(self.producer_position())
-        snd_pos = self.snd_pos.get()
-        connected = descriptor.is_connected(self.metadata)
+        self._pub_pos_set(self.producer_position())
+        snd_pos = self._snd_pos_acquire()
+        connected = self.metadata.get_int32_volatile(descriptor.LOG_IS_CONNECTED_OFFSET) == 1
         if connected or (self.spies_simulate_connection and self.has_active_spies()):
             min_pos = snd_pos
             max_spy = self.max_spy_position
@@ -380,7 +417,7 @@ class NetworkPublication:
                     max_spy = max(max_spy, spy_pos)
             self.max_spy_position = max_spy
             new_lmt = min_pos + self.term_window_length
-            if new_lmt > self.pub_lmt.get_plain():
+            if new_lmt > self._pub_lmt_plain():
                 self.clean_buffer(min_pos - self.term_length)
                 # As C: the limit moves only while the term still being cleaned is less than two
                 # terms behind the one the new limit reaches (a publisher must never write into
@@ -391,7 +428,7 @@ class NetworkPublication:
                 if term_gap < 2 or (term_gap == 2 and self.clean_position & self.term_mask != 0):
                     self.pub_lmt.set(new_lmt)
                 return 1
-        elif self.pub_lmt.get_plain() > snd_pos:
+        elif self._pub_lmt_plain() > snd_pos:
             self.pub_lmt.set(snd_pos)
             self.clean_buffer(snd_pos - self.term_length)
             return 1

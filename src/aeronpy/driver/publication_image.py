@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.counter_access import plain_getter, release_setter
 from aeronpy.driver.lifecycle import LifecycleState, change_state
 from aeronpy.driver.gap_filler import try_fill_gap
 from aeronpy.concurrent.bit_util import INT64_MAX
 from aeronpy.concurrent.clock import epoch_ms
-from aeronpy.driver.tether import SubscriberPosition, UntetheredTimeouts, check_untethered
+from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts, check_untethered
 from aeronpy.driver.loss_detector import LossDetector, new_rebuild_position
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.logbuffer import descriptor
@@ -73,6 +74,10 @@ except ImportError:  # pragma: no cover - without the C extension
     validate_data_frames = validate_data_frames_py
 """The datagram check in use: the C kernel when available, else :func:`validate_data_frames_py`."""
 
+
+_TETHER_ACTIVE = TetherState.ACTIVE
+_ACTIVE = LifecycleState.ACTIVE
+_DRAINING = LifecycleState.DRAINING
 
 ImageState = LifecycleState
 """The shared lifecycle (:mod:`aeronpy.driver.lifecycle`), by this module's name for it."""
@@ -180,6 +185,9 @@ class PublicationImage:
         self.last_nak: tuple[int, int, int] | None = None
         hwm.set(self.join_position)
         rcv_pos.set(self.join_position)
+        self._hwm_plain = plain_getter(hwm)
+        self._hwm_set = release_setter(hwm)
+        self._rcv_pos_plain = plain_getter(rcv_pos)
         self._heartbeats_received = system_counters.get(SystemCounterId.HEARTBEATS_RECEIVED)
         self._over_runs = system_counters.get(SystemCounterId.FLOW_CONTROL_OVER_RUNS)
         self._under_runs = system_counters.get(SystemCounterId.FLOW_CONTROL_UNDER_RUNS)
@@ -246,17 +254,17 @@ class PublicationImage:
         """Rebuild the frames of one DATA datagram into the log; returns bytes inserted.
 
         The whole datagram is dropped (counter "Invalid packets") unless its frames walk cleanly."""
-        if self.rejection_frame is not None:
+        state = self.state
+        if self.rejection_frame is not None or (state is not _ACTIVE and state is not _DRAINING):
             return 0
-        if self.state is not ImageState.ACTIVE and self.state is not ImageState.DRAINING:
-            return 0
-        if term_id - self.initial_term_id < 0 and (term_id - self.initial_term_id) & 0x80000000:
+        term_count = term_id - self.initial_term_id
+        if term_count < 0 and term_count & 0x80000000:
             return 0
         extent = validate_data_frames(datagram, length, term_offset, self.term_length)
         if extent < 0:
             self._count_invalid()
             return 0
-        position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
+        position = ((((term_count + 0x80000000) & 0xFFFFFFFF) - 0x80000000) << self.bits) + term_offset
         if position + extent > self.last_sm_window_limit:
             if self._over_runs is not None:
                 self._over_runs.increment()
@@ -266,12 +274,19 @@ class PublicationImage:
                 self._under_runs.increment()
             return 0
         self.time_of_last_packet_ns = now_ns
-        self._connection_for(address if not self.is_multicast else self.connections[0].control_address, now_ns, destination)
-        term = self.term_buffers[(position >> self.bits) % 3]
-        term.insert_frames(term_offset, datagram, min(length, self.term_length - term_offset))
+        connections = self.connections
+        source = address if not self.is_multicast else connections[0].control_address
+        first = connections[0]  # the common case, checked inline: the first connection matches
+        if first.destination is destination and (destination is not None or first.control_address == source):
+            first.time_of_last_frame_ns = now_ns
+        else:
+            self._connection_for(source, now_ns, destination)
+        self.term_buffers[(position >> self.bits) % 3].insert_frames(
+            term_offset, datagram, min(length, self.term_length - term_offset)
+        )
         end = position + extent
-        if end > self.hwm.get_plain():
-            self.hwm.set(end)
+        if end > self._hwm_plain():
+            self._hwm_set(end)
         return extent
 
     def on_heartbeat(self, term_id: int, term_offset: int, flags: int, address: Any, now_ns: int, destination: Any = None) -> None:
@@ -391,26 +406,38 @@ class PublicationImage:
         if self.state is not ImageState.ACTIVE and self.state is not ImageState.DRAINING:
             return 0
         work = 0
-        active = [s for s in self.subscribers if s.is_active]
-        if active:
-            min_sub = min(s.counter.get() for s in active)
-            max_sub = max(s.counter.get() for s in active)
-        else:
-            min_sub = max_sub = self.rcv_pos.get_plain()
-        rebuild_position = max(self.rcv_pos.get_plain(), max_sub)
-        hwm = self.hwm.get_plain()
-        term = self.term_buffers[(rebuild_position >> self.bits) % 3]
-        rebuild_offset, gap = self.loss_detector.scan(
-            term, rebuild_position, hwm, now_ns, self.term_mask, self.bits, self.initial_term_id
-        )
-        new_rebuild = new_rebuild_position(rebuild_position, rebuild_offset, self.term_mask)
-        if new_rebuild > self.rcv_pos.get_plain():
+        rcv_pos = self._rcv_pos_plain()
+        min_sub = max_sub = rcv_pos
+        active = False
+        for s in self.subscribers:
+            if s.state is _TETHER_ACTIVE:
+                position = s.counter.get()
+                if not active:
+                    min_sub = max_sub = position
+                    active = True
+                elif position < min_sub:
+                    min_sub = position
+                elif position > max_sub:
+                    max_sub = position
+        rebuild_position = rcv_pos if rcv_pos > max_sub else max_sub
+        hwm = self._hwm_plain()
+        if rebuild_position < hwm:
+            term = self.term_buffers[(rebuild_position >> self.bits) % 3]
+            rebuild_offset, gap = self.loss_detector.scan(
+                term, rebuild_position, hwm, now_ns, self.term_mask, self.bits, self.initial_term_id
+            )
+            new_rebuild = new_rebuild_position(rebuild_position, rebuild_offset, self.term_mask)
+            if gap is not None:
+                work += self._on_gap(gap, term, now_ns)
+        else:  # nothing beyond the rebuild position: no scan (it would find nothing)
+            self.loss_detector.loss_found = False
+            new_rebuild = rebuild_position
+        if new_rebuild > rcv_pos:
             self.rcv_pos.set(new_rebuild)
             work += 1
-        if gap is not None:
-            work += self._on_gap(gap, term, now_ns)
         threshold = self.receiver_window >> 2
-        if min_sub > self.next_sm_position + threshold or (not active and new_rebuild > self.next_sm_position + threshold):
+        next_sm_position = self.next_sm_position
+        if min_sub > next_sm_position + threshold or (not active and new_rebuild > next_sm_position + threshold):
             target = min_sub if active else new_rebuild
             self.clean_buffer(target - self.term_length)
             self.next_sm_position = target

@@ -31,6 +31,7 @@ import errno
 import socket
 import struct
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Callable
 
 from aeronpy.concurrent.atomic_buffer import view_of
@@ -239,6 +240,8 @@ class UdpChannelTransport:
                 self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, so_sndbuf)
             self._sock.setblocking(False)
             self._recv_sock.setblocking(False)
+            self.recv_fd = self._recv_sock.fileno()
+            """The receive socket's descriptor (for readiness polling; stale once closed)."""
         except BaseException:
             self.close()
             raise
@@ -371,6 +374,15 @@ class UdpChannelTransport:
         if self.family == socket.AF_INET6:
             return [(length, (str(source[0]), int(source[1]))) for length, source in received]
         return received
+
+    def batch_receiver(self, buffer: Any, slot_length: int, max_messages: int) -> Callable[[], list[tuple[int, Any]]]:
+        """A zero-argument callable doing :meth:`recv_into_batch` into ``buffer`` - for IPv4 the
+        C kernel bound to the socket directly (no Python frame per poll), which may raise
+        ``OSError`` with a transient errno (:data:`TRANSIENT_ERRNOS`: the caller treats it as
+        nothing received)."""
+        if self.family == socket.AF_INET and recvmmsg_into is not recvmmsg_into_py:
+            return partial(recvmmsg_into, self._recv_sock, buffer, slot_length, max_messages)
+        return partial(self.recv_into_batch, buffer, slot_length, max_messages)
 
     def close(self) -> None:
         if self._closed:

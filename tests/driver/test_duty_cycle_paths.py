@@ -1,0 +1,133 @@
+"""The lean per-duty-cycle paths of the network agents: readiness polling (one epoll per cycle),
+the inlined producer position, bound counter accessors and the receiver-liveness check."""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aeronpy.concurrent.atomic_buffer import AtomicBuffer
+from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.counter_access import acquire_getter, plain_getter, release_setter
+from aeronpy.driver.endpoints import SendChannelEndpoint, socket_fd
+from aeronpy.driver.media.udp_transport import UdpChannelTransport
+from aeronpy.driver.network_agents import ReadySockets
+from aeronpy.driver.network_publication import NetworkPublication
+from aeronpy.logbuffer import descriptor
+from tests.fakes import FakeCounter
+
+needs_epoll = pytest.mark.skipif(not hasattr(select, "epoll"), reason="no epoll")
+
+
+def _wait_ready(ready: ReadySockets, fd: int) -> Any:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        found = ready.ready()
+        if fd in found:
+            return found
+        time.sleep(0.001)
+    raise AssertionError("socket never became ready")
+
+
+@needs_epoll
+def test_ready_sockets_reports_only_sockets_with_datagrams() -> None:
+    ready = ReadySockets()
+    with UdpChannelTransport(("127.0.0.1", 0)) as a, UdpChannelTransport(("127.0.0.1", 0)) as b:
+        ready.add([a, b, object()])  # a transport without a socket is ignored (always read)
+        assert ready.ready() == ()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            tx.sendto(b"x" * 32, b.local_address)
+        assert _wait_ready(ready, b.recv_fd) == {b.recv_fd}
+        assert b.recv_into(bytearray(64)) is not None
+        assert ready.ready() == ()  # level-triggered: drained, not ready
+        ready.remove([b])
+        ready.remove([b, None])  # twice / nothing: no error
+        ready.close()
+        assert ready.ready() is None  # closed: read every socket
+
+
+class _CountingTransport:
+    """A UDP-like transport (has a descriptor) that counts reads."""
+
+    def __init__(self, fd: int) -> None:
+        self.recv_fd = fd
+        self.reads = 0
+
+    def batch_receiver(self, *_args: Any) -> Any:
+        def receive() -> list[Any]:
+            self.reads += 1
+            return []
+        return receive
+
+    def close(self) -> None:
+        pass
+
+
+def test_poll_ready_skips_sockets_that_are_not_ready() -> None:
+    transport = _CountingTransport(42)
+    channel = SimpleNamespace(is_multicast=False)
+    endpoint = SendChannelEndpoint(channel, transport, ("127.0.0.1", 9), None, {})
+    assert socket_fd(transport) == 42 and socket_fd(object()) == -1
+    endpoint.poll_ready(1, ())
+    assert transport.reads == 0
+    endpoint.poll_ready(1, {42})
+    assert transport.reads == 1 and endpoint.now_ns == 1
+
+
+@given(
+    term_id=st.integers(-(2**31), 2**31 - 1),
+    initial_term_id=st.integers(-(2**31), 2**31 - 1),
+    offset=st.integers(0, 2**32 - 1),
+    partition=st.integers(0, 2),
+    term_length=st.sampled_from([64 * 1024, 1 << 20, 1 << 30]),
+)
+def test_inlined_producer_position_matches_descriptor(
+    term_id: int, initial_term_id: int, offset: int, partition: int, term_length: int
+) -> None:
+    metadata = AtomicBuffer(bytearray(descriptor.LOG_META_DATA_LENGTH))
+    metadata.put_int32(descriptor.LOG_ACTIVE_TERM_COUNT_OFFSET, partition)
+    metadata.put_int64(8 * partition, descriptor.pack_tail(term_id, offset))
+    pub: Any = SimpleNamespace(
+        metadata=metadata, term_length=term_length, initial_term_id=initial_term_id,
+        bits=descriptor.position_bits_to_shift(term_length),
+    )
+    expected = descriptor.producer_position(metadata, term_length, initial_term_id)
+    assert NetworkPublication.producer_position(pub) == expected
+
+
+def test_bound_counter_accessors() -> None:
+    values = AtomicBuffer(bytearray(1024))
+    counter = AtomicCounter(values, 3)
+    release_setter(counter)(77)
+    assert counter.get() == 77 and plain_getter(counter)() == 77 and acquire_getter(counter)() == 77
+    fake = FakeCounter(5)
+    fake.get_plain = fake.get  # type: ignore[attr-defined]
+    assert plain_getter(fake)() == 5 and acquire_getter(fake)() == 5
+    release_setter(fake)(6)
+    assert fake.value == 6
+
+
+def test_receiver_liveness_checks_only_when_one_can_have_expired() -> None:
+    pub: Any = SimpleNamespace(
+        connection_timeout_ns=100, receivers_last_sm_ns={1: 1000, 2: 1050}, _next_liveness_check_ns=0,
+        updates=0,
+    )
+    pub.update_connected = lambda: setattr(pub, "updates", pub.updates + 1)
+    check = NetworkPublication.check_receiver_liveness
+    check(pub, 1050)
+    assert pub._next_liveness_check_ns == 1101 and pub.receivers_last_sm_ns == {1: 1000, 2: 1050}
+    pub.receivers_last_sm_ns[1] = 1090  # an SM: later, never earlier
+    check(pub, 1100)  # before the bound: not even looked at
+    assert pub.updates == 0
+    check(pub, 1151)  # receiver 2 silent for 101 ns: gone
+    assert pub.receivers_last_sm_ns == {1: 1090} and pub.updates == 1
+    assert pub._next_liveness_check_ns == 1191
+    check(pub, 1191)
+    assert pub.receivers_last_sm_ns == {} and pub.updates == 2 and pub._next_liveness_check_ns == 0
