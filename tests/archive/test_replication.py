@@ -111,8 +111,16 @@ def test_replication_errors(archive_factory: Callable[..., Archive], aeron: Any,
         with pytest.raises(ArchiveError) as e:
             dst.stop_replication(12345)
         assert e.value.error_code == ErrorCode.UNKNOWN_REPLICATION
-        with pytest.raises(ArchiveError, match="live merge"):
-            dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{port}", live_destination="aeron:udp?endpoint=x:1")
+        response = "aeron:udp?control-mode=response|control=127.0.0.1:10000"
+        with pytest.raises(ArchiveError, match="response channels can't be used with live destinations"):
+            dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{port}", replication_channel=response,
+                          live_destination="aeron:udp?endpoint=127.0.0.1:1")
+        with pytest.raises(ArchiveError, match="response channels can't be used with tagged replication"):
+            dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{port}", replication_channel=response,
+                          channel_tag_id=1, subscription_tag_id=2)
+        with pytest.raises(ArchiveError, match="needs a UDP replication channel"):
+            dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{port}", replication_channel="aeron:ipc",
+                          channel_tag_id=1)
         dst.replicate(9, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{port}")  # no such source recording
         wait_for(lambda: dst.poll_for_recording_signals() is not None and errors, 20, "async error")
         assert errors[0].error_code == ErrorCode.UNKNOWN_RECORDING

@@ -366,17 +366,28 @@ class AeronArchive:
     def replicate(self, src_recording_id: int, dst_recording_id: int, src_control_stream_id: int,
                   src_control_channel: str, live_destination: str = "", stop_position: int = NULL_POSITION,
                   replication_channel: str = "", replication_session_id: int = -1, file_io_max_length: int = -1,
-                  src_response_channel: str = "", encoded_credentials: bytes = b"") -> int:
+                  src_response_channel: str = "", encoded_credentials: bytes = b"", channel_tag_id: int = -1,
+                  subscription_tag_id: int = -1) -> int:
         """Replicate a recording from another archive into this one; returns the replication id
-        (the correlation id of its signals and asynchronous errors)."""
+        (the correlation id of its signals and asynchronous errors).  ``live_destination``: merge
+        onto that live stream once caught up and keep recording it (MERGE signal); tag ids: record
+        through ``aeron:udp?control-mode=manual|tags=<channel>,<subscription>`` (-1: the replication id)."""
         return self._request(
             T.ReplicateRequest2, src_recording_id=src_recording_id, dst_recording_id=dst_recording_id,
-            stop_position=stop_position, channel_tag_id=-1, subscription_tag_id=-1,
+            stop_position=stop_position, channel_tag_id=channel_tag_id, subscription_tag_id=subscription_tag_id,
             src_control_stream_id=src_control_stream_id, file_io_max_length=file_io_max_length,
             replication_session_id=replication_session_id, src_control_channel=src_control_channel,
             live_destination=live_destination, replication_channel=replication_channel,
             encoded_credentials=encoded_credentials, src_response_channel=src_response_channel,
         )
+
+    def tagged_replicate(self, src_recording_id: int, dst_recording_id: int, channel_tag_id: int,
+                         subscription_tag_id: int, src_control_stream_id: int, src_control_channel: str,
+                         live_destination: str = "") -> int:
+        """Aeron's ``taggedReplicate``: :meth:`replicate` with channel and subscription tag ids."""
+        return self.replicate(src_recording_id, dst_recording_id, src_control_stream_id, src_control_channel,
+                              live_destination=live_destination, channel_tag_id=channel_tag_id,
+                              subscription_tag_id=subscription_tag_id)
 
     def stop_replication(self, replication_id: int) -> None:
         self._request(T.StopReplicationRequest, replication_id=replication_id)

@@ -710,12 +710,28 @@ class ArchiveConductor:
 
         v = d.values
         dst = d.get_int("dst_recording_id")
-        if v.get("live_destination"):
-            session.error(corr, ErrorCode.GENERIC, "live merge replication is not supported by this archive yet")
+        live_destination = str(v.get("live_destination") or "")
+        channel_tag = d.int_or("channel_tag_id", -1)
+        subscription_tag = d.int_or("subscription_tag_id", -1)
+        channel_tag = -1 if channel_tag == _NULL64 else channel_tag
+        subscription_tag = -1 if subscription_tag == _NULL64 else subscription_tag
+        replication_channel = str(v.get("replication_channel") or "") or (self.ctx.replication_channel or "")
+        if not replication_channel:
+            session.error(corr, ErrorCode.GENERIC, "no replication channel: set aeron.archive.replication.channel")
             return
-        if d.int_or("channel_tag_id", -1) not in (-1, _NULL64) or \
-                d.int_or("subscription_tag_id", -1) not in (-1, _NULL64):
-            session.error(corr, ErrorCode.GENERIC, "tagged replication is not supported by this archive yet")
+        replication_uri = ChannelUri.parse(replication_channel)
+        if replication_uri.get("control-mode") == "response":
+            if live_destination:
+                session.error(corr, ErrorCode.GENERIC, "response channels can't be used with live destinations")
+                return
+            if channel_tag != -1 or subscription_tag != -1:
+                session.error(corr, ErrorCode.GENERIC, "response channels can't be used with tagged replication")
+                return
+        if live_destination:
+            ChannelUri.parse(live_destination)
+        if (live_destination or channel_tag != -1 or subscription_tag != -1) and not replication_uri.is_udp:
+            session.error(corr, ErrorCode.GENERIC,
+                          f"tagged or live merge replication needs a UDP replication channel: {replication_channel}")
             return
         if dst != -1:
             if not self.catalog.has_recording(dst):
@@ -734,19 +750,16 @@ class ArchiveConductor:
                 response = f"aeron:udp?endpoint={host}:0"
             else:
                 response = "aeron:ipc"
-        replication_channel = str(v.get("replication_channel") or "") or (self.ctx.replication_channel or "")
-        if not replication_channel:
-            session.error(corr, ErrorCode.GENERIC, "no replication channel: set aeron.archive.replication.channel")
-            return
-        ChannelUri.parse(replication_channel)
         stop = d.int_or("stop_position", -1)
         rsid = d.int_or("replication_session_id", -1)
+        file_io = d.int_or("file_io_max_length", -1)
         replication_id = self.next_session_id
         self.next_session_id += 1
         r = ReplicationSession(
             self, session, replication_id, d.get_int("src_recording_id"), dst, -1 if stop == _NULL64 else stop,
             src_channel, d.get_int("src_control_stream_id"), response, replication_channel,
             -1 if rsid == -(1 << 31) else rsid, bytes(v.get("encoded_credentials", b"") or b""),  # type: ignore[arg-type]
+            channel_tag, subscription_tag, live_destination, -1 if file_io in (0, -(1 << 31)) else file_io,
         )
         self.replications[replication_id] = r
         session.ok(corr, replication_id)
