@@ -403,7 +403,7 @@ class NetworkConductor:
         self.resources.client_proxy.on_subscription_ready(msg.correlation_id, endpoint.status.id)
         for image in self.images:
             if link.matches_image(image) and image.state is ImageState.ACTIVE:
-                self._link_image(link, image, image.rcv_pos.get())
+                self._link_image(link, image, image.current_join_position())
         return int(endpoint.status.id)
 
     def remove_subscription(self, registration_id: int, client_id: int) -> bool:
