@@ -637,6 +637,15 @@ class ConsensusModuleAgent:
         if self.log_publisher is not None:
             self.log_publisher.close()
             self.log_publisher = None
+        sub = self.follower_subscription
+        if sub is not None:
+            for destination in (self.catchup_log_destination, self.live_log_destination):
+                if destination is not None:
+                    try:  # frees the socket even while the services still hold the endpoint
+                        sub.remove_destination(destination)
+                    except Exception as e:  # noqa: BLE001
+                        self._on_error(e)
+            self.catchup_log_destination = self.live_log_destination = None
         self.close_follower_subscription()
         self.log_adapter.disconnect()
         self.leader_member = None
@@ -942,13 +951,16 @@ class ConsensusModuleAgent:
         return self.follower_subscription is not None
 
     def close_follower_subscription(self) -> None:
+        """Close the follower log subscription and wait (bounded) for the driver to release
+        its sockets, so the next term can bind the same log endpoint."""
         sub, self.follower_subscription = self.follower_subscription, None
         self.live_log_destination = self.catchup_log_destination = None
-        if sub is not None:
-            try:
-                sub.close()
-            except Exception:  # noqa: BLE001
-                pass
+        if sub is None:
+            return
+        try:
+            sub.close()
+        except Exception:  # noqa: BLE001
+            pass
 
     def add_catchup_log_destination(self) -> None:
         destination = f"aeron:udp?endpoint={self.this_member.catchup_endpoint}"
