@@ -88,10 +88,24 @@ def get_ingress_publication(ctx: ClusterClientContext, aeron: Any, registration_
     return aeron.get_publication(registration_id)
 
 
+def _payload(buffer: Any, offset: int, length: int) -> bytes:
+    """``buffer[offset:offset+length]`` (length -1: to the end) of a bytes-like or AtomicBuffer."""
+    t = type(buffer)
+    if t is bytes or t is bytearray or t is memoryview:
+        end = len(buffer) if length < 0 else offset + length
+        return bytes(buffer[offset:end])
+    if length < 0:
+        length = buffer.capacity - offset
+    return bytes(buffer.get_bytes(offset, length))
+
+
 def run_invokers(aeron: Any) -> int:
     """Invoke the Aeron client's conductor when it runs in invoker mode."""
     invoker = getattr(aeron, "conductor_agent_invoker", None)
     return int(invoker.invoke()) if invoker is not None else 0
+
+
+_CONNECTED = ClientState.CONNECTED
 
 
 class _Egress(EgressDispatcher):
@@ -150,6 +164,7 @@ class AeronCluster:
         self.aeron = aeron
         self._owns_aeron = owns_aeron
         self._publication = publication
+        self._publication_offer = publication.offer
         self._subscription = subscription
         self._egress_image = egress_image
         self._cluster_session_id = cluster_session_id
@@ -239,18 +254,11 @@ class AeronCluster:
     def offer(self, buffer: Any, offset: int = 0, length: int = -1) -> int:
         """Offer ``buffer[offset:offset+length]`` (bytes-like or AtomicBuffer) behind the
         session header; the new ingress position or an Aeron result code (< 0)."""
-        t = type(buffer)
-        if t is bytes and offset == 0 and length < 0:
-            message = self._header + buffer
-        elif t is bytes or t is bytearray or t is memoryview:
-            end = len(buffer) if length < 0 else offset + length
-            message = self._header + bytes(buffer[offset:end])
+        if offset == 0 and length < 0 and type(buffer) is bytes:
+            result: int = self._publication_offer(self._header + buffer)
         else:
-            if length < 0:
-                length = buffer.capacity - offset
-            message = self._header + buffer.get_bytes(offset, length)
-        result = int(self._publication.offer(message))
-        if result < 0 or self._state is not ClientState.CONNECTED:
+            result = self._publication_offer(self._header + _payload(buffer, offset, length))
+        if result < 0 or self._state is not _CONNECTED:
             self.track_ingress_publication_result(result)
         return result
 
@@ -386,6 +394,7 @@ class AeronCluster:
             self.ctx.ingress_endpoints = ingress_endpoints
             channel = self.ctx.ingress_channel_for(endpoint)
         self._publication = self._add_new_leader_publication(channel)
+        self._publication_offer = self._publication.offer
         self._assembler.clear()
         self._controlled_assembler = ControlledFragmentAssembler(self._on_controlled_fragment)
         self.egress_listener.on_new_leader(cluster_session_id, leadership_term_id, leader_member_id, ingress_endpoints)
