@@ -216,3 +216,15 @@ def test_ipc_ingress_and_egress(driver: Any, aeron_dir: str, client_factory: Cal
             assert listener.messages[0][2] == b"over ipc"
     finally:
         fake.close()
+
+
+def test_unresolvable_members_fail_with_the_drivers_reasons(
+    driver: Any, aeron_dir: str, client_factory: Callable[..., Any]
+) -> None:
+    ctx = ClusterClientContext.from_properties(
+        env={}, aeron_dir=aeron_dir, aeron=client_factory(), ingress_channel="aeron:udp",
+        ingress_endpoints="0=no-such-host.invalid:9000,1=also-not.invalid:9001",
+        egress_channel="aeron:udp?endpoint=127.0.0.1:0", message_timeout_ns=10_000_000_000,
+    )
+    with pytest.raises(ClusterError, match="no ingress publication could be added: member 0 .*member 1"):
+        AeronCluster.connect(ctx)
