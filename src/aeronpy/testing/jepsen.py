@@ -653,6 +653,10 @@ class JepsenReport:
     explanation: str
     work_dir: str
     error: str | None = None
+    #: availability: the longest stretch without a completed operation, and the operations
+    #: completed once every fault was healed (the quiet period)
+    longest_gap: float = 0.0
+    ok_after_heal: int = 0
 
     def table(self) -> str:
         lines = [
@@ -668,6 +672,8 @@ class JepsenReport:
             f"faults            {len(self.faults)} (kill -9 {kills}, link cut {cuts})",
             f"member starts     {self.member_starts}",
             f"client sessions   {self.sessions}, leader changes seen {self.leader_changes}",
+            f"availability      longest gap without a completed operation {self.longest_gap:.1f} s; "
+            f"{self.ok_after_heal} completed after the last heal",
             f"check             {self.check_seconds:.2f} s",
             f"files             {self.work_dir}",
         ]
@@ -702,6 +708,7 @@ def run(config: JepsenConfig, topology: Topology | None = None,
     error: str | None = None
     nemesis: Nemesis | None = None
     started = time.monotonic()
+    healed_ns = 1 << 62
     try:
         members.start_all()
         progress(f"members started: {members.members_string()}")
@@ -717,6 +724,7 @@ def run(config: JepsenConfig, topology: Topology | None = None,
                                        history_path], client_log)
         nemesis = Nemesis(members, topology, rnd, config)
         fault_end = time.monotonic() + max(0.0, config.duration - config.quiet)
+        healed_ns = int(fault_end * 1e9)
         hard_end = time.monotonic() + config.duration + config.startup_timeout + 60
         while client.poll() is None:
             now = time.monotonic()
@@ -756,7 +764,11 @@ def run(config: JepsenConfig, topology: Topology | None = None,
     if error is None and completed_ok == 0:
         error = "no write or CAS completed: the cluster never served the clients"
         verdict = f"run failed: {error}"
+    done = sorted(o.ret for o in ops if o.status == Status.OK and o.ret is not None)
+    first_call = min((o.call for o in ops), default=0.0)
+    gaps = [b - a for a, b in zip([first_call, *done], done)]
     return JepsenReport(
+        longest_gap=max(gaps, default=0.0) / 1e9, ok_after_heal=sum(1 for t in done if t >= healed_ns),
         verdict=verdict, duration=elapsed, operations=len(ops), ok=ok,
         failed=sum(o.status == Status.FAIL for o in ops), unknown=sum(o.status == Status.INFO for o in ops),
         by_kind=_summarise(ops), faults=[asdict(f) for f in (nemesis.faults if nemesis else [])],
