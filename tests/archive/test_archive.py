@@ -385,10 +385,20 @@ def test_archive_counters(archive: Archive, aeron: Any, aeron_dir: str) -> None:
                             "control-session counter")
         cid, key, label, _ = sessions[0]  # type: ignore[index]
         assert struct.unpack_from("<qq", key) == (aid, arc.control_session_id)
+        # Reference ids as Aeron sets them: control-session -> the response publication's
+        # registration id (AeronCounters.setReferenceId); every other archive counter keeps 0.
+        reader = aeron.counters_reader
+        response_pub = archive.conductor.sessions[arc.control_session_id].publication
+        wait_for(lambda: reader.get_counter_reference_id(cid) == response_pub.registration_id, 10,
+                 "control-session reference id")
+        for type_id in (101, 102, 111, 112):
+            assert [reader.get_counter_reference_id(c[0]) for c in _counters(aeron, type_id)] == [0]
         assert label.startswith("control-session: name=me version=") and label.endswith(f"- archiveId={aid}")
         assert _counters(aeron, 102)[0][3] == 1
         _, end, pub = _record(arc, aeron, 10, stop=False)
         (rec,) = _counters(aeron, 100)
+        assert reader.get_counter_reference_id(rec[0]) == 0  # RecordingPos.allocate sets none
+        assert reader.get_counter_owner_id(rec[0]) == archive.conductor.aeron.client_id
         assert decode_recording_position_key(rec[1]) == (0, pub.session_id, "aeron:ipc", aid)
         assert rec[2] == f"rec-pos: 0 {pub.session_id} {STREAM} aeron:ipc - archiveId={aid}"
         assert rec[3] == end

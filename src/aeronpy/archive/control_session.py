@@ -12,6 +12,7 @@ from aeronpy.protocol import sbe
 from aeronpy.archive.auth import Authenticator
 from aeronpy.archive.codecs import ControlResponseCode, RecordingSignal, T
 from aeronpy.archive.context import ArchiveContext
+from aeronpy.archive.counters import set_reference_id
 from aeronpy.archive.errors import ErrorCode
 from aeronpy.client import results
 
@@ -184,6 +185,8 @@ class ControlSession:
             if now_ns > self.activity_deadline_ns:
                 self.abort("failed to establish initial connection: state=INIT")
             return 0
+        if self.counter is not None:
+            set_reference_id(self.counter, int(self.publication.registration_id))
         self.state = SessionState.CONNECTING
         return 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from typing import Any
 
 __all__ = [
     "RECORDING_POSITION_TYPE_ID",
@@ -13,6 +14,7 @@ __all__ = [
     "recording_position_key",
     "recording_position_label",
     "decode_recording_position_key",
+    "set_reference_id",
 ]
 
 RECORDING_POSITION_TYPE_ID = 100
@@ -50,3 +52,13 @@ def recording_position_label(recording_id: int, session_id: int, stream_id: int,
 
 def archive_label(name: str, archive_id: int) -> str:
     return f"{name} - archiveId={archive_id}"
+
+
+def set_reference_id(counter: Any, reference_id: int) -> None:
+    """Write a client-allocated counter's reference id (release), as Aeron's
+    ``AeronCounters.setReferenceId``: the archive gives its control-session counter the response
+    publication's registration id.  The ``rec-pos`` and archive-wide counters keep the driver's
+    default (0), as in Aeron."""
+    from aeronpy.concurrent.counters import REFERENCE_ID_OFFSET
+
+    counter.values_buffer.put_int64_ordered(counter.offset + REFERENCE_ID_OFFSET, reference_id)
