@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aeronpy.cluster.examples.echo import INITIAL_HASH, EchoService, chain_hash
@@ -17,6 +17,7 @@ def feed(service: EchoService, items: list[tuple[int, bytes]]) -> None:
         service.on_session_message(None, 0, buf, 0, len(payload), None)
 
 
+@settings(deadline=None)
 @given(messages)
 def test_same_messages_same_hash(items: list[tuple[int, bytes]]) -> None:
     a, b = EchoService(), EchoService()

@@ -49,16 +49,19 @@ def encode(r: Request) -> bytes:
     return encode_cas(r.correlation_id, r.key, r.expected, r.value)
 
 
+@settings(deadline=None)
 @given(requests())
 def test_request_round_trip(r: Request) -> None:
     assert decode_request(encode(r)) == r
 
 
+@settings(deadline=None)
 @given(corr, st.sampled_from(list(Status)), st.none() | small)
 def test_response_round_trip(c: int, status: Status, value: bytes | None) -> None:
     assert decode_response(encode_response(c, status, value)) == Response(c, status, value)
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=80))
 def test_garbage_is_a_codec_error_or_a_request(data: bytes) -> None:
     try:
@@ -68,6 +71,7 @@ def test_garbage_is_a_codec_error_or_a_request(data: bytes) -> None:
     assert encode(decoded) == data
 
 
+@settings(deadline=None)
 @given(requests(), st.integers(0, 40))
 def test_truncated_request_is_refused(r: Request, cut: int) -> None:
     data = encode(r)
@@ -87,7 +91,7 @@ def test_cas_semantics() -> None:
     assert apply(store, Request(Op.CAS, 6, b"nope", b"x", b"y")) == Response(6, Status.CAS_FAILED, None)
 
 
-@settings(max_examples=50)
+@settings(deadline=None, max_examples=50)
 @given(st.lists(requests(), max_size=30))
 def test_same_requests_give_same_state_and_responses(rs: list[Request]) -> None:
     a: dict[bytes, bytes] = {}
@@ -96,6 +100,7 @@ def test_same_requests_give_same_state_and_responses(rs: list[Request]) -> None:
     assert a == b
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.binary(max_size=16), small, max_size=20), st.integers(0, 1 << 40))
 def test_state_encoding_round_trip(store: dict[bytes, bytes], applied: int) -> None:
     data = encode_state(store, applied)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aeronpy.cluster.codecs import CloseReason, ClusterAction, ClusterTimeUnit, T
@@ -46,6 +46,7 @@ def feed(message: bytes) -> list[tuple[Any, ...]]:
     return listener.calls
 
 
+@settings(deadline=None)
 @given(i64, i64, i64, st.binary(max_size=300))
 def test_session_message(term: int, session: int, ts: int, payload: bytes) -> None:
     [call] = feed(pack_session_header(term, session, ts) + payload)
@@ -54,12 +55,14 @@ def test_session_message(term: int, session: int, ts: int, payload: bytes) -> No
     assert buf[offset:offset + length] == payload
 
 
+@settings(deadline=None)
 @given(i64, i64, i64)
 def test_timer_event(term: int, corr: int, ts: int) -> None:
     assert feed(sbe.encode(T.TimerEvent, leadership_term_id=term, correlation_id=corr, timestamp=ts)) == [
         ("on_timer_event", 4096, corr, ts)]
 
 
+@settings(deadline=None)
 @given(i64, i64, i64, i32, st.text("abc:/?=|", max_size=40), st.binary(max_size=40))
 def test_session_open(term: int, sid: int, ts: int, stream: int, channel: str, principal: bytes) -> None:
     msg = sbe.encode(T.SessionOpenEvent, leadership_term_id=term, correlation_id=1, cluster_session_id=sid,
@@ -67,12 +70,14 @@ def test_session_open(term: int, sid: int, ts: int, stream: int, channel: str, p
     assert feed(msg) == [("on_session_open", term, 4096, sid, ts, stream, channel, principal)]
 
 
+@settings(deadline=None)
 @given(i64, st.sampled_from(list(CloseReason)))
 def test_session_close(sid: int, reason: CloseReason) -> None:
     msg = sbe.encode(T.SessionCloseEvent, leadership_term_id=1, cluster_session_id=sid, timestamp=2, close_reason=reason)
     assert feed(msg) == [("on_session_close", 1, 4096, sid, 2, reason)]
 
 
+@settings(deadline=None)
 @given(st.sampled_from(list(ClusterAction)), st.none() | st.integers(0, 3))
 def test_cluster_action(action: ClusterAction, flags: int | None) -> None:
     msg = sbe.encode(T.ClusterActionRequest, leadership_term_id=3, log_position=640, timestamp=9, action=action,
@@ -80,6 +85,7 @@ def test_cluster_action(action: ClusterAction, flags: int | None) -> None:
     assert feed(msg) == [("on_service_action", 3, 640, 9, action, 0 if flags is None else flags)]
 
 
+@settings(deadline=None)
 @given(st.none() | st.sampled_from(list(ClusterTimeUnit)))
 def test_new_leadership_term_event(unit: ClusterTimeUnit | None) -> None:
     msg = sbe.encode(T.NewLeadershipTermEvent, leadership_term_id=5, log_position=128, timestamp=7,
@@ -99,6 +105,7 @@ def test_other_schema_is_an_error() -> None:
         feed(b"\x08\x00\x01\x00\x65\x00\x0e\x00" + b"\x00" * 8)
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=64))
 def test_garbage_is_skipped_or_a_clear_error(data: bytes) -> None:
     try:
@@ -107,11 +114,13 @@ def test_garbage_is_skipped_or_a_clear_error(data: bytes) -> None:
         pass
 
 
+@settings(deadline=None)
 @given(i64, i64, i64)
 def test_session_header_round_trip(term: int, session: int, ts: int) -> None:
     assert unpack_session_header(pack_session_header(term, session, ts)) == (term, session, ts)
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=64), st.integers(0, 70), st.integers(-1, 70))
 def test_payload_bytes_of_any_buffer(data: bytes, offset: int, length: int) -> None:
     for source in (data, bytearray(data), memoryview(data), PyAtomicBuffer(bytearray(data)),
