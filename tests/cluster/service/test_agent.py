@@ -12,6 +12,7 @@ from aeronpy.cluster.service.session_header import unpack_session_header
 from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
 from tests.cluster.service.conftest import RecordingService
 from tests.cluster.service.fake_cm import FakeConsensusModule
+from tests.conftest import wait_for
 
 EGRESS = "aeron:ipc?term-length=64k"
 EGRESS_STREAM = 102
@@ -52,9 +53,10 @@ def collect_egress(subscription: Any, count: int, timeout: float = 10.0) -> list
 def test_start_without_snapshot_acks_with_client_id(fake_cm: FakeConsensusModule, container_factory: Any) -> None:
     service = RecordingService()
     container = container_factory(service)
-    service.await_cycles(0)
-    time.sleep(0.05)
+    target = container.agent.duty_cycles + 50
+    wait_for(lambda: container.agent.duty_cycles >= target, 10, "the container to cycle")
     assert service.names() == [], "must wait for the RecoveryState counter"
+    assert not container.agent.is_started
     fake_cm.allocate_recovery_state(log_position=0, timestamp=77)
     ack = fake_cm.await_ack(0)
     assert ack.get_int("log_position") == 0

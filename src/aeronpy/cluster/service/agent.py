@@ -87,6 +87,8 @@ class ClusteredServiceAgent:
         self.is_abort = False
         self.close_requested = False
         self.is_closed = False
+        #: Duty cycles run so far (for tests and tools watching the agent make progress).
+        self.duty_cycles = 0
         self._last_slow_tick_ns = -(1 << 62)
         self._mark_file_deadline_ms = 0
         self._last_cycle_ns = 0
@@ -102,6 +104,7 @@ class ClusteredServiceAgent:
 
     def do_work(self) -> int:
         now_ns = self.nano_clock()
+        self.duty_cycles += 1
         try:
             if self.is_abort or self.aeron.is_closed:
                 self.is_abort = True
