@@ -1073,26 +1073,30 @@ class ConsensusModuleAgent:
                                               now_ns)
             return
         follower = find_member(self.members, d.get_int("follower_member_id"))
-        if follower is None or follower is self.this_member:
+        if follower is None or follower is self.this_member or self.role != Role.LEADER or \
+                self.log_publisher is None:
             return
-        self._stop_catchup_of(follower)
         log_term = d.get_int("log_leadership_term_id")
-        if self.role == Role.LEADER and log_term < self.leadership_term_id and self.log_publisher is not None:
+        if log_term > self.leadership_term_id:
+            return
+        follower.leadership_term_id = log_term
+        follower.log_position = d.get_int("log_position")
+        follower.time_of_last_append_position_ns = now_ns
+        self._stop_catchup_of(follower)
+        term_base = self._term_base(self.leadership_term_id)
+        nxt, nbase, nlog = NULL_VALUE, NULL_POSITION, NULL_POSITION
+        if log_term < self.leadership_term_id:
             entry = self.recording_log.find_term_entry(log_term + 1)
-            append = self._recorded_position()
-            if entry is not None:
-                nxt, nbase = entry.leadership_term_id, entry.term_base_log_position
-                nlog = entry.log_position if entry.log_position != NULL_POSITION else append
-            else:
-                nxt, nbase, nlog = self.leadership_term_id, append, NULL_POSITION
-            term_base = self._term_base(self.leadership_term_id)
-            self.consensus_publisher.new_leadership_term(
-                follower, log_leadership_term_id=log_term, next_leadership_term_id=nxt,
-                next_term_base_log_position=nbase, next_log_position=nlog,
-                leadership_term_id=self.leadership_term_id, term_base_log_position=term_base,
-                log_position=append, commit_position=self.commit_position(),
-                leader_recording_id=self.log_recording_id, timestamp=now_ns // MS, leader_member_id=self.member_id,
-                log_session_id=self.log_publisher.session_id, app_version=self.ctx.app_version, is_startup=0)
+            nxt = entry.leadership_term_id if entry is not None else self.leadership_term_id
+            nbase = entry.term_base_log_position if entry is not None else term_base
+            nlog = entry.log_position if entry is not None else NULL_POSITION
+        self.consensus_publisher.new_leadership_term(
+            follower, log_leadership_term_id=log_term, next_leadership_term_id=nxt,
+            next_term_base_log_position=nbase, next_log_position=nlog,
+            leadership_term_id=self.leadership_term_id, term_base_log_position=term_base,
+            log_position=self.log_publisher.position, commit_position=self.commit_position(),
+            leader_recording_id=self.log_recording_id, timestamp=now_ns // MS, leader_member_id=self.member_id,
+            log_session_id=self.log_publisher.session_id, app_version=self.ctx.app_version, is_startup=0)
 
     def _stop_catchup_of(self, follower: ClusterMember) -> None:
         if follower.catchup_replay_session_id != NULL_VALUE:

@@ -1,0 +1,163 @@
+"""``ClusterNode``: one cluster member in one process — media driver, archive, consensus
+module and service container(s) — or the archive/CM/services joining a running driver.
+
+Directory layout under ``dir``: ``cluster/`` (recording.log, node-state.dat, mark files) and
+``archive/``; the driver's Aeron directory defaults to a per-node directory under /dev/shm.
+Every ``aeron.cluster.*`` / ``aeron.archive.*`` / ``aeron.*`` property can be given in
+``properties`` (as ``-D`` on the command line)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from aeronpy.cluster.errors import ClusterError
+from aeronpy.cluster.members import parse_members
+from aeronpy.errors import ConfigurationError
+
+__all__ = ["ClusterNode", "default_aeron_dir_for"]
+
+_DEFAULTS = {
+    "aeron.cluster.ingress.channel": "aeron:udp?term-length=128k",
+    "aeron.cluster.log.channel": "aeron:udp?term-length=1m",
+    "aeron.cluster.idle.strategy": "backoff",
+}
+
+
+def default_aeron_dir_for(node_dir: str) -> str:
+    """A private Aeron directory per node directory (two nodes on one host never share one)."""
+    shm = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
+    digest = hashlib.sha1(os.path.abspath(node_dir).encode()).hexdigest()[:12]
+    return os.path.join(shm, f"aeronpy-node-{digest}")
+
+
+class ClusterNode:
+    """Driver (unless ``aeron_dir`` names a running one and ``launch_driver`` is False) +
+    archive + consensus module + one container per service."""
+
+    def __init__(
+        self,
+        member_id: int,
+        members: str,
+        node_dir: str,
+        services: list[Any] | None = None,
+        properties: Mapping[str, str] | None = None,
+        aeron_dir: str | None = None,
+        launch_driver: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        parsed = parse_members(members)
+        me = next((m for m in parsed if m.id == member_id), None)
+        if me is None:
+            raise ConfigurationError(
+                f"--member-id {member_id} is not one of the ids in --members ({', '.join(str(m.id) for m in parsed)})")
+        self.member_id = member_id
+        self.members = members
+        self.member = me
+        self.node_dir = os.path.abspath(node_dir)
+        self.services = services if services is not None else []
+        self.env = {} if env is None else dict(env)
+        self.aeron_dir = aeron_dir or default_aeron_dir_for(self.node_dir)
+        self.launch_driver = launch_driver
+        host = me.archive_endpoint.rsplit(":", 1)[0]
+        props = dict(_DEFAULTS)
+        props["aeron.cluster.replication.channel"] = f"aeron:udp?endpoint={host}:0"
+        props.update(properties or {})
+        props["aeron.cluster.members"] = members
+        props["aeron.cluster.member.id"] = str(member_id)
+        props.setdefault("aeron.cluster.service.count", str(len(self.services)))
+        self.properties = props
+        self.cluster_dir = props.get("aeron.cluster.dir") or os.path.join(self.node_dir, "cluster")
+        self.archive_dir = props.get("aeron.archive.dir") or os.path.join(self.node_dir, "archive")
+        self.driver: Any = None
+        self.archive: Any = None
+        self.consensus_module: Any = None
+        self.containers: list[Any] = []
+        self._build_contexts()
+
+    def _build_contexts(self) -> None:
+        """Validate every setting before anything starts (clear errors, nothing half-started)."""
+        from aeronpy.archive.context import ArchiveContext
+        from aeronpy.cluster.consensus.context import ConsensusModuleContext
+        from aeronpy.cluster.service import ServiceContainerContext
+
+        props = self.properties
+        me = self.member
+        self.cm_ctx = ConsensusModuleContext.from_properties(
+            props, env=self.env, aeron_dir=self.aeron_dir, cluster_dir=self.cluster_dir)
+        archive_props = {k: v for k, v in props.items() if k.startswith("aeron.archive.")}
+        archive_props.setdefault("aeron.archive.control.channel", f"aeron:udp?endpoint={me.archive_endpoint}")
+        archive_props.setdefault("aeron.archive.replication.channel", props["aeron.cluster.replication.channel"])
+        archive_props.setdefault("aeron.archive.threading.mode", "SHARED")
+        archive_props.setdefault("aeron.archive.idle.strategy", "backoff")
+        archive_props.setdefault("aeron.archive.segment.file.length", "16m")
+        archive_props.setdefault("aeron.archive.id", str(self.member_id))
+        self.archive_ctx = ArchiveContext.from_properties(
+            archive_props, env=self.env, aeron_dir=self.aeron_dir, archive_dir=self.archive_dir)
+        self.service_ctxs = []
+        for service_id, service in enumerate(self.services):
+            sprops = {k: v for k, v in props.items() if k.startswith("aeron.cluster.")}
+            sprops["aeron.cluster.service.id"] = str(service_id)
+            sprops.pop("aeron.cluster.snapshot.stream.id", None)
+            known = ServiceContainerContext.PROPERTY_NAMES.values() if hasattr(
+                ServiceContainerContext, "PROPERTY_NAMES") else ()
+            sprops = {k: v for k, v in sprops.items() if not known or k in known}
+            self.service_ctxs.append(ServiceContainerContext.from_properties(
+                sprops, env=self.env, aeron_dir=self.aeron_dir, cluster_dir=self.cluster_dir))
+
+    def start(self) -> ClusterNode:
+        from aeronpy.archive.archive import Archive
+        from aeronpy.cluster.consensus.consensus_module import ConsensusModule
+        from aeronpy.cluster.service import ClusteredServiceContainer
+
+        try:
+            if self.launch_driver:
+                from aeronpy.driver.context import DriverContext
+                from aeronpy.driver.media_driver import MediaDriver
+
+                driver_props = {k: v for k, v in self.properties.items()
+                                if k.startswith("aeron.") and not k.startswith(("aeron.cluster.", "aeron.archive."))}
+                driver_props.setdefault("aeron.threading.mode", "SHARED")
+                driver_props.setdefault("aeron.dir.delete.on.start", "true")
+                driver_props.setdefault("aeron.term.buffer.sparse.file", "true")
+                self.driver = MediaDriver.launch(DriverContext.from_properties(
+                    driver_props, env=self.env, aeron_dir=self.aeron_dir))
+            self.archive = Archive.launch(self.archive_ctx)
+            self.consensus_module = ConsensusModule.launch(self.cm_ctx)
+            for ctx, service in zip(self.service_ctxs, self.services):
+                self.containers.append(ClusteredServiceContainer(ctx, service).start())
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    @property
+    def agent(self) -> Any:
+        return self.consensus_module.agent if self.consensus_module is not None else None
+
+    @property
+    def is_closed(self) -> bool:
+        cm = self.consensus_module
+        return cm is None or cm.is_closed
+
+    def close(self) -> None:
+        errors: list[BaseException] = []
+        for part in list(reversed(self.containers)) + [self.consensus_module, self.archive, self.driver]:
+            if part is None:
+                continue
+            try:
+                part.close()
+            except Exception as e:  # noqa: BLE001 - close the rest
+                errors.append(e)
+        self.containers = []
+        self.consensus_module = self.archive = self.driver = None
+        if errors:
+            raise ClusterError(f"closing member {self.member_id}: {errors[0]}") from errors[0]
+
+    def __enter__(self) -> ClusterNode:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
