@@ -115,7 +115,11 @@ def describe_entry(e: Any) -> str:
 def cmd_archive_tool(args: argparse.Namespace) -> int:
     from aeronpy.archive import tool
 
-    return int(tool.run(args.archive_dir, args.tool_command, args.tool_args, sys.stdout))
+    try:
+        return int(tool.run(args.archive_dir, args.tool_command, args.tool_args, sys.stdout))
+    except ValueError as e:
+        print(f"aeronpy archive-tool: {e}", file=sys.stderr)
+        return 2
 
 
 # -- aeronpy recording / replay ---------------------------------------------------------------
@@ -232,8 +236,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("archive_dir")
     p.add_argument("tool_command", choices=["describe", "describe-all", "count-entries", "max-entries", "pid",
                                             "errors", "verify", "mark-valid", "mark-invalid", "dump", "checksum",
-                                            "compact", "delete-orphaned-segments", "migrate"])
-    p.add_argument("tool_args", nargs="*")
+                                            "compact", "delete-orphaned-segments", "migrate", "capacity"])
+    p.add_argument("tool_args", nargs=argparse.REMAINDER, help="the command's arguments, as ArchiveTool's")
     p.set_defaults(func=cmd_archive_tool)
 
     p = sub.add_parser("recording", help="start, stop or list recordings on a running archive")
