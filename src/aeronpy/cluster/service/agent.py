@@ -123,7 +123,8 @@ class ClusteredServiceAgent:
             work += self._invoke_background_work(now_ns)
             return work
         except AgentTerminationException:
-            self._run_termination_hook()
+            if not self.close_requested:  # the cluster (or a failure) ended it, not close()
+                self._run_termination_hook()
             raise
 
     def on_close(self) -> None:
