@@ -65,8 +65,6 @@ def test_leader_elected_across_hosts_serves_a_client_on_another_host(cluster: tu
     assert "200 of 200 echoes back" in r.stdout
 
 
-@pytest.mark.xfail(strict=False, reason="consensus: after the heal the follower stays in CANVASS; the leader answers "
-                   "CanvassPosition only for an older log term (agent.py uses <, Aeron's onCanvassPosition <=)")
 def test_follower_cut_off_then_healed_catches_up(cluster: tuple[NetNamespaces, Any]) -> None:
     ns, members = cluster
     leader = members.leader(timeout=90)
