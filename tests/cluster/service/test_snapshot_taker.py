@@ -85,5 +85,3 @@ def test_blob_chunks(data: bytes) -> None:
     head, *chunks = pub.messages
     assert head == b"BLOB" + struct.pack("<q", len(data))
     assert all(len(c) <= BLOB_CHUNK_LENGTH for c in chunks) and b"".join(chunks) == data
-
-
