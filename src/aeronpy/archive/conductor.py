@@ -742,14 +742,7 @@ class ArchiveConductor:
                 return
         src_channel = d.get_str("src_control_channel")
         ChannelUri.parse(src_channel)
-        response = str(v.get("src_response_channel") or "")
-        if not response:
-            src = ChannelUri.parse(src_channel)
-            if src.is_udp and src.get("endpoint"):
-                host = (src.get("endpoint") or "localhost:0").rsplit(":", 1)[0]
-                response = f"aeron:udp?endpoint={host}:0"
-            else:
-                response = "aeron:ipc"
+        response = str(v.get("src_response_channel") or "") or self._replication_response_channel(src_channel)
         stop = d.int_or("stop_position", -1)
         rsid = d.int_or("replication_session_id", -1)
         file_io = d.int_or("file_io_max_length", -1)
@@ -764,6 +757,20 @@ class ArchiveConductor:
         self.replications[replication_id] = r
         session.ok(corr, replication_id)
         r.start()
+
+    def _replication_response_channel(self, src_channel: str) -> str:
+        """Where the source archive answers, as Aeron's archive client context: this archive's
+        own control channel host with port 0 (it must be reachable from the source); without a
+        UDP control channel, IPC for an IPC source, else the source's host (one machine)."""
+        ctx = self.ctx
+        if ctx.control_channel_enabled and ctx.control_channel:
+            endpoint = ChannelUri.parse(ctx.control_channel).get("endpoint") or ""
+            if ":" in endpoint:
+                return f"aeron:udp?endpoint={endpoint.rsplit(':', 1)[0]}:0"
+        src = ChannelUri.parse(src_channel)
+        if src.is_udp and src.get("endpoint"):
+            return f"aeron:udp?endpoint={(src.get('endpoint') or 'localhost:0').rsplit(':', 1)[0]}:0"
+        return "aeron:ipc"
 
     def replication_destination(self, r: Any, d: Any) -> tuple[int, int]:
         """Conductor side: create (or check) the destination entry; returns (dstId, dstStop)."""
