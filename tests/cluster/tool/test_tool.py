@@ -386,3 +386,16 @@ def test_cli_exit_codes_and_one_line_errors(tmp_path: Path) -> None:
     _log_with_snapshots(tmp_path)
     r = _cli(str(tmp_path), "invalidate-latest-snapshot")
     assert (r.returncode, r.stdout) == (0, " invalidate latest snapshot: true\n")
+
+
+def test_mark_files_found_through_link_files(tmp_path: Path) -> None:
+    cluster, marks = tmp_path / "cluster", tmp_path / "marks"
+    m = ClusterMarkFile.create(str(marks), FILE_NAME, ClusterComponentType.CONSENSUS_MODULE, 0, 4, -1,
+                               link_dir=str(cluster), services_cluster_dir=str(cluster))
+    s = ClusterMarkFile.create(str(marks), service_mark_file_name(0), ClusterComponentType.CONTAINER, 0, -1, 0,
+                               link_dir=str(cluster))
+    status, text = _run(cluster, "describe")
+    assert status == SUCCESS and "memberId=4" in text and "Type: CONTAINER" in text
+    assert _run(cluster, "pid") == (SUCCESS, f"{os.getpid()}\n")
+    m.close()
+    s.close()
