@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -124,7 +125,7 @@ class ClusterNode:
                 driver_props.setdefault("aeron.term.buffer.sparse.file", "true")
                 self.driver = MediaDriver.launch(DriverContext.from_properties(
                     driver_props, env=self.env, aeron_dir=self.aeron_dir))
-            self.archive = Archive.launch(self.archive_ctx)
+            self.archive = self._launch_archive(Archive)
             self.consensus_module = ConsensusModule.launch(self.cm_ctx)
             for ctx, service in zip(self.service_ctxs, self.services):
                 self.containers.append(ClusteredServiceContainer(ctx, service).start())
@@ -132,6 +133,21 @@ class ClusterNode:
             self.close()
             raise
         return self
+
+    def _launch_archive(self, archive_class: Any) -> Any:
+        """Launch the archive; a mark file left by a killed predecessor is 'active' for up to
+        10 s after its last update, so wait that out (bounded) rather than fail a restart."""
+        from aeronpy.archive.errors import MarkFileError
+        from aeronpy.archive.mark_file import ACTIVE_TIMEOUT_MS
+
+        deadline = time.monotonic() + ACTIVE_TIMEOUT_MS / 1000 + 5
+        while True:
+            try:
+                return archive_class.launch(self.archive_ctx)
+            except MarkFileError as e:
+                if "active" not in str(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
 
     @property
     def agent(self) -> Any:

@@ -1,0 +1,72 @@
+"""Three ``aeronpy cluster-node`` processes on loopback (cluster.md §8 ClusterTest): a leader
+is elected, messages are echoed once and in order, ``kill -9`` of the leader mid-stream elects a
+new one, the client carries on, nothing acknowledged is lost and the survivors hold the same
+log; the old leader restarts and catches up."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aeronpy.testing.jepsen import MemberSet
+from tests.cluster.cluster_processes import Client, client_aeron_dir, log_digest, member_set, recorded_position
+from tests.conftest import wait_for
+
+pytestmark = pytest.mark.timeout(240) if hasattr(pytest.mark, "timeout") else []
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[MemberSet]:
+    members = member_set(str(tmp_path))
+    members.start_all()
+    try:
+        yield members
+    finally:
+        members.close()
+
+
+def _client(cluster: MemberSet, tmp_path: Path) -> Client:
+    return Client(cluster, client_aeron_dir(str(tmp_path)))
+
+
+def test_leader_elected_and_messages_echoed_once_in_order(cluster: MemberSet, tmp_path: Path) -> None:
+    cluster.leader(timeout=30)
+    client = _client(cluster, tmp_path)
+    try:
+        messages = [b"m%05d" % i for i in range(300)]
+        client.send_and_await(messages)
+        assert client.echoed == messages
+    finally:
+        client.close()
+
+
+def test_kill_leader_mid_stream_then_restart_it(cluster: MemberSet, tmp_path: Path) -> None:
+    leader = cluster.leader(timeout=30)
+    client = _client(cluster, tmp_path)
+    try:
+        first = [b"a%05d" % i for i in range(100)]
+        client.send_and_await(first)
+        acknowledged = list(client.echoed)
+        cluster.kill(leader)
+        second = [b"b%05d" % i for i in range(100)]
+        client.send_and_await(second, timeout=60)
+        new_leader = cluster.leader(timeout=30, exclude=(leader,))
+        assert new_leader != leader
+        assert client.collector.new_leaders, "the client never saw a NewLeaderEvent"
+        assert acknowledged == first
+        survivors = [i for i in range(3) if i != leader]
+        wait_for(lambda: len({log_digest(cluster, i)[0] for i in survivors}) == 1, 20, "survivors' logs to match")
+        digests = {log_digest(cluster, i) for i in survivors}
+        assert len(digests) == 1, digests
+        cluster.start(leader)
+        third = [b"c%05d" % i for i in range(50)]
+        client.send_and_await(third, timeout=60)
+        position = log_digest(cluster, new_leader)[0]
+        wait_for(lambda: recorded_position(cluster, leader) >= position, 60, "the restarted member to catch up")
+        assert log_digest(cluster, leader, position) == log_digest(cluster, new_leader, position)
+    finally:
+        client.close()
+        shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
