@@ -17,6 +17,20 @@ import uuid
 import warnings
 
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
+STALL_S = 60.0  # give up on a case that makes no progress for this long
+
+
+class Stalled(RuntimeError):
+    """A benchmark case made no progress for STALL_S seconds."""
+
+
+def _deadline() -> float:
+    return time.monotonic() + STALL_S
+
+
+def _check(deadline: float, what: str) -> None:
+    if time.monotonic() > deadline:
+        raise Stalled(f"no progress for {STALL_S:.0f} s while {what}")
 
 
 def raw_write_mb_s(directory: str, total: int, block: int = 1 << 20) -> float:
@@ -47,26 +61,36 @@ def run_case(aeron_dir: str, archive_dir: str, size: int, count: int, stream: in
             AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron)) as arc:
         arc.start_recording(channel, stream, SourceLocation.LOCAL)
         pub = aeron.add_exclusive_publication(channel, stream)
+        deadline = _deadline()
         while not pub.is_connected:
+            _check(deadline, "waiting for the recording subscription")
             time.sleep(0.001)
         rid = -1
         while rid < 0:
+            _check(deadline, "waiting for the recording to start")
             found = arc.list_recordings_for_uri(0, 1000, "", stream)
             rid = found[-1].recording_id if found else -1
         msg = bytes(size)
         t0 = time.perf_counter()
         sent = 0
+        deadline = _deadline()
         while sent < count:
             if pub.offer(msg) > 0:
                 sent += 1
+                deadline = _deadline()
             else:
+                _check(deadline, f"publishing (sent {sent} of {count})")
                 os.sched_yield()
         end = pub.position
+        deadline = _deadline()
         while arc.get_max_recorded_position(rid) < end:
+            _check(deadline, "waiting for the recording to catch up")
             time.sleep(0.0005)
         record_s = time.perf_counter() - t0
         arc.stop_recording(channel, stream)
+        deadline = _deadline()
         while arc.get_stop_position(rid) < 0:
+            _check(deadline, "waiting for the recording to stop")
             time.sleep(0.001)
         sub = arc.replay(rid, "aeron:ipc?term-length=16m", stream + 1000, 0, -2)
         got = [0]
@@ -75,9 +99,13 @@ def run_case(aeron_dir: str, archive_dir: str, size: int, count: int, stream: in
             got[0] += 1
 
         t1 = time.perf_counter()
+        deadline = _deadline()
         while got[0] < count:
             if sub.poll(on, 1000) == 0:
+                _check(deadline, f"replaying (received {got[0]} of {count})")
                 os.sched_yield()
+            else:
+                deadline = _deadline()
         replay_s = time.perf_counter() - t1
         return record_s, replay_s, end
 
