@@ -195,7 +195,9 @@ def check_key(ops: Sequence[Operation], initial: Any = _Absent, max_steps: int =
 
     state: frozenset[Any] = frozenset([initial])
     linearized = 0
-    cache: set[tuple[int, frozenset[Any]]] = set()
+    # (how many of the first operations are all linearized, the set above them, state): operations
+    # are mostly linearized in call order, so the part above the prefix stays a small integer
+    cache: set[tuple[int, int, frozenset[Any]]] = set()
     stack: list[tuple[int, frozenset[Any]]] = []  # (call event, state before it)
     longest: list[int] = []
     stuck: list[Operation] = []
@@ -210,8 +212,10 @@ def check_key(ops: Sequence[Operation], initial: Any = _Absent, max_steps: int =
             new_state = _step_set(state, ops[i])
             if new_state:
                 bits = linearized | (1 << i)
-                if (bits, new_state) not in cache:
-                    cache.add((bits, new_state))
+                prefix = (~bits & (bits + 1)).bit_length() - 1
+                memo = (prefix, bits >> prefix, new_state)
+                if memo not in cache:
+                    cache.add(memo)
                     stack.append((entry, state))
                     state, linearized = new_state, bits
                     lift(entry)
