@@ -80,6 +80,8 @@ class EchoTracker:
         self.resent = 0
         self.duplicates = 0
         self.failure: str | None = None
+        self.last_echo_at: float | None = None
+        self.longest_gap = 0.0  # the longest wait between two in-order echoes (a failover's stall)
 
     @property
     def done(self) -> bool:
@@ -110,6 +112,9 @@ class EchoTracker:
             self.failure = problem
         elif seq == self.next_expected:
             self.rtts.append(now - self.sent_at.pop(seq))
+            if self.last_echo_at is not None:
+                self.longest_gap = max(self.longest_gap, now - self.last_echo_at)
+            self.last_echo_at = now
             self.next_expected += 1
             self.next_to_send = max(self.next_to_send, self.next_expected)
         elif seq < self.next_expected:
@@ -272,8 +277,8 @@ def _run(args: argparse.Namespace, tracker: EchoTracker, listener: _Listener) ->
             f"cluster-client: {tracker.count} of {tracker.count} echoes back intact and in order "
             f"(resent {tracker.resent}, duplicates {tracker.duplicates}) in {elapsed:.3f}s: "
             f"{tracker.count / elapsed:,.0f} msgs/s, rtt p50 {tracker.percentile_ms(0.5):.2f} ms "
-            f"p99 {tracker.percentile_ms(0.99):.2f} ms; sessions {sessions}, leader changes "
-            f"{listener.leader_changes}, {leader}",
+            f"p99 {tracker.percentile_ms(0.99):.2f} ms, longest echo gap {tracker.longest_gap * 1e3:.0f} ms; "
+            f"sessions {sessions}, leader changes {listener.leader_changes}, {leader}",
             flush=True,
         )
         return 0

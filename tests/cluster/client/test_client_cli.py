@@ -27,7 +27,8 @@ def test_every_echo_back(fake: FakeCluster, aeron_dir: str, capsys: pytest.Captu
     assert run(fake, aeron_dir, "--count", "300", "--size", "100") == 0
     out = capsys.readouterr().out
     assert "300 of 300 echoes back intact and in order (resent 0, duplicates 0)" in out
-    assert "msgs/s, rtt p50" in out and "sessions 1, leader changes 0, leader 0 term 5" in out
+    assert "msgs/s, rtt p50" in out and "longest echo gap" in out
+    assert "sessions 1, leader changes 0, leader 0 term 5" in out
     sent = fake.of("SessionMessageHeader")
     assert [int.from_bytes(r.data[32:40], "little") for r in sent] == list(range(300))
     assert all(len(r.data) == 132 for r in sent)
@@ -144,6 +145,7 @@ def test_tracker_counts_resends_and_their_duplicates() -> None:
     t.on_echo(make_payload(0, 16), 1.4)  # never resent: a real duplicate
     assert t.failure == "message 0 echoed twice"
     assert t.percentile_ms(0.5) == pytest.approx(500.0)
+    assert t.longest_gap == pytest.approx(0.7)  # echo 0 at 0.5 s, echo 1 at 1.2 s
 
 
 def test_separate_process_with_its_own_driver(fake: FakeCluster) -> None:
