@@ -18,6 +18,7 @@ from aeronpy.archive.errors import ArchiveError, ErrorCode
 from aeronpy.cluster.codecs import NULL_VALUE, CloseReason, ClusterAction, ClusterTimeUnit
 from aeronpy.cluster.counters import COMMIT_POSITION_TYPE_ID, Role, RecoveryState, find_counter, find_recovery_state
 from aeronpy.cluster.service.client_session import ClientSession
+from aeronpy.cluster.service.clustered_service import ClusteredService
 from aeronpy.cluster.service.cluster import Cluster, ClusterIdleStrategy
 from aeronpy.cluster.service.consensus_module_proxy import ConsensusModuleNotConnectedError, ConsensusModuleProxy
 from aeronpy.cluster.service.context import SNAPSHOT_TYPE_ID, ServiceContainerContext
@@ -93,6 +94,13 @@ class ClusteredServiceAgent:
         self._mark_file_deadline_ms = 0
         self._last_cycle_ns = 0
         self._invoker = getattr(aeron, "conductor_agent_invoker", None)
+        self._max_cycle_ns = 0
+        reader = aeron.counters_reader
+        self._counter_values = reader.values_buffer
+        self._commit_offset = 0
+        #: False when the service keeps the default no-op ``do_background_work`` (skipped).
+        self._has_background_work = getattr(type(service), "do_background_work", None) is not \
+            ClusteredService.do_background_work
 
     # -- Agent -------------------------------------------------------------------------------
 
@@ -113,14 +121,18 @@ class ClusteredServiceAgent:
             if not self.is_started:
                 return self._try_start(now_ns)
             work = 0
-            if self._check_for_clock_tick(now_ns):
+            ticked = self._check_for_clock_tick(now_ns)
+            if ticked:
                 work += self._poll_service_adapter()
-            if self.log_adapter.image is not None:
-                polled = self.log_adapter.poll(self.aeron.counters_reader.get_counter_value(self.commit_position_id))
+            log = self.log_adapter
+            if log.image is not None:
+                polled = log.poll(self._commit_position_value())
                 work += polled
-                if polled == 0 and self.log_adapter.is_done():
+                # an image ends at max_log_position, EOS or close; checked once per slow tick
+                if polled == 0 and ticked and log.is_done():
                     self._close_log()
-            work += self._invoke_background_work(now_ns)
+            if self._has_background_work:
+                work += self._invoke_background_work(now_ns)
             return work
         except AgentTerminationException:
             if not self.close_requested:  # the cluster (or a failure) ended it, not close()
@@ -177,6 +189,7 @@ class ClusteredServiceAgent:
                 return 0
             self.commit_position_id = cid
             self._commit_registration_id = counters.get_counter_registration_id(cid)
+            self._commit_offset = counters.counter_offset(cid)
         recovery_id = find_recovery_state(counters, self.ctx.cluster_id)
         if recovery_id < 0:
             return 0
@@ -359,22 +372,34 @@ class ClusteredServiceAgent:
             raise AgentTerminationException("container closing")
         now_ns = self.nano_clock()
         self._check_for_clock_tick(now_ns)
-        if self.is_service_active:
+        if self.is_service_active and self._has_background_work:
             self._invoke_background_work(now_ns)
 
     def _invoke_background_work(self, now_ns: int) -> int:
-        return int(self.cluster.run_lifecycle("doBackgroundWork", self.service.do_background_work, now_ns))
+        cluster = self.cluster
+        previous, cluster.lifecycle = cluster.lifecycle, "doBackgroundWork"
+        try:
+            return int(self.service.do_background_work(now_ns))
+        finally:
+            cluster.lifecycle = previous
+
+    def _commit_position_value(self) -> int:
+        return int(self._counter_values.get_int64_volatile(self._commit_offset))
 
     def _track_cycle(self, now_ns: int) -> None:
+        """Cycle time (between duty cycles, idling included) into counters 218/219, as Aeron's
+        duty-cycle stall tracker; the max counter is written only when it grows."""
         elapsed = now_ns - self._last_cycle_ns
         self._last_cycle_ns = now_ns
-        max_cycle = self._counters.get("max_cycle_time")
-        if max_cycle is not None and elapsed > 0:
-            max_cycle.propose_max(elapsed)
-            if elapsed > self.ctx.cycle_threshold_ns:
-                exceeded = self._counters.get("cycle_time_exceeded")
-                if exceeded is not None:
-                    exceeded.increment()
+        if elapsed > self._max_cycle_ns:
+            self._max_cycle_ns = elapsed
+            max_cycle = self._counters.get("max_cycle_time")
+            if max_cycle is not None:
+                max_cycle.propose_max(elapsed)
+        if elapsed > self.ctx.cycle_threshold_ns:
+            exceeded = self._counters.get("cycle_time_exceeded")
+            if exceeded is not None:
+                exceeded.increment()
 
     # -- service stream callbacks (ServiceAdapterListener) -----------------------------------
 
