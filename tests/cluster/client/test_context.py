@@ -102,3 +102,10 @@ def test_parse_ingress_endpoints_keeps_order() -> None:
     assert parse_ingress_endpoints("2=c:3, 0=a:1 ,1=b:2") == {2: "c:3", 0: "a:1", 1: "b:2"}
     assert list(parse_ingress_endpoints("2=c:3,0=a:1")) == [2, 0]
     assert parse_ingress_endpoints(None) == {}
+
+
+def test_listeners_need_on_message() -> None:
+    with pytest.raises(ConfigurationError, match="egress_listener=.*needs an on_message"):
+        ClusterClientContext.from_properties(BASE, env={}, egress_listener=object())
+    with pytest.raises(ConfigurationError, match="controlled_egress_listener=.*needs an on_message"):
+        ClusterClientContext.from_properties(BASE, env={}, controlled_egress_listener="not a listener")

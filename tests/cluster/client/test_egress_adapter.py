@@ -112,3 +112,20 @@ def test_malformed_and_unknown_messages_are_skipped() -> None:
     assert listener.calls == []
     with pytest.raises(ClusterError, match="actual=7"):
         deliver(adapter, bytes([0, 0, 1, 0, 7, 0, 1, 0]), 0)
+
+
+def test_a_listener_with_only_on_message_ignores_the_rest() -> None:
+    got: list[bytes] = []
+
+    class OnlyMessages:
+        def on_message(self, cluster_session_id: int, timestamp: int, buffer: Any, offset: int, length: int,
+                       header: Any) -> None:
+            got.append(buffer.get_bytes(offset, length))
+
+    adapter = EgressAdapter(OnlyMessages(), 3, subscription=None)
+    deliver(adapter, sbe.encode(T.SessionEvent, cluster_session_id=3, correlation_id=1, leadership_term_id=2,
+                                leader_member_id=0, code=EventCode.ERROR, detail="x"), 0)
+    deliver(adapter, sbe.encode(T.NewLeaderEvent, leadership_term_id=3, cluster_session_id=3, leader_member_id=2,
+                                ingress_endpoints="2=c:3"), 0)
+    deliver(adapter, sbe.encode(T.SessionMessageHeader, leadership_term_id=3, cluster_session_id=3, timestamp=1) + b"ok", 0)
+    assert got == [b"ok"]

@@ -25,7 +25,7 @@ from aeronpy.client.results import ControlledPollAction
 from aeronpy.cluster.client.context import ClusterClientContext, parse_ingress_endpoints
 from aeronpy.cluster.client.egress_adapter import EgressDispatcher
 from aeronpy.cluster.client.errors import ClusterClosedError, ClusterError, ClusterTimeoutError
-from aeronpy.cluster.client.listener import MissingControlledEgressListener, MissingEgressListener
+from aeronpy.cluster.client.listener import MissingControlledEgressListener, MissingEgressListener, complete_listener
 from aeronpy.cluster.codecs import (
     SESSION_HEADER_LENGTH,
     AdminRequestType,
@@ -173,13 +173,15 @@ class AeronCluster:
         self.new_leader_timeout_ns = new_leader_timeout_ns
         self._clock = ctx.nano_clock
         self._idle = ctx.idle_strategy
-        listener = ctx.egress_listener if ctx.egress_listener is not None else MissingEgressListener()
+        listener = complete_listener(ctx.egress_listener) if ctx.egress_listener is not None else MissingEgressListener()
         self.egress_listener = listener
         self._egress = _Egress(self, listener, ctx.egress_listener_extension)
         self._assembler = FragmentAssembler(self._egress.dispatch)
         self._on_fragment = self._assembler.on_fragment
         controlled = ctx.controlled_egress_listener
-        self.controlled_egress_listener = controlled if controlled is not None else MissingControlledEgressListener()
+        self.controlled_egress_listener = (
+            complete_listener(controlled) if controlled is not None else MissingControlledEgressListener()
+        )
         self._controlled = _Egress(self, self.controlled_egress_listener, ctx.egress_listener_extension)
         self._controlled_assembler = ControlledFragmentAssembler(self._on_controlled_fragment)
         self._header = session_header(leadership_term_id, cluster_session_id)

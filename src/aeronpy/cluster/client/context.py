@@ -197,6 +197,11 @@ class ClusterClientContext:
             raise ConfigurationError(
                 f"credentials_supplier={supplier!r}: needs encoded_credentials() and on_challenge(challenge)"
             )
+        for name in ("egress_listener", "controlled_egress_listener"):
+            listener = getattr(self, name)
+            if listener is not None and not callable(getattr(listener, "on_message", None)):
+                raise ConfigurationError(f"{name}={listener!r}: needs an on_message(cluster_session_id, timestamp, "
+                                         "buffer, offset, length, header) method")
         for name in ("error_handler", "nano_clock"):
             handler = getattr(self, name)
             if handler is not None and not callable(handler):

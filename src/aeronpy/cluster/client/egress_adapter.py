@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from aeronpy.cluster.client.errors import ClusterError
+from aeronpy.cluster.client.listener import complete_listener
 from aeronpy.cluster.codecs import (
     CLUSTER_SCHEMA,
     SCHEMA_ID,
@@ -140,6 +141,7 @@ class EgressAdapter(EgressDispatcher):
         extension: Any = None,
     ) -> None:
         super().__init__(cluster_session_id, extension)
+        listener = complete_listener(listener)
         self.listener = listener
         self.subscription = subscription
         self.fragment_limit = fragment_limit

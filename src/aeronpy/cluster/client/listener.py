@@ -19,7 +19,10 @@ __all__ = [
     "EgressListenerExtension",
     "MissingEgressListener",
     "MissingControlledEgressListener",
+    "complete_listener",
 ]
+
+_OPTIONAL = ("on_session_event", "on_new_leader", "on_admin_response")
 
 
 class EgressListener:
@@ -98,3 +101,28 @@ class MissingControlledEgressListener(ControlledEgressListener):
         raise ConfigurationError(
             "controlled_egress_listener must be set on ClusterClientContext to receive egress messages"
         )
+
+
+class _Completed:
+    """A listener object lacking some optional callbacks, with no-ops in their place."""
+
+    def __init__(self, listener: Any) -> None:
+        self.wrapped = listener
+        self.on_message = listener.on_message
+        for name in _OPTIONAL:
+            setattr(self, name, getattr(listener, name, None) or _ignore)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
+def _ignore(*args: Any) -> None:
+    return None
+
+
+def complete_listener(listener: Any) -> Any:
+    """``listener`` itself if it has every callback, else a stand-in that forwards what it has
+    (``on_message`` is required; the others default to doing nothing)."""
+    if all(callable(getattr(listener, name, None)) for name in _OPTIONAL):
+        return listener
+    return _Completed(listener)
