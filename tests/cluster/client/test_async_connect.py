@@ -228,3 +228,13 @@ def test_unresolvable_members_fail_with_the_drivers_reasons(
     )
     with pytest.raises(ClusterError, match="no ingress publication could be added: member 0 .*member 1"):
         AeronCluster.connect(ctx)
+
+
+def test_redirect_to_an_unknown_leader_waits_out_the_deadline(
+    fake_factory: Callable[..., FakeCluster], context_for: Callable[..., ClusterClientContext]
+) -> None:
+    fake = fake_factory(members=2, leader_id=7)  # every member is a follower naming a leader it cannot name
+    ctx = context_for(fake, egress_listener=Recorder(), message_timeout_ns=1_000_000_000)
+    with pytest.raises(ClusterTimeoutError, match=r"state=AWAIT_PUBLICATION_CONNECTED .*REDIRECT named leader 7"):
+        AeronCluster.connect(ctx)
+    assert len(fake.of("SessionConnectRequest")) == 1  # no storm of requests to the followers

@@ -139,6 +139,7 @@ class AsyncConnect:
         self._leader_heartbeat_timeout_ns = NULL_VALUE
         self._egress_image: Any = None
         self._closed = False
+        self._note = ""
 
     @property
     def step(self) -> int:
@@ -185,7 +186,7 @@ class AsyncConnect:
             f"cluster connect timeout: state={self.state.name} messageTimeout={ctx.message_timeout_ns / 1e9:g}s "
             f"ingressChannel={ctx.ingress_channel} ingressEndpoints={ctx.ingress_endpoints} "
             f"ingressPublication={self.ingress_publication} egress.isConnected={connected} "
-            f"responseChannel={response}{detail}"
+            f"responseChannel={response}{detail}{self._note}"
         )
 
     def _create_egress_subscription(self) -> None:
@@ -306,7 +307,16 @@ class AsyncConnect:
         }
         new_leader = new_members.get(leader_member_id)
         if new_leader is None:
-            raise ClusterError(f"REDIRECT to leader {leader_member_id} which is not in {ingress_endpoints!r}")
+            # The follower knows no leader (an election is on): wait out this attempt's deadline.
+            for member in self._members.values():
+                member.close()
+            if self.ingress_publication is not None:
+                self.ingress_publication.close()
+            self.ingress_publication = None
+            self._members = {}
+            self._note = f" (REDIRECT named leader {leader_member_id}, not in {ingress_endpoints!r})"
+            self.state = ConnectState.AWAIT_PUBLICATION_CONNECTED
+            return
         old_leader = self._members.pop(leader_member_id, None)
         if self.ingress_publication is not None and (old_leader is None or self.ingress_publication is not old_leader.publication):
             self.ingress_publication.close()
