@@ -158,3 +158,15 @@ def test_separate_process_with_its_own_driver(fake: FakeCluster) -> None:
     assert done.returncode == 0, done.stderr
     assert "200 of 200 echoes back intact and in order" in done.stdout
     assert done.stderr == ""
+
+
+def test_settings_from_a_properties_file(fake: FakeCluster, aeron_dir: str, tmp_path: Any,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    props = tmp_path / "client.properties"
+    props.write_text(f"aeron.cluster.ingress.endpoints={fake.ingress_endpoints()}\n"
+                     "aeron.cluster.egress.channel=aeron:udp?endpoint=127.0.0.1:0|term-length=64k\n"
+                     "aeron.cluster.egress.stream.id=222\n")
+    assert main(["cluster-client", "--dir", aeron_dir, "--properties", str(props), "--count", "10"]) == 0
+    assert "10 of 10 echoes back" in capsys.readouterr().out
+    (connect,) = fake.of("SessionConnectRequest")
+    assert connect.values["response_stream_id"] == 222
