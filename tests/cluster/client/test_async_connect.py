@@ -238,3 +238,19 @@ def test_redirect_to_an_unknown_leader_waits_out_the_deadline(
     with pytest.raises(ClusterTimeoutError, match=r"state=AWAIT_PUBLICATION_CONNECTED .*REDIRECT named leader 7"):
         AeronCluster.connect(ctx)
     assert len(fake.of("SessionConnectRequest")) == 1  # no storm of requests to the followers
+
+
+def test_abandoned_connect_leaves_nothing_behind(driver: Any, aeron_dir: str, client_factory: Callable[..., Any]) -> None:
+    aeron = client_factory()
+    ctx = ClusterClientContext.from_properties(
+        env={}, aeron_dir=aeron_dir, aeron=aeron, ingress_channel="aeron:udp",
+        ingress_endpoints=f"0=127.0.0.1:{free_udp_port()},1=127.0.0.1:{free_udp_port()}",
+        egress_channel="aeron:udp?endpoint=127.0.0.1:0",
+    )
+    for polls in (1, 2, 3, 50):  # abandoned at different steps, registrations pending or done
+        connect = AeronCluster.async_connect(ctx)
+        for _ in range(polls):
+            assert connect.poll() is None
+            time.sleep(0.001)
+        connect.close()
+        assert not aeron.conductor.publications and not aeron.conductor.subscriptions, polls

@@ -10,6 +10,7 @@ handshake must finish within ``aeron.cluster.message.timeout``.
 
 from __future__ import annotations
 
+import time
 from enum import IntEnum
 from typing import Any
 
@@ -65,6 +66,26 @@ def try_resolve_channel_endpoint_port(aeron: Any, subscription: Any) -> str | No
     return None if endpoint.endswith(":0") else resolved
 
 
+RELEASE_WAIT_NS = 1_000_000_000
+
+
+def release_pending(get: Any, registration_id: int) -> None:
+    """Close a resource whose registration is still pending once the driver delivers it (waits
+    at most 1 s: the client has no remove-by-registration command)."""
+    deadline = time.monotonic_ns() + RELEASE_WAIT_NS
+    while True:
+        try:
+            resource = get(registration_id)
+        except Exception:  # refused, unknown, or the client is closed: nothing to release
+            return
+        if resource is not None:
+            resource.close()
+            return
+        if time.monotonic_ns() > deadline:
+            return
+        time.sleep(0.0005)
+
+
 class MemberIngress:
     """One member's ingress publication while connecting (added lazily, closed unless chosen)."""
 
@@ -94,6 +115,8 @@ class MemberIngress:
     def close(self) -> None:
         if self.publication is not None:
             self.publication.close()
+        elif self.registration_id != NULL_VALUE:
+            release_pending(lambda r: get_ingress_publication(self.ctx, self.aeron, r), self.registration_id)
         self.registration_id = NULL_VALUE
         self.publication = None
 
@@ -371,6 +394,11 @@ class AsyncConnect:
             self.egress_subscription.close()
         if self._owns_aeron:
             self.aeron.close()
+            return
+        if self.ingress_publication is None and self._ingress_registration != NULL_VALUE:
+            release_pending(lambda r: get_ingress_publication(self.ctx, self.aeron, r), self._ingress_registration)
+        if self.egress_subscription is None and self._egress_registration != NULL_VALUE:
+            release_pending(self.aeron.get_subscription, self._egress_registration)
 
     def __repr__(self) -> str:
         return f"AsyncConnect(state={self.state.name}, deadline_ns={self.deadline_ns})"
