@@ -13,20 +13,21 @@ from typing import Any
 
 import pytest
 
-from aeronpy.testing.jepsen import JepsenConfig, LoopbackTopology, MemberSet, NetnsTopology, cluster_node_available, run
+from aeronpy.testing.jepsen import JepsenConfig, LoopbackTopology, NetnsTopology, cluster_node_available, run
 from aeronpy.testing.linearizability import Verdict
-from tests.cluster.jepsen.member_process import ProcessMemberSet
 
 
-def member_set() -> type[MemberSet]:
-    """``aeronpy cluster-node`` processes, or this package's stand-in while that is not built."""
-    return MemberSet if cluster_node_available()[0] else ProcessMemberSet
+def require_cluster_node() -> None:
+    ok, why = cluster_node_available()
+    if not ok:
+        pytest.skip(why)
 
 
 @pytest.fixture
 def topology() -> Iterator[Any]:
     from tests.net.netns import NetNamespaces, netns_available
 
+    require_cluster_node()
 
     ok, _ = netns_available()
     if not ok:
@@ -40,7 +41,7 @@ def test_short_run_under_faults_is_linearizable(tmp_path: Path, topology: Any) -
     cfg = JepsenConfig(duration=45.0, clients=5, keys=2, seed=random.randrange(1 << 30), work_dir=str(tmp_path),
                        base_port=random.randrange(30_000, 50_000, 100), nemesis_interval=(4.0, 7.0),
                        fault_duration=(3.0, 6.0), quiet=12.0)
-    report = run(cfg, topology, member_set=member_set())
+    report = run(cfg, topology)
     print(report.table())
     assert report.error is None, report.table()
     assert report.verdict == Verdict.OK.value, report.table()

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 
 from aeronpy.testing.jepsen import MemberSet, NetnsTopology
-from tests.cluster.jepsen.test_jepsen_run import member_set
+from tests.cluster.jepsen.test_jepsen_run import require_cluster_node
 from tests.net.netns import NetNamespaces, require_netns
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[NetNamespaces, MemberSet]]:
+    require_cluster_node()
     require_netns()
     with NetNamespaces(4) as ns:
-        members = member_set()(NetnsTopology(ns, 3), str(tmp_path), random.randrange(30_000, 50_000, 100),
-                               service="echo")
+        members = MemberSet(NetnsTopology(ns, 3), str(tmp_path), random.randrange(30_000, 50_000, 100), service="echo")
         try:
             members.start_all()
             yield ns, members
