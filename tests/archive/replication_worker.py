@@ -4,9 +4,11 @@
 publication, print ``published <position>``, then keep the stream live (one more message every
 5 ms) until SIGTERM.
 
-``replicate DIR SRC_CONTROL_CHANNEL SRC_RECORDING_ID STOP_AFTER``: ask the local archive (IPC
-control) to replicate the source recording.  STOP_AFTER 0: wait for REPLICATE_END; otherwise
-stop the replication once the destination recorded STOP_AFTER bytes.  Then replay the
+``replicate DIR SRC_CONTROL_CHANNEL SRC_RECORDING_ID STOP_AFTER [LIVE_DESTINATION]``: ask the
+local archive (IPC control) to replicate the source recording.  STOP_AFTER 0: wait for
+REPLICATE_END; otherwise stop the replication once the destination recorded STOP_AFTER bytes.
+With LIVE_DESTINATION: live merge; print ``merged`` after MERGE and REPLICATE_END, then wait
+for the destination recording to STOP (the live stream ended).  Then replay the
 destination recording and check every message is the next sample payload.  Prints the signals,
 ``dst=<id> stop=<position>`` and ``replayed <n> messages in order, payloads intact``.
 Exit 0 on success, 1 with the reason on stderr.
@@ -49,13 +51,15 @@ def publish(aeron_dir: str, channel: str, stream: int, count: int) -> int:
             if pub.offer(factory.make(seq)) > 0:
                 seq += 1
             time.sleep(0.005)
+        print(f"sent {seq} position {pub.position}", flush=True)
     return 0
 
 
-def replicate(aeron_dir: str, src_control: str, src_recording_id: int, stop_after: int) -> int:
+def replicate(aeron_dir: str, src_control: str, src_recording_id: int, stop_after: int,
+              live_destination: str = "") -> int:
     with AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir)) as arc:
         seen: list[Any] = []
-        rid = arc.replicate(src_recording_id, -1, 10, src_control)
+        rid = arc.replicate(src_recording_id, -1, 10, src_control, live_destination=live_destination)
         deadline = time.monotonic() + TIMEOUT_S
 
         def poll(what: str) -> None:
@@ -70,6 +74,11 @@ def replicate(aeron_dir: str, src_control: str, src_recording_id: int, stop_afte
         while not has(RecordingSignal.REPLICATE):
             poll("REPLICATE")
         dst = next(s.recording_id for s in seen if s.signal is RecordingSignal.REPLICATE)
+        if live_destination:  # merged onto the live stream: it records on until the live stream ends
+            while not (has(RecordingSignal.MERGE) and has(RecordingSignal.REPLICATE_END)):
+                poll("MERGE and REPLICATE_END")
+            print("merged", flush=True)
+            deadline += TIMEOUT_S
         if stop_after > 0:
             while arc.get_max_recorded_position(dst) < stop_after:
                 poll(f"{stop_after} bytes replicated")
@@ -106,7 +115,7 @@ def replicate(aeron_dir: str, src_control: str, src_recording_id: int, stop_afte
 def main(argv: list[str]) -> int:
     if argv[0] == "publish":
         return publish(argv[1], argv[2], int(argv[3]), int(argv[4]))
-    return replicate(argv[1], argv[2], int(argv[3]), int(argv[4]))
+    return replicate(argv[1], argv[2], int(argv[3]), int(argv[4]), argv[5] if len(argv) > 5 else "")
 
 
 if __name__ == "__main__":

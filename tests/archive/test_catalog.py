@@ -91,6 +91,22 @@ def test_replace_channels_shifts_later_entries(tmp_path: Path) -> None:
         assert [cat.entry(i).recording_id for i in range(3)] == [0, 1, 2]
 
 
+def test_replace_recording_rewrites_every_parameter(tmp_path: Path) -> None:
+    with Catalog(str(tmp_path)) as cat:
+        for _ in range(2):
+            _add(cat)
+        cat.replace_recording(0, start_position=4096, stop_position=4096, initial_term_id=-5,
+                              term_buffer_length=1 << 20, mtu_length=8192, session_id=5, stream_id=42,
+                              source_identity="127.0.0.1:5555 " + "y" * 100)
+        with pytest.raises(ValueError, match="cannot replace"):
+            cat.replace_recording(0, offset=9)
+    with Catalog(str(tmp_path)) as cat:
+        e = cat.entry(0)
+        assert (e.start_position, e.stop_position, e.initial_term_id, e.term_buffer_length, e.mtu_length,
+                e.session_id, e.stream_id) == (4096, 4096, -5, 1 << 20, 8192, 5, 42)
+        assert e.source_identity.endswith("y" * 100) and cat.entry(1).stream_id == 1001
+
+
 def test_descriptor_checksums(tmp_path: Path) -> None:
     crc = checksum_function("CRC-32")
     assert crc is not None

@@ -55,7 +55,7 @@ def test_schema_has_every_template_of_version_14() -> None:
     assert T.ReplicateRequest2.block_length == 68
 
 
-@settings(max_examples=400)
+@settings(max_examples=400, deadline=None)
 @given(messages())
 def test_round_trip(msg: tuple[sbe.MessageSpec, dict[str, Any]]) -> None:
     spec, values = msg
@@ -159,7 +159,7 @@ def test_encoder_rejects_unknown_names_and_out_of_range() -> None:
         sbe.encode(T.StartRecordingRequest, channel="aeron:ipc?alias=é")
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(messages(), st.data())
 def test_truncations_and_corruptions_raise_only_codec_errors(
     msg: tuple[sbe.MessageSpec, dict[str, Any]], data: st.DataObject

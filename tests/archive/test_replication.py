@@ -128,3 +128,45 @@ def test_replication_errors(archive_factory: Callable[..., Archive], aeron: Any,
         dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{_port()}")  # nobody there
         wait_for(lambda: dst.poll_for_recording_signals() is not None and errors, 20, "connection failure")
         assert errors[0].error_code == ErrorCode.REPLICATION_CONNECTION_FAILURE
+
+
+def test_replicate_into_an_empty_recording_replaces_its_parameters(
+        archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path) -> None:
+    port = _port()
+    archive_factory(archive_dir=str(tmp_path / "src"), control_channel_enabled=True,
+                    control_channel=f"aeron:udp?endpoint=127.0.0.1:{port}")
+    archive_factory(archive_dir=str(tmp_path / "dst"), local_control_stream_id=11,
+                    replication_channel="aeron:udp?endpoint=127.0.0.1:0")
+    errors: list[ArchiveError] = []
+    src = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron))
+    dst = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, control_stream_id=11,
+                                                   control_response_stream_id=21, error_handler=errors.append))
+    try:
+        src.start_recording(CHANNEL, 7, SourceLocation.LOCAL)
+        pub = aeron.add_exclusive_publication(CHANNEL, 7)
+        await_recording_counter(src, 0)
+        end = publish(pub, 200, 100)
+        await_recorded(src, 0, end)
+        src.stop_recording(CHANNEL, 7)
+        wait_for(lambda: src.get_stop_position(0) == end, 10, "source stopped")
+        # The destination has an unrelated recording (other stream, term length), truncated to empty.
+        other = "aeron:ipc?term-length=128k"
+        dst.start_recording(other, 99, SourceLocation.LOCAL)
+        pub2 = aeron.add_exclusive_publication(other, 99)
+        await_recording_counter(dst, 0)
+        await_recorded(dst, 0, publish(pub2, 10))
+        pub2.close()
+        dst.stop_recording(other, 99)
+        wait_for(lambda: dst.get_stop_position(0) > 0, 10, "destination stopped")
+        dst.truncate_recording(0, 0)
+        seen: list[Any] = []
+        dst.replicate(0, 0, 10, f"aeron:udp?endpoint=127.0.0.1:{port}")
+        _signals_until(dst, seen, RecordingSignal.REPLICATE_END)
+        assert not errors, errors
+        (d,) = dst.list_recordings()
+        assert (d.recording_id, d.stream_id, d.term_buffer_length, d.session_id, d.stop_position) == (
+            0, 7, 64 * 1024, pub.session_id, end)
+        assert collect(dst.replay(0, "aeron:ipc", 902, 0, -1), 200) == [message(i, 100) for i in range(200)]
+    finally:
+        src.close()
+        dst.close()

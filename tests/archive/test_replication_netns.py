@@ -138,3 +138,38 @@ def test_record_on_a_replicate_to_b_replay_on_b_then_stop_a_live_replication(
         publisher.send_signal(signal.SIGTERM)
         publisher.communicate(timeout=30)
     assert publisher.returncode == 0
+
+
+def test_live_merge_replication_across_hosts(two_hosts: tuple[HostArchive, HostArchive]) -> None:
+    """A records a live MDC stream; B replicates it with a live destination on B's veth: B catches
+    up from A's replay, merges onto the live stream, and records it until it ends, every message
+    once and in order."""
+    from tests.net._scripts import read_line
+
+    a, b = two_hosts
+    control = f"{a.host.address}:8020"
+    live = f"aeron:udp?control={control}|control-mode=dynamic|term-length=64k"
+    record = a.cli("recording", "start", "--dir", a.aeron_dir, "--stream", "1003",
+                   "--channel", f"aeron:udp?endpoint={a.host.address}:8021|control={control}")
+    assert record.returncode == 0, record.stderr
+    publisher = a.host.run([sys.executable, WORKER, "publish", a.aeron_dir, live, "1003", "3000"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    replicator = None
+    try:
+        line = read_line(publisher, 60)
+        assert line.startswith("published "), line
+        live_destination = f"aeron:udp?endpoint={b.host.address}:8022|control={control}"
+        replicator = b.host.run([sys.executable, WORKER, "replicate", b.aeron_dir, a.control, "0", "0",
+                                 live_destination], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=ROOT)
+        line = read_line(replicator, 90)
+        assert line.strip() == "merged", line + (replicator.stderr.read() if replicator.poll() is not None else "")
+    finally:
+        publisher.send_signal(signal.SIGTERM)  # the live stream ends: B's recording stops at its end
+        out, err = publisher.communicate(timeout=30)
+    sent = int(out.split("sent ")[1].split()[0])
+    assert replicator is not None
+    out, err = replicator.communicate(timeout=120)
+    assert replicator.returncode == 0, err + out + b.log()
+    assert "MERGE" in out and "REPLICATE_END" in out
+    assert f"replayed {sent} messages in order, payloads intact" in out, out

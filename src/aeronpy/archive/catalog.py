@@ -476,9 +476,18 @@ class Catalog:
 
     def replace_channels(self, recording_id: int, original_channel: str, stripped_channel: str) -> None:
         """Rewrite an entry's channels (update-channel); a longer entry shifts later entries."""
+        self.replace_recording(recording_id, original_channel=original_channel, stripped_channel=stripped_channel)
+
+    def replace_recording(self, recording_id: int, **fields: Any) -> None:
+        """Rewrite a VALID entry with ``fields`` (CatalogEntry names) changed, as Aeron's
+        ``replaceRecording`` (replication into an empty destination); a longer entry shifts the
+        entries after it."""
         self._require_writable()
         e = self.entry(recording_id)
-        new = replace(e, original_channel=original_channel, stripped_channel=stripped_channel)
+        unknown = set(fields) - set(CatalogEntry.__dataclass_fields__) | ({"offset", "length", "state"} & set(fields))
+        if unknown:
+            raise ValueError(f"fields: cannot replace {sorted(unknown)}")
+        new = replace(e, **fields)
         body = _entry_body(new)
         frame = _align(DESCRIPTOR_HEADER_LENGTH + len(body), self.alignment)
         growth = frame - e.frame_length

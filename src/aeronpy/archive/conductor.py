@@ -783,6 +783,16 @@ class ArchiveConductor:
             r.session.signal(r.replication_id, dst, -1, d.start_position, RecordingSignal.REPLICATE)
             return dst, d.start_position
         e = self.catalog.entry(r.dst_recording_id)
+        if e.start_position == e.stop_position:  # empty: takes every parameter of the source
+            self.catalog.replace_recording(
+                e.recording_id, start_position=d.start_position, stop_position=d.start_position,
+                start_timestamp=d.start_timestamp, stop_timestamp=d.start_timestamp, initial_term_id=d.initial_term_id,
+                segment_file_length=d.segment_file_length, term_buffer_length=d.term_buffer_length,
+                mtu_length=d.mtu_length, session_id=d.session_id, stream_id=d.stream_id,
+                stripped_channel=d.stripped_channel, original_channel=d.original_channel,
+                source_identity=d.source_identity,
+            )
+            return e.recording_id, d.start_position
         if (e.initial_term_id, e.term_buffer_length, e.mtu_length, e.stream_id) != (
                 d.initial_term_id, d.term_buffer_length, d.mtu_length, d.stream_id):
             raise ArchiveError(f"destination recording {e.recording_id} does not match source {d.recording_id}",
