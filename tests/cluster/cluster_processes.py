@@ -152,3 +152,59 @@ def recorded_position(members: MemberSet, member_id: int) -> int:
         return log_digest(members, member_id)[0]
     except Exception:  # noqa: BLE001 - not up yet
         return -1
+
+
+class KvClient(Client):
+    """A :class:`Client` speaking the ``kv`` service's request/response codec."""
+
+    def __init__(self, members: MemberSet, aeron_dir: str) -> None:
+        super().__init__(members, aeron_dir)
+        self.next_correlation = 1
+
+    def call(self, encode: Any, *args: Any, timeout: float = 30.0) -> Any:
+        """One request (resent after a leader change) and its response."""
+        from aeronpy.cluster.examples.kv import decode_response
+
+        cid = self.next_correlation
+        self.next_correlation += 1
+        request = encode(cid, *args)
+        deadline = time.monotonic() + timeout
+        sent = False
+        while True:
+            for raw in self.echoed:
+                r = decode_response(raw)
+                if r.correlation_id == cid:
+                    return r
+            self.cluster.poll_egress()
+            if len(self.collector.new_leaders) > self.new_leaders_seen:
+                self.new_leaders_seen = len(self.collector.new_leaders)
+                self.cluster.send_keep_alive()
+                sent = False
+            if not sent and self.cluster.offer(request) > 0:
+                sent = True
+            time.sleep(0.001)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no response to request {cid} (state {self.cluster.state})")
+
+
+def tool(cluster_dir: str, *args: str) -> tuple[int, str]:
+    """``aeronpy cluster-tool <dir> args...`` in-process: (exit code, output)."""
+    import io
+
+    from aeronpy.cluster.tool import ToolSettings
+    from aeronpy.cluster.tool import run as tool_run
+
+    out = io.StringIO()
+    code = tool_run(cluster_dir, args[0], list(args[1:]), out, ToolSettings())
+    return code, out.getvalue()
+
+
+def snapshot_count(members: MemberSet, member_id: int) -> int:
+    from aeronpy.cluster.recording_log import EntryType, RecordingLog
+
+    try:
+        with RecordingLog(members.cluster_dir(member_id), create=False, read_only=True) as rl:
+            return sum(1 for e in rl.entries if e.entry_type == EntryType.SNAPSHOT and e.service_id == -1
+                       and e.is_valid)
+    except Exception:  # noqa: BLE001 - not there yet
+        return 0

@@ -506,6 +506,9 @@ class ConsensusModuleAgent:
                 work += self._poll_ingress()
             work += self._update_leader_position(now_ns)
         else:
+            if self.state == ConsensusModuleState.TERMINATING:
+                self._follower_terminating(now_ns)
+                return 1
             if self.state in (ConsensusModuleState.ACTIVE, ConsensusModuleState.SUSPENDED):
                 if self.termination_position != NULL_POSITION and \
                         self.log_adapter.position >= self.termination_position:
