@@ -16,6 +16,7 @@ Messages offered to a leader that died may be lost: resend what was not answered
 
 from __future__ import annotations
 
+import time
 from enum import Enum
 from types import TracebackType
 from typing import Any, Protocol
@@ -97,6 +98,26 @@ def _payload(buffer: Any, offset: int, length: int) -> bytes:
     if length < 0:
         length = buffer.capacity - offset
     return bytes(buffer.get_bytes(offset, length))
+
+
+RELEASE_WAIT_NS = 1_000_000_000
+
+
+def release_pending(get: Any, registration_id: int) -> None:
+    """Close a resource whose registration is still pending once the driver delivers it (waits
+    at most 1 s: the client has no remove-by-registration command)."""
+    deadline = time.monotonic_ns() + RELEASE_WAIT_NS
+    while True:
+        try:
+            resource = get(registration_id)
+        except Exception:  # refused, unknown, or the client is closed: nothing to release
+            return
+        if resource is not None:
+            resource.close()
+            return
+        if time.monotonic_ns() > deadline:
+            return
+        time.sleep(0.0005)
 
 
 def run_invokers(aeron: Any) -> int:
@@ -408,6 +429,7 @@ class AeronCluster:
         aeron = self.aeron
         registration_id = add_ingress_publication(self.ctx, aeron, channel)
         deadline = self._clock() + self.ctx.message_timeout_ns
+        wall_deadline = time.monotonic_ns() + self.ctx.message_timeout_ns  # also bounded if the clock is manual
         while True:
             try:
                 publication = get_ingress_publication(self.ctx, aeron, registration_id)
@@ -417,7 +439,8 @@ class AeronCluster:
                 if e.error_code != ErrorCode.RESOURCE_TEMPORARILY_UNAVAILABLE:
                     raise
                 registration_id = add_ingress_publication(self.ctx, aeron, channel)
-            if self._clock() - deadline >= 0:
+            if self._clock() - deadline >= 0 or time.monotonic_ns() > wall_deadline:
+                release_pending(lambda r: get_ingress_publication(self.ctx, aeron, r), registration_id)
                 raise ClusterTimeoutError(
                     f"failed to add new leader ingress publication (leaderMemberId={self._leader_member_id}, "
                     f"leadershipTermId={self._leadership_term_id}, channel={channel}, "

@@ -10,7 +10,6 @@ handshake must finish within ``aeron.cluster.message.timeout``.
 
 from __future__ import annotations
 
-import time
 from enum import IntEnum
 from typing import Any
 
@@ -20,6 +19,7 @@ from aeronpy.cluster.client.aeron_cluster import (
     AeronCluster,
     add_ingress_publication,
     get_ingress_publication,
+    release_pending,
     run_invokers,
 )
 from aeronpy.cluster.client.context import (
@@ -64,26 +64,6 @@ def try_resolve_channel_endpoint_port(aeron: Any, subscription: Any) -> str | No
     resolved = resolve_channel_endpoint_port(aeron.counters_reader, subscription)
     endpoint = ChannelUri.parse(resolved).get("endpoint") or ""
     return None if endpoint.endswith(":0") else resolved
-
-
-RELEASE_WAIT_NS = 1_000_000_000
-
-
-def release_pending(get: Any, registration_id: int) -> None:
-    """Close a resource whose registration is still pending once the driver delivers it (waits
-    at most 1 s: the client has no remove-by-registration command)."""
-    deadline = time.monotonic_ns() + RELEASE_WAIT_NS
-    while True:
-        try:
-            resource = get(registration_id)
-        except Exception:  # refused, unknown, or the client is closed: nothing to release
-            return
-        if resource is not None:
-            resource.close()
-            return
-        if time.monotonic_ns() > deadline:
-            return
-        time.sleep(0.0005)
 
 
 class MemberIngress:
