@@ -217,8 +217,13 @@ def _run(args: argparse.Namespace, tracker: EchoTracker, listener: _Listener) ->
     from aeronpy.cluster.client.aeron_cluster import AeronCluster
     from aeronpy.cluster.client.errors import AuthenticationError, ClusterError, ClusterTimeoutError
 
+    from aeronpy.cli import _properties
+
     probe = _context(args, listener, aeron=object())
-    aeron = Aeron.connect(Context(aeron_dir=probe.aeron_dir, client_name=probe.aeron_client_name))
+    aeron = Aeron.connect(Context.from_properties(  # -D aeron.* client settings apply too
+        properties=_properties(args.define), properties_file=args.properties, aeron_dir=probe.aeron_dir,
+        client_name=probe.aeron_client_name,
+    ))
     cluster: AeronCluster | None = None
     sessions = 0
     try:
@@ -231,6 +236,10 @@ def _run(args: argparse.Namespace, tracker: EchoTracker, listener: _Listener) ->
             now = time.monotonic()
             if tracker.failure is not None:
                 return _fail(tracker.failure)
+            if aeron.is_closed:
+                cause = aeron.termination_cause
+                return _fail(f"the Aeron client closed{f': {cause}' if cause is not None else ''} "
+                             f"({tracker.next_expected} of {tracker.count} echoed)")
             if now - listener.last_echo > args.timeout:
                 state = "not connected" if cluster is None else f"session {cluster.state.name}"
                 return _fail(f"no echo for {args.timeout:g}s ({tracker.next_expected} of {tracker.count} echoed, {state})")

@@ -170,3 +170,30 @@ def test_settings_from_a_properties_file(fake: FakeCluster, aeron_dir: str, tmp_
     assert "10 of 10 echoes back" in capsys.readouterr().out
     (connect,) = fake.of("SessionConnectRequest")
     assert connect.values["response_stream_id"] == 222
+
+
+def test_losing_the_driver_fails_fast(fake: FakeCluster, capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    import uuid
+
+    from aeronpy.driver.context import DriverContext
+    from aeronpy.driver.media_driver import MediaDriver
+    from tests.conftest import SHM
+
+    client_dir = os.path.join(SHM, f"aeronpy-test-{uuid.uuid4().hex[:12]}")
+    client_driver = MediaDriver.launch(DriverContext.from_properties(env={}, aeron_dir=client_dir,
+                                                                     dir_delete_on_shutdown=True))
+    fake.echo = False  # nothing comes back: the client waits with messages in flight
+    state: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: state.update(code=main([
+        "cluster-client", "--dir", client_dir, "--ingress-endpoints", fake.ingress_endpoints(),
+        "--egress-channel", "aeron:udp?endpoint=127.0.0.1:0|term-length=64k", "--count", "10", "--timeout", "60",
+        "-D", "aeron.driver.timeout=1000"])))
+    thread.start()
+    try:
+        wait_for(lambda: fake.of("SessionMessageHeader"), 20, "messages at the fake")
+    finally:
+        client_driver.close()
+        thread.join(60)
+    assert state.get("code") == 1
+    assert "the Aeron client closed" in capsys.readouterr().err
