@@ -20,8 +20,18 @@ i64 = st.integers(-(1 << 63), (1 << 63) - 1)
 i32 = st.integers(-(1 << 31), (1 << 31) - 1)
 
 
-class Header:
-    position = 4096
+def frame_header() -> Any:
+    """A frame header whose position is 4096 (term 0, offset 4032, 64 bytes)."""
+    from aeronpy.logbuffer.header import Header as FrameHeader
+
+    buf = PyAtomicBuffer(bytearray(32))
+    buf.put_int32(0, 64)
+    buf.put_int32(8, 4032)
+    buf.put_int32(16, 0)
+    h = FrameHeader(0, 16)
+    h.wrap(buf, 0)
+    assert h.position == 4096
+    return h
 
 
 class Listener:
@@ -42,7 +52,7 @@ def feed(message: bytes) -> list[tuple[Any, ...]]:
     listener = Listener()
     adapter = BoundedLogAdapter(listener, 10)  # type: ignore[arg-type]
     buffer = AtomicBuffer(bytearray(b"\xee" * 16 + message + b"\xee" * 16))
-    adapter._on_message(buffer, 16, len(message), Header())
+    adapter._on_message(buffer, 16, len(message), frame_header())
     return listener.calls
 
 
@@ -131,3 +141,21 @@ def test_payload_bytes_of_any_buffer(data: bytes, offset: int, length: int) -> N
                 payload_bytes(source, offset, length)
         else:
             assert bytes(payload_bytes(source, offset, length)) == data[offset:end]
+
+
+@settings(deadline=None)
+@given(st.integers(0, (1 << 31) - 1), i32, st.integers(16, 30), st.integers(0, 1 << 20), i32,
+       st.integers(-1, 1 << 20))
+def test_frame_position_equals_header_position(frame_length: int, term_id: int, bits: int, term_offset: int,
+                                               initial_term_id: int, fragmented: int) -> None:
+    from aeronpy.logbuffer.header import Header as FrameHeader
+    from aeronpy.cluster.service.session_header import frame_position
+
+    buf = PyAtomicBuffer(bytearray(64))
+    buf.put_int32(8, frame_length)
+    buf.put_int32(8 + 8, term_offset)
+    buf.put_int32(8 + 16, term_id)
+    h = FrameHeader(initial_term_id, bits)
+    h.wrap(buf, 8)
+    h.fragmented_frame_length = fragmented
+    assert frame_position(h) == h.position

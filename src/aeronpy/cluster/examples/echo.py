@@ -60,15 +60,16 @@ class EchoService(ClusteredService):
         self.state_hash = chain_hash(self.state_hash, -1 if session is None else session.id, payload)
         if session is None or self.cluster is None:
             return
+        if session.offer(payload) > 0:
+            return
         idle = self.cluster.idle_strategy
         idle.reset()
         for _ in range(MAX_ECHO_ATTEMPTS):
             result = session.offer(payload)
             if result > 0 or result in (results.NOT_CONNECTED, results.CLOSED, results.MAX_POSITION_EXCEEDED):
-                break
+                return
             idle.idle()
-        else:
-            self.dropped += 1
+        self.dropped += 1
 
     def on_take_snapshot(self, snapshot_publication: Any) -> None:
         SnapshotTaker(snapshot_publication, _idle_of(self.cluster)).offer(

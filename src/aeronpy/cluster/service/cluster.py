@@ -22,7 +22,7 @@ from aeronpy.cluster.counters import Role
 from aeronpy.cluster.service.client_session import MOCKED_OFFER, ClientSession
 from aeronpy.cluster.service.consensus_module_proxy import ConsensusModuleProxy, check_result
 from aeronpy.cluster.service.errors import ClusterError
-from aeronpy.cluster.service.session_header import pack_session_header, payload_bytes
+from aeronpy.cluster.service.session_header import SESSION_HEADER, SESSION_HEADER_PREFIX, pack_session_header, payload_bytes
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.idle_strategy import IdleStrategy
 
@@ -31,6 +31,7 @@ __all__ = ["Cluster", "ClusterIdleStrategy", "MAX_UDP_PAYLOAD_LENGTH"]
 #: Longest message a mocked (follower) ``try_claim`` can hold, as Aeron's container.
 MAX_UDP_PAYLOAD_LENGTH = 65504
 _DATA_HEADER_LENGTH = 32
+_pack = SESSION_HEADER.pack
 
 
 class ClusterIdleStrategy:
@@ -185,13 +186,16 @@ class Cluster:
     # -- egress (called by ClientSession) ----------------------------------------------------
 
     def offer_to_session(self, session: ClientSession, buffer: Any, offset: int, length: int) -> int:
-        self._check_valid_invocation()
-        if self.role != Role.LEADER:
+        if self.lifecycle is not None:
+            self._check_valid_invocation()
+        if self.role is not Role.LEADER:
             return MOCKED_OFFER
         publication = session.response_publication
         if publication is None:
             return results.NOT_CONNECTED
-        header = pack_session_header(self.leadership_term_id, session.id, self.time)
+        header = _pack(*SESSION_HEADER_PREFIX, self.leadership_term_id, session.id, self.time)
+        if type(buffer) is bytes and offset == 0 and length < 0:
+            return int(publication.offer(header + buffer))
         return int(publication.offer(header + payload_bytes(buffer, offset, length)))
 
     def try_claim_to_session(self, session: ClientSession, length: int, claim: BufferClaim) -> int:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from aeronpy.cluster.codecs import CLUSTER_SCHEMA, SCHEMA_ID, SESSION_HEADER_LENGTH, CloseReason, ClusterAction, ClusterTimeUnit
 from aeronpy.cluster.service.errors import ClusterError
-from aeronpy.cluster.service.session_header import SESSION_HEADER, SESSION_MESSAGE_TEMPLATE_ID
+from aeronpy.cluster.service.session_header import SESSION_HEADER, SESSION_MESSAGE_TEMPLATE_ID, frame_position
 from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
 from aeronpy.protocol import sbe
 
@@ -76,7 +76,7 @@ class BoundedLogAdapter:
             _, template_id, schema_id, _, _, session_id, timestamp = SESSION_HEADER.unpack(raw)
             if schema_id == SCHEMA_ID and template_id == SESSION_MESSAGE_TEMPLATE_ID:
                 self.listener.on_session_message(
-                    header.position, session_id, timestamp, buffer, offset + SESSION_HEADER_LENGTH,
+                    frame_position(header), session_id, timestamp, buffer, offset + SESSION_HEADER_LENGTH,
                     length - SESSION_HEADER_LENGTH, header)
                 return
         data = buffer.get_bytes(offset, length)

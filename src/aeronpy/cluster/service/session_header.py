@@ -10,9 +10,11 @@ from typing import Any
 
 from aeronpy.cluster.codecs import SESSION_HEADER_LENGTH, T
 from aeronpy.concurrent.atomic_buffer import view_of
+from aeronpy.protocol import data_header as dh
 from aeronpy.protocol import sbe
 
-__all__ = ["SESSION_HEADER", "SESSION_MESSAGE_TEMPLATE_ID", "pack_session_header", "unpack_session_header", "payload_bytes"]
+__all__ = ["SESSION_HEADER", "SESSION_HEADER_PREFIX", "SESSION_MESSAGE_TEMPLATE_ID", "pack_session_header",
+           "unpack_session_header", "payload_bytes", "frame_position"]
 
 _SPEC = T.SessionMessageHeader
 SESSION_MESSAGE_TEMPLATE_ID = _SPEC.template_id
@@ -23,6 +25,12 @@ assert SESSION_HEADER.size == SESSION_HEADER_LENGTH
 _FIELDS = tuple(f.name for f in _SPEC.ordered_fields)
 assert _FIELDS == ("leadership_term_id", "cluster_session_id", "timestamp")
 _PREFIX = (_SPEC.block_length, _SPEC.template_id, _SPEC.schema_id, _SPEC.version)
+#: The message header values in front of the three SessionMessageHeader fields.
+SESSION_HEADER_PREFIX = _PREFIX
+# DATA frame header fields read by frame_position, at their data_header offsets
+assert dh.FRAME_LENGTH_OFFSET == 0 and dh.TERM_OFFSET_OFFSET > 4 and dh.TERM_ID_OFFSET > dh.TERM_OFFSET_OFFSET + 4
+_FRAME = struct.Struct(
+    f"<i{dh.TERM_OFFSET_OFFSET - 4}xi{dh.TERM_ID_OFFSET - dh.TERM_OFFSET_OFFSET - 4}xi")
 
 
 def pack_session_header(leadership_term_id: int, cluster_session_id: int, timestamp: int) -> bytes:
@@ -45,3 +53,14 @@ def payload_bytes(buffer: Any, offset: int = 0, length: int = -1) -> memoryview:
     if offset < 0 or end > len(view) or end < offset:
         raise ValueError(f"offset/length {offset}+{length} outside a buffer of {len(view)} bytes")
     return view[offset:end]
+
+
+def frame_position(header: Any) -> int:
+    """``header.position`` (stream position just after the frame, or after the whole
+    reassembled message) in one read of the frame header instead of several property reads."""
+    frame_length, term_offset, term_id = _FRAME.unpack(header.buffer.get_bytes(header.offset, _FRAME.size))
+    fragmented = header.fragmented_frame_length
+    if fragmented > frame_length:
+        frame_length = fragmented
+    term_count = ((term_id - header.initial_term_id + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    return int((term_count << header.position_bits_to_shift) + ((term_offset + frame_length + 31) & ~31))
