@@ -199,3 +199,16 @@ def test_agent_runs_in_a_composite_runner(fake_cm: FakeConsensusModule, containe
         container.close()
     assert service.of("terminate") == [("terminate",)]
     assert errors == []
+
+
+def test_mark_file_elsewhere_leaves_a_link_in_the_cluster_dir(fake_cm: FakeConsensusModule, container_factory: Any,
+                                                              tmp_path: Any) -> None:
+    from aeronpy.cluster.mark_file import resolve_mark_file_dir, service_link_file_name
+
+    marks = tmp_path / "marks"
+    container = container_factory(RecordingService(), service_id=1, mark_file_dir=str(marks))
+    assert os.path.exists(marks / "cluster-mark-service-1.dat")
+    cluster_dir = str(tmp_path / "cluster")
+    assert os.path.exists(os.path.join(cluster_dir, service_link_file_name(1)))
+    assert os.path.samefile(resolve_mark_file_dir(cluster_dir, service_link_file_name(1)), marks)
+    container.close()
