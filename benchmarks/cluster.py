@@ -179,6 +179,7 @@ def main() -> int:
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": platform.node(),
         "python": platform.python_version(), "cpus": os.cpu_count(), "members": 3,
+        "load_average_before": os.getloadavg(),
         "member_properties": members.properties,
     }
     driver = MediaDriver.launch(DriverContext.from_properties(env={}, aeron_dir=aeron_dir, dir_delete_on_shutdown=True,
@@ -213,7 +214,10 @@ def main() -> int:
         driver.close()
         members.close()
         shutil.rmtree(aeron_dir, ignore_errors=True)
-    print(f"3-member aeronpy cluster on loopback ({os.cpu_count()} CPUs), echo service; member logs in {work}")
+    results["load_average_after"] = os.getloadavg()
+    print(f"3-member aeronpy cluster on loopback ({os.cpu_count()} CPUs, load average "
+          f"{results['load_average_before'][0]:.1f} before, {results['load_average_after'][0]:.1f} after), "
+          f"echo service; member logs in {work}")
     print(f"{'case':<28}{'result':>40}")
     for size in (32, 1024):
         r = results[f"rtt_{size}"]
