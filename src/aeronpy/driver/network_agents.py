@@ -235,8 +235,12 @@ class Receiver(_NetworkAgent):
                 self.report(ex)
         for image in self.images:
             try:
-                work += image.send_pending_status_message(now_ns)
-                work += image.send_pending_loss(now_ns)
+                # the images' own "nothing due" checks, inline: no SM change and the SM timeout
+                # not expired (also what the ERR frames of a rejected image wait for), no new loss
+                if image.sm_change != image.last_sm_change or now_ns - image.time_of_last_sm_ns >= image.sm_timeout_ns:
+                    work += image.send_pending_status_message(now_ns)
+                if image.loss_change != image.last_loss_change:
+                    work += image.send_pending_loss(now_ns)
             except OSError as ex:  # one unreachable source must not silence the other images
                 self.report(ex)
         return work
