@@ -61,7 +61,7 @@ class Client:
             env={}, aeron_dir=aeron_dir, threading_mode="SHARED", dir_delete_on_start=True,
             term_buffer_sparse_file=True, dir_mode=0o700, file_mode=0o600))
         self.collector = Collector()
-        ctx = ClusterClientContext.from_properties(
+        self.ctx = ctx = ClusterClientContext.from_properties(
             env={}, aeron_dir=aeron_dir, ingress_channel="aeron:udp?term-length=128k",
             ingress_endpoints=members.ingress_endpoints(),
             egress_channel="aeron:udp?endpoint=localhost:0|term-length=128k", message_timeout_ns=5 * 10**9,
@@ -77,6 +77,24 @@ class Client:
                     raise
                 time.sleep(0.2)
         self.new_leaders_seen = 0
+        self.sessions = 1
+
+    def reconnect_if_closed(self, timeout: float = 60.0) -> bool:
+        """A new session when the cluster closed this one (e.g. no new leader in time)."""
+        from aeronpy.cluster.client import AeronCluster
+
+        if not self.cluster.is_closed:
+            return False
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.cluster = AeronCluster.connect(self.ctx)
+                self.sessions += 1
+                return True
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     @property
     def echoed(self) -> list[bytes]:
