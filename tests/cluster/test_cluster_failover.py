@@ -70,3 +70,28 @@ def test_kill_leader_mid_stream_then_restart_it(cluster: MemberSet, tmp_path: Pa
     finally:
         client.close()
         shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
+
+
+def test_follower_several_terms_behind_recovers(cluster: MemberSet, tmp_path: Path) -> None:
+    """A member down for a whole term gets the missing terms by archive replication
+    (FOLLOWER_LOG_REPLICATION) and then the live log: its log ends up identical."""
+    leader = cluster.leader(timeout=30)
+    follower = (leader + 1) % 3
+    other = (leader + 2) % 3
+    client = _client(cluster, tmp_path)
+    try:
+        client.send_and_await([b"t0-%03d" % i for i in range(20)])
+        cluster.kill(follower)
+        client.send_and_await([b"t0b-%03d" % i for i in range(20)])
+        cluster.kill(leader)
+        cluster.start(leader)
+        new_leader = cluster.leader(timeout=60, exclude=(follower,))
+        client.reconnect_if_closed()
+        client.send_and_await([b"t1-%03d" % i for i in range(20)], timeout=60)
+        cluster.start(follower)
+        position = log_digest(cluster, new_leader)[0]
+        wait_for(lambda: recorded_position(cluster, follower) >= position, 90, "the lagging member to recover")
+        assert log_digest(cluster, follower, position) == log_digest(cluster, new_leader, position)
+        assert log_digest(cluster, other, position) == log_digest(cluster, new_leader, position)
+    finally:
+        client.close()
