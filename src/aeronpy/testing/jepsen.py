@@ -712,31 +712,37 @@ def run(config: JepsenConfig, topology: Topology | None = None,
     try:
         members.start_all()
         progress(f"members started: {members.members_string()}")
-        client_cfg = {
-            "clients": config.clients, "keys": config.keys, "values": config.values, "op_timeout": config.op_timeout,
-            "duration": config.duration, "seed": config.seed, "ingress_endpoints": members.ingress_endpoints(),
-            "egress_host": topology.client_address(),
-        }
-        cfg_path = os.path.join(work_dir, "client.json")
-        with open(cfg_path, "w", encoding="utf-8") as f:
-            json.dump(client_cfg, f)
-        client = topology.start(None, [sys.executable, "-m", "aeronpy.testing.jepsen", "client", cfg_path,
-                                       history_path], client_log)
-        nemesis = Nemesis(members, topology, rnd, config)
-        fault_end = time.monotonic() + max(0.0, config.duration - config.quiet)
-        healed_ns = int(fault_end * 1e9)
-        hard_end = time.monotonic() + config.duration + config.startup_timeout + 60
-        while client.poll() is None:
-            now = time.monotonic()
-            nemesis.do_work(allow_faults=now < fault_end)
-            if now > hard_end:
-                error = "client process did not finish in time"
-                client.kill()
-                break
-            time.sleep(0.05)
-        nemesis.heal_all()
-        if client.returncode not in (0, None) and error is None:
-            error = f"client process exited with {client.returncode} (see {work_dir}/client.log)"
+        try:
+            leader = members.leader(timeout=config.startup_timeout)  # faults only once the cluster is up
+        except TimeoutError as e:
+            error = str(e)
+        else:
+            progress(f"member {leader} leads after {time.monotonic() - started:.1f} s")
+            client_cfg = {
+                "clients": config.clients, "keys": config.keys, "values": config.values, "op_timeout": config.op_timeout,
+                "duration": config.duration, "seed": config.seed, "ingress_endpoints": members.ingress_endpoints(),
+                "egress_host": topology.client_address(),
+            }
+            cfg_path = os.path.join(work_dir, "client.json")
+            with open(cfg_path, "w", encoding="utf-8") as f:
+                json.dump(client_cfg, f)
+            client = topology.start(None, [sys.executable, "-m", "aeronpy.testing.jepsen", "client", cfg_path,
+                                           history_path], client_log)
+            nemesis = Nemesis(members, topology, rnd, config)
+            fault_end = time.monotonic() + max(0.0, config.duration - config.quiet)
+            healed_ns = int(fault_end * 1e9)
+            hard_end = time.monotonic() + config.duration + config.startup_timeout + 60
+            while client.poll() is None:
+                now = time.monotonic()
+                nemesis.do_work(allow_faults=now < fault_end)
+                if now > hard_end:
+                    error = "client process did not finish in time"
+                    client.kill()
+                    break
+                time.sleep(0.05)
+            nemesis.heal_all()
+            if client.returncode not in (0, None) and error is None:
+                error = f"client process exited with {client.returncode} (see {work_dir}/client.log)"
     finally:
         if client is not None and client.poll() is None:
             client.kill()
