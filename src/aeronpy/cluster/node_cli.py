@@ -32,7 +32,11 @@ def cmd_cluster_node(args: argparse.Namespace) -> int:
         props: dict[str, str] = {}
         if args.properties:
             props.update(_load_properties_file(args.properties))
-        props.update(_properties(args.define))
+        try:
+            props.update(_properties(args.define))
+        except SystemExit as e:  # _properties reports a malformed -D this way
+            print(str(e).replace("aeronpy:", "aeronpy cluster-node:", 1), file=sys.stderr)
+            return 2
         services: list[Any] = []
         if args.service != "none":
             from aeronpy.cluster.examples import load_service

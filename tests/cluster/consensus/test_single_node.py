@@ -217,3 +217,40 @@ def test_hostile_ingress_is_counted_and_dropped(echo_node: Member) -> None:
         wait_for(lambda: echo_node.service.message_count == 1, 10, "the cluster to go on")
     finally:
         client.close()
+
+
+def test_hostile_consensus_messages_do_not_disturb_the_leader(echo_node: Member) -> None:
+    """Consensus traffic from strangers (unknown member ids), garbage and ingress templates on
+    the consensus stream are dropped; the member stays leader of its term."""
+    from aeronpy.cluster.codecs import T
+    from aeronpy.protocol import sbe
+
+    agent = echo_node.cm.agent
+    aeron = agent.aeron
+    pub = aeron.add_publication(f"aeron:udp?endpoint={agent.this_member.consensus_endpoint}", 108)
+    wait_for(lambda: pub.is_connected, 10, "a raw consensus publication")
+    term = agent.leadership_term_id
+    junk = [
+        b"\x01\x02",
+        sbe.encode(T.SessionConnectRequest, correlation_id=1, response_stream_id=1, response_channel="aeron:ipc"),
+        sbe.encode(T.CanvassPosition, log_leadership_term_id=99, log_position=1 << 40, leadership_term_id=99,
+                   follower_member_id=77),
+        sbe.encode(T.Vote, candidate_term_id=5, log_leadership_term_id=5, log_position=0, candidate_member_id=0,
+                   follower_member_id=9, vote=1),
+        sbe.encode(T.AppendPosition, leadership_term_id=term, log_position=1 << 50, follower_member_id=42, flags=0),
+        sbe.encode(T.CommitPosition, leadership_term_id=term, log_position=1 << 50, leader_member_id=5),
+        sbe.encode(T.StopCatchup, leadership_term_id=term, follower_member_id=3),
+    ]
+    invalid_before = _counter(echo_node, cc.INVALID_REQUEST_COUNT_TYPE_ID)
+    for message in junk:
+        wait_for(lambda m=message: pub.offer(m) > 0, 5, "offer")
+    wait_for(lambda: _counter(echo_node, cc.INVALID_REQUEST_COUNT_TYPE_ID) >= invalid_before + 2, 10, "counted")
+    time.sleep(0.2)  # let the strangers' messages be handled (nothing to wait for: they change nothing)
+    assert agent.role == cc.Role.LEADER and agent.election is None and agent.leadership_term_id == term
+    assert agent.commit_position() < 1 << 40
+    client = connect_client(echo_node.members, echo_node.aeron_dir)
+    try:
+        _send_all(client, [b"ok"])
+        wait_for(lambda: echo_node.service.message_count == 1, 10, "service still applying")
+    finally:
+        client.close()
