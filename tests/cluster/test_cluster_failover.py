@@ -15,7 +15,7 @@ from aeronpy.testing.jepsen import MemberSet
 from tests.cluster.cluster_processes import Client, client_aeron_dir, log_digest, member_set, recorded_position
 from tests.conftest import wait_for
 
-pytestmark = pytest.mark.timeout(240) if hasattr(pytest.mark, "timeout") else []
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture

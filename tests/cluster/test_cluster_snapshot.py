@@ -18,6 +18,9 @@ from tests.cluster.cluster_processes import KvClient, client_aeron_dir, member_s
 from tests.conftest import wait_for
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[MemberSet]:
     members = member_set(str(tmp_path), service="kv")

@@ -17,6 +17,9 @@ from tests.cluster.cluster_processes import Client, client_aeron_dir, member_set
 SERVICE = "tests.cluster.timer_test_service:TimerTestService"
 
 
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[MemberSet]:
     members = member_set(str(tmp_path), service=SERVICE)

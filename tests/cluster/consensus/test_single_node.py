@@ -254,3 +254,74 @@ def test_hostile_consensus_messages_do_not_disturb_the_leader(echo_node: Member)
         wait_for(lambda: echo_node.service.message_count == 1, 10, "service still applying")
     finally:
         client.close()
+
+
+def test_suspend_holds_ingress_until_resume(echo_node: Member) -> None:
+    agent = echo_node.cm.agent
+    client = connect_client(echo_node.members, echo_node.aeron_dir)
+    try:
+        agent.counters["toggle"].set(cc.ToggleState.SUSPEND)
+        wait_for(lambda: agent.state == cc.ConsensusModuleState.SUSPENDED, 10, "SUSPENDED")
+        _send_all(client, [b"held"])
+        time.sleep(0.3)  # nothing may happen: the message must wait for RESUME
+        assert echo_node.service.message_count == 0
+        agent.counters["toggle"].set(cc.ToggleState.RESUME)
+        wait_for(lambda: agent.state == cc.ConsensusModuleState.ACTIVE, 10, "ACTIVE")
+        assert agent.counters["toggle"].get() == cc.ToggleState.NEUTRAL
+        _send_all(client, [b"after"])
+        wait_for(lambda: echo_node.service.message_count >= 1, 10, "ingress sequenced again")
+    finally:
+        client.close()
+
+
+def test_abort_terminates_without_a_snapshot(tmp_path: Path) -> None:
+    terminated: list[bool] = []
+    m = Member(0, members_string(1), new_base_dir(tmp_path), EchoService())
+    try:
+        m.start()
+        agent = m.cm.agent
+        agent.ctx.termination_hook = lambda: terminated.append(True)
+        wait_for(lambda: agent.election is None and agent.role == cc.Role.LEADER, 20, "the leader")
+        agent.counters["toggle"].set(cc.ToggleState.ABORT)
+        wait_for(lambda: m.cm.is_closed, 20, "the consensus module to stop")
+        assert terminated == [True]
+        assert agent.state == cc.ConsensusModuleState.CLOSED
+        from aeronpy.cluster.recording_log import EntryType, RecordingLog
+
+        with RecordingLog(m.cluster_dir, create=False, read_only=True) as rl:
+            assert not [e for e in rl.entries if e.entry_type == EntryType.SNAPSHOT]
+            assert rl.find_last_term() is not None and rl.find_last_term().log_position >= 0
+    finally:
+        m.stop()
+        m.cleanup()
+
+
+def test_snapshot_then_restart_restores_the_service(tmp_path: Path) -> None:
+    base = new_base_dir(tmp_path)
+    members = members_string(1)
+    m = Member(0, members, base, EchoService())
+    try:
+        m.start()
+        agent = m.cm.agent
+        wait_for(lambda: agent.election is None and agent.role == cc.Role.LEADER, 20, "the leader")
+        client = connect_client(members, m.aeron_dir)
+        _send_all(client, [b"x%d" % i for i in range(10)])
+        wait_for(lambda: m.service.message_count == 10, 10, "10 applied")
+        agent.counters["toggle"].set(cc.ToggleState.SNAPSHOT)
+        wait_for(lambda: agent.counters["snapshots"].get() == 1, 20, "the snapshot")
+        assert agent.counters["toggle"].get() == cc.ToggleState.NEUTRAL
+        _send_all(client, [b"y%d" % i for i in range(5)])
+        wait_for(lambda: m.service.message_count == 15, 10, "15 applied")
+        digest = m.service.state_hash
+        client.close()
+        m.stop()
+        m.service = EchoService()
+        m.start()
+        wait_for(lambda: m.cm.agent.election is None and m.cm.agent.role == cc.Role.LEADER, 20, "leader again")
+        wait_for(lambda: m.service.message_count == 15, 20, "state restored")
+        assert m.service.state_hash == digest
+        plan = m.cm.agent.recovery_plan
+        assert plan.snapshots and plan.snapshots[0].log_position > 0
+    finally:
+        m.stop()
+        m.cleanup()
