@@ -95,3 +95,14 @@ def test_follower_several_terms_behind_recovers(cluster: MemberSet, tmp_path: Pa
         assert log_digest(cluster, other, position) == log_digest(cluster, new_leader, position)
     finally:
         client.close()
+
+
+def test_leader_without_a_follower_quorum_steps_down(cluster: MemberSet, tmp_path: Path) -> None:
+    from tests.cluster.cluster_processes import tool
+
+    leader = cluster.leader(timeout=30)
+    for i in range(3):
+        if i != leader:
+            cluster.kill(i)
+    wait_for(lambda: tool(cluster.cluster_dir(leader), "is-leader")[0] != 0, 20, "the leader to step down")
+    assert cluster.is_alive(leader)

@@ -325,3 +325,33 @@ def test_snapshot_then_restart_restores_the_service(tmp_path: Path) -> None:
     finally:
         m.stop()
         m.cleanup()
+
+
+class _AdminCollector(Collector):
+    def __init__(self) -> None:
+        super().__init__()
+        self.admin: list[tuple[int, int, str]] = []
+
+    def on_admin_response(self, cluster_session_id: int, correlation_id: int, request_type: Any, response_code: Any,
+                          message: str, payload: bytes) -> None:
+        self.admin.append((correlation_id, int(response_code), message))
+
+
+def test_admin_snapshot_request_is_refused_by_default(echo_node: Member) -> None:
+    from aeronpy.cluster.codecs import AdminResponseCode
+
+    listener = _AdminCollector()
+    client = connect_client(echo_node.members, echo_node.aeron_dir, listener=listener)
+    try:
+        assert client.send_admin_request_to_take_a_snapshot(77)
+
+        def answered() -> bool:
+            client.poll_egress()
+            return bool(listener.admin)
+
+        wait_for(answered, 10, "the admin response")
+        assert listener.admin[0][:2] == (77, AdminResponseCode.UNAUTHORISED_ACCESS)
+        assert "not authorised" in listener.admin[0][2]
+        assert echo_node.cm.agent.counters["snapshots"].get() == 0
+    finally:
+        client.close()
