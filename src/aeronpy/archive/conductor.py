@@ -161,6 +161,8 @@ class ArchiveConductor:
         if self._closed:
             return
         self._closed = True
+        for r in list(self.replications.values()):
+            r.abort()  # its thread stops waiting and closes its source client
         for s in list(self.sessions.values()):
             s.close()
         self.sessions.clear()

@@ -11,6 +11,7 @@ away, or when aborted.
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -24,10 +25,12 @@ from aeronpy.protocol.data_header import (
     HDR_TYPE_PAD,
     HEADER_LENGTH,
     RESERVED_VALUE_OFFSET,
-    TYPE_OFFSET,
 )
 
 __all__ = ["ReplaySession", "Replayer", "Limit"]
+
+# frame length, flags, type, session id (the record checksum when there is one), reserved value
+_FRAME = struct.Struct("<i x B H 4x i 8x q")
 
 #: ``limit() -> (position, final)``: how far data is recorded and whether that is the end.
 Limit = Callable[[], tuple[int, bool]]
@@ -155,35 +158,33 @@ class ReplaySession:
         data = os.pread(self._fd, n, self.position - self._segment_base)
         at = 0
         sent = 0
-        while at + HEADER_LENGTH <= len(data):
-            length = int.from_bytes(data[at : at + 4], "little", signed=True)
+        end = len(data)
+        unpack = _FRAME.unpack_from
+        try_claim = self.publication.try_claim
+        claim = self._claim
+        while at + HEADER_LENGTH <= end:
+            length, flags, ftype, stored, reserved = unpack(data, at)
             if length <= 0:
                 self._fail(f"unexpected end of recording at position={self.position}")
                 return 1
             aligned = (length + 31) & ~31
-            ftype = int.from_bytes(data[at + TYPE_OFFSET : at + TYPE_OFFSET + 2], "little")
             if ftype == HDR_TYPE_PAD:
                 result = self.publication.append_padding(length - HEADER_LENGTH)
             else:
-                if at + length > len(data):
+                if at + length > end:
                     break  # partially read frame: next cycle
                 if self.checksum is not None:
-                    stored = int.from_bytes(data[at + 12 : at + 16], "little", signed=True)
-                    payload = data[at + HEADER_LENGTH : at + aligned]
-                    if len(payload) < aligned - HEADER_LENGTH:
+                    if at + aligned > end:
                         break
-                    if self.checksum(payload) != stored:
+                    if self.checksum(data[at + HEADER_LENGTH : at + aligned]) != stored:
                         self._fail(f"CRC checksum mismatch at position={self.position}: expected={stored}")
                         return 1
-                result = self.publication.try_claim(length - HEADER_LENGTH, self._claim)
-                if result > 0:
-                    claim = self._claim
-                    claim.put_bytes(data[at + HEADER_LENGTH : at + length])
-                    claim.buffer.put_uint8(claim.offset - HEADER_LENGTH + FLAGS_OFFSET, data[at + FLAGS_OFFSET])
-                    claim.reserved_value(
-                        int.from_bytes(data[at + RESERVED_VALUE_OFFSET : at + RESERVED_VALUE_OFFSET + 8], "little",
-                                       signed=True)
-                    )
+                result = try_claim(length - HEADER_LENGTH, claim)
+                if result > 0:  # copy the payload, then the recorded flags and reserved value, then commit
+                    buffer, offset = claim.buffer, claim.offset
+                    buffer.put_bytes(offset, data, at + HEADER_LENGTH, length - HEADER_LENGTH)
+                    buffer.put_uint8(offset - HEADER_LENGTH + FLAGS_OFFSET, flags)
+                    buffer.put_int64(offset - HEADER_LENGTH + RESERVED_VALUE_OFFSET, reserved)
                     claim.commit()
             if result < 0:
                 if result in (results.NOT_CONNECTED, results.CLOSED, results.MAX_POSITION_EXCEEDED):
