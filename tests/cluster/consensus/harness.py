@@ -14,11 +14,14 @@ from tests.conftest import SHM
 from tests.fakes import free_udp_port
 
 
-def members_string(count: int) -> str:
-    """A loopback members string with fresh ports (ingress, consensus, log, catchup, archive)."""
+def members_string(count: int, catchup_port_zero: bool = False) -> str:
+    """A loopback members string with fresh ports (ingress, consensus, log, catchup, archive);
+    ``catchup_port_zero``: catch-up endpoints ``localhost:0`` (resolved when subscribed)."""
     parts = []
     for i in range(count):
         p = [free_udp_port() for _ in range(5)]
+        if catchup_port_zero:
+            p[3] = 0
         parts.append(f"{i},localhost:{p[0]},localhost:{p[1]},localhost:{p[2]},localhost:{p[3]},localhost:{p[4]}")
     return "|".join(parts)
 

@@ -165,6 +165,8 @@ class ConsensusModuleAgent:
         self.is_node_startup = True
         self.recovery_plan: Any = None
         self.closing = False
+        #: The last election states entered (diagnostics and tests).
+        self.election_history: list[ElectionState] = []
 
     # -- start / close ---------------------------------------------------------------------
 
@@ -321,6 +323,8 @@ class ConsensusModuleAgent:
 
     def _on_election_state(self, old: ElectionState, new: ElectionState, reason: str) -> None:
         self.counters["election_state"].set(int(new))
+        self.election_history.append(new)
+        del self.election_history[:-200]
         log.debug("member %d election %s -> %s %s", self.member_id, old.name, new.name, reason)
 
     def on_close(self) -> None:
@@ -981,10 +985,27 @@ class ConsensusModuleAgent:
 
     def resolved_catchup_endpoint(self) -> str | None:
         endpoint = self.this_member.catchup_endpoint
-        if endpoint.endswith(":0"):
-            raise ClusterError(f"member {self.member_id}: a catch-up endpoint with port 0 is not supported; "
-                               "give it a port in aeron.cluster.members")
-        return endpoint
+        if not endpoint.endswith(":0"):
+            return endpoint
+        sub = self.follower_subscription
+        if sub is None:
+            return None
+        from aeronpy.concurrent.counters import LOCAL_SOCKADDR_TYPE_ID
+
+        status_id = getattr(sub, "channel_status_id", -1)
+        live_port = self.this_member.log_endpoint.rsplit(":", 1)[1]
+        ports: list[str] = []
+
+        def visit(counter_id: int, type_id: int, key: bytes, label: str) -> None:
+            if type_id == LOCAL_SOCKADDR_TYPE_ID and len(key) >= 8:
+                sid, n = struct.unpack_from("<ii", key)
+                if sid == status_id and 0 < n <= len(key) - 8:
+                    port = key[8:8 + n].decode("ascii", "replace").rsplit(":", 1)[-1]
+                    if port not in ("0", live_port):
+                        ports.append(port)
+
+        self.aeron.counters_reader.for_each(visit)
+        return endpoint[:-1] + ports[0] if ports else None
 
     def follower_image_join_position(self, log_session_id: int) -> int | None:
         if self.follower_subscription is None:
