@@ -15,9 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from aeronpy.archive.archive import Archive
 from aeronpy.archive.client import AeronArchive, AeronArchiveContext
-from aeronpy.archive.codecs import RecordingSignal, SourceLocation
+from aeronpy.archive.codecs import RecordingSignal, SourceLocation, T
 from aeronpy.archive.errors import ArchiveError
 from aeronpy.archive.replication import destination_uri
 from tests.archive.helpers import await_recorded, await_recording_counter, collect, message, publish
@@ -53,8 +55,9 @@ def test_destination_uri_keeps_interface() -> None:
     assert destination_uri("aeron:udp?endpoint=a:5", "a:5") == "aeron:udp?endpoint=a:5"
 
 
+@pytest.mark.parametrize("template", ["ReplicateRequest2", "TaggedReplicateRequest"])
 def test_tagged_replication_shares_the_stream_with_a_tagged_subscription(
-        archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path) -> None:
+        archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path, template: str) -> None:
     errors: list[ArchiveError] = []
     src, dst, src_channel = _archives(archive_factory, aeron, aeron_dir, tmp_path, errors)
     try:
@@ -70,7 +73,12 @@ def test_tagged_replication_shares_the_stream_with_a_tagged_subscription(
         channel_tag, subscription_tag = aeron.next_correlation_id(), aeron.next_correlation_id()
         tagged = aeron.add_subscription(
             f"aeron:udp?control-mode=manual|rejoin=false|tags={channel_tag},{subscription_tag}", 7)
-        rid = dst.tagged_replicate(0, -1, channel_tag, subscription_tag, 10, src_channel)
+        if template == "ReplicateRequest2":
+            rid = dst.tagged_replicate(0, -1, channel_tag, subscription_tag, 10, src_channel)
+        else:  # the legacy template 62, as older clients send it
+            rid = dst._request(T.TaggedReplicateRequest, src_recording_id=0, dst_recording_id=-1,
+                               channel_tag_id=channel_tag, subscription_tag_id=subscription_tag,
+                               src_control_stream_id=10, src_control_channel=src_channel, live_destination="")
         got = collect(tagged, 300)  # the replay reaches the user's subscription through the shared tag
         assert got == [message(i, 100) for i in range(300)]
         seen: list[Any] = []
