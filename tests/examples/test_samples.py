@@ -98,10 +98,12 @@ def test_multiple_subscribers_with_fragment_assembly(driver_dir: Path, procs: Pr
 
 def test_tools_read_the_driver(driver_dir: Path, procs: ProcessGroup) -> None:
     channel = udp()
+    # 20 messages 0.5 s apart: the stream stays live for 10 s while the tools start, even on a
+    # loaded machine where each tool takes seconds to start
     sub = procs.start_subscriber(sample("basic_subscriber", driver_dir, "--channel", channel, "--stream", "4711",
-                                        "--messages", "6"), ready_line="Subscribing to", ready_exact=False)
+                                        "--messages", "20"), ready_line="Subscribing to", ready_exact=False)
     pub = procs.start(sample("basic_publisher", driver_dir, "--channel", channel, "--stream", "4711",
-                             "--messages", "6", "--interval", "0.5"), name="basic_publisher")
+                             "--messages", "20", "--interval", "0.5"), name="basic_publisher")
     sub.wait_for_line("<<Hello World! 0>>", 30, exact=False)  # the stream is live while the tools look
     for argv, expect in ((["stat"], "Aeron Stat"), (["streams"], "streamId=4711"), (["backlog"], "streamId=4711")):
         tool = procs.start([sys.executable, "-m", "aeronpy", *argv, "--dir", str(driver_dir)], name=argv[0])
