@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aeronpy.cluster.members import (
@@ -73,6 +73,7 @@ def _member(i: int, pos: int, t: int) -> ClusterMember:
     return ClusterMember(i, "a:1", "a:2", "a:3", "a:4", "a:5", log_position=pos, time_of_last_append_position_ns=t)
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 1 << 40), st.booleans()), min_size=1, max_size=7))
 def test_quorum_position_is_the_quorum_th_highest_live_position(entries: list[tuple[int, bool]]) -> None:
     now, timeout = 10_000, 1_000

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aeronpy.cluster.codecs import T
@@ -33,6 +33,7 @@ def deliver(a: MessageAdapter, data: bytes) -> None:
     a._on_message(buf, 0, len(data), None)
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.binary(max_size=200))
 def test_random_bytes_are_counted_never_raised(data: bytes) -> None:
     a, handler, invalid = adapter()
@@ -40,6 +41,7 @@ def test_random_bytes_are_counted_never_raised(data: bytes) -> None:
     assert len(handler.got) + len(invalid) == 1
 
 
+@settings(deadline=None)
 @given(st.integers(0, 15))
 def test_truncated_messages_are_invalid(cut: int) -> None:
     a, handler, invalid = adapter()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aeronpy.cluster.consensus.timer_service import TimerService
@@ -50,6 +50,7 @@ def test_follower_ignores_a_schedule_whose_expiry_the_log_already_showed() -> No
     assert t.deadline(9) is None and not t.expired_by_correlation_id
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 1000)), max_size=40), st.integers(0, 1000))
 def test_poll_matches_a_model(ops: list[tuple[int, int]], now: int) -> None:
     t = TimerService()
