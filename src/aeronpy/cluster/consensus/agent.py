@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from aeronpy.client.results import ControlledPollAction
 from aeronpy.cluster import counters as cc
 from aeronpy.cluster.codecs import (
     NULL_POSITION,
@@ -936,11 +937,11 @@ class ConsensusModuleAgent:
             channel = with_params(channel, rejoin="false", reliable="true")
             self.ingress_adapter = MessageAdapter(
                 self.aeron.add_subscription(channel, ctx.ingress_stream_id),
-                _Handlers(self, "ingress", _INGRESS), _INGRESS, self._on_invalid_request)
+                _Handlers(self, "ingress", _INGRESS), _INGRESS, self._on_invalid_request, controlled=True)
         if leader and (ctx.ingress_ipc_allowed or uri.is_ipc):
             self.ipc_ingress_adapter = MessageAdapter(
                 self.aeron.add_subscription("aeron:ipc", ctx.ingress_stream_id),
-                _Handlers(self, "ingress", _INGRESS), _INGRESS, self._on_invalid_request)
+                _Handlers(self, "ingress", _INGRESS), _INGRESS, self._on_invalid_request, controlled=True)
 
     # -- follower log subscription (election hooks) ----------------------------------------
 
@@ -1357,7 +1358,7 @@ class ConsensusModuleAgent:
                 session, corr, rtype, AdminResponseCode.ERROR,
                 f"Unable to execute SNAPSHOT: control toggle is {ToggleState(int(toggle.get())).name}")
 
-    def _ingress_SessionMessageHeader(self, d: sbe.Decoded, data: bytes, header: Any) -> None:
+    def _ingress_SessionMessageHeader(self, d: sbe.Decoded, data: bytes, header: Any) -> Any:
         if self.role != Role.LEADER or self.state != ConsensusModuleState.ACTIVE or self.log_publisher is None:
             return
         if d.get_int("leadership_term_id") != self.leadership_term_id:
@@ -1366,13 +1367,11 @@ class ConsensusModuleAgent:
         if session is None or session.state != SessionState.OPEN:
             return
         now_ns = self._now_ns()
-        message = bytearray(data)
-        for _ in range(100):
-            if self.log_publisher.append_message(self.leadership_term_id, session.id, now_ns // MS, message) > 0:
-                session.time_of_last_activity_ns = now_ns
-                return
-            time.sleep(0.0001)
-        self._on_error(ClusterError(f"log back pressured: dropped a message of session {session.id}"))
+        if self.log_publisher.append_message(self.leadership_term_id, session.id, now_ns // MS,
+                                             bytearray(data)) > 0:
+            session.time_of_last_activity_ns = now_ns
+            return None
+        return ControlledPollAction.ABORT  # the log is back-pressured: ingress waits (and so does the client)
 
     def _on_unavailable_ingress_image(self, image: Any) -> None:
         """An ingress image went away: sessions bound to it time out at once (§3.3)."""

@@ -9,18 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from typing import Any
 
+from aeronpy.client.results import ControlledPollAction
 from aeronpy.cluster.codecs import CLUSTER_SCHEMA
-from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
+from aeronpy.logbuffer.fragment_assembler import ControlledFragmentAssembler, FragmentAssembler
 from aeronpy.protocol import sbe
 
 __all__ = ["MessageAdapter"]
 
 
 class MessageAdapter:
-    """Polls ``subscription`` (or an image) and dispatches accepted templates to ``handler``."""
+    """Polls ``subscription`` (or an image) and dispatches accepted templates to ``handler``.
+
+    ``controlled=True``: a handler returning ``ControlledPollAction.ABORT`` leaves the message
+    to be delivered again on the next poll (ingress back-pressured by the log)."""
 
     def __init__(self, subscription: Any, handler: Any, accepted: Collection[str],
-                 on_invalid: Callable[[str], None], max_message_length: int = 16 * 1024 * 1024) -> None:
+                 on_invalid: Callable[[str], None], max_message_length: int = 16 * 1024 * 1024,
+                 controlled: bool = False) -> None:
         self.subscription = subscription
         self.handler = handler
         self.accepted = frozenset(accepted)
@@ -29,32 +34,40 @@ class MessageAdapter:
         self._methods: dict[str, Callable[..., Any]] = {
             name: getattr(handler, f"on_{name}") for name in self.accepted
         }
+        self.controlled = controlled
         self.assembler = FragmentAssembler(self._on_message)
+        self.controlled_assembler = ControlledFragmentAssembler(self._on_controlled_message)
 
     def poll(self, fragment_limit: int) -> int:
         if self.subscription is None:
             return 0
+        if self.controlled:
+            return int(self.subscription.controlled_poll(self.controlled_assembler.on_fragment, fragment_limit))
         return int(self.subscription.poll(self.assembler.on_fragment, fragment_limit))
 
-    def _on_message(self, buffer: Any, offset: int, length: int, header: Any) -> None:
+    def _on_controlled_message(self, buffer: Any, offset: int, length: int, header: Any) -> Any:
+        action = self._on_message(buffer, offset, length, header)
+        return ControlledPollAction.CONTINUE if action is None else action
+
+    def _on_message(self, buffer: Any, offset: int, length: int, header: Any) -> Any:
         if length > self.max_message_length:
             self.on_invalid(f"message of {length} bytes exceeds {self.max_message_length}")
-            return
+            return None
         try:
             data = buffer.get_bytes(offset, length)
             decoded = sbe.decode(CLUSTER_SCHEMA, data, 0, length)
         except (sbe.CodecError, ValueError, IndexError) as e:
             self.on_invalid(f"undecodable message: {e}")
-            return
+            return None
         if decoded is None:
             _, template_id, _, _ = sbe.decode_header(data)
             self.on_invalid(f"unknown template id {template_id}")
-            return
+            return None
         method = self._methods.get(decoded.spec.name)
         if method is None:
             self.on_invalid(f"unexpected {decoded.spec.name} here")
-            return
-        method(decoded, data, header)
+            return None
+        return method(decoded, data, header)
 
     def close(self) -> None:
         sub, self.subscription = self.subscription, None
