@@ -106,3 +106,47 @@ def test_leader_without_a_follower_quorum_steps_down(cluster: MemberSet, tmp_pat
             cluster.kill(i)
     wait_for(lambda: tool(cluster.cluster_dir(leader), "is-leader")[0] != 0, 20, "the leader to step down")
     assert cluster.is_alive(leader)
+
+
+def test_uncommitted_tail_of_a_dead_leader_is_truncated(cluster: MemberSet, tmp_path: Path) -> None:
+    """The followers freeze (SIGSTOP) while the leader appends; the leader dies with an
+    uncommitted tail; the followers elect a new leader; the old one restarts, truncates what
+    was never committed and ends with the new leader's log (cluster.md §4.8)."""
+    import os
+    import signal
+    import time
+
+    leader = cluster.leader(timeout=30)
+    followers = [i for i in range(3) if i != leader]
+    client = _client(cluster, tmp_path)
+    try:
+        client.send_and_await([b"c%03d" % i for i in range(20)])
+        committed = recorded_position(cluster, leader)
+        for i in followers:
+            os.killpg(cluster.procs[i].pid, signal.SIGSTOP)  # type: ignore[union-attr]
+        try:
+            deadline = time.monotonic() + 2
+            sent = 0
+            while time.monotonic() < deadline and sent < 30:
+                if client.cluster.offer(b"u%03d" % sent) > 0:
+                    sent += 1
+                client.cluster.poll_egress()
+                time.sleep(0.005)
+            assert sent > 0
+            wait_for(lambda: recorded_position(cluster, leader) > committed, 10, "the uncommitted tail on the leader")
+            tail = recorded_position(cluster, leader)
+            cluster.kill(leader)
+        finally:
+            for i in followers:
+                os.killpg(cluster.procs[i].pid, signal.SIGCONT)  # type: ignore[union-attr]
+        new_leader = cluster.leader(timeout=60, exclude=(leader,))
+        client.reconnect_if_closed()
+        client.send_and_await([b"n%03d" % i for i in range(10)], timeout=60)
+        cluster.start(leader)
+        position = recorded_position(cluster, new_leader)
+        assert position > committed
+        wait_for(lambda: recorded_position(cluster, leader) >= position, 90, "the old leader to rejoin")
+        assert log_digest(cluster, leader, position) == log_digest(cluster, new_leader, position)
+        assert tail > committed
+    finally:
+        client.close()
