@@ -1,14 +1,13 @@
-"""Errors of the cluster client; all derive from :class:`aeronpy.errors.AeronError`."""
+"""Errors of the cluster client.  All derive from :class:`aeronpy.cluster.errors.ClusterError`
+(the one cluster exception, Aeron's ``ClusterException``), itself an
+:class:`aeronpy.errors.AeronError`; the client raises it when the cluster refuses or breaks a
+session (SessionEvent ERROR, lost connection, bad event)."""
 
 from __future__ import annotations
 
-from aeronpy.errors import AeronError
+from aeronpy.cluster.errors import ClusterError
 
 __all__ = ["ClusterError", "AuthenticationError", "ClusterTimeoutError", "ClusterClosedError"]
-
-
-class ClusterError(AeronError):
-    """The cluster refused or broke a session (SessionEvent ERROR, lost connection, bad event)."""
 
 
 class AuthenticationError(ClusterError):
