@@ -10,6 +10,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,7 @@ def _frames(count: int, term_id: int = 5, stream: int = 1001) -> bytes:
     return out
 
 
-def _archive(tmp: Path, count: int = 10) -> Path:
+def _archive(tmp: Path, count: int = 10, aeron_dir: str = "/dev/shm/x") -> Path:
     with Catalog(str(tmp)) as cat:
         cat.add_recording(0, 1000, 5, TERM, TERM, 1408, 1, 1001, "aeron:ipc", "aeron:ipc", "aeron:ipc",
                           stop_position=count * 96, stop_timestamp=2000)
@@ -40,7 +41,7 @@ def _archive(tmp: Path, count: int = 10) -> Path:
     data[: count * 96] = _frames(count)
     (tmp / "0-0.rec").write_bytes(bytes(data))
     mf = ArchiveMarkFile(str(tmp), str(tmp), 1 << 20, lambda: 1_700_000_000_000, "", 10, "aeron:ipc", 10, "", 30,
-                         "/dev/shm/x", 9)
+                         aeron_dir, 9)
     mf.error_log.record_text(0, "something went wrong")
     mf.close()
     return tmp
@@ -65,7 +66,11 @@ def test_describe_count_pid_errors(tmp_path: Path) -> None:
     assert _run(tmp_path, "count-entries")[1].strip() == "1"
     assert _run(tmp_path, "pid")[1].strip() == str(os.getpid())
     code, out = _run(tmp_path, "errors")
-    assert code == 0 and "something went wrong" in out and "1 distinct errors observed" in out
+    assert code == 0 and "something went wrong" in out and "1 distinct errors observed." in out
+    assert "\n1 observations from " in out  # CommonContext.printErrorLog's layout
+    # ArchiveTool also prints the driver's error log, from the mark file's aeronDirectory.
+    assert "Aeron driver error log (directory: /dev/shm/x):\nERR: Aeron directory /dev/shm/x does not exist" in out
+    assert _run(tmp_path, "max-entries")[1] == "max-entries is deprecated please use capacity.\n"
 
 
 def test_verify_ok_then_detects_corruption_and_revalidates(tmp_path: Path) -> None:
@@ -280,3 +285,11 @@ def test_cli_passes_flags_and_reports_bad_arguments(tmp_path: Path, capsys: pyte
     assert "(recordingId=0) OK" in capsys.readouterr().out
     assert main(["archive-tool", str(tmp_path), "verify", "-checksum", "sha1"]) == 2
     assert "checksum className: 'sha1'" in capsys.readouterr().err
+
+
+def test_errors_prints_the_driver_error_log_too(tmp_path: Path, driver: Any, aeron_dir: str) -> None:
+    _archive(tmp_path, aeron_dir=aeron_dir)
+    code, out = _run(tmp_path, "errors")
+    archive_part, driver_part = out.split(f"Aeron driver error log (directory: {aeron_dir}):\n")
+    assert code == 0 and "something went wrong" in archive_part
+    assert driver_part == "\n0 distinct errors observed\n"

@@ -15,6 +15,7 @@ from typing import IO, Any
 from aeronpy.archive.catalog import DESCRIPTOR_HEADER_LENGTH, Catalog, CatalogEntry, checksum_function
 from aeronpy.archive.codecs import RecordingState
 from aeronpy.archive.errors import CatalogError, IncompleteFragmentError
+from aeronpy.errors import AeronError
 from aeronpy.archive.mark_file import HEADER_LENGTH, MARK_FILE_NAME, mark_file_dir, read_mark_file
 from aeronpy.protocol.data_header import HDR_TYPE_DATA, HDR_TYPE_PAD
 from aeronpy.protocol.data_header import HEADER_LENGTH as HEADER_LENGTH_FRAME
@@ -224,6 +225,38 @@ def _compact(archive_dir: str, out: IO[str], confirm: Callable[[str], bool]) -> 
     return 0
 
 
+def _print_error_log(buffer: Any, out: IO[str]) -> int:
+    """A distinct error log as Aeron's ``CommonContext.printErrorLog`` prints it."""
+    from datetime import datetime
+
+    from aeronpy.concurrent.error_log import read_error_log
+
+    def when(ms: int) -> str:
+        t = datetime.fromtimestamp(ms / 1000).astimezone()
+        return t.strftime("%Y-%m-%d %H:%M:%S.") + f"{t.microsecond // 1000:03d}" + t.strftime("%z")
+
+    def show(n: int, first: int, last: int, text: str) -> None:
+        out.write(f"\n{n} observations from {when(first)} to {when(last)} for:\n{text}\n")
+
+    count = read_error_log(buffer, show)
+    out.write(f"\n{count} distinct errors observed.\n" if count else "\n0 distinct errors observed\n")
+    return count
+
+
+def _print_driver_errors(aeron_dir: str, out: IO[str]) -> None:
+    from aeronpy.tools.cnc_access import open_cnc
+
+    try:
+        cnc = open_cnc(aeron_dir, allow_stale=True)
+    except AeronError as e:
+        out.write(f"ERR: {e}\n")
+        return
+    try:
+        _print_error_log(cnc.error_log_buffer, out)
+    finally:
+        cnc.close()
+
+
 def _positive(text: str, what: str) -> int:
     try:
         value = int(text)
@@ -361,11 +394,10 @@ def run(archive_dir: str, command: str, args: list[str], out: IO[str],
         out.write(f"{read_mark_file(_mark_path(archive_dir)).get_int('pid')}\n")
         return 0
     if command == "max-entries":
-        out.write("max-entries is deprecated: the catalog grows as needed\n")
+        out.write("max-entries is deprecated please use capacity.\n")
         return 0
     if command == "errors":
         from aeronpy.concurrent.atomic_buffer import AtomicBuffer
-        from aeronpy.concurrent.error_log import read_error_log
 
         path = _mark_path(archive_dir)
         d = read_mark_file(path)
@@ -374,12 +406,11 @@ def run(archive_dir: str, command: str, args: list[str], out: IO[str],
             raw = bytearray(f.read(d.get_int("error_buffer_length")))
         buf = AtomicBuffer(raw)
         out.write("Archive error log:\n")
-        def show(n: int, first: int, last: int, text: str) -> None:
-            out.write(f"***\n{n} observations from {first} to {last} for:\n {text}\n")
-
-        count = read_error_log(buf, show)
+        _print_error_log(buf, out)
         buf.release()
-        out.write(f"\n{count} distinct errors observed.\n")
+        aeron_dir = d.get_str("aeron_directory")
+        out.write(f"\nAeron driver error log (directory: {aeron_dir}):\n")
+        _print_driver_errors(aeron_dir, out)
         return 0
     if command == "migrate":
         with Catalog(archive_dir, writable=False) as cat:
