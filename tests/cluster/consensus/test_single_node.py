@@ -209,8 +209,12 @@ def test_hostile_ingress_is_counted_and_dropped(echo_node: Member) -> None:
     ]
     for message in junk:
         wait_for(lambda m=message: pub.offer(m) > 0, 5, "offer")
-    wait_for(lambda: _counter(echo_node, cc.INVALID_REQUEST_COUNT_TYPE_ID) >= 4, 10, "invalid requests counted")
+    wait_for(lambda: _counter(echo_node, cc.INVALID_REQUEST_COUNT_TYPE_ID) >= 5, 10, "invalid requests counted")
     assert echo_node.cm.agent.log_publisher.position == position_before
+    from aeronpy.cluster.mark_file import ClusterMarkFile
+
+    errors = " ".join(e[3] for e in ClusterMarkFile.read(f"{echo_node.cluster_dir}/cluster-mark.dat").errors())
+    assert "unknown session 99" in errors and "invalid request" in errors
     client = connect_client(echo_node.members, echo_node.aeron_dir)
     try:
         _send_all(client, [b"still-alive"])

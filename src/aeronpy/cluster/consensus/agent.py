@@ -412,7 +412,7 @@ class ConsensusModuleAgent:
             self.counters["errors"].increment()
         if self.mark_file is not None:
             try:
-                self.mark_file.error_log.record(error)
+                self.mark_file.error_log.record(0, f"{type(error).__name__}: {error}", location=self.role_name())
             except Exception:  # noqa: BLE001
                 pass
         if self.ctx.error_handler is not None:
@@ -1364,7 +1364,10 @@ class ConsensusModuleAgent:
         if d.get_int("leadership_term_id") != self.leadership_term_id:
             return
         session = self.sessions.get(d.get_int("cluster_session_id"))
-        if session is None or session.state != SessionState.OPEN:
+        if session is None:
+            self._on_invalid_request(f"session message for unknown session {d.get_int('cluster_session_id')}")
+            return
+        if session.state != SessionState.OPEN:
             return
         now_ns = self._now_ns()
         if self.log_publisher.append_message(self.leadership_term_id, session.id, now_ns // MS,
