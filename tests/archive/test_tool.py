@@ -293,3 +293,14 @@ def test_errors_prints_the_driver_error_log_too(tmp_path: Path, driver: Any, aer
     archive_part, driver_part = out.split(f"Aeron driver error log (directory: {aeron_dir}):\n")
     assert code == 0 and "something went wrong" in archive_part
     assert driver_part == "\n0 distinct errors observed\n"
+
+
+def test_migrate_asks_then_prints_versions(tmp_path: Path) -> None:
+    _archive(tmp_path)
+    assert _run_confirmed(tmp_path, "migrate", answer=False) == 1
+    out = io.StringIO()
+    assert run(str(tmp_path), "migrate", [], out, lambda q: True) == 0
+    v = (3 << 16) | (1 << 8)
+    assert out.getvalue().startswith("WARNING: please ensure archive is not running")
+    assert "MarkFile version=0(Major 0 Minor 0 Patch 0)" in out.getvalue()  # never signalled ready
+    assert f"Catalog version={v}(Major 3 Minor 1 Patch 0)\nLatest version={v}(Major 3 Minor 1 Patch 0)\n" in out.getvalue()

@@ -12,7 +12,13 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from aeronpy.archive.catalog import DESCRIPTOR_HEADER_LENGTH, Catalog, CatalogEntry, checksum_function
+from aeronpy.archive.catalog import (
+    CATALOG_VERSION,
+    DESCRIPTOR_HEADER_LENGTH,
+    Catalog,
+    CatalogEntry,
+    checksum_function,
+)
 from aeronpy.archive.codecs import RecordingState
 from aeronpy.archive.errors import CatalogError, IncompleteFragmentError
 from aeronpy.errors import AeronError
@@ -257,6 +263,11 @@ def _print_driver_errors(aeron_dir: str, out: IO[str]) -> None:
         cnc.close()
 
 
+def _full_version(version: int) -> str:
+    """``<v>(Major M Minor m Patch p)`` as ArchiveTool's migrate prints versions."""
+    return f"{version}(Major {(version >> 16) & 0xFF} Minor {(version >> 8) & 0xFF} Patch {version & 0xFF})"
+
+
 def _positive(text: str, what: str) -> int:
     try:
         value = int(text)
@@ -413,10 +424,17 @@ def run(archive_dir: str, command: str, args: list[str], out: IO[str],
         _print_driver_errors(aeron_dir, out)
         return 0
     if command == "migrate":
-        with Catalog(archive_dir, writable=False) as cat:
-            out.write(f"catalog version {(cat.version >> 16) & 0xFF}.{(cat.version >> 8) & 0xFF}.{cat.version & 0xFF}"
-                      " is current: nothing to migrate\n")
-        return 0
+        out.write("WARNING: please ensure archive is not running and that a backup has been taken of the archive "
+                  "directory before attempting migration(s).")
+        if not confirm("Continue"):
+            return 1
+        out.write("\n")
+        mark_version = read_mark_file(_mark_path(archive_dir)).get_int("version")
+        with Catalog(archive_dir, writable=False) as cat:  # refuses catalogs before 3.x, naming the version
+            catalog_version = cat.version
+        out.write(f"MarkFile version={_full_version(mark_version)}\nCatalog version={_full_version(catalog_version)}\n"
+                  f"Latest version={_full_version(CATALOG_VERSION)}\n")
+        return 0  # 3.x is the latest layout: no migration step applies
     if command == "compact":
         return _compact(archive_dir, out, confirm)
     if command == "capacity" and args:
