@@ -49,6 +49,16 @@ def member_set(work_dir: str, service: str = "echo", **props: str) -> MemberSet:
     return MemberSet(LoopbackTopology(), work_dir, free_base_port(), 3, {**FAST, **props}, service=service)
 
 
+def remove_member_dirs(members: MemberSet) -> None:
+    """Delete the members' Aeron directories (a killed member cannot delete its own)."""
+    import shutil
+
+    from aeronpy.cluster.node import default_aeron_dir_for
+
+    for i in range(members.count):
+        shutil.rmtree(default_aeron_dir_for(members.member_dir(i)), ignore_errors=True)
+
+
 class Client:
     """An ``AeronCluster`` on a private driver; resends unanswered messages after a leader change."""
 

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from aeronpy.testing.jepsen import MemberSet
-from tests.cluster.cluster_processes import Client, client_aeron_dir, log_digest, member_set, recorded_position
+from tests.cluster.cluster_processes import (
+    Client,
+    client_aeron_dir,
+    log_digest,
+    member_set,
+    recorded_position,
+    remove_member_dirs,
+)
 from tests.conftest import wait_for
 
 pytestmark = pytest.mark.slow
@@ -26,6 +33,7 @@ def cluster(tmp_path: Path) -> Iterator[MemberSet]:
         yield members
     finally:
         members.close()
+        remove_member_dirs(members)
 
 
 def _client(cluster: MemberSet, tmp_path: Path) -> Client:

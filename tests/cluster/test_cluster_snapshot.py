@@ -14,7 +14,14 @@ import pytest
 
 from aeronpy.cluster.examples.kv import Status, encode_read, encode_write
 from aeronpy.testing.jepsen import MemberSet
-from tests.cluster.cluster_processes import KvClient, client_aeron_dir, member_set, snapshot_count, tool
+from tests.cluster.cluster_processes import (
+    KvClient,
+    client_aeron_dir,
+    member_set,
+    remove_member_dirs,
+    snapshot_count,
+    tool,
+)
 from tests.conftest import wait_for
 
 
@@ -29,6 +36,7 @@ def cluster(tmp_path: Path) -> Iterator[MemberSet]:
         yield members
     finally:
         members.close()
+        remove_member_dirs(members)
         shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
 
 

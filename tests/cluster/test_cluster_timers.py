@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aeronpy.testing.jepsen import MemberSet
-from tests.cluster.cluster_processes import Client, client_aeron_dir, member_set, recorded_position
+from tests.cluster.cluster_processes import Client, client_aeron_dir, member_set, recorded_position, remove_member_dirs
 
 SERVICE = "tests.cluster.timer_test_service:TimerTestService"
 
@@ -28,6 +28,7 @@ def cluster(tmp_path: Path) -> Iterator[MemberSet]:
         yield members
     finally:
         members.close()
+        remove_member_dirs(members)
         shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
 
 

@@ -122,6 +122,7 @@ class ClusterNode:
                                 if k.startswith("aeron.") and not k.startswith(("aeron.cluster.", "aeron.archive."))}
                 driver_props.setdefault("aeron.threading.mode", "SHARED")
                 driver_props.setdefault("aeron.dir.delete.on.start", "true")
+                driver_props.setdefault("aeron.dir.delete.on.shutdown", "true")
                 driver_props.setdefault("aeron.term.buffer.sparse.file", "true")
                 self.driver = MediaDriver.launch(DriverContext.from_properties(
                     driver_props, env=self.env, aeron_dir=self.aeron_dir))
