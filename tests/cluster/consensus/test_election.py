@@ -470,3 +470,80 @@ def test_error_restarts_the_election_at_init_from_the_commit_position() -> None:
     assert election.state == ElectionState.INIT and election.log_position == 64
     election.do_work(6)
     assert election.state == ElectionState.CANVASS and ("prepare", 64) in agent.calls
+
+
+def test_appointed_leader_mode_only_the_appointed_member_nominates() -> None:
+    for member_id, expect_nominate in ((1, False), (0, True)):
+        ms = members(3)
+        this = ms[member_id]
+        agent = FakeAgent(this, ms)
+        election = Election(
+            is_node_startup=True, leadership_term_id=-1, term_base_log_position=0, log_position=0,
+            append_position=0, members=ms, this_member=this, agent=agent, sender=FakeSender(), now_ns=0,
+            election_timeout_ns=ELECTION_TIMEOUT, election_status_interval_ns=STATUS_INTERVAL,
+            leader_heartbeat_interval_ns=HEARTBEAT_INTERVAL, leader_heartbeat_timeout_ns=HEARTBEAT_TIMEOUT,
+            startup_canvass_timeout_ns=STARTUP_CANVASS, appointed_leader_id=0)
+        election.do_work(0)
+        for m in ms:
+            if m is not this:
+                election.on_canvass_position(-1, 0, -1, m.id, 1)
+        election.do_work(2)
+        assert (election.state == ElectionState.NOMINATE) is expect_nominate
+
+
+class FakeReplication:
+    def __init__(self, stop: int) -> None:
+        self.stop, self.pos, self.done, self.closed = stop, 0, False, False
+
+    def poll(self, now_ns: int) -> int:
+        return 0
+
+    def is_done(self) -> bool:
+        return self.done
+
+    def position(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_member_missing_whole_terms_replicates_them_then_canvasses_again() -> None:
+    election, agent, sender = new_election(3, member_id=2, term=0, append=100, log_position=100)
+    replication = FakeReplication(500)
+
+    def new_log_replication(leader: ClusterMember, rid: int, stop: int, now: int) -> FakeReplication:
+        agent.calls.append(("replicate", leader.id, stop))
+        return replication
+
+    agent.new_log_replication = new_log_replication  # type: ignore[method-assign]
+    election.do_work(0)
+    _new_leadership_term(election, 1, log_leadership_term_id=0, next_leadership_term_id=1,
+                         next_term_base_log_position=500, next_log_position=-1, leadership_term_id=2,
+                         term_base_log_position=800, log_position=900, commit_position=900)
+    assert election.state == ElectionState.FOLLOWER_LOG_REPLICATION
+    election.do_work(2)
+    assert ("replicate", 1, 500) in agent.calls
+    replication.pos = 500
+    election.do_work(3)
+    assert sender.kinds("append_position")[-1][1:4] == (1, 2, 500)
+    replication.done = True
+    election.on_commit_position(2, 900, 1, 4)
+    election.do_work(5)
+    assert election.state == ElectionState.CANVASS and replication.closed
+    assert ("recording_log", 0, -1, 500) in agent.calls
+    assert election.log_leadership_term_id == 0 and election.append_position == 500
+
+
+def test_replication_without_commit_progress_times_out() -> None:
+    election, agent, _ = new_election(3, member_id=2, term=0, append=100, log_position=100)
+    replication = FakeReplication(500)
+    agent.new_log_replication = lambda *a: replication  # type: ignore[method-assign,assignment,return-value]
+    election.do_work(0)
+    _new_leadership_term(election, 1, log_leadership_term_id=0, next_leadership_term_id=1,
+                         next_term_base_log_position=500, next_log_position=-1, leadership_term_id=2,
+                         term_base_log_position=800, log_position=900, commit_position=0)
+    election.do_work(2)
+    replication.pos, replication.done = 500, True
+    with pytest.raises(ElectionRestart, match="commit position"):
+        election.do_work(2 + HEARTBEAT_TIMEOUT + 1)

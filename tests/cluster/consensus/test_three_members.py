@@ -76,3 +76,40 @@ def test_follower_restarted_in_the_same_term_catches_up(tmp_path: Path) -> None:
         for n in nodes:
             n.stop()
             n.cleanup()
+
+
+def test_client_pointed_at_a_follower_is_redirected_to_the_leader(tmp_path: Path) -> None:
+    from aeronpy.cluster.client import AeronCluster, ClusterClientContext
+    from aeronpy.cluster.members import parse_members
+
+    base = new_base_dir(tmp_path)
+    members = members_string(3)
+    nodes = [Member(i, members, base, EchoService()) for i in range(3)]
+    try:
+        for n in nodes:
+            n.start()
+        wait_for(lambda: _leader(nodes) is not None and all(n.cm.agent.election is None for n in nodes), 30,
+                 "an elected leader")
+        leader = _leader(nodes)
+        assert leader is not None
+        follower = next(n for n in nodes if n is not leader)
+        me = parse_members(members)[follower.member_id]
+        collector = Collector()
+        ctx = ClusterClientContext.from_properties(
+            env={}, aeron_dir=follower.aeron_dir, ingress_channel="aeron:udp?term-length=128k",
+            ingress_endpoints=f"{me.id}={me.ingress_endpoint}",
+            egress_channel="aeron:udp?endpoint=localhost:0|term-length=128k", egress_listener=collector)
+        client = AeronCluster.connect(ctx)
+        try:
+            assert client.leader_member_id == leader.member_id
+            _send(client, collector, [b"via-redirect"])
+        finally:
+            client.close()
+        from tests.cluster.cluster_processes import tool
+
+        code, out = tool(follower.cluster_dir, "list-members")
+        assert code == 0 and f"leaderMemberId={leader.member_id}" in out, out
+    finally:
+        for n in nodes:
+            n.stop()
+            n.cleanup()
