@@ -383,3 +383,17 @@ def test_log_back_pressure_holds_ingress_and_loses_nothing(tmp_path: Path) -> No
     finally:
         client.close()
         gen.close()
+
+
+def test_validate_recording_log_toggle_checks_entries_against_the_archive(echo_node: Member) -> None:
+    from tests.cluster.cluster_processes import tool
+
+    agent = echo_node.cm.agent
+    code, out = tool(echo_node.cluster_dir, "validate-recording-log")
+    assert code == 0, out
+    assert agent.counters["node_control"].get() == cc.NodeControlToggle.NEUTRAL
+    agent.recording_log.append_snapshot(424242, agent.leadership_term_id, 0, 0, 0, -1)
+    code, out = tool(echo_node.cluster_dir, "validate-recording-log")
+    assert code == 0, out
+    bogus = [e for e in agent.recording_log.entries if e.recording_id == 424242]
+    assert bogus and not bogus[0].is_valid

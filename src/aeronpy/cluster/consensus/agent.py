@@ -459,6 +459,7 @@ class ConsensusModuleAgent:
             self.mark_file_deadline_ns = now_ns + MARK_FILE_UPDATE_INTERVAL_NS
             self.mark_file.update_activity_timestamp(now_ns // MS)
         work += self._poll_archive_signals()
+        work += self._check_node_control_toggle()
         work += self._process_redirect_sessions()
         work += self._process_rejected_sessions(now_ns)
         if self.election is None:
@@ -498,6 +499,30 @@ class ConsensusModuleAgent:
                 self.log_subscription_id = NULL_VALUE
                 self.enter_election("log recording stopped unexpectedly", self._now_ns())
         return len(signals)
+
+    def _check_node_control_toggle(self) -> int:
+        """VALIDATE_RECORDING_LOG (counter 233): check every valid entry's recording is in the
+        archive, invalidate snapshot entries whose recording is gone, then back to NEUTRAL."""
+        toggle = self.counters["node_control"]
+        if toggle.get() != cc.NodeControlToggle.VALIDATE_RECORDING_LOG:
+            return 0
+        from aeronpy.cluster.recording_log import EntryType
+
+        for index, entry in enumerate(list(self.recording_log.entries)):
+            if not entry.is_valid or entry.recording_id == NULL_VALUE:
+                continue
+            try:
+                missing = self.archive.list_recording(entry.recording_id) is None
+            except Exception as e:  # noqa: BLE001 - archive trouble: report, keep the entry
+                self._on_error(e)
+                continue
+            if missing:
+                self._on_error(ClusterError(f"recording.log entry refers to a recording the archive does not "
+                                            f"have: {entry}"))
+                if entry.entry_type != EntryType.TERM:
+                    self.recording_log.invalidate_entry(index)
+        toggle.set(cc.NodeControlToggle.NEUTRAL)
+        return 1
 
     def _consensus_work(self, now_ns: int) -> int:
         work = 0
