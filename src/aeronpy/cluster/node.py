@@ -27,6 +27,11 @@ _DEFAULTS = {
 }
 
 
+#: How long a closing leader's own driver stays up after the consensus module closed, so the
+#: end of the log (EOS) reaches the followers and they elect at once (a graceful exit).
+LEADER_EXIT_LINGER_S = 0.3
+
+
 def default_aeron_dir_for(node_dir: str) -> str:
     """A private Aeron directory per node directory (two nodes on one host never share one)."""
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
@@ -161,9 +166,12 @@ class ClusterNode:
 
     def close(self) -> None:
         errors: list[BaseException] = []
+        was_leader = self.agent is not None and int(self.agent.role) == 2
         for part in list(reversed(self.containers)) + [self.consensus_module, self.archive, self.driver]:
             if part is None:
                 continue
+            if part is self.archive and was_leader and self.driver is not None:
+                time.sleep(LEADER_EXIT_LINGER_S)  # let the driver send the log's end of stream
             try:
                 part.close()
             except Exception as e:  # noqa: BLE001 - close the rest

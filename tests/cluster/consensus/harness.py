@@ -91,8 +91,13 @@ class Member:
         return self
 
     def stop(self) -> None:
+        from aeronpy.cluster.node import LEADER_EXIT_LINGER_S
+
+        was_leader = self.cm is not None and int(self.cm.agent.role) == 2
         for part in (self.container, self.cm, self.archive, self.driver):
             if part is not None:
+                if part is self.archive and was_leader:
+                    time.sleep(LEADER_EXIT_LINGER_S)  # as ClusterNode: the log's EOS reaches the followers
                 try:
                     part.close()
                 except Exception:  # noqa: BLE001

@@ -113,3 +113,28 @@ def test_client_pointed_at_a_follower_is_redirected_to_the_leader(tmp_path: Path
         for n in nodes:
             n.stop()
             n.cleanup()
+
+
+def test_graceful_leader_exit_elects_without_waiting_for_the_heartbeat_timeout(tmp_path: Path) -> None:
+    """A leader that closes ends its log (EOS); the followers elect at once instead of after
+    aeron.cluster.leader.heartbeat.timeout (here 8 s), without waiting for the old leader."""
+    base = new_base_dir(tmp_path)
+    members = members_string(3)
+    props = {"aeron.cluster.leader.heartbeat.timeout": "8s", "aeron.cluster.startup.canvass.timeout": "16s"}
+    nodes = [Member(i, members, base, EchoService(), props=dict(props)) for i in range(3)]
+    try:
+        for n in nodes:
+            n.start()
+        wait_for(lambda: _leader(nodes) is not None and all(n.cm.agent.election is None for n in nodes), 40,
+                 "an elected leader")
+        leader = _leader(nodes)
+        assert leader is not None
+        rest = [n for n in nodes if n is not leader]
+        start = time.monotonic()
+        leader.stop()
+        wait_for(lambda: _leader(rest) is not None, 7, "a new leader before the heartbeat timeout")
+        assert time.monotonic() - start < 7
+    finally:
+        for n in nodes:
+            n.stop()
+            n.cleanup()

@@ -305,7 +305,7 @@ class ConsensusModuleAgent:
                     with_params(ctx.consensus_channel, endpoint=m.consensus_endpoint), ctx.consensus_stream_id)
 
     def _new_election(self, now_ns: int, *, is_node_startup: bool, log_position: int, leadership_term_id: int,
-                      term_base: int, append_position: int) -> Election:
+                      term_base: int, append_position: int, graceful_closed_leader_id: int = NULL_VALUE) -> Election:
         ctx = self.ctx
         self.counters["elections"].increment()
         election = Election(
@@ -317,7 +317,8 @@ class ConsensusModuleAgent:
             leader_heartbeat_interval_ns=ctx.leader_heartbeat_interval_ns,
             leader_heartbeat_timeout_ns=ctx.leader_heartbeat_timeout_ns,
             startup_canvass_timeout_ns=ctx.startup_canvass_timeout_ns, app_version=ctx.app_version,
-            appointed_leader_id=ctx.appointed_leader_id, on_state_change=self._on_election_state,
+            appointed_leader_id=ctx.appointed_leader_id, graceful_closed_leader_id=graceful_closed_leader_id,
+            on_state_change=self._on_election_state,
         )
         self.counters["election_state"].set(ElectionState.INIT)
         return election
@@ -548,6 +549,10 @@ class ConsensusModuleAgent:
                 work += self.log_adapter.poll(limit)
                 self.counters["commit"].propose_max(self.log_adapter.position)
                 work += self._poll_ingress()
+                if self.election is None and self.log_adapter.is_end_of_stream() and \
+                        self.log_adapter.position >= self._recorded_position():
+                    self.enter_election("the leader ended the log (graceful exit)", now_ns, graceful_leader_exit=True)
+                    return 1
                 if self.log_adapter.is_image_closed() and self.election is None:
                     self.enter_election("log image closed", now_ns)
                     return 1
@@ -632,15 +637,18 @@ class ConsensusModuleAgent:
 
     # -- elections -------------------------------------------------------------------------
 
-    def enter_election(self, reason: str, now_ns: int) -> None:
+    def enter_election(self, reason: str, now_ns: int, graceful_leader_exit: bool = False) -> None:
+        """Start an election; ``graceful_leader_exit``: the leader ended its log (EOS), so the
+        election need not wait for it (Aeron's gracefulClosedLeaderId)."""
         if self.election is not None:
             return
         log.info("member %d enters an election: %s", self.member_id, reason)
+        graceful_id = self.leader_member.id if graceful_leader_exit and self.leader_member is not None else NULL_VALUE
         self.counters["toggle"].set(ToggleState.INACTIVE)
         self.election = self._new_election(
             now_ns, is_node_startup=False, log_position=self.commit_position(),
             leadership_term_id=self.leadership_term_id, term_base=self._term_base(self.leadership_term_id),
-            append_position=self._recorded_position())
+            append_position=self._recorded_position(), graceful_closed_leader_id=graceful_id)
 
     def _term_base(self, term: int) -> int:
         entry = self.recording_log.find_term_entry(term) if term != NULL_VALUE else None
