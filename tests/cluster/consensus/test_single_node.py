@@ -397,3 +397,28 @@ def test_validate_recording_log_toggle_checks_entries_against_the_archive(echo_n
     assert code == 0, out
     bogus = [e for e in agent.recording_log.entries if e.recording_id == 424242]
     assert bogus and not bogus[0].is_valid
+
+
+def test_heartbeat_request_is_answered_on_its_response_channel(echo_node: Member) -> None:
+    from aeronpy.cluster.codecs import CLUSTER_SCHEMA, T
+    from aeronpy.protocol import sbe
+    from tests.fakes import free_udp_port
+
+    agent = echo_node.cm.agent
+    aeron = agent.aeron
+    port = free_udp_port()
+    responses = aeron.add_subscription(f"aeron:udp?endpoint=localhost:{port}", 4711)
+    pub = aeron.add_publication(f"aeron:udp?endpoint={agent.this_member.consensus_endpoint}", 108)
+    wait_for(lambda: pub.is_connected, 10, "a raw consensus publication")
+    request = sbe.encode(T.HeartbeatRequest, correlation_id=99, response_stream_id=4711,
+                         response_channel=f"aeron:udp?endpoint=localhost:{port}", encoded_credentials=b"")
+    wait_for(lambda: pub.offer(request) > 0, 5, "offer")
+    got: list[int] = []
+
+    def on(b: Any, o: int, n: int, h: Any) -> None:
+        d = sbe.decode(CLUSTER_SCHEMA, b.get_bytes(o, n))
+        assert d is not None and d.spec.name == "HeartbeatResponse"
+        got.append(d.get_int("correlation_id"))
+
+    wait_for(lambda: responses.poll(on, 10) or got, 10, "the HeartbeatResponse")
+    assert got == [99]

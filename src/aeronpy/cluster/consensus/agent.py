@@ -79,7 +79,9 @@ class _ServiceAck:
 _INGRESS = ("SessionConnectRequest", "SessionCloseRequest", "SessionKeepAlive", "ChallengeResponse",
             "AdminRequest", "SessionMessageHeader")
 _CONSENSUS = ("CanvassPosition", "RequestVote", "Vote", "NewLeadershipTerm", "AppendPosition", "CommitPosition",
-              "CatchupPosition", "StopCatchup", "TerminationPosition", "TerminationAck")
+              "CatchupPosition", "StopCatchup", "TerminationPosition", "TerminationAck", "HeartbeatRequest")
+HEARTBEAT_RESPONSE_TIMEOUT_NS = 5_000 * MS
+MAX_PENDING_HEARTBEAT_RESPONSES = 16
 _CONTROL = ("SessionMessageHeader", "ScheduleTimer", "CancelTimer", "CloseSession", "ServiceAck",
             "ClusterMembersQuery")
 
@@ -166,6 +168,8 @@ class ConsensusModuleAgent:
         self.is_node_startup = True
         self.recovery_plan: Any = None
         self.closing = False
+        #: HeartbeatResponses waiting for their publication: (publication, message, deadline ns).
+        self.heartbeat_responses: list[tuple[Any, bytes, int]] = []
         #: The last election states entered (diagnostics and tests).
         self.election_history: list[ElectionState] = []
 
@@ -461,6 +465,7 @@ class ConsensusModuleAgent:
             self.mark_file.update_activity_timestamp(now_ns // MS)
         work += self._poll_archive_signals()
         work += self._check_node_control_toggle()
+        work += self._send_heartbeat_responses(now_ns)
         work += self._process_redirect_sessions()
         work += self._process_rejected_sessions(now_ns)
         if self.election is None:
@@ -1277,6 +1282,37 @@ class ConsensusModuleAgent:
         if self.role == Role.FOLLOWER and d.get_int("leadership_term_id") == self.leadership_term_id:
             self.termination_position = d.get_int("log_position")
             self.termination_leadership_term_id = d.get_int("leadership_term_id")
+
+    def _consensus_HeartbeatRequest(self, d: sbe.Decoded, data: bytes, header: Any) -> None:
+        """A liveness probe (standby / backup, cluster.md §2.6): answered on its response channel."""
+        channel = d.get_str("response_channel")
+        if len(self.heartbeat_responses) >= MAX_PENDING_HEARTBEAT_RESPONSES:
+            self._on_invalid_request("too many HeartbeatRequests awaiting a response")
+            return
+        try:
+            parse_channel(channel)
+            publication = self.aeron.add_publication(channel, d.get_int("response_stream_id"))
+        except Exception as e:  # noqa: BLE001 - a bad response channel is an invalid request
+            self._on_invalid_request(f"HeartbeatRequest with response channel {channel!r}: {e}")
+            return
+        from aeronpy.cluster.codecs import T
+
+        message = sbe.encode(T.HeartbeatResponse, correlation_id=d.get_int("correlation_id"))
+        self.heartbeat_responses.append((publication, message, self._now_ns() + HEARTBEAT_RESPONSE_TIMEOUT_NS))
+
+    def _send_heartbeat_responses(self, now_ns: int) -> int:
+        work = 0
+        for entry in list(self.heartbeat_responses):
+            publication, message, deadline = entry
+            sent = bool(publication.is_connected) and publication.offer(message) > 0
+            if sent or now_ns > deadline:
+                self.heartbeat_responses.remove(entry)
+                try:
+                    publication.close()
+                except Exception:  # noqa: BLE001
+                    pass
+                work += 1
+        return work
 
     def _consensus_TerminationAck(self, d: sbe.Decoded, data: bytes, header: Any) -> None:
         member = find_member(self.members, d.get_int("member_id"))
