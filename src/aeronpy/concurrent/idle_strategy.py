@@ -276,14 +276,17 @@ DRIVER_BACKOFF_MAX_SPINS = 10
 DRIVER_BACKOFF_MAX_YIELDS = 20
 DRIVER_BACKOFF_MIN_PARK_PERIOD_NS = 1000
 DRIVER_BACKOFF_MAX_PARK_PERIOD_NS = 1_000_000
-DRIVER_BACKOFF_DEEP_PARK_AFTER = 16
-"""aeronpy's default "backoff" (no init args): after 16 parks at 1 ms (about 16 ms without
-work) the park period doubles on to 4 ms.  A parked thread's wake-up costs 20-30 us of CPU on
-the virtual machines measured (a C loop of 1 ms ``nanosleep`` alone used 2.7 % of a core), so
-Aeron's 1 ms cap cannot idle at <= 2 % there; the price is up to 4 ms more latency for the first
-message after a quiet spell.  Explicit init args (``10-20-1us-1ms``) give Aeron's exact
-strategy; a 6-field form adds the deep park: ``10-20-1us-1ms-16-4ms``."""
-DRIVER_BACKOFF_MAX_DEEP_PARK_PERIOD_NS = 4_000_000
+DRIVER_BACKOFF_DEEP_PARK_AFTER = 100
+"""aeronpy's default "backoff" (no init args): after 100 parks at 1 ms (about 0.1 s without any
+work) the park period doubles on to 8 ms.  A parked thread's wake-up costs 20-30 us of CPU on
+the virtual machines measured (a C loop of 1 ms ``nanosleep`` alone used 2.7 % of a core) and a
+cache-cold Python duty cycle 10-80 us more, so Aeron's 1 ms cap cannot idle at <= 2 % there.
+Only a driver with nothing to do for 0.1 s parks deeper: a live UDP stream's heartbeats (every
+100 ms) and status messages keep it at 1 ms, and IPC traffic never waits for the driver; the
+price is up to 8 ms more latency for the first datagram after a silence.  Explicit init args
+(``10-20-1us-1ms``) give Aeron's exact strategy; a 6-field form sets the deep park:
+``10-20-1us-1ms-100-8ms``."""
+DRIVER_BACKOFF_MAX_DEEP_PARK_PERIOD_NS = 8_000_000
 # The C driver's sleeping strategy sleeps 1 ns when no init args are given.
 DRIVER_SLEEPING_DEFAULT_NS = 1
 
@@ -321,7 +324,7 @@ def _make_backoff(init_args: str | None) -> IdleStrategy:
         raise ConfigurationError(
             f"backoff idle strategy init args {init_args!r} malformed: 4 values required as "
             "<max_spins>-<max_yields>-<min_park>-<max_park>, e.g. 10-20-1us-1ms (aeronpy also "
-            "takes -<deep_park_after>-<max_deep_park> after them, e.g. 10-20-1us-1ms-16-4ms)"
+            "takes -<deep_park_after>-<max_deep_park> after them, e.g. 10-20-1us-1ms-100-8ms)"
         )
     what = f"backoff idle strategy init args {init_args!r}"
     deep_after = int(m.group(5)) if m.group(5) is not None else 0
