@@ -39,6 +39,7 @@ def _wait_ready(ready: ReadySockets, fd: int) -> Any:
 @needs_epoll
 def test_ready_sockets_reports_only_sockets_with_datagrams() -> None:
     ready = ReadySockets()
+    assert ready.ready() == ()  # no sockets: nothing ready (and no syscall)
     with UdpChannelTransport(("127.0.0.1", 0)) as a, UdpChannelTransport(("127.0.0.1", 0)) as b:
         ready.add([a, b, object()])  # a transport without a socket is ignored (always read)
         assert ready.ready() == ()

@@ -90,6 +90,8 @@ class ReadySockets:
         poll = self._poll
         if poll is None:
             return None
+        if not self._fds:  # no sockets (no endpoints yet, or only in-memory ones): no syscall
+            return ()
         events = poll(0)
         if not events:
             return ()
