@@ -124,8 +124,12 @@ class ClusterNode:
                 from aeronpy.driver.media_driver import MediaDriver
 
                 driver_props = {k: v for k, v in self.properties.items()
-                                if k.startswith("aeron.") and not k.startswith(("aeron.cluster.", "aeron.archive."))}
+                                if k.startswith(("aeron.", "aeronpy."))
+                                and not k.startswith(("aeron.cluster.", "aeron.archive."))}
                 driver_props.setdefault("aeron.threading.mode", "SHARED")
+                # the node's own Aeron directory: private to its user unless told otherwise
+                driver_props.setdefault("aeronpy.dir.mode", "0700")
+                driver_props.setdefault("aeronpy.file.mode", "0600")
                 driver_props.setdefault("aeron.dir.delete.on.start", "true")
                 driver_props.setdefault("aeron.dir.delete.on.shutdown", "true")
                 driver_props.setdefault("aeron.term.buffer.sparse.file", "true")
