@@ -1865,7 +1865,7 @@ class _SessionProxy:
     def reject(self) -> None:
         self.session.state = SessionState.REJECTED
         self.session.event_code = EventCode.AUTHENTICATION_REJECTED
-        self.session.event_detail = "Authentication rejected"
+        self.session.event_detail = "session failed authentication"  # Aeron's text
 
 
 def _is_multicast(endpoint: str) -> bool:

@@ -40,7 +40,8 @@ class ClusterSession:
     event_code: int = 0
     event_detail: str = ""
     has_new_leader_event_pending: bool = False
-    has_open_event_pending: bool = False
+    has_open_event_pending: bool = True  # as Aeron: a session restored from the log or a snapshot also
+    # gets its SessionEvent OK from the member that leads next, before the NewLeaderEvent
     ingress_image_correlation_id: int = -1
     publication: Any = field(default=None, repr=False)
     counter: Any = field(default=None, repr=False)

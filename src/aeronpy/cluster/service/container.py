@@ -77,7 +77,7 @@ class ClusteredServiceContainer:
             epoch_clock=ctx.epoch_clock or _epoch_ms,
             service_stream_id=ctx.service_stream_id, consensus_module_stream_id=ctx.consensus_module_stream_id,
             aeron_directory=ctx.aeron_dir, control_channel=ctx.control_channel,
-            service_name=ctx.resolved_service_name, services_cluster_dir=cluster_dir,
+            service_name=ctx.resolved_service_name, ingress_stream_id=-1,  # as Aeron's container writes
         )
         if self.aeron is None:
             from aeronpy.client.aeron import Aeron
