@@ -29,7 +29,7 @@ _DEFAULTS = {
 
 #: How long a closing leader's own driver stays up after the consensus module closed, so the
 #: end of the log (EOS) reaches the followers and they elect at once (a graceful exit).
-LEADER_EXIT_LINGER_S = 0.3
+LEADER_EXIT_LINGER_S = 1.0
 
 
 def default_aeron_dir_for(node_dir: str) -> str:

@@ -559,7 +559,9 @@ class ConsensusModuleAgent:
                     self.enter_election("the leader ended the log (graceful exit)", now_ns, graceful_leader_exit=True)
                     return 1
                 if self.log_adapter.is_image_closed() and self.election is None:
-                    self.enter_election("log image closed", now_ns)
+                    # as Aeron: an image that went away after its end of stream was a graceful exit
+                    eos = self.log_adapter.is_end_of_stream()
+                    self.enter_election("log image closed", now_ns, graceful_leader_exit=eos)
                     return 1
             work += self._update_follower_position(now_ns, 0)
         return work
