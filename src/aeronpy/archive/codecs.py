@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from aeronpy.protocol import sbe
 from aeronpy.protocol.sbe import Field, MessageSpec, Schema, VarField
 
 __all__ = [
@@ -62,33 +63,9 @@ class RecordingState(IntEnum):
     DELETED = 2
 
 
-def _i64(name: str, offset: int, since: int = 0) -> Field:
-    return Field(name, "int64", offset, since)
-
-
-def _i32(name: str, offset: int, since: int = 0) -> Field:
-    return Field(name, "int32", offset, since)
-
-
-def _i8(name: str, offset: int) -> Field:
-    return Field(name, "int8", offset)
-
-
-def _enum(name: str, offset: int, enum: type[IntEnum], since: int = 0) -> Field:
-    return Field(name, "int32", offset, since, enum)
-
-
-def _version(name: str, offset: int, since: int = 0) -> Field:
-    """``version_t``: optional int32 whose null is 0."""
-    return Field(name, "int32", offset, since, null_value=0)
-
-
-def _ascii(name: str, since: int = 0) -> VarField:
-    return VarField(name, "ascii", since)
-
-
-def _data(name: str, since: int = 0) -> VarField:
-    return VarField(name, "bytes", since)
+_i64, _i32, _i8, _enum, _version, _ascii, _data = (
+    sbe.i64, sbe.i32, sbe.i8, sbe.enum_field, sbe.version_field, sbe.ascii, sbe.data,
+)
 
 
 _CS = _i64("control_session_id", 0)

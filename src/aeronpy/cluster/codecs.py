@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from aeronpy.protocol import sbe
 from aeronpy.protocol.sbe import Field, Group, MessageSpec, Schema, VarField
 
 __all__ = [
@@ -124,37 +125,13 @@ class ClusterComponentType(IntEnum):
     STANDBY = 4
 
 
-def _i64(name: str, offset: int, since: int = 0) -> Field:
-    return Field(name, "int64", offset, since)
-
-
-def _i32(name: str, offset: int, since: int = 0) -> Field:
-    return Field(name, "int32", offset, since)
-
-
-def _u8(name: str, offset: int, since: int = 0) -> Field:
-    return Field(name, "uint8", offset, since)
-
-
-def _enum(name: str, offset: int, enum: type[IntEnum], since: int = 0) -> Field:
-    return Field(name, "int32", offset, since, enum)
+_i64, _i32, _u8, _enum, _version, _ascii, _data = (
+    sbe.i64, sbe.i32, sbe.u8, sbe.enum_field, sbe.version_field, sbe.ascii, sbe.data,
+)
 
 
 def _bool(name: str, offset: int, since: int = 0) -> Field:
     return _enum(name, offset, BooleanType, since)
-
-
-def _version(name: str, offset: int, since: int = 0) -> Field:
-    """``version_t`` / ``capacity_t``: optional int32 whose null is 0."""
-    return Field(name, "int32", offset, since, null_value=0)
-
-
-def _ascii(name: str, since: int = 0) -> VarField:
-    return VarField(name, "ascii", since)
-
-
-def _data(name: str, since: int = 0) -> VarField:
-    return VarField(name, "bytes", since)
 
 
 def _m(

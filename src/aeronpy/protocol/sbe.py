@@ -40,6 +40,14 @@ __all__ = [
     "encode_into",
     "decode",
     "decode_header",
+    "i8",
+    "u8",
+    "i32",
+    "i64",
+    "enum_field",
+    "version_field",
+    "ascii",
+    "data",
 ]
 
 HEADER = struct.Struct("<HHHH")
@@ -98,6 +106,40 @@ class VarField:
     name: str
     kind: str = "ascii"
     since_version: int = 0
+
+
+def i8(name: str, offset: int, since: int = 0) -> Field:
+    return Field(name, "int8", offset, since)
+
+
+def u8(name: str, offset: int, since: int = 0) -> Field:
+    return Field(name, "uint8", offset, since)
+
+
+def i32(name: str, offset: int, since: int = 0) -> Field:
+    return Field(name, "int32", offset, since)
+
+
+def i64(name: str, offset: int, since: int = 0) -> Field:
+    return Field(name, "int64", offset, since)
+
+
+def enum_field(name: str, offset: int, enum: type[IntEnum], since: int = 0) -> Field:
+    """An enum encoded as int32 (null ``0x80000000``)."""
+    return Field(name, "int32", offset, since, enum)
+
+
+def version_field(name: str, offset: int, since: int = 0) -> Field:
+    """``version_t`` / ``capacity_t``: optional int32 whose null is 0."""
+    return Field(name, "int32", offset, since, null_value=0)
+
+
+def ascii(name: str, since: int = 0) -> VarField:  # noqa: A001 - SBE's name for the encoding
+    return VarField(name, "ascii", since)
+
+
+def data(name: str, since: int = 0) -> VarField:
+    return VarField(name, "bytes", since)
 
 
 @dataclass(frozen=True)
