@@ -14,7 +14,7 @@ from aeronpy.cluster.members import ClusterMember, check_member_endpoints, find_
 from aeronpy.config import (
     INT32_MAX,
     INT64_MAX,
-    PropertySource,
+    context_kwargs,
     default_aeron_dir,
     parse_bool,
     parse_duration_ns,
@@ -219,19 +219,11 @@ class ConsensusModuleContext:
         """A validated context: each field from ``overrides``, else its property in
         ``properties``, ``env`` (default ``os.environ``; ``AERON_CLUSTER_MEMBER_ID`` ...) or
         ``properties_file``, else Aeron's default."""
-        unknown = set(overrides) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigurationError(f"unknown ConsensusModuleContext field(s): {', '.join(sorted(unknown))}")
-        source = PropertySource(properties, os.environ if env is None else env, properties_file)
-        kwargs: dict[str, Any] = {}
-        for name, spec in _SPECS.items():
-            if name in overrides:
-                continue
-            raw = source.get(spec.prop)
-            if raw is not None:
-                kwargs[name] = spec.parse(raw, spec.prop)
-        kwargs.update(overrides)
-        kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
+        kwargs = context_kwargs(
+            "ConsensusModuleContext", set(cls.__dataclass_fields__),
+            {name: (spec.prop, spec.parse) for name, spec in _SPECS.items()},
+            properties, env, properties_file, overrides,
+        )
         ctx = cls(**kwargs)
         ctx.validate()
         return ctx
