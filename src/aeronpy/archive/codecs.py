@@ -41,9 +41,7 @@ class SourceLocation(IntEnum):
     REMOTE = 1
 
 
-class BooleanType(IntEnum):
-    FALSE = 0
-    TRUE = 1
+BooleanType = sbe.BooleanType
 
 
 class RecordingSignal(IntEnum):

@@ -65,9 +65,7 @@ def major_version(version: int) -> int:
     return (version >> 16) & 0xFF
 
 
-class BooleanType(IntEnum):
-    FALSE = 0
-    TRUE = 1
+BooleanType = sbe.BooleanType
 
 
 class EventCode(IntEnum):

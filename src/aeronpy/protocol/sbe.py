@@ -40,6 +40,7 @@ __all__ = [
     "encode_into",
     "decode",
     "decode_header",
+    "BooleanType",
     "i8",
     "u8",
     "i32",
@@ -106,6 +107,13 @@ class VarField:
     name: str
     kind: str = "ascii"
     since_version: int = 0
+
+
+class BooleanType(IntEnum):
+    """The ``BooleanType`` enum both the archive and cluster schemas declare (encoded int32)."""
+
+    FALSE = 0
+    TRUE = 1
 
 
 def i8(name: str, offset: int, since: int = 0) -> Field:
