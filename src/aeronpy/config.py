@@ -99,6 +99,11 @@ def parse_bool(value: str, name: str) -> bool:
     raise _fail(name, value, "not a boolean (true/false, on/off, 1/0)")
 
 
+def parse_text(value: str, name: str) -> str:
+    """A text property as given (the parser for channels, names and paths)."""
+    return value
+
+
 def parse_int(value: str, name: str) -> int:
     """Parse an integer the way ``strtol`` with base 0 does: ``0x`` hex, leading ``0`` octal."""
     m = _INT_RE.fullmatch(value.strip())

@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 from aeronpy.config import (
+    parse_text,
     INT32_MAX,
     INT64_MAX,
     context_kwargs,
@@ -48,8 +49,7 @@ def _mode(value: str, name: str) -> ArchiveThreadingMode:
         raise ConfigurationError(f"{name}={value}: must be one of DEDICATED, SHARED, INVOKER") from None
 
 
-def _text(value: str, name: str) -> str:
-    return value
+_text = parse_text
 
 
 def _idle(value: str, name: str) -> str:

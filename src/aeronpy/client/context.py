@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from aeronpy.concurrent.clock import epoch_ms, nano_time
 from aeronpy.config import (
+    parse_text,
     INT64_MAX,
     context_kwargs,
     default_aeron_dir,
@@ -32,8 +33,7 @@ _MS = 1_000_000
 _S = 1_000_000_000
 
 
-def _parse_str(value: str, name: str) -> str:
-    return value
+_parse_str = parse_text
 
 
 # field -> (property, parser); the env variable follows config.property_to_env.

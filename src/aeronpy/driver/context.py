@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from aeronpy.concurrent.clock import epoch_ms, nano_time
 from aeronpy.config import (
+    parse_text,
     INT32_MAX,
     INT32_MIN,
     INT64_MAX,
@@ -147,8 +148,7 @@ def _parse_lower_choice(*choices: str) -> Callable[[str, str], str]:
     return parse
 
 
-def _parse_str(value: str, name: str) -> str:
-    return value
+_parse_str = parse_text
 
 
 def _parse_port_range(value: str, name: str) -> tuple[int, int]:

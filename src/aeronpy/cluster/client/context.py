@@ -17,7 +17,7 @@ from aeronpy.client.context import MAX_CLIENT_NAME_LENGTH
 from aeronpy.cluster.client.credentials import CredentialsSupplier, NullCredentialsSupplier
 from aeronpy.concurrent.clock import nano_time
 from aeronpy.concurrent.idle_strategy import BackoffIdleStrategy, IdleStrategy
-from aeronpy.config import INT64_MAX, context_kwargs, default_aeron_dir, parse_duration_ns, parse_int
+from aeronpy.config import INT64_MAX, context_kwargs, default_aeron_dir, parse_duration_ns, parse_int, parse_text
 from aeronpy.errors import ConfigurationError, InvalidChannelError
 from aeronpy.uri import ChannelUri, parse_endpoint
 
@@ -37,8 +37,7 @@ PROTOCOL_SEMANTIC_VERSION = (0 << 16) | (3 << 8) | 0
 DEFAULT_LEADER_HEARTBEAT_TIMEOUT_NS = 10 * _S
 
 
-def _text(value: str, name: str) -> str:
-    return value
+_text = parse_text
 
 
 _PROPERTIES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
