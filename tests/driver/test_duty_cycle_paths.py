@@ -79,7 +79,7 @@ def test_poll_ready_skips_sockets_that_are_not_ready() -> None:
     endpoint.poll_ready(1, ())
     assert transport.reads == 0
     endpoint.poll_ready(1, {42})
-    assert transport.reads == 1 and endpoint.now_ns == 1
+    assert transport.reads == 1
 
 
 @given(

@@ -24,9 +24,11 @@ DELAY = 20_000
 class Resends:
     def __init__(self) -> None:
         self.calls: list[tuple[int, int, int]] = []
+        self.times: list[int] = []
 
-    def __call__(self, term_id: int, term_offset: int, length: int) -> None:
+    def __call__(self, term_id: int, term_offset: int, length: int, now_ns: int) -> None:
         self.calls.append((term_id, term_offset, length))
+        self.times.append(now_ns)
 
 
 def state(h: RetransmitHandler, i: int = 0) -> RetransmitActionState:
@@ -48,7 +50,7 @@ def nak(h: RetransmitHandler, r: Resends, term_id: int, offset: int, length: int
 def test_immediate_resend_with_zero_delay_then_linger() -> None:
     h, r = unicast(), Resends()
     assert nak(h, r, 1, 0, 512, 100)
-    assert r.calls == [(1, 0, 512)]
+    assert r.calls == [(1, 0, 512)] and r.times == [100]  # the resend is told the NAK's time
     assert state(h) is RetransmitActionState.LINGERING
     assert h.actions[0].expiry_ns == 100 + LINGER
     assert h.process_timeouts(100 + LINGER, r) == 0                 # strictly after expiry
@@ -66,7 +68,7 @@ def test_delayed_resend_waits_for_delay() -> None:
     assert state(h) is RetransmitActionState.DELAYED
     assert h.process_timeouts(DELAY, r) == 0 and r.calls == []
     assert h.process_timeouts(DELAY + 1, r) == 1
-    assert r.calls == [(1, 1024, 512)]
+    assert r.calls == [(1, 1024, 512)] and r.times == [DELAY + 1]
     assert state(h) is RetransmitActionState.LINGERING
     assert h.actions[0].expiry_ns == DELAY + 1 + LINGER
     assert h.process_timeouts(DELAY + 1 + LINGER, r) == 0

@@ -188,38 +188,39 @@ class SendChannelEndpoint(_Endpoint):
         self.publications: dict[tuple[int, int], Any] = {}
         self.tracker = tracker  # MDC (control-mode manual/dynamic): the destinations
         self.is_unicast = not channel.is_multicast and tracker is None
-        self.now_ns = 0  # cached sender time (set each sender duty cycle)
         self._errors_received = system_counters.get(SystemCounterId.ERROR_FRAMES_RECEIVED)
         # The C data path (scan + sendmmsg) where the transport offers it and there is one
         # destination (MDC sends go through the tracker, one destination at a time).
         send_target = getattr(transport, "send_target", None) if tracker is None else None
-        self._send_target = send_target(destination) if send_target is not None else None
+        target = send_target(destination) if send_target is not None else None
+        self._kernel = partial(send_frames, target[0], target[1]) if target is not None else None
 
-    def send(self, data: Any, address: Any = None) -> int:
+    def send(self, data: Any, now_ns: int, address: Any = None) -> int:
+        """Send one datagram to ``address``, else to the channel's destination (MDC: to every
+        live destination of the tracker, which drops the ones silent at ``now_ns``)."""
         # Not counted in "Bytes sent" here: like the C sender, only the data and heartbeat bytes a
         # publication's send duty cycle returns are counted (NetworkPublication), once.
         if address is None and self.tracker is not None:
-            return self.tracker.send(self.transport, data, self.now_ns)
+            return self.tracker.send(self.transport, data, now_ns)
         return int(self.transport.send(data, address if address is not None else self.destination))
 
-    def send_frames(self, term: Any, term_offset: int, limit: int, mtu: int, max_datagrams: int) -> tuple[int, int, int]:
+    def send_frames(
+        self, term: Any, term_offset: int, limit: int, mtu: int, max_datagrams: int, now_ns: int,
+    ) -> tuple[int, int, int]:
         """Send up to ``max_datagrams`` datagrams of ``term``'s committed frames from
         ``term_offset`` (``send_frames`` in :mod:`~aeronpy.driver.media.udp_transport`):
         ``(bytes_sent, advance, short_send)``.  One ``sendmmsg`` when the transport allows it."""
-        return self.frame_sender()(term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
+        kernel = self._kernel
+        if kernel is not None:
+            return kernel(term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
+        return send_frames_py(partial(self.send, now_ns=now_ns), term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
 
-    def frame_sender(self) -> Callable[[Any, int, int, int, int, int], tuple[int, int, int]]:
-        """:meth:`send_frames` as one callable taking ``(term, term_offset, limit, mtu,
-        max_datagrams, pad_type)``: the C kernel bound to the socket and address when the
-        transport allows it, else the Python twin over :meth:`send`."""
-        target = self._send_target
-        if target is not None:
-            return partial(send_frames, target[0], target[1])
-        return partial(send_frames_py, self.send)
-
-    def poll(self, now_ns: int) -> int:
-        self.now_ns = now_ns
-        return self._poll_transport(self.transport, now_ns)
+    def frame_sender(self) -> Callable[[Any, int, int, int, int, int], tuple[int, int, int]] | None:
+        """The C data path (one term scan + one ``sendmmsg``) bound to the socket and the
+        destination, taking ``(term, term_offset, limit, mtu, max_datagrams, pad_type)``; it needs
+        no time.  ``None`` where the transport has no such path or the endpoint is MDC (its sends
+        go through the tracker, which needs the time): use :meth:`send_frames` then."""
+        return self._kernel
 
     def add_publication(self, publication: Any) -> None:
         self.publications[(publication.session_id, publication.stream_id)] = publication
@@ -255,7 +256,7 @@ class SendChannelEndpoint(_Endpoint):
             (_, _, flags, _, session_id, stream_id, echo, _delta, receiver_id) = _RTTM.unpack_from(datagram, 0)
             pub = self.publications.get((session_id, stream_id))
             if pub is not None:
-                pub.on_rttm(flags, echo, receiver_id, address)
+                pub.on_rttm(flags, echo, receiver_id, address, now_ns)
         elif frame_type == dh.HDR_TYPE_ERR:
             self._on_error_frame(datagram, length, address, now_ns)
 

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import warnings
+from functools import partial
 from types import TracebackType
 from typing import Any, Callable, Iterator
 
@@ -232,7 +233,7 @@ class MediaDriver:
         conductor: Any = CompositeAgent(
             self.conductor,
             CncWatch(os.path.join(self.ctx.aeron_dir, "cnc.dat"), self._cnc_identity, self._on_cnc_lost,
-                     max(self.ctx.timer_interval_ns // 1_000_000, 1)),
+                     max(self.ctx.timer_interval_ns // 1_000_000, 1), clock=partial(_seconds, self.ctx.nano_clock)),
         )
         sender = self.sender
         receiver = self.receiver
@@ -385,6 +386,11 @@ class _Reporting:
 
     def __exit__(self, *exc: object) -> None:
         self._local.cause = None
+
+
+def _seconds(nano_clock: Callable[[], int]) -> float:
+    """``nano_clock()`` in seconds (the cnc watch's clock from the driver context's)."""
+    return nano_clock() / 1e9
 
 
 class CncWatch(AgentBase):

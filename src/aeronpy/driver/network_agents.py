@@ -144,8 +144,6 @@ class Sender(_NetworkAgent):
         now_ns = self.nano_clock()
         work = self.commands.drain() if self._pending else 0
         endpoints = self.endpoints
-        for endpoint in endpoints:
-            endpoint.now_ns = now_ns
         bytes_sent = 0
         pubs = self.publications
         n = len(pubs)
@@ -202,7 +200,7 @@ class Sender(_NetworkAgent):
             self.conductor_proxy.on_endpoint_removed(endpoint)
 
     def on_add_destination(self, endpoint: Any, address: Any, correlation_id: int, channel: str) -> None:
-        endpoint.tracker.add_destination(address, endpoint.now_ns, correlation_id, channel)
+        endpoint.tracker.add_destination(address, self.nano_clock(), correlation_id, channel)
 
     def on_remove_destination(self, endpoint: Any, address: Any) -> None:
         endpoint.tracker.remove_destination(address)

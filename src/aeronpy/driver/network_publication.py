@@ -91,10 +91,11 @@ class NetworkPublication:
         self.snd_lmt = counters["snd-lmt"]
         self.snd_bpe = counters["snd-bpe"]
         self.snd_naks_received = counters["snd-naks-received"]
+        # The endpoint's time-free C data path, bound once (None: MDC or a transport without
+        # one, then each batch goes through endpoint.send_frames with the time).
         frame_sender = getattr(endpoint, "frame_sender", None)
-        self._send_frames: Callable[..., tuple[int, int, int]] = (
-            frame_sender() if frame_sender is not None
-            else lambda *a: endpoint.send_frames(*a[:5])  # an endpoint double with send_frames only
+        self._kernel: Callable[[Any, int, int, int, int, int], tuple[int, int, int]] | None = (
+            frame_sender() if frame_sender is not None else None
         )
         # bound accessors for the per-duty-cycle reads and writes
         self._snd_pos_plain = plain_getter(self.snd_pos)
@@ -204,7 +205,7 @@ class NetworkPublication:
         )
         if self.should_send_setup:
             self.snd_lmt.set(self.flow_control.on_setup(now_ns, self.snd_lmt.get_plain(), self.bits, snd_pos))
-        self.endpoint.send(self._setup)
+        self.endpoint.send(self._setup, now_ns)
         self.time_of_last_setup_ns = now_ns
         if self.has_receivers:
             self.should_send_setup = False
@@ -222,7 +223,7 @@ class NetworkPublication:
             self._heartbeat, 0, 0, 0, flags, dh.HDR_TYPE_DATA, snd_pos & self.term_mask,
             self.session_id, self.stream_id, term_id, 0,
         )
-        sent = self.endpoint.send(self._heartbeat)
+        sent = self.endpoint.send(self._heartbeat, now_ns)
         if self._heartbeats_sent is not None:
             self._heartbeats_sent.increment()
         self.time_of_last_data_or_heartbeat_ns = now_ns
@@ -245,9 +246,15 @@ class NetworkPublication:
         term = self.term_buffers[(snd_pos >> self.bits) % 3]
         # One call (one sendmmsg) for up to max_messages_per_send datagrams of this term; a
         # term boundary ends the batch (the next duty cycle continues in the next term).
-        bytes_sent, advance, short_send = self._send_frames(
-            term, term_offset, available_window, self.mtu_length, self.max_messages_per_send, PAD_TYPE
-        )
+        kernel = self._kernel
+        if kernel is not None:
+            bytes_sent, advance, short_send = kernel(
+                term, term_offset, available_window, self.mtu_length, self.max_messages_per_send, PAD_TYPE
+            )
+        else:
+            bytes_sent, advance, short_send = self.endpoint.send_frames(
+                term, term_offset, available_window, self.mtu_length, self.max_messages_per_send, now_ns
+            )
         if short_send and self._short_sends is not None:
             self._short_sends.increment()
         if advance:
@@ -257,8 +264,9 @@ class NetworkPublication:
                 self._bytes_sent.get_and_add(bytes_sent)
         return int(bytes_sent)
 
-    def resend(self, term_id: int, term_offset: int, length: int) -> None:
-        """Retransmit ``length`` bytes from ``(term_id, term_offset)`` in MTU-sized datagrams."""
+    def resend(self, term_id: int, term_offset: int, length: int, now_ns: int) -> None:
+        """Retransmit ``length`` bytes from ``(term_id, term_offset)`` in MTU-sized datagrams
+        (the retransmit handler's callback, at ``now_ns``)."""
         snd_pos = self.snd_pos.get_plain()
         position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
         bottom = snd_pos - (self.term_length >> 1) - self.max_message_length
@@ -270,7 +278,7 @@ class NetworkPublication:
         total = 0
         while remaining > 0:
             sent, advance, short_send = self.endpoint.send_frames(
-                term, offset, remaining, self.mtu_length, SEND_FRAMES_MAX_DATAGRAMS
+                term, offset, remaining, self.mtu_length, SEND_FRAMES_MAX_DATAGRAMS, now_ns
             )
             total += sent
             offset += advance
@@ -346,10 +354,11 @@ class NetworkPublication:
         self.snd_naks_received.increment()
         self.retransmit_handler.on_nak(term_id, term_offset, length, self.term_length, self.mtu_length, now_ns, self.resend)
 
-    def on_rttm(self, flags: int, echo_timestamp: int, receiver_id: int, reply_to: Any) -> None:
+    def on_rttm(self, flags: int, echo_timestamp: int, receiver_id: int, reply_to: Any, now_ns: int) -> None:
+        """An RTTM frame: a request (REPLY flag) is echoed back to ``reply_to``."""
         if flags & 0x80:
             reply = RTTM_STRUCT.pack(40, 0, 0, dh.HDR_TYPE_RTTM, self.session_id, self.stream_id, echo_timestamp, 0, receiver_id)
-            self.endpoint.send(reply, reply_to)
+            self.endpoint.send(reply, now_ns, reply_to)
 
     def on_error(
         self, destination_registration_id: int, session_id: int, stream_id: int, receiver_id: int,

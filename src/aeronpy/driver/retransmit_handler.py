@@ -1,7 +1,7 @@
 """Sender-side NAK handling: the retransmit action pool (driver-behaviour.md §5).
 
 Sans-IO: ``now_ns`` is a parameter and the actual resend is a callback
-``resend(term_id, term_offset, length)`` supplied by the caller (the network publication,
+``resend(term_id, term_offset, length, now_ns)`` supplied by the caller (the network publication,
 which checks the resend window and scans the log into MTU-sized datagrams).
 
 Behaviour, as in Aeron's C driver:
@@ -37,7 +37,8 @@ INITIAL_RECEIVER_WINDOW_LENGTH = 128 * 1024
 UNICAST_RETRANSMIT_RECEIVER_WINDOW_MULTIPLE = 16
 MULTICAST_RETRANSMIT_RECEIVER_WINDOW_MULTIPLE = 4
 
-ResendFunc = Callable[[int, int, int], None]
+ResendFunc = Callable[[int, int, int, int], None]
+"""``resend(term_id, term_offset, length, now_ns)``."""
 
 
 class RetransmitActionState(IntEnum):
@@ -145,7 +146,7 @@ class RetransmitHandler:
         action.length = retransmit_length
         delay = self._delay_generator.generate_delay_ns()
         if delay == 0:
-            resend(term_id, term_offset, retransmit_length)
+            resend(term_id, term_offset, retransmit_length, now_ns)
             action.state = RetransmitActionState.LINGERING
             action.expiry_ns = now_ns + self._linger_timeout_ns
         else:
@@ -160,7 +161,7 @@ class RetransmitHandler:
             for action in self._pool:
                 if action.state is RetransmitActionState.DELAYED:
                     if now_ns > action.expiry_ns:
-                        resend(action.term_id, action.term_offset, action.length)
+                        resend(action.term_id, action.term_offset, action.length, now_ns)
                         action.state = RetransmitActionState.LINGERING
                         action.expiry_ns = now_ns + self._linger_timeout_ns
                         work += 1
