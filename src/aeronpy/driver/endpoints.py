@@ -350,6 +350,7 @@ class ReceiveChannelEndpoint(_Endpoint):
         self._current: ReceiveDestination | None = None
         self._is_mds = bool(channel.is_manual_control_mode)  # MDS (control-mode=manual)
         self._reply_transports: dict[Any, Any] = {}
+        self._ttl_asymmetry = system_counters.get(SystemCounterId.POSSIBLE_TTL_ASYMMETRY)
         if transport is not None:
             self.destinations.append(ReceiveDestination(
                 channel, transport, control_address,
@@ -557,7 +558,8 @@ class ReceiveChannelEndpoint(_Endpoint):
                     self._invalid.increment()
                 return
             interest.init_in_progress.add(session_id)
-            interest.pending_setup.pop(session_id, None)
+            if interest.pending_setup.pop(session_id, None) is not None:
+                self._check_ttl_asymmetry(ttl)
             self.on_setup_callback(
                 self, session_id, stream_id, initial_term_id, active_term_id, term_offset,
                 term_length, mtu, flags, self._reply_address(address), address,
@@ -569,6 +571,16 @@ class ReceiveChannelEndpoint(_Endpoint):
             if flags & 0x80 and receiver_id in (0, self.receiver_id) and has_image:
                 reply = _RTTM.pack(40, 0, 0, dh.HDR_TYPE_RTTM, session_id, stream_id, echo, 0, receiver_id)
                 self.send_to(reply, self._reply_address(address))
+
+
+    def _check_ttl_asymmetry(self, setup_ttl: int) -> None:
+        """A SETUP this endpoint elicited (data came first) from a multicast sender whose TTL is
+        above the destination's: our SMs may not reach that sender ("Possible TTL Asymmetry",
+        counted as the C dispatcher does)."""
+        current = self._current
+        channel = current.channel if current is not None else self.channel
+        if channel.is_multicast and channel.multicast_ttl < setup_ttl and self._ttl_asymmetry is not None:
+            self._ttl_asymmetry.increment()
 
 
 def _valid_setup(term_length: int, term_offset: int, mtu: int) -> bool:
