@@ -532,12 +532,12 @@ class DriverConductor(AgentBase):
         self.resources.free_counter(counter)
 
     def on_remove_subscription(self, msg: cp.RemoveMessage) -> None:
-        for link in self.ipc_subscriptions:
-            if link.registration_id == msg.registration_id and link.client_id == msg.client_id:
-                self._remove_subscription_link(link)
-                self.client_proxy.on_operation_succeeded(msg.correlation_id)
-                return
-        if self.network.remove_subscription(msg.registration_id, msg.client_id):
+        # every link of the registration id goes: an MDS subscription's IPC/spy destinations too
+        found = False
+        for link in [s for s in self.ipc_subscriptions if s.registration_id == msg.registration_id and s.client_id == msg.client_id]:
+            self._remove_subscription_link(link)
+            found = True
+        if self.network.remove_subscription(msg.registration_id, msg.client_id) or found:
             self.client_proxy.on_operation_succeeded(msg.correlation_id)
             return
         raise CommandError(
@@ -633,13 +633,62 @@ class DriverConductor(AgentBase):
 
     def on_add_receive_destination(self, msg: cp.DestinationMessage) -> None:
         self._get_or_add_client(msg.client_id)
-        self.network.add_receive_destination(msg)
-        self.client_proxy.on_operation_succeeded(msg.correlation_id)
+        if msg.channel.startswith(IPC_MEDIA_PREFIX):
+            self._add_receive_ipc_destination(msg)
+        elif msg.channel.startswith(SPY_PREFIX):
+            self.network.add_receive_spy_destination(msg)
+        else:
+            self.network.add_receive_destination(msg)
+            self.client_proxy.on_operation_succeeded(msg.correlation_id)
 
     def on_remove_receive_destination(self, msg: cp.DestinationMessage) -> None:
         self._get_or_add_client(msg.client_id)
-        self.network.remove_receive_destination(msg)
+        if msg.channel.startswith(IPC_MEDIA_PREFIX):
+            self._remove_receive_ipc_destination(msg)
+        elif msg.channel.startswith(SPY_PREFIX):
+            self.network.remove_receive_spy_destination(msg)
+        else:
+            self.network.remove_receive_destination(msg)
+            self.client_proxy.on_operation_succeeded(msg.correlation_id)
+
+    def _add_receive_ipc_destination(self, msg: cp.DestinationMessage) -> None:
+        """MDS: an ``aeron:ipc`` destination is one more IPC subscription link under the MDS
+        subscription's registration id and stream: its client gets the IPC images too."""
+        params = subscription_params(self._parse_channel(msg.channel), self.ctx)
+        mds = self.network.find_mds_subscription(msg.client_id, msg.registration_id)
+        link = SubscriptionLink(
+            registration_id=mds.registration_id,
+            client_id=msg.client_id,
+            stream_id=mds.stream_id,
+            channel=msg.channel,
+            session_id=params.session_id,
+            is_tether=params.tether,
+            is_rejoin=params.rejoin,
+            is_sparse=params.sparse,
+        )
+        self.ipc_subscriptions.append(link)
         self.client_proxy.on_operation_succeeded(msg.correlation_id)
+        for publication in self.ipc_publications:
+            if link.matches(publication) and publication.is_accepting_subscriptions() and not self._is_linked(link, publication):
+                self._link(link, publication)
+
+    def _remove_receive_ipc_destination(self, msg: cp.DestinationMessage) -> None:
+        """Undo :meth:`_add_receive_ipc_destination` (same registration id and channel text):
+        ON_UNAVAILABLE_IMAGE for each IPC image it linked, then unlink."""
+        link = next(
+            (s for s in self.ipc_subscriptions if s.registration_id == msg.registration_id and s.channel == msg.channel),
+            None,
+        )
+        if link is None:
+            raise CommandError(
+                cp.ErrorCode.UNKNOWN_SUBSCRIPTION,
+                f"unknown subscription client_id={msg.client_id} registration_id={msg.registration_id}",
+            )
+        self.client_proxy.on_operation_succeeded(msg.correlation_id)
+        for publication in self.ipc_publications:
+            if self._is_linked(link, publication):
+                self.on_unavailable_image_for(publication, link.registration_id)
+        self._remove_subscription_link(link)
 
     def on_remove_send_destination_by_id(self, msg: cp.DestinationByIdMessage) -> None:
         self._get_or_add_client(msg.client_id)

@@ -355,7 +355,9 @@ class NetworkConductor:
         self.publications.append(publication)
         self.sender_proxy.add_publication(publication)
         for link in self.subscriptions:
-            if link.matches_publication(publication):
+            if link.matches_publication(publication) and not any(
+                spy.subscription_registration_id == link.registration_id for spy in publication.spies
+            ):  # an MDS subscription's spy destinations share its registration id: one image each
                 self._link_spy(link, publication)
         return publication
 
@@ -407,11 +409,11 @@ class NetworkConductor:
         return int(endpoint.status.id)
 
     def remove_subscription(self, registration_id: int, client_id: int) -> bool:
-        for link in self.subscriptions:
-            if link.registration_id == registration_id and link.client_id == client_id:
-                self._remove_link(link)
-                return True
-        return False
+        """Remove every link of ``registration_id`` (an MDS subscription's spy destinations too)."""
+        links = [s for s in self.subscriptions if s.registration_id == registration_id and s.client_id == client_id]
+        for link in links:
+            self._remove_link(link)
+        return bool(links)
 
     def remove_client_subscriptions(self, client_id: int) -> None:
         for link in [s for s in self.subscriptions if s.client_id == client_id]:
@@ -527,22 +529,67 @@ class NetworkConductor:
         self.sender_proxy.remove_destination_by_id(endpoint, destination_registration_id)
 
     # ------------------------------------------------------------------ MDS receive destinations
-    def _mds_endpoint(self, msg: cp.DestinationMessage) -> ReceiveChannelEndpoint:
+    def find_mds_subscription(self, client_id: int, registration_id: int) -> NetworkSubscriptionLink:
+        """The UDP subscription ``registration_id``, which must be an MDS one (``control-mode=manual``)."""
+        link = next((s for s in self.subscriptions if s.registration_id == registration_id and not s.is_spy), None)
+        if link is None:
+            raise CommandError(
+                cp.ErrorCode.UNKNOWN_SUBSCRIPTION,
+                f"unknown subscription client_id={client_id} registration_id={registration_id}",
+            )
+        if link.endpoint is None or not link.endpoint.channel.is_manual_control_mode:
+            raise InvalidChannelError("channel does not allow manual control")
+        return link
 
-        link = next((s for s in self.subscriptions if s.registration_id == msg.registration_id), None)
+    def _mds_endpoint(self, msg: cp.DestinationMessage) -> ReceiveChannelEndpoint:
+        endpoint = self.find_mds_subscription(msg.client_id, msg.registration_id).endpoint
+        assert endpoint is not None
+        return endpoint
+
+    def add_receive_spy_destination(self, msg: cp.DestinationMessage) -> None:
+        """MDS: an ``aeron-spy:`` destination is a spy link under the MDS subscription's
+        registration id and stream: its client gets images of the matching local network
+        publications too (after the operation succeeded, as C)."""
+        uri = ChannelUri.parse(msg.channel)
+        inner = uri.without_prefix()
+        validate_udp_channel(inner, is_publication=False)
+        params = subscription_params(uri, self.ctx)
+        udp = self._parse(inner)
+        mds = self.find_mds_subscription(msg.client_id, msg.registration_id)
+        link = NetworkSubscriptionLink(
+            mds.registration_id, msg.client_id, mds.stream_id, msg.channel, params.session_id, None, params,
+            is_spy=True, spy_canonical_form=str(udp.canonical_form), spy_channel_tag=udp.channel_tag,
+        )
+        self.subscriptions.append(link)
+        self.resources.client_proxy.on_operation_succeeded(msg.correlation_id)
+        for publication in self.publications:
+            if (
+                link.matches_publication(publication) and publication.state is NetworkPublicationState.ACTIVE
+                and not any(spy.subscription_registration_id == link.registration_id for spy in publication.spies)
+            ):
+                self._link_spy(link, publication)
+
+    def remove_receive_spy_destination(self, msg: cp.DestinationMessage) -> None:
+        """Undo :meth:`add_receive_spy_destination` (same registration id and channel text):
+        ON_UNAVAILABLE_IMAGE for each publication it spied on, then unlink."""
+        link = next(
+            (s for s in self.subscriptions if s.is_spy and s.registration_id == msg.registration_id and s.channel == msg.channel),
+            None,
+        )
         if link is None:
             raise CommandError(
                 cp.ErrorCode.UNKNOWN_SUBSCRIPTION,
                 f"unknown subscription client_id={msg.client_id} registration_id={msg.registration_id}",
             )
-        if link.endpoint is None or not link.endpoint.channel.is_manual_control_mode:
-            raise InvalidChannelError("channel does not allow manual control")
-        return link.endpoint
+        self.resources.client_proxy.on_operation_succeeded(msg.correlation_id)
+        for publication in self.publications:
+            for spy in publication.spies:
+                if spy.subscription_registration_id == link.registration_id and spy.is_active:
+                    self._spy_unavailable(publication, spy)
+        self._remove_link(link)
 
     def _receive_destination_channel(self, channel: str) -> UdpChannel:
         uri = ChannelUri.parse(channel)
-        if uri.is_ipc or uri.is_spy:
-            raise NotSupportedError(f"IPC and spy receive destinations are not supported yet by the aeronpy driver: {channel}")
         validate_udp_channel(uri, is_publication=False, is_destination=True)
         return UdpChannel.parse(uri, is_destination=True, default_multicast_ttl=self.ctx.socket_multicast_ttl)
 
