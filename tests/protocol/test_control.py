@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from typing import Any
 
@@ -275,3 +276,62 @@ def test_invalid_utf8_does_not_raise() -> None:
     b = bytearray(c.PublicationMessage(1, 2, 3, "ab").encode())
     b[24] = 0xFF
     assert c.PublicationMessage.decode(b, 0, len(b)).channel.endswith("b")
+
+
+# ------------------------------------------------------------------ layouts declared as data
+
+
+@pytest.mark.parametrize("cls", ALL_TYPES, ids=lambda t: t.__name__)
+def test_each_layout_declares_exactly_the_message_fields_in_order(cls: type[Any]) -> None:
+    assert cls.LAYOUT.field_names == tuple(f.name for f in dataclasses.fields(cls))
+    if hasattr(cls, "LENGTH"):  # fixed-size messages: the layout's fixed part is all of it
+        assert not cls.LAYOUT.var and cls.LAYOUT.fixed_length == cls.LENGTH
+    for name in ("CHANNEL_OFFSET", "MESSAGE_OFFSET"):
+        if hasattr(cls, name):
+            assert getattr(cls, name) == cls.LAYOUT.var_offset(0)
+
+
+# Golden records written out byte by byte from control-protocol.md §2/§3 (offsets and types).
+def _LE8(v: int) -> bytes:  # noqa: N802
+    return v.to_bytes(8, "little", signed=True)
+
+
+def _LE4(v: int) -> bytes:  # noqa: N802
+    return v.to_bytes(4, "little", signed=True)
+
+
+GOLDEN: list[tuple[Any, bytes]] = [
+    (c.PublicationMessage(1, 2, 1001, "aeron:ipc"), _LE8(1) + _LE8(2) + _LE4(1001) + _LE4(9) + b"aeron:ipc"),
+    (c.SubscriptionMessage(1, 2, -1, 10, "aeron:ipc"),
+     _LE8(1) + _LE8(2) + _LE8(-1) + _LE4(10) + _LE4(9) + b"aeron:ipc"),
+    (c.RemovePublicationMessage(1, 2, 3, 1), _LE8(1) + _LE8(2) + _LE8(3) + _LE8(1)),
+    (c.DestinationMessage(1, 2, 3, "aeron:udp"), _LE8(1) + _LE8(2) + _LE8(3) + _LE4(9) + b"aeron:udp"),
+    (c.CounterMessage(1, 2, 7, b"\xaa\xbb", "L"),
+     _LE8(1) + _LE8(2) + _LE4(7) + _LE4(2) + b"\xaa\xbb\0\0" + _LE4(1) + b"L"),
+    (c.StaticCounterMessage(1, 2, 9, 7, b"\xaa\xbb\xcc\xdd", "L"),
+     _LE8(1) + _LE8(2) + _LE8(9) + _LE4(7) + _LE4(4) + b"\xaa\xbb\xcc\xdd" + _LE4(1) + b"L"),
+    (c.TerminateDriverMessage(1, 2, b"tk"), _LE8(1) + _LE8(2) + _LE4(2) + b"tk"),
+    (c.RejectImageMessage(1, 2, 3, 4, "r"), _LE8(1) + _LE8(2) + _LE8(3) + _LE8(4) + _LE4(1) + b"r\0\0\0"),
+    (c.GetNextAvailableSessionIdMessage(1, 2, 1001), _LE8(1) + _LE8(2) + _LE4(1001)),
+    (c.ErrorResponse(5, 1, "bad"), _LE8(5) + _LE4(1) + _LE4(3) + b"bad"),
+    (c.ImageBuffersReady(5, 6, 7, 8, 9, "ab", "s"),
+     _LE8(5) + _LE4(6) + _LE4(7) + _LE8(8) + _LE4(9) + _LE4(2) + b"ab\0\0" + _LE4(1) + b"s"),
+    (c.PublicationBuffersReady(1, 2, 3, 4, 5, 6, "f"),
+     _LE8(1) + _LE8(2) + _LE4(3) + _LE4(4) + _LE4(5) + _LE4(6) + _LE4(1) + b"f"),
+    (c.ImageMessage(1, 2, 3, "ch"), _LE8(1) + _LE8(2) + _LE4(3) + _LE4(2) + b"ch"),
+    (c.CounterUpdate(1, 2), _LE8(1) + _LE4(2)),
+    (c.PublicationErrorFrame(1, 2, 3, 4, 5, 6, 1, 0x9CBB, b"\x7f\0\0\x01", 13, "no"),
+     _LE8(1) + _LE8(2) + _LE4(3) + _LE4(4) + _LE8(5) + _LE8(6) + b"\x01\x00\xbb\x9c"
+     + b"\x7f\0\0\x01" + bytes(12) + _LE4(13) + _LE4(2) + b"no"),
+]
+
+
+@pytest.mark.parametrize(("msg", "golden"), GOLDEN, ids=lambda v: type(v).__name__)
+def test_golden_records(msg: Any, golden: bytes) -> None:
+    assert msg.encode() == golden
+    assert type(msg).decode(golden, 0, len(golden)) == msg
+
+
+def test_golden_records_cover_every_variable_length_layout() -> None:
+    with_var = {cls for cls in ALL_TYPES if cls.LAYOUT.var}
+    assert with_var <= {type(msg) for msg, _ in GOLDEN}

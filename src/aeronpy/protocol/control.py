@@ -4,19 +4,21 @@ Commands (client -> driver) are records in the to-driver ring buffer; responses
 (driver -> clients) are records in the to-clients broadcast buffer.  The record type id
 selects the message; the payload layouts below are little-endian and packed to 4 bytes.
 
-Every message is a frozen dataclass with ``encode() -> bytes`` (the record payload) and
-``decode(buffer, offset, length)``, which raises :class:`MalformedCommandError` when the
-record is shorter than its fixed part or than the fixed part plus its declared variable
-lengths (negative declared lengths are malformed too).  Strings are an int32 length then
-UTF-8 (in practice ASCII) bytes without terminator.
+Every message is a frozen dataclass whose payload layout is declared once, as data (its
+``LAYOUT``: a :class:`RecordLayout` of fixed fields and variable-length fields); one generic
+``encode() -> bytes`` (the record payload) and ``decode(buffer, offset, length)`` serve them
+all.  ``decode`` raises :class:`MalformedCommandError` when the record is shorter than its
+fixed part or than the fixed part plus its declared variable lengths (negative declared
+lengths are malformed too).  Strings are an int32 length then UTF-8 (in practice ASCII)
+bytes without terminator.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, ClassVar, Self
+from typing import Any, Callable, ClassVar, Self
 
 from aeronpy.concurrent.atomic_buffer import view_of
 from aeronpy.errors import AeronError
@@ -134,28 +136,6 @@ class MalformedCommandError(AeronError):
 
 
 _I32 = struct.Struct("<i")
-_CORRELATED = struct.Struct("<qq")
-_PUBLICATION = struct.Struct("<qqii")
-_REMOVE_PUBLICATION = struct.Struct("<qqqQ")
-_REMOVE_PUBLICATION_OLD = struct.Struct("<qqq")
-_SUBSCRIPTION = struct.Struct("<qqqii")
-_REMOVE = struct.Struct("<qqq")
-_DESTINATION = struct.Struct("<qqqi")
-_DESTINATION_BY_ID = struct.Struct("<qqqq")
-_COUNTER = struct.Struct("<qqi")
-_STATIC_COUNTER = struct.Struct("<qqqi")
-_TERMINATE = struct.Struct("<qqi")
-_REJECT_IMAGE = struct.Struct("<qqqqi")
-_REJECT_IMAGE_MIN_LENGTH = 40  # sizeof the C struct incl. one reason byte and padding
-_SESSION_ID_REQ = struct.Struct("<qqi")
-
-_ERROR = struct.Struct("<qii")
-_IMAGE_READY = struct.Struct("<qiiqii")  # through log_file_length
-_PUBLICATION_READY = struct.Struct("<qqiiiii")
-_LONG = struct.Struct("<q")
-_IMAGE_MESSAGE = struct.Struct("<qqii")
-_LONG_INT = struct.Struct("<qi")
-_PUBLICATION_ERROR = struct.Struct("<qqiiqqhH16sii")
 
 
 def _view(buffer: Any) -> memoryview:
@@ -164,53 +144,117 @@ def _view(buffer: Any) -> memoryview:
     return view_of(buffer)
 
 
-def _malformed(name: str, length: int, needed: int) -> MalformedCommandError:
-    return MalformedCommandError(f"{name} too short: length={length} needed={needed}")
-
-
 def _check(name: str, mv: memoryview, offset: int, length: int, needed: int) -> None:
     if length < needed:
-        raise _malformed(name, length, needed)
+        raise MalformedCommandError(f"{name} too short: length={length} needed={needed}")
     if offset < 0 or offset + length > len(mv):
         raise MalformedCommandError(
             f"{name}: record {offset}+{length} outside buffer of {len(mv)} bytes"
         )
 
 
-def _var_length(name: str, value: int) -> int:
-    if value < 0:
-        raise MalformedCommandError(f"{name}: negative declared length {value}")
-    return value
-
-
-def _text(mv: memoryview, start: int, n: int) -> str:
-    return str(mv[start : start + n], "utf-8", "replace")
-
-
 def _align4(n: int) -> int:
     return (n + 3) & ~3
 
 
-def _key_label(
-    name: str, mv: memoryview, offset: int, length: int, at: int
-) -> tuple[bytes, str]:
-    """Decode ``int32 K; key; pad to 4; int32 N; label`` starting at record offset ``at``."""
-    _check(name, mv, offset, length, at + 4)
-    key_length = _var_length(name, _I32.unpack_from(mv, offset + at)[0])
-    label_at = at + 4 + _align4(key_length)
-    _check(name, mv, offset, length, label_at + 4)
-    label_length = _var_length(name, _I32.unpack_from(mv, offset + label_at)[0])
-    _check(name, mv, offset, length, label_at + 4 + label_length)
-    key = bytes(mv[offset + at + 4 : offset + at + 4 + key_length])
-    return key, _text(mv, offset + label_at + 4, label_length)
+# --------------------------------------------------------------------------------------
+# Layouts as data: one generic encoder and decoder
+# --------------------------------------------------------------------------------------
 
 
-def _encode_key_label(key: bytes, label: str) -> bytes:
-    label_bytes = label.encode()
-    pad = _align4(len(key)) - len(key)
-    return b"".join(
-        (_I32.pack(len(key)), key, b"\0" * pad, _I32.pack(len(label_bytes)), label_bytes)
-    )
+@dataclass(frozen=True, slots=True)
+class VarField:
+    """A variable-length field: int32 length, then the bytes (UTF-8 text for ``str``),
+    zero-padded to 4 when ``aligned`` (another variable field follows)."""
+
+    name: str
+    kind: type[str] | type[bytes] = str
+    aligned: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLayout:
+    """A record payload: little-endian fixed fields packed to 4 (``(name, struct code)``
+    pairs) from offset 0, then the variable fields in order.
+
+    :meth:`decode` raises :class:`MalformedCommandError` when the record is shorter than its
+    fixed part (plus the first length field), than ``min_length`` or than the lengths it
+    declares (negative ones are malformed), or when it lies outside the buffer."""
+
+    what: str
+    fixed: tuple[tuple[str, str], ...]
+    var: tuple[VarField, ...] = ()
+    min_length: int = 0
+    fixed_struct: struct.Struct = field(init=False, repr=False, compare=False)
+    field_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fixed_struct", struct.Struct("<" + "".join(code for _, code in self.fixed)))
+        names = tuple(name for name, _ in self.fixed) + tuple(v.name for v in self.var)
+        object.__setattr__(self, "field_names", names)
+
+    @property
+    def fixed_length(self) -> int:
+        return self.fixed_struct.size
+
+    def var_offset(self, index: int = 0) -> int:
+        """Where variable field ``index`` starts when the ones before it are empty."""
+        return self.fixed_length + 4 * (index + 1)
+
+    def encode(self, values: tuple[Any, ...]) -> bytes:
+        n = len(self.fixed)
+        parts = [self.fixed_struct.pack(*values[:n])]
+        for field_, value in zip(self.var, values[n:]):
+            raw = value.encode() if field_.kind is str else bytes(value)
+            parts += (_I32.pack(len(raw)), raw)
+            if field_.aligned:
+                parts.append(b"\0" * (_align4(len(raw)) - len(raw)))
+        return b"".join(parts)
+
+    def decode(self, mv: memoryview, offset: int, length: int) -> list[Any]:
+        what = self.what
+        fixed_length = self.fixed_length
+        _check(what, mv, offset, length, max(fixed_length + (4 if self.var else 0), self.min_length))
+        values: list[Any] = list(self.fixed_struct.unpack_from(mv, offset))
+        at = fixed_length
+        for field_ in self.var:
+            _check(what, mv, offset, length, at + 4)
+            n = _I32.unpack_from(mv, offset + at)[0]
+            if n < 0:
+                raise MalformedCommandError(f"{what}: negative declared length {n} of {field_.name}")
+            start = at + 4
+            _check(what, mv, offset, length, start + n)
+            raw = mv[offset + start : offset + start + n]
+            values.append(str(raw, "utf-8", "replace") if field_.kind is str else bytes(raw))
+            at = start + (_align4(n) if field_.aligned else n)
+        return values
+
+
+def _layout(what: str, *fields: tuple[str, str] | VarField, min_length: int = 0) -> RecordLayout:
+    fixed = tuple(f for f in fields if isinstance(f, tuple))
+    var = tuple(f for f in fields if isinstance(f, VarField))
+    return RecordLayout(what, fixed, var, min_length)
+
+
+_CLIENT = (("client_id", "q"), ("correlation_id", "q"))
+_KEY_LABEL = (VarField("key", bytes, aligned=True), VarField("label"))
+
+
+class _Record:
+    """A control message whose payload is its class's :data:`LAYOUT` over its fields."""
+
+    __slots__ = ()
+    LAYOUT: ClassVar[RecordLayout]
+
+    def encode(self) -> bytes:
+        """The record payload."""
+        return self.LAYOUT.encode(tuple(getattr(self, name) for name in self.LAYOUT.field_names))
+
+    @classmethod
+    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
+        """Decode the record at ``offset``, ``length`` bytes; MalformedCommandError if short."""
+        make: Callable[..., Self] = cls
+        return make(*cls.LAYOUT.decode(_view(buffer), offset, length))
 
 
 # --------------------------------------------------------------------------------------
@@ -219,32 +263,23 @@ def _encode_key_label(key: bytes, label: str) -> bytes:
 
 
 @dataclass(frozen=True, slots=True)
-class CorrelatedMessage:
+class CorrelatedMessage(_Record):
     """CLIENT_KEEPALIVE / CLIENT_CLOSE: the 16-byte correlated header alone."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (CLIENT_KEEPALIVE, CLIENT_CLOSE)
+    LAYOUT: ClassVar[RecordLayout] = _layout("correlated command", *_CLIENT)
     LENGTH: ClassVar[int] = 16
 
     client_id: int
     correlation_id: int
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _CORRELATED.pack(self.client_id, self.correlation_id)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode a record; MalformedCommandError if shorter than 16 bytes."""
-        mv = _view(buffer)
-        _check("correlated command", mv, offset, length, 16)
-        return cls(*_CORRELATED.unpack_from(mv, offset))
-
 
 @dataclass(frozen=True, slots=True)
-class PublicationMessage:
-    """ADD_PUBLICATION / ADD_EXCLUSIVE_PUBLICATION: stream id and channel at 24."""
+class PublicationMessage(_Record):
+    """ADD_PUBLICATION / ADD_EXCLUSIVE_PUBLICATION: stream id 16, channel at 24."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ADD_PUBLICATION, ADD_EXCLUSIVE_PUBLICATION)
+    LAYOUT: ClassVar[RecordLayout] = _layout("publication command", *_CLIENT, ("stream_id", "i"), VarField("channel"))
     CHANNEL_OFFSET: ClassVar[int] = 24
 
     client_id: int
@@ -252,29 +287,18 @@ class PublicationMessage:
     stream_id: int
     channel: str
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        channel = self.channel.encode()
-        return (
-            _PUBLICATION.pack(self.client_id, self.correlation_id, self.stream_id, len(channel))
-            + channel
-        )
 
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 24 + channel_length bytes."""
-        mv = _view(buffer)
-        _check("publication command", mv, offset, length, 24)
-        client_id, correlation_id, stream_id, n = _PUBLICATION.unpack_from(mv, offset)
-        _check("publication command", mv, offset, length, 24 + _var_length("channel", n))
-        return cls(client_id, correlation_id, stream_id, _text(mv, offset + 24, n))
+_REMOVE_PUBLICATION_LEGACY = _layout("remove publication command", *_CLIENT, ("registration_id", "q"))
 
 
 @dataclass(frozen=True, slots=True)
-class RemovePublicationMessage:
+class RemovePublicationMessage(_Record):
     """REMOVE_PUBLICATION: 32 bytes; the older 24-byte form decodes with flags = 0."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (REMOVE_PUBLICATION,)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "remove publication command", *_CLIENT, ("registration_id", "q"), ("flags", "Q")
+    )
     LENGTH: ClassVar[int] = 32
 
     client_id: int
@@ -287,31 +311,23 @@ class RemovePublicationMessage:
         """True if the REVOKE flag is set."""
         return bool(self.flags & REMOVE_PUBLICATION_FLAG_REVOKE)
 
-    def encode(self) -> bytes:
-        """Record payload (always the 32-byte form)."""
-        return _REMOVE_PUBLICATION.pack(
-            self.client_id, self.correlation_id, self.registration_id, self.flags
-        )
-
     @classmethod
     def decode(cls, buffer: Any, offset: int, length: int) -> Self:
         """Decode; 32 bytes, or exactly 24 bytes (flags = 0)."""
-        mv = _view(buffer)
-        if length == 24:
-            _check("remove publication command", mv, offset, length, 24)
-            client_id, correlation_id, registration_id = _REMOVE_PUBLICATION_OLD.unpack_from(
-                mv, offset
-            )
-            return cls(client_id, correlation_id, registration_id, 0)
-        _check("remove publication command", mv, offset, length, 32)
-        return cls(*_REMOVE_PUBLICATION.unpack_from(mv, offset))
+        layout = _REMOVE_PUBLICATION_LEGACY if length == 24 else cls.LAYOUT
+        values = layout.decode(_view(buffer), offset, length)
+        return cls(*values) if len(values) == 4 else cls(values[0], values[1], values[2], 0)
 
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionMessage:
+class SubscriptionMessage(_Record):
     """ADD_SUBSCRIPTION: registration_correlation_id at 16, stream id 24, channel at 32."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ADD_SUBSCRIPTION,)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "subscription command", *_CLIENT, ("registration_correlation_id", "q"), ("stream_id", "i"),
+        VarField("channel"),
+    )
     CHANNEL_OFFSET: ClassVar[int] = 32
 
     client_id: int
@@ -320,56 +336,23 @@ class SubscriptionMessage:
     stream_id: int
     channel: str
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        channel = self.channel.encode()
-        return (
-            _SUBSCRIPTION.pack(
-                self.client_id,
-                self.correlation_id,
-                self.registration_correlation_id,
-                self.stream_id,
-                len(channel),
-            )
-            + channel
-        )
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 32 + channel_length bytes."""
-        mv = _view(buffer)
-        _check("subscription command", mv, offset, length, 32)
-        client_id, correlation_id, reg_id, stream_id, n = _SUBSCRIPTION.unpack_from(mv, offset)
-        _check("subscription command", mv, offset, length, 32 + _var_length("channel", n))
-        return cls(client_id, correlation_id, reg_id, stream_id, _text(mv, offset + 32, n))
-
 
 @dataclass(frozen=True, slots=True)
-class RemoveMessage:
+class RemoveMessage(_Record):
     """REMOVE_SUBSCRIPTION / REMOVE_COUNTER: registration id at 16 (24 bytes)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (REMOVE_SUBSCRIPTION, REMOVE_COUNTER)
+    LAYOUT: ClassVar[RecordLayout] = _layout("remove command", *_CLIENT, ("registration_id", "q"))
     LENGTH: ClassVar[int] = 24
 
     client_id: int
     correlation_id: int
     registration_id: int
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _REMOVE.pack(self.client_id, self.correlation_id, self.registration_id)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 24 bytes."""
-        mv = _view(buffer)
-        _check("remove command", mv, offset, length, 24)
-        return cls(*_REMOVE.unpack_from(mv, offset))
-
 
 @dataclass(frozen=True, slots=True)
-class DestinationMessage:
-    """ADD/REMOVE_DESTINATION and ADD/REMOVE_RCV_DESTINATION: channel at 28."""
+class DestinationMessage(_Record):
+    """ADD/REMOVE_DESTINATION and ADD/REMOVE_RCV_DESTINATION: registration id 16, channel at 28."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (
         ADD_DESTINATION,
@@ -377,6 +360,7 @@ class DestinationMessage:
         ADD_RCV_DESTINATION,
         REMOVE_RCV_DESTINATION,
     )
+    LAYOUT: ClassVar[RecordLayout] = _layout("destination command", *_CLIENT, ("registration_id", "q"), VarField("channel"))
     CHANNEL_OFFSET: ClassVar[int] = 28
 
     client_id: int
@@ -384,31 +368,15 @@ class DestinationMessage:
     registration_id: int
     channel: str
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        channel = self.channel.encode()
-        return (
-            _DESTINATION.pack(
-                self.client_id, self.correlation_id, self.registration_id, len(channel)
-            )
-            + channel
-        )
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 28 + channel_length bytes."""
-        mv = _view(buffer)
-        _check("destination command", mv, offset, length, 28)
-        client_id, correlation_id, registration_id, n = _DESTINATION.unpack_from(mv, offset)
-        _check("destination command", mv, offset, length, 28 + _var_length("channel", n))
-        return cls(client_id, correlation_id, registration_id, _text(mv, offset + 28, n))
-
 
 @dataclass(frozen=True, slots=True)
-class DestinationByIdMessage:
+class DestinationByIdMessage(_Record):
     """REMOVE_DESTINATION_BY_ID (32 bytes)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (REMOVE_DESTINATION_BY_ID,)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "destination by id command", *_CLIENT, ("resource_registration_id", "q"), ("destination_registration_id", "q")
+    )
     LENGTH: ClassVar[int] = 32
 
     client_id: int
@@ -416,28 +384,13 @@ class DestinationByIdMessage:
     resource_registration_id: int
     destination_registration_id: int
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _DESTINATION_BY_ID.pack(
-            self.client_id,
-            self.correlation_id,
-            self.resource_registration_id,
-            self.destination_registration_id,
-        )
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 32 bytes."""
-        mv = _view(buffer)
-        _check("destination by id command", mv, offset, length, 32)
-        return cls(*_DESTINATION_BY_ID.unpack_from(mv, offset))
-
 
 @dataclass(frozen=True, slots=True)
-class CounterMessage:
+class CounterMessage(_Record):
     """ADD_COUNTER: type id at 16, key length 20, key 24, label at 24 + align(K, 4)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ADD_COUNTER,)
+    LAYOUT: ClassVar[RecordLayout] = _layout("counter command", *_CLIENT, ("type_id", "i"), *_KEY_LABEL)
 
     client_id: int
     correlation_id: int
@@ -445,27 +398,15 @@ class CounterMessage:
     key: bytes
     label: str
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _COUNTER.pack(
-            self.client_id, self.correlation_id, self.type_id
-        ) + _encode_key_label(self.key, self.label)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 28 + align(K, 4) + N bytes."""
-        mv = _view(buffer)
-        _check("counter command", mv, offset, length, 20)
-        client_id, correlation_id, type_id = _COUNTER.unpack_from(mv, offset)
-        key, label = _key_label("counter command", mv, offset, length, 20)
-        return cls(client_id, correlation_id, type_id, key, label)
-
 
 @dataclass(frozen=True, slots=True)
-class StaticCounterMessage:
+class StaticCounterMessage(_Record):
     """ADD_STATIC_COUNTER: registration id 16, type id 24, key length 28, key 32, label."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ADD_STATIC_COUNTER,)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "static counter command", *_CLIENT, ("registration_id", "q"), ("type_id", "i"), *_KEY_LABEL
+    )
 
     client_id: int
     correlation_id: int
@@ -474,50 +415,21 @@ class StaticCounterMessage:
     key: bytes
     label: str
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _STATIC_COUNTER.pack(
-            self.client_id, self.correlation_id, self.registration_id, self.type_id
-        ) + _encode_key_label(self.key, self.label)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 36 + align(K, 4) + N bytes."""
-        mv = _view(buffer)
-        _check("static counter command", mv, offset, length, 28)
-        client_id, correlation_id, registration_id, type_id = _STATIC_COUNTER.unpack_from(
-            mv, offset
-        )
-        key, label = _key_label("static counter command", mv, offset, length, 28)
-        return cls(client_id, correlation_id, registration_id, type_id, key, label)
-
 
 @dataclass(frozen=True, slots=True)
-class TerminateDriverMessage:
+class TerminateDriverMessage(_Record):
     """TERMINATE_DRIVER: token length at 16, token bytes at 20."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (TERMINATE_DRIVER,)
+    LAYOUT: ClassVar[RecordLayout] = _layout("terminate driver command", *_CLIENT, VarField("token", bytes))
 
     client_id: int
     correlation_id: int
     token: bytes = b""
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _TERMINATE.pack(self.client_id, self.correlation_id, len(self.token)) + self.token
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 20 + token_length bytes."""
-        mv = _view(buffer)
-        _check("terminate driver command", mv, offset, length, 20)
-        client_id, correlation_id, n = _TERMINATE.unpack_from(mv, offset)
-        _check("terminate driver command", mv, offset, length, 20 + _var_length("token", n))
-        return cls(client_id, correlation_id, bytes(mv[offset + 20 : offset + 20 + n]))
-
 
 @dataclass(frozen=True, slots=True)
-class RejectImageMessage:
+class RejectImageMessage(_Record):
     """REJECT_IMAGE: image correlation id 16, position 24, reason length 32, reason 36.
 
     The record must be at least 40 bytes (the C struct size) and at least 36 + R; encoding
@@ -525,7 +437,11 @@ class RejectImageMessage:
     """
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (REJECT_IMAGE,)
-    MIN_LENGTH: ClassVar[int] = _REJECT_IMAGE_MIN_LENGTH
+    MIN_LENGTH: ClassVar[int] = 40  # sizeof the C struct incl. one reason byte and padding
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "reject image command", *_CLIENT, ("image_correlation_id", "q"), ("position", "q"), VarField("reason"),
+        min_length=MIN_LENGTH,
+    )
 
     client_id: int
     correlation_id: int
@@ -534,52 +450,21 @@ class RejectImageMessage:
     reason: str
 
     def encode(self) -> bytes:
-        """Record payload."""
-        reason = self.reason.encode()
-        body = (
-            _REJECT_IMAGE.pack(
-                self.client_id,
-                self.correlation_id,
-                self.image_correlation_id,
-                self.position,
-                len(reason),
-            )
-            + reason
-            + b"\0"
-        )
-        return body.ljust(_REJECT_IMAGE_MIN_LENGTH, b"\0")
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs max(40, 36 + reason_length) bytes."""
-        mv = _view(buffer)
-        _check("reject image command", mv, offset, length, _REJECT_IMAGE_MIN_LENGTH)
-        client_id, correlation_id, image_id, position, n = _REJECT_IMAGE.unpack_from(mv, offset)
-        _check("reject image command", mv, offset, length, 36 + _var_length("reason", n))
-        return cls(client_id, correlation_id, image_id, position, _text(mv, offset + 36, n))
+        """Record payload: the layout, a NUL, padded to :data:`MIN_LENGTH`."""
+        return (_Record.encode(self) + b"\0").ljust(self.MIN_LENGTH, b"\0")
 
 
 @dataclass(frozen=True, slots=True)
-class GetNextAvailableSessionIdMessage:
+class GetNextAvailableSessionIdMessage(_Record):
     """GET_NEXT_AVAILABLE_SESSION_ID: stream id at 16 (20 bytes)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (GET_NEXT_AVAILABLE_SESSION_ID,)
+    LAYOUT: ClassVar[RecordLayout] = _layout("next session id command", *_CLIENT, ("stream_id", "i"))
     LENGTH: ClassVar[int] = 20
 
     client_id: int
     correlation_id: int
     stream_id: int
-
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _SESSION_ID_REQ.pack(self.client_id, self.correlation_id, self.stream_id)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 20 bytes."""
-        mv = _view(buffer)
-        _check("next session id command", mv, offset, length, 20)
-        return cls(*_SESSION_ID_REQ.unpack_from(mv, offset))
 
 
 # --------------------------------------------------------------------------------------
@@ -588,38 +473,29 @@ class GetNextAvailableSessionIdMessage:
 
 
 @dataclass(frozen=True, slots=True)
-class ErrorResponse:
+class ErrorResponse(_Record):
     """ON_ERROR: offending correlation id 0, error code 8, message length 12, message 16."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ON_ERROR,)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "error response", ("offending_command_correlation_id", "q"), ("error_code", "i"), VarField("error_message")
+    )
 
     offending_command_correlation_id: int
     error_code: int
     error_message: str
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        message = self.error_message.encode()
-        return (
-            _ERROR.pack(self.offending_command_correlation_id, self.error_code, len(message))
-            + message
-        )
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 16 + message_length bytes."""
-        mv = _view(buffer)
-        _check("error response", mv, offset, length, 16)
-        correlation_id, code, n = _ERROR.unpack_from(mv, offset)
-        _check("error response", mv, offset, length, 16 + _var_length("error message", n))
-        return cls(correlation_id, code, _text(mv, offset + 16, n))
-
 
 @dataclass(frozen=True, slots=True)
-class ImageBuffersReady:
+class ImageBuffersReady(_Record):
     """ON_AVAILABLE_IMAGE: log file name at 32, source identity at 32 + align(F, 4)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ON_AVAILABLE_IMAGE,)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "available image response", ("correlation_id", "q"), ("session_id", "i"), ("stream_id", "i"),
+        ("subscription_registration_id", "q"), ("subscriber_position_id", "i"),
+        VarField("log_file_name", aligned=True), VarField("source_identity"),
+    )
 
     correlation_id: int
     session_id: int
@@ -629,57 +505,17 @@ class ImageBuffersReady:
     log_file_name: str
     source_identity: str
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        log_file = self.log_file_name.encode()
-        source = self.source_identity.encode()
-        pad = _align4(len(log_file)) - len(log_file)
-        return b"".join(
-            (
-                _IMAGE_READY.pack(
-                    self.correlation_id,
-                    self.session_id,
-                    self.stream_id,
-                    self.subscription_registration_id,
-                    self.subscriber_position_id,
-                    len(log_file),
-                ),
-                log_file,
-                b"\0" * pad,
-                _I32.pack(len(source)),
-                source,
-            )
-        )
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 36 + align(F, 4) + S bytes."""
-        name = "available image response"
-        mv = _view(buffer)
-        _check(name, mv, offset, length, 36)
-        corr, session_id, stream_id, sub_reg_id, sub_pos_id, f = _IMAGE_READY.unpack_from(
-            mv, offset
-        )
-        source_at = 32 + _align4(_var_length("log file name", f))
-        _check(name, mv, offset, length, source_at + 4)
-        s = _var_length("source identity", _I32.unpack_from(mv, offset + source_at)[0])
-        _check(name, mv, offset, length, source_at + 4 + s)
-        return cls(
-            corr,
-            session_id,
-            stream_id,
-            sub_reg_id,
-            sub_pos_id,
-            _text(mv, offset + 32, f),
-            _text(mv, offset + source_at + 4, s),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class PublicationBuffersReady:
+class PublicationBuffersReady(_Record):
     """ON_PUBLICATION_READY / ON_EXCLUSIVE_PUBLICATION_READY: log file name at 36."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ON_PUBLICATION_READY, ON_EXCLUSIVE_PUBLICATION_READY)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "publication ready response", ("correlation_id", "q"), ("registration_id", "q"), ("session_id", "i"),
+        ("stream_id", "i"), ("position_limit_counter_id", "i"), ("channel_status_indicator_id", "i"),
+        VarField("log_file_name"),
+    )
 
     correlation_id: int
     registration_id: int
@@ -689,118 +525,50 @@ class PublicationBuffersReady:
     channel_status_indicator_id: int
     log_file_name: str
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        log_file = self.log_file_name.encode()
-        return (
-            _PUBLICATION_READY.pack(
-                self.correlation_id,
-                self.registration_id,
-                self.session_id,
-                self.stream_id,
-                self.position_limit_counter_id,
-                self.channel_status_indicator_id,
-                len(log_file),
-            )
-            + log_file
-        )
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 36 + log_file_length bytes."""
-        mv = _view(buffer)
-        _check("publication ready response", mv, offset, length, 36)
-        corr, reg_id, session_id, stream_id, limit_id, status_id, f = (
-            _PUBLICATION_READY.unpack_from(mv, offset)
-        )
-        _check(
-            "publication ready response",
-            mv,
-            offset,
-            length,
-            36 + _var_length("log file name", f),
-        )
-        return cls(
-            corr, reg_id, session_id, stream_id, limit_id, status_id, _text(mv, offset + 36, f)
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class OperationSucceeded:
+class OperationSucceeded(_Record):
     """ON_OPERATION_SUCCESS (8 bytes)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ON_OPERATION_SUCCESS,)
+    LAYOUT: ClassVar[RecordLayout] = _layout("operation success response", ("correlation_id", "q"))
     LENGTH: ClassVar[int] = 8
 
     correlation_id: int
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _LONG.pack(self.correlation_id)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 8 bytes."""
-        mv = _view(buffer)
-        _check("operation success response", mv, offset, length, 8)
-        return cls(_LONG.unpack_from(mv, offset)[0])
-
 
 @dataclass(frozen=True, slots=True)
-class ImageMessage:
+class ImageMessage(_Record):
     """ON_UNAVAILABLE_IMAGE: stream id 16, channel length 20, channel 24."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ON_UNAVAILABLE_IMAGE,)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "unavailable image response", ("correlation_id", "q"), ("subscription_registration_id", "q"),
+        ("stream_id", "i"), VarField("channel"),
+    )
 
     correlation_id: int
     subscription_registration_id: int
     stream_id: int
     channel: str
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        channel = self.channel.encode()
-        return (
-            _IMAGE_MESSAGE.pack(
-                self.correlation_id, self.subscription_registration_id, self.stream_id, len(channel)
-            )
-            + channel
-        )
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 24 + channel_length bytes."""
-        mv = _view(buffer)
-        _check("unavailable image response", mv, offset, length, 24)
-        corr, sub_reg_id, stream_id, n = _IMAGE_MESSAGE.unpack_from(mv, offset)
-        _check("unavailable image response", mv, offset, length, 24 + _var_length("channel", n))
-        return cls(corr, sub_reg_id, stream_id, _text(mv, offset + 24, n))
-
 
 @dataclass(frozen=True, slots=True)
-class SubscriptionReady:
+class SubscriptionReady(_Record):
     """ON_SUBSCRIPTION_READY (12 bytes)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ON_SUBSCRIPTION_READY,)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "subscription ready response", ("correlation_id", "q"), ("channel_status_indicator_id", "i")
+    )
     LENGTH: ClassVar[int] = 12
 
     correlation_id: int
     channel_status_indicator_id: int
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _LONG_INT.pack(self.correlation_id, self.channel_status_indicator_id)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 12 bytes."""
-        mv = _view(buffer)
-        _check("subscription ready response", mv, offset, length, 12)
-        return cls(*_LONG_INT.unpack_from(mv, offset))
-
 
 @dataclass(frozen=True, slots=True)
-class CounterUpdate:
+class CounterUpdate(_Record):
     """ON_COUNTER_READY / ON_UNAVAILABLE_COUNTER / ON_STATIC_COUNTER (12 bytes)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (
@@ -808,46 +576,26 @@ class CounterUpdate:
         ON_UNAVAILABLE_COUNTER,
         ON_STATIC_COUNTER,
     )
+    LAYOUT: ClassVar[RecordLayout] = _layout("counter update response", ("correlation_id", "q"), ("counter_id", "i"))
     LENGTH: ClassVar[int] = 12
 
     correlation_id: int
     counter_id: int
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _LONG_INT.pack(self.correlation_id, self.counter_id)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 12 bytes."""
-        mv = _view(buffer)
-        _check("counter update response", mv, offset, length, 12)
-        return cls(*_LONG_INT.unpack_from(mv, offset))
-
 
 @dataclass(frozen=True, slots=True)
-class ClientTimeout:
+class ClientTimeout(_Record):
     """ON_CLIENT_TIMEOUT (8 bytes)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ON_CLIENT_TIMEOUT,)
+    LAYOUT: ClassVar[RecordLayout] = _layout("client timeout response", ("client_id", "q"))
     LENGTH: ClassVar[int] = 8
 
     client_id: int
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _LONG.pack(self.client_id)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 8 bytes."""
-        mv = _view(buffer)
-        _check("client timeout response", mv, offset, length, 8)
-        return cls(_LONG.unpack_from(mv, offset)[0])
-
 
 @dataclass(frozen=True, slots=True)
-class PublicationErrorFrame:
+class PublicationErrorFrame(_Record):
     """ON_PUBLICATION_ERROR: fixed 68 bytes then the error message.
 
     ``source_address`` is the 16-byte address field (IPv4 in the first 4 bytes; shorter values
@@ -856,6 +604,12 @@ class PublicationErrorFrame:
     """
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ON_PUBLICATION_ERROR,)
+    LAYOUT: ClassVar[RecordLayout] = _layout(
+        "publication error response", ("registration_id", "q"), ("destination_registration_id", "q"),
+        ("session_id", "i"), ("stream_id", "i"), ("receiver_id", "q"), ("group_tag", "q"),
+        ("address_type", "h"), ("source_port", "H"), ("source_address", "16s"), ("error_code", "i"),
+        VarField("error_message"),
+    )
     MESSAGE_OFFSET: ClassVar[int] = 68
 
     registration_id: int
@@ -876,82 +630,17 @@ class PublicationErrorFrame:
             raise ValueError(f"source_address longer than 16 bytes: {len(address)}")
         object.__setattr__(self, "source_address", address.ljust(16, b"\0"))
 
-    def encode(self) -> bytes:
-        """Record payload."""
-        message = self.error_message.encode()
-        return (
-            _PUBLICATION_ERROR.pack(
-                self.registration_id,
-                self.destination_registration_id,
-                self.session_id,
-                self.stream_id,
-                self.receiver_id,
-                self.group_tag,
-                self.address_type,
-                self.source_port,
-                self.source_address,
-                self.error_code,
-                len(message),
-            )
-            + message
-        )
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 68 + message_length bytes."""
-        mv = _view(buffer)
-        _check("publication error response", mv, offset, length, 68)
-        (
-            reg_id,
-            dest_id,
-            session_id,
-            stream_id,
-            receiver_id,
-            group_tag,
-            address_type,
-            port,
-            address,
-            code,
-            n,
-        ) = _PUBLICATION_ERROR.unpack_from(mv, offset)
-        _check(
-            "publication error response", mv, offset, length, 68 + _var_length("error message", n)
-        )
-        return cls(
-            reg_id,
-            dest_id,
-            session_id,
-            stream_id,
-            receiver_id,
-            group_tag,
-            address_type,
-            port,
-            address,
-            code,
-            _text(mv, offset + 68, n),
-        )
-
 
 @dataclass(frozen=True, slots=True)
-class NextAvailableSessionId:
+class NextAvailableSessionId(_Record):
     """ON_NEXT_AVAILABLE_SESSION_ID (12 bytes)."""
 
     TYPE_IDS: ClassVar[tuple[int, ...]] = (ON_NEXT_AVAILABLE_SESSION_ID,)
+    LAYOUT: ClassVar[RecordLayout] = _layout("next session id response", ("correlation_id", "q"), ("next_session_id", "i"))
     LENGTH: ClassVar[int] = 12
 
     correlation_id: int
     next_session_id: int
-
-    def encode(self) -> bytes:
-        """Record payload."""
-        return _LONG_INT.pack(self.correlation_id, self.next_session_id)
-
-    @classmethod
-    def decode(cls, buffer: Any, offset: int, length: int) -> Self:
-        """Decode; needs 12 bytes."""
-        mv = _view(buffer)
-        _check("next session id response", mv, offset, length, 12)
-        return cls(*_LONG_INT.unpack_from(mv, offset))
 
 
 COMMAND_TYPES: tuple[type[Any], ...] = (
