@@ -31,6 +31,10 @@ class NetworkConductorCommands(Protocol):
 
     def on_publication_error(self, *args: Any) -> None: ...
 
+    def on_response_setup(self, response_correlation_id: int, response_session_id: int) -> None: ...
+
+    def on_response_connected(self, response_correlation_id: int) -> None: ...
+
 
 class SenderProxy:
     """Conductor -> sender."""
@@ -90,6 +94,9 @@ class ReceiverProxy:
     def remove_subscription(self, endpoint: Any, stream_id: int, session_id: int | None) -> None:
         self._queue.offer(self._receiver.on_remove_subscription, endpoint, stream_id, session_id)
 
+    def request_setup(self, endpoint: Any, stream_id: int, session_id: int) -> None:
+        self._queue.offer(self._receiver.on_request_setup, endpoint, stream_id, session_id)
+
     def add_image(self, image: Any) -> None:
         self._queue.offer(self._receiver.on_add_image, image)
 
@@ -145,6 +152,14 @@ class DriverConductorProxy:
     def on_publication_error(self, *args: Any) -> None:
         """An ERR frame from a receiver of a publication: the clients are told."""
         self._queue.offer(self._network.on_publication_error, *args)
+
+    def on_response_setup(self, response_correlation_id: int, response_session_id: int) -> None:
+        """An RSP_SETUP reached a request publication: narrow its response subscription."""
+        self._queue.offer(self._network.on_response_setup, response_correlation_id, response_session_id)
+
+    def on_response_connected(self, response_correlation_id: int) -> None:
+        """A response publication has its first live receiver: its image stops the RSP_SETUPs."""
+        self._queue.offer(self._network.on_response_connected, response_correlation_id)
 
 
 __all__ = ["DriverConductorProxy", "ReceiverProxy", "SenderProxy"]

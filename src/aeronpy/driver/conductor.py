@@ -32,6 +32,7 @@ from aeronpy.driver.ipc_publication import (
 )
 from aeronpy.driver.network_agents import Receiver, Sender
 from aeronpy.driver.network_conductor import NetworkConductor
+from aeronpy.driver import response_channels as rsp
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.errors import (
     InvalidChannelError,
@@ -57,10 +58,12 @@ class SubscriptionLink:
     is_tether: bool
     is_rejoin: bool
     is_sparse: bool
+    is_response: bool = False
+    """``control-mode=response``: matches nothing until a response publication names it."""
 
     def matches(self, publication: IpcPublication) -> bool:
-        return self.stream_id == publication.stream_id and (
-            self.session_id is None or self.session_id == publication.session_id
+        return self.stream_id == publication.stream_id and rsp.matches_session(
+            self.session_id, self.is_response, publication.session_id
         )
 
 
@@ -261,6 +264,7 @@ class DriverConductor(AgentBase):
         if publication is None:
             self._check_session_clash(msg.stream_id, params.session_id)
             publication = self._create_ipc_publication(msg, params, is_exclusive)
+            self._narrow_ipc_response_subscription(publication)
         publication.incref()
         client.publication_links.append((msg.correlation_id, publication))
         self.client_proxy.on_publication_ready(
@@ -288,6 +292,19 @@ class DriverConductor(AgentBase):
             self._check_matches_existing(pub, msg, params)
             return pub
         return None
+
+    def _narrow_ipc_response_subscription(self, publication: IpcPublication) -> None:
+        """IPC response channels: a new publication answering a request publication (its
+        ``response-correlation-id``) narrows the request's response subscription to its session."""
+        registration_id = rsp.ipc_response_subscription(
+            publication.params.response_correlation_id,
+            [rsp.IpcPublicationView(p.registration_id, p.params.response_correlation_id) for p in self.ipc_publications],
+            (link.registration_id for link in self.ipc_subscriptions),
+        )
+        for link in self.ipc_subscriptions:
+            if link.registration_id == registration_id:
+                link.session_id = publication.session_id
+                break
 
     def _check_matches_existing(self, pub: IpcPublication, msg: cp.PublicationMessage, params: Any) -> None:
         uri = ChannelUri.parse(msg.channel)
@@ -480,6 +497,7 @@ class DriverConductor(AgentBase):
             is_tether=params.tether,
             is_rejoin=params.rejoin,
             is_sparse=params.sparse,
+            is_response=params.is_response,
         )
         self.ipc_subscriptions.append(link)
         self.client_proxy.on_subscription_ready(msg.correlation_id, -1)

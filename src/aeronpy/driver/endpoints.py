@@ -39,6 +39,7 @@ _SM_TAG = frames.INT64_LAYOUT
 _NAK = frames.NAK_LAYOUT
 _RTTM = frames.RTTM_LAYOUT
 _ERR = frames.ERR_LAYOUT
+_RSP_SETUP = frames.RSP_SETUP_LAYOUT
 _ERR_HAS_GROUP_TAG_FLAG = frames.ERR_HAS_GROUP_TAG_FLAG
 _ERR_MAX_TEXT_LENGTH = frames.ERR_MAX_TEXT_LENGTH
 _SEND_SETUP_SM = frames.SM_LAYOUT
@@ -222,6 +223,18 @@ class SendChannelEndpoint(_Endpoint):
         go through the tracker, which needs the time): use :meth:`send_frames` then."""
         return self._kernel
 
+    def frame_sender_to(self, address: Any) -> Callable[[Any, int, int, int, int, int], tuple[int, int, int]]:
+        """:meth:`frame_sender` for one ``address`` (a response publication's receiver): the C
+        data path where the transport offers it, else the Python twin sending there."""
+        send_target = getattr(self.transport, "send_target", None)
+        target = send_target(address) if send_target is not None else None
+        if target is not None:
+            return partial(send_frames, target[0], target[1])
+        return partial(send_frames_py, partial(self._send_to, address))
+
+    def _send_to(self, address: Any, data: Any) -> int:
+        return int(self.transport.send(data, address))
+
     def add_publication(self, publication: Any) -> None:
         self.publications[(publication.session_id, publication.stream_id)] = publication
 
@@ -242,7 +255,7 @@ class SendChannelEndpoint(_Endpoint):
             if self.tracker is not None:
                 self.tracker.on_status_message(receiver_id, address, now_ns)
             if pub is not None:
-                pub.on_status_message(flags, term_id, term_offset, window, receiver_id, group_tag, now_ns, self.is_unicast)
+                pub.on_status_message(flags, term_id, term_offset, window, receiver_id, group_tag, now_ns, self.is_unicast, address)
         elif frame_type == dh.HDR_TYPE_NAK:
             (_, _, _, _, session_id, stream_id, term_id, term_offset, nak_length) = _NAK.unpack_from(datagram, 0)
             pub = self.publications.get((session_id, stream_id))
@@ -259,6 +272,11 @@ class SendChannelEndpoint(_Endpoint):
                 pub.on_rttm(flags, echo, receiver_id, address, now_ns)
         elif frame_type == dh.HDR_TYPE_ERR:
             self._on_error_frame(datagram, length, address, now_ns)
+        elif frame_type == dh.HDR_TYPE_RSP_SETUP:
+            (_, _, _, _, session_id, stream_id, response_session_id) = _RSP_SETUP.unpack_from(datagram, 0)
+            pub = self.publications.get((session_id, stream_id))
+            if pub is not None:
+                pub.on_response_setup(response_session_id)
 
     def _on_error_frame(self, datagram: memoryview, length: int, address: Any, now_ns: int) -> None:
         if length < _ERR.size:
@@ -345,6 +363,7 @@ class ReceiveChannelEndpoint(_Endpoint):
         self.streams: dict[int, StreamInterest] = {}
         self.on_setup_callback = on_setup
         self._send_setup_sm = bytearray(_SEND_SETUP_SM.size)
+        self._rsp_setup = bytearray(_RSP_SETUP.size)
         self.destinations: list[ReceiveDestination] = []  # receiver thread
         self.conductor_destinations: list[ReceiveDestination] = []  # MDS destinations, conductor's copy
         self._current: ReceiveDestination | None = None
@@ -426,6 +445,21 @@ class ReceiveChannelEndpoint(_Endpoint):
             destination.transport.send(self._send_setup_sm, destination.control_address)
         except OSError:
             pass
+
+    def elicit_setup(self, stream_id: int, session_id: int) -> None:
+        """Ask for a SETUP of ``(stream_id, session_id)``: a SEND_SETUP SM to each explicit
+        control address (a response subscription re-asking its responder)."""
+        for destination in self.destinations:
+            if destination.has_explicit_control:
+                self._send_control_setup(destination, stream_id, session_id)
+
+    def send_rsp_setup(self, session_id: int, stream_id: int, response_session_id: int, address: Any) -> int:
+        """RSP_SETUP to ``address`` (a request publication): the response publication's session."""
+        _RSP_SETUP.pack_into(
+            self._rsp_setup, 0, frames.RSP_SETUP_HEADER_LENGTH, 0, 0, dh.HDR_TYPE_RSP_SETUP,
+            session_id, stream_id, response_session_id,
+        )
+        return self.send_to(self._rsp_setup, address)
 
     def send_control_setups(self, now_ns: int) -> int:
         """MDC subscriber: SEND_SETUP SM (session 0, stream 0) to each explicit control address

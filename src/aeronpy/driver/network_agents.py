@@ -274,6 +274,10 @@ class Receiver(_NetworkAgent):
     def on_remove_subscription(self, endpoint: Any, stream_id: int, session_id: int | None) -> None:
         endpoint.remove_interest(stream_id, session_id)
 
+    def on_request_setup(self, endpoint: Any, stream_id: int, session_id: int) -> None:
+        """A response subscription asks its responder for a SETUP again (explicit control)."""
+        endpoint.elicit_setup(stream_id, session_id)
+
     def on_add_image(self, image: Any) -> None:
         self.images.append(image)
         image.endpoint.add_image(image)

@@ -32,6 +32,7 @@ from aeronpy.driver.media.udp_channel import UdpChannel
 from aeronpy.driver.network_agents import CommandQueue, Receiver, Sender
 from aeronpy.driver.network_publication import NetworkPublication, NetworkPublicationState
 from aeronpy.driver.publication_image import ImageState, PublicationImage
+from aeronpy.driver import response_channels as rsp
 from aeronpy.driver.retransmit_handler import RetransmitHandler
 from aeronpy.errors import InvalidChannelError, NotSupportedError
 from aeronpy.logbuffer import descriptor
@@ -59,14 +60,19 @@ class NetworkSubscriptionLink:
     is_spy: bool = False
     spy_canonical_form: str = ""
     spy_channel_tag: int | None = None
+    is_response: bool = False
+    """``control-mode=response``: matches no session until an RSP_SETUP narrows it."""
 
-    def matches_image(self, image: PublicationImage) -> bool:
+    def matches_session(self, endpoint: ReceiveChannelEndpoint, stream_id: int, session_id: int) -> bool:
         return (
             not self.is_spy
-            and image.endpoint is self.endpoint
-            and image.stream_id == self.stream_id
-            and (self.session_id is None or self.session_id == image.session_id)
+            and self.endpoint is endpoint
+            and self.stream_id == stream_id
+            and rsp.matches_session(self.session_id, self.is_response, session_id)
         )
+
+    def matches_image(self, image: PublicationImage) -> bool:
+        return self.matches_session(image.endpoint, image.stream_id, image.session_id)
 
     def matches_publication(self, publication: NetworkPublication) -> bool:
         return (
@@ -243,8 +249,9 @@ class NetworkConductor:
     # ------------------------------------------------------------------ publications
     def add_publication(self, msg: cp.PublicationMessage, uri: ChannelUri, params: Any, is_exclusive: bool) -> NetworkPublication:
         udp = self._parse(uri)
-        if udp.is_response_control_mode:
-            raise NotSupportedError(f"response channels are not supported yet by the aeronpy driver: {msg.channel}")
+        rsp.check_response_subscription(
+            udp.is_response_control_mode, params.response_correlation_id, (s.registration_id for s in self.subscriptions)
+        )
         endpoint = self._get_or_create_send_endpoint(udp, msg.channel, msg.correlation_id)
         if not is_exclusive:
             for pub in self.publications:
@@ -252,16 +259,22 @@ class NetworkConductor:
                     pub.endpoint is endpoint and pub.stream_id == msg.stream_id and not pub.is_exclusive
                     and pub.state is NetworkPublicationState.ACTIVE and not descriptor.is_publication_revoked(pub.metadata)
                     and (params.session_id is None or params.session_id == pub.session_id)
+                    and pub.response_correlation_id == params.response_correlation_id
                 ):
                     if params.has_mtu_length and params.mtu_length != pub.mtu_length:
                         raise InvalidChannelError(f"existing publication has different mtu length: existing={pub.mtu_length} requested={params.mtu_length}")
                     if params.has_term_length and params.term_length != pub.term_length:
                         raise InvalidChannelError(f"existing publication has different term length: existing={pub.term_length} requested={params.term_length}")
+                    image = rsp.find_response_image(self.images, udp.is_response_control_mode, params.response_correlation_id)
                     pub.incref()
+                    if image is not None:
+                        image.link_response_publication(pub.session_id)
                     return pub
-        if endpoint.refcnt == 0 and not endpoint.publications and endpoint not in [p.endpoint for p in self.publications]:
-            pass
         try:
+            image = rsp.find_response_image(self.images, udp.is_response_control_mode, params.response_correlation_id)
+            params.term_length = rsp.response_term_length(
+                udp.is_response_control_mode, params.response_correlation_id, params.term_length
+            )
             publication = self._create_publication(msg, udp, endpoint, params, is_exclusive)
         except BaseException:
             if endpoint.refcnt == 0 and not any(p.endpoint is endpoint for p in self.publications):
@@ -270,6 +283,8 @@ class NetworkConductor:
             raise
         endpoint.refcnt += 1
         publication.incref()
+        if image is not None:
+            image.link_response_publication(publication.session_id)
         return publication
 
     def _session_id_for(self, endpoint: SendChannelEndpoint, stream_id: int, requested: int | None) -> int:
@@ -352,6 +367,9 @@ class NetworkConductor:
             spies_simulate_connection=params.spies_simulate_connection, params=params, start_position=start, now_ns=now_ns,
         )
         publication.on_publication_error = self.conductor_proxy.on_publication_error
+        publication.on_response_setup_frame = self.conductor_proxy.on_response_setup
+        if publication.is_response:
+            publication.on_response_connected = self.conductor_proxy.on_response_connected
         self.publications.append(publication)
         self.sender_proxy.add_publication(publication)
         for link in self.subscriptions:
@@ -362,6 +380,8 @@ class NetworkConductor:
         return publication
 
     def _free_publication(self, publication: NetworkPublication) -> None:
+        if publication.is_response:  # a response publication gone unconnected: stop announcing it
+            self.on_response_connected(publication.response_correlation_id, publication.session_id)
         for spy in publication.spies:
             if spy.state is not TetherState.CLOSED:
                 spy.counter.close()
@@ -394,19 +414,38 @@ class NetworkConductor:
                     self._link_spy(link, publication)
             return -1
         udp = self._parse(uri)
-        if udp.is_response_control_mode:
-            raise NotSupportedError(f"response channels are not supported yet by the aeronpy driver: {msg.channel}")
+        is_response = udp.is_response_control_mode
+        self._check_response_mode_clash(udp, msg, params.session_id, is_response)
         endpoint = self._get_or_create_receive_endpoint(udp, msg.channel, msg.correlation_id)
         endpoint.refcnt += 1
-        link = NetworkSubscriptionLink(msg.correlation_id, msg.client_id, msg.stream_id, msg.channel, params.session_id, endpoint, params)
+        link = NetworkSubscriptionLink(
+            msg.correlation_id, msg.client_id, msg.stream_id, msg.channel, params.session_id, endpoint, params,
+            is_response=is_response,
+        )
         self.subscriptions.append(link)
-        self.receiver_proxy.add_subscription(endpoint, msg.stream_id, params.session_id)
+        if not link.is_response or link.session_id is not None:  # a waiting response one asks for nothing yet
+            self.receiver_proxy.add_subscription(endpoint, msg.stream_id, params.session_id)
         assert endpoint.status is not None
         self.resources.client_proxy.on_subscription_ready(msg.correlation_id, endpoint.status.id)
         for image in self.images:
             if link.matches_image(image) and image.state is ImageState.ACTIVE:
                 self._link_image(link, image, image.current_join_position())
         return int(endpoint.status.id)
+
+    def _check_response_mode_clash(self, udp: UdpChannel, msg: cp.SubscriptionMessage, session_id: int | None, is_response: bool) -> None:
+        """Subscriptions of one endpoint, stream and session must agree on response mode."""
+        endpoint = self.receive_endpoints.get(self._canonical(udp))
+        if endpoint is None:
+            return
+        for link in self.subscriptions:
+            if (
+                not link.is_spy and link.endpoint is endpoint and link.stream_id == msg.stream_id
+                and link.session_id == session_id and link.is_response != is_response
+            ):
+                raise InvalidChannelError(
+                    f"option conflicts with existing subscription: isResponse={'true' if is_response else 'false'} "
+                    f"existingChannel={link.channel} channel={msg.channel}"
+                )
 
     def remove_subscription(self, registration_id: int, client_id: int) -> bool:
         """Remove every link of ``registration_id`` (an MDS subscription's spy destinations too)."""
@@ -437,7 +476,8 @@ class NetworkConductor:
                 sub.counter.close()
         endpoint = link.endpoint
         assert endpoint is not None
-        self.receiver_proxy.remove_subscription(endpoint, link.stream_id, link.session_id)
+        if not link.is_response or link.session_id is not None:  # a waiting response one has no interest
+            self.receiver_proxy.remove_subscription(endpoint, link.stream_id, link.session_id)
         self._release_receive_endpoint(endpoint)
 
     def _get_or_create_receive_endpoint(self, udp: UdpChannel, channel: str, registration_id: int) -> ReceiveChannelEndpoint:
@@ -717,10 +757,7 @@ class NetworkConductor:
         active_term_id: int, term_offset: int, term_length: int, mtu: int, flags: int,
         control_address: Any, source_address: Any,
     ) -> None:
-        links = [
-            s for s in self.subscriptions
-            if not s.is_spy and s.endpoint is endpoint and s.stream_id == stream_id and (s.session_id is None or s.session_id == session_id)
-        ]
+        links = [s for s in self.subscriptions if s.matches_session(endpoint, stream_id, session_id)]
         if not links:
             self.receiver_proxy.clear_init_in_progress(endpoint, stream_id, session_id)
             return
@@ -755,7 +792,7 @@ class NetworkConductor:
             log_buffers.metadata, correlation_id=correlation_id, initial_term_id=initial_term_id,
             mtu_length=mtu, term_length=term_length, page_size=ctx.file_page_size, session_id=session_id,
             stream_id=stream_id, receiver_window_length=window, entity_tag=0, response_correlation_id=0,
-            group=treat_as_multicast, rejoin=params.rejoin, reliable=params.reliable, sparse=params.sparse,
+            is_response=bool(getattr(params, "is_response", False)), group=treat_as_multicast, rejoin=params.rejoin, reliable=params.reliable, sparse=params.sparse,
             tether=params.tether, log_type=descriptor.LOG_TYPE_IMAGE, max_resend=0,
         )
         descriptor.initialize_tail_counters(log_buffers.metadata, initial_term_id, active_term_id, term_offset)
@@ -787,6 +824,7 @@ class NetworkConductor:
                 params.untethered_window_limit_timeout_ns, params.untethered_linger_timeout_ns,
                 params.untethered_resting_timeout_ns,
             ),
+            send_response_setup=bool(flags & rsp.SEND_RESPONSE_SETUP_FLAG),
         )
         self.images.append(image)
         for link in links:
@@ -845,6 +883,31 @@ class NetworkConductor:
         self.receiver_proxy.remove_image(image)
         if rejoin:
             self.receiver_proxy.remove_cool_down(endpoint, image.stream_id, image.session_id)
+
+    # ------------------------------------------------------------------ response channels
+    def on_response_setup(self, response_correlation_id: int, response_session_id: int) -> None:
+        """An RSP_SETUP reached a request publication (sender thread, via the proxy): the
+        response subscription it names takes the announced session, or asks for a SETUP again."""
+        link = next(
+            (s for s in self.subscriptions if s.registration_id == response_correlation_id and not s.is_spy), None
+        )
+        if link is None or link.endpoint is None:
+            return
+        if rsp.on_response_setup(link.session_id) is rsp.ResponseSetupAction.ELICIT_SETUP:
+            assert link.session_id is not None
+            self.receiver_proxy.request_setup(link.endpoint, link.stream_id, link.session_id)
+            return
+        link.session_id = response_session_id
+        link.is_response = False
+        self.receiver_proxy.add_subscription(link.endpoint, link.stream_id, response_session_id)
+
+    def on_response_connected(self, response_correlation_id: int, session_id: int | None = None) -> None:
+        """A response publication has a live receiver (or is gone): its image, if still
+        announcing it (``session_id``, any when ``None``), stops the RSP_SETUPs."""
+        for image in self.images:
+            if image.correlation_id == response_correlation_id and image.response_setup.requested:
+                if session_id is None or image.response_setup.response_session_id == session_id:
+                    image.response_setup.unlink()
 
     def on_image_released(self, image: PublicationImage) -> None:
         """The receiver let go of ``image`` for good: free it and tell the receiver the session

@@ -15,6 +15,7 @@ from aeronpy.driver.counter_access import acquire_getter, plain_getter, release_
 from aeronpy.driver.lifecycle import LifecycleState, change_state
 from aeronpy.driver.media.udp_transport import SEND_FRAMES_MAX_DATAGRAMS
 from aeronpy.driver.flow_control import FlowControl
+from aeronpy.driver.response_channels import NULL_VALUE, setup_flags
 from aeronpy.driver.retransmit_handler import RetransmitHandler
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.driver.tether import SubscriberPosition, UntetheredTimeouts, check_untethered
@@ -35,6 +36,11 @@ PAD_TYPE = dh.HDR_TYPE_PAD
 
 NetworkPublicationState = LifecycleState
 """The shared lifecycle (:mod:`aeronpy.driver.lifecycle`), by this module's name for it."""
+
+
+def _send_no_frames(*_args: Any) -> tuple[int, int, int]:
+    """A response publication's data path before it knows where its receiver is: nothing goes."""
+    return 0, 0, 0
 
 
 def scan_for_availability(term: Any, offset: int, max_length: int, term_length: int) -> tuple[int, int]:
@@ -163,6 +169,19 @@ class NetworkPublication:
         )
         # sender thread -> conductor: called with the ON_PUBLICATION_ERROR fields (set by the conductor)
         self.on_publication_error: Callable[..., None] | None = None
+        # response channels (driver-behaviour.md §11): a response publication sends only to the
+        # address its receiver's SEND_SETUP came from; a request publication flags its SETUPs
+        self.is_response = bool(getattr(params, "is_response", False))
+        self.response_correlation_id = int(getattr(params, "response_correlation_id", NULL_VALUE))
+        self.response_address: Any = None
+        self._setup_flags = setup_flags(self.is_response, self.response_correlation_id, is_group)
+        if self.is_response:  # no data path until its receiver's address is known
+            self._kernel = _send_no_frames
+        # sender thread -> conductor (set by the conductor): an RSP_SETUP arrived for this
+        # request publication ``(response_correlation_id, response_session_id)``; the first
+        # live receiver of a publication ``(response_correlation_id)``
+        self.on_response_setup_frame: Callable[[int, int], None] | None = None
+        self.on_response_connected: Callable[[int], None] | None = None
 
     # ------------------------------------------------------------------ sender
     def send(self, now_ns: int) -> int:
@@ -197,15 +216,14 @@ class NetworkPublication:
         if now_ns <= self.time_of_last_setup_ns + SETUP_RESEND_INTERVAL_NS:
             return
         term_id = descriptor.compute_term_id_from_position(snd_pos, self.bits, self.initial_term_id)
-        flags = 0x40 if self.is_group else 0
         SETUP_STRUCT.pack_into(
-            self._setup, 0, 40, 0, flags, dh.HDR_TYPE_SETUP, snd_pos & self.term_mask,
+            self._setup, 0, 40, 0, self._setup_flags, dh.HDR_TYPE_SETUP, snd_pos & self.term_mask,
             self.session_id, self.stream_id, self.initial_term_id, term_id, self.term_length,
             self.mtu_length, self.ttl,
         )
         if self.should_send_setup:
             self.snd_lmt.set(self.flow_control.on_setup(now_ns, self.snd_lmt.get_plain(), self.bits, snd_pos))
-        self.endpoint.send(self._setup, now_ns)
+        self._send_datagram(self._setup, now_ns)
         self.time_of_last_setup_ns = now_ns
         if self.has_receivers:
             self.should_send_setup = False
@@ -223,7 +241,7 @@ class NetworkPublication:
             self._heartbeat, 0, 0, 0, flags, dh.HDR_TYPE_DATA, snd_pos & self.term_mask,
             self.session_id, self.stream_id, term_id, 0,
         )
-        sent = self.endpoint.send(self._heartbeat, now_ns)
+        sent = self._send_datagram(self._heartbeat, now_ns)
         if self._heartbeats_sent is not None:
             self._heartbeats_sent.increment()
         self.time_of_last_data_or_heartbeat_ns = now_ns
@@ -264,6 +282,33 @@ class NetworkPublication:
                 self._bytes_sent.get_and_add(bytes_sent)
         return int(bytes_sent)
 
+    def _send_datagram(self, data: Any, now_ns: int) -> int:
+        """One control datagram (SETUP, heartbeat): to the endpoint's destination(s), or, for a
+        response publication, to its learnt address (nothing before it has one)."""
+        if not self.is_response:
+            return int(self.endpoint.send(data, now_ns))
+        address = self.response_address
+        if address is None:
+            return 0
+        return int(self.endpoint.send(data, now_ns, address))
+
+    def learn_response_address(self, address: Any) -> None:
+        """Sender thread, a SEND_SETUP SM of a response publication: its receiver is at
+        ``address`` (as seen through any NAT); data, SETUPs and heartbeats go there from now."""
+        if address is None or address == self.response_address:
+            return
+        self.response_address = address
+        frame_sender_to = getattr(self.endpoint, "frame_sender_to", None)
+        if frame_sender_to is not None:
+            self._kernel = frame_sender_to(address)
+
+    def on_response_setup(self, response_session_id: int) -> None:
+        """Sender thread: an RSP_SETUP for this (request) publication: the conductor narrows
+        the response subscription it names to ``response_session_id``."""
+        callback = self.on_response_setup_frame
+        if callback is not None and self.response_correlation_id != NULL_VALUE:
+            callback(self.response_correlation_id, response_session_id)
+
     def resend(self, term_id: int, term_offset: int, length: int, now_ns: int) -> None:
         """Retransmit ``length`` bytes from ``(term_id, term_offset)`` in MTU-sized datagrams
         (the retransmit handler's callback, at ``now_ns``)."""
@@ -277,9 +322,15 @@ class NetworkPublication:
         remaining = length
         total = 0
         while remaining > 0:
-            sent, advance, short_send = self.endpoint.send_frames(
-                term, offset, remaining, self.mtu_length, SEND_FRAMES_MAX_DATAGRAMS, now_ns
-            )
+            if self.is_response:  # its own data path, to the learnt address
+                assert self._kernel is not None
+                sent, advance, short_send = self._kernel(
+                    term, offset, remaining, self.mtu_length, SEND_FRAMES_MAX_DATAGRAMS, PAD_TYPE
+                )
+            else:
+                sent, advance, short_send = self.endpoint.send_frames(
+                    term, offset, remaining, self.mtu_length, SEND_FRAMES_MAX_DATAGRAMS, now_ns
+                )
             total += sent
             offset += advance
             remaining -= advance
@@ -298,14 +349,17 @@ class NetworkPublication:
     # ------------------------------------------------------------------ control frames (sender thread)
     def on_status_message(
         self, flags: int, term_id: int, term_offset: int, window: int, receiver_id: int,
-        group_tag: int | None, now_ns: int, is_unicast: bool,
+        group_tag: int | None, now_ns: int, is_unicast: bool, address: Any = None,
     ) -> None:
-        """A status message the endpoint has already checked for validity (term offset, window)."""
+        """A status message the endpoint has already checked for validity (term offset, window);
+        ``address``: where it came from (a response publication learns its destination so)."""
         if self._sm_count is not None:
             self._sm_count.increment()
         if flags & 0x80:  # SEND_SETUP
             self.should_send_setup = True
             self.flow_control.on_trigger_send_setup(receiver_id, group_tag, now_ns)
+            if self.is_response and not self.is_end_of_stream:
+                self.learn_response_address(address)
             return
         snd_pos = self.snd_pos.get_plain()
         sm_position = descriptor.compute_position(term_id, term_offset, self.bits, self.initial_term_id)
@@ -320,6 +374,8 @@ class NetworkPublication:
             if is_unicast:
                 self.has_received_unicast_eos = True
         else:
+            if not self.receivers_last_sm_ns and self.on_response_connected is not None:
+                self.on_response_connected(self.response_correlation_id)  # first live receiver
             self.receivers_last_sm_ns[receiver_id] = now_ns
         self.has_initial_connection = True
         lmt = self.flow_control.on_status_message(

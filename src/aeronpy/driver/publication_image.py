@@ -18,6 +18,7 @@ from aeronpy.concurrent.bit_util import INT64_MAX
 from aeronpy.concurrent.clock import epoch_ms
 from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts, check_untethered
 from aeronpy.driver.loss_detector import LossDetector, new_rebuild_position
+from aeronpy.driver.response_channels import ResponseSetupAnnouncer
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.logbuffer import descriptor
 from aeronpy.logbuffer.log_cleaner import clean_log
@@ -128,6 +129,7 @@ class PublicationImage:
         now_ns: int,
         untethered_timeouts: UntetheredTimeouts | None = None,
         epoch_clock: Callable[[], int] = epoch_ms,
+        send_response_setup: bool = False,
     ) -> None:
         self.correlation_id = correlation_id
         self.session_id = session_id
@@ -201,6 +203,8 @@ class PublicationImage:
         self._images_revoked = system_counters.get(SystemCounterId.PUBLICATION_IMAGES_REVOKED)
         self.is_revoked = False
         self.rejection_frame: bytes | None = None  # set by REJECT_IMAGE (receiver thread)
+        # response channels: the SETUP asked for RSP_SETUPs (SEND_RESPONSE_SETUP flag)
+        self.response_setup = ResponseSetupAnnouncer(send_response_setup)
         self._nak = bytearray(NAK_STRUCT.size)
 
     # ------------------------------------------------------------------ receiver thread
@@ -335,8 +339,13 @@ class PublicationImage:
         if self.rejection_frame is not None:
             return self._send_error_frames(now_ns)
         change = self.sm_change
-        if change == self.last_sm_change and now_ns - self.time_of_last_sm_ns < self.sm_timeout_ns:
+        sm_timed_out = now_ns - self.time_of_last_sm_ns >= self.sm_timeout_ns
+        if change == self.last_sm_change and not sm_timed_out:
             return 0
+        response_session_id = self.response_setup.due(sm_timed_out)
+        if response_session_id is not None:
+            for c in self._live_connections(now_ns):
+                self.endpoint.send_rsp_setup(self.session_id, self.stream_id, response_session_id, c.control_address)
         position = self.next_sm_position
         window = self.next_sm_window
         term_id = descriptor.compute_term_id_from_position(position, self.bits, self.initial_term_id)
@@ -401,6 +410,12 @@ class PublicationImage:
         return 1
 
     # ------------------------------------------------------------------ conductor
+    def link_response_publication(self, response_session_id: int) -> None:
+        """Conductor: a response publication is linked; announce its session in RSP_SETUPs,
+        the first at the receiver's next pass (the SM change asks for it)."""
+        self.response_setup.link(response_session_id)
+        self.sm_change += 1
+
     def track_rebuild(self, now_ns: int) -> int:
         """Conductor, every duty cycle: advance rcv-pos, detect loss, schedule SMs."""
         if self.state is not ImageState.ACTIVE and self.state is not ImageState.DRAINING:
