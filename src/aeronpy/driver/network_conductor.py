@@ -249,32 +249,24 @@ class NetworkConductor:
     # ------------------------------------------------------------------ publications
     def add_publication(self, msg: cp.PublicationMessage, uri: ChannelUri, params: Any, is_exclusive: bool) -> NetworkPublication:
         udp = self._parse(uri)
+        is_response = udp.is_response_control_mode
         rsp.check_response_subscription(
-            udp.is_response_control_mode, params.response_correlation_id, (s.registration_id for s in self.subscriptions)
+            is_response, params.response_correlation_id, (s.registration_id for s in self.subscriptions)
         )
+        existing_endpoint = self.send_endpoints.get(self._canonical(udp))
+        if existing_endpoint is not None and not is_exclusive:
+            shared = self._find_shared_publication(existing_endpoint, msg, params)
+            if shared is not None:
+                image = rsp.find_response_image(self.images, is_response, params.response_correlation_id)
+                shared.incref()
+                if image is not None:
+                    image.link_response_publication(shared.session_id)
+                return shared
+        # as Aeron, a response publication finds its image before any endpoint is made for it
+        image = rsp.find_response_image(self.images, is_response, params.response_correlation_id)
+        params.term_length = rsp.response_term_length(is_response, params.response_correlation_id, params.term_length)
         endpoint = self._get_or_create_send_endpoint(udp, msg.channel, msg.correlation_id)
-        if not is_exclusive:
-            for pub in self.publications:
-                if (
-                    pub.endpoint is endpoint and pub.stream_id == msg.stream_id and not pub.is_exclusive
-                    and pub.state is NetworkPublicationState.ACTIVE and not descriptor.is_publication_revoked(pub.metadata)
-                    and (params.session_id is None or params.session_id == pub.session_id)
-                    and pub.response_correlation_id == params.response_correlation_id
-                ):
-                    if params.has_mtu_length and params.mtu_length != pub.mtu_length:
-                        raise InvalidChannelError(f"existing publication has different mtu length: existing={pub.mtu_length} requested={params.mtu_length}")
-                    if params.has_term_length and params.term_length != pub.term_length:
-                        raise InvalidChannelError(f"existing publication has different term length: existing={pub.term_length} requested={params.term_length}")
-                    image = rsp.find_response_image(self.images, udp.is_response_control_mode, params.response_correlation_id)
-                    pub.incref()
-                    if image is not None:
-                        image.link_response_publication(pub.session_id)
-                    return pub
         try:
-            image = rsp.find_response_image(self.images, udp.is_response_control_mode, params.response_correlation_id)
-            params.term_length = rsp.response_term_length(
-                udp.is_response_control_mode, params.response_correlation_id, params.term_length
-            )
             publication = self._create_publication(msg, udp, endpoint, params, is_exclusive)
         except BaseException:
             if endpoint.refcnt == 0 and not any(p.endpoint is endpoint for p in self.publications):
@@ -286,6 +278,23 @@ class NetworkConductor:
         if image is not None:
             image.link_response_publication(publication.session_id)
         return publication
+
+    def _find_shared_publication(self, endpoint: SendChannelEndpoint, msg: cp.PublicationMessage, params: Any) -> NetworkPublication | None:
+        """An ACTIVE concurrent publication on ``endpoint`` and stream a new one joins (same
+        ``response-correlation-id``, and ``session-id`` if given); mtu and term length must match."""
+        for pub in self.publications:
+            if (
+                pub.endpoint is endpoint and pub.stream_id == msg.stream_id and not pub.is_exclusive
+                and pub.state is NetworkPublicationState.ACTIVE and not descriptor.is_publication_revoked(pub.metadata)
+                and (params.session_id is None or params.session_id == pub.session_id)
+                and pub.response_correlation_id == params.response_correlation_id
+            ):
+                if params.has_mtu_length and params.mtu_length != pub.mtu_length:
+                    raise InvalidChannelError(f"existing publication has different mtu length: existing={pub.mtu_length} requested={params.mtu_length}")
+                if params.has_term_length and params.term_length != pub.term_length:
+                    raise InvalidChannelError(f"existing publication has different term length: existing={pub.term_length} requested={params.term_length}")
+                return pub
+        return None
 
     def _session_id_for(self, endpoint: SendChannelEndpoint, stream_id: int, requested: int | None) -> int:
         used = {p.session_id for p in self.publications if p.endpoint is endpoint and p.stream_id == stream_id and p.state is not NetworkPublicationState.DONE}

@@ -1,0 +1,138 @@
+"""The response-channel decisions (driver/response_channels.py), without a driver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aeronpy.driver import response_channels as rsp
+from aeronpy.driver.client_command_adapter import CommandError
+from aeronpy.logbuffer.descriptor import TERM_MIN_LENGTH
+from aeronpy.protocol import control as cp
+from aeronpy.protocol import frames
+
+session_ids = st.integers(-(2**31), 2**31 - 1)
+
+
+# ---------------------------------------------------------------------------- the announcer
+def test_an_image_that_did_not_ask_announces_nothing() -> None:
+    announcer = rsp.ResponseSetupAnnouncer(requested=False)
+    assert announcer.due(sm_timed_out=True) is None
+
+
+@given(session_ids)
+def test_a_linked_response_publication_is_announced_at_once_then_at_the_sm_cadence(session_id: int) -> None:
+    announcer = rsp.ResponseSetupAnnouncer(requested=True)
+    assert announcer.due(sm_timed_out=True) is None  # nothing linked yet
+    announcer.link(session_id)
+    assert announcer.is_send_now_requested
+    assert announcer.due(sm_timed_out=False) == session_id  # the immediate one
+    assert announcer.due(sm_timed_out=False) is None  # then it waits for the SM timeout
+    assert announcer.due(sm_timed_out=True) == session_id
+    assert announcer.due(sm_timed_out=True) == session_id  # every timeout, until connected
+
+
+@given(session_ids)
+def test_unlinking_stops_the_announcements(session_id: int) -> None:
+    announcer = rsp.ResponseSetupAnnouncer(requested=True)
+    announcer.link(session_id)
+    announcer.unlink()
+    assert not announcer.is_send_now_requested
+    assert announcer.due(sm_timed_out=True) is None
+    assert announcer.due(sm_timed_out=False) is None
+
+
+def test_relinking_announces_the_new_session() -> None:
+    announcer = rsp.ResponseSetupAnnouncer(requested=True)
+    announcer.link(7)
+    announcer.due(sm_timed_out=False)
+    announcer.link(8)
+    assert announcer.due(sm_timed_out=False) == 8
+
+
+# ---------------------------------------------------------------------------- requester side
+@given(session_ids)
+def test_a_waiting_subscription_narrows_a_narrowed_one_asks_for_a_setup_again(session_id: int) -> None:
+    assert rsp.on_response_setup(None) is rsp.ResponseSetupAction.NARROW
+    assert rsp.on_response_setup(session_id) is rsp.ResponseSetupAction.ELICIT_SETUP
+
+
+@given(session_ids, session_ids)
+def test_session_matching(own: int, other: int) -> None:
+    assert rsp.matches_session(None, False, other)  # wildcard: every session
+    assert not rsp.matches_session(None, True, other)  # waiting response subscription: none
+    assert rsp.matches_session(own, True, own) and rsp.matches_session(own, False, own)
+    assert rsp.matches_session(own, False, other) == (own == other)
+
+
+# ---------------------------------------------------------------------------- publication rules
+@dataclass
+class FakeImage:
+    correlation_id: int
+    requested: bool
+    response_setup: rsp.ResponseSetupAnnouncer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.response_setup = rsp.ResponseSetupAnnouncer(self.requested)
+
+
+def test_a_response_publication_links_to_the_image_that_asked() -> None:
+    images = [FakeImage(10, False), FakeImage(11, True)]
+    assert rsp.find_response_image(images, True, 11) is images[1]
+
+
+def test_a_non_response_publication_or_a_prototype_links_to_nothing() -> None:
+    images = [FakeImage(11, True)]
+    assert rsp.find_response_image(images, False, 11) is None
+    assert rsp.find_response_image(images, True, rsp.PROTOTYPE_CORRELATION_ID) is None
+
+
+@pytest.mark.parametrize(
+    ("correlation_id", "message"),
+    [
+        (12, "image.correlationId=12 not found"),
+        (10, "image.correlationId=10 did not request a response channel"),
+        (rsp.NULL_VALUE, "control-mode=response was specified, but no response-correlation-id set"),
+    ],
+)
+def test_a_response_publication_is_refused_as_aeron_refuses_it(correlation_id: int, message: str) -> None:
+    with pytest.raises(CommandError) as raised:
+        rsp.find_response_image([FakeImage(10, False)], True, correlation_id)
+    assert raised.value.code == cp.ErrorCode.GENERIC_ERROR
+    assert str(raised.value) == message
+
+
+def test_a_request_publication_needs_its_response_subscription() -> None:
+    rsp.check_response_subscription(False, 5, [4, 5])
+    rsp.check_response_subscription(False, rsp.NULL_VALUE, [])
+    rsp.check_response_subscription(True, 99, [])  # a response publication names an image instead
+    with pytest.raises(CommandError, match="unable to find response subscription for response-correlation-id=6"):
+        rsp.check_response_subscription(False, 6, [4, 5])
+
+
+@given(st.sampled_from([1 << n for n in range(16, 31)]))
+def test_only_a_response_prototype_has_its_term_length_forced(term_length: int) -> None:
+    assert rsp.response_term_length(True, rsp.PROTOTYPE_CORRELATION_ID, term_length) == TERM_MIN_LENGTH
+    assert rsp.response_term_length(True, 42, term_length) == term_length
+    assert rsp.response_term_length(False, rsp.PROTOTYPE_CORRELATION_ID, term_length) == term_length
+
+
+@given(st.booleans(), st.integers(-2, 2**40), st.booleans())
+def test_setup_flags(is_response: bool, correlation_id: int, is_group: bool) -> None:
+    flags = rsp.setup_flags(is_response, correlation_id, is_group)
+    assert bool(flags & frames.SETUP_GROUP_FLAG) == is_group
+    assert bool(flags & frames.SETUP_SEND_RESPONSE_FLAG) == (not is_response and correlation_id != -1)
+    assert flags & ~(frames.SETUP_GROUP_FLAG | frames.SETUP_SEND_RESPONSE_FLAG) == 0
+
+
+# ---------------------------------------------------------------------------- IPC
+def test_ipc_a_response_publication_names_the_request_publication_whose_subscription_it_answers() -> None:
+    publications = [rsp.IpcPublicationView(100, 7), rsp.IpcPublicationView(101, 8)]
+    assert rsp.ipc_response_subscription(101, publications, [7, 8, 9]) == 8
+    assert rsp.ipc_response_subscription(100, publications, [7, 8]) == 7
+    assert rsp.ipc_response_subscription(102, publications, [7, 8]) is None  # no such request
+    assert rsp.ipc_response_subscription(100, publications, [8]) is None  # its subscription is gone
+    assert rsp.ipc_response_subscription(rsp.NULL_VALUE, publications, [7, 8]) is None
