@@ -95,7 +95,7 @@ def test_send_endpoint_dispatches_control_frames_to_the_publication_of_their_ses
     assert endpoint.poll(5) == 5
     assert a.calls == [("nak", INITIAL_TERM_ID, 64, 128, 5)]
     assert other_stream.calls == [("rttm", frames.RTTM_REPLY_FLAG, 99, RECEIVER_ID, peer.address, 5)]
-    assert b.calls[0] == ("sm", 0, INITIAL_TERM_ID, 0, TERM // 2, RECEIVER_ID, None, 5, True)
+    assert b.calls[0] == ("sm", 0, INITIAL_TERM_ID, 0, TERM // 2, RECEIVER_ID, None, 5, True, peer.address)
     assert b.calls[1] == ("err", -1, 2, STREAM, RECEIVER_ID, -1, peer.address, 7, b"bad", 5)
     assert counters[Sys.ERROR_FRAMES_RECEIVED] == 1 and counters[Sys.INVALID_PACKETS] == 0
     endpoint.remove_publication(a)

@@ -34,7 +34,7 @@ from aeronpy.driver.network_publication import NetworkPublication, NetworkPublic
 from aeronpy.driver.publication_image import ImageState, PublicationImage
 from aeronpy.driver import response_channels as rsp
 from aeronpy.driver.retransmit_handler import RetransmitHandler
-from aeronpy.errors import InvalidChannelError, NotSupportedError
+from aeronpy.errors import InvalidChannelError
 from aeronpy.logbuffer import descriptor
 from aeronpy.protocol import control as cp
 from aeronpy.uri import ENDPOINT, ChannelUri, parse_endpoint, subscription_params, validate_udp_channel
