@@ -447,8 +447,9 @@ static PyMethodDef module_methods[] = {
      "send_frames(fd, sockaddr, term, term_offset, limit, mtu, max_datagrams, pad_type) -> "
      "(bytes_sent, advance, short_send): one sendmmsg of a term's committed frames."},
     {"recvmmsg_into", (PyCFunction)(void (*)(void))mod_recvmmsg_into, METH_FASTCALL,
-     "recvmmsg_into(sock, buffer, slot_length, max_messages) -> list[(length, address)]: "
-     "one non-blocking recvmmsg into fixed-size slots of buffer; [] when nothing is waiting."},
+     "recvmmsg_into(sock, buffer, slot_length, max_messages[, timestamps]) -> list[(length, address)]: "
+     "one non-blocking recvmmsg into fixed-size slots of buffer; [] when nothing is waiting; "
+     "timestamps (int64 buffer) gets each datagram's SCM_TIMESTAMPNS receive time, -1 if none."},
 #endif
     {NULL, NULL, 0, NULL},
 };

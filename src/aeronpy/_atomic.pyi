@@ -41,9 +41,13 @@ class AtomicBuffer:
     def release(self) -> bool: ...
 
 def fence() -> None: ...
-def recvmmsg_into(sock: Any, buffer: Any, slot_length: int, max_messages: int) -> list[tuple[int, Any]]:
+def recvmmsg_into(
+    sock: Any, buffer: Any, slot_length: int, max_messages: int, timestamps: Any = None,
+) -> list[tuple[int, Any]]:
     """Linux only: one non-blocking recvmmsg into max_messages slots of slot_length bytes of
-    buffer; [(length, recvfrom-style address), ...], [] when nothing is waiting."""
+    buffer; [(length, recvfrom-style address), ...], [] when nothing is waiting.  With
+    ``timestamps`` (a writable buffer of >= max_messages int64) each datagram's kernel receive
+    time (SCM_TIMESTAMPNS, epoch ns) goes to timestamps[i], -1 where there was none."""
 def send_frames(
     sock: Any, sockaddr: bytes | None, term: Any, term_offset: int, limit: int, mtu: int,
     max_datagrams: int, pad_type: int,

@@ -14,8 +14,34 @@
  * nothing is waiting (EAGAIN/EWOULDBLOCK); EINTR is retried (PEP 475); other errors raise
  * OSError.  Equal consecutive source addresses share one tuple.  The GIL is released around
  * the syscall.  Python twin: aeronpy.driver.media.udp_transport.recvmmsg_into_py.
+ *
+ * recvmmsg_into(sock, buffer, slot_length, max_messages, timestamps) also asks for each
+ * datagram's control messages and writes its kernel receive time (SCM_TIMESTAMPNS, CLOCK_REALTIME
+ * nanoseconds; the socket needs SO_TIMESTAMPNS) into timestamps[i], a writable buffer of at
+ * least max_messages native int64; -1 where a datagram came without one.
  */
 #define RECVMMSG_STACK_SLOTS 64
+#define RECVMMSG_CMSG_SPACE CMSG_SPACE(sizeof(struct timespec))
+
+typedef union {
+    struct cmsghdr align;
+    char buf[RECVMMSG_CMSG_SPACE];
+} recv_cmsg_t;
+
+static int64_t
+receive_timestamp_of(struct msghdr *hdr)
+{
+    struct cmsghdr *cmsg;
+    for (cmsg = CMSG_FIRSTHDR(hdr); cmsg != NULL; cmsg = CMSG_NXTHDR(hdr, cmsg)) {
+        if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_TIMESTAMPNS &&
+            cmsg->cmsg_len == CMSG_LEN(sizeof(struct timespec))) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(cmsg), sizeof(ts));
+            return (int64_t)ts.tv_sec * INT64_C(1000000000) + (int64_t)ts.tv_nsec;
+        }
+    }
+    return -1;
+}
 
 static int
 fd_of(PyObject *o)
@@ -68,18 +94,21 @@ mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     struct mmsghdr stack_msgs[RECVMMSG_STACK_SLOTS];
     struct iovec stack_iovs[RECVMMSG_STACK_SLOTS];
     struct sockaddr_storage stack_addrs[RECVMMSG_STACK_SLOTS];
+    recv_cmsg_t stack_cmsgs[RECVMMSG_STACK_SLOTS];
     struct mmsghdr *msgs = stack_msgs;
     struct iovec *iovs = stack_iovs;
     struct sockaddr_storage *addrs = stack_addrs;
+    recv_cmsg_t *cmsgs = stack_cmsgs;
     void *heap = NULL;
-    Py_buffer view;
+    Py_buffer view, stamps;
+    int has_stamps = 0;
     Py_ssize_t slot_length, max_messages, i;
     PyObject *result = NULL, *prev_addr = NULL;
     int fd, n, err = 0;
     (void)self;
 
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "recvmmsg_into(sock, buffer, slot_length, max_messages)");
+    if (nargs != 4 && nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "recvmmsg_into(sock, buffer, slot_length, max_messages[, timestamps])");
         return NULL;
     }
     if (parse_ssize(args[2], &slot_length) < 0 || parse_ssize(args[3], &max_messages) < 0)
@@ -92,8 +121,19 @@ mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     if (PyObject_GetBuffer(args[1], &view, PyBUF_WRITABLE) < 0)
         return NULL;
+    if (nargs == 5 && args[4] != Py_None) {
+        if (PyObject_GetBuffer(args[4], &stamps, PyBUF_WRITABLE) < 0) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        has_stamps = 1;
+    }
     if (max_messages > view.len / slot_length) {
         PyErr_SetString(PyExc_ValueError, "buffer too small for max_messages slots of slot_length");
+        goto done;
+    }
+    if (has_stamps && stamps.len / (Py_ssize_t)sizeof(int64_t) < (max_messages > 1024 ? 1024 : max_messages)) {
+        PyErr_SetString(PyExc_ValueError, "timestamps too small for max_messages int64 values");
         goto done;
     }
     if (max_messages > 1024)
@@ -103,14 +143,16 @@ mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     if (max_messages > RECVMMSG_STACK_SLOTS) {
-        size_t each = sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(struct sockaddr_storage);
+        size_t each = sizeof(struct mmsghdr) + sizeof(struct iovec) + sizeof(struct sockaddr_storage)
+                      + sizeof(recv_cmsg_t);
         heap = PyMem_Malloc(each * (size_t)max_messages);
         if (heap == NULL) {
             PyErr_NoMemory();
             goto done;
         }
         addrs = (struct sockaddr_storage *)heap;
-        msgs = (struct mmsghdr *)(addrs + max_messages);
+        cmsgs = (recv_cmsg_t *)(addrs + max_messages);
+        msgs = (struct mmsghdr *)(cmsgs + max_messages);
         iovs = (struct iovec *)(msgs + max_messages);
     }
     memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)max_messages);
@@ -121,6 +163,10 @@ mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         msgs[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_storage);
         msgs[i].msg_hdr.msg_iov = &iovs[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
+        if (has_stamps) {
+            msgs[i].msg_hdr.msg_control = cmsgs[i].buf;
+            msgs[i].msg_hdr.msg_controllen = sizeof(cmsgs[i].buf);
+        }
     }
     for (;;) {
         Py_BEGIN_ALLOW_THREADS
@@ -158,6 +204,8 @@ mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         Py_XSETREF(prev_addr, addr);
         Py_INCREF(addr);
+        if (has_stamps)
+            ((int64_t *)stamps.buf)[i] = receive_timestamp_of(&msgs[i].msg_hdr);
         len = PyLong_FromUnsignedLong((unsigned long)msgs[i].msg_len);
         if (len == NULL) {
             Py_DECREF(addr);
@@ -179,6 +227,8 @@ fail:
 done:
     Py_XDECREF(prev_addr);
     PyMem_Free(heap);
+    if (has_stamps)
+        PyBuffer_Release(&stamps);
     PyBuffer_Release(&view);
     return result;
 }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -340,7 +341,7 @@ _SPECS: dict[str, _Spec] = {
 }
 
 
-_CODE_ONLY_FIELDS = frozenset({"error_handler", "nano_clock", "epoch_clock", "transport_factory"})
+_CODE_ONLY_FIELDS = frozenset({"error_handler", "nano_clock", "epoch_clock", "epoch_ns_clock", "transport_factory"})
 """DriverContext fields that are set in code only (no property)."""
 
 
@@ -477,6 +478,9 @@ class DriverContext:
     """Monotonic nanoseconds for every agent of the driver; tests inject a manual clock."""
     epoch_clock: Callable[[], int] = field(default=epoch_ms, compare=False, repr=False)
     """Wall-clock milliseconds (heartbeats, error and loss timestamps); injectable likewise."""
+    epoch_ns_clock: Callable[[], int] = field(default=time.time_ns, compare=False, repr=False)
+    """Wall-clock nanoseconds for the ``channel-rcv-ts-offset``/``channel-snd-ts-offset``
+    timestamps written into frames; injectable likewise (``ManualClock.epoch_ns``)."""
     transport_factory: TransportFactory = field(default_factory=UdpTransportFactory, compare=False, repr=False)
     """Opens the driver's datagram transports: UDP sockets, or an in-memory network in tests."""
 

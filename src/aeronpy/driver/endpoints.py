@@ -8,12 +8,15 @@ Each endpoint owns one transport (socket).  Datagrams are validated with
 from __future__ import annotations
 
 import struct
+import time
+from array import array
 from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.destination_tracker import DestinationTracker
+from aeronpy.driver.media.timestamps import ReceiveTimestamps, stamping_send
 from aeronpy.driver.media.udp_transport import TRANSIENT_ERRNOS, send_frames, send_frames_py
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.protocol import data_header as dh
@@ -214,7 +217,21 @@ class SendChannelEndpoint(_Endpoint):
         kernel = self._kernel
         if kernel is not None:
             return kernel(term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
-        return send_frames_py(partial(self.send, now_ns=now_ns), term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
+        send: Callable[[Any], int] = partial(self.send, now_ns=now_ns)
+        if self._snd_ts_offset is not None:
+            send = stamping_send(send, self._snd_ts_offset, self._epoch_ns_clock())
+        return send_frames_py(send, term, term_offset, limit, mtu, max_datagrams, dh.HDR_TYPE_PAD)
+
+    _snd_ts_offset: int | None = None
+    _epoch_ns_clock: Callable[[], int] = staticmethod(time.time_ns)
+
+    def enable_send_timestamps(self, ts_offset: int, epoch_ns_clock: Callable[[], int]) -> None:
+        """``channel-snd-ts-offset``: the first DATA frame of each datagram gets the send time
+        (``epoch_ns_clock``, once per batch) at ``ts_offset`` as it goes out.  Before any
+        publication uses the endpoint: the stamping path replaces the C data path."""
+        self._snd_ts_offset = ts_offset
+        self._epoch_ns_clock = epoch_ns_clock
+        self._kernel = None
 
     def frame_sender(self) -> Callable[[Any, int, int, int, int, int], tuple[int, int, int]] | None:
         """The C data path (one term scan + one ``sendmmsg``) bound to the socket and the
@@ -379,6 +396,26 @@ class ReceiveChannelEndpoint(_Endpoint):
     @property
     def is_multi_destination(self) -> bool:
         return self._is_mds
+
+    timestamps: ReceiveTimestamps | None = None
+    """``media-rcv-ts-offset`` / ``channel-rcv-ts-offset`` of the channel (set by the conductor
+    before the receiver polls), else None."""
+
+    def _receiver_for(self, transport: Any) -> Callable[[], list[tuple[int, Any]]]:
+        """The transport's batch receive; with receive timestamps, one that stamps each datagram
+        (kernel times where the transport enabled them) before it is dispatched."""
+        stamps = self.timestamps
+        if stamps is None:
+            return super()._receiver_for(transport)
+        media_ns = None
+        if stamps.wants_media and getattr(transport, "media_rcv_timestamps", False) is True:
+            media_ns = array("q", bytes(8 * MAX_DATAGRAMS_PER_POLL))
+            raw = transport.batch_receiver(self._buffer, RECV_BUFFER_LENGTH, MAX_DATAGRAMS_PER_POLL, media_ns)
+        else:
+            raw = super()._receiver_for(transport)
+        receiver = stamps.receiver(raw, self._buffer, RECV_BUFFER_LENGTH, media_ns)
+        self._receivers[transport] = receiver
+        return receiver
 
     def poll(self, now_ns: int) -> int:
         work = 0

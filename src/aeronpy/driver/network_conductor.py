@@ -28,6 +28,7 @@ from aeronpy.driver.feedback_delay import OptimalMulticastDelayGenerator, Static
 from aeronpy.driver.flow_control import MinMulticastFlowControl, flow_control_from_channel
 from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts
 from aeronpy.driver.loss_detector import LossDetector
+from aeronpy.driver.media.timestamps import ReceiveTimestamps, describe_offset, receive_offsets, send_offset
 from aeronpy.driver.media.udp_channel import UdpChannel
 from aeronpy.driver.network_agents import CommandQueue, Receiver, Sender
 from aeronpy.driver.network_publication import NetworkPublication, NetworkPublicationState
@@ -37,7 +38,16 @@ from aeronpy.driver.retransmit_handler import RetransmitHandler
 from aeronpy.errors import InvalidChannelError
 from aeronpy.logbuffer import descriptor
 from aeronpy.protocol import control as cp
-from aeronpy.uri import ENDPOINT, ChannelUri, parse_endpoint, subscription_params, validate_udp_channel
+from aeronpy.uri import (
+    CHANNEL_RCV_TS_OFFSET,
+    CHANNEL_SND_TS_OFFSET,
+    ENDPOINT,
+    MEDIA_RCV_TS_OFFSET,
+    ChannelUri,
+    parse_endpoint,
+    subscription_params,
+    validate_udp_channel,
+)
 
 
 
@@ -190,6 +200,7 @@ class NetworkConductor:
         key = self._canonical(udp)
         endpoint = self.send_endpoints.get(key)
         if endpoint is not None:
+            _check_timestamp_offset(CHANNEL_SND_TS_OFFSET, send_offset(endpoint.channel.uri), send_offset(udp.uri), endpoint.channel, udp)
             return endpoint
         ctx = self.ctx
         transport = ctx.transport_factory.open_send(
@@ -212,6 +223,9 @@ class NetworkConductor:
             )
         endpoint = SendChannelEndpoint(udp, transport, udp.remote_data, status, self.resources.system_counters, tracker)
         endpoint.error_handler = self.report_network_error
+        snd_ts_offset = send_offset(udp.uri)
+        if snd_ts_offset is not None:
+            endpoint.enable_send_timestamps(snd_ts_offset, ctx.epoch_ns_clock)
         endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
             f"snd-local-sockaddr: {status.id} {local}", ctr.LOCAL_SOCKADDR_TYPE_ID,
             _sockaddr_key(status.id, local), registration_id, 0,
@@ -493,6 +507,9 @@ class NetworkConductor:
         key = self._canonical(udp)
         endpoint = self.receive_endpoints.get(key)
         if endpoint is not None:
+            existing, requested = receive_offsets(endpoint.channel.uri), receive_offsets(udp.uri)
+            _check_timestamp_offset(MEDIA_RCV_TS_OFFSET, existing[0], requested[0], endpoint.channel, udp)
+            _check_timestamp_offset(CHANNEL_RCV_TS_OFFSET, existing[1], requested[1], endpoint.channel, udp)
             return endpoint
         receiver_id = self.next_receiver_id
         self.next_receiver_id += 1
@@ -502,6 +519,7 @@ class NetworkConductor:
                 ctr.channel_counter_key(channel), registration_id, 0,
             )
             endpoint = ReceiveChannelEndpoint(udp, None, None, status, self.resources.system_counters, receiver_id, self.conductor_proxy.on_setup)
+            endpoint.timestamps = self._receive_timestamps(udp)
             endpoint.interceptor = self.interceptor
             endpoint.error_handler = self.report_network_error
             self.receive_endpoints[key] = endpoint
@@ -514,6 +532,8 @@ class NetworkConductor:
             ctr.channel_counter_key(channel), registration_id, 0,
         )
         endpoint = ReceiveChannelEndpoint(udp, transport, _receive_control_address(udp), status, self.resources.system_counters, receiver_id, self.conductor_proxy.on_setup)
+        endpoint.timestamps = self._receive_timestamps(udp)
+        self._enable_media_timestamps(endpoint, transport)
         endpoint.interceptor = self.interceptor
         endpoint.error_handler = self.report_network_error
         endpoint.local_sockaddr = self._new_counter(  # type: ignore[attr-defined]
@@ -524,6 +544,27 @@ class NetworkConductor:
         self.receive_endpoints[key] = endpoint
         self.receiver_proxy.add_endpoint(endpoint)
         return endpoint
+
+    def _receive_timestamps(self, udp: UdpChannel) -> ReceiveTimestamps | None:
+        media, channel = receive_offsets(udp.uri)
+        if media is None and channel is None:
+            return None
+        return ReceiveTimestamps(media, channel, self.ctx.epoch_ns_clock)
+
+    def _enable_media_timestamps(self, endpoint: ReceiveChannelEndpoint, transport: Any) -> None:
+        """``media-rcv-ts-offset``: kernel receive times on ``transport``; where it cannot give
+        them, a warning in the error log and no media timestamps (as C)."""
+        if endpoint.timestamps is None or not endpoint.timestamps.wants_media:
+            return
+        enable = getattr(transport, "enable_media_rcv_timestamps", None)
+        try:
+            if enable is None:
+                raise OSError("the transport gives no kernel receive timestamps")
+            enable()
+        except OSError as ex:
+            self.resources.record_error(
+                cp.ErrorCode.GENERIC_ERROR, f"WARNING: unable to setup media timestamping: {ex}: {endpoint.channel.original_uri}"
+            )
 
     def _open_receive_transport(self, udp: UdpChannel) -> Any:
         ctx = self.ctx
@@ -660,6 +701,7 @@ class NetworkConductor:
             transport.close()
             raise
         sockaddr.set(1)
+        self._enable_media_timestamps(endpoint, transport)
         destination = ReceiveDestination(
             udp, transport, _receive_control_address(udp),
             has_explicit_control=bool(udp.has_explicit_control and not udp.is_multicast), local_sockaddr=sockaddr,
@@ -926,6 +968,15 @@ class NetworkConductor:
         self._free_image(image)
         self.receiver_proxy.image_deleted(endpoint, image.stream_id, image.session_id)
         self._close_receive_endpoint_if_unused(endpoint)
+
+
+def _check_timestamp_offset(key: str, existing: int | None, requested: int | None, existing_channel: UdpChannel, channel: UdpChannel) -> None:
+    """A channel sharing an endpoint must ask for the same timestamp offsets (as C)."""
+    if existing != requested:
+        raise InvalidChannelError(
+            f"option conflicts with existing subscription: {key}={describe_offset(requested)} "
+            f"existingChannel={existing_channel.original_uri} channel={channel.original_uri}"
+        )
 
 
 def _receive_control_address(udp: UdpChannel) -> Any:

@@ -23,6 +23,10 @@ class ManualClock:
     def epoch_ms(self) -> int:
         return self._epoch_origin_ms + (self._ns - self._start_ns) // 1_000_000
 
+    def epoch_ns(self) -> int:
+        """Wall-clock nanoseconds: the epoch origin plus the monotonic time elapsed."""
+        return self._epoch_origin_ms * 1_000_000 + (self._ns - self._start_ns)
+
     def advance_ns(self, delta_ns: int) -> None:
         if delta_ns < 0:
             raise ValueError(f"a monotonic clock cannot go back: delta_ns={delta_ns}")

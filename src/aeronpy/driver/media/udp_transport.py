@@ -57,28 +57,45 @@ _IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 _IPV6_MULTICAST_ALL = 29
 
 
-def recvmmsg_into_py(sock: Any, buffer: Any, slot_length: int, max_messages: int) -> list[tuple[int, Any]]:
+def recvmmsg_into_py(
+    sock: Any, buffer: Any, slot_length: int, max_messages: int, timestamps: Any = None,
+) -> list[tuple[int, Any]]:
     """Python twin of the C ``recvmmsg_into``: receive up to ``max_messages`` datagrams from
     ``sock`` (a socket; non-blocking receive via ``MSG_DONTWAIT``) into consecutive
     ``slot_length``-byte slots of ``buffer``.  Returns ``[(length, address), ...]`` with
     ``recvfrom_into``'s address (``(host, port)`` / ``(host, port, flowinfo, scope_id)``);
     ``[]`` when nothing is waiting.  An error other than would-block raises ``OSError`` if
     nothing was received yet; after at least one datagram it ends the batch (``recvmmsg``
-    returns the datagrams received so far too)."""
+    returns the datagrams received so far too).  With ``timestamps`` (a writable buffer of at
+    least ``max_messages`` int64, e.g. ``array('q')``) each datagram's kernel receive time
+    (``SCM_TIMESTAMPNS``, epoch ns; the socket needs ``SO_TIMESTAMPNS``) goes to
+    ``timestamps[i]``, -1 where it came without one."""
     if slot_length <= 0 or max_messages < 0:
         raise ValueError("slot_length must be > 0 and max_messages >= 0")
     view = memoryview(buffer).cast("B")
     if view.readonly:
         raise BufferError("Object is not writable.")  # as the C kernel (PyBUF_WRITABLE)
+    stamps = None
+    if timestamps is not None:
+        stamps = memoryview(timestamps).cast("B").cast("q")
+        if stamps.readonly:
+            raise BufferError("Object is not writable.")
     if max_messages > len(view) // slot_length:
         raise ValueError("buffer too small for max_messages slots of slot_length")
-    recv = sock.recvfrom_into
+    if stamps is not None and len(stamps) < min(max_messages, 1024):
+        raise ValueError("timestamps too small for max_messages int64 values")
     flags = _MSG_DONTWAIT
     result: list[tuple[int, Any]] = []
     offset = 0
-    for _ in range(min(max_messages, 1024)):
+    for i in range(min(max_messages, 1024)):
+        slot = view[offset:offset + slot_length]
         try:
-            result.append(recv(view[offset:offset + slot_length], slot_length, flags))
+            if stamps is None:
+                result.append(sock.recvfrom_into(slot, slot_length, flags))
+            else:
+                length, ancillary, _, address = sock.recvmsg_into([slot], _TIMESTAMP_CMSG_SPACE, flags)
+                stamps[i] = receive_timestamp_of(ancillary)
+                result.append((length, address))
         except OSError as e:
             if result or e.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
                 break
@@ -87,9 +104,27 @@ def recvmmsg_into_py(sock: Any, buffer: Any, slot_length: int, max_messages: int
     return result
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+"""Linux ``SO_TIMESTAMPNS``: kernel receive times as ``SCM_TIMESTAMPNS`` control messages."""
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
+SO_TIMESTAMPING = getattr(socket, "SO_TIMESTAMPING", 37)
+SOF_TIMESTAMPING_RX_HARDWARE = 1 << 2
+_TIMESPEC = struct.Struct("@qq")
+_TIMESTAMP_CMSG_SPACE = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 64
+
+
+def receive_timestamp_of(ancillary: Sequence[tuple[int, int, bytes]]) -> int:
+    """The ``SCM_TIMESTAMPNS`` time (epoch ns) in ``recvmsg`` ancillary data, else -1."""
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(data) == _TIMESPEC.size:
+            seconds, nanos = _TIMESPEC.unpack(data)
+            return int(seconds * 1_000_000_000 + nanos)
+    return -1
+
+
 _MSG_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 
-recvmmsg_into: Callable[[Any, Any, int, int], list[tuple[int, Any]]]
+recvmmsg_into: Callable[..., list[tuple[int, Any]]]
 try:
     from aeronpy._atomic import recvmmsg_into
 except ImportError:  # pragma: no cover - non-Linux or without the extension
@@ -360,13 +395,27 @@ class UdpChannelTransport:
             result.append(received)
         return result
 
-    def recv_into_batch(self, buffer: Any, slot_length: int, max_messages: int) -> list[tuple[int, Address]]:
+    def enable_media_rcv_timestamps(self) -> None:
+        """Ask the kernel for receive times (``SO_TIMESTAMPNS``, and ``SO_TIMESTAMPING`` with
+        ``SOF_TIMESTAMPING_RX_HARDWARE`` where the NIC can, as the C driver); then pass a
+        ``timestamps`` buffer to :meth:`batch_receiver`.  Raises ``OSError`` if refused."""
+        self._recv_sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        self._recv_sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPING, SOF_TIMESTAMPING_RX_HARDWARE)
+        self.media_rcv_timestamps = True
+
+    media_rcv_timestamps = False
+    """Whether :meth:`enable_media_rcv_timestamps` succeeded."""
+
+    def recv_into_batch(
+        self, buffer: Any, slot_length: int, max_messages: int, timestamps: Any = None,
+    ) -> list[tuple[int, Address]]:
         """Receive up to ``max_messages`` datagrams with one syscall (``recvmmsg``) into
         consecutive ``slot_length``-byte slots of ``buffer`` (datagram ``i`` at
         ``i * slot_length``): ``[(length, source), ...]``, ``[]`` when nothing is waiting
-        (or on a transient error, as ``recv_into``)."""
+        (or on a transient error, as ``recv_into``); kernel receive times into ``timestamps``
+        when given (see :func:`recvmmsg_into_py`)."""
         try:
-            received = recvmmsg_into(self._recv_sock, buffer, slot_length, max_messages)
+            received = recvmmsg_into(self._recv_sock, buffer, slot_length, max_messages, timestamps)
         except OSError as e:
             if e.errno in TRANSIENT_ERRNOS:
                 return []
@@ -375,14 +424,18 @@ class UdpChannelTransport:
             return [(length, (str(source[0]), int(source[1]))) for length, source in received]
         return received
 
-    def batch_receiver(self, buffer: Any, slot_length: int, max_messages: int) -> Callable[[], list[tuple[int, Any]]]:
+    def batch_receiver(
+        self, buffer: Any, slot_length: int, max_messages: int, timestamps: Any = None,
+    ) -> Callable[[], list[tuple[int, Any]]]:
         """A zero-argument callable doing :meth:`recv_into_batch` into ``buffer`` - for IPv4 the
         C kernel bound to the socket directly (no Python frame per poll), which may raise
         ``OSError`` with a transient errno (:data:`TRANSIENT_ERRNOS`: the caller treats it as
         nothing received)."""
         if self.family == socket.AF_INET and recvmmsg_into is not recvmmsg_into_py:
+            if timestamps is not None:
+                return partial(recvmmsg_into, self._recv_sock, buffer, slot_length, max_messages, timestamps)
             return partial(recvmmsg_into, self._recv_sock, buffer, slot_length, max_messages)
-        return partial(self.recv_into_batch, buffer, slot_length, max_messages)
+        return partial(self.recv_into_batch, buffer, slot_length, max_messages, timestamps)
 
     def close(self) -> None:
         if self._closed:
