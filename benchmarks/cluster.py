@@ -166,7 +166,15 @@ def main() -> int:
     p.add_argument("--json", default=str(HERE / "cluster-results.json"))
     p.add_argument("--quick", action="store_true", help="a tiny smoke run")
     p.add_argument("--no-failover", action="store_true")
+    p.add_argument("-D", dest="member_properties", action="append", default=[], metavar="KEY=VALUE",
+                   help="a property for every member (e.g. -D aeronpy.cluster.doorbell=false)")
     a = p.parse_args()
+    extra: dict[str, str] = {}
+    for item in a.member_properties:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            p.error(f"-D {item!r}: expected KEY=VALUE")
+        extra[key.strip()] = value.strip()
     if a.quick:
         a.pings, a.messages = 50, 500
     work = tempfile.mkdtemp(prefix="aeronpy-cluster-bench-")
@@ -175,7 +183,7 @@ def main() -> int:
     if not ok:
         print(f"cluster benchmark skipped: {why}", file=sys.stderr)
         return 2
-    members = MemberSet(LoopbackTopology(), work, a.base_port, service="echo")
+    members = MemberSet(LoopbackTopology(), work, a.base_port, service="echo", properties=extra)
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "host": platform.node(),
         "python": platform.python_version(), "cpus": os.cpu_count(), "members": 3,

@@ -27,6 +27,15 @@ _DEFAULTS = {
 }
 
 
+#: ``true`` (default): the member's agents share a doorbell (:mod:`aeronpy.concurrent.doorbell`):
+#: an agent that did work wakes the parked ones and the driver also wakes on datagrams, so a
+#: message crosses the driver, archive, consensus module and service without waiting out parks.
+DOORBELL_PROPERTY = "aeronpy.cluster.doorbell"
+#: Back-off values for every "backoff" agent of the member while the doorbell is on ("" keeps
+#: each agent's own); see :func:`aeronpy.concurrent.doorbell.install`.
+DOORBELL_BACKOFF_PROPERTY = "aeronpy.cluster.doorbell.backoff"
+DOORBELL_BACKOFF_DEFAULT = ""
+
 #: How long a closing leader's own driver stays up after the consensus module closed, so the
 #: end of the log (EOS) reaches the followers and they elect at once (a graceful exit).
 LEADER_EXIT_LINGER_S = 1.0
@@ -71,6 +80,18 @@ class ClusterNode:
         props = dict(_DEFAULTS)
         props["aeron.cluster.replication.channel"] = f"aeron:udp?endpoint={host}:0"
         props.update(properties or {})
+        from aeronpy.config import parse_bool
+
+        self.doorbell = parse_bool(props.pop(DOORBELL_PROPERTY, "true"), DOORBELL_PROPERTY)
+        self.doorbell_backoff = props.pop(DOORBELL_BACKOFF_PROPERTY, DOORBELL_BACKOFF_DEFAULT).strip()
+        if self.doorbell_backoff:
+            from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
+
+            try:
+                idle_strategy_from_name("backoff", self.doorbell_backoff)
+            except ConfigurationError as e:
+                raise ConfigurationError(f"{DOORBELL_BACKOFF_PROPERTY}: {e}") from None
+        self._doorbell_installed = False
         props["aeron.cluster.members"] = members
         props["aeron.cluster.member.id"] = str(member_id)
         props.setdefault("aeron.cluster.service.count", str(len(self.services)))
@@ -118,6 +139,11 @@ class ClusterNode:
         from aeronpy.cluster.consensus.consensus_module import ConsensusModule
         from aeronpy.cluster.service import ClusteredServiceContainer
 
+        if self.doorbell and not self._doorbell_installed:
+            from aeronpy.concurrent import doorbell
+
+            doorbell.install(self.doorbell_backoff or None)
+            self._doorbell_installed = True
         try:
             if self.launch_driver:
                 from aeronpy.driver.context import DriverContext
@@ -182,6 +208,11 @@ class ClusterNode:
                 errors.append(e)
         self.containers = []
         self.consensus_module = self.archive = self.driver = None
+        if self._doorbell_installed:
+            from aeronpy.concurrent import doorbell
+
+            doorbell.uninstall()
+            self._doorbell_installed = False
         if errors:
             raise ClusterError(f"closing member {self.member_id}: {errors[0]}") from errors[0]
 

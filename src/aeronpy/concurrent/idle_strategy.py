@@ -386,6 +386,15 @@ _register(
 
 IDLE_STRATEGY_NAMES: tuple[str, ...] = tuple(_FACTORIES)
 
+_named_strategy_hook: Callable[[IdleStrategy], IdleStrategy] | None = None
+
+
+def set_named_strategy_hook(hook: Callable[[IdleStrategy], IdleStrategy] | None) -> None:
+    """Have :func:`idle_strategy_from_name` pass every strategy it builds through ``hook``
+    (``None`` removes it); :mod:`aeronpy.concurrent.doorbell` uses this."""
+    global _named_strategy_hook
+    _named_strategy_hook = hook
+
 
 def idle_strategy_from_name(name: str, init_args: str | None = None) -> IdleStrategy:
     """Build an idle strategy from an Aeron name, C symbol or agrona class name.
@@ -404,7 +413,9 @@ def idle_strategy_from_name(name: str, init_args: str | None = None) -> IdleStra
         )
     if init_args is not None and not init_args.strip():
         init_args = None
-    return factory(init_args)
+    strategy = factory(init_args)
+    hook = _named_strategy_hook
+    return strategy if hook is None else hook(strategy)
 
 
 __all__ = [
@@ -417,4 +428,5 @@ __all__ = [
     "BackoffIdleStrategy",
     "IDLE_STRATEGY_NAMES",
     "idle_strategy_from_name",
+    "set_named_strategy_hook",
 ]

@@ -250,7 +250,13 @@ class MediaDriver:
         else:
             plan = [("conductor", conductor), ("sender", sender), ("receiver", receiver)]
         for role, agent in plan:
-            runner = AgentRunner(self._idle(role), handler, agent)
+            idle = self._idle(role)
+            watch = getattr(idle, "watch_fd", None)  # a doorbell strategy: wake on datagrams too
+            if watch is not None:
+                for network_agent in (sender, receiver):
+                    if role in ("shared", "shared_network") or role == network_agent.role_name():
+                        watch(network_agent.ready_sockets.fileno())
+            runner = AgentRunner(idle, handler, agent)
             self._runners.append(runner)
             runner.start(thread_name=f"aeronpy-{role}")
 

@@ -97,6 +97,10 @@ class ReadySockets:
             return ()
         return {fd for fd, _ in events}
 
+    def fileno(self) -> int:
+        """The epoll's descriptor (readable while any socket has datagrams), or -1 without one."""
+        return self._epoll.fileno() if self._epoll is not None and self._poll is not None else -1
+
     def close(self) -> None:
         """Close the epoll; from now on :meth:`ready` says to read every socket."""
         if self._epoll is not None:
