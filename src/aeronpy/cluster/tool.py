@@ -260,6 +260,43 @@ class _Counters:
         self._cnc.close()
 
 
+def _backup_query(out: IO[str], cluster_dir: str, args: Sequence[str]) -> int:
+    """``backup-query [delayMs]``: print, or set to now + delay, the backup's next query time
+    (its "next query deadline in ms" counter, type 210)."""
+    from aeronpy.cluster.backup.agent import QUERY_DEADLINE_TYPE_ID
+
+    if len(args) > 1 or (args and not args[0].isdigit()):
+        raise ValueError(f"backup-query takes an optional delay in ms, got {' '.join(args)!r}")
+    mark = _read_mark(cluster_dir)
+    if mark is None:
+        out.write(f"{MARK_FILE_NAME} does not exist.\n")
+        return FAILURE
+    counters = _Counters(str(mark["aeron_directory"]))
+    try:
+        counter_id = counters.find(QUERY_DEADLINE_TYPE_ID, int(mark["cluster_id"]))
+        if counter_id < 0:
+            out.write("no backup query deadline counter: is the cluster backup running?\n")
+            return FAILURE
+        now_ms = time.time_ns() // 1_000_000
+        verb = "next"
+        if args:
+            target = now_ms + int(args[0])
+            while True:
+                current = counters.value(counter_id)
+                if counters.compare_and_set(counter_id, current, target):
+                    break
+            verb = "setting next"
+        deadline = counters.value(counter_id)
+    finally:
+        counters.close()
+
+    def stamp(ms: int) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
+
+    out.write(f"{stamp(now_ms)} {verb}: {stamp(deadline)}\n")
+    return SUCCESS
+
+
 # -- control channel --------------------------------------------------------------------------
 
 
@@ -585,8 +622,7 @@ def run(
         if mark.component_type != "BACKUP":
             out.write("not a cluster backup node\n")
             return FAILURE
-        out.write("cluster backup is not supported by aeronpy\n")
-        return FAILURE
+        return _backup_query(out, cluster_dir, args)
     if command == "invalidate-latest-snapshot":
         _refuse_if_active(cluster_dir, now, "invalidate a snapshot")
         with _open_log(cluster_dir, read_only=False) as log:

@@ -79,7 +79,8 @@ class _ServiceAck:
 _INGRESS = ("SessionConnectRequest", "SessionCloseRequest", "SessionKeepAlive", "ChallengeResponse",
             "AdminRequest", "SessionMessageHeader")
 _CONSENSUS = ("CanvassPosition", "RequestVote", "Vote", "NewLeadershipTerm", "AppendPosition", "CommitPosition",
-              "CatchupPosition", "StopCatchup", "TerminationPosition", "TerminationAck", "HeartbeatRequest")
+              "CatchupPosition", "StopCatchup", "TerminationPosition", "TerminationAck", "HeartbeatRequest",
+              "BackupQuery")
 HEARTBEAT_RESPONSE_TIMEOUT_NS = 5_000 * MS
 MAX_PENDING_HEARTBEAT_RESPONSES = 16
 _CONTROL = ("SessionMessageHeader", "ScheduleTimer", "CancelTimer", "CloseSession", "ServiceAck",
@@ -1300,6 +1301,29 @@ class ConsensusModuleAgent:
         from aeronpy.cluster.codecs import T
 
         message = sbe.encode(T.HeartbeatResponse, correlation_id=d.get_int("correlation_id"))
+        self.heartbeat_responses.append((publication, message, self._now_ns() + HEARTBEAT_RESPONSE_TIMEOUT_NS))
+
+    def _consensus_BackupQuery(self, d: sbe.Decoded, data: bytes, header: Any) -> None:
+        """A ClusterBackup asks for the log and snapshots (cluster.md §4.17): answered outside
+        elections in ACTIVE/SUSPENDED/SNAPSHOT, on its response channel, with BackupResponse."""
+        from aeronpy.cluster.consensus.backup_response import backup_response
+
+        if self.election is not None or self.state not in (
+                ConsensusModuleState.ACTIVE, ConsensusModuleState.SUSPENDED, ConsensusModuleState.SNAPSHOT):
+            return
+        if len(self.heartbeat_responses) >= MAX_PENDING_HEARTBEAT_RESPONSES:
+            self._on_invalid_request("too many BackupQuery/HeartbeatRequests awaiting a response")
+            return
+        channel = d.get_str("response_channel")
+        try:
+            message = backup_response(self, d)
+            if message is None:  # no log recorded yet: nothing to back up (Java answers nothing)
+                return
+            parse_channel(channel)
+            publication = self.aeron.add_publication(channel, d.get_int("response_stream_id"))
+        except Exception as e:  # noqa: BLE001 - a bad query is an invalid request
+            self._on_invalid_request(f"BackupQuery with response channel {channel!r}: {e}")
+            return
         self.heartbeat_responses.append((publication, message, self._now_ns() + HEARTBEAT_RESPONSE_TIMEOUT_NS))
 
     def _send_heartbeat_responses(self, now_ns: int) -> int:
