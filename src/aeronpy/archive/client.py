@@ -200,11 +200,12 @@ class AeronArchive:
             invoker.invoke()
         time.sleep(0.0005)
 
-    def _send(self, msg: bytes, deadline: float | None = None) -> None:
+    def _send(self, msg: bytes, deadline: float | None = None, publication: Any = None) -> None:
         deadline = deadline or self._deadline()
         attempts = 0
+        publication = publication if publication is not None else self.publication
         while True:
-            result = self.publication.offer(msg)
+            result = publication.offer(msg)
             if result > 0:
                 return
             attempts += 1
@@ -243,12 +244,13 @@ class AeronArchive:
     def _encode(self, spec: sbe.MessageSpec, corr: int, **values: Any) -> bytes:
         return sbe.encode(spec, control_session_id=self.control_session_id, correlation_id=corr, **values)
 
-    def _request(self, spec: sbe.MessageSpec, **values: Any) -> int:
-        """Send a request and return the OK response's relevantId (ArchiveError otherwise)."""
+    def _request(self, spec: sbe.MessageSpec, request_publication: Any = None, **values: Any) -> int:
+        """Send a request (on the control publication, or ``request_publication``) and return
+        the OK response's relevantId (ArchiveError otherwise)."""
         self._check_open()
         corr = self.aeron.next_correlation_id()
         deadline = self._deadline()
-        self._send(self._encode(spec, corr, **values), deadline)
+        self._send(self._encode(spec, corr, **values), deadline, request_publication)
         while True:
             msg = self._next(deadline, f"response to {spec.name}")
             if msg.spec.name != "ControlResponse":
@@ -439,13 +441,49 @@ class AeronArchive:
 
     def replay(self, recording_id: int, replay_channel: str, replay_stream_id: int, position: int = NULL_POSITION,
                length: int = REPLAY_ALL_AND_FOLLOW) -> Any:
-        """Start a replay and return a subscription to it (``session-id`` pinned)."""
+        """Start a replay and return a subscription to it (``session-id`` pinned).  A
+        ``control-mode=response`` replay channel replays over a response channel, as Aeron's
+        client does: the replay comes back over the path this client opens to the archive."""
+        if ChannelUri.parse(replay_channel).get("control-mode") == "response":
+            return self._replay_via_response_channel(recording_id, replay_channel, replay_stream_id, position, length)
         replay_session_id = self.start_replay(recording_id, replay_channel, replay_stream_id, position, length)
         session_id = replay_session_id & 0xFFFFFFFF
         if session_id & 0x80000000:
             session_id -= 1 << 32
         channel = str(ChannelUri.parse(replay_channel).with_param("session-id", str(session_id)))
         return self.aeron.add_subscription(channel, replay_stream_id)
+
+    def _replay_via_response_channel(self, recording_id: int, replay_channel: str, replay_stream_id: int,
+                                     position: int, length: int) -> Any:
+        """A replay token, the replay subscription (``control-mode=response``), a second request
+        publication naming it (``response-correlation-id``), the replay request sent there; the
+        archive answers on the control session and replays to that publication's image."""
+        token = self.get_replay_token(recording_id)
+        subscription = self.aeron.add_subscription(replay_channel, replay_stream_id)
+        try:
+            uri = ChannelUri.parse(self.ctx.control_channel)
+            params = {k: v for k, v in uri.params.items()
+                      if k not in ("session-id", "init-term-id", "term-id", "term-offset", "ssc")}
+            params["response-correlation-id"] = str(subscription.registration_id)
+            params["term-length"] = str(64 * 1024)
+            request = self.aeron.add_exclusive_publication(
+                str(ChannelUri(uri.prefix, uri.media, params)), self.ctx.control_stream_id)
+            try:
+                deadline = self._deadline()
+                while not request.is_connected:
+                    self._idle(deadline, "replay request publication to connect")
+                self._request(T.ReplayRequest, request_publication=request, recording_id=recording_id,
+                              position=position, length=length, replay_stream_id=replay_stream_id,
+                              file_io_max_length=-1, replay_token=token, replay_channel=replay_channel)
+                deadline = self._deadline()
+                while not subscription.is_connected:
+                    self._idle(deadline, "replay over the response channel to connect")
+            finally:
+                request.close()
+        except BaseException:
+            subscription.close()
+            raise
+        return subscription
 
     def get_replay_token(self, recording_id: int) -> int:
         """A token letting a replay request for ``recording_id`` come from another publication
@@ -565,6 +603,9 @@ class AsyncConnect:
         if self.step == "ADD_PUBLICATION":
             if self._registration == -1:
                 request = _with_control_params(ctx.control_channel, ctx, self._session_id)
+                if self._session_id is None:  # a response channel: the requests name its subscription
+                    request = str(ChannelUri.parse(request).with_param(
+                        "response-correlation-id", str(c.subscription.registration_id)))
                 self._registration = aeron.async_add_exclusive_publication(request, ctx.control_stream_id)
             pub = aeron.get_exclusive_publication(self._registration)
             if pub is None:

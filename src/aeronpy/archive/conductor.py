@@ -279,6 +279,9 @@ class ArchiveConductor:
         params.setdefault("term-length", str(ctx.control_term_buffer_length))
         params.setdefault("sparse", "true" if ctx.control_term_buffer_sparse else "false")
         params.setdefault("mtu", str(ctx.control_mtu_length))
+        if params.get("control-mode") == "response" and image is not None:
+            # a response channel (archive.md §1.2): answer over the path this request image came by
+            params["response-correlation-id"] = str(image.correlation_id)
         response_channel = str(ChannelUri(uri.prefix, uri.media, params))
         try:
             reg = self.aeron.async_add_exclusive_publication(response_channel, stream_id)

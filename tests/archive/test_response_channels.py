@@ -1,0 +1,102 @@
+"""The archive through response channels (archive.md §1.2/§1.4): control responses and replays
+come back over the path the client opened to the archive (``control-mode=response``)."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from aeronpy.archive.archive import Archive
+from aeronpy.archive.client import AeronArchive, AeronArchiveContext
+from aeronpy.archive.codecs import SourceLocation
+from tests.archive.helpers import await_recorded, await_recording_counter, publish
+from tests.conftest import wait_for
+from tests.fakes import free_udp_port
+
+LO = "127.0.0.1"
+CHANNEL = "aeron:ipc?term-length=64k"
+STREAM = 1001
+
+
+def _connect(aeron: Any, aeron_dir: str, control: str, response: str) -> AeronArchive:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return AeronArchive.connect(AeronArchiveContext(
+            aeron_dir=aeron_dir, aeron=aeron, control_channel=control, control_response_channel=response,
+        ))
+
+
+def _labels(aeron: Any) -> list[str]:
+    found: list[str] = []
+    aeron.counters_reader.for_each(lambda counter_id, type_id, key, label: found.append(label))
+    return found
+
+
+def test_control_session_over_a_udp_response_channel(
+    archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str,
+) -> None:
+    control = f"{LO}:{free_udp_port()}"
+    response_control = f"{LO}:{free_udp_port()}"
+    archive = archive_factory(control_channel_enabled=True, control_channel=f"aeron:udp?endpoint={control}")
+    client = _connect(
+        aeron, aeron_dir, f"aeron:udp?endpoint={control}", f"aeron:udp?control-mode=response|control={response_control}"
+    )
+    try:
+        assert client.archive_id == archive.archive_id
+        assert client.control_session_id >= 0
+        # the request publication names the response subscription; the archive's answer names its image
+        labels = _labels(aeron)
+        assert any(f"response-correlation-id={client.subscription.registration_id}" in label for label in labels)
+        assert any("control-mode=response" in label and "response-correlation-id=" in label
+                   and label.startswith("pub-lmt") for label in labels)
+        assert client.list_recordings() == []
+    finally:
+        client.close()
+
+
+def test_replay_over_a_response_channel(archive_client: AeronArchive, aeron: Any) -> None:
+    archive_client.start_recording(CHANNEL, STREAM, SourceLocation.LOCAL)
+    pub = aeron.add_exclusive_publication(CHANNEL, STREAM)
+    await_recording_counter(archive_client, 0)
+    end = publish(pub, 200, 64)
+    await_recorded(archive_client, 0, end)
+    archive_client.stop_recording(CHANNEL, STREAM)
+    wait_for(lambda: archive_client.get_stop_position(0) == end, 10, "stop position")
+
+    replay = archive_client.replay(0, "aeron:ipc?control-mode=response", 2201, 0, end)
+    try:
+        got: list[int] = []
+        wait_for(lambda: replay.poll(lambda b, o, n, h: got.append(b.get_int64(o)), 50) >= 0 and len(got) >= 200,
+                 20, "replayed messages")
+        assert got == list(range(200))
+    finally:
+        replay.close()
+
+
+def test_replay_over_a_udp_response_channel(
+    archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str,
+) -> None:
+    control = f"{LO}:{free_udp_port()}"
+    archive_factory(control_channel_enabled=True, control_channel=f"aeron:udp?endpoint={control}")
+    client = _connect(
+        aeron, aeron_dir, f"aeron:udp?endpoint={control}",
+        f"aeron:udp?control-mode=response|control={LO}:{free_udp_port()}",
+    )
+    try:
+        client.start_recording(CHANNEL, STREAM, SourceLocation.LOCAL)
+        pub = aeron.add_exclusive_publication(CHANNEL, STREAM)
+        await_recording_counter(client, 0)
+        end = publish(pub, 100, 64)
+        await_recorded(client, 0, end)
+        replay_control = f"{LO}:{free_udp_port()}"
+        replay = client.replay(0, f"aeron:udp?control-mode=response|control={replay_control}", 2202, 0, end)
+        try:
+            got: list[int] = []
+            wait_for(lambda: replay.poll(lambda b, o, n, h: got.append(b.get_int64(o)), 50) >= 0 and len(got) >= 100,
+                     20, "replayed messages")
+            assert got == list(range(100))
+        finally:
+            replay.close()
+    finally:
+        client.close()
