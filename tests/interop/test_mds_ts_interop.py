@@ -2,7 +2,8 @@
 
 * The C client's multi-destination subscription on the aeronpy driver, with ``aeron:ipc`` and
   ``aeron-spy:`` destinations added through ``aeron_subscription_async_add_destination``: it
-  gets every message of an IPC publisher and of a local UDP publisher.
+  gets every message of an IPC publisher and of a local UDP publisher; and the aeronpy client
+  doing the same on the C driver (the reference behaviour).
 * ``channel-snd-ts-offset``: a C sender stamps, the aeronpy receiver sees the stamps (and its own
   ``media-rcv-ts-offset`` / ``channel-rcv-ts-offset`` stamps next to them); an aeronpy sender
   stamps, a C receiver with receive timestamps sees all three.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.procs import ProcessFailure, ProcessGroup, free_udp_port
+from tests.interop.procs import ProcessFailure, ProcessGroup, c_client_command, free_udp_port
 from tests.interop.test_udp_interop import (
     CLIENT_TIMEOUT_S,
     RUN_TIMEOUT_S,
@@ -175,6 +176,33 @@ if problems:
     sys.exit("; ".join(problems[:5]))
 """
 
+PY_MDS_SUB_SCRIPT = r"""
+import sys, time
+from aeronpy.client.aeron import Aeron
+from aeronpy.client.context import Context
+
+aeron_dir, stream, count, destinations = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+received = 0
+
+def on_fragment(buffer, offset, length, header):
+    global received
+    received += 1
+
+with Aeron.connect(Context.from_properties(env={}, aeron_dir=aeron_dir)) as aeron:
+    sub = aeron.add_subscription("aeron:udp?control-mode=manual", stream)
+    for destination in destinations:
+        sub.add_destination(destination)
+    print("READY", flush=True)
+    deadline = time.monotonic() + 40
+    while received < count:
+        if not sub.poll(on_fragment, 64):
+            if time.monotonic() > deadline:
+                sys.exit(f"timeout: received {received} of {count}, images={sub.image_count}")
+            time.sleep(0.0005)
+    identities = sorted(i.source_identity for i in sub.images)
+print("received", received, "images", *identities, flush=True)
+"""
+
 PY_PUB_SCRIPT = r"""
 import sys, time
 from aeronpy.client.aeron import Aeron
@@ -235,6 +263,26 @@ def test_c_client_mds_with_ipc_and_spy_destinations_on_the_aeronpy_driver(c_refe
     _finish(sub, *pubs)
     assert_no_aeronpy_errors(procs, py_driver, py_dir)
     procs.stop_driver(py_driver)
+
+
+def test_aeronpy_client_mds_with_ipc_and_spy_destinations_on_the_c_driver(c_reference: ctypes.CDLL, procs: ProcessGroup) -> None:
+    """The reference: the aeronpy client's ADD_RCV_DESTINATION for local destinations as the C
+    driver serves it (C publishers)."""
+    c_dir = procs.new_aeron_dir()
+    c_driver = start_c_driver(procs, c_dir)
+    udp = f"aeron:udp?endpoint=127.0.0.1:{free_udp_port()}|ssc=true"
+    sub = procs.start_subscriber(
+        [sys.executable, "-c", PY_MDS_SUB_SCRIPT, str(c_dir), "5304", str(2 * COUNT), "aeron:ipc", f"aeron-spy:{udp}"],
+        name="aeronpy-mds-sub", env=_env(),
+    )
+    pubs = [
+        procs.start(c_client_command("pub", c_dir, channel, 5304, COUNT, 64, timeout=CLIENT_TIMEOUT_S), name=f"c-pub-{i}")
+        for i, channel in enumerate(("aeron:ipc", udp))
+    ]
+    _finish(sub, *pubs)
+    line = next(line for line in sub.stdout_lines if line.startswith("received "))
+    assert line.split()[3:] == ["aeron:ipc", "aeron:ipc"], line
+    procs.stop_driver(c_driver)
 
 
 def test_c_sender_timestamps_reach_the_aeronpy_receiver(c_reference: ctypes.CDLL, procs: ProcessGroup) -> None:
