@@ -18,7 +18,7 @@ from aeronpy.cluster.errors import ClusterError
 from aeronpy.cluster.members import parse_members
 from aeronpy.errors import ConfigurationError
 
-__all__ = ["ClusterNode", "default_aeron_dir_for"]
+__all__ = ["ClusterNode", "default_aeron_dir_for", "pop_doorbell_settings"]
 
 _DEFAULTS = {
     "aeron.cluster.ingress.channel": "aeron:udp?term-length=128k",
@@ -43,6 +43,21 @@ DOORBELL_BACKOFF_DEFAULT = "1-0-10us-1ms-10-16ms"
 #: How long a closing leader's own driver stays up after the consensus module closed, so the
 #: end of the log (EOS) reaches the followers and they elect at once (a graceful exit).
 LEADER_EXIT_LINGER_S = 1.0
+
+
+def pop_doorbell_settings(props: dict[str, str]) -> tuple[bool, str]:
+    """``(enabled, backoff init args)`` from (and removed from) ``props``, validated."""
+    from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
+    from aeronpy.config import parse_bool
+
+    enabled = parse_bool(props.pop(DOORBELL_PROPERTY, "true"), DOORBELL_PROPERTY)
+    backoff = props.pop(DOORBELL_BACKOFF_PROPERTY, DOORBELL_BACKOFF_DEFAULT).strip()
+    if backoff:
+        try:
+            idle_strategy_from_name("backoff", backoff)
+        except ConfigurationError as e:
+            raise ConfigurationError(f"{DOORBELL_BACKOFF_PROPERTY}: {e}") from None
+    return enabled, backoff
 
 
 def default_aeron_dir_for(node_dir: str) -> str:
@@ -84,17 +99,7 @@ class ClusterNode:
         props = dict(_DEFAULTS)
         props["aeron.cluster.replication.channel"] = f"aeron:udp?endpoint={host}:0"
         props.update(properties or {})
-        from aeronpy.config import parse_bool
-
-        self.doorbell = parse_bool(props.pop(DOORBELL_PROPERTY, "true"), DOORBELL_PROPERTY)
-        self.doorbell_backoff = props.pop(DOORBELL_BACKOFF_PROPERTY, DOORBELL_BACKOFF_DEFAULT).strip()
-        if self.doorbell_backoff:
-            from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
-
-            try:
-                idle_strategy_from_name("backoff", self.doorbell_backoff)
-            except ConfigurationError as e:
-                raise ConfigurationError(f"{DOORBELL_BACKOFF_PROPERTY}: {e}") from None
+        self.doorbell, self.doorbell_backoff = pop_doorbell_settings(props)
         self._doorbell_installed = False
         props["aeron.cluster.members"] = members
         props["aeron.cluster.member.id"] = str(member_id)

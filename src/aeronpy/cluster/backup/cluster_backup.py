@@ -40,13 +40,15 @@ class ClusterBackup:
                  launch_driver: bool = True, env: Mapping[str, str] | None = None,
                  events_listener: Any = None) -> None:
         from aeronpy.archive.context import ArchiveContext
-        from aeronpy.cluster.node import default_aeron_dir_for
+        from aeronpy.cluster.node import default_aeron_dir_for, pop_doorbell_settings
 
         self.node_dir = os.path.abspath(node_dir)
         self.env = {} if env is None else dict(env)
         self.aeron_dir = aeron_dir or default_aeron_dir_for(self.node_dir)
         self.launch_driver = launch_driver
         props = dict(properties or {})
+        self.doorbell, self.doorbell_backoff = pop_doorbell_settings(props)
+        self._doorbell_installed = False
         self.properties = props
         cluster_dir = props.get("aeron.cluster.dir") or os.path.join(self.node_dir, "cluster")
         archive_dir = props.get("aeron.archive.dir") or os.path.join(self.node_dir, "archive")
@@ -97,6 +99,11 @@ class ClusterBackup:
         from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
 
         ctx = self.ctx
+        if self.doorbell:  # as a cluster member's agents: wake each other, and on datagrams
+            from aeronpy.concurrent import doorbell
+
+            doorbell.install(self.doorbell_backoff or None)
+            self._doorbell_installed = True
         if self.launch_driver:
             from aeronpy.driver.context import DriverContext
             from aeronpy.driver.media_driver import MediaDriver
@@ -176,6 +183,11 @@ class ClusterBackup:
             except Exception as e:  # noqa: BLE001
                 errors.append(e)
         self.counters = {}
+        if self._doorbell_installed:
+            from aeronpy.concurrent import doorbell
+
+            doorbell.uninstall()
+            self._doorbell_installed = False
         self.runner = self.agent = self.aeron = self.archive = self.driver = self.mark_file = None
         if errors:
             raise ClusterError(f"closing the cluster backup: {errors[0]}") from errors[0]
