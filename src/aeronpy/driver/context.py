@@ -110,13 +110,15 @@ _UNICAST_FC: dict[str, str] = {
     "unicast_max": "max",
     "aeron_unicast_flow_control_strategy_supplier": "max",
 }
-_CONGESTION_CONTROL: dict[str, str] = {
-    "default": "static",
+_CONGESTION_CONTROL: dict[str, str] = {  # C names, C function names, Java class names
+    "default": "default",
+    "aeron_congestion_control_default_strategy_supplier": "default",
+    "io.aeron.driver.DefaultCongestionControlSupplier": "default",
     "static": "static",
-    "aeron_congestion_control_default_strategy_supplier": "static",
     "aeron_static_window_congestion_control_strategy_supplier": "static",
     "cubic": "cubic",
     "aeron_cubic_congestion_control_strategy_supplier": "cubic",
+    "io.aeron.driver.ext.CubicCongestionControlSupplier": "cubic",
 }
 
 
@@ -332,6 +334,9 @@ _SPECS: dict[str, _Spec] = {
     "multicast_flow_control_supplier": _str("aeron.multicast.FlowControl.supplier", _choice(_MULTICAST_FC)),
     "unicast_flow_control_supplier": _str("aeron.unicast.FlowControl.supplier", _choice(_UNICAST_FC)),
     "congestion_control_supplier": _str("aeron.CongestionControl.supplier", _choice(_CONGESTION_CONTROL)),
+    "cubic_measure_rtt": _bool("aeron.CubicCongestionControl.measureRtt"),
+    "cubic_initial_rtt_ns": _dur("aeron.CubicCongestionControl.initialRtt", 1),
+    "cubic_tcp_mode": _bool("aeron.CubicCongestionControl.tcpMode"),
     "udp_channel_incoming_interceptors": _str(
         "aeron.udp.channel.incoming.interceptors", _parse_interceptors, nullable=True
     ),
@@ -463,8 +468,14 @@ class DriverContext:
     multicast_flow_control_supplier: str = "max"
     """Default ``fc`` strategy for multicast/MDC: ``max``, ``min`` or ``tagged``."""
     unicast_flow_control_supplier: str = "max"
-    congestion_control_supplier: str = "static"
-    """``static`` or ``cubic``."""
+    congestion_control_supplier: str = "default"
+    """``default`` (each channel's ``cc``, else static), ``static`` or ``cubic`` (every image)."""
+    cubic_measure_rtt: bool = False
+    """``cc=cubic`` images originate RTTM frames to measure the round trip (Aeron's default: off)."""
+    cubic_initial_rtt_ns: int = 100 * US
+    """``cc=cubic``: the RTT assumed before a measurement; also the window update interval."""
+    cubic_tcp_mode: bool = False
+    """``cc=cubic``: after a loss, grow at least as fast as TCP Reno would (TCP-friendly region)."""
     udp_channel_incoming_interceptors: str | None = None
     """Comma separated incoming UDP interceptor names, as the C driver; only ``loss`` exists."""
     udp_channel_transport_bindings_loss_args: str | None = None

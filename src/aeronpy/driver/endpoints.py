@@ -636,12 +636,16 @@ class ReceiveChannelEndpoint(_Endpoint):
                 term_length, mtu, flags, self._reply_address(address), address,
             )
         elif frame_type == dh.HDR_TYPE_RTTM:
-            (_, _, flags, _, session_id, stream_id, echo, _delta, receiver_id) = _RTTM.unpack_from(datagram, 0)
+            (_, _, flags, _, session_id, stream_id, echo, delta, receiver_id) = _RTTM.unpack_from(datagram, 0)
             interest = self.streams.get(stream_id)
-            has_image = interest is not None and session_id in interest.images
-            if flags & 0x80 and receiver_id in (0, self.receiver_id) and has_image:
+            image = interest.images.get(session_id) if interest is not None else None
+            if image is None or receiver_id not in (0, self.receiver_id):
+                return
+            if flags & 0x80:  # a sender measuring: answer it
                 reply = _RTTM.pack(40, 0, 0, dh.HDR_TYPE_RTTM, session_id, stream_id, echo, 0, receiver_id)
                 self.send_to(reply, self._reply_address(address))
+            else:  # the reply to an RTTM this image sent: the round trip for its congestion control
+                image.on_rttm(echo, delta, address, now_ns)
 
 
     def _check_ttl_asymmetry(self, setup_ttl: int) -> None:

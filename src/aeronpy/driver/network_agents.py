@@ -245,6 +245,8 @@ class Receiver(_NetworkAgent):
                     work += image.send_pending_status_message(now_ns)
                 if image.loss_change != image.last_loss_change:
                     work += image.send_pending_loss(now_ns)
+                if image.measures_rtt:
+                    work += image.initiate_rttm(now_ns)
             except OSError as ex:  # one unreachable source must not silence the other images
                 self.report(ex)
         return work

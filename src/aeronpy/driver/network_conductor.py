@@ -22,6 +22,7 @@ from aeronpy.driver import destination_tracker
 from aeronpy.driver.agent_proxies import DriverConductorProxy, ReceiverProxy, SenderProxy
 from aeronpy.driver.resources import DriverResources
 from aeronpy.driver.client_command_adapter import CommandError
+from aeronpy.driver import congestion_control as cc
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.endpoints import ReceiveChannelEndpoint, ReceiveDestination, SendChannelEndpoint
 from aeronpy.driver.feedback_delay import OptimalMulticastDelayGenerator, StaticDelayGenerator
@@ -861,6 +862,9 @@ class NetworkConductor:
             delay = StaticDelayGenerator(nak_delay, nak_delay * ctx.nak_unicast_retry_delay_ratio)
         group_tag = params.group_tag if getattr(params, "group_tag", None) is not None else ctx.receiver_group_tag
         now_ns = self.resources.nano_clock()
+        congestion_control = self._new_congestion_control(
+            params, window, mtu, now_ns, correlation_id, session_id, stream_id, ch
+        )
         image = PublicationImage(
             correlation_id=correlation_id, session_id=session_id, stream_id=stream_id,
             initial_term_id=initial_term_id, active_term_id=active_term_id, term_offset=term_offset,
@@ -870,7 +874,7 @@ class NetworkConductor:
             group_tag=group_tag, is_reliable=params.reliable, is_multicast=treat_as_multicast,
             sm_timeout_ns=ctx.status_message_timeout_ns, image_liveness_timeout_ns=ctx.image_liveness_timeout_ns,
             system_counters=self.resources.system_counters, loss_reporter=self.loss_reporter, channel=ch, now_ns=now_ns,
-            epoch_clock=self.resources.epoch_clock,
+            epoch_clock=self.resources.epoch_clock, congestion_control=congestion_control,
             untethered_timeouts=UntetheredTimeouts(
                 params.untethered_window_limit_timeout_ns, params.untethered_linger_timeout_ns,
                 params.untethered_resting_timeout_ns,
@@ -881,6 +885,29 @@ class NetworkConductor:
         for link in links:
             self._link_image(link, image, image.join_position)
         self.receiver_proxy.add_image(image)
+
+    def _new_congestion_control(
+        self, params: Any, window: int, mtu: int, now_ns: int, correlation_id: int, session_id: int,
+        stream_id: int, channel: str,
+    ) -> cc.CongestionControl:
+        """The image's congestion control: the driver's supplier or the channel's ``cc``; cubic
+        gets its per-image rcv-cc-cubic-rtt/-wnd indicators (type 10, no owner, as C)."""
+        ctx = self.ctx
+        name = cc.select_congestion_control(ctx.congestion_control_supplier, getattr(params, "congestion_control", None))
+        if name != cc.CUBIC:
+            return cc.new_congestion_control(name, window_length=window, mtu=mtu, now_ns=now_ns)
+
+        def indicator(label: str) -> AtomicCounter:
+            return self.resources.new_stream_counter(
+                label, correlation_id, session_id, stream_id, channel, -1, ctr.PER_IMAGE_TYPE_ID
+            )
+
+        rtt = indicator(cc.CUBIC_RTT_INDICATOR_NAME)
+        return cc.new_congestion_control(
+            name, window_length=window, mtu=mtu, now_ns=now_ns,
+            settings=cc.CubicSettings(ctx.cubic_measure_rtt, ctx.cubic_initial_rtt_ns, ctx.cubic_tcp_mode),
+            rtt_indicator=rtt, window_indicator=indicator(cc.CUBIC_WINDOW_INDICATOR_NAME),
+        )
 
     def _link_image(self, link: NetworkSubscriptionLink, image: PublicationImage, join: int) -> None:
         counter = self.resources.new_stream_counter(
@@ -921,6 +948,7 @@ class NetworkConductor:
         image.hwm.close()
         image.rcv_pos.close()
         image.naks_sent.close()
+        image.congestion_control.close()
         self.resources.log_storage.delete(image.log_buffers)
         if image in self.images:
             self.images.remove(image)

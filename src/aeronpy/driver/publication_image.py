@@ -1,7 +1,8 @@
 """Publication image: a remote publication rebuilt into a local log (driver-behaviour.md §7).
 
-Receiver thread: ``insert_packet`` / ``on_heartbeat`` and sending SMs and NAKs.  Conductor:
-``track_rebuild`` (loss detection, SM scheduling, cleaning) each duty cycle and
+Receiver thread: ``insert_packet`` / ``on_heartbeat``, sending SMs and NAKs, and RTT
+measurement (``initiate_rttm`` / ``on_rttm``).  Conductor: ``track_rebuild`` (loss detection, SM
+scheduling with the window of the image's congestion control, cleaning) each duty cycle and
 ``on_time_event`` (liveness, draining, linger) each timer tick.
 """
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
+from aeronpy.driver.congestion_control import CongestionControl, StaticWindowCongestionControl
 from aeronpy.driver.counter_access import plain_getter, release_setter
 from aeronpy.driver.lifecycle import LifecycleState, change_state
 from aeronpy.driver.gap_filler import try_fill_gap
@@ -32,6 +34,10 @@ ERR_HAS_GROUP_TAG_FLAG = frames.ERR_HAS_GROUP_TAG_FLAG
 ERR_MAX_TEXT_LENGTH = frames.ERR_MAX_TEXT_LENGTH
 IMAGE_REJECTED_CODE = 13
 NAK_STRUCT = frames.NAK_LAYOUT
+RTTM_STRUCT = frames.RTTM_LAYOUT
+RTTM_REPLY_FLAG = frames.RTTM_REPLY_FLAG
+MAX_RTT_NS = 60_000_000_000
+"""An RTTM reply implying a longer round trip (or a negative one) is not a measurement: counted invalid."""
 FIRST_WORD = frames.INT64_LAYOUT
 FRAME_STRUCT = frames.FRAME_PREFIX_LAYOUT
 RECEIVE_DESTINATION_TIMEOUT_NS = 5_000_000_000
@@ -130,6 +136,7 @@ class PublicationImage:
         untethered_timeouts: UntetheredTimeouts | None = None,
         epoch_clock: Callable[[], int] = epoch_ms,
         send_response_setup: bool = False,
+        congestion_control: CongestionControl | None = None,
     ) -> None:
         self.correlation_id = correlation_id
         self.session_id = session_id
@@ -149,7 +156,11 @@ class PublicationImage:
         self.rcv_pos = rcv_pos
         self.naks_sent = naks_sent
         self.loss_detector = loss_detector
-        self.receiver_window = receiver_window
+        cc = congestion_control if congestion_control is not None else StaticWindowCongestionControl(receiver_window)
+        self.congestion_control = cc
+        #: the receiver asks ``initiate_rttm`` only for images whose strategy may measure RTT
+        self.measures_rtt = not isinstance(cc, StaticWindowCongestionControl)
+        self.receiver_window = cc.max_window_length
         self.receiver_id = receiver_id
         self.group_tag = group_tag
         self.is_reliable = is_reliable
@@ -172,7 +183,7 @@ class PublicationImage:
         # SM state: conductor schedules, receiver sends
         self.last_sm_position = self.join_position
         self.next_sm_position = self.join_position
-        self.next_sm_window = receiver_window
+        self.next_sm_window = cc.initial_window_length
         # conductor -> receiver hand-offs: a change number is bumped after the data it guards,
         # so the receiver never loses a newer schedule by clearing a flag (DEDICATED threads).
         self.sm_change = 1
@@ -206,6 +217,7 @@ class PublicationImage:
         # response channels: the SETUP asked for RSP_SETUPs (SEND_RESPONSE_SETUP flag)
         self.response_setup = ResponseSetupAnnouncer(send_response_setup)
         self._nak = bytearray(NAK_STRUCT.size)
+        self._rttm = bytearray(RTTM_STRUCT.size)
 
     # ------------------------------------------------------------------ receiver thread
     def reject(self, reason: bytes) -> None:
@@ -409,6 +421,36 @@ class PublicationImage:
                 self._naks_sent_total.increment()
         return 1
 
+    def initiate_rttm(self, now_ns: int) -> int:
+        """Receiver thread: when the congestion control wants a measurement, send an RTTM with
+        the reply flag (echo timestamp ``now_ns``) to each live connection."""
+        cc = self.congestion_control
+        if not cc.should_measure_rtt(now_ns) or self.rejection_frame is not None:
+            return 0
+        if self.state is not _ACTIVE and self.state is not _DRAINING:
+            return 0
+        RTTM_STRUCT.pack_into(
+            self._rttm, 0, RTTM_STRUCT.size, 0, RTTM_REPLY_FLAG, frames.HDR_TYPE_RTTM, self.session_id,
+            self.stream_id, now_ns, 0, self.receiver_id,
+        )
+        work = 0
+        for c in self._live_connections(now_ns):
+            sent = self.endpoint.send_to(self._rttm, c.control_address)
+            if 0 <= sent < len(self._rttm) and self._short_sends is not None:
+                self._short_sends.increment()
+            cc.on_rttm_sent(now_ns)
+            work += 1
+        return work
+
+    def on_rttm(self, echo_timestamp: int, reception_delta: int, address: Any, now_ns: int) -> None:
+        """Receiver thread: a reply to our RTTM: ``rtt = now - echo - reception_delta`` goes to the
+        congestion control.  A reply implying a negative or absurd round trip is counted invalid."""
+        rtt_ns = now_ns - echo_timestamp - reception_delta
+        if reception_delta < 0 or not 0 <= rtt_ns <= MAX_RTT_NS:
+            self._count_invalid()
+            return
+        self.congestion_control.on_rttm(now_ns, rtt_ns, address)
+
     # ------------------------------------------------------------------ conductor
     def link_response_publication(self, response_session_id: int) -> None:
         """Conductor: a response publication is linked; announce its session in RSP_SETUPs,
@@ -450,11 +492,20 @@ class PublicationImage:
         if new_rebuild > rcv_pos:
             self.rcv_pos.set(new_rebuild)
             work += 1
-        threshold = self.receiver_window >> 2
         next_sm_position = self.next_sm_position
-        if min_sub > next_sm_position + threshold or (not active and new_rebuild > next_sm_position + threshold):
-            target = min_sub if active else new_rebuild
+        window, force_sm = self.congestion_control.on_track_rebuild(
+            now_ns, min_sub, next_sm_position, hwm, rebuild_position, new_rebuild, self.loss_detector.loss_found
+        )
+        threshold = window >> 2
+        if (
+            force_sm
+            or window != self.next_sm_window
+            or min_sub > next_sm_position + threshold
+            or (not active and new_rebuild > next_sm_position + threshold)
+        ):
+            target = min_sub if active else max(new_rebuild, next_sm_position)
             self.clean_buffer(target - self.term_length)
+            self.next_sm_window = window  # before the position and the change number the receiver reads
             self.next_sm_position = target
             self.sm_change += 1
             work += 1
