@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import pytest
 
 from aeronpy.concurrent import counters as ctr
+from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.errors import RegistrationError
 from aeronpy.protocol import control as cp
 from aeronpy.protocol import data_header as dh
@@ -352,3 +353,44 @@ def test_ipc_response_channels_answer_each_requester_alone(world: World, kind: s
     assert _take(world, rsp_subs[0]) == [b"msg1"]
     assert _take(world, rsp_subs[1]) == [b"msg2"]
     assert rsp_subs[0].poll(lambda *args: None, 10) == 0 and rsp_subs[1].poll(lambda *args: None, 10) == 0
+
+
+def test_lost_response_data_is_retransmitted_across_many_terms(world: World) -> None:
+    a, b = world.host("a"), world.host("b")
+    request_sub = world.add(b, "subscription", REQUEST_CHANNEL, REQUEST_STREAM)
+    response_sub, _, image = _request(world, a, request_sub)
+    response_pub = world.add(b, "publication", _response_pub_channel(image.correlation_id) + "|term-length=64k", RESPONSE_STREAM)
+    world.run(lambda: response_pub.is_connected and response_sub.image_count == 1, "response connected")
+    response_session = response_pub.session_id
+    seen = {"data": 0, "dropped": 0}
+
+    def drop_some_response_data(d: Datagram) -> bool:
+        if _type(d) == dh.HDR_TYPE_DATA and len(d.data) > 32 and struct.unpack_from("<i", d.data, 12)[0] == response_session:
+            seen["data"] += 1
+            if seen["data"] % 11 == 5:
+                seen["dropped"] += 1
+                return True
+        return False
+
+    world.network.drop = drop_some_response_data
+    count, body = 1500, bytes(1000)  # ~1.5 MB through 64 KiB terms
+    got: list[int] = []
+    sent = 0
+
+    def step() -> bool:
+        nonlocal sent
+        while sent < count and response_pub.offer(struct.pack("<q", sent) + body) > 0:
+            sent += 1
+        response_sub.poll(lambda buf, o, n, h: got.append(buf.get_int64(o)), 100)
+        return len(got) >= count
+
+    world.run(step, f"{count} responses")
+    assert got == list(range(count))
+    assert seen["dropped"] > 0
+    assert b.counter(SystemCounterId.RETRANSMITS_SENT) > 0
+    # every retransmission went to the requester's response socket, never elsewhere
+    response_destinations = {
+        d.destination for d in world.network.sent
+        if _type(d) == dh.HDR_TYPE_DATA and struct.unpack_from("<i", d.data, 12)[0] == response_session
+    }
+    assert len(response_destinations) == 1
