@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from aeronpy.archive.archive import Archive
 from aeronpy.archive.client import AeronArchive, AeronArchiveContext
-from aeronpy.archive.codecs import SourceLocation
-from tests.archive.helpers import await_recorded, await_recording_counter, publish
+from aeronpy.archive.codecs import RecordingSignal, SourceLocation
+from aeronpy.archive.errors import ArchiveError
+from tests.archive.helpers import await_recorded, await_recording_counter, collect, message, publish
 from tests.conftest import wait_for
 from tests.fakes import free_udp_port
 
@@ -100,3 +104,45 @@ def test_replay_over_a_udp_response_channel(
             replay.close()
     finally:
         client.close()
+
+
+def test_start_replay_over_a_response_channel_needs_the_subscription(archive_client: AeronArchive) -> None:
+    with pytest.raises(ArchiveError, match="subscription_registration_id must be set"):
+        archive_client.start_replay(0, "aeron:ipc?control-mode=response", 2203)
+
+
+def test_replication_over_a_response_channel(
+    archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path,
+) -> None:
+    """The destination archive asks the source for the replay over a response channel: the
+    replay comes back to the destination's recording subscription on the path it opened."""
+    port = free_udp_port()
+    archive_factory(archive_dir=str(tmp_path / "src"), control_channel_enabled=True,
+                    control_channel=f"aeron:udp?endpoint={LO}:{port}")
+    archive_factory(archive_dir=str(tmp_path / "dst"), local_control_stream_id=11,
+                    replication_channel=f"aeron:udp?control-mode=response|control={LO}:{free_udp_port()}")
+    errors: list[ArchiveError] = []
+    src = _connect(aeron, aeron_dir, "aeron:ipc", "aeron:ipc")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dst = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, control_stream_id=11,
+                                                       control_response_stream_id=21, error_handler=errors.append))
+    try:
+        src.start_recording(CHANNEL, 7, SourceLocation.LOCAL)
+        pub = aeron.add_exclusive_publication(CHANNEL, 7)
+        await_recording_counter(src, 0)
+        end = publish(pub, 300, 200)
+        await_recorded(src, 0, end)
+        src.stop_recording(CHANNEL, 7)
+        wait_for(lambda: src.get_stop_position(0) == end, 10, "source stopped")
+        seen: list[Any] = []
+        dst.replicate(0, -1, 10, f"aeron:udp?endpoint={LO}:{port}")
+        wait_for(lambda: seen.extend(dst.poll_for_recording_signals()) or any(
+            s.signal is RecordingSignal.REPLICATE_END for s in seen), 30, "REPLICATE_END")
+        assert not errors, errors
+        (d,) = dst.list_recordings()
+        assert (d.start_position, d.stop_position) == (0, end)
+        assert collect(dst.replay(d.recording_id, "aeron:ipc", 902, 0, -1), 300) == [message(i, 200) for i in range(300)]
+    finally:
+        src.close()
+        dst.close()

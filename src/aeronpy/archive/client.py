@@ -426,8 +426,18 @@ class AeronArchive:
     # -- replay ----------------------------------------------------------------------------
 
     def start_replay(self, recording_id: int, replay_channel: str, replay_stream_id: int, position: int = NULL_POSITION,
-                     length: int = REPLAY_ALL_AND_FOLLOW, file_io_max_length: int = -1) -> int:
-        """Start a replay; returns the 64-bit replay session id (low 32 bits = stream session id)."""
+                     length: int = REPLAY_ALL_AND_FOLLOW, file_io_max_length: int = -1,
+                     subscription_registration_id: int = -1) -> int:
+        """Start a replay; returns the 64-bit replay session id (low 32 bits = stream session id).
+        A ``control-mode=response`` replay channel needs ``subscription_registration_id``: the
+        caller's (response) subscription the replay is to come back to."""
+        if ChannelUri.parse(replay_channel).get("control-mode") == "response":
+            if subscription_registration_id == -1:
+                raise ArchiveError("when using start_replay with a response channel, subscription_registration_id "
+                                   "must be set", ErrorCode.GENERIC)
+            return self._start_replay_via_response_channel(
+                recording_id, replay_channel, replay_stream_id, position, length, file_io_max_length,
+                subscription_registration_id)
         return self._request(T.ReplayRequest, recording_id=recording_id, position=position, length=length,
                              replay_stream_id=replay_stream_id, file_io_max_length=file_io_max_length,
                              replay_token=-1, replay_channel=replay_channel)
@@ -455,35 +465,44 @@ class AeronArchive:
 
     def _replay_via_response_channel(self, recording_id: int, replay_channel: str, replay_stream_id: int,
                                      position: int, length: int) -> Any:
-        """A replay token, the replay subscription (``control-mode=response``), a second request
-        publication naming it (``response-correlation-id``), the replay request sent there; the
-        archive answers on the control session and replays to that publication's image."""
-        token = self.get_replay_token(recording_id)
+        """The replay subscription (``control-mode=response``), then the replay started for it."""
         subscription = self.aeron.add_subscription(replay_channel, replay_stream_id)
         try:
-            uri = ChannelUri.parse(self.ctx.control_channel)
-            params = {k: v for k, v in uri.params.items()
-                      if k not in ("session-id", "init-term-id", "term-id", "term-offset", "ssc")}
-            params["response-correlation-id"] = str(subscription.registration_id)
-            params["term-length"] = str(64 * 1024)
-            request = self.aeron.add_exclusive_publication(
-                str(ChannelUri(uri.prefix, uri.media, params)), self.ctx.control_stream_id)
-            try:
-                deadline = self._deadline()
-                while not request.is_connected:
-                    self._idle(deadline, "replay request publication to connect")
-                self._request(T.ReplayRequest, request_publication=request, recording_id=recording_id,
-                              position=position, length=length, replay_stream_id=replay_stream_id,
-                              file_io_max_length=-1, replay_token=token, replay_channel=replay_channel)
-                deadline = self._deadline()
-                while not subscription.is_connected:
-                    self._idle(deadline, "replay over the response channel to connect")
-            finally:
-                request.close()
+            self._start_replay_via_response_channel(
+                recording_id, replay_channel, replay_stream_id, position, length, -1, subscription.registration_id)
+            deadline = self._deadline()
+            while not subscription.is_connected:
+                self._idle(deadline, "replay over the response channel to connect")
         except BaseException:
             subscription.close()
             raise
         return subscription
+
+    def _start_replay_via_response_channel(self, recording_id: int, replay_channel: str, replay_stream_id: int,
+                                           position: int, length: int, file_io_max_length: int,
+                                           subscription_registration_id: int) -> int:
+        """As Aeron's client: a replay token, a second request publication naming the replay's
+        subscription (``response-correlation-id``), the replay request (with the token) sent
+        there; the archive answers on the control session and replays to that publication's
+        image, so the replay comes back over the path this client opened."""
+        token = self.get_replay_token(recording_id)
+        uri = ChannelUri.parse(self.ctx.control_channel)
+        params = {k: v for k, v in uri.params.items()
+                  if k not in ("session-id", "init-term-id", "term-id", "term-offset", "ssc")}
+        params["response-correlation-id"] = str(subscription_registration_id)
+        params["term-length"] = str(self.ctx.control_term_buffer_length)
+        request = self.aeron.add_exclusive_publication(
+            str(ChannelUri(uri.prefix, uri.media, params)), self.ctx.control_stream_id)
+        try:
+            deadline = self._deadline()
+            while not request.is_connected:
+                self._idle(deadline, "replay request publication to connect")
+            return self._request(T.ReplayRequest, request_publication=request, recording_id=recording_id,
+                                 position=position, length=length, replay_stream_id=replay_stream_id,
+                                 file_io_max_length=file_io_max_length, replay_token=token,
+                                 replay_channel=replay_channel)
+        finally:
+            request.close()
 
     def get_replay_token(self, recording_id: int) -> int:
         """A token letting a replay request for ``recording_id`` come from another publication

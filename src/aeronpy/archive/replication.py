@@ -224,7 +224,10 @@ class ReplicationSession:
         session_id = self.replication_session_id if self.replication_session_id != -1 and not live else d.session_id
         uri = ChannelUri.parse(self.replication_channel)
         endpoint = uri.get("endpoint")
-        uri = uri.with_param("rejoin", "false").with_param("session-id", str(session_id))
+        is_response = uri.get("control-mode") == "response"  # the replay answers our request path
+        uri = uri.with_param("rejoin", "false")
+        if not is_response:  # a response subscription takes the replay's session when it is announced
+            uri = uri.with_param("session-id", str(session_id))
         if self.is_mds:
             uri = uri.without_param("endpoint").with_param("tags", f"{self.channel_tag_id},{self.subscription_tag_id}")
             uri = uri.with_param("control-mode", "manual")
@@ -236,10 +239,17 @@ class ReplicationSession:
                                    ErrorCode.GENERIC)
             self._replay_destination = destination_uri(self.replication_channel, endpoint)
             self._destination(True, self._replay_destination)
-        channel = self._replay_channel(endpoint, session_id, live)
         length = -1 if self.stop_position == -1 else self.stop_position - dst_stop
-        self._replay_session_id = self._src.start_replay(self.src_recording_id, channel, d.stream_id, dst_stop,
-                                                        length, self.file_io_max_length)
+        if is_response:
+            rs = self._subscription
+            assert rs is not None and rs.subscription is not None
+            self._replay_session_id = self._src.start_replay(
+                self.src_recording_id, self.replication_channel, d.stream_id, dst_stop, length,
+                self.file_io_max_length, subscription_registration_id=rs.subscription.registration_id)
+        else:
+            channel = self._replay_channel(endpoint, session_id, live)
+            self._replay_session_id = self._src.start_replay(self.src_recording_id, channel, d.stream_id, dst_stop,
+                                                            length, self.file_io_max_length)
         image = self._await_image()
         if live:
             self._merge(image, src_position)
