@@ -13,7 +13,6 @@ from aeronpy.driver.network_agents import CommandQueue, Receiver, Sender
 class FakeEndpoint:
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self.now_ns = 5
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):

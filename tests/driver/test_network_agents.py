@@ -1,0 +1,124 @@
+"""Sender and Receiver duty cycles alone: the agent reads its clock once per cycle and passes
+that time to every publication, endpoint and image it drives; socket errors are reported and
+the others still served.  Recording doubles, a fake clock, no sockets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aeronpy.driver.destination_tracker import DestinationTracker
+from aeronpy.driver.network_agents import Receiver, Sender
+from tests.fakes import FakeClock
+
+
+class Pub:
+    def __init__(self, name: str, log: list[tuple[str, int]], sent: int = 0, fail: bool = False) -> None:
+        self.name, self.log, self.sent, self.fail = name, log, sent, fail
+
+    def send(self, now_ns: int) -> int:
+        self.log.append((self.name, now_ns))
+        if self.fail:
+            raise OSError(113, "no route")
+        return self.sent
+
+
+class Endpoint:
+    def __init__(self, log: list[tuple[str, int]]) -> None:
+        self.log = log
+        self.tracker = DestinationTracker(True)
+
+    def transports(self) -> list[Any]:
+        return []
+
+    def poll(self, now_ns: int) -> int:
+        self.log.append(("poll", now_ns))
+        return 0
+
+    def poll_ready(self, now_ns: int, ready: Any) -> int:
+        return self.poll(now_ns)
+
+    def check_liveness(self, now_ns: int) -> None:
+        self.log.append(("liveness", now_ns))
+
+    def send_control_setups(self, now_ns: int) -> int:
+        self.log.append(("control-setups", now_ns))
+        return 0
+
+
+def test_sender_passes_one_time_per_cycle_to_publications_and_endpoints() -> None:
+    clock, log = FakeClock(1_000), []  # type: ignore[var-annotated]
+    sender = Sender(4, 200_000_000, clock)
+    endpoint = Endpoint(log)
+    sender.on_add_endpoint(endpoint)
+    sender.publications += [Pub("a", log), Pub("b", log)]
+    sender.do_work()
+    assert sorted(log[:2]) == [("a", 1_000), ("b", 1_000)]
+    assert log[2:] == [("poll", 1_000), ("liveness", 1_000)]  # nothing sent: control frames polled
+    assert not hasattr(endpoint, "now_ns")  # the time is passed, never left on the endpoint
+
+
+def test_sender_round_robins_publications_and_polls_control_every_ratio_while_busy() -> None:
+    clock, log = FakeClock(0), []  # type: ignore[var-annotated]
+    sender = Sender(3, 200_000_000, clock)
+    sender.on_add_endpoint(Endpoint(log))
+    sender.publications += [Pub("a", log, sent=100), Pub("b", log, sent=100)]
+    firsts = []
+    polls = 0
+    for i in range(6):
+        clock.now = i
+        log.clear()
+        sender.do_work()
+        firsts.append(log[0][0])
+        polls += ("poll", i) in log
+    assert firsts == ["b", "a", "b", "a", "b", "a"]  # who goes first rotates
+    assert polls == 2  # busy: every third cycle (status poll ratio), not every cycle
+
+
+def test_sender_reports_a_failing_publication_and_serves_the_others() -> None:
+    clock, log = FakeClock(0), []  # type: ignore[var-annotated]
+    sender = Sender(4, 200_000_000, clock)
+    errors: list[BaseException] = []
+    sender.error_handler = errors.append
+    sender.publications += [Pub("bad", log, fail=True), Pub("good", log, sent=10)]
+    assert sender.do_work() == 1
+    assert {name for name, _ in log} == {"bad", "good"} and isinstance(errors[0], OSError)
+
+
+def test_a_manual_destination_is_added_at_the_sender_clock_time() -> None:
+    clock = FakeClock(42_000)
+    sender = Sender(4, 200_000_000, clock)
+    endpoint = Endpoint([])
+    sender.on_add_destination(endpoint, ("127.0.0.1", 40001), 9, "aeron:udp?endpoint=127.0.0.1:40001")
+    (destination,) = endpoint.tracker.destinations
+    assert destination.time_of_last_activity_ns == 42_000 and destination.registration_id == 9
+
+
+class Image:
+    def __init__(self, log: list[tuple[str, int]], sm_due: bool, loss_due: bool) -> None:
+        self.log = log
+        self.sm_change, self.last_sm_change = (2, 1) if sm_due else (1, 1)
+        self.loss_change, self.last_loss_change = (2, 1) if loss_due else (1, 1)
+        self.time_of_last_sm_ns = 0
+        self.sm_timeout_ns = 10_000
+
+    def send_pending_status_message(self, now_ns: int) -> int:
+        self.log.append(("sm", now_ns))
+        return 1
+
+    def send_pending_loss(self, now_ns: int) -> int:
+        self.log.append(("loss", now_ns))
+        return 1
+
+
+def test_receiver_polls_endpoints_then_sends_only_what_images_have_due_at_its_time() -> None:
+    clock, log = FakeClock(5_000), []  # type: ignore[var-annotated]
+    receiver = Receiver(clock)
+    receiver.on_add_endpoint(Endpoint(log))
+    receiver.images += [Image(log, sm_due=True, loss_due=False), Image(log, sm_due=False, loss_due=True),
+                        Image(log, sm_due=False, loss_due=False)]
+    receiver.do_work()
+    assert log == [("poll", 5_000), ("control-setups", 5_000), ("sm", 5_000), ("loss", 5_000)]
+    log.clear()
+    clock.now = 10_000  # the SM timeout: every image repeats its SM
+    receiver.do_work()
+    assert [entry for entry in log if entry[0] == "sm"] == [("sm", 10_000)] * 3
