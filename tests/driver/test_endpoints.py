@@ -380,3 +380,43 @@ def test_interceptor_drops_datagrams_before_dispatch() -> None:
     peer.send(data(SESSION), ("127.0.0.1", 42000))
     peer.send(setup(SESSION + 1), ("127.0.0.1", 42000))
     assert endpoint.poll(0) == 2 and image.calls == []
+
+
+def test_a_reply_that_cannot_be_sent_is_reported_and_the_batch_goes_on() -> None:
+    network, counters = InMemoryNetwork(), Counters()
+    endpoint = make_receive_endpoint(network, counters)
+    endpoint.add_interest(STREAM, None)
+    image = RecordingImage(SESSION)
+    endpoint.add_image(image)
+    errors: list[BaseException] = []
+    endpoint.error_handler = errors.append
+
+    def unreachable(datagram: Any, address: Any = None) -> int:
+        raise OSError(113, "no route to host")
+
+    endpoint.transport.send = unreachable  # type: ignore[method-assign]
+    peer = Peer(network, ("127.0.0.1", SENDER_PORT))
+    peer.send(data(SESSION + 1), ("127.0.0.1", 42000))  # no image: the SETUP request fails to go out
+    peer.send(data(SESSION), ("127.0.0.1", 42000))
+    assert endpoint.poll(0) == 2
+    assert len(errors) == 1 and errors[0].errno == 113
+    assert [call[0] for call in image.calls] == ["data"]
+
+
+def test_a_transient_receive_error_is_no_work_and_any_other_is_raised() -> None:
+    network, counters = InMemoryNetwork(), Counters()
+    endpoint = make_send_endpoint(network, counters)
+    failure = [OSError(11, "try again")]
+
+    def receive(*_args: Any) -> list[Any]:
+        raise failure[0]
+
+    endpoint.transport.recv_into_batch = receive  # type: ignore[method-assign]
+    assert endpoint.poll(0) == 0
+    failure[0] = OSError(9, "bad file descriptor")
+    try:
+        endpoint.poll(1)
+    except OSError as ex:
+        assert ex.errno == 9
+    else:
+        raise AssertionError("a non-transient receive error must reach the agent")
