@@ -348,3 +348,34 @@ def test_revoke_lingers_at_once_with_revoked_end_of_stream_heartbeats(rig: Publi
     rig.pub.send(200 * MS)
     (beat,) = heartbeats(rig.receiver.received())
     assert beat.flags & frames.EOS_FLAG and beat.flags & frames.REVOKED_FLAG
+
+
+def test_min_flow_control_limits_the_sender_to_the_slowest_receiver_until_it_times_out(tmp_path: Path) -> None:
+    from aeronpy.driver.flow_control import MinMulticastFlowControl
+
+    rig = make_rig(tmp_path, flow_control=MinMulticastFlowControl(receiver_timeout_ns=1_000 * MS, group_min_size=2))
+    try:
+        rig.offer(PAYLOAD, 8)
+        rig.pub.send(0)
+        rig.sm(0, 1 * MS, window=4 * FRAME, receiver_id=1)
+        assert rig.counter("snd-lmt") == 0  # one receiver of a group of at least two: no window
+        rig.pub.on_time_event(1 * MS, lambda: None)
+        assert not connected(rig)
+        rig.sm(0, 2 * MS, window=2 * FRAME, receiver_id=2)
+        assert rig.counter("snd-lmt") == 2 * FRAME  # the slower (smaller) edge
+        rig.pub.on_time_event(2 * MS, lambda: None)
+        assert connected(rig)
+        for t in range(3, 8):
+            rig.pub.send(t * MS)
+        assert rig.counter("snd-pos") == 2 * FRAME
+        rig.sm(2 * FRAME, 500 * MS, window=4 * FRAME, receiver_id=1)  # only receiver 1 keeps talking
+        rig.sm(2 * FRAME, 900 * MS, window=4 * FRAME, receiver_id=1)
+        for t in range(901, 1_030, 10):  # receiver 2 (last SM at 2 ms) times out after 1 s
+            rig.pub.send(t * MS)
+        assert rig.pub.flow_control.receiver_count == 1
+        assert rig.counter("snd-lmt") == 2 * FRAME  # below the group's minimum size: held
+        assert rig.counter("snd-pos") == 2 * FRAME
+        rig.pub.on_time_event(1_030 * MS, lambda: None)
+        assert not connected(rig)  # the group is short of its minimum size
+    finally:
+        rig.close()
