@@ -100,6 +100,7 @@ class Image:
         self.loss_change, self.last_loss_change = (2, 1) if loss_due else (1, 1)
         self.time_of_last_sm_ns = 0
         self.sm_timeout_ns = 10_000
+        self.measures_rtt = False  # static-window congestion control: no RTT measurement
 
     def send_pending_status_message(self, now_ns: int) -> int:
         self.log.append(("sm", now_ns))
