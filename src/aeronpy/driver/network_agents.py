@@ -116,10 +116,23 @@ class _NetworkAgent(AgentBase):
     """Where answers to the conductor go; set by the network conductor."""
 
     ready_sockets: ReadySockets
+    endpoints: list[Any]
 
     def report(self, ex: BaseException) -> None:
         if self.error_handler is not None:
             self.error_handler(ex)
+
+    # commands (run on the agent's thread)
+    def on_add_endpoint(self, endpoint: Any) -> None:
+        self.endpoints.append(endpoint)
+        self.ready_sockets.add(endpoint.transports())
+
+    def on_remove_endpoint(self, endpoint: Any) -> None:
+        if endpoint in self.endpoints:
+            self.endpoints.remove(endpoint)
+            self.ready_sockets.remove(endpoint.transports())
+        if self.conductor_proxy is not None:
+            self.conductor_proxy.on_endpoint_removed(endpoint)
 
     def on_close(self) -> None:
         self.ready_sockets.close()
@@ -192,17 +205,6 @@ class Sender(_NetworkAgent):
         if self.conductor_proxy is not None:
             self.conductor_proxy.on_publication_removed(publication)
 
-    def on_add_endpoint(self, endpoint: Any) -> None:
-        self.endpoints.append(endpoint)
-        self.ready_sockets.add(endpoint.transports())
-
-    def on_remove_endpoint(self, endpoint: Any) -> None:
-        if endpoint in self.endpoints:
-            self.endpoints.remove(endpoint)
-            self.ready_sockets.remove(endpoint.transports())
-        if self.conductor_proxy is not None:
-            self.conductor_proxy.on_endpoint_removed(endpoint)
-
     def on_add_destination(self, endpoint: Any, address: Any, correlation_id: int, channel: str) -> None:
         endpoint.tracker.add_destination(address, self.nano_clock(), correlation_id, channel)
 
@@ -252,17 +254,6 @@ class Receiver(_NetworkAgent):
         return work
 
     # commands (run on the receiver thread)
-    def on_add_endpoint(self, endpoint: Any) -> None:
-        self.endpoints.append(endpoint)
-        self.ready_sockets.add(endpoint.transports())
-
-    def on_remove_endpoint(self, endpoint: Any) -> None:
-        if endpoint in self.endpoints:
-            self.endpoints.remove(endpoint)
-            self.ready_sockets.remove(endpoint.transports())
-        if self.conductor_proxy is not None:
-            self.conductor_proxy.on_endpoint_removed(endpoint)
-
     def on_add_destination(self, endpoint: Any, destination: Any) -> None:
         endpoint.add_destination(destination)
         if endpoint in self.endpoints:
