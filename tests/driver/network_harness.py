@@ -231,7 +231,7 @@ class ImageRig:
         endpoint: ReceiveChannelEndpoint | None = None, nak_delay_ns: int = 1_000_000, is_reliable: bool = True,
         now_ns: int = 0, active_term_id: int = INITIAL_TERM_ID, term_offset: int = 0,
         sender_address: tuple[str, int] = ("127.0.0.1", SENDER_PORT), epoch_ms: int = 1_700_000_000_000,
-        group_tag: int | None = None, is_multicast: bool = False,
+        group_tag: int | None = None, is_multicast: bool = False, congestion_control: Any = None,
     ) -> None:
         self.counters = counters
         self.sender = Peer(network, sender_address)
@@ -252,7 +252,7 @@ class ImageRig:
             receiver_id=RECEIVER_ID, group_tag=group_tag, is_reliable=is_reliable, is_multicast=is_multicast,
             sm_timeout_ns=SM_TIMEOUT_NS, image_liveness_timeout_ns=LIVENESS_NS, system_counters=counters.system,
             loss_reporter=self.losses, channel="aeron:udp?endpoint=127.0.0.1:42000", now_ns=now_ns,
-            epoch_clock=lambda: self.epoch[0],
+            epoch_clock=lambda: self.epoch[0], congestion_control=congestion_control,
         )
         self.endpoint.add_interest(STREAM, None)
         self.endpoint.add_image(self.image)

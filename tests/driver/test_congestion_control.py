@@ -14,6 +14,7 @@ import struct
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -33,7 +34,10 @@ from aeronpy.driver.congestion_control import (
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.protocol import data_header as dh
 from aeronpy.protocol.frames import RTTM_LAYOUT, RTTM_REPLY_FLAG, SM_LAYOUT
-from aeronpy.testing import Datagram
+from aeronpy.protocol import frames
+from aeronpy.testing import Datagram, InMemoryNetwork
+from tests.driver import network_harness as harness
+from tests.driver.network_harness import ImageRig
 from tests.conftest import SHM, wait_for
 from tests.driver.test_in_memory_driver import STREAM, Host, World, _counters_of_type, _frame_type, exchange
 from tests.driver.test_in_memory_driver import world as world  # noqa: F401  (the fixture)
@@ -256,6 +260,84 @@ def test_cubic_recovers_the_full_window_once_the_curve_reaches_it(window: int, l
         assert c.cwnd < c.max_cwnd
     rebuild(c, now + int((reach_s + late_s) * 1e9))  # any time later (even days): exactly the full window
     assert c.cwnd == c.max_cwnd
+
+
+# --------------------------------------------------------------------------- one image, socket-free
+
+
+def cubic_rig(tmp_path: Path, measure_rtt: bool = True) -> ImageRig:
+    control = CubicCongestionControl(
+        max_window_length=harness.WINDOW, mtu=harness.MTU, now_ns=0, settings=CubicSettings(measure_rtt=measure_rtt)
+    )
+    return ImageRig(tmp_path, InMemoryNetwork(), harness.Counters(), congestion_control=control)
+
+
+def rig_sms(rig: ImageRig) -> list[frames.StatusMessageFrame]:
+    return harness.of_type(rig.sender.received(), frames.StatusMessageFrame)
+
+
+def test_an_image_sends_the_cubic_window_and_a_new_sm_when_it_changes(tmp_path: Path) -> None:
+    rig = cubic_rig(tmp_path)
+    try:
+        assert rig.image.receiver_window == harness.WINDOW  # the largest window: 32 KiB = 23 MTUs
+        rig.duty_cycle(0)
+        assert [sm.receiver_window for sm in rig_sms(rig)] == [10 * MTU]
+        rig.duty_cycle(100 * US)  # within the update interval: same window, no SM
+        assert rig_sms(rig) == []
+        rig.duty_cycle(100 * US + 1)  # 23 + int(0.4 (t - cbrt(23 x 0.5))^3) = 19 MTUs: scheduled at once
+        assert [sm.receiver_window for sm in rig_sms(rig)] == [19 * MTU]
+        assert rig.image.next_sm_window == 19 * MTU
+    finally:
+        rig.close()
+
+
+def test_a_gap_backs_the_cubic_window_off_with_a_forced_sm(tmp_path: Path) -> None:
+    rig = cubic_rig(tmp_path)
+    try:
+        rig.duty_cycle(0)
+        rig_sms(rig)
+        rig.deliver(rig.data(0, b"a" * 32), 1)
+        rig.deliver(rig.data(128, b"a" * 32), 1)  # the frame at 64 is missing
+        rig.duty_cycle(2)  # new gap: loss -> cwnd 10 -> 8, SM forced although nothing was consumed
+        (sm,) = rig_sms(rig)
+        assert sm.receiver_window == 8 * MTU
+        rig.duty_cycle(3)  # the same gap again is no new loss
+        assert rig_sms(rig) == []
+    finally:
+        rig.close()
+
+
+def test_an_image_originates_rttm_at_the_cadence_and_measures_the_reply(tmp_path: Path) -> None:
+    rig = cubic_rig(tmp_path)
+    try:
+        control = rig.image.congestion_control
+        assert isinstance(control, CubicCongestionControl)
+        t = 5 * MS
+        assert rig.image.initiate_rttm(t) == 1
+        (ask,) = rig.sender.received()
+        assert ask == frames.RttmFrame(harness.SESSION, harness.STREAM, t, 0, harness.RECEIVER_ID, RTTM_REPLY_FLAG)
+        assert rig.image.initiate_rttm(t + 400 * US) == 0 and rig.sender.received() == []
+        reply = frames.RttmFrame(harness.SESSION, harness.STREAM, t, 0, harness.RECEIVER_ID)
+        rig.deliver(reply, t + 250 * US)
+        assert control.rtt_ns == 250 * US
+        assert rig.image.initiate_rttm(t + 250 * US + 1000 * US) == 0  # 4 x the measured RTT
+        assert rig.image.initiate_rttm(t + 250 * US + 1000 * US + 1) == 1
+        rig.deliver(frames.RttmFrame(harness.SESSION, harness.STREAM, t + 2 * MS, 30 * US, 0), t + 2 * MS + 130 * US)
+        assert control.rtt_ns == 100 * US  # receiver id 0 is anyone's; the sender's reception delta is taken off
+        rig.image.reject(b"go away")
+        assert rig.image.initiate_rttm(t + 10**9) == 0  # a rejected image measures nothing
+    finally:
+        rig.close()
+
+
+@pytest.mark.parametrize("kind", ["static", "cubic-not-measuring"])
+def test_static_and_non_measuring_images_never_originate_rttm(tmp_path: Path, kind: str) -> None:
+    rig = ImageRig(tmp_path, InMemoryNetwork(), harness.Counters()) if kind == "static" else cubic_rig(tmp_path, False)
+    try:
+        assert rig.image.measures_rtt == (kind != "static")  # the receiver skips static images outright
+        assert rig.image.initiate_rttm(10**12) == 0 and rig.sender.received() == []
+    finally:
+        rig.close()
 
 
 # --------------------------------------------------------------------------- in-memory drivers

@@ -8,7 +8,8 @@ aeronpy (``AERON_CUBICCONGESTIONCONTROL_MEASURERTT`` / ``aeron.CubicCongestionCo
   plain, once with the receiving driver dropping ~10 % of DATA frames (the window backs off, the
   stream still arrives complete and in order).
 * aeronpy sender -> C receiver with ``cc=cubic``: the C image sends RTTMs, our sender answers, and
-  the C driver's ``rcv-cc-cubic-rtt`` counter becomes non-zero.
+  the C driver's ``rcv-cc-cubic-rtt`` counter becomes non-zero; plain and under loss (the C
+  receiver backs off and NAKs, our sender retransmits, the stream arrives complete).
 
 The receiving driver's counters are read from its cnc.dat while the stream runs (the cubic
 indicators live as long as the image).  Every wait is bounded.
@@ -132,7 +133,11 @@ def test_c_sender_to_aeronpy_cubic_receiver_under_loss(c_reference: ctypes.CDLL,
     assert_no_aeronpy_errors(procs, py_driver, py_dir)
 
 
-def test_aeronpy_sender_answers_the_rttm_of_a_c_cubic_receiver(c_reference: ctypes.CDLL, procs: ProcessGroup) -> None:
-    indicators, py_dir, py_driver = run_stream(procs, aeronpy_sends=True, receiver_props=MEASURE_RTT)
+@pytest.mark.parametrize("loss", [False, True], ids=["plain", "under-loss"])
+def test_aeronpy_sender_answers_the_rttm_of_a_c_cubic_receiver(
+    c_reference: ctypes.CDLL, procs: ProcessGroup, loss: bool
+) -> None:
+    props = {**MEASURE_RTT, **LOSS_PROPS} if loss else MEASURE_RTT
+    indicators, py_dir, py_driver = run_stream(procs, aeronpy_sends=True, receiver_props=props)
     check_indicators(indicators)
     assert_no_aeronpy_errors(procs, py_driver, py_dir)
