@@ -62,7 +62,7 @@ def test_defaults_match_spec() -> None:
 
 
 def test_property_names_cover_every_field() -> None:
-    code_only = {"error_handler", "nano_clock", "epoch_clock", "epoch_ns_clock", "transport_factory"}
+    code_only = {"error_handler", "nano_clock", "epoch_clock", "epoch_ns_clock", "transport_factory", "name_resolver"}
     fields = {f.name for f in dataclasses.fields(DriverContext)} - code_only
     assert set(DriverContext.PROPERTY_NAMES) == fields
     # settings Aeron does not have take an aeronpy. prefix

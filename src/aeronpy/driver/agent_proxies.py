@@ -35,6 +35,10 @@ class NetworkConductorCommands(Protocol):
 
     def on_response_connected(self, response_correlation_id: int) -> None: ...
 
+    def on_re_resolve_endpoint(self, name: str, endpoint: Any, existing: Any) -> None: ...
+
+    def on_re_resolve_control(self, name: str, endpoint: Any, destination: Any, existing: Any) -> None: ...
+
 
 class SenderProxy:
     """Conductor -> sender."""
@@ -65,6 +69,10 @@ class SenderProxy:
 
     def remove_destination_by_id(self, endpoint: Any, destination_registration_id: int) -> None:
         self._queue.offer(self._sender.on_remove_destination_by_id, endpoint, destination_registration_id)
+
+    def resolution_change(self, endpoint: Any, name: str, address: Any) -> None:
+        """``name`` (an endpoint's or MDC destination's ``endpoint``) now resolves to ``address``."""
+        self._queue.offer(self._sender.on_resolution_change, endpoint, name, address)
 
 
 class ReceiverProxy:
@@ -119,6 +127,10 @@ class ReceiverProxy:
     def reject_image(self, image: Any, reason: bytes) -> None:
         self._queue.offer(self._receiver.on_reject_image, image, reason)
 
+    def resolution_change(self, endpoint: Any, destination: Any, address: Any) -> None:
+        """The destination's ``control`` host now resolves to ``address``."""
+        self._queue.offer(self._receiver.on_resolution_change, endpoint, destination, address)
+
 
 class DriverConductorProxy:
     """Sender/receiver -> conductor (its network part)."""
@@ -160,6 +172,14 @@ class DriverConductorProxy:
     def on_response_connected(self, response_correlation_id: int) -> None:
         """A response publication has its first live receiver: its image stops the RSP_SETUPs."""
         self._queue.offer(self._network.on_response_connected, response_correlation_id)
+
+    def on_re_resolve_endpoint(self, name: str, endpoint: Any, existing: Any) -> None:
+        """No SM from ``name`` for a while: the conductor resolves it again."""
+        self._queue.offer(self._network.on_re_resolve_endpoint, name, endpoint, existing)
+
+    def on_re_resolve_control(self, name: str, endpoint: Any, destination: Any, existing: Any) -> None:
+        """Nothing from a destination's control address for a while: resolve it again."""
+        self._queue.offer(self._network.on_re_resolve_control, name, endpoint, destination, existing)
 
 
 __all__ = ["DriverConductorProxy", "ReceiverProxy", "SenderProxy"]

@@ -38,8 +38,10 @@ from aeronpy.driver.media.loss_interceptor import (
     parse_loss_args,
 )
 from aeronpy.driver.media.transport_factory import TransportFactory, UdpTransportFactory
+from aeronpy.driver.media.udp_channel import Resolver
 from aeronpy.errors import ConfigurationError
 from aeronpy.protocol.data_header import FRAME_ALIGNMENT
+from aeronpy.uri import parse_endpoint, parse_interface
 
 __all__ = ["DriverContext", "ThreadingMode"]
 
@@ -59,6 +61,7 @@ TERM_MAX_LENGTH = GIB
 PAGE_MIN_SIZE = 4 * KIB
 PAGE_MAX_SIZE = GIB
 MAX_UDP_PAYLOAD_LENGTH = 65504
+MAX_BOOTSTRAP_NEIGHBORS = 20
 
 CONDUCTOR_BUFFER_LENGTH_DEFAULT = MIB + RING_BUFFER_TRAILER_LENGTH
 CLIENTS_BUFFER_LENGTH_DEFAULT = MIB + BROADCAST_BUFFER_TRAILER_LENGTH
@@ -109,6 +112,12 @@ _UNICAST_FC: dict[str, str] = {
     "max": "max",
     "unicast_max": "max",
     "aeron_unicast_flow_control_strategy_supplier": "max",
+}
+_NAME_RESOLVERS: dict[str, str] = {
+    "default": "default",
+    "aeron_default_name_resolver_supplier": "default",
+    "driver": "driver",
+    "aeron_driver_name_resolver_supplier": "driver",
 }
 _CONGESTION_CONTROL: dict[str, str] = {  # C names, C function names, Java class names
     "default": "default",
@@ -331,6 +340,12 @@ _SPECS: dict[str, _Spec] = {
     "resolver_interface": _str("aeron.driver.resolver.interface", nullable=True),
     "resolver_bootstrap_neighbor": _str("aeron.driver.resolver.bootstrap.neighbor", nullable=True),
     "resolver_neighbor_timeout_ns": _dur("aeron.driver.resolver.neighbor.timeout", MS),
+    "resolver_self_resolution_interval_ns": _dur("aeron.driver.resolver.self.resolution.interval", MS),
+    "resolver_neighbor_resolution_interval_ns": _dur("aeron.driver.resolver.neighbor.resolution.interval", MS),
+    "resolver_bootstrap_neighbor_resolution_interval_ns": _dur(
+        "aeron.driver.resolver.bootstrap.neighbor.resolution.interval", MS
+    ),
+    "name_resolver_supplier": _str("aeron.name.resolver.supplier", _choice(_NAME_RESOLVERS)),
     "multicast_flow_control_supplier": _str("aeron.multicast.FlowControl.supplier", _choice(_MULTICAST_FC)),
     "unicast_flow_control_supplier": _str("aeron.unicast.FlowControl.supplier", _choice(_UNICAST_FC)),
     "congestion_control_supplier": _str("aeron.CongestionControl.supplier", _choice(_CONGESTION_CONTROL)),
@@ -346,7 +361,9 @@ _SPECS: dict[str, _Spec] = {
 }
 
 
-_CODE_ONLY_FIELDS = frozenset({"error_handler", "nano_clock", "epoch_clock", "epoch_ns_clock", "transport_factory"})
+_CODE_ONLY_FIELDS = frozenset(
+    {"error_handler", "nano_clock", "epoch_clock", "epoch_ns_clock", "transport_factory", "name_resolver"}
+)
 """DriverContext fields that are set in code only (no property)."""
 
 
@@ -465,6 +482,13 @@ class DriverContext:
     resolver_interface: str | None = None
     resolver_bootstrap_neighbor: str | None = None
     resolver_neighbor_timeout_ns: int = 10 * S
+    resolver_self_resolution_interval_ns: int = 1 * S
+    resolver_neighbor_resolution_interval_ns: int = 2 * S
+    resolver_bootstrap_neighbor_resolution_interval_ns: int = 10 * S
+    name_resolver_supplier: str = "default"
+    """``default`` (host names through DNS) or ``driver`` (the driver name resolver, which
+    needs ``aeron.driver.resolver.interface``); setting the interface alone also starts it, as
+    in Java."""
     multicast_flow_control_supplier: str = "max"
     """Default ``fc`` strategy for multicast/MDC: ``max``, ``min`` or ``tagged``."""
     unicast_flow_control_supplier: str = "max"
@@ -494,6 +518,9 @@ class DriverContext:
     timestamps written into frames; injectable likewise (``ManualClock.epoch_ns``)."""
     transport_factory: TransportFactory = field(default_factory=UdpTransportFactory, compare=False, repr=False)
     """Opens the driver's datagram transports: UDP sockets, or an in-memory network in tests."""
+    name_resolver: Resolver | None = field(default=None, compare=False, repr=False)
+    """Resolves host names in channels (``resolve(name, family) -> literal address``); None =
+    DNS (``getaddrinfo``).  The driver name resolver, when enabled, asks its cache first."""
 
     PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: spec.prop for name, spec in _SPECS.items()}
 
@@ -582,6 +609,34 @@ class DriverContext:
                 self.resolver_interface,
                 f"requires {prop['resolver_name']} to be set",
             )
+        if self.name_resolver_supplier == "driver" and self.resolver_interface is None:
+            raise _err(
+                prop["name_resolver_supplier"],
+                self.name_resolver_supplier,
+                f"requires {prop['resolver_interface']} (and {prop['resolver_name']}) to be set",
+            )
+        if self.resolver_bootstrap_neighbor is not None:
+            neighbors = self.resolver_bootstrap_neighbor.split(",")
+            if len(neighbors) > MAX_BOOTSTRAP_NEIGHBORS:
+                raise _err(
+                    prop["resolver_bootstrap_neighbor"],
+                    self.resolver_bootstrap_neighbor,
+                    f"at most {MAX_BOOTSTRAP_NEIGHBORS} neighbors",
+                )
+            for neighbor in neighbors:
+                try:
+                    parse_endpoint(neighbor.strip(), prop["resolver_bootstrap_neighbor"])
+                except ValueError as e:
+                    raise ConfigurationError(str(e)) from None
+        if self.resolver_interface is not None:
+            try:
+                interface = parse_interface(self.resolver_interface, prop["resolver_interface"])
+            except ValueError as e:
+                raise ConfigurationError(str(e)) from None
+            if interface.host is None:
+                raise _err(prop["resolver_interface"], self.resolver_interface, "must be host[:port], not an interface name")
+        if self.name_resolver is not None and not callable(self.name_resolver):
+            raise ConfigurationError(f"name_resolver={self.name_resolver!r}: must be callable or None")
 
     def with_loss(self, rate: float, seed: int = 0, types: str | Sequence[str] = "data") -> DriverContext:
         """A copy that drops received datagrams of ``types`` (``data``, ``setup``, ``sm``,

@@ -23,12 +23,17 @@ from aeronpy.protocol import data_header as dh
 from aeronpy.logbuffer.descriptor import TERM_MAX_LENGTH
 from aeronpy.protocol import frames
 from aeronpy.protocol.frames import classify_datagram
+from aeronpy.uri import CONTROL, ENDPOINT, ChannelUri
 
 RECV_BUFFER_LENGTH = 65536
 MAX_DATAGRAMS_PER_POLL = 32
 PENDING_SETUP_TIMEOUT_NS = 1_000_000_000
 MAX_PENDING_SETUPS = 1024  # beyond this, expired entries are pruned (hostile session ids)
 CONTROL_SETUP_INTERVAL_NS = 1_000_000_000
+SEND_ENDPOINT_RE_RESOLUTION_TIMEOUT_NS = 5_000_000_000
+"""A unicast send endpoint without an SM for this long re-resolves its ``endpoint`` (as C)."""
+RECEIVE_DESTINATION_TIMEOUT_NS = 5_000_000_000
+"""A receive destination with an explicit ``control`` silent for this long re-resolves it."""
 """MDC subscribers re-send the session 0 / stream 0 SEND_SETUP SM to the control address this often."""
 CHANNEL_ACTIVE = 1
 CHANNEL_CLOSING = 2
@@ -63,6 +68,7 @@ class _Endpoint:
         self._receivers: dict[Any, Callable[[], list[tuple[int, Any]]]] = {}
         self._invalid = system_counters.get(SystemCounterId.INVALID_PACKETS)
         self._bytes_received = system_counters.get(SystemCounterId.BYTES_RECEIVED)
+        self._resolution_changes = system_counters.get(SystemCounterId.RESOLUTION_CHANGES)
         self.interceptor: Any = None
         self.error_handler: Callable[[BaseException], None] | None = None
         if status is not None:
@@ -192,6 +198,7 @@ class SendChannelEndpoint(_Endpoint):
         self.publications: dict[tuple[int, int], Any] = {}
         self.tracker = tracker  # MDC (control-mode manual/dynamic): the destinations
         self.is_unicast = not channel.is_multicast and tracker is None
+        self.time_of_last_sm_ns = 0  # set by the sender when it adds the endpoint
         self._errors_received = system_counters.get(SystemCounterId.ERROR_FRAMES_RECEIVED)
         # The C data path (scan + sendmmsg) where the transport offers it and there is one
         # destination (MDC sends go through the tracker, one destination at a time).
@@ -273,6 +280,7 @@ class SendChannelEndpoint(_Endpoint):
                 self.tracker.on_status_message(receiver_id, address, now_ns)
             if pub is not None:
                 pub.on_status_message(flags, term_id, term_offset, window, receiver_id, group_tag, now_ns, self.is_unicast, address)
+                self.time_of_last_sm_ns = now_ns
         elif frame_type == dh.HDR_TYPE_NAK:
             (_, _, _, _, session_id, stream_id, term_id, term_offset, nak_length) = _NAK.unpack_from(datagram, 0)
             pub = self.publications.get((session_id, stream_id))
@@ -320,6 +328,55 @@ class SendChannelEndpoint(_Endpoint):
                 group_tag if flags & _ERR_HAS_GROUP_TAG_FLAG else -1, address, error_code, text, now_ns,
             )
 
+    # re-resolution (sender thread)
+    def check_for_re_resolution(self, now_ns: int, conductor: Any) -> None:
+        """Ask ``conductor`` (``on_re_resolve_endpoint``) to resolve again what has been silent:
+        each manual MDC destination without an SM for the destination timeout, or the
+        ``endpoint`` of a unicast channel without an SM for
+        :data:`SEND_ENDPOINT_RE_RESOLUTION_TIMEOUT_NS` (asked again every check until one comes)."""
+        channel = self.channel
+        tracker = self.tracker
+        if tracker is not None:
+            if tracker.is_manual_control_mode:
+                for destination in tracker.destinations:
+                    if now_ns > destination.time_of_last_activity_ns + tracker.timeout_ns and destination.channel:
+                        name = _endpoint_of(destination.channel)
+                        if name is not None:
+                            conductor.on_re_resolve_endpoint(name, self, destination.address)
+                        destination.time_of_last_activity_ns = now_ns
+        elif (
+            not channel.is_multicast
+            and channel.has_explicit_endpoint
+            and not channel.is_response_control_mode
+            and now_ns > self.time_of_last_sm_ns + SEND_ENDPOINT_RE_RESOLUTION_TIMEOUT_NS
+        ):
+            name = channel.uri.get(ENDPOINT)
+            if name is not None:
+                conductor.on_re_resolve_endpoint(name, self, self.destination)
+
+    def resolution_change(self, name: str, address: Any) -> None:
+        """``name`` resolves to ``address`` now: send there (MDC: the destinations added with
+        that ``endpoint``), reconnecting a connected socket."""
+        if self.tracker is not None:
+            for destination in self.tracker.destinations:
+                if destination.channel and _endpoint_of(destination.channel) == name:
+                    destination.address = address
+        else:
+            self.destination = address
+            reconnect = getattr(self.transport, "reconnect", None)
+            if reconnect is not None:
+                reconnect(address)
+            if self._snd_ts_offset is None:  # with send timestamps the Python path stays
+                send_target = getattr(self.transport, "send_target", None)
+                target = send_target(address) if send_target is not None else None
+                self._kernel = partial(send_frames, target[0], target[1]) if target is not None else None
+            for publication in self.publications.values():
+                refresh = getattr(publication, "refresh_send_path", None)
+                if refresh is not None:
+                    refresh()
+        if self._resolution_changes is not None:
+            self._resolution_changes.increment()
+
     def check_liveness(self, now_ns: int) -> None:
         if self.tracker is not None:
             self.tracker.remove_inactive(now_ns)
@@ -356,6 +413,8 @@ class ReceiveDestination:
     has_explicit_control: bool = False
     local_sockaddr: Any = None
     next_control_setup_ns: int = 0
+    time_of_last_activity_ns: int = 0
+    """When a datagram last arrived (receiver thread): re-resolution of ``control`` after silence."""
 
 
 class ReceiveChannelEndpoint(_Endpoint):
@@ -421,7 +480,10 @@ class ReceiveChannelEndpoint(_Endpoint):
         work = 0
         for destination in self.destinations:
             self._current = destination
-            work += self._poll_transport(destination.transport, now_ns)
+            received = self._poll_transport(destination.transport, now_ns)
+            if received:
+                destination.time_of_last_activity_ns = now_ns
+                work += received
         self._current = None
         return work
 
@@ -436,9 +498,31 @@ class ReceiveChannelEndpoint(_Endpoint):
             if fd >= 0 and fd not in ready:
                 continue
             self._current = destination
-            work += self._poll_transport(transport, now_ns)
+            received = self._poll_transport(transport, now_ns)
+            if received:
+                destination.time_of_last_activity_ns = now_ns
+                work += received
         self._current = None
         return work
+
+    # re-resolution (receiver thread)
+    def check_for_re_resolution(self, now_ns: int, conductor: Any) -> None:
+        """Ask ``conductor`` (``on_re_resolve_control``) to resolve again the ``control`` of
+        each destination silent for :data:`RECEIVE_DESTINATION_TIMEOUT_NS`."""
+        for destination in self.destinations:
+            if destination.has_explicit_control and now_ns > destination.time_of_last_activity_ns + RECEIVE_DESTINATION_TIMEOUT_NS:
+                name = destination.channel.uri.get(CONTROL)
+                if name is not None:
+                    conductor.on_re_resolve_control(name, self, destination, destination.control_address)
+                destination.time_of_last_activity_ns = now_ns
+
+    def resolution_change(self, destination: ReceiveDestination, address: Any) -> None:
+        """The destination's control host resolves to ``address`` now: SEND_SETUPs and replies go there."""
+        if destination.has_explicit_control:
+            destination.control_address = address
+            destination.next_control_setup_ns = 0  # tell the publisher at once
+            if self._resolution_changes is not None:
+                self._resolution_changes.increment()
 
     def close(self) -> None:
         if self.status is not None:
@@ -656,6 +740,13 @@ class ReceiveChannelEndpoint(_Endpoint):
         channel = current.channel if current is not None else self.channel
         if channel.is_multicast and channel.multicast_ttl < setup_ttl and self._ttl_asymmetry is not None:
             self._ttl_asymmetry.increment()
+
+
+def _endpoint_of(channel: str) -> str | None:
+    try:
+        return ChannelUri.parse(channel).get(ENDPOINT)
+    except ValueError:
+        return None
 
 
 def _valid_setup(term_length: int, term_offset: int, mtu: int) -> bool:

@@ -32,6 +32,10 @@ class ConductorAnswers(Protocol):
 
     def on_image_released(self, image: Any) -> None: ...
 
+    def on_re_resolve_endpoint(self, name: str, endpoint: Any, existing: Any) -> None: ...
+
+    def on_re_resolve_control(self, name: str, endpoint: Any, destination: Any, existing: Any) -> None: ...
+
 
 class CommandQueue:
     """Many-producer, one-consumer queue of ``(method, arguments)`` commands."""
@@ -117,6 +121,23 @@ class _NetworkAgent(AgentBase):
 
     ready_sockets: ReadySockets
     endpoints: list[Any]
+    reresolution_check_interval_ns = 0
+    """``aeron.driver.reresolution.check.interval`` (0: never); set by the network conductor."""
+    _re_resolution_deadline_ns: int | None = None
+
+    def _re_resolution_due(self, now_ns: int) -> bool:
+        """True once every check interval (the first interval counted from the first call)."""
+        interval = self.reresolution_check_interval_ns
+        if interval <= 0:
+            return False
+        deadline = self._re_resolution_deadline_ns
+        if deadline is None:
+            self._re_resolution_deadline_ns = now_ns + interval
+            return False
+        if now_ns < deadline:
+            return False
+        self._re_resolution_deadline_ns = now_ns + interval
+        return True
 
     def report(self, ex: BaseException) -> None:
         if self.error_handler is not None:
@@ -191,6 +212,9 @@ class Sender(_NetworkAgent):
                 except OSError as ex:
                     self.report(ex)
                 endpoint.check_liveness(now_ns)
+        if self._re_resolution_due(now_ns) and self.conductor_proxy is not None:
+            for endpoint in endpoints:
+                endpoint.check_for_re_resolution(now_ns, self.conductor_proxy)
         return work + (1 if bytes_sent else 0)
 
     # commands (run on the sender thread)
@@ -204,6 +228,13 @@ class Sender(_NetworkAgent):
         publication.endpoint.remove_publication(publication)
         if self.conductor_proxy is not None:
             self.conductor_proxy.on_publication_removed(publication)
+
+    def on_add_endpoint(self, endpoint: Any) -> None:
+        super().on_add_endpoint(endpoint)
+        endpoint.time_of_last_sm_ns = self.nano_clock()
+
+    def on_resolution_change(self, endpoint: Any, name: str, address: Any) -> None:
+        endpoint.resolution_change(name, address)
 
     def on_add_destination(self, endpoint: Any, address: Any, correlation_id: int, channel: str) -> None:
         endpoint.tracker.add_destination(address, self.nano_clock(), correlation_id, channel)
@@ -239,6 +270,9 @@ class Receiver(_NetworkAgent):
                 work += endpoint.send_control_setups(now_ns)
             except OSError as ex:
                 self.report(ex)
+        if self._re_resolution_due(now_ns) and self.conductor_proxy is not None:
+            for endpoint in self.endpoints:
+                endpoint.check_for_re_resolution(now_ns, self.conductor_proxy)
         for image in self.images:
             try:
                 # the images' own "nothing due" checks, inline: no SM change and the SM timeout
@@ -254,7 +288,17 @@ class Receiver(_NetworkAgent):
         return work
 
     # commands (run on the receiver thread)
+    def on_add_endpoint(self, endpoint: Any) -> None:
+        super().on_add_endpoint(endpoint)
+        now_ns = self.nano_clock()
+        for destination in getattr(endpoint, "destinations", ()):
+            destination.time_of_last_activity_ns = now_ns
+
+    def on_resolution_change(self, endpoint: Any, destination: Any, address: Any) -> None:
+        endpoint.resolution_change(destination, address)
+
     def on_add_destination(self, endpoint: Any, destination: Any) -> None:
+        destination.time_of_last_activity_ns = self.nano_clock()
         endpoint.add_destination(destination)
         if endpoint in self.endpoints:
             self.ready_sockets.add([getattr(destination, "transport", None)])

@@ -30,18 +30,21 @@ from aeronpy.driver.flow_control import MinMulticastFlowControl, flow_control_fr
 from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts
 from aeronpy.driver.loss_detector import LossDetector
 from aeronpy.driver.media.timestamps import ReceiveTimestamps, describe_offset, receive_offsets, send_offset
-from aeronpy.driver.media.udp_channel import UdpChannel
+from aeronpy.driver.media.udp_channel import UdpChannel, default_resolver, resolve_host_and_port
+from aeronpy.driver.name_resolver import DriverNameResolver, TimeTrackingResolver, is_enabled, open_driver_name_resolver
 from aeronpy.driver.network_agents import CommandQueue, Receiver, Sender
 from aeronpy.driver.network_publication import NetworkPublication, NetworkPublicationState
 from aeronpy.driver.publication_image import ImageState, PublicationImage
 from aeronpy.driver import response_channels as rsp
 from aeronpy.driver.retransmit_handler import RetransmitHandler
+from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.errors import InvalidChannelError
 from aeronpy.logbuffer import descriptor
 from aeronpy.protocol import control as cp
 from aeronpy.uri import (
     CHANNEL_RCV_TS_OFFSET,
     CHANNEL_SND_TS_OFFSET,
+    CONTROL,
     ENDPOINT,
     MEDIA_RCV_TS_OFFSET,
     ChannelUri,
@@ -123,6 +126,29 @@ class NetworkConductor:
         sender.error_handler = self.report_network_error
         receiver.error_handler = self.report_network_error
         self.interceptor: Any = resources.ctx.loss_interceptor()
+        sender.reresolution_check_interval_ns = receiver.reresolution_check_interval_ns = (
+            self.ctx.reresolution_check_interval_ns
+        )
+        # Host names: the driver name resolver (when enabled) first, then the delegate (DNS),
+        # every call timed for system counters 32/33.
+        delegate = self.ctx.name_resolver if self.ctx.name_resolver is not None else default_resolver
+        self.name_resolver: DriverNameResolver | None = None
+        if is_enabled(self.ctx):
+            self.name_resolver = open_driver_name_resolver(
+                self.ctx, resources.counters, resources.system_counters, resources.epoch_clock(), delegate,
+                self._report_resolver_error,
+            )
+        counters = resources.system_counters
+        self.resolve = TimeTrackingResolver(
+            self.name_resolver.resolve if self.name_resolver is not None else delegate,
+            resources.nano_clock,
+            counters.get(SystemCounterId.NAME_RESOLVER_MAX_TIME),
+            counters.get(SystemCounterId.NAME_RESOLVER_TIME_THRESHOLD_EXCEEDED),
+            self.ctx.name_resolver_threshold_ns,
+        )
+
+    def _report_resolver_error(self, ex: BaseException) -> None:
+        self.resources.record_error(cp.ErrorCode.GENERIC_ERROR, f"name resolver: {ex}")
 
     def report_network_error(self, ex: BaseException) -> None:
         """Sender/receiver threads: a socket error goes to the distinct error log (thread-safe)."""
@@ -131,6 +157,8 @@ class NetworkConductor:
     # ------------------------------------------------------------------ duty cycle
     def do_work(self, now_ns: int) -> int:
         work = self.queue.drain()
+        if self.name_resolver is not None:
+            work += self.name_resolver.do_work(self.resources.epoch_clock())
         for publication in self.publications:
             work += publication.update_pub_pos_and_lmt()
         for image in self.images:
@@ -184,13 +212,15 @@ class NetworkConductor:
             receive_endpoint.close()
         self.send_endpoints.clear()
         self.receive_endpoints.clear()
+        if self.name_resolver is not None:
+            self.name_resolver.close()
 
     # ------------------------------------------------------------------ helpers
     def _new_counter(self, label: str, type_id: int, key: bytes, registration_id: int, owner_id: int, reference_id: int = 0) -> AtomicCounter:
         return self.resources.new_counter(label[: ctr.MAX_LABEL_LENGTH], type_id, key, registration_id, owner_id, reference_id)
 
     def _parse(self, uri: ChannelUri) -> UdpChannel:
-        return UdpChannel.parse(uri, default_multicast_ttl=self.ctx.socket_multicast_ttl)
+        return UdpChannel.parse(uri, resolve=self.resolve, default_multicast_ttl=self.ctx.socket_multicast_ttl)
 
     def _canonical(self, udp: UdpChannel) -> str:
         form = str(udp.canonical_form)
@@ -599,7 +629,9 @@ class NetworkConductor:
         if parse_endpoint(endpoint_text, ENDPOINT)[1] == 0:
             raise CommandError(cp.ErrorCode.GENERIC_ERROR, f"endpoint has port=0 for send destination: channel={channel}")
         validate_udp_channel(uri, is_publication=True, is_destination=True)
-        udp = UdpChannel.parse(uri, is_destination=True, default_multicast_ttl=self.ctx.socket_multicast_ttl)
+        udp = UdpChannel.parse(
+            uri, is_destination=True, resolve=self.resolve, default_multicast_ttl=self.ctx.socket_multicast_ttl
+        )
         return udp.remote_data
 
     def add_send_destination(self, msg: cp.DestinationMessage) -> None:
@@ -682,7 +714,9 @@ class NetworkConductor:
     def _receive_destination_channel(self, channel: str) -> UdpChannel:
         uri = ChannelUri.parse(channel)
         validate_udp_channel(uri, is_publication=False, is_destination=True)
-        return UdpChannel.parse(uri, is_destination=True, default_multicast_ttl=self.ctx.socket_multicast_ttl)
+        return UdpChannel.parse(
+            uri, is_destination=True, resolve=self.resolve, default_multicast_ttl=self.ctx.socket_multicast_ttl
+        )
 
     def add_receive_destination(self, msg: cp.DestinationMessage) -> None:
         endpoint = self._mds_endpoint(msg)
@@ -774,6 +808,35 @@ class NetworkConductor:
             publication.registration_id, publication.session_id, publication.stream_id, spy.subscription_registration_id,
             spy.counter_id, publication.log_buffers.path, "aeron:ipc",
         )
+
+    # ------------------------------------------------------------------ re-resolution
+    def _re_resolve(self, name: str, key: str) -> Any:
+        """``host:port`` resolved again (a host name's address may have changed); None, with
+        the error logged, when it does not resolve now."""
+        try:
+            return resolve_host_and_port(name, key, self.resolve)
+        except (InvalidChannelError, OSError) as e:
+            self.resources.record_error(cp.ErrorCode.GENERIC_ERROR, f"re-resolution of {key}={name} failed: {e}")
+            return None
+
+    def on_re_resolve_endpoint(self, name: str, endpoint: SendChannelEndpoint, existing: Any) -> None:
+        """The sender heard nothing from ``name`` for a while: resolve it again and, when its
+        address changed, move the endpoint (or MDC destination) there."""
+        if not any(e is endpoint for e in self.send_endpoints.values()):
+            return
+        address = self._re_resolve(name, ENDPOINT)
+        if address is not None and not destination_tracker.same_address(address, existing):
+            self.sender_proxy.resolution_change(endpoint, name, address)
+
+    def on_re_resolve_control(
+        self, name: str, endpoint: ReceiveChannelEndpoint, destination: ReceiveDestination, existing: Any
+    ) -> None:
+        """A receive destination heard nothing from its ``control`` address for a while."""
+        if not any(e is endpoint for e in self.receive_endpoints.values()):
+            return
+        address = self._re_resolve(name, CONTROL)
+        if address is not None and not destination_tracker.same_address(address, existing):
+            self.receiver_proxy.resolution_change(endpoint, destination, address)
 
     def on_publication_error(self, *args: Any) -> None:
         """An ERR frame from a live receiver (via the conductor proxy): tell the clients."""

@@ -184,6 +184,15 @@ class NetworkPublication:
         self.on_response_connected: Callable[[int], None] | None = None
 
     # ------------------------------------------------------------------ sender
+
+    def refresh_send_path(self) -> None:
+        """The endpoint's destination changed (re-resolution): rebind the C data path to it
+        (a response publication keeps sending to its receiver's address)."""
+        if self.is_response:
+            return
+        frame_sender = getattr(self.endpoint, "frame_sender", None)
+        self._kernel = frame_sender() if frame_sender is not None else None
+
     def send(self, now_ns: int) -> int:
         """One sender duty cycle for this publication; returns bytes sent."""
         snd_pos = self._snd_pos_plain()

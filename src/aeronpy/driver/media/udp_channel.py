@@ -65,6 +65,7 @@ __all__ = [
     "UdpChannel",
     "UnknownHostError",
     "default_resolver",
+    "resolve_host_and_port",
     "next_unique_canonical_value",
 ]
 
@@ -162,6 +163,13 @@ def _resolve_host_and_port(value: str, key: str, resolve: Resolver, uri: str) ->
     host, port = parse_endpoint(value, key)
     family, address = _resolve_host(host, value.startswith("["), key, value, resolve, uri)
     return family, (address, port)
+
+
+def resolve_host_and_port(value: str, key: str, resolve: Resolver = default_resolver) -> Address:
+    """``host:port`` (``[v6]:port``) -> ``(literal address, port)``, resolved as a channel's
+    ``endpoint``/``control`` is (re-resolution, bootstrap neighbours).  Raises
+    :class:`InvalidChannelError` (:class:`UnknownHostError` when the host does not resolve)."""
+    return _resolve_host_and_port(value, key, resolve, value)[1]
 
 
 def _control_address(family: int, group: str) -> str:
