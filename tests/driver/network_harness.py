@@ -136,7 +136,7 @@ class PublicationRig:
         endpoint: SendChannelEndpoint | None = None, flow_control: FlowControl | None = None,
         retransmit_delay_ns: int = 0, retransmit_linger_ns: int = 10_000_000, spies_simulate_connection: bool = False,
         signal_eos: bool = True, is_exclusive: bool = False, now_ns: int = 0, max_messages_per_send: int = 2,
-        receiver_address: tuple[str, int] = ("127.0.0.1", RECEIVER_PORT),
+        receiver_address: tuple[str, int] = ("127.0.0.1", RECEIVER_PORT), params: Any = None,
     ) -> None:
         self.counters = counters
         self.endpoint = endpoint if endpoint is not None else make_send_endpoint(network, counters)
@@ -154,7 +154,8 @@ class PublicationRig:
             system_counters=counters.system, term_window_length=WINDOW, mtu_length=MTU,
             linger_timeout_ns=LINGER_NS, connection_timeout_ns=CONNECTION_TIMEOUT_NS,
             unblock_timeout_ns=UNBLOCK_NS, max_messages_per_send=max_messages_per_send, is_group=False, ttl=0,
-            signal_eos=signal_eos, spies_simulate_connection=spies_simulate_connection, params=SimpleNamespace(),
+            signal_eos=signal_eos, spies_simulate_connection=spies_simulate_connection,
+            params=params if params is not None else SimpleNamespace(),
             start_position=0, now_ns=now_ns,
         )
         self.pub.on_publication_error = lambda *fields: self.errors.append(fields)

@@ -1,8 +1,12 @@
-"""The response-channel decisions (driver/response_channels.py), without a driver."""
+"""The response-channel decisions (driver/response_channels.py), without a driver, and the
+response parts of the network publication, send endpoint and image, socket-free."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterator
 
 import pytest
 from hypothesis import given
@@ -12,7 +16,13 @@ from aeronpy.driver import response_channels as rsp
 from aeronpy.driver.client_command_adapter import CommandError
 from aeronpy.logbuffer.descriptor import TERM_MIN_LENGTH
 from aeronpy.protocol import control as cp
+from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.protocol import frames
+from aeronpy.testing import InMemoryNetwork
+from tests.driver.network_harness import (
+    RECEIVER_ID, SENDER_PORT, SESSION, SM_TIMEOUT_NS, STREAM, Counters, ImageRig, Peer, PublicationRig,
+    data_frames, make_send_endpoint, of_type, send_channel, status_message,
+)
 
 session_ids = st.integers(-(2**31), 2**31 - 1)
 
@@ -136,3 +146,119 @@ def test_ipc_a_response_publication_names_the_request_publication_whose_subscrip
     assert rsp.ipc_response_subscription(102, publications, [7, 8]) is None  # no such request
     assert rsp.ipc_response_subscription(100, publications, [8]) is None  # its subscription is gone
     assert rsp.ipc_response_subscription(rsp.NULL_VALUE, publications, [7, 8]) is None
+
+
+# ---------------------------------------------------------------------------- socket-free parts
+REQUEST_ID, IMAGE_ID = 77, 21
+
+
+@pytest.fixture
+def net() -> tuple[InMemoryNetwork, Counters]:
+    return InMemoryNetwork(), Counters()
+
+
+def _rig(tmp_path: Path, net: tuple[InMemoryNetwork, Counters], **params: Any) -> Iterator[PublicationRig]:
+    network, counters = net
+    endpoint = None
+    if params.get("is_response"):
+        endpoint = make_send_endpoint(network, counters, send_channel(
+            f"aeron:udp?control-mode=response|control=127.0.0.1:{SENDER_PORT}|response-correlation-id={IMAGE_ID}"))
+    rig = PublicationRig(tmp_path, network, counters, endpoint=endpoint, params=SimpleNamespace(**params))
+    yield rig
+    rig.close()
+
+
+@pytest.fixture
+def request_rig(tmp_path: Path, net: tuple[InMemoryNetwork, Counters]) -> Iterator[PublicationRig]:
+    yield from _rig(tmp_path, net, is_response=False, response_correlation_id=REQUEST_ID)
+
+
+@pytest.fixture
+def response_rig(tmp_path: Path, net: tuple[InMemoryNetwork, Counters]) -> Iterator[PublicationRig]:
+    yield from _rig(tmp_path, net, is_response=True, response_correlation_id=IMAGE_ID)
+
+
+def test_a_request_publication_flags_its_setups_and_hands_rsp_setups_on(request_rig: PublicationRig) -> None:
+    seen: list[tuple[int, int]] = []
+    request_rig.pub.on_response_setup_frame = lambda correlation_id, session_id: seen.append((correlation_id, session_id))
+    request_rig.pub.send(0)
+    (setup,) = of_type(request_rig.receiver.received(), frames.SetupFrame)
+    assert setup.send_response_setup and not setup.group
+    to = request_rig.endpoint.transport.source_address
+    request_rig.receiver.send(frames.ResponseSetupFrame(SESSION, STREAM, 4242), to)
+    request_rig.receiver.send(frames.ResponseSetupFrame(SESSION + 1, STREAM, 4343), to)  # not ours
+    request_rig.endpoint.poll(1)
+    assert seen == [(REQUEST_ID, 4242)]
+    invalid = request_rig.counters[SystemCounterId.INVALID_PACKETS]
+    request_rig.receiver.send(frames.ResponseSetupFrame(SESSION, STREAM, 1).encode()[:19], to)  # truncated
+    request_rig.endpoint.poll(2)
+    assert request_rig.counters[SystemCounterId.INVALID_PACKETS] == invalid + 1 and len(seen) == 1
+
+
+def test_a_plain_publication_ignores_rsp_setups(tmp_path: Path, net: tuple[InMemoryNetwork, Counters]) -> None:
+    for rig in _rig(tmp_path, net):
+        seen: list[Any] = []
+        rig.pub.on_response_setup_frame = lambda *args: seen.append(args)
+        rig.pub.send(0)
+        (setup,) = of_type(rig.receiver.received(), frames.SetupFrame)
+        assert not setup.send_response_setup
+        rig.receiver.send(frames.ResponseSetupFrame(SESSION, STREAM, 4242), rig.endpoint.transport.source_address)
+        rig.endpoint.poll(1)
+        assert seen == []
+
+
+def test_a_response_publication_sends_only_to_the_address_its_setup_request_came_from(
+    response_rig: PublicationRig, net: tuple[InMemoryNetwork, Counters],
+) -> None:
+    network, _ = net
+    connected: list[int] = []
+    response_rig.pub.on_response_connected = connected.append
+    response_rig.offer(b"x" * 100, 3)
+    for now in (0, 200_000_000):
+        response_rig.pub.send(now)
+    assert network.sent == []  # no address yet: nothing at all goes out
+    requester = Peer(network, ("127.0.0.9", 45000))
+    to = response_rig.endpoint.transport.source_address
+    requester.send(status_message(0, flags=0x80), to)  # SEND_SETUP
+    response_rig.endpoint.poll(300_000_000)
+    response_rig.pub.send(400_000_000)
+    (setup,) = of_type(requester.received(), frames.SetupFrame)
+    assert not setup.send_response_setup  # a response never asks for responses
+    requester.send(status_message(0), to)
+    response_rig.endpoint.poll(400_000_001)
+    requester.send(status_message(0, receiver_id=RECEIVER_ID + 1), to)  # a second receiver: no new event
+    response_rig.endpoint.poll(400_000_002)
+    assert connected == [IMAGE_ID]  # the first live receiver, once
+    response_rig.pub.send(400_000_003)
+    got = data_frames(requester.received())
+    assert got and got[0].term_offset == 0 and response_rig.receiver.received() == []  # all to the requester
+    # a NAK: the retransmission goes to the requester as well
+    aligned = (got[0].frame_length + 31) & ~31
+    requester.send(frames.NakFrame(SESSION, STREAM, got[0].term_id, got[0].term_offset, aligned), to)
+    response_rig.endpoint.poll(400_000_004)
+    response_rig.pub.retransmit_handler.process_timeouts(500_000_000, response_rig.pub.resend)
+    assert data_frames(requester.received()) and response_rig.receiver.received() == []
+
+
+def test_a_response_image_announces_its_response_publication_until_told_to_stop(
+    tmp_path: Path, net: tuple[InMemoryNetwork, Counters],
+) -> None:
+    network, counters = net
+    rig = ImageRig(tmp_path, network, counters)
+    try:
+        rig.image.response_setup.requested = True
+        rig.duty_cycle(0)
+        assert of_type(rig.sender.received(), frames.ResponseSetupFrame) == []  # nothing linked yet
+        rig.image.link_response_publication(9999)
+        rig.duty_cycle(1)  # at once, not at the next SM timeout
+        (first,) = of_type(rig.sender.received(), frames.ResponseSetupFrame)
+        assert (first.session_id, first.stream_id, first.response_session_id) == (SESSION, STREAM, 9999)
+        rig.duty_cycle(2)
+        assert of_type(rig.sender.received(), frames.ResponseSetupFrame) == []
+        rig.duty_cycle(2 + SM_TIMEOUT_NS)
+        assert len(of_type(rig.sender.received(), frames.ResponseSetupFrame)) == 1  # the SM cadence
+        rig.image.response_setup.unlink()
+        rig.duty_cycle(2 + 3 * SM_TIMEOUT_NS)
+        assert of_type(rig.sender.received(), frames.ResponseSetupFrame) == []
+    finally:
+        rig.close()
