@@ -340,6 +340,25 @@ def test_static_and_non_measuring_images_never_originate_rttm(tmp_path: Path, ki
         rig.close()
 
 
+def test_the_sender_counts_a_short_rttm_reply(tmp_path: Path) -> None:
+    rig = harness.PublicationRig(tmp_path, InMemoryNetwork(), harness.Counters())
+    try:
+        sent: list[bytes] = []
+
+        def short_send(data: Any, address: Any = None) -> int:
+            sent.append(bytes(data))
+            return 0  # what the transport reports for a short send
+
+        rig.endpoint.transport.send = short_send  # type: ignore[method-assign]
+        rig.pub.on_rttm(0, 5, harness.RECEIVER_ID, rig.receiver.address, 0)  # a reply, not a request: no answer
+        assert sent == [] and rig.counters[SystemCounterId.SHORT_SENDS] == 0
+        rig.pub.on_rttm(RTTM_REPLY_FLAG, 5, harness.RECEIVER_ID, rig.receiver.address, 0)
+        assert frames.decode_frame(sent[0]) == frames.RttmFrame(harness.SESSION, harness.STREAM, 5, 0, harness.RECEIVER_ID)
+        assert rig.counters[SystemCounterId.SHORT_SENDS] == 1
+    finally:
+        rig.close()
+
+
 # --------------------------------------------------------------------------- in-memory drivers
 
 CUBIC_CHANNEL = "aeron:udp?endpoint=10.0.0.2:40456|term-length=64k|cc=cubic"

@@ -423,7 +423,8 @@ class NetworkPublication:
         """An RTTM frame: a request (REPLY flag) is echoed back to ``reply_to``."""
         if flags & 0x80:
             reply = RTTM_STRUCT.pack(40, 0, 0, dh.HDR_TYPE_RTTM, self.session_id, self.stream_id, echo_timestamp, 0, receiver_id)
-            self.endpoint.send(reply, now_ns, reply_to)
+            if 0 <= self.endpoint.send(reply, now_ns, reply_to) < len(reply) and self._short_sends is not None:
+                self._short_sends.increment()  # as C counts a short RTTM reply
 
     def on_error(
         self, destination_registration_id: int, session_id: int, stream_id: int, receiver_id: int,
