@@ -323,10 +323,23 @@ def test_response_publications_are_shared_only_with_the_same_response_correlatio
     _, _, image_a = _request(world, a, request_sub)
     _, _, image_c = _request(world, c, request_sub, images_before=1)
     first = world.add(b, "publication", _response_pub_channel(image_a.correlation_id), RESPONSE_STREAM)
+    world.run(lambda: first.is_connected, "first response connected")
+    for _ in range(20):  # the driver has handled the connection
+        for h in world.hosts:
+            h.pump()
+        world.clock.advance_ms(20)
     again = world.add(b, "publication", _response_pub_channel(image_a.correlation_id), RESPONSE_STREAM)
     other = world.add(b, "publication", _response_pub_channel(image_c.correlation_id), RESPONSE_STREAM)
     assert first.session_id == again.session_id and first.original_registration_id == again.original_registration_id
     assert other.session_id != first.session_id
+    world.run(lambda: other.is_connected, "other response connected")
+    # joining a connected response publication announces nothing more
+    announced = len(_rsp_setups(world))
+    for _ in range(50):
+        for h in world.hosts:
+            h.pump()
+        world.clock.advance_ms(20)
+    assert len(_rsp_setups(world)) == announced
 
 
 # ---------------------------------------------------------------------------- IPC

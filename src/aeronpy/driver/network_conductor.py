@@ -304,7 +304,7 @@ class NetworkConductor:
             if shared is not None:
                 image = rsp.find_response_image(self.images, is_response, params.response_correlation_id)
                 shared.incref()
-                if image is not None:
+                if image is not None and not shared.has_receivers:  # connected already: nothing to announce
                     image.link_response_publication(shared.session_id)
                 return shared
         # as Aeron, a response publication finds its image before any endpoint is made for it
