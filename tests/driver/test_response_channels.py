@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any, Iterator
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aeronpy.driver import response_channels as rsp
@@ -262,3 +262,24 @@ def test_a_response_image_announces_its_response_publication_until_told_to_stop(
         assert of_type(rig.sender.received(), frames.ResponseSetupFrame) == []
     finally:
         rig.close()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(session_ids, st.sampled_from([STREAM, STREAM + 1]), session_ids, st.integers(0, 24),
+                          st.integers(0, 255), st.integers(-1, 1)), max_size=20))
+def test_hostile_rsp_setups_never_break_the_endpoint_and_only_ours_are_handed_on(
+    request_rig: PublicationRig, datagrams: list[tuple[int, int, int, int, int, int]],
+) -> None:
+    seen: list[tuple[int, int]] = []
+    request_rig.pub.on_response_setup_frame = lambda correlation_id, session_id: seen.append((correlation_id, session_id))
+    to = request_rig.endpoint.transport.source_address
+    expected: list[tuple[int, int]] = []
+    for session_id, stream_id, response_session_id, cut, flags, version in datagrams:
+        data = bytearray(frames.ResponseSetupFrame(session_id, stream_id, response_session_id, flags).encode())
+        data[4] = version & 0xFF
+        data = data[: 20 - cut] if cut <= 20 else data + bytes(cut - 20)
+        request_rig.receiver.send(bytes(data), to)
+        if len(data) >= 20 and version == 0 and (session_id, stream_id) == (SESSION, STREAM):
+            expected.append((REQUEST_ID, response_session_id))
+    request_rig.endpoint.poll(1)
+    assert seen == expected
