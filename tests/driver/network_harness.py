@@ -233,6 +233,7 @@ class ImageRig:
         now_ns: int = 0, active_term_id: int = INITIAL_TERM_ID, term_offset: int = 0,
         sender_address: tuple[str, int] = ("127.0.0.1", SENDER_PORT), epoch_ms: int = 1_700_000_000_000,
         group_tag: int | None = None, is_multicast: bool = False, congestion_control: Any = None,
+        control_address: tuple[str, int] | None = None,
     ) -> None:
         self.counters = counters
         self.sender = Peer(network, sender_address)
@@ -247,7 +248,8 @@ class ImageRig:
         self.image = PublicationImage(
             correlation_id=21, session_id=SESSION, stream_id=STREAM, initial_term_id=INITIAL_TERM_ID,
             active_term_id=active_term_id, term_offset=term_offset, mtu_length=MTU, log_buffers=self.log,
-            endpoint=self.endpoint, control_address=self.sender.address, source_identity="127.0.0.1:41000",
+            endpoint=self.endpoint, control_address=control_address or self.sender.address,
+            source_identity="127.0.0.1:41000",
             hwm=self.hwm, rcv_pos=self.rcv_pos, naks_sent=self.naks,
             loss_detector=LossDetector(StaticDelayGenerator(nak_delay_ns)), receiver_window=WINDOW,
             receiver_id=RECEIVER_ID, group_tag=group_tag, is_reliable=is_reliable, is_multicast=is_multicast,

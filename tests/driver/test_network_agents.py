@@ -8,7 +8,25 @@ from typing import Any
 
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.network_agents import Receiver, Sender
-from tests.fakes import FakeClock
+from aeronpy.testing import ManualClock
+
+
+class Clock:
+    """The manual clock, set to a given time (the agents call ``nano_time``)."""
+
+    def __init__(self, now: int) -> None:
+        self._clock = ManualClock(start_ns=now)
+
+    def __call__(self) -> int:
+        return self._clock.nano_time()
+
+    @property
+    def now(self) -> int:
+        return self._clock.nano_time()
+
+    @now.setter
+    def now(self, value: int) -> None:
+        self._clock.advance_ns(value - self._clock.nano_time())
 
 
 class Pub:
@@ -46,7 +64,7 @@ class Endpoint:
 
 
 def test_sender_passes_one_time_per_cycle_to_publications_and_endpoints() -> None:
-    clock, log = FakeClock(1_000), []  # type: ignore[var-annotated]
+    clock, log = Clock(1_000), []  # type: ignore[var-annotated]
     sender = Sender(4, 200_000_000, clock)
     endpoint = Endpoint(log)
     sender.on_add_endpoint(endpoint)
@@ -58,7 +76,7 @@ def test_sender_passes_one_time_per_cycle_to_publications_and_endpoints() -> Non
 
 
 def test_sender_round_robins_publications_and_polls_control_every_ratio_while_busy() -> None:
-    clock, log = FakeClock(0), []  # type: ignore[var-annotated]
+    clock, log = Clock(0), []  # type: ignore[var-annotated]
     sender = Sender(3, 200_000_000, clock)
     sender.on_add_endpoint(Endpoint(log))
     sender.publications += [Pub("a", log, sent=100), Pub("b", log, sent=100)]
@@ -75,7 +93,7 @@ def test_sender_round_robins_publications_and_polls_control_every_ratio_while_bu
 
 
 def test_sender_reports_a_failing_publication_and_serves_the_others() -> None:
-    clock, log = FakeClock(0), []  # type: ignore[var-annotated]
+    clock, log = Clock(0), []  # type: ignore[var-annotated]
     sender = Sender(4, 200_000_000, clock)
     errors: list[BaseException] = []
     sender.error_handler = errors.append
@@ -85,7 +103,7 @@ def test_sender_reports_a_failing_publication_and_serves_the_others() -> None:
 
 
 def test_a_manual_destination_is_added_at_the_sender_clock_time() -> None:
-    clock = FakeClock(42_000)
+    clock = Clock(42_000)
     sender = Sender(4, 200_000_000, clock)
     endpoint = Endpoint([])
     sender.on_add_destination(endpoint, ("127.0.0.1", 40001), 9, "aeron:udp?endpoint=127.0.0.1:40001")
@@ -112,7 +130,7 @@ class Image:
 
 
 def test_receiver_polls_endpoints_then_sends_only_what_images_have_due_at_its_time() -> None:
-    clock, log = FakeClock(5_000), []  # type: ignore[var-annotated]
+    clock, log = Clock(5_000), []  # type: ignore[var-annotated]
     receiver = Receiver(clock)
     receiver.on_add_endpoint(Endpoint(log))
     receiver.images += [Image(log, sm_due=True, loss_due=False), Image(log, sm_due=False, loss_due=True),

@@ -307,3 +307,58 @@ def test_an_untethered_subscriber_left_behind_goes_unavailable_a_tethered_one_ne
     tick(20_000 * MS + 3)  # resting over: back at the join position
     assert events[-1] == ("available", 6) and untethered.state is TetherState.ACTIVE
     assert untethered.counter.get() == rig.image.current_join_position()
+
+
+# ---------------------------------------------------------------------------------------- with a publication
+@pytest.mark.parametrize("trouble", ["loss", "reorder", "duplicate"])
+def test_a_publication_and_an_image_over_a_troubled_network_end_with_the_same_bytes(tmp_path: Path, trouble: str) -> None:
+    """The two network halves alone (no conductor, no agents): the publication's send endpoint
+    and the image's receive endpoint on one in-memory network that loses, reorders or
+    duplicates data; NAKs and retransmits repair it, time is passed explicitly."""
+    from tests.driver.network_harness import PublicationRig, data_frames
+
+    network = InMemoryNetwork(auto_deliver=False)
+    counters = Counters()
+    pub = PublicationRig(tmp_path, network, counters, receiver_address=("127.0.0.1", 42999))
+    img = ImageRig(tmp_path, network, counters, sender_address=("127.0.0.1", 41999),
+                   control_address=pub.endpoint.transport.source_address)
+    frames_sent = 0
+    dropped = []
+
+    def move(now: int) -> None:
+        nonlocal frames_sent
+        batch = network.in_flight
+        network.in_flight = []
+        data = [d for d in batch if data_frames([frames.decode_frame(d.data)])]
+        if trouble == "loss" and data and frames_sent <= 2 < frames_sent + len(data) and not dropped:
+            dropped.append(data[2 - frames_sent])
+            batch.remove(dropped[0])
+        elif trouble == "reorder":
+            batch.reverse()
+        elif trouble == "duplicate":
+            batch = batch + data
+        frames_sent += len(data)
+        network.deliver(batch)
+
+    try:
+        pub.offer(P32 * 15, 8)  # eight 512-byte frames
+        for step in range(200):
+            now = step * MS
+            pub.pub.send(now)
+            move(now)
+            img.endpoint.poll(now)
+            img.duty_cycle(now)
+            move(now)
+            pub.endpoint.poll(now)
+            if img.rcv_pos.get() == 8 * 512:
+                break
+        assert img.rcv_pos.get() == 8 * 512
+        assert img.term_bytes(0, 8 * 512) == bytes(pub.log.term_buffers[0].get_bytes(0, 8 * 512))
+        naks = counters[Sys.NAK_MESSAGES_SENT]
+        if trouble == "loss":
+            assert len(dropped) == 1 and naks >= 1 and counters[Sys.RETRANSMITS_SENT] >= 1
+        elif trouble == "duplicate":
+            assert naks == 0
+    finally:
+        img.close()
+        pub.close()
