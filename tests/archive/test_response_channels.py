@@ -111,16 +111,20 @@ def test_start_replay_over_a_response_channel_needs_the_subscription(archive_cli
         archive_client.start_replay(0, "aeron:ipc?control-mode=response", 2203)
 
 
+@pytest.mark.parametrize("src_response", [False, True])
 def test_replication_over_a_response_channel(
-    archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path,
+    archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path, src_response: bool,
 ) -> None:
     """The destination archive asks the source for the replay over a response channel: the
-    replay comes back to the destination's recording subscription on the path it opened."""
+    replay comes back to the destination's recording subscription on the path it opened.  With
+    ``src_response`` the control session to the source is a response channel too, the same
+    channel, as a cluster member with an archive response endpoint replicates its log."""
     port = free_udp_port()
+    response_channel = f"aeron:udp?control-mode=response|control={LO}:{free_udp_port()}"
     archive_factory(archive_dir=str(tmp_path / "src"), control_channel_enabled=True,
                     control_channel=f"aeron:udp?endpoint={LO}:{port}")
     archive_factory(archive_dir=str(tmp_path / "dst"), local_control_stream_id=11,
-                    replication_channel=f"aeron:udp?control-mode=response|control={LO}:{free_udp_port()}")
+                    replication_channel=response_channel)
     errors: list[ArchiveError] = []
     src = _connect(aeron, aeron_dir, "aeron:ipc", "aeron:ipc")
     with warnings.catch_warnings():
@@ -136,7 +140,8 @@ def test_replication_over_a_response_channel(
         src.stop_recording(CHANNEL, 7)
         wait_for(lambda: src.get_stop_position(0) == end, 10, "source stopped")
         seen: list[Any] = []
-        dst.replicate(0, -1, 10, f"aeron:udp?endpoint={LO}:{port}")
+        dst.replicate(0, -1, 10, f"aeron:udp?endpoint={LO}:{port}",
+                      src_response_channel=response_channel if src_response else "")
         wait_for(lambda: seen.extend(dst.poll_for_recording_signals()) or any(
             s.signal is RecordingSignal.REPLICATE_END for s in seen), 30, "REPLICATE_END")
         assert not errors, errors
