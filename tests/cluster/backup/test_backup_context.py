@@ -35,6 +35,7 @@ def test_properties_and_environment() -> None:
     ({"aeron.cluster.backup.catchup.endpoint": "b:9"}, "aeron.cluster.consensus.endpoints"),
     ({**REQUIRED, "aeron.cluster.consensus.endpoints": "nohost"}, "aeron.cluster.consensus.endpoints"),
     ({"aeron.cluster.consensus.endpoints": "h:1"}, "aeron.cluster.backup.catchup.endpoint"),
+    ({**REQUIRED, "aeron.cluster.backup.catchup.endpoint": "b:0"}, "aeron.cluster.backup.catchup.endpoint"),
     ({**REQUIRED, "aeron.cluster.backup.source.type": "SOME"}, "aeron.cluster.backup.source.type"),
     ({**REQUIRED, "aeron.cluster.consensus.channel": "aeron:udp"}, "aeron.cluster.consensus.channel"),
     ({**REQUIRED, "aeron.cluster.backup.catchup.channel": "udp://x"}, "aeron.cluster.backup.catchup.channel"),

@@ -153,6 +153,10 @@ class ClusterBackupContext:
                 raise ConfigurationError(f"{p['cluster_consensus_endpoints']}: {endpoint!r} is not host:port")
         if not self.catchup_endpoint:
             raise ConfigurationError(f"{p['catchup_endpoint']} must be set (host:port the live log is sent to)")
+        host, sep, port = self.catchup_endpoint.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) == 0:
+            raise ConfigurationError(f"{p['catchup_endpoint']}={self.catchup_endpoint}: must be host:port with a "
+                                     "fixed port (aeronpy does not resolve a :0 wildcard for the live log)")
         for name in ("consensus_channel", "catchup_channel", "cluster_archive_control_channel",
                      "cluster_archive_response_channel", "archive_control_channel"):
             value = getattr(self, name)
