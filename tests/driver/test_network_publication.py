@@ -16,7 +16,7 @@ from aeronpy.logbuffer import descriptor as d
 from aeronpy.protocol import frames
 from aeronpy.testing import InMemoryNetwork
 from tests.driver.network_harness import (
-    CONNECTION_TIMEOUT_NS, INITIAL_TERM_ID, LINGER_NS, MTU, RECEIVER_ID, SESSION, STREAM, TERM, WINDOW,
+    CONNECTION_TIMEOUT_NS, INITIAL_TERM_ID, LINGER_NS, MTU, RECEIVER_ID, SESSION, STREAM, TERM, UNBLOCK_NS, WINDOW,
     Counters, PublicationRig, data_frames, heartbeats, of_type,
 )
 
@@ -379,3 +379,27 @@ def test_min_flow_control_limits_the_sender_to_the_slowest_receiver_until_it_tim
         assert not connected(rig)  # the group is short of its minimum size
     finally:
         rig.close()
+
+
+
+def test_a_publisher_that_died_mid_claim_is_unblocked_after_the_timeout_and_the_rest_is_sent(rig: PublicationRig) -> None:
+    from aeronpy.client.buffer_claim import BufferClaim
+
+    rig.connect(0)
+    claim = BufferClaim()
+    assert rig.writer.try_claim(FRAME - 32, claim) > 0  # never committed
+    rig.offer(PAYLOAD)
+    unblocked: list[int] = []
+    rig.pub.send(1 * MS)
+    assert rig.counter("snd-pos") == 0  # the sender cannot pass the uncommitted frame
+    rig.pub.on_time_event(1 * MS, lambda: unblocked.append(1))  # snd-pos last moved at creation (0)
+    rig.pub.on_time_event(UNBLOCK_NS, lambda: unblocked.append(1))
+    assert unblocked == []
+    rig.pub.on_time_event(UNBLOCK_NS + 1, lambda: unblocked.append(1))
+    assert unblocked == [1]
+    rig.receiver.received()
+    rig.pub.send(UNBLOCK_NS + 2)
+    rig.pub.send(UNBLOCK_NS + 3)
+    assert rig.counter("snd-pos") == 2 * FRAME
+    sent = [f for f in rig.receiver.received() if isinstance(f, frames.DataFrame)]
+    assert [(f.term_offset, f.is_pad) for f in sent] == [(0, True), (FRAME, False)]
