@@ -934,7 +934,9 @@ class NetworkConductor:
             mtu_length=mtu, log_buffers=log_buffers, endpoint=endpoint, control_address=control_address,
             source_identity=_format_address(source_address), hwm=hwm, rcv_pos=rcv_pos, naks_sent=naks,
             loss_detector=LossDetector(delay), receiver_window=window, receiver_id=endpoint.receiver_id,
-            group_tag=group_tag, is_reliable=params.reliable, is_multicast=treat_as_multicast,
+            # group semantics (treat_as_multicast: NAK back-off, metadata) are not multicast addressing:
+            # a group=true unicast image (the cluster's log) answers each source, as C does
+            group_tag=group_tag, is_reliable=params.reliable, is_multicast=bool(endpoint.channel.is_multicast),
             sm_timeout_ns=ctx.status_message_timeout_ns, image_liveness_timeout_ns=ctx.image_liveness_timeout_ns,
             system_counters=self.resources.system_counters, loss_reporter=self.loss_reporter, channel=ch, now_ns=now_ns,
             epoch_clock=self.resources.epoch_clock, congestion_control=congestion_control,

@@ -1,0 +1,162 @@
+"""An image fed by several sources answers each of them (status messages, NAKs).
+
+The cluster's follower log subscription is a multi-destination subscription
+(``control-mode=manual``) with ``group=true``: a catch-up replay arrives on one destination and
+the leader's live log on another, both with the log's session id.  ``group=true`` chooses group
+semantics (NAK back-off) but is not multicast addressing: SMs and NAKs must go to the source of
+each destination, or, once the catch-up replay is gone, the live source never hears a NAK and a
+single lost datagram stalls the follower for good.
+
+And a receiver that lost its whole window to a sender running ahead (max flow control, another
+receiver keeping up) only sees over-runs: it must still learn that source and NAK the gap.
+
+One embedded driver in INVOKER mode, a client with its own conductor invoker and plain sockets
+standing in for the publishers: every duty cycle runs on the test thread.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from aeronpy.client.aeron import Aeron
+from aeronpy.client.context import Context
+from aeronpy.driver.context import DriverContext
+from aeronpy.driver.media_driver import MediaDriver
+from aeronpy.protocol.frames import DataFrame, NakFrame, SetupFrame, StatusMessageFrame, decode_frame
+from tests.conftest import SHM
+from tests.fakes import free_udp_port
+
+STREAM = 1101
+SESSION = 77
+TERM_LENGTH = 64 * 1024
+PAYLOAD = bytes(range(96))  # 128-byte frames
+
+
+class Env:
+    def __init__(self, driver: MediaDriver, aeron: Aeron) -> None:
+        self.driver = driver
+        self.aeron = aeron
+        self.invoker = aeron.conductor_agent_invoker
+
+    def pump(self) -> None:
+        self.driver.do_work()
+        self.invoker.invoke()
+
+    def wait(self, condition: Any, what: str, cycles: int = 20_000) -> None:
+        for _ in range(cycles):
+            if condition():
+                return
+            self.pump()
+        raise AssertionError(f"gave up after {cycles} duty cycles waiting for {what}")
+
+
+@pytest.fixture
+def env() -> Iterator[Env]:
+    path = os.path.join(SHM, f"aeronpy-mds-src-{uuid.uuid4().hex[:8]}")
+    ctx = DriverContext.from_properties(
+        env={}, aeron_dir=path, threading_mode="INVOKER", dir_delete_on_shutdown=True,
+        term_buffer_sparse_file=True, term_buffer_length=TERM_LENGTH, ipc_term_buffer_length=TERM_LENGTH,
+        dir_mode=0o700, file_mode=0o600,
+    )
+    driver = MediaDriver.launch(ctx)
+    aeron = Aeron.connect(Context.from_properties(env={}, aeron_dir=path, use_conductor_agent_invoker=True))
+    try:
+        yield Env(driver, aeron)
+    finally:
+        aeron.close()
+        driver.close()
+    assert not os.path.exists(path)
+
+
+def _source() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.setblocking(False)
+    return s
+
+
+def _drain(sock: socket.socket) -> list[Any]:
+    frames = []
+    while True:
+        try:
+            data = sock.recv(65536)
+        except BlockingIOError:
+            return frames
+        frames.append(decode_frame(data))
+
+
+def _subscribe(env: Env, channel: str, destinations: list[str]) -> Any:
+    reg = env.aeron.async_add_subscription(channel, STREAM)
+    holder: list[Any] = []
+    env.wait(lambda: holder.append(env.aeron.get_subscription(reg)) or holder[-1] is not None, "the subscription")
+    sub = holder[-1]
+    for d in destinations:
+        corr = sub.async_add_destination(d)
+        env.wait(lambda c=corr: env.aeron.is_command_active(c) is False, f"destination {d}")
+    return sub
+
+
+def _setup(term_offset: int = 0) -> bytes:
+    return SetupFrame(term_offset=term_offset, session_id=SESSION, stream_id=STREAM, initial_term_id=0,
+                      active_term_id=0, term_length=TERM_LENGTH, mtu=1408).encode()
+
+
+def _data(term_offset: int) -> bytes:
+    return DataFrame.data(term_offset, SESSION, STREAM, 0, PAYLOAD).encode_aligned()
+
+
+def test_group_image_answers_each_destinations_source(env: Env) -> None:
+    catchup, live = free_udp_port(), free_udp_port()
+    sub = _subscribe(env, f"aeron:udp?control-mode=manual|group=true|session-id={SESSION}",
+                     [f"aeron:udp?endpoint=127.0.0.1:{catchup}", f"aeron:udp?endpoint=127.0.0.1:{live}"])
+    replay, leader = _source(), _source()
+    try:
+        replay.sendto(_setup(), ("127.0.0.1", catchup))
+        env.wait(lambda: sub.image_count == 1, "the image (SETUP from the catch-up source)")
+        replay.sendto(_data(0), ("127.0.0.1", catchup))
+        # the live source continues on the other destination, one frame lost on the way (128..256)
+        leader.sendto(_data(256), ("127.0.0.1", live))
+        got: list[Any] = []
+
+        def leader_heard(kind: type) -> bool:
+            got.extend(_drain(leader))
+            return any(isinstance(f, kind) and f.session_id == SESSION for f in got)
+
+        env.wait(lambda: leader_heard(StatusMessageFrame), "a status message at the live source")
+        env.wait(lambda: leader_heard(NakFrame), "a NAK at the live source")
+        nak = next(f for f in got if isinstance(f, NakFrame))
+        assert (nak.term_id, nak.term_offset) == (0, 128)
+    finally:
+        replay.close()
+        leader.close()
+
+
+def test_receiver_that_lost_its_window_naks_a_sender_running_ahead(env: Env) -> None:
+    port = free_udp_port()
+    sub = _subscribe(env, f"aeron:udp?endpoint=127.0.0.1:{port}|session-id={SESSION}", [])
+    sender = _source()
+    try:
+        sender.sendto(_setup(), ("127.0.0.1", port))
+        env.wait(lambda: sub.image_count == 1, "the image")
+        sender.sendto(_data(0), ("127.0.0.1", port))
+        # everything up to the edge of the receiver's window (half a term at most) was lost: only
+        # frames beyond it (a sender kept going by a faster receiver) and heartbeats arrive
+        sender.sendto(_data(TERM_LENGTH // 2 + 4096), ("127.0.0.1", port))
+        sender.sendto(DataFrame.heartbeat(TERM_LENGTH // 2 + 8192, SESSION, STREAM, 0).encode(), ("127.0.0.1", port))
+        got: list[Any] = []
+
+        def nak_heard() -> bool:
+            got.extend(_drain(sender))
+            return any(isinstance(f, NakFrame) for f in got)
+
+        env.wait(nak_heard, "a NAK of the lost window")
+        nak = next(f for f in got if isinstance(f, NakFrame))
+        assert (nak.term_id, nak.term_offset) == (0, 128) and nak.length > 0
+    finally:
+        sender.close()
