@@ -28,6 +28,15 @@ def cmd_cluster_node(args: argparse.Namespace) -> int:
     from aeronpy.cluster.node import ClusterNode
     from aeronpy.errors import AeronError
 
+    if args.verbose:
+        import logging
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        cluster_log = logging.getLogger("aeronpy.cluster")
+        cluster_log.addHandler(handler)
+        cluster_log.setLevel(logging.DEBUG)
+        cluster_log.propagate = False
     try:
         props: dict[str, str] = {}
         if args.properties:
@@ -112,7 +121,8 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE",
                    help="aeron.cluster.* / aeron.archive.* / aeron.* property")
     p.add_argument("--properties", type=_non_empty, metavar="FILE_OR_URL", help="properties file")
-    p.add_argument("-v", "--verbose", action="store_true", help="print the consensus module's errors as they happen")
+    p.add_argument("-v", "--verbose", action="store_true", help="print the consensus module's errors as they happen, and log elections, "
+                        "log joins and errors of the cluster (logger aeronpy.cluster) to stderr")
     p.set_defaults(func=cmd_cluster_node)
 
 

@@ -183,8 +183,9 @@ class MemberSet:
     PORTS = ("ingress", "consensus", "log", "catchup", "archive")
 
     def __init__(self, topology: Topology, work_dir: str, base_port: int, count: int = 3,
-                 properties: dict[str, str] | None = None, service: str = "kv") -> None:
+                 properties: dict[str, str] | None = None, service: str = "kv", verbose: bool = True) -> None:
         self.topology = topology
+        self.verbose = verbose
         self.work_dir = work_dir
         self.base_port = base_port
         self.count = count
@@ -231,6 +232,8 @@ class MemberSet:
     def argv(self, member_id: int) -> list[str]:
         argv = [sys.executable, "-m", "aeronpy", "cluster-node", "--member-id", str(member_id),
                 "--members", self.members_string(), "--dir", self.member_dir(member_id), "--service", self.service]
+        if self.verbose:  # elections, log joins and errors in member-N.log
+            argv.append("-v")
         for k, v in sorted(self.properties.items()):
             argv += ["-D", f"{k}={v}"]
         return argv
