@@ -49,6 +49,21 @@ def member_set(work_dir: str, service: str = "echo", **props: str) -> MemberSet:
     return MemberSet(LoopbackTopology(), work_dir, free_base_port(), 3, {**FAST, **props}, service=service)
 
 
+def member_logs(members: MemberSet, tail: int = 3000) -> str:
+    """The end of every member's ``member-N.log`` (members run with ``-v``: elections, errors),
+    for a test's failure message."""
+    parts = []
+    for i in range(members.count):
+        path = os.path.join(members.work_dir, f"member-{i}.log")
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8", "replace")
+        except OSError as e:
+            text = f"({e})"
+        parts.append(f"--- member {i} (exit {members.exit_codes()[i]}) ---\n{text[-tail:]}")
+    return "\n".join(parts)
+
+
 def remove_member_dirs(members: MemberSet) -> None:
     """Delete the members' Aeron directories (a killed member cannot delete its own)."""
     import shutil

@@ -17,6 +17,7 @@ from aeronpy.testing.jepsen import MemberSet
 from tests.cluster.cluster_processes import (
     KvClient,
     client_aeron_dir,
+    member_logs,
     member_set,
     remove_member_dirs,
     snapshot_count,
@@ -120,9 +121,9 @@ def test_shutdown_snapshots_and_stops_every_member(cluster: MemberSet, tmp_path:
         client.close()
     code, out = tool(cluster.cluster_dir(leader), "shutdown")
     assert code == 0, out
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while any(cluster.is_alive(i) for i in range(3)):
-        assert time.monotonic() < deadline, f"members still running: {cluster.exit_codes()}"
+        assert time.monotonic() < deadline, f"members still running: {cluster.exit_codes()}\n{member_logs(cluster)}"
         time.sleep(0.1)
-    assert all(code == 0 for code in cluster.exit_codes().values()), cluster.exit_codes()
-    assert all(snapshot_count(cluster, i) == 1 for i in range(3))
+    assert all(code == 0 for code in cluster.exit_codes().values()), member_logs(cluster)
+    assert all(snapshot_count(cluster, i) == 1 for i in range(3)), member_logs(cluster)
