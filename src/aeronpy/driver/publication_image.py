@@ -259,20 +259,6 @@ class PublicationImage:
         self.connections.append(connection)
         return connection
 
-    def _on_over_run(self, address: Any, now_ns: int, destination: Any) -> None:
-        """A frame or heartbeat beyond our window (dropped): a sender that ran ahead of this
-        receiver under max flow control, e.g. after a burst of loss here.  Its source becomes a
-        connection, so SMs and NAKs reach it, and the high-water mark rises to the edge of our
-        window, so the loss detector NAKs what is missing inside it.  Without both, a receiver
-        whose whole window was lost never recovers: every later frame is an over-run, the gap is
-        never seen, and an MDS image that only knew another source (a finished catch-up replay)
-        would send its SMs and NAKs nowhere useful."""
-        self._connection_for(address if not self.is_multicast else self.connections[0].control_address, now_ns,
-                             destination)
-        limit = self.last_sm_window_limit
-        if limit > self._hwm_plain():
-            self._hwm_set(limit)
-
     def _count_invalid(self) -> None:
         if self._invalid_packets is not None:
             self._invalid_packets.increment()
@@ -298,7 +284,6 @@ class PublicationImage:
         if position + extent > self.last_sm_window_limit:
             if self._over_runs is not None:
                 self._over_runs.increment()
-            self._on_over_run(address, now_ns, destination)
             return 0
         if position < self.last_sm_position:
             if self._under_runs is not None:
@@ -332,7 +317,6 @@ class PublicationImage:
         if position > self.last_sm_window_limit:  # beyond any window we granted (as C/Java over-run)
             if self._over_runs is not None:
                 self._over_runs.increment()
-            self._on_over_run(address, now_ns, destination)
             return
         if position < max(0, self.last_sm_position - self.term_length):
             if self._under_runs is not None:
