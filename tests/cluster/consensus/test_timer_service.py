@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aeronpy.cluster.consensus.timer_service import TimerService
+from aeronpy.cluster.consensus.timer_service import PriorityHeapTimerService as TimerService
 
 
 def test_fires_in_deadline_order_up_to_now_and_the_limit() -> None:

@@ -42,7 +42,7 @@ from aeronpy.cluster.consensus.pending_service_messages import (
     service_id_from_session_id,
 )
 from aeronpy.cluster.consensus.service_proxy import ServiceProxy
-from aeronpy.cluster.consensus.timer_service import TimerService
+from aeronpy.cluster.consensus.timer_service import TimerService, new_timer_service
 from aeronpy.cluster.counters import ConsensusModuleState, Role, ToggleState
 from aeronpy.cluster.errors import ClusterError
 from aeronpy.cluster.members import ClusterMember, find_member, ingress_endpoints, members_string, quorum_position
@@ -160,7 +160,8 @@ class ConsensusModuleAgent:
         self.redirect_sessions: list[ClusterSession] = []
         self.next_session_id = 1
         self.next_committed_session_id = 1
-        self.timer_service = TimerService()
+        self.timer_service: TimerService = new_timer_service(
+            ctx.timer_service_supplier, ctx.wheel_tick_resolution_ms, ctx.ticks_per_wheel, self.epoch_clock())
         self.uncommitted_timers: deque[tuple[int, int, int]] = deque()  # (position, correlation id, deadline)
         self.uncommitted_closed_sessions: deque[tuple[int, ClusterSession]] = deque()
         self.uncommitted_state: deque[tuple[int, ConsensusModuleState]] = deque()
