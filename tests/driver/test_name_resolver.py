@@ -4,8 +4,12 @@ including re-resolution of a host name whose address changes."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import struct
+import time
+import uuid
 from collections import deque
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from aeronpy.concurrent import counters as ctr
 from aeronpy.concurrent.error_log import read_error_log
 from aeronpy.driver.name_resolver import (
     MAX_BOOTSTRAP_NEIGHBORS,
@@ -28,7 +33,9 @@ from aeronpy.driver.media.udp_channel import UnknownHostError
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.errors import ConfigurationError, RegistrationError
 from aeronpy.protocol import frames as f
+from tests.conftest import SHM, wait_for
 from tests.driver.test_in_memory_driver import STREAM, Host, World, exchange
+from tests.fakes import free_udp_port
 
 ALPHA = ("10.0.0.1", 8050)
 BETA = ("10.0.0.2", 8050)
@@ -624,3 +631,61 @@ def test_receive_control_address_is_re_resolved(world: World) -> None:
     new_pub = world.add(new, "publication", "aeron:udp?control=10.0.0.4:40600|control-mode=dynamic|term-length=64k", STREAM)
     world.run(lambda: new_pub.is_connected, "re-resolved control address", step_us=1_000, cycles=30_000)
     assert sub_host.counter(SystemCounterId.RESOLUTION_CHANGES) == 1
+
+
+# ------------------------------------------------------------------------------------ real sockets
+
+
+def test_two_drivers_on_loopback_resolve_each_other_by_name_over_udp() -> None:
+    """Real UDP: each driver's resolver on its own loopback port; a stream to ``endpoint=beta:port``."""
+    from aeronpy.client.aeron import Aeron
+    from aeronpy.client.context import Context
+    from aeronpy.driver.context import DriverContext
+    from aeronpy.driver.media_driver import MediaDriver
+
+    dirs = [os.path.join(SHM, f"aeronpy-res-{uuid.uuid4().hex[:10]}") for _ in range(2)]
+    ports = [free_udp_port(), free_udp_port()]
+
+    def launch(index: int, name: str) -> MediaDriver:
+        return MediaDriver.launch(DriverContext.from_properties(
+            env={}, aeron_dir=dirs[index], threading_mode="SHARED", term_buffer_sparse_file=True,
+            dir_delete_on_shutdown=True, properties={
+                "aeron.driver.resolver.name": name,
+                "aeron.driver.resolver.interface": f"127.0.0.1:{ports[index]}",
+                "aeron.driver.resolver.bootstrap.neighbor": f"127.0.0.1:{ports[1 - index]}",
+            },
+        ))
+
+    channel = f"aeron:udp?endpoint=beta:{free_udp_port()}|term-length=64k"
+    try:
+        with launch(0, "alpha"), launch(1, "beta"):
+            with Aeron.connect(Context.from_properties(env={}, aeron_dir=dirs[0])) as alpha, \
+                    Aeron.connect(Context.from_properties(env={}, aeron_dir=dirs[1])) as beta:
+
+                def cache_entries(aeron: Aeron) -> int:
+                    values: list[int] = []
+
+                    def visit(counter_id: int, type_id: int, key: bytes, label: str) -> None:
+                        if type_id == ctr.NAME_RESOLVER_CACHE_ENTRIES_TYPE_ID:
+                            values.append(int(aeron.counters_reader.get_counter_value(counter_id)))
+
+                    aeron.counters_reader.for_each(visit)
+                    return values[0] if values else -1
+
+                wait_for(lambda: cache_entries(alpha) == 1 and cache_entries(beta) == 1, timeout=20, message="gossip")
+                sub = beta.add_subscription(channel, STREAM)
+                pub = alpha.add_publication(channel, STREAM)
+                wait_for(lambda: pub.is_connected and sub.image_count == 1, timeout=20, message="connection")
+                got: list[int] = []
+                sent = 0
+                deadline = time.monotonic() + 30
+                while len(got) < 500 and time.monotonic() < deadline:
+                    if sent < 500 and pub.offer(struct.pack("<q", sent)) > 0:
+                        sent += 1
+                    if sub.poll(lambda b, o, n, h: got.append(b.get_int64(o)), 100) == 0:
+                        time.sleep(0.0005)
+                assert got == list(range(500))
+                assert alpha.counters_reader.get_counter_value(SystemCounterId.INVALID_PACKETS) == 0
+    finally:
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
