@@ -5,22 +5,26 @@ echoes, in order, through the one response control port.  Skipped without namesp
 
 from __future__ import annotations
 
+from string import Template
 from typing import Any
 
-from tests.net.test_udp_multihost import Cluster, check_done, cluster, expect_line  # noqa: F401
+import pytest
+
+from tests.net.test_udp_multihost import Cluster, check_done, expect_line
+from tests.net.test_udp_multihost import cluster as multihost_cluster  # noqa: F401  (a fixture)
 
 REQUEST_PORT, CONTROL_PORT = 40201, 40202
 REQUEST_STREAM, RESPONSE_STREAM = 5001, 5002
 COUNT = 2_000
 
-RESPONDER = """
+RESPONDER = Template("""
 import sys, time
 from aeronpy.client.aeron import Aeron
 from aeronpy.client.context import Context
 
 aeron_dir, host, timeout = sys.argv[1], sys.argv[2], float(sys.argv[3])
 with Aeron.connect(Context.from_properties(env={}, aeron_dir=aeron_dir)) as aeron:
-    requests = aeron.add_subscription(f"aeron:udp?endpoint={host}:%(request_port)d", %(request_stream)d)
+    requests = aeron.add_subscription(f"aeron:udp?endpoint={host}:${request_port}", ${request_stream})
     print("READY", flush=True)
     replies = {}  # request session id -> response publication
     deadline = time.monotonic() + timeout
@@ -28,8 +32,8 @@ with Aeron.connect(Context.from_properties(env={}, aeron_dir=aeron_dir)) as aero
         for image in requests.images:
             if image.session_id not in replies:
                 replies[image.session_id] = aeron.add_publication(
-                    f"aeron:udp?control-mode=response|control={host}:%(control_port)d"
-                    f"|response-correlation-id={image.correlation_id}", %(response_stream)d)
+                    f"aeron:udp?control-mode=response|control={host}:${control_port}"
+                    f"|response-correlation-id={image.correlation_id}", ${response_stream})
                 print(f"RESPONDING to {image.source_identity}", flush=True)
 
         def echo(buffer, offset, length, header):
@@ -42,10 +46,10 @@ with Aeron.connect(Context.from_properties(env={}, aeron_dir=aeron_dir)) as aero
 
         if requests.poll(echo, 50) == 0:
             time.sleep(0.001)
-""" % {"request_port": REQUEST_PORT, "control_port": CONTROL_PORT, "request_stream": REQUEST_STREAM,
-       "response_stream": RESPONSE_STREAM}
+""").substitute(request_port=REQUEST_PORT, control_port=CONTROL_PORT, request_stream=REQUEST_STREAM,
+               response_stream=RESPONSE_STREAM)
 
-REQUESTER = """
+REQUESTER = Template("""
 import sys, time
 from aeronpy.client.aeron import Aeron
 from aeronpy.client.context import Context
@@ -54,10 +58,10 @@ aeron_dir, server, name, count = sys.argv[1], sys.argv[2], sys.argv[3].encode(),
 deadline = time.monotonic() + 60
 with Aeron.connect(Context.from_properties(env={}, aeron_dir=aeron_dir)) as aeron:
     responses = aeron.add_subscription(
-        f"aeron:udp?control-mode=response|control={server}:%(control_port)d", %(response_stream)d)
+        f"aeron:udp?control-mode=response|control={server}:${control_port}", ${response_stream})
     requests = aeron.add_publication(
-        f"aeron:udp?endpoint={server}:%(request_port)d|response-correlation-id={responses.registration_id}",
-        %(request_stream)d)
+        f"aeron:udp?endpoint={server}:${request_port}|response-correlation-id={responses.registration_id}",
+        ${request_stream})
     while not (requests.is_connected and responses.is_connected):
         if time.monotonic() > deadline:
             raise SystemExit("never connected")
@@ -67,16 +71,22 @@ with Aeron.connect(Context.from_properties(env={}, aeron_dir=aeron_dir)) as aero
     while len(got) < count:
         if time.monotonic() > deadline:
             raise SystemExit(f"only {len(got)} of {count} echoes")
-        if sent < count and requests.offer(name + b":%%d" %% sent) > 0:
+        if sent < count and requests.offer(name + b":%d" % sent) > 0:
             sent += 1
         if responses.poll(lambda b, o, n, h: got.append(b.get_bytes(o, n)), 50) == 0:
             time.sleep(0.0005)
-    expected = [name + b":%%d" %% i for i in range(count)]
+    expected = [name + b":%d" % i for i in range(count)]
     if got != expected:
         raise SystemExit(f"echoes out of order or foreign: first bad {next(g for g, e in zip(got, expected) if g != e)!r}")
     print(f"OK {count} echoes", flush=True)
-""" % {"request_port": REQUEST_PORT, "control_port": CONTROL_PORT, "request_stream": REQUEST_STREAM,
-       "response_stream": RESPONSE_STREAM}
+""").substitute(request_port=REQUEST_PORT, control_port=CONTROL_PORT, request_stream=REQUEST_STREAM,
+               response_stream=RESPONSE_STREAM)
+
+
+@pytest.fixture
+def cluster(multihost_cluster: Any) -> Any:  # noqa: F811
+    """The multi-host test's namespaces + drivers builder."""
+    return multihost_cluster
 
 
 def test_requesters_on_two_hosts_get_their_own_responses(cluster: Any) -> None:
