@@ -21,7 +21,8 @@ INT64_MAX = (1 << 63) - 1
 def _agent(tmp_path: Path) -> SimpleNamespace:
     members = parse_members(MEMBERS)
     return SimpleNamespace(
-        recording_log=RecordingLog(str(tmp_path), create=True), ctx=SimpleNamespace(service_count=1),
+        recording_log=RecordingLog(str(tmp_path), create=True),
+        ctx=SimpleNamespace(service_count=1, authorisation_service=None), leadership_term_id=1,
         counters={"commit": SimpleNamespace(id=17)}, leader_member=members[2], member_id=1, members=members)
 
 
@@ -90,3 +91,25 @@ def test_no_log_yet_is_no_answer_and_another_major_version_is_refused(tmp_path: 
     assert raw is not None
     d = sbe.decode(CLUSTER_SCHEMA, raw)
     assert d is not None and d.get_int("leader_member_id") == -1 and d.get_group("snapshots") == []
+
+
+def test_an_authorisation_service_may_refuse_backups(tmp_path: Path) -> None:
+    agent = _agent(tmp_path)
+    agent.recording_log.append_term(5, 0, 0, 1)
+    asked: list[tuple[int, int]] = []
+
+    def deny(schema_id: int, template_id: int, kind: int, principal: bytes) -> bool:
+        asked.append((schema_id, template_id))
+        return False
+
+    agent.ctx.authorisation_service = deny
+    raw = backup_response(agent, _query())
+    assert raw is not None and asked == [(111, 77)]
+    d = sbe.decode(CLUSTER_SCHEMA, raw)
+    assert d is not None and d.spec.name == "SessionEvent"
+    assert d.get_int("correlation_id") == 99 and d.get_str("detail") == "Not authorised for BackupQuery"
+    agent.ctx.authorisation_service = lambda *a: True
+    raw = backup_response(agent, _query())
+    assert raw is not None
+    d = sbe.decode(CLUSTER_SCHEMA, raw)
+    assert d is not None and d.spec.name == "BackupResponse"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from aeronpy.cluster.client.context import PROTOCOL_SEMANTIC_VERSION
-from aeronpy.cluster.codecs import T
+from aeronpy.cluster.codecs import CLUSTER_SCHEMA, EventCode, T
 from aeronpy.cluster.members import members_string
 from aeronpy.protocol import sbe
 
@@ -23,7 +23,9 @@ def _major(version: int) -> int:
 
 
 def backup_response(agent: Any, query: sbe.Decoded) -> bytes | None:
-    """The encoded BackupResponse for ``query``, or None when there is no log to back up yet.
+    """The encoded BackupResponse for ``query``, or None when there is no log to back up yet;
+    a SessionEvent AUTHENTICATION_REJECTED when the CM's ``authorisation_service`` (if any)
+    refuses BackupQuery (template 77).
 
     A query whose protocol major version differs from this cluster's is a ValueError (the
     caller counts it as an invalid request)."""
@@ -31,6 +33,14 @@ def backup_response(agent: Any, query: sbe.Decoded) -> bytes | None:
     if _major(version) != _major(PROTOCOL_SEMANTIC_VERSION):
         raise ValueError(f"BackupQuery protocol version {version:#x} is not compatible with "
                          f"{PROTOCOL_SEMANTIC_VERSION:#x}")
+    authorised = agent.ctx.authorisation_service
+    if authorised is not None and not authorised(CLUSTER_SCHEMA.schema_id, T.BackupQuery.template_id, 0, b""):
+        leader = agent.leader_member
+        return sbe.encode(  # as Aeron: the backup resets and tries again after its cool-down
+            T.SessionEvent, cluster_session_id=-1, correlation_id=query.get_int("correlation_id"),
+            leadership_term_id=agent.leadership_term_id, leader_member_id=leader.id if leader is not None else -1,
+            code=EventCode.AUTHENTICATION_REJECTED, version=PROTOCOL_SEMANTIC_VERSION,
+            detail="Not authorised for BackupQuery")
     recording_log = agent.recording_log
     last = recording_log.find_last_term()
     if last is None:
