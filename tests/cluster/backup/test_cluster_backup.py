@@ -169,3 +169,58 @@ def test_cluster_backup_cli_rejects_bad_configuration(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "aeron.cluster.backup.source.type" in run.stderr and "Traceback" not in run.stderr
 
+
+
+def test_backup_rides_through_the_loss_of_its_log_supplier(cluster: MemberSet, tmp_path: Path) -> None:
+    from aeronpy.cluster.backup import ClusterBackup, ClusterBackupState
+
+    cluster.leader(timeout=60)
+    client = KvClient(cluster, client_aeron_dir(str(tmp_path)))
+    restore_root = tmp_path / "restore"
+    backup_dir = str(restore_root / "member-0")
+    backup = ClusterBackup(backup_dir, {
+        "aeron.cluster.consensus.endpoints": ",".join(cluster.endpoint(i, "consensus") for i in range(3)),
+        "aeron.cluster.consensus.channel": f"aeron:udp?endpoint=127.0.0.1:{free_udp_port()}",
+        "aeron.cluster.backup.catchup.endpoint": f"127.0.0.1:{free_udp_port()}",
+        "aeron.cluster.backup.cool.down.interval": "1s", "aeron.cluster.backup.response.timeout": "2s",
+    })
+    try:
+        for i in range(5):
+            assert client.call(encode_write, f"k{i}", f"v{i}").status == Status.OK
+        backup.start()
+        wait_for(lambda: backup.state == ClusterBackupState.BACKING_UP, 60, "the backup to follow the live log")
+        assert backup.agent is not None and backup.agent.log_supplier_member is not None
+        supplier = backup.agent.log_supplier_member.id
+        cluster.kill(supplier)  # its replay to the backup ends with it
+        wait_for(lambda: backup.agent is not None and backup.agent.log_supplier_member is not None
+                 and backup.agent.log_supplier_member.id != supplier
+                 and backup.state == ClusterBackupState.BACKING_UP, 120, "the backup to follow another member")
+        leader = cluster.leader(timeout=60, exclude=(supplier,))
+        client.close()  # a new session: the old one may not survive the leader's loss
+        client = KvClient(cluster, client_aeron_dir(str(tmp_path)))
+        for i in range(5, 10):
+            assert client.call(encode_write, f"k{i}", f"v{i}", timeout=60).status == Status.OK
+        wait_for(lambda: _backed_up_position(backup_dir) >= _leader_log_position(cluster, leader) > 0, 60,
+                 "the backup's live log to reach the new leader's log")
+    finally:
+        client.close()
+        backup.close()
+    terms = [e for e in _entries(os.path.join(backup_dir, "cluster")) if e.entry_type == EntryType.TERM]  # type: ignore[attr-defined]
+    assert len({e.recording_id for e in terms}) == 1, terms  # one local log recording, extended  # type: ignore[attr-defined]
+    for i in range(3):
+        cluster.kill(i)
+    restored = MemberSet(LoopbackTopology(), str(restore_root), free_base_port(), 1, dict(FAST), service="kv")
+    try:
+        restored.start(0)
+        restored.leader(timeout=90)
+        client = KvClient(restored, client_aeron_dir(str(tmp_path / "r")))
+        try:
+            for i in range(10):
+                r = client.call(encode_read, f"k{i}")
+                assert (r.status, r.value) == (Status.OK, f"v{i}".encode()), (i, r)
+        finally:
+            client.close()
+    finally:
+        restored.close()
+        remove_member_dirs(restored)
+        shutil.rmtree(client_aeron_dir(str(tmp_path / "r")), ignore_errors=True)
