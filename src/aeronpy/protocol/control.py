@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from operator import attrgetter
 from enum import IntEnum
 from typing import Any, Callable, ClassVar, Self
 
@@ -187,11 +188,23 @@ class RecordLayout:
     min_length: int = 0
     fixed_struct: struct.Struct = field(init=False, repr=False, compare=False)
     field_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    values_of: Callable[[Any], tuple[Any, ...]] = field(init=False, repr=False, compare=False)
+    """The field values of a message, in layout order."""
+    _head: struct.Struct = field(init=False, repr=False, compare=False)
+    _first_needed: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "fixed_struct", struct.Struct("<" + "".join(code for _, code in self.fixed)))
+        codes = "".join(code for _, code in self.fixed)
+        fixed_struct = struct.Struct("<" + codes)
+        # the fixed part and the first length field in one struct (the common one-string case)
+        head = struct.Struct("<" + codes + ("i" if self.var else ""))
         names = tuple(name for name, _ in self.fixed) + tuple(v.name for v in self.var)
-        object.__setattr__(self, "field_names", names)
+        getter = attrgetter(*names)
+        values_of = getter if len(names) > 1 else (lambda message: (getter(message),))
+        needed = max(head.size, self.min_length)
+        for name, value in (("fixed_struct", fixed_struct), ("field_names", names), ("values_of", values_of),
+                            ("_head", head), ("_first_needed", needed)):
+            object.__setattr__(self, name, value)
 
     @property
     def fixed_length(self) -> int:
@@ -202,28 +215,37 @@ class RecordLayout:
         return self.fixed_length + 4 * (index + 1)
 
     def encode(self, values: tuple[Any, ...]) -> bytes:
+        if not self.var:
+            return self.fixed_struct.pack(*values)
         n = len(self.fixed)
-        parts = [self.fixed_struct.pack(*values[:n])]
-        for field_, value in zip(self.var, values[n:]):
-            raw = value.encode() if field_.kind is str else bytes(value)
-            parts += (_I32.pack(len(raw)), raw)
+        raws = [v.encode() if f.kind is str else bytes(v) for f, v in zip(self.var, values[n:])]
+        first = raws[0]
+        parts = [self._head.pack(*values[:n], len(first)), first]
+        for i, field_ in enumerate(self.var):
+            if i:
+                parts += (_I32.pack(len(raws[i])), raws[i])
             if field_.aligned:
-                parts.append(b"\0" * (_align4(len(raw)) - len(raw)))
+                parts.append(b"\0" * (-len(raws[i]) & 3))
         return b"".join(parts)
 
     def decode(self, mv: memoryview, offset: int, length: int) -> list[Any]:
         what = self.what
-        fixed_length = self.fixed_length
-        _check(what, mv, offset, length, max(fixed_length + (4 if self.var else 0), self.min_length))
-        values: list[Any] = list(self.fixed_struct.unpack_from(mv, offset))
-        at = fixed_length
-        for field_ in self.var:
-            _check(what, mv, offset, length, at + 4)
-            n = _I32.unpack_from(mv, offset + at)[0]
+        if length < self._first_needed or offset < 0 or offset + length > len(mv):
+            _check(what, mv, offset, length, self._first_needed)
+        if not self.var:
+            return list(self.fixed_struct.unpack_from(mv, offset))
+        values: list[Any] = list(self._head.unpack_from(mv, offset))
+        n = values.pop()
+        at = self.fixed_struct.size
+        for i, field_ in enumerate(self.var):
+            if i:
+                _check(what, mv, offset, length, at + 4)
+                n = _I32.unpack_from(mv, offset + at)[0]
             if n < 0:
                 raise MalformedCommandError(f"{what}: negative declared length {n} of {field_.name}")
             start = at + 4
-            _check(what, mv, offset, length, start + n)
+            if start + n > length:
+                _check(what, mv, offset, length, start + n)
             raw = mv[offset + start : offset + start + n]
             values.append(str(raw, "utf-8", "replace") if field_.kind is str else bytes(raw))
             at = start + (_align4(n) if field_.aligned else n)
@@ -248,7 +270,8 @@ class _Record:
 
     def encode(self) -> bytes:
         """The record payload."""
-        return self.LAYOUT.encode(tuple(getattr(self, name) for name in self.LAYOUT.field_names))
+        layout = self.LAYOUT
+        return layout.encode(layout.values_of(self))
 
     @classmethod
     def decode(cls, buffer: Any, offset: int, length: int) -> Self:
