@@ -22,10 +22,12 @@ from aeronpy.concurrent import counters as ctr
 from aeronpy.concurrent.error_log import read_error_log
 from aeronpy.driver.name_resolver import (
     MAX_BOOTSTRAP_NEIGHBORS,
+    MAX_NEIGHBORS,
     WORK_INTERVAL_MS,
     DriverNameResolver,
     NameResolverCache,
     ResolverCounters,
+    ResolverFullError,
     TimeTrackingResolver,
     bootstrap_neighbor_label,
 )
@@ -286,6 +288,29 @@ def test_every_encoded_entry_is_cached(entries: list[f.ResolutionEntry]) -> None
     assert r.counters.invalid_packets.value == 0  # type: ignore[union-attr]
 
 
+def test_a_flood_of_names_is_capped_and_reported_once_a_second() -> None:
+    errors: list[BaseException] = []
+    r, _ = resolver(error_handler=errors.append)
+    r.cache.capacity = 100
+    for i in range(300):
+        r.on_frame(entry_frame((f"n{i}", ("10.2.0.1", 1000 + i), 0)), BETA, 0)
+    assert len(r.cache) == 100 and len(r.neighbors) == 100
+    assert len(errors) == 1 and isinstance(errors[0], ResolverFullError)
+    r.on_frame(entry_frame(("n5", ("10.2.0.9", 1005), 0)), BETA, 0)  # known names still update
+    assert r.resolve("n5", socket.AF_INET) == "10.2.0.9"
+    r.on_frame(entry_frame(("late", GAMMA, 0)), BETA, 1_000)
+    assert len(errors) == 2
+
+
+def test_neighbor_list_is_capped() -> None:
+    errors: list[BaseException] = []
+    r, _ = resolver(error_handler=errors.append)
+    for i in range(MAX_NEIGHBORS + 10):
+        r.on_frame(entry_frame((f"n{i}", (f"10.3.{i // 250}.{i % 250 + 1}", 9000), 0)), BETA, 0)
+    assert len(r.neighbors) == MAX_NEIGHBORS
+    assert errors and "neighbors" in str(errors[0])
+
+
 # ------------------------------------------------------------------------------------ sending
 
 
@@ -487,6 +512,15 @@ def test_drivers_resolve_each_other_by_name_and_stream_over_it(world: World) -> 
     # the subscription resolved beta's own name to its resolver interface address
     assert any(d.destination == ("10.0.0.2", 40456) for d in world.network.sent)
     assert gamma.counter(SystemCounterId.NAME_RESOLVER_MAX_TIME) >= 0
+
+
+def test_system_counter_labels_name_the_resolver_and_its_threshold(world: World) -> None:
+    alpha = _resolver_host(world, "alpha", "10.0.0.1", **{"aeron.name.resolver.threshold": "2s"})
+    labels = alpha.aeron.counters_reader.get_counter_label
+    assert labels(SystemCounterId.RESOLUTION_CHANGES) == "Resolution changes: driverName=alpha"
+    assert labels(SystemCounterId.NAME_RESOLVER_TIME_THRESHOLD_EXCEEDED) == (
+        "NameResolver exceeded threshold count: threshold=2s"
+    )
 
 
 def test_an_unknown_name_is_an_unresolved_channel_error(world: World) -> None:

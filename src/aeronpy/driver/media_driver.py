@@ -138,7 +138,14 @@ class MediaDriver:
         )
         self.error_log = NotifyingErrorLog(cnc.error_log_buffer, ctx.epoch_clock, ctx.error_handler)
         mode = ThreadingMode(ctx.threading_mode)
-        self.system_counters = allocate_system_counters(self.counters, mode.value, __version__, COMMIT)
+        self.system_counters = allocate_system_counters(
+            self.counters, mode.value, __version__, COMMIT,
+            resolver_name=ctx.resolver_name or "",
+            conductor_threshold_ns=ctx.conductor_cycle_threshold_ns,
+            sender_threshold_ns=ctx.sender_cycle_threshold_ns,
+            receiver_threshold_ns=ctx.receiver_cycle_threshold_ns,
+            name_resolver_threshold_ns=ctx.name_resolver_threshold_ns,
+        )
         self.system_counters[SystemCounterId.BYTES_CURRENTLY_MAPPED].set(
             cnc.file_length + loss_report_length
         )

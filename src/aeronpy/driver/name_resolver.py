@@ -59,6 +59,7 @@ __all__ = [
     "NameResolverCache",
     "Neighbor",
     "ResolverCounters",
+    "ResolverFullError",
     "TimeTrackingResolver",
     "WORK_INTERVAL_MS",
     "bootstrap_neighbor_label",
@@ -72,6 +73,10 @@ WORK_INTERVAL_MS = 10
 """The resolver does its work at most this often (as Aeron)."""
 MAX_BOOTSTRAP_NEIGHBORS = 20
 MAX_DATAGRAMS_PER_WORK = 16
+MAX_CACHE_ENTRIES = 4096
+MAX_NEIGHBORS = 1024
+"""Caps (aeronpy's, Aeron has none) so that a flood of invented names or addresses on the
+resolver port cannot exhaust memory; beyond them new names/neighbours are dropped and reported."""
 RECV_BUFFER_LENGTH = 65536
 BOOTSTRAP_NEIGHBOR_LABEL = "Bootstrap neighbor"
 NEIGHBORS_LABEL = "Resolver neighbors"
@@ -155,9 +160,10 @@ class NameResolverCache:
     """Entries by ``(name, res_type)``, each expiring ``timeout_ms`` after its last activity.
     ``counter`` (``Resolver cache entries``) follows the number of entries."""
 
-    def __init__(self, timeout_ms: int, counter: _Counter | None = None) -> None:
+    def __init__(self, timeout_ms: int, counter: _Counter | None = None, capacity: int = MAX_CACHE_ENTRIES) -> None:
         self.timeout_ms = timeout_ms
         self.counter = counter
+        self.capacity = capacity
         self._entries: dict[tuple[bytes, int], CacheEntry] = {}
 
     def __len__(self) -> int:
@@ -170,12 +176,17 @@ class NameResolverCache:
         if self.counter is not None:
             self.counter.set(len(self._entries))
 
-    def add_or_update(self, name: bytes, res_type: int, address: bytes, port: int, time_of_last_activity_ms: int) -> bool:
-        """Record the entry; True when it is new."""
+    def add_or_update(
+        self, name: bytes, res_type: int, address: bytes, port: int, time_of_last_activity_ms: int
+    ) -> bool | None:
+        """Record the entry; True when it is new, False when updated, None when the cache is
+        full (``capacity`` entries) and the name new: then nothing is recorded."""
         key = (bytes(name), res_type)
         deadline = time_of_last_activity_ms + self.timeout_ms
         entry = self._entries.get(key)
         if entry is None:
+            if len(self._entries) >= self.capacity:
+                return None
             self._entries[key] = CacheEntry(key[0], res_type, bytes(address), port, time_of_last_activity_ms, deadline)
             self._update_counter()
             return True
@@ -199,6 +210,10 @@ class NameResolverCache:
 
 
 # ------------------------------------------------------------------------------------ resolver
+
+
+class ResolverFullError(AeronError):
+    """The resolver's cache or neighbour list is at its cap (reported, never raised out)."""
 
 
 @dataclass
@@ -282,6 +297,7 @@ class DriverNameResolver:
         self._neighbor_resolution_deadline_ms = now_ms + neighbor_resolution_interval_ms
         self._bootstrap_resolution_deadline_ms = now_ms + bootstrap_resolution_interval_ms
         self._buffer = bytearray(RECV_BUFFER_LENGTH)
+        self._next_full_report_ms = INT32_MIN
         self._self_frame = ResolutionFrame((ResolutionEntry(
             self.local_res_type, self.local_address[1], 0, self.local_raw_address, self.name_bytes, RES_SELF_FLAG,
         ),)).encode()
@@ -374,9 +390,14 @@ class DriverNameResolver:
         if entry.udp_port == self.local_address[1] and entry.name == self.name_bytes:
             return  # our own entry, echoed back by a neighbour
         time_of_last_activity = now_ms - entry.age_in_ms
-        self.cache.add_or_update(entry.name, res_type, raw, entry.udp_port, time_of_last_activity)
+        if self.cache.add_or_update(entry.name, res_type, raw, entry.udp_port, time_of_last_activity) is None:
+            self._report_full(f"name resolver cache full ({self.cache.capacity} entries): new names dropped", now_ms)
+            return
         neighbor = self._find_neighbor(res_type, raw, entry.udp_port)
         if neighbor is None:
+            if len(self.neighbors) >= MAX_NEIGHBORS:
+                self._report_full(f"name resolver has {MAX_NEIGHBORS} neighbors: new neighbors dropped", now_ms)
+                return
             address = (_unpack_host(res_type, raw), entry.udp_port)
             self.neighbors.append(Neighbor(address, res_type, raw, time_of_last_activity))
             self._set(self.counters.neighbors, len(self.neighbors))
@@ -483,6 +504,12 @@ class DriverNameResolver:
     def _invalid(self) -> None:
         if self.counters.invalid_packets is not None:
             self.counters.invalid_packets.increment()
+
+    def _report_full(self, message: str, now_ms: int) -> None:
+        """At most once a second: a flood must not turn into a flood of error records."""
+        if now_ms >= self._next_full_report_ms:
+            self._next_full_report_ms = now_ms + 1_000
+            self._report(ResolverFullError(message))
 
     def _report(self, ex: BaseException) -> None:
         if self.error_handler is not None:

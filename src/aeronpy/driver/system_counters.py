@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 from aeronpy.concurrent import counters as ctr
 from aeronpy.concurrent.counters import AtomicCounter, CountersManager
@@ -61,12 +62,14 @@ class SystemCounterId(enum.IntEnum):
 
 
 def allocate_system_counters(
-    manager: CountersManager, threading_mode: str, version: str, commit: str
+    manager: CountersManager, threading_mode: str, version: str, commit: str, **label_settings: Any
 ) -> dict[int, AtomicCounter]:
-    """Allocate ids 0..45 in order (so counter id == system counter id), owner -1."""
+    """Allocate ids 0..45 in order (so counter id == system counter id), owner -1.
+    ``label_settings`` (``resolver_name``, ``conductor_threshold_ns``, ...) go to
+    :func:`~aeronpy.concurrent.counters.system_counter_label`, as the C driver labels them."""
     result: dict[int, AtomicCounter] = {}
     for counter_id in SystemCounterId:
-        label = ctr.system_counter_label(int(counter_id), threading_mode, version, commit)
+        label = ctr.system_counter_label(int(counter_id), threading_mode, version, commit, **label_settings)
         counter = manager.new_counter(
             label,
             ctr.SYSTEM_COUNTER_TYPE_ID,
