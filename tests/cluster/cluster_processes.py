@@ -68,10 +68,14 @@ def remove_member_dirs(members: MemberSet) -> None:
     """Delete the members' Aeron directories (a killed member cannot delete its own)."""
     import shutil
 
-    from aeronpy.cluster.node import default_aeron_dir_for
-
     for i in range(members.count):
-        shutil.rmtree(default_aeron_dir_for(members.member_dir(i)), ignore_errors=True)
+        shutil.rmtree(members.aeron_dir(i), ignore_errors=True)
+
+
+def shm_leftovers(members: MemberSet, tmp: str) -> list[str]:
+    """Aeron directories of this test's members and client that still exist."""
+    paths = [members.aeron_dir(i) for i in range(members.count)] + [client_aeron_dir(tmp)]
+    return [p for p in paths if os.path.exists(p)]
 
 
 class Client:
@@ -84,7 +88,7 @@ class Client:
 
         self.driver = MediaDriver.launch(DriverContext.from_properties(
             env={}, aeron_dir=aeron_dir, threading_mode="SHARED", dir_delete_on_start=True,
-            term_buffer_sparse_file=True, dir_mode=0o700, file_mode=0o600))
+            dir_delete_on_shutdown=True, term_buffer_sparse_file=True, dir_mode=0o700, file_mode=0o600))
         self.collector = Collector()
         self.ctx = ctx = ClusterClientContext.from_properties(
             env={}, aeron_dir=aeron_dir, ingress_channel="aeron:udp?term-length=128k",

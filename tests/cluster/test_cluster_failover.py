@@ -13,6 +13,7 @@ import pytest
 
 from aeronpy.testing.jepsen import MemberSet
 from tests.cluster.cluster_processes import (
+    shm_leftovers,
     Client,
     client_aeron_dir,
     log_digest,
@@ -33,7 +34,10 @@ def cluster(tmp_path: Path) -> Iterator[MemberSet]:
         yield members
     finally:
         members.close()
+        leftovers = shm_leftovers(members, str(tmp_path))
         remove_member_dirs(members)
+        shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
+    assert not leftovers, f"left in /dev/shm: {leftovers}"
 
 
 def _client(cluster: MemberSet, tmp_path: Path) -> Client:

@@ -15,6 +15,7 @@ import pytest
 from aeronpy.cluster.examples.kv import Status, encode_read, encode_write
 from aeronpy.testing.jepsen import MemberSet
 from tests.cluster.cluster_processes import (
+    shm_leftovers,
     KvClient,
     client_aeron_dir,
     member_logs,
@@ -37,8 +38,10 @@ def cluster(tmp_path: Path) -> Iterator[MemberSet]:
         yield members
     finally:
         members.close()
+        leftovers = shm_leftovers(members, str(tmp_path))
         remove_member_dirs(members)
         shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
+    assert not leftovers, f"left in /dev/shm: {leftovers}"
 
 
 def _invalidate(cluster: MemberSet, member_id: int) -> bool:

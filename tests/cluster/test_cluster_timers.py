@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from aeronpy.testing.jepsen import MemberSet
-from tests.cluster.cluster_processes import Client, client_aeron_dir, member_set, recorded_position, remove_member_dirs
+from tests.cluster.cluster_processes import (
+    Client,
+    client_aeron_dir,
+    member_set,
+    recorded_position,
+    remove_member_dirs,
+    shm_leftovers,
+)
 
 SERVICE = "tests.cluster.timer_test_service:TimerTestService"
 
@@ -28,8 +35,10 @@ def cluster(tmp_path: Path) -> Iterator[MemberSet]:
         yield members
     finally:
         members.close()
+        leftovers = shm_leftovers(members, str(tmp_path))
         remove_member_dirs(members)
         shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
+    assert not leftovers, f"left in /dev/shm: {leftovers}"
 
 
 def ask(client: Client, request: bytes, prefix: bytes, timeout: float = 30.0) -> bytes:

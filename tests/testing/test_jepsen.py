@@ -64,6 +64,19 @@ def test_member_command_lines(tmp_path: Any) -> None:
     assert "aeron.cluster.leader.heartbeat.timeout=3s" in argv
 
 
+def test_member_set_close_removes_the_members_aeron_dirs(tmp_path: Any) -> None:
+    """A member killed with -9 cannot delete its Aeron directory: closing the set does."""
+    import os
+
+    m = MemberSet(LoopbackTopology(), str(tmp_path), 30_000)
+    for i in range(3):
+        os.makedirs(m.aeron_dir(i), exist_ok=True)
+        assert m.aeron_dir(i).startswith(("/dev/shm/aeronpy-node-", "/tmp/aeronpy-node-"))
+    m.close()
+    assert not any(os.path.exists(m.aeron_dir(i)) for i in range(3))
+    assert "-v" in m.argv(0), "members log elections and errors to member-N.log"
+
+
 class FakeMembers:
     count = 3
 

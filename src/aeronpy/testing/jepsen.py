@@ -304,9 +304,19 @@ class MemberSet:
     def exit_codes(self) -> dict[int, int | None]:
         return {i: (p.poll() if p is not None else None) for i, p in self.procs.items()}
 
+    def aeron_dir(self, member_id: int) -> str:
+        """The member's Aeron directory (``cluster-node``'s default for its node directory)."""
+        from aeronpy.cluster.node import default_aeron_dir_for
+
+        return default_aeron_dir_for(self.member_dir(member_id))
+
     def close(self) -> None:
+        """Kill every member and delete their Aeron directories (a member killed with -9
+        cannot delete its own); logs and node directories stay for the report."""
         for i in range(self.count):
             self.kill(i)
+        for i in range(self.count):
+            shutil.rmtree(self.aeron_dir(i), ignore_errors=True)
         for log in self.logs.values():
             log.close()
         self.logs.clear()
