@@ -58,6 +58,8 @@ NULL_SESSION_ID = -(1 << 31)
 MAX_I64 = (1 << 63) - 1
 MARK_FILE_UPDATE_INTERVAL_NS = 1_000 * MS
 AWAIT_TIMEOUT_S = 20.0
+#: how often a refused catch-up replay is asked for again
+CATCHUP_RETRY_INTERVAL_NS = 100_000_000
 SERVICE_MESSAGE_LIMIT = 20
 TIMER_POLL_LIMIT = 20
 ARCHIVE_REC_POS_TYPE_ID = 100
@@ -129,6 +131,10 @@ class ConsensusModuleAgent:
         self.follower_subscription: Any = None
         self.live_log_destination: str | None = None
         self.catchup_log_destination: str | None = None
+        #: catch-up replays the archive refused (e.g. the previous replay to that endpoint, with
+        #: the log's session id, is still lingering in the driver): follower id -> (channel,
+        #: position, retry-until ns, next attempt ns); retried on the slow tick
+        self.pending_catchups: dict[int, tuple[str, int, int, int]] = {}
         self.consensus_adapter: MessageAdapter | None = None
         self.ingress_adapter: MessageAdapter | None = None
         self.ipc_ingress_adapter: MessageAdapter | None = None
@@ -470,6 +476,7 @@ class ConsensusModuleAgent:
         work += self._send_heartbeat_responses(now_ns)
         work += self._process_redirect_sessions()
         work += self._process_rejected_sessions(now_ns)
+        work += self._retry_pending_catchups(now_ns)
         if self.election is None:
             if self.role == Role.LEADER:
                 work += self._check_control_toggle(now_ns)
@@ -1110,6 +1117,7 @@ class ConsensusModuleAgent:
         self._stop_all_catchups()
 
     def _stop_all_catchups(self) -> None:
+        self.pending_catchups.clear()
         for m in self.members:
             if m.catchup_replay_session_id != NULL_VALUE:
                 try:
@@ -1166,6 +1174,7 @@ class ConsensusModuleAgent:
             log_session_id=self.log_publisher.session_id, app_version=self.ctx.app_version, is_startup=0)
 
     def _stop_catchup_of(self, follower: ClusterMember) -> None:
+        self.pending_catchups.pop(follower.id, None)
         if follower.catchup_replay_session_id != NULL_VALUE:
             try:
                 self.archive.stop_replay(follower.catchup_replay_session_id)
@@ -1267,11 +1276,43 @@ class ConsensusModuleAgent:
         channel = with_params(self.ctx.follower_catchup_channel, endpoint=endpoint,
                               session_id=self.log_publisher.session_id, linger="0", eos="false",
                               alias=f"catchup-followerId-{follower.id}")
+        position = d.get_int("log_position")
+        if self._start_catchup_replay(follower, channel, position, report=True):
+            self.pending_catchups.pop(follower.id, None)
+        else:
+            now_ns = self._now_ns()
+            self.pending_catchups[follower.id] = (channel, position, now_ns + self.ctx.leader_heartbeat_timeout_ns,
+                                                  now_ns + CATCHUP_RETRY_INTERVAL_NS)
+
+    def _start_catchup_replay(self, follower: ClusterMember, channel: str, position: int, report: bool) -> bool:
         try:
             follower.catchup_replay_session_id = self.archive.start_replay(
-                self.log_recording_id, channel, self.ctx.log_stream_id, d.get_int("log_position"), -1)
-        except Exception as e:  # noqa: BLE001
-            self._on_error(e)
+                self.log_recording_id, channel, self.ctx.log_stream_id, position, -1)
+            return True
+        except Exception as e:  # noqa: BLE001 - refused: retried while the follower waits for it
+            if report:
+                self._on_error(e)
+            return False
+
+    def _retry_pending_catchups(self, now_ns: int) -> int:
+        """Retry refused catch-up replays until they start, the follower asks again (a new
+        CanvassPosition drops the request) or the leader heartbeat timeout passes (the follower
+        has given up by then and will send a new CatchupPosition)."""
+        work = 0
+        for follower_id, (channel, position, deadline, next_ns) in list(self.pending_catchups.items()):
+            follower = find_member(self.members, follower_id)
+            if follower is None or follower.catchup_replay_session_id != NULL_VALUE or now_ns > deadline or \
+                    self.role != Role.LEADER or self.log_publisher is None:
+                del self.pending_catchups[follower_id]
+                continue
+            if now_ns < next_ns:
+                continue
+            if self._start_catchup_replay(follower, channel, position, report=False):
+                del self.pending_catchups[follower_id]
+            else:
+                self.pending_catchups[follower_id] = (channel, position, deadline, now_ns + CATCHUP_RETRY_INTERVAL_NS)
+            work += 1
+        return work
 
     def _consensus_StopCatchup(self, d: sbe.Decoded, data: bytes, header: Any) -> None:
         if d.get_int("follower_member_id") == self.member_id and self.catchup_log_destination is not None \
