@@ -53,3 +53,16 @@ def test_installed_backoff_replaces_the_agents_values() -> None:
                 s.max_deep_park_period_ns) == (1, 0, 10_000, 1_000_000, 10, 16_000_000)
     finally:
         doorbell.uninstall()
+
+
+def test_no_deep_parks_when_the_driver_or_services_live_elsewhere(tmp_path: Path) -> None:
+    joined = ClusterNode(0, MEMBERS, str(tmp_path), [object()], {}, aeron_dir=str(tmp_path / "a"),
+                         launch_driver=False)
+    assert joined.doorbell is True and joined.doorbell_backoff == ""
+    external = ClusterNode(0, MEMBERS, str(tmp_path), [object()], {"aeron.cluster.service.count": "2"})
+    assert external.doorbell_backoff == ""
+    own = ClusterNode(0, MEMBERS, str(tmp_path), [object()], {})
+    assert own.doorbell_backoff == DOORBELL_BACKOFF_DEFAULT
+    told = ClusterNode(0, MEMBERS, str(tmp_path), [object()], {"aeronpy.cluster.doorbell.backoff": "1-0-1us-1ms"},
+                       launch_driver=False)
+    assert told.doorbell_backoff == "1-0-1us-1ms"

@@ -104,6 +104,11 @@ class ClusterNode:
         props["aeron.cluster.members"] = members
         props["aeron.cluster.member.id"] = str(member_id)
         props.setdefault("aeron.cluster.service.count", str(len(self.services)))
+        external = not launch_driver or props["aeron.cluster.service.count"].strip() != str(len(self.services))
+        if external and DOORBELL_BACKOFF_PROPERTY not in (properties or {}):
+            # a driver or services in other processes are not woken by this doorbell: keep
+            # each agent's own back-off (no 16 ms parks) so hand-offs to them stay prompt
+            self.doorbell_backoff = ""
         self.properties = props
         self.cluster_dir = props.get("aeron.cluster.dir") or os.path.join(self.node_dir, "cluster")
         self.archive_dir = props.get("aeron.archive.dir") or os.path.join(self.node_dir, "archive")

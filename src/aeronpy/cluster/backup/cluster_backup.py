@@ -48,6 +48,8 @@ class ClusterBackup:
         self.launch_driver = launch_driver
         props = dict(properties or {})
         self.doorbell, self.doorbell_backoff = pop_doorbell_settings(props)
+        if not launch_driver and "aeronpy.cluster.doorbell.backoff" not in (properties or {}):
+            self.doorbell_backoff = ""  # the driver elsewhere is not woken by this doorbell: no deep parks
         self._doorbell_installed = False
         self.properties = props
         cluster_dir = props.get("aeron.cluster.dir") or os.path.join(self.node_dir, "cluster")
