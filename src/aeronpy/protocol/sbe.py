@@ -183,11 +183,13 @@ class MessageSpec:
     groups: tuple[Group, ...] = ()
     _block: struct.Struct = field(init=False, repr=False, compare=False)
     _field_names: frozenset[str] = field(init=False, repr=False, compare=False)
+    _ordered: tuple[Field, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         code = ["<"]
         at = 0
-        for f in sorted(self.fields, key=lambda f: f.offset):
+        object.__setattr__(self, "_ordered", tuple(sorted(self.fields, key=lambda f: f.offset)))
+        for f in self._ordered:
             if f.primitive not in PRIMITIVES:
                 raise ValueError(f"{self.name}.{f.name}: unknown primitive type {f.primitive!r}")
             if f.offset < at:
@@ -209,7 +211,8 @@ class MessageSpec:
 
     @property
     def ordered_fields(self) -> tuple[Field, ...]:
-        return tuple(sorted(self.fields, key=lambda f: f.offset))
+        """The fields by offset (sorted once: every encode and decode walks them)."""
+        return self._ordered
 
     def field_names(self) -> frozenset[str]:
         return self._field_names
