@@ -340,6 +340,32 @@ def test_static_and_non_measuring_images_never_originate_rttm(tmp_path: Path, ki
         rig.close()
 
 
+i64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rttm=st.lists(st.tuples(st.sampled_from([0, RTTM_REPLY_FLAG, 0x01, 0xFF]), i64, i64,
+                               st.sampled_from([0, harness.RECEIVER_ID, 7]), st.integers(0, 10**12)), max_size=20))
+def test_any_rttm_leaves_a_cubic_image_measuring_sane_round_trips(
+    tmp_path_factory: pytest.TempPathFactory, rttm: list[tuple[int, int, int, int, int]]
+) -> None:
+    rig = cubic_rig(tmp_path_factory.mktemp("rttm"))
+    try:
+        control = rig.image.congestion_control
+        assert isinstance(control, CubicCongestionControl)
+        now = 10**9
+        for flags, echo, delta, receiver_id, advance in rttm:
+            now += advance
+            rig.deliver(frames.RttmFrame(harness.SESSION, harness.STREAM, echo, delta, receiver_id, flags), now)
+            rig.image.initiate_rttm(now)
+            assert 0 <= control.rtt_ns <= 60 * 10**9  # only plausible round trips are taken
+            assert control.rtt_timeout_ns == max(control.rtt_ns, control.settings.initial_rtt_ns) * 4
+            window, _ = control.on_track_rebuild(now, 0, 0, 0, 0, 0, False)
+            assert window % MTU == 0 and MTU <= window <= harness.WINDOW
+    finally:
+        rig.close()
+
+
 def test_the_sender_counts_a_short_rttm_reply(tmp_path: Path) -> None:
     rig = harness.PublicationRig(tmp_path, InMemoryNetwork(), harness.Counters())
     try:
