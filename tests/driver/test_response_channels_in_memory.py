@@ -141,6 +141,18 @@ def test_a_request_gets_its_response_over_the_path_the_requester_opened(world: W
         world.clock.advance_ms(20)
     assert len(_rsp_setups(world)) == count
 
+    # the channel status counters name the response channels (as Aeron's labels do)
+    def labels(host: Host, type_id: int) -> list[str]:
+        found: list[str] = []
+        host.aeron.counters_reader.for_each(
+            lambda counter_id, t, key, label: found.append(label) if t == type_id else None)
+        return found
+
+    assert any("control-mode=response" in label for label in labels(b, ctr.SEND_CHANNEL_STATUS_TYPE_ID))
+    assert any("control-mode=response" in label for label in labels(a, ctr.RECEIVE_CHANNEL_STATUS_TYPE_ID))
+    assert any(f"response-correlation-id={response_sub.registration_id}" in label
+               for label in labels(a, ctr.SEND_CHANNEL_STATUS_TYPE_ID))
+
     _offer(world, request_pub, b"ping")
     assert _take(world, request_sub) == [b"ping"]
     _offer(world, response_pub, b"pong")
