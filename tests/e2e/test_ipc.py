@@ -136,8 +136,8 @@ def test_invalid_and_unsupported_channels(driver: Any, client_factory: Callable[
     assert info.value.error_code == ErrorCode.INVALID_CHANNEL
     with pytest.raises(RegistrationError) as info:
         aeron.add_publication("aeron:udp?control=localhost:40124|control-mode=response|response-correlation-id=7", 16)
-    assert info.value.error_code == ErrorCode.NOT_SUPPORTED
-    assert "not supported yet" in str(info.value)
+    assert info.value.error_code == ErrorCode.GENERIC_ERROR  # a response channel naming no image
+    assert "image.correlationId=7 not found" in str(info.value)
     with pytest.raises(RegistrationError) as info:
         aeron.add_subscription("aeron:udp?endpoint=localhost:notaport", 16)
     assert info.value.error_code == ErrorCode.INVALID_CHANNEL
