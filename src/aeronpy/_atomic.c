@@ -419,7 +419,7 @@ static PyGetSetDef AtomicBuffer_getset[] = {
     {NULL},
 };
 
-static PyTypeObject AtomicBufferType = {
+PyTypeObject AtomicBufferType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "aeronpy._atomic.AtomicBuffer",
     .tp_basicsize = sizeof(AtomicBuffer),
@@ -442,6 +442,9 @@ static PyMethodDef module_methods[] = {
      "validate_data_frames(datagram, length, term_offset, term_length) -> extent or -1."},
     {"scan_for_gap", (PyCFunction)(void (*)(void))mod_scan_for_gap, METH_FASTCALL,
      "scan_for_gap(term, rebuild_offset, limit_offset) -> (gap_begin, gap_length)."},
+    {"watch_words", (PyCFunction)(void (*)(void))mod_watch_words, METH_FASTCALL,
+     "watch_words(words, snapshot, fds, checks) -> 0 or the check (1..checks) that saw activity: "
+     "int64 words moved from their snapshot, or a descriptor readable; checks=0 takes the snapshot."},
 #ifdef AERONPY_HAVE_RECVMMSG
     {"send_frames", (PyCFunction)(void (*)(void))mod_send_frames, METH_FASTCALL,
      "send_frames(fd, sockaddr, term, term_offset, limit, mtu, max_datagrams, pad_type) -> "

@@ -59,3 +59,6 @@ def validate_data_frames(datagram: Any, length: int, term_offset: int, term_leng
     """The frames of a DATA/PAD datagram walk cleanly from term_offset: their extent, else -1."""
 def scan_for_gap(term: Any, rebuild_offset: int, limit_offset: int) -> tuple[int, int]:
     """Loss scan of one term: (gap_begin, gap_length), gap_length 0 when there is no gap."""
+def watch_words(words: tuple[tuple[AtomicBuffer, int], ...], snapshot: Any, fds: tuple[int, ...], checks: int) -> int:
+    """The idle probe: checks == 0 snapshots the int64 words; else up to checks rounds, the
+    1-based round that saw a word move (or a descriptor readable, or a buffer released), 0 if none."""

@@ -35,6 +35,8 @@ typedef struct {
     PyObject *weakreflist;
 } AtomicBuffer;
 
+extern PyTypeObject AtomicBufferType;
+
 static inline int
 parse_ssize(PyObject *o, Py_ssize_t *out)
 {
@@ -149,6 +151,7 @@ PyObject *ab_insert_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t
 /* _frame_kernels.c: module functions */
 PyObject *mod_validate_data_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *mod_scan_for_gap(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *mod_watch_words(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 #ifdef AERONPY_HAVE_RECVMMSG
 /* _datagram_io.c: module functions */

@@ -300,3 +300,136 @@ mod_scan_for_gap(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     return Py_BuildValue("(nn)", gap_begin, end - gap_begin);
 }
+
+/* ------------------------------------------------------------ idle activity probe */
+
+#include <poll.h>
+
+#define WATCH_MAX_FDS 16
+
+static inline void
+cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __asm__ __volatile__("pause");
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/*
+ * watch_words(words, snapshot, fds, checks) -> int
+ *
+ * The idle agent's "anything to do?" probe: `words` is a tuple of (AtomicBuffer, offset) pairs
+ * naming int64 words other threads or processes move (ring tails, log tails, positions);
+ * `snapshot` a writable buffer of 8 bytes per word holding their last seen values; `fds` a
+ * tuple of descriptors (sockets, epoll fds) polled for input.  checks == 0: store every
+ * word's current value (acquire) in the snapshot and return 0.  Otherwise up to `checks`
+ * rounds, a CPU pause between them: a round that finds a word different from its snapshot
+ * (the snapshot takes the new value) or a descriptor readable returns its number (1-based); a
+ * released buffer counts as activity (its owner changed).  0: nothing moved.  The GIL stays
+ * held (a buffer cannot be released mid-read).  Python twin: concurrent.activity_probe.
+ */
+PyObject *
+mod_watch_words(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer snap;
+    Py_ssize_t checks, count, nfds, i, round;
+    struct pollfd pfds[WATCH_MAX_FDS];
+    int64_t *values;
+    PyObject *words, *fds;
+    (void)self;
+    EXPECT_ARGS(4, "watch_words");
+    words = args[0];
+    fds = args[2];
+    if (!PyTuple_Check(words) || !PyTuple_Check(fds)) {
+        PyErr_SetString(PyExc_TypeError, "watch_words: words and fds must be tuples");
+        return NULL;
+    }
+    if (parse_ssize(args[3], &checks) < 0)
+        return NULL;
+    count = PyTuple_GET_SIZE(words);
+    nfds = PyTuple_GET_SIZE(fds);
+    if (nfds > WATCH_MAX_FDS) {
+        PyErr_Format(PyExc_ValueError, "watch_words: at most %d fds (got %zd)", WATCH_MAX_FDS, nfds);
+        return NULL;
+    }
+    for (i = 0; i < nfds; i++) {
+        long fd = PyLong_AsLong(PyTuple_GET_ITEM(fds, i));
+        if (fd == -1 && PyErr_Occurred())
+            return NULL;
+        pfds[i].fd = (int)fd;
+        pfds[i].events = POLLIN;
+        pfds[i].revents = 0;
+    }
+    if (PyObject_GetBuffer(args[1], &snap, PyBUF_WRITABLE) < 0)
+        return NULL;
+    if (snap.len < count * 8) {
+        PyBuffer_Release(&snap);
+        PyErr_Format(PyExc_ValueError, "watch_words: snapshot of %zd bytes holds fewer than %zd words",
+                     snap.len, count);
+        return NULL;
+    }
+    values = (int64_t *)snap.buf;
+    /* validate once: every entry a pair (AtomicBuffer, aligned in-bounds offset) */
+    for (i = 0; i < count; i++) {
+        PyObject *pair = PyTuple_GET_ITEM(words, i);
+        Py_ssize_t offset;
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyObject_TypeCheck(PyTuple_GET_ITEM(pair, 0), &AtomicBufferType)) {
+            PyBuffer_Release(&snap);
+            PyErr_SetString(PyExc_TypeError, "watch_words: each word must be (AtomicBuffer, offset)");
+            return NULL;
+        }
+        if (parse_ssize(PyTuple_GET_ITEM(pair, 1), &offset) < 0) {
+            PyBuffer_Release(&snap);
+            return NULL;
+        }
+        if (offset < 0 || (offset & 7) != 0) {
+            PyBuffer_Release(&snap);
+            PyErr_Format(PyExc_ValueError, "watch_words: offset %zd must be >= 0 and 8-byte aligned", offset);
+            return NULL;
+        }
+    }
+    if (checks <= 0) {
+        for (i = 0; i < count; i++) {
+            PyObject *pair = PyTuple_GET_ITEM(words, i);
+            AtomicBuffer *ab = (AtomicBuffer *)PyTuple_GET_ITEM(pair, 0);
+            Py_ssize_t offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+            if (!ab->has_view || ab->released || offset > ab->capacity - 8)
+                values[i] = 0;
+            else
+                values[i] = __atomic_load_n((const int64_t *)(ab->data + offset), __ATOMIC_ACQUIRE);
+        }
+        PyBuffer_Release(&snap);
+        return PyLong_FromLong(0);
+    }
+    for (round = 1; round <= checks; round++) {
+        int fired = 0;
+        for (i = 0; i < count; i++) {
+            PyObject *pair = PyTuple_GET_ITEM(words, i);
+            AtomicBuffer *ab = (AtomicBuffer *)PyTuple_GET_ITEM(pair, 0);
+            Py_ssize_t offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+            int64_t v;
+            if (!ab->has_view || ab->released || offset > ab->capacity - 8) {
+                fired = 1;
+                continue;
+            }
+            v = __atomic_load_n((const int64_t *)(ab->data + offset), __ATOMIC_ACQUIRE);
+            if (v != values[i]) {
+                values[i] = v;
+                fired = 1;
+            }
+        }
+        if (!fired && nfds > 0 && poll(pfds, (nfds_t)nfds, 0) > 0)
+            fired = 1;
+        if (fired) {
+            PyBuffer_Release(&snap);
+            return PyLong_FromSsize_t(round);
+        }
+        if (round < checks)
+            cpu_relax();
+    }
+    PyBuffer_Release(&snap);
+    return PyLong_FromLong(0);
+}

@@ -10,9 +10,12 @@ import os
 import re
 import time
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from aeronpy.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from aeronpy.concurrent.activity_probe import ActivityProbe
 
 _INT64_MAX = (1 << 63) - 1
 
@@ -162,6 +165,14 @@ class BackoffIdleStrategy:
     driver's default "backoff" does this; see :data:`DRIVER_BACKOFF_DEEP_PARK_AFTER`).  Each
     wake-up of a parked thread costs tens of microseconds of CPU on a virtual machine whatever
     the language, so a long-idle agent wakes less often; any work resets it at once.
+
+    With a :attr:`probe` (:class:`~aeronpy.concurrent.activity_probe.ActivityProbe`, set by
+    the driver for its agents) the spins and yields look at the probe instead of returning to
+    a whole duty cycle: one ``idle()`` call spins up to ``max_spins`` probe checks, then yields
+    up to ``max_yields`` times with a check after each, and returns as soon as a check sees
+    activity (the state and counts stay, so the next idle step goes on from there).  Parking
+    goes on as before, but a park returns to a duty cycle only when the probe sees activity or
+    ``max_park_period_ns`` has passed since the last one.
     """
 
     alias = "backoff"
@@ -211,6 +222,8 @@ class BackoffIdleStrategy:
         self.yields = 0
         self.parks_at_max = 0
         self.park_period_ns = min_park_period_ns
+        self.probe: ActivityProbe | None = None
+        """Where spins and yields look for activity (``None``: they return to a duty cycle)."""
 
     def idle(self, work_count: int) -> None:
         """Reset on work, otherwise advance one back-off step."""
@@ -223,6 +236,13 @@ class BackoffIdleStrategy:
     def idle_once(self) -> None:
         """Advance one back-off step."""
         state = self.state
+        probe = self.probe
+        if probe is not None and probe.active:
+            if state != self.PARKING:
+                self._probed_step(probe)
+            else:
+                self._probed_park(probe)
+            return
         if state == self.NOT_IDLE:
             self.state = self.SPINNING
             self.spins += 1
@@ -240,15 +260,50 @@ class BackoffIdleStrategy:
             else:
                 self._yield()
         else:
-            period = self.park_period_ns
-            self._park(period)
-            if period < self.max_park_period_ns:
-                self.park_period_ns = min(period * 2, self.max_park_period_ns)
-            elif self.deep_park_after > 0:
-                if self.parks_at_max < self.deep_park_after:
-                    self.parks_at_max += 1
-                else:
-                    self.park_period_ns = min(period * 2, self.max_deep_park_period_ns)
+            self._park_step()
+
+    def _probed_step(self, probe: ActivityProbe) -> None:
+        """Spin, then yield, on the probe until it sees activity or the yields run out."""
+        if self.state == self.NOT_IDLE:
+            self.state = self.SPINNING
+            self.spins = 0
+        if self.state == self.SPINNING:
+            remaining = self.max_spins - self.spins
+            if remaining > 0:
+                fired = probe.check(remaining)
+                if fired:
+                    self.spins += fired
+                    return
+            self.state = self.YIELDING
+            self.yields = 0
+        while self.yields < self.max_yields:
+            self.yields += 1
+            self._yield()
+            if probe.check(1):
+                return
+        self.state = self.PARKING
+        self.park_period_ns = self.min_park_period_ns
+        self.parks_at_max = 0
+
+    def _probed_park(self, probe: ActivityProbe) -> None:
+        """Park, doubling the period, until the probe sees activity or ``max_park_period_ns``
+        has passed since the last duty cycle: timers keep at least that rate (the plain
+        strategy's once it parks at its maximum), the short first parks skip the duty cycle."""
+        while True:
+            self._park_step()
+            if probe.check(1) or probe.since_snapshot_ns() >= self.max_park_period_ns:
+                return
+
+    def _park_step(self) -> None:
+        period = self.park_period_ns
+        self._park(period)
+        if period < self.max_park_period_ns:
+            self.park_period_ns = min(period * 2, self.max_park_period_ns)
+        elif self.deep_park_after > 0:
+            if self.parks_at_max < self.deep_park_after:
+                self.parks_at_max += 1
+            else:
+                self.park_period_ns = min(period * 2, self.max_deep_park_period_ns)
 
     def reset(self) -> None:
         """Back to NOT_IDLE with counters cleared."""

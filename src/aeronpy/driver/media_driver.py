@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Any, Callable, Iterator
 
 from aeronpy.cnc import CncFile, driver_activity
+from aeronpy.concurrent.activity_probe import ActivitySources
 from aeronpy.concurrent.agent import AgentBase, AgentInvoker, AgentRunner, CompositeAgent
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.bit_util import align
@@ -28,6 +29,7 @@ from aeronpy.concurrent.counters import CountersManager
 from aeronpy.concurrent.error_log import DistinctErrorLog, read_error_log
 from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
 from aeronpy.concurrent.ringbuffer import ManyToOneRingBuffer
+from aeronpy.driver.activity_sources import probed
 from aeronpy.driver.conductor import DriverConductor
 from aeronpy.driver.context import DriverContext, ThreadingMode
 from aeronpy.driver.files import StartLock, set_mode
@@ -263,7 +265,7 @@ class MediaDriver:
                 for network_agent in (sender, receiver):
                     if role in ("shared", "shared_network") or role == network_agent.role_name():
                         watch(network_agent.ready_sockets.fileno())
-            runner = AgentRunner(idle, handler, agent)
+            runner = AgentRunner(idle, handler, probed(agent, idle))
             self._runners.append(runner)
             runner.start(thread_name=f"aeronpy-{role}")
 
@@ -428,6 +430,10 @@ class CncWatch(AgentBase):
 
     def role_name(self) -> str:
         return "cnc-watch"
+
+    def activity_sources(self) -> ActivitySources:
+        """Nothing to watch: it runs on its own interval (the idle probe's parks reach it)."""
+        return ActivitySources()
 
     def do_work(self) -> int:
         """Check at most once per interval; 1 when a check ran."""

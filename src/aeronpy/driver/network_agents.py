@@ -287,6 +287,13 @@ class Receiver(_NetworkAgent):
                 self.report(ex)
         return work
 
+    def has_feedback_due(self) -> bool:
+        """Whether an image has a status message or NAK scheduled (by the conductor) to send."""
+        for image in self.images:
+            if image.sm_change != image.last_sm_change or image.loss_change != image.last_loss_change:
+                return True
+        return False
+
     # commands (run on the receiver thread)
     def on_add_endpoint(self, endpoint: Any) -> None:
         super().on_add_endpoint(endpoint)

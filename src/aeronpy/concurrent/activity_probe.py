@@ -1,0 +1,217 @@
+"""An idle agent's "anything to do?" probe, so that backing off costs microseconds, not duty cycles.
+
+A Python duty cycle of a whole driver takes ~10-20 us even with nothing to do; Aeron's C one
+takes ~0.1 us, so its ten back-off spins cost ~1 us where ours cost the client sharing the core
+~150 us.  An :class:`ActivityProbe` watches what other threads and processes move to give an
+agent work -- int64 words in shared memory (the to-driver ring's tail, publication log tails,
+subscriber positions), descriptors (the agents' epoll sets) and cheap Python checks (command
+queues) -- in one C call per check (:func:`aeronpy._atomic.watch_words`).  A
+:class:`~aeronpy.concurrent.idle_strategy.BackoffIdleStrategy` with a probe spins and yields on
+the probe instead of on full duty cycles and parks as before; :class:`ProbedAgent` takes the
+snapshot at the start of each duty cycle, so nothing that moves during or after one is missed.
+
+The watched set is rebuilt from its source at the snapshot after a duty cycle that did work
+(at most every ``refresh_ns``; at least every ``max_refresh_ns``): something new may stay
+unseen by the probe that long (the back-off then reaches parking, whose duty cycles see it).  A source that cannot be probed (``None``: an in-memory transport
+without descriptors, buffers that are not C ``AtomicBuffer``) disables the probe until the next
+refresh: the strategy then backs off on duty cycles as before.
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aeronpy.concurrent.clock import nano_time
+
+try:
+    from aeronpy._atomic import AtomicBuffer as _CAtomicBuffer
+    from aeronpy._atomic import watch_words as _c_watch_words
+except ImportError:  # pragma: no cover - C extension not built
+    _CAtomicBuffer = None  # type: ignore[assignment,misc]
+    _c_watch_words = None  # type: ignore[assignment]
+
+Word = tuple[Any, int]
+"""An int64 word to watch: ``(buffer, offset)``."""
+
+WATCH_MAX_FDS = 16
+DEFAULT_REFRESH_NS = 1_000_000
+DEFAULT_MAX_REFRESH_NS = 100_000_000
+
+
+def watch_words_py(words: tuple[Word, ...], snapshot: Any, fds: tuple[int, ...], checks: int) -> int:
+    """Python twin of :func:`aeronpy._atomic.watch_words`.
+
+    ``checks == 0``: store each word's value in ``snapshot`` (8 bytes per word) and return 0.
+    Otherwise up to ``checks`` rounds; the 1-based round that found a word moved from its
+    snapshot (which then takes the new value), a descriptor readable, or a buffer released;
+    0 if nothing moved."""
+    if len(fds) > WATCH_MAX_FDS:
+        raise ValueError(f"watch_words: at most {WATCH_MAX_FDS} fds (got {len(fds)})")
+    view = memoryview(snapshot).cast("B").cast("q")
+    if len(view) < len(words):
+        raise ValueError(f"watch_words: snapshot of {len(view) * 8} bytes holds fewer than {len(words)} words")
+    for _, offset in words:
+        if offset < 0 or offset & 7:
+            raise ValueError(f"watch_words: offset {offset} must be >= 0 and 8-byte aligned")
+
+    def read(buffer: Any, offset: int) -> int | None:
+        if buffer.released or offset > buffer.capacity - 8:
+            return None
+        return int(buffer.get_int64_volatile(offset))
+
+    if checks <= 0:
+        for i, (buffer, offset) in enumerate(words):
+            value = read(buffer, offset)
+            view[i] = 0 if value is None else value
+        return 0
+    poller = None
+    if fds:
+        poller = select.poll()
+        for fd in fds:
+            poller.register(fd, select.POLLIN)
+    for round_ in range(1, checks + 1):
+        fired = False
+        for i, (buffer, offset) in enumerate(words):
+            value = read(buffer, offset)
+            if value is None:
+                fired = True
+            elif value != view[i]:
+                view[i] = value
+                fired = True
+        if not fired and poller is not None and poller.poll(0):
+            fired = True
+        if fired:
+            return round_
+    return 0
+
+
+def _c_usable(words: tuple[Word, ...]) -> bool:
+    return _c_watch_words is not None and all(type(buffer) is _CAtomicBuffer for buffer, _ in words)
+
+
+@dataclass(frozen=True)
+class ActivitySources:
+    """What gives an agent work: int64 ``words`` other threads/processes move, ``fds`` that
+    become readable, and ``pending`` checks (true while something waits, e.g. ``deque.__len__``)."""
+
+    words: tuple[Word, ...] = ()
+    fds: tuple[int, ...] = ()
+    pending: tuple[Callable[[], object], ...] = ()
+
+    def __add__(self, other: ActivitySources) -> ActivitySources:
+        return ActivitySources(self.words + other.words, self.fds + other.fds, self.pending + other.pending)
+
+
+class ActivityProbe:
+    """Snapshot, then cheap checks of an agent's :class:`ActivitySources`.
+
+    ``sources()`` is called after a duty cycle that did work, at most every ``refresh_ns``,
+    and at least every ``max_refresh_ns``; it returns ``None`` when the agent cannot be probed
+    (then :attr:`active` is false until the next refresh)."""
+
+    def __init__(
+        self,
+        sources: Callable[[], ActivitySources | None],
+        refresh_ns: int = DEFAULT_REFRESH_NS,
+        max_refresh_ns: int = DEFAULT_MAX_REFRESH_NS,
+        nano_clock: Callable[[], int] = nano_time,
+        watch: Callable[[tuple[Word, ...], Any, tuple[int, ...], int], int] | None = None,
+    ) -> None:
+        self._sources = sources
+        self.refresh_ns = refresh_ns
+        self.max_refresh_ns = max_refresh_ns
+        self._clock = nano_clock
+        self._forced_watch = watch
+        self._watch: Callable[[tuple[Word, ...], Any, tuple[int, ...], int], int] = watch_words_py
+        self._words: tuple[Word, ...] = ()
+        self._fds: tuple[int, ...] = ()
+        self._pending: tuple[Callable[[], object], ...] = ()
+        self._snapshot = bytearray()
+        self._next_refresh_ns = 0
+        self._last_refresh_ns = 0
+        self._snapshot_ns = 0
+        self._refreshed = False
+        self._stale = True
+        self.active = False
+        """Whether the last refresh found the agent probeable."""
+
+    def refresh(self) -> None:
+        """Rebuild the watched set from the source now."""
+        self._last_refresh_ns = self._clock()
+        self._next_refresh_ns = self._last_refresh_ns + self.refresh_ns
+        self._refreshed = True
+        self._stale = False
+        found = self._sources()
+        if found is None or len(found.fds) > WATCH_MAX_FDS:
+            self.active = False
+            return
+        self._words, self._fds, self._pending = found.words, found.fds, found.pending
+        if len(self._snapshot) != 8 * len(self._words):
+            self._snapshot = bytearray(8 * len(self._words))
+        if self._forced_watch is not None:
+            self._watch = self._forced_watch
+        else:
+            self._watch = _c_watch_words if _c_usable(self._words) else watch_words_py
+        self.active = True
+
+    def snapshot(self, after_work: bool = True) -> None:
+        """Remember the words' values (at the start of a duty cycle).  Refresh first when due:
+        the watched set can only have changed in a duty cycle that did work (``after_work``:
+        the last one did), so a refresh follows such a cycle, at most every ``refresh_ns``, and
+        otherwise every ``max_refresh_ns``."""
+        now_ns = self._snapshot_ns = self._clock()
+        if after_work:
+            self._stale = True
+        if not self._refreshed or now_ns - (self._next_refresh_ns if self._stale else self._last_refresh_ns + self.max_refresh_ns) >= 0:
+            self.refresh()
+        if self.active:
+            self._watch(self._words, self._snapshot, (), 0)
+
+    def since_snapshot_ns(self) -> int:
+        """Nanoseconds since the last :meth:`snapshot` (the last duty cycle)."""
+        return self._clock() - self._snapshot_ns
+
+    def check(self, checks: int = 1) -> int:
+        """Up to ``checks`` rounds: the 1-based round that saw activity, 0 if none; always 1
+        when the probe is not :attr:`active` (the caller then runs a duty cycle)."""
+        if not self.active:
+            return 1
+        for pending in self._pending:
+            if pending():
+                return 1
+        try:
+            return self._watch(self._words, self._snapshot, self._fds, checks)
+        except (OSError, ValueError, TypeError):  # a closed descriptor, a buffer gone: look again
+            self.active = False
+            return 1
+
+
+class ProbedAgent:
+    """An agent whose duty cycles start with its probe's snapshot (lifecycle calls pass through)."""
+
+    def __init__(self, agent: Any, probe: ActivityProbe) -> None:
+        self.agent = agent
+        self.probe = probe
+        self._do_work = agent.do_work
+        self._snapshot = probe.snapshot
+        self._last_work = 1
+
+    def role_name(self) -> str:
+        return str(self.agent.role_name())
+
+    def do_work(self) -> int:
+        self._snapshot(self._last_work > 0)
+        work = self._last_work = int(self._do_work())
+        return work
+
+    def on_start(self) -> None:
+        self.agent.on_start()
+
+    def on_close(self) -> None:
+        self.agent.on_close()
+
+
+__all__ = ["ActivityProbe", "ActivitySources", "ProbedAgent", "Word", "watch_words_py"]

@@ -1,0 +1,117 @@
+"""What gives each driver agent work, for the idle probe (:mod:`aeronpy.concurrent.activity_probe`).
+
+* conductor: the to-driver ring's tail (client commands); each IPC and network publication's
+  log tails and sender position, and every subscriber (and spy) position, which move the
+  publisher limits; each image's high-water mark (the receiver's rebuild, in DEDICATED mode);
+  the network conductor's answer queue;
+* sender: its publications' log tails, its sockets (epoll), its command queue;
+* receiver: its sockets (epoll), its command queue, images with an SM or NAK to send.
+
+Timers need no watching: a probed back-off still parks and then runs duty cycles.  An agent
+with a socket-less (in-memory) transport cannot be probed: ``None``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aeronpy.concurrent.activity_probe import ActivityProbe, ActivitySources, ProbedAgent, Word
+from aeronpy.concurrent.agent import CompositeAgent
+from aeronpy.concurrent.idle_strategy import BackoffIdleStrategy
+from aeronpy.concurrent.ringbuffer import TAIL_POSITION_OFFSET
+from aeronpy.driver.conductor import DriverConductor
+from aeronpy.driver.endpoints import socket_fd
+from aeronpy.driver.network_agents import Receiver, Sender
+from aeronpy.logbuffer.descriptor import PARTITION_COUNT, TERM_TAIL_COUNTERS_OFFSET
+
+_LOG_TAILS = tuple(TERM_TAIL_COUNTERS_OFFSET + 8 * i for i in range(PARTITION_COUNT))
+
+
+def _log_tail_words(metadata: Any) -> list[Word]:
+    return [(metadata, offset) for offset in _LOG_TAILS]
+
+
+def _counter_word(counter: Any) -> Word:
+    return (counter.values_buffer, counter.offset)
+
+
+def conductor_sources(conductor: DriverConductor) -> ActivitySources:
+    """The conductor's words (see the module docstring)."""
+    ring = conductor.to_driver
+    words: list[Word] = [(ring.buffer, ring.capacity + TAIL_POSITION_OFFSET)]
+    for publication in conductor.ipc_publications:
+        words += _log_tail_words(publication.metadata)
+        words += [_counter_word(sub.counter) for sub in publication.subscribers]
+    network = conductor.network
+    for network_publication in network.publications:
+        words += _log_tail_words(network_publication.metadata)
+        words.append(_counter_word(network_publication.snd_pos))
+        words += [_counter_word(spy.counter) for spy in network_publication.spies]
+    for image in network.images:
+        words.append(_counter_word(image.hwm))
+        words += [_counter_word(sub.counter) for sub in image.subscribers]
+    return ActivitySources(tuple(words), (), (network.queue.pending.__len__,))
+
+
+def _epoll_fd(agent: Sender | Receiver, endpoints: list[Any]) -> tuple[int, ...] | None:
+    for endpoint in endpoints:
+        for transport in endpoint.transports():
+            if socket_fd(transport) < 0:
+                return None  # in-memory transport: nothing to poll
+    fd = agent.ready_sockets.fileno()
+    if fd < 0:  # no epoll (non-Linux): only an agent without endpoints can be probed
+        return None if endpoints else ()
+    return (fd,)
+
+
+def sender_sources(sender: Sender) -> ActivitySources | None:
+    """The sender's words, epoll and queue."""
+    fds = _epoll_fd(sender, sender.endpoints)
+    if fds is None:
+        return None
+    words: list[Word] = []
+    for publication in sender.publications:
+        words += _log_tail_words(publication.metadata)
+    return ActivitySources(tuple(words), fds, (sender.commands.pending.__len__,))
+
+
+def receiver_sources(receiver: Receiver) -> ActivitySources | None:
+    """The receiver's epoll, queue and images with an SM/NAK due (set by the conductor)."""
+    fds = _epoll_fd(receiver, receiver.endpoints)
+    if fds is None:
+        return None
+    return ActivitySources((), fds, (receiver.commands.pending.__len__, receiver.has_feedback_due))
+
+
+def sources_of(agent: Any) -> ActivitySources | None:
+    """An agent's activity sources; ``None`` when it (or a part of it) cannot be probed."""
+    if isinstance(agent, CompositeAgent):
+        total = ActivitySources()
+        for part in agent.agents:
+            found = sources_of(part)
+            if found is None:
+                return None
+            total = total + found
+        return total
+    if isinstance(agent, DriverConductor):
+        return conductor_sources(agent)
+    if isinstance(agent, Sender):
+        return sender_sources(agent)
+    if isinstance(agent, Receiver):
+        return receiver_sources(agent)
+    own = getattr(agent, "activity_sources", None)
+    return own() if callable(own) else None
+
+
+def probed(agent: Any, idle_strategy: Any) -> Any:
+    """``agent`` wrapped so that a back-off ``idle_strategy`` spins and yields on a probe of it;
+    unchanged for other strategies (they do not spin on duty cycles) and for subclasses such as
+    the doorbell's, whose parks end on their own signals."""
+    if type(idle_strategy) is not BackoffIdleStrategy:
+        return agent
+    probe = ActivityProbe(lambda: sources_of(agent))
+    idle_strategy.probe = probe
+    return ProbedAgent(agent, probe)
+
+
+__all__ = ["conductor_sources", "probed", "receiver_sources", "sender_sources", "sources_of"]

@@ -1,0 +1,266 @@
+"""The idle probe: watch_words (C) against its Python twin, ActivityProbe's refresh rules, and
+the back-off strategy spinning, yielding and parking on a probe."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aeronpy.concurrent.activity_probe import ActivityProbe, ActivitySources, ProbedAgent, watch_words_py
+from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
+from aeronpy.concurrent.idle_strategy import BackoffIdleStrategy
+
+needs_c = pytest.mark.skipif(not HAVE_C_EXTENSION, reason="C extension not built")
+WORDS = 8
+
+
+def _c_watch() -> Any:
+    from aeronpy._atomic import watch_words
+
+    return watch_words
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[list[int], list[tuple[int, int]], int, list[int]]:
+    """Initial word values, the (word, new value) moves made after the snapshot, checks, and
+    which words (by index) are watched."""
+    initial = draw(st.lists(st.integers(-(1 << 63), (1 << 63) - 1), min_size=WORDS, max_size=WORDS))
+    moves = draw(st.lists(st.tuples(st.integers(0, WORDS - 1), st.integers(-(1 << 63), (1 << 63) - 1)), max_size=4))
+    watched = draw(st.lists(st.integers(0, WORDS - 1), min_size=0, max_size=WORDS, unique=True))
+    return initial, moves, draw(st.integers(0, 5)), watched
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(scenarios())
+def test_watch_words_agrees_with_its_twin(scenario: tuple[list[int], list[tuple[int, int]], int, list[int]]) -> None:
+    initial, moves, checks, watched = scenario
+    results = []
+    for make, watch in ((AtomicBuffer, _c_watch()), (PyAtomicBuffer, watch_words_py)):
+        buffer = make(bytearray(struct.pack(f"<{WORDS}q", *initial)))
+        words = tuple((buffer, 8 * i) for i in watched)
+        snapshot = bytearray(8 * len(words))
+        assert watch(words, snapshot, (), 0) == 0
+        assert bytes(snapshot) == b"".join(struct.pack("<q", initial[i]) for i in watched)
+        for index, value in moves:
+            buffer.put_int64(8 * index, value)
+        fired = watch(words, snapshot, (), checks)
+        again = watch(words, snapshot, (), checks)  # the snapshot took the new values
+        results.append((fired, again, bytes(snapshot)))
+    assert results[0] == results[1]
+    fired, again, _ = results[0]
+    final = list(initial)
+    for index, value in moves:
+        final[index] = value
+    moved = any(final[i] != initial[i] for i in watched)
+    assert fired == (1 if moved and checks > 0 else 0)
+    assert again == 0
+
+
+@pytest.mark.parametrize("watch", [pytest.param("c", marks=needs_c), "py"])
+def test_readable_descriptor_and_released_buffer_count_as_activity(watch: str) -> None:
+    fn = _c_watch() if watch == "c" else watch_words_py
+    make = AtomicBuffer if watch == "c" else PyAtomicBuffer
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        buffer = make(bytearray(16))
+        words = ((buffer, 8),)
+        snapshot = bytearray(8)
+        fn(words, snapshot, (a.fileno(),), 0)
+        assert fn(words, snapshot, (a.fileno(),), 3) == 0
+        b.send(b"x")
+        assert fn(words, snapshot, (a.fileno(),), 3) == 1
+        a.recv(16)
+        assert fn(words, snapshot, (a.fileno(),), 3) == 0
+        buffer.release()
+        assert fn(words, snapshot, (), 2) == 1
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.parametrize("watch", [pytest.param("c", marks=needs_c), "py"])
+def test_bad_arguments_are_named(watch: str) -> None:
+    fn = _c_watch() if watch == "c" else watch_words_py
+    make = AtomicBuffer if watch == "c" else PyAtomicBuffer
+    buffer = make(bytearray(16))
+    with pytest.raises(ValueError, match="8-byte aligned"):
+        fn(((buffer, 4),), bytearray(8), (), 1)
+    with pytest.raises(ValueError, match="fewer than 2 words"):
+        fn(((buffer, 0), (buffer, 8)), bytearray(8), (), 1)
+    with pytest.raises(ValueError, match="at most 16 fds"):
+        fn((), bytearray(0), tuple(range(17)), 1)
+
+
+@needs_c
+def test_c_watch_takes_only_c_atomic_buffers() -> None:
+    with pytest.raises(TypeError, match=r"\(AtomicBuffer, offset\)"):
+        _c_watch()(((bytearray(8), 0),), bytearray(8), (), 1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def test_probe_refreshes_after_work_at_most_every_refresh_ns() -> None:
+    clock = Clock()
+    calls: list[int] = []
+    buffer = PyAtomicBuffer(bytearray(8))
+
+    def sources() -> ActivitySources:
+        calls.append(clock.now)
+        return ActivitySources(((buffer, 0),))
+
+    probe = ActivityProbe(sources, refresh_ns=100, max_refresh_ns=10_000, nano_clock=clock)
+    probe.snapshot(after_work=False)
+    assert calls == [0] and probe.active
+    clock.now = 50
+    probe.snapshot(after_work=True)  # work, but within refresh_ns: later
+    assert calls == [0]
+    clock.now = 120
+    probe.snapshot(after_work=False)  # the earlier work still makes it due
+    assert calls == [0, 120]
+    clock.now = 5000
+    probe.snapshot(after_work=False)  # no work: only at max_refresh_ns
+    assert calls == [0, 120]
+    clock.now = 10_120
+    probe.snapshot(after_work=False)
+    assert calls == [0, 120, 10_120]
+    assert probe.since_snapshot_ns() == 0
+    clock.now = 10_200
+    assert probe.since_snapshot_ns() == 80
+
+
+def test_probe_sees_words_and_pending_checks() -> None:
+    buffer = PyAtomicBuffer(bytearray(16))
+    queue: list[int] = []
+    probe = ActivityProbe(lambda: ActivitySources(((buffer, 8),), (), (queue.__len__,)))
+    probe.snapshot()
+    assert probe.check(4) == 0
+    buffer.put_int64(8, 7)
+    assert probe.check(4) == 1
+    assert probe.check(4) == 0
+    queue.append(1)
+    assert probe.check(4) == 1
+
+
+def test_unprobeable_source_always_reports_activity() -> None:
+    probe = ActivityProbe(lambda: None)
+    probe.snapshot()
+    assert not probe.active
+    assert probe.check(10) == 1
+
+
+def test_probed_agent_snapshots_before_each_duty_cycle() -> None:
+    order: list[str] = []
+
+    class Agent:
+        def role_name(self) -> str:
+            return "a"
+
+        def do_work(self) -> int:
+            order.append("work")
+            return 0
+
+        def on_start(self) -> None:
+            order.append("start")
+
+        def on_close(self) -> None:
+            order.append("close")
+
+    probe = ActivityProbe(lambda: ActivitySources())
+    original = probe.snapshot
+
+    def snapshot(after_work: bool = True) -> None:
+        order.append(f"snapshot {after_work}")
+        original(after_work)
+
+    probe.snapshot = snapshot  # type: ignore[method-assign]
+    agent = ProbedAgent(Agent(), probe)
+    agent.on_start()
+    assert agent.do_work() == 0
+    assert agent.do_work() == 0
+    agent.on_close()
+    assert agent.role_name() == "a"
+    assert order == ["start", "snapshot True", "work", "snapshot False", "work", "close"]
+
+
+class FakeProbe:
+    """A probe that fires on the check numbers given (counted over all checks)."""
+
+    def __init__(self, clock: Clock, fire_at: set[int]) -> None:
+        self.clock = clock
+        self.fire_at = fire_at
+        self.checks = 0
+        self.active = True
+        self.snapshot_ns = 0
+
+    def check(self, checks: int = 1) -> int:
+        for i in range(1, checks + 1):
+            self.checks += 1
+            if self.checks in self.fire_at:
+                return i
+        return 0
+
+    def since_snapshot_ns(self) -> int:
+        return self.clock.now - self.snapshot_ns
+
+
+def test_backoff_spins_and_yields_on_the_probe() -> None:
+    clock = Clock()
+    events: list[tuple[str, int]] = []
+    probe = FakeProbe(clock, {3})
+    b = BackoffIdleStrategy(5, 4, 100, 400, yield_fn=lambda: events.append(("yield", 0)),
+                            park_fn=lambda ns: events.append(("park", ns)))
+    b.probe = probe  # type: ignore[assignment]
+    b.idle(0)  # fires at the third spin check
+    assert (b.state, b.spins, probe.checks, events) == (b.SPINNING, 3, 3, [])
+    b.idle(0)  # the 2 spins left, then 4 yields each checked, then parking (no duty cycle between)
+    assert probe.checks == 3 + 2 + 4
+    assert events == [("yield", 0)] * 4 and b.state == b.PARKING
+    b.idle(1)
+    assert b.state == b.NOT_IDLE
+
+
+def test_probed_parks_run_a_duty_cycle_at_least_every_max_park_period() -> None:
+    clock = Clock()
+    parks: list[int] = []
+
+    def park(ns: int) -> None:
+        parks.append(ns)
+        clock.now += ns
+
+    probe = FakeProbe(clock, set())
+    b = BackoffIdleStrategy(0, 0, 100, 400, park_fn=park)
+    b.probe = probe  # type: ignore[assignment]
+    b.idle(0)  # no spins, no yields: to parking
+    assert b.state == b.PARKING and parks == []
+    b.idle(0)  # 100 + 200 + 400 >= 400 since the snapshot: back to a duty cycle
+    assert parks == [100, 200, 400]
+    probe.snapshot_ns = clock.now
+    b.idle(0)
+    assert parks == [100, 200, 400, 400]
+    probe.fire_at = {probe.checks + 1}
+    probe.snapshot_ns = clock.now
+    b.idle(0)  # activity after the first park
+    assert parks[-1] == 400 and len(parks) == 5
+
+
+def test_inactive_probe_leaves_the_plain_back_off() -> None:
+    clock = Clock()
+    probe = FakeProbe(clock, set())
+    probe.active = False
+    b = BackoffIdleStrategy(2, 1, 1, 2, yield_fn=lambda: None, park_fn=lambda ns: None)
+    b.probe = probe  # type: ignore[assignment]
+    for _ in range(3):
+        b.idle(0)
+    assert probe.checks == 0 and b.state == b.YIELDING
