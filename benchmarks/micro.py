@@ -15,7 +15,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from aeronpy.client.buffer_claim import BufferClaim
+from aeronpy.client.buffer_claim import BufferClaim, PyBufferClaim
 from aeronpy.client.image import Image
 from aeronpy.client.publication import ExclusivePublication, Publication
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
@@ -149,7 +149,7 @@ def bench(directory: str, native: bool, kind: Any, size: int, count: int) -> dic
 
     lb = new_log(directory, f"{native}-{kind.__name__}-{size}-c.logbuffer")
     pub = kind(None, lb, "aeron:ipc", STREAM, SESSION, Position(1 << 62), -1, 1, 1, native=native)
-    claim = BufferClaim()
+    claim = BufferClaim() if native else PyBufferClaim()
 
     def claims() -> int:
         try_claim = pub.try_claim

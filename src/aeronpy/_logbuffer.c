@@ -13,6 +13,8 @@
  *                 poll of the same image), after which every access raises StaleBatchError.
  *   HeaderBase    C base of aeronpy.logbuffer.header.Header (buffer, offset) so the reader
  *                 updates the flyweight without attribute look-ups.
+ *   ClaimBase     C base of aeronpy.client.buffer_claim.BufferClaim: try_claim fills it and
+ *                 commit/abort are C calls (the release store of the frame length).
  *   AssemblerBase C base of the fragment assemblers: the reader gives unfragmented frames
  *                 straight to the delegate (the assembler's common path).
  *
@@ -736,9 +738,185 @@ done:
     return result_object(r);
 }
 
+
+/* ================================================================ ClaimBase */
+
+/*
+ * C base of aeronpy.client.buffer_claim.BufferClaim: the claimed payload `buffer` (the term's
+ * AtomicBuffer; None when not holding a claim), `offset` and `length`, with wrap / commit /
+ * abort in C (try_claim fills the fields directly).  commit: release store of the frame length
+ * (offset - 32); abort: the frame type becomes PAD first.  A buffer that is not a C
+ * AtomicBuffer goes through its own put_uint16 / put_int32_ordered methods, as the Python
+ * twin (aeronpy.client.buffer_claim.PyBufferClaim) does.
+ */
+typedef struct {
+    PyObject_HEAD
+    PyObject *buffer;
+    Py_ssize_t offset;
+    Py_ssize_t length;
+} ClaimBase;
+
+static PyTypeObject *atomic_buffer_type = NULL; /* aeronpy._atomic.AtomicBuffer */
+
+static void
+ClaimBase_dealloc(ClaimBase *self)
+{
+    Py_CLEAR(self->buffer);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+ClaimBase_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    ClaimBase *self = (ClaimBase *)type->tp_alloc(type, 0);
+    (void)args;
+    (void)kwds;
+    if (self == NULL)
+        return NULL;
+    Py_INCREF(Py_None);
+    self->buffer = Py_None;
+    self->offset = 0;
+    self->length = 0;
+    return (PyObject *)self;
+}
+
+static inline void
+claim_point(ClaimBase *self, PyObject *buffer, Py_ssize_t offset, Py_ssize_t length)
+{
+    PyObject *old = self->buffer;
+    Py_INCREF(buffer);
+    self->buffer = buffer;
+    Py_XDECREF(old);
+    self->offset = offset;
+    self->length = length;
+}
+
+static PyObject *
+ClaimBase_wrap(ClaimBase *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t offset, length;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "wrap(buffer, offset, length)");
+        return NULL;
+    }
+    if ((offset = PyLong_AsSsize_t(args[1])) == -1 && PyErr_Occurred())
+        return NULL;
+    if ((length = PyLong_AsSsize_t(args[2])) == -1 && PyErr_Occurred())
+        return NULL;
+    claim_point(self, args[0], offset, length);
+    Py_RETURN_NONE;
+}
+
+/* Finish the claim: PAD type first when aborting, then the release store of the length. */
+static PyObject *
+claim_finish(ClaimBase *self, int abort)
+{
+    PyObject *buffer = self->buffer;
+    Py_ssize_t at = self->offset - HDR_LENGTH;
+    int64_t frame_length = (int64_t)self->length + HDR_LENGTH;
+    if (buffer == NULL || buffer == Py_None) {
+        PyErr_SetString(PyExc_ValueError, "BufferClaim is not holding a claim");
+        return NULL;
+    }
+    if (atomic_buffer_type != NULL && Py_TYPE(buffer) == atomic_buffer_type) {
+        Py_buffer v;
+        if (PyObject_GetBuffer(buffer, &v, PyBUF_WRITABLE) < 0)
+            return NULL; /* released: ValueError, as the twin's put_int32_ordered */
+        /* the checks and their order of AtomicBuffer.put_uint16 / put_int32_ordered */
+        if (abort) {
+            uint16_t pad = TYPE_PAD;
+            if (at + 6 < 0 || at + 6 > v.len - 2) {
+                PyErr_Format(PyExc_IndexError, "offset %zd length 2 out of bounds for capacity %zd",
+                             at + 6, v.len);
+                PyBuffer_Release(&v);
+                return NULL;
+            }
+            memcpy((uint8_t *)v.buf + at + 6, &pad, 2);
+        }
+        if (at < 0 || at > v.len - 4) {
+            PyErr_Format(PyExc_IndexError, "offset %zd length 4 out of bounds for capacity %zd", at, v.len);
+            PyBuffer_Release(&v);
+            return NULL;
+        }
+        if ((((uintptr_t)v.buf + (uintptr_t)at) & 3) != 0) {
+            PyErr_Format(PyExc_ValueError, "offset %zd is not 4-byte aligned for an atomic access", at);
+            PyBuffer_Release(&v);
+            return NULL;
+        }
+        if (frame_length > INT32_MAX) {
+            PyErr_Format(PyExc_OverflowError, "frame length %lld does not fit an int32", (long long)frame_length);
+            PyBuffer_Release(&v);
+            return NULL;
+        }
+        store_i32_release((uint8_t *)v.buf + at, (int32_t)frame_length);
+        PyBuffer_Release(&v);
+    } else {
+        PyObject *r;
+        if (abort) {
+            r = PyObject_CallMethod(buffer, "put_uint16", "ni", at + 6, TYPE_PAD);
+            if (r == NULL)
+                return NULL;
+            Py_DECREF(r);
+        }
+        r = PyObject_CallMethod(buffer, "put_int32_ordered", "nL", at, (long long)frame_length);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
+    Py_INCREF(Py_None);
+    self->buffer = Py_None;
+    Py_DECREF(buffer);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+ClaimBase_commit(ClaimBase *self, PyObject *Py_UNUSED(ignored))
+{
+    return claim_finish(self, 0);
+}
+
+static PyObject *
+ClaimBase_abort(ClaimBase *self, PyObject *Py_UNUSED(ignored))
+{
+    return claim_finish(self, 1);
+}
+
+static PyMethodDef ClaimBase_methods[] = {
+    {"wrap", (PyCFunction)(void (*)(void))ClaimBase_wrap, METH_FASTCALL,
+     "wrap(buffer, offset, length): point at a claimed payload (called by the publication)."},
+    {"commit", (PyCFunction)ClaimBase_commit, METH_NOARGS,
+     "Publish the frame to readers (release store of the frame length)."},
+    {"abort", (PyCFunction)ClaimBase_abort, METH_NOARGS,
+     "Turn the frame into padding that readers skip."},
+    {NULL},
+};
+
+static PyMemberDef ClaimBase_members[] = {
+    {"buffer", T_OBJECT, offsetof(ClaimBase, buffer), 0, "The term buffer of the claim (None: no claim)."},
+    {"offset", T_PYSSIZET, offsetof(ClaimBase, offset), 0, "Offset of the claimed payload."},
+    {"length", T_PYSSIZET, offsetof(ClaimBase, length), 0, "Length of the claimed payload."},
+    {NULL},
+};
+
+static PyTypeObject ClaimBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._logbuffer.ClaimBase",
+    .tp_basicsize = sizeof(ClaimBase),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "Base of BufferClaim: buffer, offset, length; wrap/commit/abort in C.",
+    .tp_new = ClaimBase_new,
+    .tp_dealloc = (destructor)ClaimBase_dealloc,
+    .tp_methods = ClaimBase_methods,
+    .tp_members = ClaimBase_members,
+};
+
 static PyObject *
 wrap_claim(Appender *self, PyObject *claim, int index, int32_t frame_offset, Py_ssize_t length)
 {
+    if (Py_TYPE(claim) == &ClaimBaseType || PyObject_TypeCheck(claim, &ClaimBaseType)) {
+        claim_point((ClaimBase *)claim, self->term_objs[index], frame_offset + HDR_LENGTH, length);
+        return Py_None;
+    }
     PyObject *r = PyObject_CallMethod(claim, "wrap", "Oin", self->term_objs[index],
                                       frame_offset + HDR_LENGTH, length);
     if (r == NULL)
@@ -2044,8 +2222,21 @@ PyInit__logbuffer(void)
 {
     PyObject *m, *errors, *base;
     if (PyType_Ready(&AppenderType) < 0 || PyType_Ready(&HeaderBaseType) < 0 || PyType_Ready(&AssemblerBaseType) < 0 ||
+        PyType_Ready(&ClaimBaseType) < 0 ||
         PyType_Ready(&ReaderType) < 0 || PyType_Ready(&FragmentBatchType) < 0)
         return NULL;
+    {
+        PyObject *atomic = PyImport_ImportModule("aeronpy._atomic");
+        if (atomic != NULL) {
+            PyObject *t = PyObject_GetAttrString(atomic, "AtomicBuffer");
+            Py_DECREF(atomic);
+            if (t != NULL && PyType_Check(t))
+                atomic_buffer_type = (PyTypeObject *)t; /* kept for the module's life */
+            else
+                Py_XDECREF(t);
+        }
+        PyErr_Clear(); /* without _atomic every claim goes through the buffer's methods */
+    }
     errors = PyImport_ImportModule("aeronpy.errors");
     if (errors == NULL)
         return NULL;
@@ -2064,12 +2255,14 @@ PyInit__logbuffer(void)
         return NULL;
     Py_INCREF(&AppenderType);
     Py_INCREF(&HeaderBaseType);
+    Py_INCREF(&ClaimBaseType);
     Py_INCREF(&AssemblerBaseType);
     Py_INCREF(&ReaderType);
     Py_INCREF(&FragmentBatchType);
     Py_INCREF(StaleBatchError);
     if (PyModule_AddObject(m, "Appender", (PyObject *)&AppenderType) < 0 ||
         PyModule_AddObject(m, "HeaderBase", (PyObject *)&HeaderBaseType) < 0 ||
+        PyModule_AddObject(m, "ClaimBase", (PyObject *)&ClaimBaseType) < 0 ||
         PyModule_AddObject(m, "AssemblerBase", (PyObject *)&AssemblerBaseType) < 0 ||
         PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0 ||
         PyModule_AddObject(m, "FragmentBatch", (PyObject *)&FragmentBatchType) < 0 ||

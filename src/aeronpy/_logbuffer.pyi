@@ -8,6 +8,14 @@ class HeaderBase:
     buffer: Any
     offset: int
 
+class ClaimBase:
+    buffer: Any
+    offset: int
+    length: int
+    def wrap(self, buffer: Any, offset: int, length: int) -> None: ...
+    def commit(self) -> None: ...
+    def abort(self) -> None: ...
+
 class AssemblerBase:
     delegate: Any
     fast_function: Any

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aeronpy._logbuffer import StaleBatchError
-from aeronpy.client.buffer_claim import BufferClaim
+from aeronpy.client.buffer_claim import BufferClaim, PyBufferClaim
 from aeronpy.client.image import Image
 from aeronpy.client.publication import ExclusivePublication, Publication
 from aeronpy.logbuffer import descriptor as d
@@ -96,7 +96,7 @@ class Twins:
                     parts = [memoryview(payload(n, step + i)) for i, n in enumerate(a)]
                     out.append(pub.offerv(parts, rvs if b else None))
                 elif kind == "claim":
-                    claim = BufferClaim()
+                    claim = BufferClaim() if pub is self.pubs[0] else PyBufferClaim()  # C vs twin
                     r = pub.try_claim(a, claim)
                     if r > 0:
                         claim.put_bytes(payload(a, step))
