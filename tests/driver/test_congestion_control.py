@@ -451,6 +451,25 @@ def test_cubic_receiver_originates_rttm_and_the_sender_answers(world: World) -> 
     assert 0 < rtt <= 10 * MS and rtt % (100 * US) == 0  # manual time: whole 100 us steps
 
 
+def test_multicast_receivers_each_measure_from_replies_to_the_group(world: World) -> None:
+    rec = Recorder(world)
+    a, b, c = world.host("a"), world.host("b", **MEASURE), world.host("c", **MEASURE)
+    channel = "aeron:udp?endpoint=239.255.7.7:40600|interface=127.0.0.1|term-length=64k|cc=cubic"
+    subs = [world.add(h, "subscription", channel, STREAM) for h in (b, c)]
+    pub = world.add(a, "publication", channel, STREAM)
+    world.run(lambda: pub.is_connected and all(s.image_count == 1 for s in subs), "both members")
+    world.run(lambda: all(cubic_counters(h).get("rcv-cc-cubic-rtt", 0) > 0 for h in (b, c)), "both measured")
+    replies = [(t, d) for t, d in rec.of_type(dh.HDR_TYPE_RTTM) if not RTTM_LAYOUT.unpack_from(d.data)[2] & RTTM_REPLY_FLAG]
+    assert replies and {d.destination for _, d in replies} == {("239.255.7.7", 40600)}  # to the data group, as C
+    asking = {RTTM_LAYOUT.unpack_from(d.data)[8] for _, d in rttms_raw(rec, True)}
+    assert len(asking) == 2  # two receiver ids; each member ignored the other's replies
+    assert b.counter(SystemCounterId.INVALID_PACKETS) == c.counter(SystemCounterId.INVALID_PACKETS) == 0
+
+
+def rttms_raw(rec: Recorder, asks: bool) -> list[tuple[int, Datagram]]:
+    return [(t, d) for t, d in rec.of_type(dh.HDR_TYPE_RTTM) if bool(RTTM_LAYOUT.unpack_from(d.data)[2] & RTTM_REPLY_FLAG) == asks]
+
+
 def test_cubic_windows_reach_the_sender_in_status_messages(world: World) -> None:
     rec = Recorder(world)
     a, b = world.host("a"), world.host("b")

@@ -420,10 +420,12 @@ class NetworkPublication:
         self.retransmit_handler.on_nak(term_id, term_offset, length, self.term_length, self.mtu_length, now_ns, self.resend)
 
     def on_rttm(self, flags: int, echo_timestamp: int, receiver_id: int, reply_to: Any, now_ns: int) -> None:
-        """An RTTM frame: a request (REPLY flag) is echoed back to ``reply_to``."""
+        """An RTTM frame: a request (REPLY flag) is echoed back to ``reply_to``; on a multicast
+        channel to the data group, as C does (each receiver keeps the replies with its receiver id)."""
         if flags & 0x80:
             reply = RTTM_STRUCT.pack(40, 0, 0, dh.HDR_TYPE_RTTM, self.session_id, self.stream_id, echo_timestamp, 0, receiver_id)
-            if 0 <= self.endpoint.send(reply, now_ns, reply_to) < len(reply) and self._short_sends is not None:
+            to = None if self.endpoint.channel.is_multicast else reply_to
+            if 0 <= self.endpoint.send(reply, now_ns, to) < len(reply) and self._short_sends is not None:
                 self._short_sends.increment()  # as C counts a short RTTM reply
 
     def on_error(
