@@ -5,7 +5,9 @@ port) and bootstraps from the other; the C driver needs ``aeron.name.resolver.su
 (``AERON_NAME_RESOLVER_SUPPLIER``).  Once their RES frames have crossed, each driver's cache holds
 the other's name, and a stream flows either way over ``endpoint=<the receiving driver's name>:port``:
 the publisher's driver resolves the name from its cache, the subscriber's driver its own name.
-No RES frame of the C driver may count as an invalid packet in aeronpy's driver.
+No RES frame of the C driver may count as an invalid packet in aeronpy's driver.  And two aeronpy
+drivers that bootstrap only from a C driver learn each other from its gossip (its neighbour
+resolutions: non-SELF entries with ages) and stream by name.
 """
 
 from __future__ import annotations
@@ -127,3 +129,46 @@ def test_aeronpy_publication_to_the_c_driver_by_name(
     except ProcessFailure as failure:
         raise ProcessFailure(f"{failure}\n" + "\n".join(d.describe() for d in drivers)) from None
     _finish(procs, py_dir, drivers)
+
+
+def test_aeronpy_drivers_learn_each_other_through_the_c_drivers_gossip(c_reference: ctypes.CDLL, procs: ProcessGroup) -> None:
+    """py-a and py-b bootstrap only from the C driver: each learns the other from the entries
+    the C driver gossips (its neighbour resolutions, non-SELF entries with ages), then streams."""
+    a_dir, b_dir, c_dir = procs.new_aeron_dir(), procs.new_aeron_dir(), procs.new_aeron_dir()
+    a_port, b_port, c_port = free_udp_port(), free_udp_port(), free_udp_port()
+    c_props = _props("c-hub", c_port, a_port, c=True)
+    del c_props["aeron.driver.resolver.bootstrap.neighbor"]
+    c_driver = start_c_driver(procs, c_dir, c_props)
+    a_driver = start_aeronpy_driver(procs, a_dir, _props("py-a", a_port, c_port, c=False))
+    b_driver = start_aeronpy_driver(procs, b_dir, _props("py-b", b_port, c_port, c=False))
+    drivers = [a_driver, b_driver, c_driver]
+    deadline = time.monotonic() + KNOW_EACH_OTHER_TIMEOUT_S
+    while True:
+        entries = [
+            _labelled(read_stat(procs, d), f"Resolver cache entries: name={n}")[0][0]
+            for d, n in ((a_dir, "py-a"), (b_dir, "py-b"))
+        ]
+        if entries == [2, 2]:  # c-hub and the other aeronpy driver
+            break
+        if time.monotonic() > deadline:
+            raise ProcessFailure(f"cache entries {entries}\n" + "\n".join(d.describe() for d in drivers))
+        time.sleep(0.2)
+    channel = f"aeron:udp?endpoint=py-b:{free_udp_port()}"
+    sub = aeronpy_command(
+        "sub", "--dir", str(b_dir), "--channel", channel, "--stream", "5303",
+        "--count", str(COUNT), "--size", str(SIZE), "--timeout", str(CLIENT_TIMEOUT_S),
+    )
+    pub = aeronpy_command(
+        "pub", "--dir", str(a_dir), "--channel", channel, "--stream", "5303",
+        "--count", str(COUNT), "--size", str(SIZE), "--timeout", str(CLIENT_TIMEOUT_S),
+    )
+    result = procs.run_pub_sub(sub, pub, timeout=RUN_TIMEOUT_S, sub_ready_line=AERONPY_SUB_READY, sub_ready_exact=False)
+    try:
+        result.assert_ok(COUNT)
+    except ProcessFailure as failure:
+        raise ProcessFailure(f"{failure}\n" + "\n".join(d.describe() for d in drivers)) from None
+    for aeron_dir in (a_dir, b_dir):
+        assert read_stat(procs, aeron_dir)[INVALID_PACKETS] == (0, "Invalid packets")
+    assert_no_aeronpy_errors(procs, a_driver, a_dir)
+    for driver in drivers:
+        procs.stop_driver(driver)
