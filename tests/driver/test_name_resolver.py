@@ -236,6 +236,7 @@ def test_non_self_entries_do_not_keep_a_neighbor_alive() -> None:
         struct.pack("<ibBh", 24, 0, 0, f.HDR_TYPE_RES) + bytes([9]) + bytes(15),  # unknown res_type
         struct.pack("<ibBh", 24, 0, 0, f.HDR_TYPE_RES) + struct.pack("<bBHi4sh", 1, 0, 1, 0, bytes(4), 600) + bytes(2),
         struct.pack("<ibBh", 24, 0, 0, f.HDR_TYPE_RES) + struct.pack("<bBHi4sh", 1, 0, 1, 0, bytes(4), -1) + bytes(2),
+        struct.pack("<ibBh", 8 + 528, 0, 0, f.HDR_TYPE_RES) + struct.pack("<bBHi4sh", 1, 0, 1, 0, bytes(4), 513) + bytes(514),
     ],
 )
 def test_malformed_datagrams_are_counted_invalid(datagram: bytes) -> None:
@@ -723,3 +724,40 @@ def test_two_drivers_on_loopback_resolve_each_other_by_name_over_udp() -> None:
     finally:
         for d in dirs:
             shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        ({"aeron.name.resolver.supplier": "driver"}, r"^aeron\.name\.resolver\.supplier=driver: requires aeron\.driver\.resolver\.interface"),
+        ({"aeron.name.resolver.supplier": "dns"}, r"^aeron\.name\.resolver\.supplier=dns: must be one of default, driver"),
+        ({"aeron.driver.resolver.bootstrap.neighbor": "localhost"}, r"^aeron\.driver\.resolver\.bootstrap\.neighbor=localhost: missing port"),
+        ({"aeron.driver.resolver.bootstrap.neighbor": ",".join(f"h{i}:1" for i in range(21))}, "at most 20 neighbors"),
+        ({"aeron.driver.resolver.name": "a", "aeron.driver.resolver.interface": "{eth0}"}, "not an interface name"),
+        ({"aeron.driver.resolver.name": "n" * 513}, r"^aeron\.driver\.resolver\.name=n+: longer than 512 bytes"),
+        ({"aeron.driver.resolver.self.resolution.interval": "999us"}, r"^aeron\.driver\.resolver\.self\.resolution\.interval="),
+    ],
+)
+def test_resolver_settings_are_validated(properties: dict[str, str], message: str) -> None:
+    from aeronpy.driver.context import DriverContext
+
+    with pytest.raises(ConfigurationError, match=message):
+        DriverContext.from_properties(env={}, properties=properties)
+
+
+def test_resolver_settings_defaults_and_env() -> None:
+    from aeronpy.driver.context import DriverContext
+
+    ctx = DriverContext.from_properties(env={
+        "AERON_NAME_RESOLVER_SUPPLIER": "driver", "AERON_DRIVER_RESOLVER_NAME": "n1",
+        "AERON_DRIVER_RESOLVER_INTERFACE": "127.0.0.1:0",
+        "AERON_DRIVER_RESOLVER_NEIGHBOR_RESOLUTION_INTERVAL": "3s",
+    })
+    assert (ctx.name_resolver_supplier, ctx.resolver_name, ctx.resolver_interface) == ("driver", "n1", "127.0.0.1:0")
+    assert ctx.resolver_neighbor_resolution_interval_ns == 3_000_000_000
+    defaults = DriverContext.from_properties(env={})
+    assert defaults.resolver_self_resolution_interval_ns == 1_000_000_000
+    assert defaults.resolver_bootstrap_neighbor_resolution_interval_ns == 10_000_000_000
+    assert defaults.resolver_neighbor_timeout_ns == 10_000_000_000
+    assert defaults.reresolution_check_interval_ns == 1_000_000_000
+    assert defaults.name_resolver_supplier == "default" and defaults.name_resolver is None

@@ -62,6 +62,7 @@ PAGE_MIN_SIZE = 4 * KIB
 PAGE_MAX_SIZE = GIB
 MAX_UDP_PAYLOAD_LENGTH = 65504
 MAX_BOOTSTRAP_NEIGHBORS = 20
+MAX_RESOLVER_NAME_LENGTH = 512
 
 CONDUCTOR_BUFFER_LENGTH_DEFAULT = MIB + RING_BUFFER_TRAILER_LENGTH
 CLIENTS_BUFFER_LENGTH_DEFAULT = MIB + BROADCAST_BUFFER_TRAILER_LENGTH
@@ -609,6 +610,8 @@ class DriverContext:
                 self.resolver_interface,
                 f"requires {prop['resolver_name']} to be set",
             )
+        if self.resolver_name is not None and len(self.resolver_name.encode("utf-8")) > MAX_RESOLVER_NAME_LENGTH:
+            raise _err(prop["resolver_name"], self.resolver_name, f"longer than {MAX_RESOLVER_NAME_LENGTH} bytes")
         if self.name_resolver_supplier == "driver" and self.resolver_interface is None:
             raise _err(
                 prop["name_resolver_supplier"],

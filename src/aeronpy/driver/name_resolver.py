@@ -355,8 +355,9 @@ class DriverNameResolver:
     def on_frame(self, data: Any, source: Any, now_ms: int) -> int:
         """Handle one datagram from ``source``; returns the number of entries taken in.
 
-        A datagram that is not a well-formed RES frame (or whose entries run past its end) is
-        counted in "Invalid packets"; the entries before the bad one are kept, as Aeron does."""
+        A datagram that is not a well-formed RES frame (or whose entries run past its end, or
+        carry a name longer than 512 bytes) is counted in "Invalid packets"; the entries before
+        the bad one are kept, as Aeron does."""
         mv = memoryview(data).cast("B") if not isinstance(data, memoryview) else data
         length = len(mv)
         if length < FRAME_HEADER_LENGTH:
@@ -372,6 +373,9 @@ class DriverNameResolver:
             try:
                 entry = ResolutionEntry.decode(mv, offset)
             except MalformedFrameError:
+                self._invalid()
+                break
+            if len(entry.name) > frames.RES_MAX_NAME_LENGTH:  # no Aeron driver sends one
                 self._invalid()
                 break
             offset += entry.encoded_length
