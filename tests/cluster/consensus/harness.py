@@ -47,6 +47,8 @@ class Member:
     base_dir: str
     service: Any
     props: dict[str, str] = field(default_factory=dict)
+    #: consensus module context attributes that are objects, not properties (e.g. authenticator)
+    cm_attrs: dict[str, Any] = field(default_factory=dict)
     driver: Any = None
     archive: Any = None
     cm: Any = None
@@ -83,8 +85,11 @@ class Member:
         props.update(self.props)
         props["aeron.cluster.members"] = self.members
         props["aeron.cluster.member.id"] = str(self.member_id)
-        self.cm = ConsensusModule.launch(ConsensusModuleContext.from_properties(
-            props, env={}, aeron_dir=self.aeron_dir, cluster_dir=self.cluster_dir))
+        cm_ctx = ConsensusModuleContext.from_properties(props, env={}, aeron_dir=self.aeron_dir,
+                                                        cluster_dir=self.cluster_dir)
+        for name, value in self.cm_attrs.items():
+            setattr(cm_ctx, name, value)
+        self.cm = ConsensusModule.launch(cm_ctx)
         self.container = ClusteredServiceContainer(ServiceContainerContext.from_properties(
             env={}, aeron_dir=self.aeron_dir, cluster_dir=self.cluster_dir, idle_strategy="sleep-ns"),
             self.service).start()

@@ -1428,8 +1428,18 @@ class ConsensusModuleAgent:
             session.state = SessionState.CONNECTING
             authenticator = self.ctx.authenticator
             if authenticator is not None:
-                authenticator.on_connect_request(session.id, d.get_bytes("encoded_credentials"), now_ns // MS)
+                self._authenticate(session, authenticator.on_connect_request, session.id,
+                                   d.get_bytes("encoded_credentials"), now_ns // MS)
             self.pending_sessions.append(session)
+
+    def _authenticate(self, session: ClusterSession, callback: Any, *args: Any) -> None:
+        """Call the user's authenticator: whatever it raises is counted and rejects the session
+        (a faulty authenticator must not stop the consensus module)."""
+        try:
+            callback(*args)
+        except Exception as e:  # noqa: BLE001
+            self._on_error(ClusterError(f"authenticator {type(e).__name__}: {e} (session {session.id})"))
+            _SessionProxy(self, session).reject()
 
     def _refine_response_channel(self, channel: str) -> str:
         uri = parse_channel(channel)
@@ -1468,8 +1478,8 @@ class ConsensusModuleAgent:
             if session.id == d.get_int("cluster_session_id") and session.state == SessionState.CHALLENGED:
                 session.correlation_id = d.get_int("correlation_id")
                 if authenticator is not None:
-                    authenticator.on_challenge_response(session.id, d.get_bytes("encoded_credentials"),
-                                                        self._now_ns() // MS)
+                    self._authenticate(session, authenticator.on_challenge_response, session.id,
+                                       d.get_bytes("encoded_credentials"), self._now_ns() // MS)
 
     def _ingress_AdminRequest(self, d: sbe.Decoded, data: bytes, header: Any) -> None:
         session = self.sessions.get(d.get_int("cluster_session_id"))
@@ -1538,9 +1548,11 @@ class ConsensusModuleAgent:
                 if authenticator is None:
                     session.state = SessionState.AUTHENTICATED
                 else:
-                    authenticator.on_connected_session(_SessionProxy(self, session), now_ns // MS)
+                    self._authenticate(session, authenticator.on_connected_session, _SessionProxy(self, session),
+                                       now_ns // MS)
             if session.state == SessionState.CHALLENGED and self.ctx.authenticator is not None:
-                self.ctx.authenticator.on_challenged_session(_SessionProxy(self, session), now_ns // MS)
+                self._authenticate(session, self.ctx.authenticator.on_challenged_session,
+                                   _SessionProxy(self, session), now_ns // MS)
             if session.state == SessionState.REJECTED:
                 self.pending_sessions.remove(session)
                 self.rejected_sessions.append(session)
@@ -1909,13 +1921,14 @@ class ConsensusModuleAgent:
 
 
 class _SessionProxy:
-    """What an authenticator may do with a pending session (Aeron's ``SessionProxy``)."""
+    """What an authenticator may do with a pending session (Aeron's ``SessionProxy``; the same
+    protocol as the archive's, :class:`aeronpy.archive.auth.SessionProxy`, so one authenticator
+    serves both)."""
 
     def __init__(self, agent: ConsensusModuleAgent, session: ClusterSession) -> None:
         self.agent = agent
         self.session = session
 
-    @property
     def session_id(self) -> int:
         return self.session.id
 
