@@ -47,7 +47,19 @@ def cmd_cluster_node(args: argparse.Namespace) -> int:
             print(str(e).replace("aeronpy:", "aeronpy cluster-node:", 1), file=sys.stderr)
             return 2
         services: list[Any] = []
-        if args.service != "none":
+        if args.extension:
+            props["aeron.cluster.consensus.module.extension"] = args.extension
+        if args.service_count is not None:
+            props["aeron.cluster.service.count"] = str(args.service_count)
+        no_services = args.service == "none" or props.get("aeron.cluster.service.count", "").strip() == "0" or \
+            (args.service is None and bool(props.get("aeron.cluster.consensus.module.extension")))
+        if args.service is None:
+            args.service = "echo"
+        if props.get("aeron.cluster.consensus.module.extension", "").strip():
+            from aeronpy.cluster.consensus.extension import load_extension
+
+            load_extension(props["aeron.cluster.consensus.module.extension"])  # a bad one: exit 2, now
+        if not no_services:
             from aeronpy.cluster.examples import load_service
 
             services = [load_service(spec) for spec in args.service.split(",")]
@@ -114,8 +126,13 @@ def add_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--members", type=_non_empty, required=True,
                    metavar="ID,INGRESS,CONSENSUS,LOG,CATCHUP,ARCHIVE|...", help="aeron.cluster.members")
     p.add_argument("--dir", type=_non_empty, required=True, help="node directory (cluster/ and archive/ inside)")
-    p.add_argument("--service", default="echo",
-                   help="service(s) to host: echo, kv, counter, module:Class (comma separated), or none")
+    p.add_argument("--service", default=None,
+                   help="service(s) to host: echo (default), kv, counter, module:Class (comma separated), or none")
+    p.add_argument("--service-count", type=int, metavar="N",
+                   help="aeron.cluster.service.count (0: no service container; needs --extension)")
+    p.add_argument("--extension", metavar="MODULE:CLASS",
+                   help="aeron.cluster.consensus.module.extension: a ConsensusModuleExtension to run in the "
+                        "consensus module instead of services (implies --service none, service count 0)")
     p.add_argument("--aeron-dir", type=_non_empty, help="Aeron directory (default: one per node under /dev/shm)")
     p.add_argument("--join-driver", action="store_true", help="use the running driver of --aeron-dir")
     p.add_argument("-D", dest="define", action="append", default=[], metavar="KEY=VALUE",

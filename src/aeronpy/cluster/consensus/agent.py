@@ -21,6 +21,7 @@ from aeronpy.cluster import counters as cc
 from aeronpy.cluster.codecs import (
     NULL_POSITION,
     NULL_VALUE,
+    SCHEMA_ID,
     SESSION_HEADER_LENGTH,
     ClusterAction,
     CloseReason,
@@ -180,6 +181,13 @@ class ConsensusModuleAgent:
         self.heartbeat_responses: list[tuple[Any, bytes, int]] = []
         #: The last election states entered (diagnostics and tests).
         self.election_history: list[ElectionState] = []
+        #: The consensus module extension (cluster/consensus/extension.py), if configured.
+        self.extension: Any = ctx.consensus_module_extension
+        if self.extension is None and ctx.extension:
+            from aeronpy.cluster.consensus.extension import load_extension
+
+            self.extension = load_extension(ctx.extension)
+        self.extension_leader_subscription: Any = None
 
     # -- start / close ---------------------------------------------------------------------
 
@@ -238,9 +246,11 @@ class ConsensusModuleAgent:
             from aeronpy.cluster.consensus.snapshot import load_consensus_module_snapshot
 
             cm = plan.snapshots[0]
-            load_consensus_module_snapshot(self, cm.recording_id)
+            load_consensus_module_snapshot(self, cm.recording_id, self._extension_on_start)
             snapshot_position = cm.log_position
             self.leadership_term_id = cm.leadership_term_id
+        elif self.extension is not None:
+            self._extension_on_start(None)
         self.counters["commit"].set(snapshot_position)
         self.expected_ack_position = snapshot_position
         self._await_service_acks(snapshot_position)
@@ -342,8 +352,8 @@ class ConsensusModuleAgent:
         log.debug("member %d election %s -> %s %s", self.member_id, old.name, new.name, reason)
 
     def on_close(self) -> None:
-        for closer in (self._close_sessions, self._close_adapters, self._close_archive, self._close_counters,
-                       self._close_files, self._close_aeron):
+        for closer in (self._close_extension, self._close_sessions, self._close_adapters, self._close_archive,
+                       self._close_counters, self._close_files, self._close_aeron):
             try:
                 closer()
             except Exception as e:  # noqa: BLE001 - close everything we can
@@ -464,6 +474,8 @@ class ConsensusModuleAgent:
             work += self._consensus_work(now_ns)
         if self.control_adapter is not None:
             work += self.control_adapter.poll(25)
+        if self.extension is not None:
+            work += self.extension.do_work(now_ns)
         return work
 
     def _slow_tick(self, now_ns: int) -> int:
@@ -494,6 +506,8 @@ class ConsensusModuleAgent:
                     now_ns >= self._last_leader_update_ns + self.ctx.leader_heartbeat_timeout_ns:
                 self.enter_election("leader heartbeat timeout", now_ns)
                 work += 1
+        if self.extension is not None:
+            work += self.extension.slow_tick_work(now_ns)
         return work
 
     def _poll_archive_signals(self) -> int:
@@ -540,7 +554,7 @@ class ConsensusModuleAgent:
         return 1
 
     def _consensus_work(self, now_ns: int) -> int:
-        work = 0
+        work = self.extension.consensus_work(now_ns) if self.extension is not None else 0
         now_ms = now_ns // MS
         if self.role == Role.LEADER:
             if self.state == ConsensusModuleState.ACTIVE:
@@ -550,6 +564,11 @@ class ConsensusModuleAgent:
                     work += tracker.poll(self._append_service_message, SERVICE_MESSAGE_LIMIT)
                 work += self._poll_ingress()
             work += self._update_leader_position(now_ns)
+            if self.state == ConsensusModuleState.SNAPSHOT and self.ctx.service_count == 0 and \
+                    self._snapshot_pending_position != NULL_POSITION and \
+                    self.commit_position() >= self._snapshot_pending_position:
+                self._check_snapshot_acks()  # no services to ack: snapshot once the action is committed
+                work += 1
         else:
             if self.state == ConsensusModuleState.TERMINATING:
                 self._follower_terminating(now_ns)
@@ -687,6 +706,7 @@ class ConsensusModuleAgent:
         roll back what was not committed (cluster.md §4.2 INIT, §4.8)."""
         self.set_role(Role.FOLLOWER)
         self.counters["toggle"].set(ToggleState.INACTIVE)
+        self._extension_prepare_for_new_leadership()
         for a in (self.ingress_adapter, self.ipc_ingress_adapter):
             if a is not None:
                 a.close()
@@ -814,6 +834,7 @@ class ConsensusModuleAgent:
         self.local_log_channel = channel if is_ipc else "aeron-spy:" + channel
         self.await_services_ready(self.local_log_channel, self.ctx.log_stream_id, log_session_id, log_position,
                                   MAX_I64, is_startup, Role.LEADER)
+        self._connect_extension_leader_subscription(log_position)
 
     def _set_leadership_term_id(self, term: int) -> None:
         self.leadership_term_id = term
@@ -973,6 +994,8 @@ class ConsensusModuleAgent:
             self._connect_ingress(leader=False)
         self.election = None
         self.counters["election_state"].set(ElectionState.CLOSED)
+        if self.extension is not None:
+            self.extension.on_election_complete(self._extension_control_state(self.role == Role.LEADER))
 
     def _connect_ingress(self, leader: bool) -> None:
         ctx = self.ctx
@@ -986,11 +1009,13 @@ class ConsensusModuleAgent:
             channel = with_params(channel, rejoin="false", reliable="true")
             self.ingress_adapter = MessageAdapter(
                 self.aeron.add_subscription(channel, ctx.ingress_stream_id),
-                _Handlers(self, "ingress", _INGRESS), _INGRESS, self._on_invalid_request, controlled=True)
+                _Handlers(self, "ingress", _INGRESS), _INGRESS, self._on_invalid_request, controlled=True,
+                on_other_schema=self._on_ingress_extension_message)
         if leader and (ctx.ingress_ipc_allowed or uri.is_ipc):
             self.ipc_ingress_adapter = MessageAdapter(
                 self.aeron.add_subscription("aeron:ipc", ctx.ingress_stream_id),
-                _Handlers(self, "ingress", _INGRESS), _INGRESS, self._on_invalid_request, controlled=True)
+                _Handlers(self, "ingress", _INGRESS), _INGRESS, self._on_invalid_request, controlled=True,
+                on_other_schema=self._on_ingress_extension_message)
 
     # -- follower log subscription (election hooks) ----------------------------------------
 
@@ -1568,6 +1593,8 @@ class ConsensusModuleAgent:
                     self.sessions[session.id] = session
                     self._add_session_counter(session)
                     work += 1
+                    if self.extension is not None:
+                        self.extension.on_session_opened(session.id)
         for session in self.sessions.values():
             if session.has_open_event_pending:
                 if self.egress_publisher.send_event(session, self.leadership_term_id, self.member_id, EventCode.OK,
@@ -1646,6 +1673,8 @@ class ConsensusModuleAgent:
             session.counter.close()
             session.counter = None
         self.uncommitted_closed_sessions.append((position, session))
+        if self.extension is not None:
+            self.extension.on_session_closed(session.id, CloseReason(reason))
         return True
 
     # -- timers and service messages -------------------------------------------------------
@@ -1760,10 +1789,14 @@ class ConsensusModuleAgent:
             self.sessions[sid] = session
             self.next_session_id = max(self.next_session_id, sid + 1)
             self.next_committed_session_id = max(self.next_committed_session_id, sid + 1)
+            if self.extension is not None:
+                self.extension.on_session_opened(sid)
         elif name == "SessionCloseEvent":
             session = self.sessions.pop(d.get_int("cluster_session_id"), None)
             if session is not None:
                 session.close()
+                if self.extension is not None:
+                    self.extension.on_session_closed(session.id, CloseReason(d.get_int("close_reason")))
         elif name == "ClusterActionRequest":
             return self._on_replay_cluster_action(d, position)
         elif name == "NewLeadershipTermEvent":
@@ -1774,6 +1807,10 @@ class ConsensusModuleAgent:
                     d.get_int("timestamp") * MS)
             if self.role == Role.FOLLOWER and self.election is None and term > self.leadership_term_id:
                 self._set_leadership_term_id(term)
+            if self.extension is not None:
+                from aeronpy.cluster.consensus.extension import ConsensusControlState
+
+                self.extension.on_new_leadership_term(ConsensusControlState(None, None, self.log_recording_id, term))
         return True
 
     def _on_replay_cluster_action(self, d: sbe.Decoded, position: int) -> bool:
@@ -1918,6 +1955,89 @@ class ConsensusModuleAgent:
         if hook is not None:
             hook()
         raise ClusterTermination("cluster terminated")
+
+
+    # -- the consensus module extension (cluster/consensus/extension.py) -------------------
+
+    def _extension_on_start(self, snapshot_image: Any | None) -> None:
+        from aeronpy.cluster.consensus.extension import ConsensusModuleControl
+
+        if self.extension is not None:
+            self.extension.on_start(ConsensusModuleControl(self), snapshot_image)
+
+    def _extension_control_state(self, is_leader: bool) -> Any:
+        from aeronpy.cluster.consensus.extension import ConsensusControlState
+
+        publication = self.log_publisher.publication if is_leader and self.log_publisher is not None else None
+        return ConsensusControlState(publication, self.extension_leader_subscription if is_leader else None,
+                                     self.log_recording_id, self.leadership_term_id)
+
+    def _connect_extension_leader_subscription(self, log_position: int) -> None:
+        """The leader's extension reads its own log through a spy from ``log_position``."""
+        if self.extension is None:
+            return
+        subscription = self.aeron.add_subscription(self.local_log_channel, self.ctx.log_stream_id)
+        deadline = time.monotonic() + AWAIT_TIMEOUT_S
+        while subscription.image_count == 0:
+            if time.monotonic() > deadline:
+                subscription.close()
+                raise ClusterError("the extension's leader log subscription did not connect")
+            time.sleep(0.0005)
+        join_position = int(subscription.image_at_index(0).join_position)
+        if join_position != log_position:
+            subscription.close()
+            raise ClusterError(f"extension subscription joinPosition ({join_position}) does not match "
+                               f"logPosition ({log_position})")
+        self.extension_leader_subscription = subscription
+
+    def _extension_prepare_for_new_leadership(self) -> None:
+        if self.extension is None:
+            return
+        self.extension.on_prepare_for_new_leadership()
+        subscription, self.extension_leader_subscription = self.extension_leader_subscription, None
+        if subscription is not None:
+            subscription.close()
+
+    def _on_ingress_extension_message(self, acting_block_length: int, template_id: int, schema_id: int,
+                                      acting_version: int, buffer: Any, offset: int, length: int,
+                                      header: Any) -> Any:
+        if self.extension is None:
+            self._on_invalid_request(f"expected schemaId={SCHEMA_ID}, actual={schema_id}")
+            return None
+        return self.extension.on_ingress_extension_message(
+            acting_block_length, template_id, schema_id, acting_version, buffer, offset, length, header)
+
+    def on_log_extension_message(self, acting_block_length: int, template_id: int, schema_id: int,
+                                 acting_version: int, buffer: Any, offset: int, length: int, header: Any) -> Any:
+        """A log message of another schema (LogAdapter): to the extension, else fatal, as Aeron."""
+        if self.extension is None:
+            raise ClusterError(f"expected schemaId={SCHEMA_ID}, actual={schema_id} in the log")
+        return self.extension.on_log_extension_message(
+            acting_block_length, template_id, schema_id, acting_version, buffer, offset + 8, length - 8, header)
+
+    def close_session_by_extension(self, cluster_session_id: int) -> None:
+        """``ConsensusModuleControl.close_cluster_session``: as a service's CloseSession."""
+        from aeronpy.cluster.codecs import CLUSTER_SCHEMA, T
+
+        message = sbe.encode(T.CloseSession, cluster_session_id=cluster_session_id)
+        decoded = sbe.decode(CLUSTER_SCHEMA, message)
+        assert decoded is not None
+        self._control_CloseSession(decoded, message, None)
+
+    def _close_extension(self) -> None:
+        extension = self.extension
+        if extension is None:
+            return
+        subscription, self.extension_leader_subscription = self.extension_leader_subscription, None
+        try:
+            extension.close()
+        except Exception as e:  # noqa: BLE001 - closing goes on
+            self._on_error(e)
+        if subscription is not None:
+            try:
+                subscription.close()
+            except Exception:  # noqa: BLE001
+                pass
 
 
 class _SessionProxy:

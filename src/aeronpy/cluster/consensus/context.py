@@ -134,7 +134,9 @@ class ConsensusModuleContext:
     (``epoch_clock`` ms for cluster time, ``nano_clock`` ns), ``aeron`` (a client to use),
     ``error_handler``, ``authenticator`` (object with ``on_connect_request(session_id,
     credentials, now_ms)`` / ``on_connected_session(proxy, now_ms)``; default accepts all) and
-    ``termination_hook`` (called once the module stops after SHUTDOWN/ABORT)."""
+    ``termination_hook`` (called once the module stops after SHUTDOWN/ABORT),
+    ``consensus_module_extension`` (an extension instance, instead of naming its class in
+    ``aeron.cluster.consensus.module.extension``)."""
 
     aeron_dir: str = field(default_factory=lambda: os.environ.get("AERON_DIR") or default_aeron_dir())
     cluster_id: int = 0
@@ -205,6 +207,7 @@ class ConsensusModuleContext:
     authenticator: Any = None
     authorisation_service: Callable[[int, int, int, bytes], bool] | None = None
     termination_hook: Callable[[], None] | None = None
+    consensus_module_extension: Any = None
 
     PROPERTY_NAMES: ClassVar[Mapping[str, str]] = PROPERTY_NAMES
 
@@ -294,8 +297,12 @@ class ConsensusModuleContext:
                 raise ConfigurationError(f"{p['log_channel']}={self.log_channel}: must not set {forbidden}")
         if not self.archive_control_channel.startswith("aeron:ipc"):
             raise ConfigurationError(f"{p['archive_control_channel']}={self.archive_control_channel}: must be IPC")
-        if self.service_count == 0 and not self.extension:
+        has_extension = bool(self.extension) or self.consensus_module_extension is not None
+        if self.service_count == 0 and not has_extension:
             raise ConfigurationError(f"{p['service_count']}=0 requires {p['extension']}")
+        if has_extension and self.service_count != 0:
+            raise ConfigurationError(
+                f"{p['service_count']}={self.service_count}: must be 0 when {p['extension']} is set (as Aeron)")
         if self.startup_canvass_timeout_ns < 2 * self.leader_heartbeat_timeout_ns:
             raise ConfigurationError(
                 f"{p['startup_canvass_timeout_ns']}={self.startup_canvass_timeout_ns}ns must be >= 2 x "

@@ -21,6 +21,11 @@ class LogHandler(Protocol):
         """Handle one message ending at ``position``; False: stop polling after it."""
         ...
 
+    def on_log_extension_message(self, acting_block_length: int, template_id: int, schema_id: int,
+                                 acting_version: int, buffer: Any, offset: int, length: int, header: Any) -> Any:
+        """A message of another schema (the extension's; fatal without one)."""
+        ...
+
 
 class LogAdapter:
     """One log image (live, catch-up or replay) and the position consumed so far."""
@@ -61,9 +66,13 @@ class LogAdapter:
 
     def _on_message(self, buffer: Any, offset: int, length: int, header: Any) -> None:
         data = buffer.get_bytes(offset, length)
-        _, _, schema_id, _ = sbe.decode_header(data)
+        block_length, template_id, schema_id, version = sbe.decode_header(data)
         if schema_id != SCHEMA_ID:
-            raise ClusterError(f"log message of unknown schema id {schema_id} at position {header.position}")
+            on_extension = getattr(self.handler, "on_log_extension_message", None)
+            if on_extension is None:
+                raise ClusterError(f"log message of unknown schema id {schema_id} at position {header.position}")
+            on_extension(block_length, template_id, schema_id, version, buffer, offset, length, header)
+            return
         decoded = sbe.decode(CLUSTER_SCHEMA, data, 0, length)
         if decoded is None:
             raise ClusterError(f"log message of unknown template at position {header.position}")

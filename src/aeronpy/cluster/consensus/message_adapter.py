@@ -2,7 +2,9 @@
 dispatch by template name to ``on_<TemplateName>(decoded, buffer, offset, length, header)``.
 
 Anything that does not decode (other schema, truncated, unknown enum value) or names a template
-the adapter does not accept is counted as an invalid request and reported, never raised."""
+the adapter does not accept is counted as an invalid request and reported, never raised —
+unless ``on_other_schema`` is given: messages of another SBE schema then go to it (the
+consensus module's extension, cluster.md §2)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from aeronpy.client.results import ControlledPollAction
-from aeronpy.cluster.codecs import CLUSTER_SCHEMA
+from aeronpy.cluster.codecs import CLUSTER_SCHEMA, SCHEMA_ID
 from aeronpy.logbuffer.fragment_assembler import ControlledFragmentAssembler, FragmentAssembler
 from aeronpy.protocol import sbe
 
@@ -25,8 +27,11 @@ class MessageAdapter:
 
     def __init__(self, subscription: Any, handler: Any, accepted: Collection[str],
                  on_invalid: Callable[[str], None], max_message_length: int = 16 * 1024 * 1024,
-                 controlled: bool = False) -> None:
+                 controlled: bool = False, on_other_schema: Callable[..., Any] | None = None) -> None:
         self.subscription = subscription
+        #: ``on_other_schema(block_length, template_id, schema_id, version, buffer, offset, length,
+        #: header)`` for a message whose schema id is not the cluster's; returns a poll action.
+        self.on_other_schema = on_other_schema
         self.handler = handler
         self.accepted = frozenset(accepted)
         self.on_invalid = on_invalid
@@ -53,6 +58,11 @@ class MessageAdapter:
         if length > self.max_message_length:
             self.on_invalid(f"message of {length} bytes exceeds {self.max_message_length}")
             return None
+        if self.on_other_schema is not None and length >= sbe.HEADER_LENGTH:
+            block_length, template_id, schema_id, version = sbe.decode_header(buffer.get_bytes(offset, sbe.HEADER_LENGTH))
+            if schema_id != SCHEMA_ID:
+                return self.on_other_schema(block_length, template_id, schema_id, version, buffer, offset, length,
+                                            header)
         try:
             data = buffer.get_bytes(offset, length)
             decoded = sbe.decode(CLUSTER_SCHEMA, data, 0, length)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 
 from aeronpy.cluster.codecs import CLUSTER_SCHEMA, NULL_VALUE, T, ClusterTimeUnit, SnapshotMark
 from aeronpy.cluster.consensus.channels import with_params
 from aeronpy.cluster.consensus.cluster_session import ClusterSession, SessionState
 from aeronpy.cluster.errors import ClusterError
-from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
+from aeronpy.client.results import ControlledPollAction
+from aeronpy.logbuffer.fragment_assembler import ControlledFragmentAssembler
 from aeronpy.protocol import sbe
 
 __all__ = ["take_consensus_module_snapshot", "load_consensus_module_snapshot", "SNAPSHOT_TYPE_ID"]
@@ -74,6 +76,9 @@ def take_consensus_module_snapshot(agent: Any, log_position: int, leadership_ter
             for message in tracker.pending:
                 _offer(pub, bytes(message), deadline)
         _offer(pub, sbe.encode(T.SnapshotMarker, mark=SnapshotMark.END, **marker), deadline)
+        extension = getattr(agent, "extension", None)
+        if extension is not None:
+            extension.on_take_snapshot(pub)  # its data follows the END marker
         while aeron.counters_reader.get_counter_value(counter_id) < pub.position:
             if time.monotonic() > deadline:
                 raise ClusterError("snapshot recording did not catch up")
@@ -83,28 +88,35 @@ def take_consensus_module_snapshot(agent: Any, log_position: int, leadership_ter
         pub.close()
 
 
-def load_consensus_module_snapshot(agent: Any, recording_id: int) -> None:
-    """Replay the CM snapshot ``recording_id`` and restore sessions, timers, ids and trackers."""
+def load_consensus_module_snapshot(agent: Any, recording_id: int,
+                                   on_end: Callable[[Any], None] | None = None) -> None:
+    """Replay the CM snapshot ``recording_id`` and restore sessions, timers, ids and trackers;
+    ``on_end(image)`` (the extension's start) gets the replay image positioned just after the
+    END marker before the replay is closed."""
     ctx = agent.ctx
     sub = agent.archive.replay(recording_id, ctx.replay_channel, ctx.replay_stream_id, 0, -2)
     messages: list[bytes] = []
     done = [False]
 
-    def on_message(buffer: Any, offset: int, length: int, header: Any) -> None:
+    def on_message(buffer: Any, offset: int, length: int, header: Any) -> Any:
         data = buffer.get_bytes(offset, length)
         messages.append(data)
         d = sbe.decode(CLUSTER_SCHEMA, data)
         if d is not None and d.spec.name == "SnapshotMarker" and d.get_int("mark") == SnapshotMark.END:
             done[0] = True
+            return ControlledPollAction.BREAK
+        return ControlledPollAction.CONTINUE
 
-    assembler = FragmentAssembler(on_message)
+    assembler = ControlledFragmentAssembler(on_message)
     deadline = time.monotonic() + TIMEOUT_S
     try:
         while not done[0]:
-            if sub.poll(assembler.on_fragment, 50) == 0:
+            if sub.controlled_poll(assembler.on_fragment, 50) == 0:
                 if time.monotonic() > deadline:
                     raise ClusterError(f"consensus module snapshot {recording_id} could not be read")
                 time.sleep(0.0005)
+        if on_end is not None:
+            on_end(sub.image_at_index(0))
     finally:
         sub.close()
     tracker = None
