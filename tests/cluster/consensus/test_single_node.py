@@ -422,3 +422,39 @@ def test_heartbeat_request_is_answered_on_its_response_channel(echo_node: Member
 
     wait_for(lambda: responses.poll(on, 10) or got, 10, "the HeartbeatResponse")
     assert got == [99]
+
+
+def test_leader_log_recording_stopped_from_outside_triggers_an_election_and_the_log_goes_on(
+        echo_node: Member) -> None:
+    """Someone stops the leader's log recording (e.g. an operator's archive tool): the leader
+    cannot commit what it does not record, so it enters an election (as Aeron), wins it again,
+    extends the same recording, and clients are served as before."""
+    from aeronpy.archive.client import AeronArchive, AeronArchiveContext
+
+    agent = echo_node.cm.agent
+    collector = Collector()
+    client = connect_client(echo_node.members, echo_node.aeron_dir, listener=collector)
+    try:
+        _send_all(client, [b"before"])
+        wait_for(lambda: client.poll_egress() >= 0 and b"before" in collector.messages, 20, "the first echo")
+        elections = _counter(echo_node, cc.ELECTION_COUNT_TYPE_ID)
+        recording_id = agent.log_recording_id
+        arc = AeronArchive.connect(AeronArchiveContext(aeron_dir=echo_node.aeron_dir, control_response_stream_id=9301))
+        try:
+            assert arc.stop_recording_by_identity(recording_id)
+        finally:
+            arc.close()
+        wait_for(lambda: _counter(echo_node, cc.ELECTION_COUNT_TYPE_ID) > elections, 20, "an election")
+        wait_for(lambda: agent.election is None and agent.role == cc.Role.LEADER, 30, "the leader again")
+        assert agent.log_recording_id == recording_id, "the same recording, extended"
+
+        def echoed_after() -> bool:
+            client.poll_egress()
+            if client.is_closed:
+                return False
+            client.offer(b"after")
+            return b"after" in collector.messages
+
+        wait_for(echoed_after, 30, "an echo after the election")
+    finally:
+        client.close()
