@@ -630,3 +630,25 @@ def test_cubic_with_rtt_measurement_between_two_aeronpy_drivers_over_udp(two_dir
 def test_cc_module_names_match_aeron() -> None:
     assert (cc.CUBIC_RTT_INDICATOR_NAME, cc.CUBIC_WINDOW_INDICATOR_NAME) == ("rcv-cc-cubic-rtt", "rcv-cc-cubic-wnd")
     assert (cc.CUBIC_C, cc.CUBIC_B, cc.INITIAL_CWND, cc.RTT_TIMEOUT_MULTIPLE) == (0.4, 0.2, 10, 4)
+
+
+def test_driver_properties_for_congestion_control() -> None:
+    from aeronpy.driver.context import DriverContext
+    from aeronpy.errors import ConfigurationError
+
+    default = DriverContext.from_properties(env={})
+    assert (default.congestion_control_supplier, default.cubic_measure_rtt, default.cubic_initial_rtt_ns,
+            default.cubic_tcp_mode) == ("default", False, 100 * US, False)
+    ctx = DriverContext.from_properties(env={
+        "AERON_CUBICCONGESTIONCONTROL_MEASURERTT": "true", "AERON_CUBICCONGESTIONCONTROL_INITIALRTT": "2ms",
+        "AERON_CUBICCONGESTIONCONTROL_TCPMODE": "on",
+        "AERON_CONGESTIONCONTROL_SUPPLIER": "io.aeron.driver.ext.CubicCongestionControlSupplier",
+    })
+    assert (ctx.congestion_control_supplier, ctx.cubic_measure_rtt, ctx.cubic_initial_rtt_ns, ctx.cubic_tcp_mode) == (
+        "cubic", True, 2 * MS, True)
+    for name in ("aeron_congestion_control_default_strategy_supplier", "io.aeron.driver.DefaultCongestionControlSupplier"):
+        assert DriverContext.from_properties(env={}, properties={"aeron.CongestionControl.supplier": name}).congestion_control_supplier == "default"
+    for prop, bad in (("aeron.CubicCongestionControl.initialRtt", "0"), ("aeron.CubicCongestionControl.initialRtt", "soon"),
+                      ("aeron.CubicCongestionControl.measureRtt", "maybe")):
+        with pytest.raises(ConfigurationError, match=prop.replace(".", r"\.")):
+            DriverContext.from_properties(env={}, properties={prop: bad})
