@@ -123,21 +123,19 @@ class _NetworkAgent(AgentBase):
     endpoints: list[Any]
     reresolution_check_interval_ns = 0
     """``aeron.driver.reresolution.check.interval`` (0: never); set by the network conductor."""
-    _re_resolution_deadline_ns: int | None = None
+    _re_resolution_deadline_ns = -1
+    """The next check (-1: not started); callers test ``now_ns >= deadline`` before calling
+    :meth:`_re_resolution_due`, so the duty cycle pays one comparison."""
 
     def _re_resolution_due(self, now_ns: int) -> bool:
         """True once every check interval (the first interval counted from the first call)."""
         interval = self.reresolution_check_interval_ns
         if interval <= 0:
+            self._re_resolution_deadline_ns = 1 << 63  # never
             return False
-        deadline = self._re_resolution_deadline_ns
-        if deadline is None:
-            self._re_resolution_deadline_ns = now_ns + interval
-            return False
-        if now_ns < deadline:
-            return False
+        started = self._re_resolution_deadline_ns >= 0
         self._re_resolution_deadline_ns = now_ns + interval
-        return True
+        return started
 
     def report(self, ex: BaseException) -> None:
         if self.error_handler is not None:
@@ -212,7 +210,7 @@ class Sender(_NetworkAgent):
                 except OSError as ex:
                     self.report(ex)
                 endpoint.check_liveness(now_ns)
-        if self._re_resolution_due(now_ns) and self.conductor_proxy is not None:
+        if now_ns >= self._re_resolution_deadline_ns and self._re_resolution_due(now_ns) and self.conductor_proxy:
             for endpoint in endpoints:
                 endpoint.check_for_re_resolution(now_ns, self.conductor_proxy)
         return work + (1 if bytes_sent else 0)
@@ -270,7 +268,7 @@ class Receiver(_NetworkAgent):
                 work += endpoint.send_control_setups(now_ns)
             except OSError as ex:
                 self.report(ex)
-        if self._re_resolution_due(now_ns) and self.conductor_proxy is not None:
+        if now_ns >= self._re_resolution_deadline_ns and self._re_resolution_due(now_ns) and self.conductor_proxy:
             for endpoint in self.endpoints:
                 endpoint.check_for_re_resolution(now_ns, self.conductor_proxy)
         for image in self.images:
