@@ -6,7 +6,9 @@ service -> egress) p50/p99 and throughput for 32 B and 1 KB messages, and failov
 Run: ``python benchmarks/cluster.py [--pings N] [--messages N] [--window W] [--json PATH]
 [--quick]``.  Members are ``aeronpy cluster-node`` processes (driver, archive, consensus module
 and service in one process each, on loopback); the client runs an embedded driver in this
-process.  Prints a table and writes JSON (default ``benchmarks/cluster-results.json``).
+process.  ``-D key=value`` passes a property to every member (e.g. ``aeronpy.cluster.doorbell=false``
+for the members' old idle behaviour); ``--idle-seconds`` measures an idle member's CPU.  Prints a
+table and writes JSON (default ``benchmarks/cluster-results.json``).
 """
 
 from __future__ import annotations
@@ -150,6 +152,35 @@ def failover(members: Any, cluster: Any, echoes: Echoes, aeron: Any, aeron_dir: 
             "failover_s": (first_after - killed_at) / 1e9, "reconnects": reconnects, "cluster": cluster}
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of the processes so far (Linux /proc), 0 elsewhere."""
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / hz
+
+
+def idle_cpu(members: Any, cluster: Any, seconds: float) -> dict[str, float]:
+    """Mean CPU (% of a core) of a member while the cluster idles with one connected client."""
+    pids = [p.pid for p in members.procs.values() if p is not None]
+    keep_alive = 0.0
+    c0, t0 = _cpu_seconds(pids), time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        cluster.poll_egress()
+        if time.monotonic() > keep_alive:
+            cluster.send_keep_alive()
+            keep_alive = time.monotonic() + 1.0
+        time.sleep(0.05)
+    used = _cpu_seconds(pids) - c0
+    return {"seconds": time.monotonic() - t0, "cpu_percent_per_member": used / (time.monotonic() - t0) / len(pids) * 100}
+
+
 def main() -> int:
     sys.path.insert(0, str(HERE.parent / "src"))
     from aeronpy.client.aeron import Aeron
@@ -166,6 +197,7 @@ def main() -> int:
     p.add_argument("--json", default=str(HERE / "cluster-results.json"))
     p.add_argument("--quick", action="store_true", help="a tiny smoke run")
     p.add_argument("--no-failover", action="store_true")
+    p.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU measurement (0: skip)")
     p.add_argument("-D", dest="member_properties", action="append", default=[], metavar="KEY=VALUE",
                    help="a property for every member (e.g. -D aeronpy.cluster.doorbell=false)")
     a = p.parse_args()
@@ -176,7 +208,7 @@ def main() -> int:
             p.error(f"-D {item!r}: expected KEY=VALUE")
         extra[key.strip()] = value.strip()
     if a.quick:
-        a.pings, a.messages = 50, 500
+        a.pings, a.messages, a.idle_seconds = 50, 500, min(a.idle_seconds, 2.0)
     work = tempfile.mkdtemp(prefix="aeronpy-cluster-bench-")
     aeron_dir = tempfile.mkdtemp(prefix="aeronpy-cluster-bench-client-", dir=SHM)
     ok, why = cluster_node_available()
@@ -200,7 +232,10 @@ def main() -> int:
         t0 = time.monotonic()
         cluster = _connect(aeron, aeron_dir, members.ingress_endpoints(), echoes, 120.0)
         results["first_connect_s"] = time.monotonic() - t0
-        seq = 0
+        if a.idle_seconds > 0:
+            round_trip(cluster, echoes, 32, 10, 0)
+            results["idle"] = idle_cpu(members, cluster, a.idle_seconds)
+        seq = 10
         for size in (32, 1024):
             round_trip(cluster, echoes, size, min(100, a.pings), seq)  # warm up
             seq += min(100, a.pings)
@@ -235,6 +270,9 @@ def main() -> int:
         t = results[f"throughput_{size}"]
         cell = f"{t['msgs_per_s']:,.0f} msgs/s  {t['mb_per_s']:.2f} MB/s"
         print(f"{f'throughput {size} B':<28}{cell:>40}")
+    if "idle" in results:
+        cell = f"{results['idle']['cpu_percent_per_member']:.1f} % of a core"
+        print(f"{'idle member CPU':<28}{cell:>40}")
     if "failover" in results:
         fo = results["failover"]
         shown = "failed: " + fo["error"] if fo.get("failover_s") is None else (
