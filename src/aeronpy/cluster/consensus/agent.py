@@ -32,7 +32,7 @@ from aeronpy.cluster.consensus.channels import parse_channel, with_params
 from aeronpy.cluster.consensus.cluster_session import ClusterSession, SessionState
 from aeronpy.cluster.consensus.consensus_publisher import ConsensusPublisher
 from aeronpy.cluster.consensus.context import SLOW_TICK_NS, ConsensusModuleContext
-from aeronpy.cluster.consensus.egress_publisher import EgressPublisher
+from aeronpy.cluster.consensus.egress_publisher import CLIENT_PROTOCOL_VERSION, EgressPublisher
 from aeronpy.cluster.consensus.election import Election, ElectionRestart, ElectionState, LogReplication
 from aeronpy.cluster.consensus.log_adapter import LogAdapter
 from aeronpy.cluster.consensus.log_publisher import LogPublisher
@@ -83,7 +83,7 @@ _INGRESS = ("SessionConnectRequest", "SessionCloseRequest", "SessionKeepAlive", 
             "AdminRequest", "SessionMessageHeader")
 _CONSENSUS = ("CanvassPosition", "RequestVote", "Vote", "NewLeadershipTerm", "AppendPosition", "CommitPosition",
               "CatchupPosition", "StopCatchup", "TerminationPosition", "TerminationAck", "HeartbeatRequest",
-              "BackupQuery")
+              "BackupQuery", "StandbySnapshot")
 HEARTBEAT_RESPONSE_TIMEOUT_NS = 5_000 * MS
 MAX_PENDING_HEARTBEAT_RESPONSES = 16
 _CONTROL = ("SessionMessageHeader", "ScheduleTimer", "CancelTimer", "CloseSession", "ServiceAck",
@@ -212,6 +212,10 @@ class ConsensusModuleAgent:
             services_cluster_dir=ctx.effective_services_dir,
         )
         self.recording_log = RecordingLog(ctx.cluster_dir, create=True, file_sync_level=ctx.file_sync_level)
+        from aeronpy.cluster.consensus.standby_snapshots import StandbySnapshotNotifications
+
+        self.standby_snapshots = StandbySnapshotNotifications(self.recording_log,
+                                                              ctx.standby_snapshot_notification_delay_ns)
         self.node_state = NodeStateFile(ctx.cluster_dir, create=True, file_sync_level=ctx.file_sync_level)
         if ctx.aeron is not None:
             self.aeron = ctx.aeron
@@ -286,6 +290,7 @@ class ConsensusModuleAgent:
         add("elections", cc.ELECTION_COUNT_TYPE_ID, "Cluster election count")
         add("term", cc.LEADERSHIP_TERM_ID_TYPE_ID, "Cluster leadership term id")
         add("node_control", cc.NODE_CONTROL_TOGGLE_TYPE_ID, "Cluster node control toggle")
+        add("standby_snapshots", cc.STANDBY_SNAPSHOT_COUNTER_TYPE_ID, "Cluster standby snapshots received")
         self.counters["toggle"].set(ToggleState.INACTIVE)
         self.counters["node_control"].set(cc.NodeControlToggle.NEUTRAL)
         self.counters["term"].set(NULL_VALUE)
@@ -506,6 +511,7 @@ class ConsensusModuleAgent:
                     now_ns >= self._last_leader_update_ns + self.ctx.leader_heartbeat_timeout_ns:
                 self.enter_election("leader heartbeat timeout", now_ns)
                 work += 1
+        work += self._process_standby_snapshots(now_ns)
         if self.extension is not None:
             work += self.extension.slow_tick_work(now_ns)
         return work
@@ -1392,6 +1398,54 @@ class ConsensusModuleAgent:
             self._on_invalid_request(f"BackupQuery with response channel {channel!r}: {e}")
             return
         self.heartbeat_responses.append((publication, message, self._now_ns() + HEARTBEAT_RESPONSE_TIMEOUT_NS))
+
+    def _consensus_StandbySnapshot(self, d: sbe.Decoded, data: bytes, header: Any) -> None:
+        """A standby's snapshots (cluster.md §4.17): queued until committed, or refused."""
+        from aeronpy.cluster.consensus import standby_snapshots as ss
+
+        detail, code = "", EventCode.OK
+        if not self.ctx.accept_standby_snapshots:
+            detail, code = ss.NOT_ACCEPTED, EventCode.ERROR
+        elif self.ctx.authorisation_service is not None and not self.ctx.authorisation_service(
+                SCHEMA_ID, ss.STANDBY_SNAPSHOT_TEMPLATE_ID, 0, d.get_bytes("encoded_credentials")):
+            detail, code = ss.NOT_AUTHORISED, EventCode.AUTHENTICATION_REJECTED
+        if code == EventCode.OK:
+            try:
+                entries = [ss.StandbySnapshotEntry.from_group(row) for row in d.get_group("snapshots")]
+            except (ValueError, KeyError, TypeError) as e:
+                self._on_invalid_request(f"StandbySnapshot: {e}")
+                return
+            self.standby_snapshots.add(entries)
+            return
+        self._on_error(ClusterError(f"StandbySnapshot refused: {detail}"))
+        if len(self.heartbeat_responses) >= MAX_PENDING_HEARTBEAT_RESPONSES:
+            return
+        channel = d.get_str("response_channel")
+        try:
+            parse_channel(channel)
+            publication = self.aeron.add_publication(channel, d.get_int("response_stream_id"))
+        except Exception as e:  # noqa: BLE001 - a bad response channel is an invalid request
+            self._on_invalid_request(f"StandbySnapshot with response channel {channel!r}: {e}")
+            return
+        from aeronpy.cluster.codecs import T
+
+        leader = self.leader_member.id if self.leader_member is not None else NULL_VALUE
+        message = sbe.encode(T.SessionEvent, cluster_session_id=NULL_VALUE, correlation_id=d.get_int("correlation_id"),
+                             leadership_term_id=self.leadership_term_id, leader_member_id=leader, code=code,
+                             version=CLIENT_PROTOCOL_VERSION, leader_heartbeat_timeout_ns=0, detail=detail)
+        self.heartbeat_responses.append((publication, message, self._now_ns() + HEARTBEAT_RESPONSE_TIMEOUT_NS))
+
+    def _process_standby_snapshots(self, now_ns: int) -> int:
+        before = self.standby_snapshots.appended
+        try:
+            work = self.standby_snapshots.process(self.commit_position(), now_ns)
+        except ClusterError as e:  # e.g. an entry the recording log refuses: drop it, report
+            self.standby_snapshots.pending.clear()
+            self._on_error(e)
+            return 1
+        for _ in range(self.standby_snapshots.appended - before):
+            self.counters["standby_snapshots"].increment()
+        return work
 
     def _send_heartbeat_responses(self, now_ns: int) -> int:
         work = 0
