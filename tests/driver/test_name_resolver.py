@@ -761,3 +761,82 @@ def test_resolver_settings_defaults_and_env() -> None:
     assert defaults.resolver_neighbor_timeout_ns == 10_000_000_000
     assert defaults.reresolution_check_interval_ns == 1_000_000_000
     assert defaults.name_resolver_supplier == "default" and defaults.name_resolver is None
+
+
+# ------------------------------------------------------------------------------------ endpoints (sans-IO)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.endpoint_calls: list[tuple[str, Any]] = []
+        self.control_calls: list[tuple[str, Any]] = []
+
+    def on_re_resolve_endpoint(self, name: str, endpoint: Any, existing: Any) -> None:
+        self.endpoint_calls.append((name, existing))
+
+    def on_re_resolve_control(self, name: str, endpoint: Any, destination: Any, existing: Any) -> None:
+        self.control_calls.append((name, existing))
+
+
+def _send_endpoint(uri: str, tracker: Any = None) -> Any:
+    from aeronpy.driver.endpoints import SendChannelEndpoint
+    from aeronpy.driver.media.udp_channel import UdpChannel
+
+    channel = UdpChannel.parse(uri, resolve=lambda name, family: "10.0.0.2")
+    resolution_changes = Value()
+    endpoint = SendChannelEndpoint(
+        channel, FakeTransport(), channel.remote_data, None, {SystemCounterId.RESOLUTION_CHANGES: resolution_changes},  # type: ignore[dict-item]
+        tracker,
+    )
+    endpoint.resolution_changes_counter = resolution_changes
+    return endpoint
+
+
+def test_unicast_send_endpoint_asks_every_check_until_a_status_message_arrives() -> None:
+    from aeronpy.driver.endpoints import SEND_ENDPOINT_RE_RESOLUTION_TIMEOUT_NS as TIMEOUT
+
+    endpoint = _send_endpoint("aeron:udp?endpoint=mover:40456")
+    proxy = Recorder()
+    endpoint.time_of_last_sm_ns = 0
+    endpoint.check_for_re_resolution(TIMEOUT, proxy)
+    assert proxy.endpoint_calls == []  # not yet: strictly more than the timeout
+    endpoint.check_for_re_resolution(TIMEOUT + 1, proxy)
+    endpoint.check_for_re_resolution(TIMEOUT + 2, proxy)
+    assert proxy.endpoint_calls == [("mover:40456", ("10.0.0.2", 40456))] * 2
+    endpoint.time_of_last_sm_ns = TIMEOUT + 2  # an SM came
+    endpoint.check_for_re_resolution(TIMEOUT + 3, proxy)
+    assert len(proxy.endpoint_calls) == 2
+
+    endpoint.resolution_change("mover:40456", ("10.0.0.3", 40456))
+    assert endpoint.destination == ("10.0.0.3", 40456)
+    assert endpoint.resolution_changes_counter.value == 1
+
+
+@pytest.mark.parametrize("uri", ["aeron:udp?endpoint=239.255.1.1:40456|interface=127.0.0.1", "aeron:udp?control=10.0.0.9:40457|control-mode=dynamic"])
+def test_multicast_and_dynamic_mdc_send_endpoints_never_re_resolve(uri: str) -> None:
+    from aeronpy.driver.destination_tracker import DestinationTracker
+    from aeronpy.driver.media.udp_channel import UdpChannel
+
+    tracker = DestinationTracker(False) if UdpChannel.parse(uri, resolve=no_dns).is_multidestination else None
+    try:
+        endpoint = _send_endpoint(uri, tracker)
+    except Exception as e:  # the multicast interface may not exist here
+        pytest.skip(f"channel not usable on this host: {e}")
+    proxy = Recorder()
+    endpoint.check_for_re_resolution(10**12, proxy)
+    assert proxy.endpoint_calls == []
+
+
+def test_manual_mdc_destination_is_asked_about_once_per_timeout() -> None:
+    from aeronpy.driver.destination_tracker import DestinationTracker
+
+    tracker = DestinationTracker(True, 5_000)
+    endpoint = _send_endpoint("aeron:udp?control-mode=manual", tracker)
+    tracker.add_destination(("10.0.0.2", 40456), 0, 7, "aeron:udp?endpoint=mover:40456")
+    tracker.add_destination(("10.0.0.5", 40457), 0, 8, "aeron:udp?endpoint=10.0.0.5:40457")
+    proxy = Recorder()
+    endpoint.check_for_re_resolution(5_001, proxy)
+    endpoint.check_for_re_resolution(5_002, proxy)  # activity was reset at 5 001
+    assert proxy.endpoint_calls == [("mover:40456", ("10.0.0.2", 40456)), ("10.0.0.5:40457", ("10.0.0.5", 40457))]
+    endpoint.resolution_change("mover:40456", ("10.0.0.3", 40456))
+    assert [d.address for d in tracker.destinations] == [("10.0.0.3", 40456), ("10.0.0.5", 40457)]
