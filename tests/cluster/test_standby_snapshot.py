@@ -106,13 +106,13 @@ class _Standby:
         self.aeron.close()
 
 
-def _node(tmp_path: Path, accept: bool) -> Any:
+def _node(tmp_path: Path, accept: bool, members: str | None = None) -> Any:
     from aeronpy.cluster.examples.echo import EchoService
     from aeronpy.cluster.node import ClusterNode
 
     props = dict(FAST)
     props["aeron.cluster.accept.standby.snapshots"] = "true" if accept else "false"
-    node = ClusterNode(0, members_string(1), str(tmp_path / "node"), [EchoService()], props).start()
+    node = ClusterNode(0, members or members_string(1), str(tmp_path / "node"), [EchoService()], props).start()
     agent = node.agent
     wait_for(lambda: agent.election is None and agent.role == cc.Role.LEADER, 30, "the leader")
     return node
@@ -160,3 +160,72 @@ def test_a_member_not_accepting_standby_snapshots_answers_with_an_error_event(tm
         assert not [e for e in agent.recording_log.entries if e.entry_type == EntryType.STANDBY_SNAPSHOT]
     finally:
         node.close()
+
+
+def _snapshot(agent: Any, count: int) -> None:
+    agent.counters["toggle"].set(cc.ToggleState.SNAPSHOT)
+    wait_for(lambda: int(agent.counters["snapshots"].get()) == count, 20, f"snapshot {count}")
+
+
+def test_a_restarting_member_replicates_a_newer_standby_snapshot_and_recovers_from_it(tmp_path: Path) -> None:
+    """The member's newest snapshot is turned into a standby's (its entries invalidated, the same
+    recordings announced as STANDBY_SNAPSHOT at the member's own archive endpoint); on restart
+    the member replicates them into new recordings, records them as its snapshot and recovers
+    from it — the service state at that position comes back."""
+    from tests.cluster.consensus.harness import connect_client
+
+    members = members_string(1)
+    node = _node(tmp_path, accept=True, members=members)
+    try:
+        agent = node.agent
+        client = connect_client(members, node.aeron_dir)
+        try:
+            for i in range(5):
+                wait_for(lambda m=b"m%d" % i: client.offer(m) > 0, 10, "offer")
+                if i == 2:
+                    wait_for(lambda: node.containers[0].service.message_count == 3, 20, "3 applied")
+                    _snapshot(agent, 1)
+            wait_for(lambda: node.containers[0].service.message_count == 5, 20, "5 applied")
+            _snapshot(agent, 2)
+        finally:
+            client.close()
+        endpoint = agent.this_member.archive_endpoint
+    finally:
+        node.close()
+    cluster_dir = str(tmp_path / "node" / "cluster")
+    with RecordingLog(cluster_dir, create=False) as rl:
+        latest = [(i, e) for i, e in enumerate(rl.entries) if e.entry_type == EntryType.SNAPSHOT][-2:]
+        position = latest[-1][1].log_position
+        originals = {e.recording_id for _, e in latest}
+        for index, e in latest:
+            rl.invalidate_entry(index)
+        for _, e in latest:
+            rl.append_standby_snapshot(e.recording_id, e.leadership_term_id, e.term_base_log_position,
+                                       e.log_position, e.timestamp, e.service_id, endpoint)
+        rl.force()
+    node = _node(tmp_path, accept=True, members=members)
+    try:
+        plan = node.agent.recovery_plan
+        assert plan.snapshots[0].log_position == position
+        assert {s.recording_id for s in plan.snapshots}.isdisjoint(originals)  # the replicated copies
+        own = [e for e in node.agent.recording_log.entries if e.entry_type == EntryType.SNAPSHOT and e.is_valid]
+        assert [e.log_position for e in own[-2:]] == [position, position]
+        wait_for(lambda: node.containers[0].service.message_count == 5, 20, "the state at the standby snapshot")
+    finally:
+        node.close()
+
+
+def test_only_standby_sets_newer_than_the_own_snapshot_are_replicated_newest_first(tmp_path: Path) -> None:
+    from aeronpy.cluster.consensus.standby_snapshots import snapshots_to_replicate
+
+    with RecordingLog(str(tmp_path), create=True) as rl:
+        rl.append_term(1, 0, 0, 0)
+        for service_id in (0, -1):
+            rl.append_snapshot(10 + service_id, 0, 0, 2048, 0, service_id)
+        for endpoint, position in (("b:1", 4096), ("a:1", 4096), ("old:1", 1024), ("c:1", 8192)):
+            for service_id in (0, -1):
+                rl.append_standby_snapshot(20 + service_id, 0, 0, position, 0, service_id, endpoint)
+        rl.append_standby_snapshot(30, 0, 0, 9999, 0, -1, "incomplete:1")  # no service 0 entry: not a set
+        found = snapshots_to_replicate(rl, 1)
+    assert [(endpoint, position) for endpoint, position, _ in found] == [("c:1", 8192), ("a:1", 4096), ("b:1", 4096)]
+    assert all(len(entries) == 2 for _, _, entries in found)

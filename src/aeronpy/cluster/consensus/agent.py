@@ -188,6 +188,8 @@ class ConsensusModuleAgent:
 
             self.extension = load_extension(ctx.extension)
         self.extension_leader_subscription: Any = None
+        #: Replication of standby snapshots (start-up, REPLICATE_STANDBY_SNAPSHOT toggle).
+        self.standby_replicator: Any = None
 
     # -- start / close ---------------------------------------------------------------------
 
@@ -240,6 +242,7 @@ class ConsensusModuleAgent:
                 self.archive.stop_recording_by_identity(last_term_recording)
             except Exception:  # noqa: BLE001 - not recording is fine
                 pass
+        self._replicate_standby_snapshots_for_startup()
         plan = self.recording_log.create_recovery_plan(self.archive.list_recording, ctx.service_count)
         self.recovery_plan = plan
         if plan.log is not None:
@@ -524,6 +527,8 @@ class ConsensusModuleAgent:
         except Exception as e:  # noqa: BLE001 - archive gone: the member cannot go on
             raise ClusterTermination(f"archive unavailable: {e}") from e
         for s in signals:
+            if self.standby_replicator is not None:
+                self.standby_replicator.on_signal(s)
             if self.election is not None and self.election.log_replication is not None:
                 on_signal = getattr(self.election.log_replication, "on_signal", None)
                 if on_signal is not None:
@@ -539,6 +544,8 @@ class ConsensusModuleAgent:
         """VALIDATE_RECORDING_LOG (counter 233): check every valid entry's recording is in the
         archive, invalidate snapshot entries whose recording is gone, then back to NEUTRAL."""
         toggle = self.counters["node_control"]
+        if toggle.get() == cc.NodeControlToggle.REPLICATE_STANDBY_SNAPSHOT:
+            return self._poll_standby_replication(toggle)
         if toggle.get() != cc.NodeControlToggle.VALIDATE_RECORDING_LOG:
             return 0
         from aeronpy.cluster.recording_log import EntryType
@@ -1434,6 +1441,46 @@ class ConsensusModuleAgent:
                              leadership_term_id=self.leadership_term_id, leader_member_id=leader, code=code,
                              version=CLIENT_PROTOCOL_VERSION, leader_heartbeat_timeout_ns=0, detail=detail)
         self.heartbeat_responses.append((publication, message, self._now_ns() + HEARTBEAT_RESPONSE_TIMEOUT_NS))
+
+    def _replicate_standby_snapshots_for_startup(self) -> None:
+        """Standby snapshots newer than the member's own are fetched before the recovery plan
+        is made, so recovery starts from them (as Aeron); a failure is reported, not fatal."""
+        from aeronpy.cluster.consensus.standby_snapshots import StandbySnapshotReplicator
+
+        replicator = StandbySnapshotReplicator(self)
+        if replicator.is_complete:
+            return
+        self.standby_replicator = replicator
+        try:
+            while not replicator.is_complete:
+                for s in self.archive.poll_for_recording_signals():
+                    replicator.on_signal(s)
+                if replicator.poll(self._now_ns()) == 0:
+                    time.sleep(0.001)
+                if self.closing:
+                    raise ClusterTermination("closed while replicating standby snapshots")
+        except ClusterError as e:
+            if isinstance(e, ClusterTermination):
+                raise
+            self._on_error(e)
+        finally:
+            self.standby_replicator = None
+
+    def _poll_standby_replication(self, toggle: Any) -> int:
+        """REPLICATE_STANDBY_SNAPSHOT (node control toggle 2): replicate in the duty cycle, then NEUTRAL."""
+        from aeronpy.cluster.consensus.standby_snapshots import StandbySnapshotReplicator
+
+        if self.standby_replicator is None:
+            self.standby_replicator = StandbySnapshotReplicator(self)
+        try:
+            work = int(self.standby_replicator.poll(self._now_ns()))
+        except ClusterError as e:
+            self._on_error(e)
+            work = 1
+        if self.standby_replicator.is_complete:
+            self.standby_replicator = None
+            toggle.set(cc.NodeControlToggle.NEUTRAL)
+        return work
 
     def _process_standby_snapshots(self, now_ns: int) -> int:
         before = self.standby_snapshots.appended

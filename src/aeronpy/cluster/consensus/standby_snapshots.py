@@ -88,3 +88,108 @@ class StandbySnapshotNotifications:
                 e.service_id, e.archive_endpoint)
         self.recording_log.force()
         self.appended += 1
+
+
+def snapshots_to_replicate(recording_log: Any, service_count: int) -> list[tuple[str, int, list[Any]]]:
+    """``(archive endpoint, log position, entries)`` of the standby snapshot sets newer than the
+    member's own snapshots, highest position first, then by endpoint (as Aeron's
+    ``StandbySnapshotReplicator``): an entry no newer than the member's latest snapshot of its
+    service is dropped, an endpoint left with nothing is skipped."""
+    found = []
+    for endpoint, entries in recording_log.latest_standby_snapshots(service_count).items():
+        newer = []
+        for e in entries:
+            own = recording_log.latest_snapshot(e.service_id)
+            if own is None or e.log_position > own.log_position:
+                newer.append(e)
+        if newer:
+            found.append((endpoint, newer[0].log_position, newer))
+    found.sort(key=lambda t: (-t[1], t[0]))
+    return found
+
+
+class StandbySnapshotReplicator:
+    """Replicates the newest standby snapshot set into the local archive (at start-up, and on
+    the REPLICATE_STANDBY_SNAPSHOT node control toggle) and appends it to recording.log as a
+    regular SNAPSHOT set, so recovery uses it; tries the next endpoint when one fails."""
+
+    def __init__(self, agent: Any) -> None:
+        self.agent = agent
+        self.candidates = snapshots_to_replicate(agent.recording_log, agent.ctx.service_count)
+        self.errors_by_endpoint: dict[str, str] = {}
+        self.is_complete = not self.candidates
+        self._current: tuple[str, int, list[Any]] | None = None
+        self._queue: list[Any] = []
+        self._replication_id = -1
+        self._done_ids: list[int] = []
+        self._dst_recording_id = -1
+        self._ended = False
+        self._deadline_ns = 0
+
+    def _start_next_recording(self) -> None:
+        assert self._current is not None
+        ctx = self.agent.ctx
+        from aeronpy.cluster.consensus.channels import with_params
+
+        entry = self._queue[len(self._done_ids)]
+        src = with_params(ctx.leader_archive_control_channel, endpoint=self._current[0])
+        self._dst_recording_id, self._ended = -1, False
+        self._replication_id = int(self.agent.archive.replicate(
+            entry.recording_id, -1, ctx.archive_control_stream_id, src, replication_channel=ctx.replication_channel))
+
+    def on_signal(self, signal: Any) -> None:
+        if self._current is None or signal.correlation_id != self._replication_id:
+            return
+        if signal.recording_id != -1:
+            self._dst_recording_id = int(signal.recording_id)
+        if signal.signal.name in ("REPLICATE_END", "SYNC"):
+            self._ended = True
+
+    def _fail(self, reason: str) -> None:
+        assert self._current is not None
+        self.errors_by_endpoint[self._current[0]] = reason
+        try:
+            self.agent.archive.stop_replication(self._replication_id)
+        except Exception:  # noqa: BLE001 - it may have ended
+            pass
+        self._current = None
+
+    def poll(self, now_ns: int) -> int:
+        """One step; raises ClusterError when every candidate failed."""
+        from aeronpy.cluster.errors import ClusterError
+
+        if self.is_complete:
+            return 0
+        if self._current is None:
+            if not self.candidates:
+                self.is_complete = True
+                raise ClusterError(f"failed to replicate any standby snapshots, errors: {self.errors_by_endpoint}")
+            self._current = self.candidates.pop(0)
+            self._queue, self._done_ids = list(self._current[2]), []
+            self._deadline_ns = now_ns + self.agent.ctx.replication_progress_timeout_ns * max(1, len(self._queue))
+            try:
+                self._start_next_recording()
+            except Exception as e:  # noqa: BLE001 - an unreachable archive: the next endpoint
+                self._fail(str(e))
+            return 1
+        if now_ns > self._deadline_ns:
+            self._fail("replication timed out")
+            return 1
+        if not (self._ended and self._dst_recording_id != -1):
+            return 0
+        self._done_ids.append(self._dst_recording_id)
+        if len(self._done_ids) < len(self._queue):
+            try:
+                self._start_next_recording()
+            except Exception as e:  # noqa: BLE001
+                self._fail(str(e))
+            return 1
+        log = self.agent.recording_log
+        for entry, dst in zip(self._queue, self._done_ids):
+            log.append_snapshot(dst, entry.leadership_term_id, entry.term_base_log_position, entry.log_position,
+                                entry.timestamp, entry.service_id)
+        log.force()
+        self.agent.counters["snapshots"].increment()
+        self._current = None
+        self.is_complete = True
+        return 1
