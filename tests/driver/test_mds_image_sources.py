@@ -132,3 +132,42 @@ def test_group_image_answers_each_destinations_source(env: Env) -> None:
     finally:
         replay.close()
         leader.close()
+
+
+def test_end_of_stream_on_one_destination_does_not_end_the_image(env: Env) -> None:
+    """A stopped catch-up replay ends with EOS (a revoke) on its destination; the live log on
+    the other destination goes on, so the image must not end - as Aeron, EOS needs every
+    destination's source to have ended, even one not heard from yet."""
+    catchup, live = free_udp_port(), free_udp_port()
+    catchup_channel = f"aeron:udp?endpoint=127.0.0.1:{catchup}"
+    sub = _subscribe(env, f"aeron:udp?control-mode=manual|group=true|session-id={SESSION}",
+                     [catchup_channel, f"aeron:udp?endpoint=127.0.0.1:{live}"])
+    replay, leader = _source(), _source()
+    try:
+        replay.sendto(_setup(), ("127.0.0.1", catchup))
+        env.wait(lambda: sub.image_count == 1, "the image")
+        image = sub.images[0]
+
+        def ended() -> bool:
+            image.poll(lambda *args: None, 10)  # the image ends once its reader reaches the EOS position
+            return bool(image.is_end_of_stream)
+
+        replay.sendto(_data(0), ("127.0.0.1", catchup))
+        replay.sendto(DataFrame.heartbeat(128, SESSION, STREAM, 0, eos=True).encode(), ("127.0.0.1", catchup))
+        for _ in range(2_000):
+            env.pump()
+            assert not ended(), "EOS of the catch-up source alone ended the image"
+        assert image.position == 128
+        leader.sendto(_data(128), ("127.0.0.1", live))
+        env.wait(lambda: image.poll(lambda *args: None, 10) >= 0 and image.position == 256, "the live frame")
+        corr = sub.async_remove_destination(catchup_channel)
+        env.wait(lambda: env.aeron.is_command_active(corr) is False, "the catch-up destination removed")
+        for _ in range(2_000):
+            env.pump()
+            assert not ended()
+        assert image.position == 256
+        leader.sendto(DataFrame.heartbeat(256, SESSION, STREAM, 0, eos=True).encode(), ("127.0.0.1", live))
+        env.wait(ended, "EOS once the live source ended too")
+    finally:
+        replay.close()
+        leader.close()

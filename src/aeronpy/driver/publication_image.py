@@ -333,7 +333,7 @@ class PublicationImage:
         if flags & EOS_FLAG and not self.is_end_of_stream:
             connection.is_eos = True
             connection.eos_position = position
-            if all(c.is_eos for c in self.connections if c is connection or self._is_live(c, now_ns)):
+            if self._all_sources_eos(connection, now_ns, destination):
                 eos_position = max(c.eos_position for c in self.connections if c.is_eos)
                 if flags & REVOKED_FLAG and not self.is_revoked:
                     self.is_revoked = True
@@ -385,6 +385,24 @@ class PublicationImage:
             1 for c in self.connections if now_ns - c.time_of_last_frame_ns < self.image_liveness_timeout_ns
         ))
         return 1
+
+    def _all_sources_eos(self, connection: Connection, now_ns: int, destination: Any) -> bool:
+        """Whether the stream has ended for every source.  Multi-destination (``destination`` not
+        None): as Aeron, every destination the endpoint still reads must have a connection that
+        ended - one not heard from yet, or not ended, keeps the image going (the cluster's
+        follower: a stopped catch-up replay ends with EOS on its destination while the live log
+        goes on on the other).  Otherwise: every source heard from recently."""
+        if destination is None:
+            return all(c.is_eos for c in self.connections if c is connection or self._is_live(c, now_ns))
+        for d in self.endpoint.destinations:
+            ended = False
+            for c in self.connections:
+                if c.destination is d:
+                    ended = c.is_eos
+                    break
+            if not ended:
+                return False
+        return True
 
     @staticmethod
     def _is_live(connection: Connection, now_ns: int) -> bool:
