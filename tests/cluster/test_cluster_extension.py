@@ -57,6 +57,59 @@ def test_the_base_class_does_nothing_by_default() -> None:
     assert ext.on_ingress_extension_message(0, 1, 900, 1, None, 0, 0, None) is None
 
 
+def test_ingress_of_another_schema_goes_to_the_extension_hook_and_the_cluster_schema_does_not() -> None:
+    from aeronpy.cluster.codecs import T
+    from aeronpy.cluster.consensus.message_adapter import MessageAdapter
+    from aeronpy.concurrent.atomic_buffer import AtomicBuffer
+    from aeronpy.protocol import sbe
+
+    routed: list[tuple[int, int, int, int, bytes]] = []
+    kept: list[str] = []
+
+    class Handler:
+        def on_SessionKeepAlive(self, d: Any, data: bytes, header: Any) -> None:  # noqa: N802
+            kept.append(d.spec.name)
+
+    def on_other(bl: int, tid: int, sid: int, ver: int, buffer: Any, offset: int, length: int, header: Any) -> Any:
+        routed.append((bl, tid, sid, ver, buffer.get_bytes(offset, length)))
+        return None
+
+    invalid: list[str] = []
+    adapter = MessageAdapter(None, Handler(), ("SessionKeepAlive",), invalid.append, on_other_schema=on_other)
+    add = encode_add(7, 3)
+    for data in (add, sbe.encode(T.SessionKeepAlive, leadership_term_id=1, cluster_session_id=2)):
+        adapter._on_message(AtomicBuffer(bytearray(data)), 0, len(data), None)
+    assert routed == [(16, 1, 900, 1, add)] and kept == ["SessionKeepAlive"] and not invalid
+
+
+def test_a_log_message_of_another_schema_is_fatal_without_an_extension_and_routed_with_one() -> None:
+    from aeronpy.cluster.consensus.log_adapter import LogAdapter
+    from aeronpy.cluster.errors import ClusterError
+    from aeronpy.concurrent.atomic_buffer import AtomicBuffer
+
+    class Header:
+        position = 4096
+
+    class Plain:
+        def on_log_message(self, decoded: Any, data: bytes, position: int) -> bool:
+            return True
+
+    class WithExtension(Plain):
+        def __init__(self) -> None:
+            self.got: list[tuple[int, int, bytes]] = []
+
+        def on_log_extension_message(self, bl: int, tid: int, sid: int, ver: int, buffer: Any, offset: int,
+                                     length: int, header: Any) -> Any:
+            self.got.append((tid, sid, buffer.get_bytes(offset, length)))
+
+    data = encode_add(1, 2)
+    with pytest.raises(ClusterError, match="unknown schema id 900"):
+        LogAdapter(Plain())._on_message(AtomicBuffer(bytearray(data)), 0, len(data), Header())
+    handler = WithExtension()
+    LogAdapter(handler)._on_message(AtomicBuffer(bytearray(data)), 0, len(data), Header())
+    assert handler.got == [(1, 900, data)]
+
+
 # -- one member in one process -----------------------------------------------------------
 
 
@@ -93,6 +146,9 @@ def test_one_member_with_only_an_extension_applies_snapshots_and_recovers(tmp_pa
         agent = node.agent
         ext = agent.extension
         assert isinstance(ext, CounterExtension) and node.containers == []
+        from aeronpy.cluster.consensus.timer_wheel import WheelTimerService
+
+        assert isinstance(agent.timer_service, WheelTimerService)  # Aeron's default supplier
         assert ext.state is not None and ext.state.is_leader
         client = connect_client(members, node.aeron_dir)
         try:

@@ -229,3 +229,44 @@ def test_only_standby_sets_newer_than_the_own_snapshot_are_replicated_newest_fir
         found = snapshots_to_replicate(rl, 1)
     assert [(endpoint, position) for endpoint, position, _ in found] == [("c:1", 8192), ("a:1", 4096), ("b:1", 4096)]
     assert all(len(entries) == 2 for _, _, entries in found)
+
+
+def test_the_replicate_standby_snapshot_toggle_fetches_a_newer_standby_snapshot_at_run_time(tmp_path: Path) -> None:
+    """A running member announced (by a fake standby) a snapshot newer than its own, held in an
+    archive at the member's archive endpoint; node control toggle REPLICATE_STANDBY_SNAPSHOT
+    replicates it and records it as the member's snapshot, then the toggle is NEUTRAL again."""
+    from tests.cluster.consensus.harness import connect_client
+
+    members = members_string(1)
+    node = _node(tmp_path, accept=True, members=members)
+    try:
+        agent = node.agent
+        client = connect_client(members, node.aeron_dir)
+        try:
+            wait_for(lambda: client.offer(b"one") > 0, 10, "offer")
+            wait_for(lambda: node.containers[0].service.message_count == 1, 20, "applied")
+            _snapshot(agent, 1)
+            wait_for(lambda: client.offer(b"two") > 0, 10, "offer")
+            wait_for(lambda: node.containers[0].service.message_count == 2, 20, "applied")
+        finally:
+            client.close()
+        own = [e for e in agent.recording_log.entries if e.entry_type == EntryType.SNAPSHOT]
+        newer = agent.commit_position()
+        assert newer > own[-1].log_position
+        standby = _Standby(node.aeron_dir, agent.this_member.consensus_endpoint)
+        try:
+            endpoint = agent.this_member.archive_endpoint
+            standby.send([StandbySnapshotEntry(e.recording_id, e.leadership_term_id, e.term_base_log_position,
+                                               newer, e.timestamp, e.service_id, endpoint) for e in own])
+            wait_for(lambda: int(agent.counters["standby_snapshots"].get()) == 1, 20, "the standby snapshot")
+        finally:
+            standby.close()
+        agent.counters["node_control"].set(cc.NodeControlToggle.REPLICATE_STANDBY_SNAPSHOT)
+        wait_for(lambda: int(agent.counters["node_control"].get()) == cc.NodeControlToggle.NEUTRAL, 30,
+                 "the replication to finish")
+        latest = [e for e in agent.recording_log.entries if e.entry_type == EntryType.SNAPSHOT and e.is_valid][-2:]
+        assert [e.log_position for e in latest] == [newer, newer]
+        assert {e.recording_id for e in latest}.isdisjoint({e.recording_id for e in own})
+        assert int(agent.counters["snapshots"].get()) == 2
+    finally:
+        node.close()
