@@ -203,6 +203,29 @@ def test_three_members_extensions_see_the_same_log(tmp_path: Path) -> None:
         states = [read_state(members.cluster_dir(i)) for i in range(3)]
         assert states[0] is not None and states[0][1] == want
         assert states[0] == states[1] == states[2]
+
+        # the leader dies: the new leader's extension appends and reads the log from its term on
+        old_leader = members.leader(timeout=30)
+        members.kill(old_leader)
+        survivors = [i for i in range(3) if i != old_leader]
+        members.leader(timeout=90, exclude=(old_leader,))
+        deadline = time.monotonic() + 60
+        while not client.collector.new_leaders:
+            client.cluster.poll_egress()
+            assert time.monotonic() < deadline, "the client saw no new leader"
+            time.sleep(0.01)
+        _send_adds(client.cluster, [1000] * 20, first_id=100)
+
+        def survivors_applied() -> bool:
+            got = [read_state(members.cluster_dir(i)) for i in survivors]
+            return all(s is not None and s[0] == len(deltas) + 20 for s in got)
+
+        try:
+            wait_for(survivors_applied, 90, "both survivors applied the adds sent to the new leader")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{member_logs(members)}") from None
+        after = [read_state(members.cluster_dir(i)) for i in survivors]
+        assert after[0] == after[1] and after[0] is not None and after[0][1] == want + 20_000
     finally:
         if client is not None:
             client.close()
