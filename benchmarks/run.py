@@ -14,7 +14,8 @@ in its own processes (publisher and subscriber, or ping and pong):
 * round trip of 32 B messages (ping/pong), p50/p90/p99/p99.9/max in microseconds;
 * the asyncio surface (``aeronpy.aio``, roles in ``aio_roles.py``) on the aeronpy driver: IPC 32 B
   throughput (``async for message in messages()``), round trip, and an idle async subscriber's CPU;
-* each driver's idle CPU (share of one core over a quiet window) and resident memory.
+* each driver's idle CPU (share of one core over a quiet window) and resident memory, and its CPU
+  time per message in every cell (steadier than rates when the machine is shared).
 
 Ratios are given to the C driver + C client cell of the same case and, for the one-per-call loop,
 to pyzmq.  The issue's targets are printed next to the results (never asserted).  Results also go
@@ -370,6 +371,10 @@ class Driver:
     def memory_mb(self) -> tuple[float, float]:
         return _rss_mb(self.proc.pid)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the driver process has used so far."""
+        return _cpu_ticks(self.proc.pid) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
@@ -449,22 +454,29 @@ class Bench:
         if client != "c":
             sub_args.append(mode)
             pub_args.append(mode if mode == "batch" else "call")
+        cpu0 = driver.cpu_seconds()
         line = self._run_pair(self._client_cmd(client, "sub", *sub_args), self._client_cmd(client, "pub", *pub_args))
+        cpu = driver.cpu_seconds() - cpu0
         received, nbytes, elapsed = line.split()
         seconds = max(float(elapsed), 1e-9)
-        return {"msgs_per_s": int(received) / seconds, "mb_per_s": int(nbytes) / seconds / 1e6}
+        return {"msgs_per_s": int(received) / seconds, "mb_per_s": int(nbytes) / seconds / 1e6,
+                "driver_cpu_us_per_msg": cpu / max(int(received), 1) * 1e6}
 
     def round_trip(self, driver: Driver, client: str, transport: str) -> dict[str, float]:
         ping_channel, pong_channel = _channel(transport), _channel(transport)
         pings = self.args.pings
+        warmup = max(100, pings // 10)
+        cpu0 = driver.cpu_seconds()
         line = self._run_pair(
             self._client_cmd(client, "pong", driver.aeron_dir, ping_channel, pong_channel),
             self._client_cmd(client, "ping", driver.aeron_dir, ping_channel, pong_channel, str(pings),
-                             str(max(100, pings // 10))),
+                             str(warmup)),
             result_from_second=True,
         )
+        cpu = driver.cpu_seconds() - cpu0
         p50, p90, p99, p999, pmax = (float(x) for x in line.split())
-        return {"p50": p50, "p90": p90, "p99": p99, "p99.9": p999, "max": pmax}
+        return {"p50": p50, "p90": p90, "p99": p99, "p99.9": p999, "max": pmax,
+                "driver_cpu_us_per_msg": cpu / (2 * (pings + warmup)) * 1e6}  # a ping and a pong each
 
     def aio_cells(self, driver: Driver) -> dict[str, Any]:
         """The asyncio surface over IPC on this driver: throughput, round trip, idle client CPU."""
@@ -688,6 +700,20 @@ def table(results: dict[str, Any]) -> str:
             f"aeronpy {call}, {'aeronpy' if cell['driver'] == 'aeronpy' else 'C'} driver"
         ratio = f"{cell['msgs_per_s'] / zmq['msgs_per_s']:.2f}x" if zmq is not None else "-"
         out.append(f"| {name} | {_fmt_rate(cell['msgs_per_s'])} | {ratio} |")
+    out.append("")
+    out.append("| driver CPU per message, µs (CPU time: steadier than rates on a loaded machine) "
+               "| IPC 32 B | IPC 1 KB | UDP 32 B | UDP 1 KB | UDP round trip (per hop) |")
+    out.append("|---|---:|---:|---:|---:|---:|")
+    for driver, client in (("aeronpy", "aeronpy"), ("c", "c"), ("c", "aeronpy"), ("aeronpy", "c")):
+        row = [f"{'aeronpy' if driver == 'aeronpy' else 'C'} driver + {'aeronpy' if client == 'aeronpy' else 'C'} clients"]
+        cells_found = [_find(tp, driver=driver, client=client, api="call", transport=t, size=n)
+                       for t in ("ipc", "udp") for n in (32, 1024)]
+        cells_found.append(_find(results["round_trip"], driver=driver, client=client, transport="udp"))
+        if not any(cells_found):
+            continue
+        row += [f"{c['driver_cpu_us_per_msg']:.2f}" if c is not None and "driver_cpu_us_per_msg" in c else "-"
+                for c in cells_found]
+        out.append("| " + " | ".join(row) + " |")
     out.append("")
     out.append("| driver process | idle CPU (% of a core) | RSS MB idle | RSS MB after the run (peak), incl. mapped logs |")
     out.append("|---|---:|---:|---:|")
