@@ -192,9 +192,12 @@ def test_backup_rides_through_the_loss_of_its_log_supplier(cluster: MemberSet, t
         assert backup.agent is not None and backup.agent.log_supplier_member is not None
         supplier = backup.agent.log_supplier_member.id
         cluster.kill(supplier)  # its replay to the backup ends with it
-        wait_for(lambda: backup.agent is not None and backup.agent.log_supplier_member is not None
-                 and backup.agent.log_supplier_member.id != supplier
-                 and backup.state == ClusterBackupState.BACKING_UP, 120, "the backup to follow another member")
+        try:
+            wait_for(lambda: backup.agent is not None and backup.agent.log_supplier_member is not None
+                     and backup.agent.log_supplier_member.id != supplier
+                     and backup.state == ClusterBackupState.BACKING_UP, 180, "the backup to follow another member")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; state {backup.state}, errors {backup.errors[-5:]}") from None
         leader = cluster.leader(timeout=60, exclude=(supplier,))
         client.close()  # a new session: the old one may not survive the leader's loss
         client = KvClient(cluster, client_aeron_dir(str(tmp_path)))

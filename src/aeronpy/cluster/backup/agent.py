@@ -559,7 +559,9 @@ class ClusterBackupAgent:
             self.snapshot_replication.close()
             self.snapshot_replication = None
         if self.live_log_replay_session_id != NULL_VALUE:
-            if self.cluster_archive is not None:
+            publication = getattr(self.cluster_archive, "publication", None)
+            if self.cluster_archive is not None and (publication is None or publication.is_connected):
+                # (a member that went away cannot be asked: that would block for its message timeout)
                 try:
                     self.cluster_archive.stop_replay(self.live_log_replay_session_id)
                 except Exception as e:  # noqa: BLE001 - the member may be gone
