@@ -151,3 +151,28 @@ def test_replication_over_a_response_channel(
     finally:
         src.close()
         dst.close()
+
+
+def test_control_response_publication_uses_the_stripped_response_channel(
+    archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str,
+) -> None:
+    # archive.md §1.2: the response publication is the stripped response channel plus term-length,
+    # sparse and mtu; parameters the archive does not keep (linger, eos, reliable ...) are dropped
+    control = f"{LO}:{free_udp_port()}"
+    response = f"{LO}:{free_udp_port()}"
+    archive_factory(control_channel_enabled=True, control_channel=f"aeron:udp?endpoint={control}")
+    client = _connect(
+        aeron, aeron_dir, f"aeron:udp?endpoint={control}",
+        f"aeron:udp?endpoint={response}|linger=0|eos=false|reliable=true|term-length=131072|alias=resp",
+    )
+    try:
+        session = client.control_session_id
+        labels = [label for label in _labels(aeron) if label.startswith("pub-lmt") and f"endpoint={response}" in label]
+        assert labels, f"no response publication for session {session}"
+        channel = labels[0][labels[0].index("aeron:udp"):]
+        assert channel.startswith(f"aeron:udp?endpoint={response}|mtu=")
+        assert "term-length=128k" in channel and "alias=resp" in channel and "sparse=" in channel
+        for dropped in ("linger=", "eos=", "reliable="):
+            assert dropped not in channel, channel
+    finally:
+        client.close()

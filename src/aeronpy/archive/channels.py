@@ -5,9 +5,10 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from aeronpy.config import format_size, parse_size
 from aeronpy.uri import ChannelUri
 
-__all__ = ["subscription_key", "strip_channel", "KEPT_PARAMS", "resolved_endpoint", "resolve_channel_endpoint_port"]
+__all__ = ["subscription_key", "strip_channel", "control_response_channel", "KEPT_PARAMS", "resolved_endpoint", "resolve_channel_endpoint_port"]
 
 KEY_PARAMS = ("endpoint", "interface", "control", "session-id", "tags")
 KEPT_PARAMS = frozenset({
@@ -43,6 +44,27 @@ def build(uri: ChannelUri, params: dict[str, str]) -> str:
 def strip_channel(uri: ChannelUri) -> str:
     """The channel rebuilt with only the parameters the archive keeps, in builder order."""
     return build(uri, {k: v for k, v in uri.params.items() if k in KEPT_PARAMS})
+
+
+def control_response_channel(
+    uri: ChannelUri, term_length: int, sparse: bool, mtu: int, image_correlation_id: int | None,
+) -> str:
+    """The channel of a control session's response publication (archive.md §1.2).
+
+    The client's response channel stripped to the kept parameters, plus ``term-length``, ``sparse``
+    and ``mtu`` (the client's values, else the archive's control defaults), plus
+    ``response-correlation-id=<request image>`` when it is a ``control-mode=response`` channel.
+    Raises ``ConfigurationError`` for a malformed size.
+    """
+    params = {k: v for k, v in uri.params.items() if k in KEPT_PARAMS}
+    given = uri.params
+    params["term-length"] = format_size(
+        parse_size(given["term-length"], "term-length") if "term-length" in given else term_length)
+    params["sparse"] = "true" if (given["sparse"].strip().lower() == "true" if "sparse" in given else sparse) else "false"
+    params["mtu"] = format_size(parse_size(given["mtu"], "mtu") if "mtu" in given else mtu)
+    if given.get("control-mode") == "response" and image_correlation_id is not None:
+        params["response-correlation-id"] = str(image_correlation_id)
+    return build(uri, params)
 
 
 def resolved_endpoint(counters_reader: Any, channel_status_id: int) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any
 from aeronpy.protocol import sbe
 from aeronpy.archive.auth import DefaultAuthenticator
 from aeronpy.archive.catalog import Catalog, CatalogEntry, checksum_function
-from aeronpy.archive.channels import strip_channel, subscription_key
+from aeronpy.archive.channels import control_response_channel, strip_channel, subscription_key
 from aeronpy.archive.codecs import (
     ARCHIVE_SCHEMA,
     SCHEMA_ID,
@@ -43,7 +43,7 @@ from aeronpy.archive.segments import (
     segment_file_base_position,
     segment_file_name,
 )
-from aeronpy.errors import AeronError, InvalidChannelError
+from aeronpy.errors import AeronError, ConfigurationError, InvalidChannelError
 from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
 from aeronpy.protocol.data_header import HEADER_LENGTH
 from aeronpy.uri import ChannelUri
@@ -275,14 +275,14 @@ class ArchiveConductor:
         except InvalidChannelError as e:
             self.error_handler(AeronError(f"connect request with invalid response channel: {e}"))
             return
-        params = {k: v for k, v in uri.params.items()}
-        params.setdefault("term-length", str(ctx.control_term_buffer_length))
-        params.setdefault("sparse", "true" if ctx.control_term_buffer_sparse else "false")
-        params.setdefault("mtu", str(ctx.control_mtu_length))
-        if params.get("control-mode") == "response" and image is not None:
-            # a response channel (archive.md §1.2): answer over the path this request image came by
-            params["response-correlation-id"] = str(image.correlation_id)
-        response_channel = str(ChannelUri(uri.prefix, uri.media, params))
+        try:
+            response_channel = control_response_channel(
+                uri, ctx.control_term_buffer_length, ctx.control_term_buffer_sparse, ctx.control_mtu_length,
+                None if image is None else image.correlation_id,
+            )
+        except ConfigurationError as e:
+            self.error_handler(AeronError(f"connect request with invalid response channel: {e}"))
+            return
         try:
             reg = self.aeron.async_add_exclusive_publication(response_channel, stream_id)
         except AeronError as e:
