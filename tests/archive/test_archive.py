@@ -446,8 +446,11 @@ def test_detach_delete_attach_and_purge_segments(archive_client: AeronArchive, a
     assert archive_client.attach_segments(0) == 2
     assert archive_client.get_start_position(0) == 0
     archive_client.detach_segments(0, seg)
-    assert archive_client.delete_detached_segments(0) == 1 and files() == [seg, 2 * seg, 3 * seg, 4 * seg]
-    assert archive_client.purge_segments(0, 3 * seg) == 2 and files() == [3 * seg, 4 * seg]
+    # the OK (file count) goes out before the archive removes the files, as in Aeron: wait for them
+    assert archive_client.delete_detached_segments(0) == 1
+    wait_for(lambda: files() == [seg, 2 * seg, 3 * seg, 4 * seg], 10, "detached segment deleted")
+    assert archive_client.purge_segments(0, 3 * seg) == 2
+    wait_for(lambda: files() == [3 * seg, 4 * seg], 10, "purged segments deleted")
     frame = 160
     first = (3 * seg) // seg * (seg // frame)  # messages in the three purged terms (each ends with padding)
     got = collect(archive_client.replay(0, "aeron:ipc", 2020, 3 * seg, -1), 2000 - first)
