@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import time
 import uuid
 from typing import Callable, Iterator
@@ -11,6 +13,28 @@ from typing import Callable, Iterator
 import pytest
 
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
+
+
+def interrupt_and_wait(proc: subprocess.Popen[str], timeout: float = 10.0) -> int:
+    """Ctrl-C a CLI child and return its exit code; if it does not stop in time, dump its threads'
+    stacks (faulthandler on SIGABRT, enabled by ``PYTHONFAULTHANDLER`` in :func:`cli_env`) and fail
+    with its stderr, so a hang says where it hangs."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            _, err = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+        pytest.fail(f"{proc.args!r} did not stop {timeout} s after SIGINT; its stderr:\n{err}")
+
+
+def cli_env() -> dict[str, str]:
+    """The environment for CLI children: faulthandler on, so :func:`interrupt_and_wait` can dump stacks."""
+    return {**os.environ, "PYTHONFAULTHANDLER": "1"}
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 10.0, message: str = "condition") -> object:

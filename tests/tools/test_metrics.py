@@ -11,7 +11,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from aeronpy.tools import metrics
 from aeronpy.tools.cnc_access import ToolError
 from aeronpy.tools.metric_names import SYSTEM_COUNTERS
-from tests.conftest import wait_for
+from tests.conftest import cli_env, interrupt_and_wait, wait_for
 from tests.tools.helpers import publish
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -98,12 +98,11 @@ def test_bad_serve_address(text: str, match: str) -> None:
 
 def test_stat_serve_command(driver: Any, aeron_dir: str) -> None:
     import re
-    import signal
     import subprocess
     import sys
 
     proc = subprocess.Popen([sys.executable, "-m", "aeronpy", "stat", "--serve", "127.0.0.1:0", "--dir", aeron_dir],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -114,8 +113,7 @@ def test_stat_serve_command(driver: Any, aeron_dir: str) -> None:
             fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
         assert fams["aeron_driver_up"].samples[0].value == 1 and "aeron_bytes_sent" in fams
     finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 0
+        assert interrupt_and_wait(proc) == 0
 
 
 def test_reader_follows_a_replaced_cnc(tmp_path: Any) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from aeronpy.tools.dashboard.messages import MessageCounter, mean_message_length
 from aeronpy.tools.dashboard.server import Dashboard
-from tests.conftest import wait_for
+from tests.conftest import cli_env, interrupt_and_wait, wait_for
 from tests.tools.helpers import drain, publish
 
 
@@ -134,13 +134,12 @@ def test_driver_not_running_then_recovers(driver_factory: Callable[..., Any], da
 
 def test_dashboard_command(tmp_path: Any) -> None:
     import re
-    import signal
     import subprocess
     import sys
 
     missing = str(tmp_path / "no-driver")
     proc = subprocess.Popen([sys.executable, "-m", "aeronpy", "dashboard", "--port", "0", "--dir", missing],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env())
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -149,8 +148,7 @@ def test_dashboard_command(tmp_path: Any) -> None:
         state = wait_for(lambda: get(match.group(1) + "api/state")[1], 10, "state")
         assert state["driver"]["up"] is False
     finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(10) == 0
+        assert interrupt_and_wait(proc) == 0
     bad = subprocess.run([sys.executable, "-m", "aeronpy", "dashboard", "--port", "99999"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "--port must be in 0..65535" in bad.stderr and "Traceback" not in bad.stderr
