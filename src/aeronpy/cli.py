@@ -7,11 +7,11 @@ import math
 import os
 import signal
 import sys
-import threading
 import time
 from typing import Callable, Sequence
 
 from aeronpy.errors import AeronError
+from aeronpy.concurrent.stop_flag import StopFlag
 
 
 def _properties(pairs: Sequence[str]) -> dict[str, str]:
@@ -106,7 +106,7 @@ def cmd_driver(args: argparse.Namespace) -> int:
         ctx = presets.low_latency_context(properties=props, properties_file=args.properties)
     else:
         ctx = DriverContext.from_properties(properties=props, properties_file=args.properties)
-    stop = threading.Event()
+    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()

@@ -10,9 +10,10 @@ import argparse
 import os
 import signal
 import sys
-import threading
 import time
 from typing import Any
+
+from aeronpy.concurrent.stop_flag import StopFlag
 
 
 __all__ = ["add_commands"]
@@ -59,7 +60,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
         from aeronpy.driver.media_driver import MediaDriver
 
         driver = MediaDriver.launch(DriverContext.from_properties(properties=props, properties_file=args.properties))
-    stop = threading.Event()
+    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()

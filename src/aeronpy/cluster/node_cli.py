@@ -10,8 +10,9 @@ import argparse
 
 import signal
 import sys
-import threading
 from typing import Any
+
+from aeronpy.concurrent.stop_flag import StopFlag
 
 __all__ = ["add_command", "cmd_cluster_node"]
 
@@ -68,7 +69,7 @@ def cmd_cluster_node(args: argparse.Namespace) -> int:
     except (AeronError, ValueError, OSError) as e:
         print(f"aeronpy cluster-node: {e}", file=sys.stderr)
         return 2
-    stop = threading.Event()
+    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:

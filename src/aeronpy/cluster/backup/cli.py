@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
+
+from aeronpy.concurrent.stop_flag import StopFlag
 
 __all__ = ["add_command", "cmd_cluster_backup"]
 
@@ -37,7 +38,7 @@ def cmd_cluster_backup(args: argparse.Namespace) -> int:
     except (AeronError, ValueError, OSError) as e:
         print(f"aeronpy cluster-backup: {e}", file=sys.stderr)
         return 2
-    stop = threading.Event()
+    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:

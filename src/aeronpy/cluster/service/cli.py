@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import threading
 from typing import Any
 
 from aeronpy.errors import AeronError
+from aeronpy.concurrent.stop_flag import StopFlag
 
 __all__ = ["add_command", "cmd_cluster_service"]
 
@@ -46,7 +46,7 @@ def cmd_cluster_service(args: argparse.Namespace) -> int:
     except AeronError as e:
         print(f"aeronpy cluster-service: {e}", file=sys.stderr)
         return 2
-    stop = threading.Event()
+    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     aeron: Any = None
     try:
