@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from aeronpy.cluster.backup.context import ClusterBackupContext, ReplayStart, SourceType
@@ -51,3 +53,30 @@ def test_source_type_acceptance() -> None:
     assert SourceType.ANY.is_acceptable(1, 2) and SourceType.ANY.is_acceptable(1, 1)
     assert SourceType.LEADER.is_acceptable(1, 1) and not SourceType.LEADER.is_acceptable(1, 2)
     assert SourceType.FOLLOWER.is_acceptable(1, 2) and not SourceType.FOLLOWER.is_acceptable(1, 1)
+
+
+def test_backup_mark_file_header_as_aerons(tmp_path: Path) -> None:
+    """The backup's cluster-mark.dat header holds what Aeron's ClusterBackup writes (checked against
+    Java's ClusterTool describe of a Java backup): BACKUP, member and service -1, no service name."""
+    import os
+
+    from aeronpy.cluster.backup import ClusterBackup
+    from aeronpy.cluster.mark_file import FILE_NAME, ClusterMarkFile
+    from tests.fakes import free_udp_port
+
+    backup_dir = str(tmp_path / "backup")
+    backup = ClusterBackup(backup_dir, {
+        "aeron.cluster.consensus.endpoints": f"127.0.0.1:{free_udp_port()}",
+        "aeron.cluster.consensus.channel": f"aeron:udp?endpoint=127.0.0.1:{free_udp_port()}",
+        "aeron.cluster.backup.catchup.endpoint": f"127.0.0.1:{free_udp_port()}",
+    })
+    try:
+        backup.start()
+        mark = ClusterMarkFile.read(os.path.join(backup_dir, "cluster", FILE_NAME))
+        assert mark.component_type == "BACKUP"
+        assert (mark["member_id"], mark["service_id"]) == (-1, -1)
+        assert (mark["service_name"], mark["control_channel"], mark["ingress_channel"], mark["authenticator"]) \
+            == ("", "", "", "")
+        assert mark["ingress_stream_id"] == 101
+    finally:
+        backup.close()

@@ -125,7 +125,7 @@ class ClusterBackup:
         self.mark_file = ClusterMarkFile.create(
             ctx.cluster_dir, FILE_NAME, ClusterComponentType.BACKUP, ctx.cluster_id, -1, -1,
             epoch_clock=ctx.epoch_clock or _epoch_ms, aeron_directory=ctx.aeron_dir,
-            archive_stream_id=ctx.archive_control_stream_id, service_name="cluster-backup")
+            archive_stream_id=ctx.archive_control_stream_id)  # serviceName null, as Aeron's
         self.aeron = Aeron.connect(Context.from_properties(
             env={}, aeron_dir=ctx.aeron_dir, client_name=f"cluster-backup clusterId={ctx.cluster_id}",
             error_handler=self._on_error))
