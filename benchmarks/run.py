@@ -126,7 +126,7 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -
             take = sub.take
             while (first := take()) is None:
                 yield_()
-            take = sub.take  # with the image there, bound straight to its C reader
+            take = sub.take
             received, nbytes = 1, len(first)
             start = time.perf_counter()
             idle = 0
@@ -152,7 +152,7 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -
             poll = sub.poll
             while poll(copy_handler, 1) == 0:
                 yield_()
-            poll = sub.poll  # with the image there, bound straight to its C reader
+            poll = sub.poll
             received = 1
             nbytes = len(got[0])
             start = time.perf_counter()
@@ -175,7 +175,7 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -
             received = poll(handler, 1000)
             if received == 0:
                 yield_()
-        poll = sub.poll  # with the image there, bound straight to its C reader
+        poll = sub.poll
         start = time.perf_counter()
         while received < count:
             n = poll(handler, 1000)
@@ -206,7 +206,7 @@ def role_pong(aeron_dir: str, ping_channel: str, pong_channel: str) -> None:
 
         while sub.image_count == 0:
             os.sched_yield()
-        poll = sub.poll  # with the image there, bound straight to its C reader
+        poll = sub.poll
         idle = 0
         while not done[0]:
             if poll(handler, 1) == 0:

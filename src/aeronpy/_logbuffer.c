@@ -1848,6 +1848,191 @@ static PyTypeObject ReaderType = {
     .tp_getset = Reader_getset,
 };
 
+/* ================================================================ ImageSet */
+/* A subscription's images, polled round-robin in C.  The subscription binds its poll and take
+ * to one ImageSet for its whole life and the client conductor swaps the tuple inside, so a
+ * reference to sub.poll taken at any time always sees the current images (a poll bound to one
+ * image would miss every image added after it).  Each member is a Reader, called directly, or
+ * any object with poll(handler, limit) and take() (a Python-read image).  Twin: the round-robin
+ * Subscription.poll and Subscription.take. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *images; /* tuple */
+    Py_ssize_t round_robin;
+} ImageSet;
+
+static int
+ImageSet_init(ImageSet *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *images = NULL;
+    if (!PyArg_ParseTuple(args, "|O!", &PyTuple_Type, &images))
+        return -1;
+    if (images == NULL)
+        images = PyTuple_New(0);
+    else
+        Py_INCREF(images);
+    if (images == NULL)
+        return -1;
+    Py_XSETREF(self->images, images);
+    self->round_robin = 0;
+    return 0;
+}
+
+static void
+ImageSet_dealloc(ImageSet *self)
+{
+    Py_XDECREF(self->images);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+ImageSet_set(ImageSet *self, PyObject *images)
+{
+    if (!PyTuple_Check(images)) {
+        PyErr_SetString(PyExc_TypeError, "ImageSet.set(images): a tuple");
+        return NULL;
+    }
+    Py_INCREF(images);
+    Py_XSETREF(self->images, images);
+    Py_RETURN_NONE;
+}
+
+/* fragments read from one member, or -1 with an exception set */
+static Py_ssize_t
+image_set_poll_one(PyObject *member, PyObject *handler, Py_ssize_t limit)
+{
+    PyObject *r;
+    Py_ssize_t n;
+    if (Py_IS_TYPE(member, &ReaderType)) {
+        r = reader_read((Reader *)member, handler, limit, INT64_MAX);
+    } else {
+        PyObject *n_obj = PyLong_FromSsize_t(limit);
+        if (n_obj == NULL)
+            return -1;
+        r = PyObject_CallMethod(member, "poll", "OO", handler, n_obj);
+        Py_DECREF(n_obj);
+    }
+    if (r == NULL)
+        return -1;
+    n = PyLong_AsSsize_t(r);
+    Py_DECREF(r);
+    return n;
+}
+
+/* poll(handler, fragment_limit) -> fragments read over the images, starting one further along
+ * each call (exactly Subscription.poll's order) */
+static PyObject *
+ImageSet_poll(ImageSet *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t limit, length, start, i, fragments = 0, n;
+    PyObject *images, *handler;
+    if (parse_handler_limit(args, nargs, "poll", &limit) < 0)
+        return NULL;
+    handler = args[0];
+    images = self->images; /* held: a handler may run the conductor, which swaps the tuple */
+    length = PyTuple_GET_SIZE(images);
+    if (length == 0)
+        return PyLong_FromLong(0);
+    Py_INCREF(images);
+    if (length == 1) {
+        n = image_set_poll_one(PyTuple_GET_ITEM(images, 0), handler, limit);
+        Py_DECREF(images);
+        return n < 0 && PyErr_Occurred() ? NULL : PyLong_FromSsize_t(n);
+    }
+    start = self->round_robin;
+    self->round_robin = start + 1;
+    if (start >= length) {
+        start = 0;
+        self->round_robin = 1;
+    }
+    for (i = 0; i < length; i++) {
+        Py_ssize_t index = start + i < length ? start + i : start + i - length;
+        if (fragments >= limit)
+            break;
+        n = image_set_poll_one(PyTuple_GET_ITEM(images, index), handler, limit - fragments);
+        if (n < 0 && PyErr_Occurred()) {
+            Py_DECREF(images);
+            return NULL;
+        }
+        fragments += n;
+    }
+    Py_DECREF(images);
+    return PyLong_FromSsize_t(fragments);
+}
+
+static PyObject *
+image_set_take_one(PyObject *member)
+{
+    if (Py_IS_TYPE(member, &ReaderType))
+        return Reader_take((Reader *)member, NULL);
+    return PyObject_CallMethod(member, "take", NULL);
+}
+
+/* take() -> the next whole message as bytes from the images round-robin, or None */
+static PyObject *
+ImageSet_take(ImageSet *self, PyObject *Py_UNUSED(ignored))
+{
+    Py_ssize_t length, start, i;
+    PyObject *images = self->images, *message = NULL;
+    length = PyTuple_GET_SIZE(images);
+    if (length == 0)
+        Py_RETURN_NONE;
+    Py_INCREF(images);
+    if (length == 1) {
+        message = image_set_take_one(PyTuple_GET_ITEM(images, 0));
+        Py_DECREF(images);
+        return message;
+    }
+    start = self->round_robin % length;
+    self->round_robin = start + 1;
+    for (i = 0; i < length; i++) {
+        Py_ssize_t index = start + i < length ? start + i : start + i - length;
+        message = image_set_take_one(PyTuple_GET_ITEM(images, index));
+        if (message == NULL || message != Py_None)
+            break;
+        Py_DECREF(message);
+        message = NULL;
+    }
+    Py_DECREF(images);
+    if (message == NULL && !PyErr_Occurred())
+        Py_RETURN_NONE;
+    return message;
+}
+
+static PyObject *
+ImageSet_get_images(ImageSet *self, void *c)
+{
+    Py_INCREF(self->images);
+    return self->images;
+}
+
+static PyMethodDef ImageSet_methods[] = {
+    {"set", (PyCFunction)ImageSet_set, METH_O, "set(images): the tuple polled from now on"},
+    {"poll", (PyCFunction)(void (*)(void))ImageSet_poll, METH_FASTCALL,
+     "poll(handler, fragment_limit) -> count, round-robin over the images"},
+    {"take", (PyCFunction)ImageSet_take, METH_NOARGS, "take() -> the next whole message as bytes, or None"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef ImageSet_getset[] = {
+    {"images", (getter)ImageSet_get_images, NULL, "The tuple polled.", NULL},
+    {NULL},
+};
+
+static PyTypeObject ImageSetType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._logbuffer.ImageSet",
+    .tp_basicsize = sizeof(ImageSet),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "ImageSet(images=()): a subscription's images, polled round-robin",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)ImageSet_init,
+    .tp_dealloc = (destructor)ImageSet_dealloc,
+    .tp_methods = ImageSet_methods,
+    .tp_getset = ImageSet_getset,
+};
+
 /* ================================================================ FragmentBatch */
 
 static int
@@ -2223,7 +2408,7 @@ PyInit__logbuffer(void)
     PyObject *m, *errors, *base;
     if (PyType_Ready(&AppenderType) < 0 || PyType_Ready(&HeaderBaseType) < 0 || PyType_Ready(&AssemblerBaseType) < 0 ||
         PyType_Ready(&ClaimBaseType) < 0 ||
-        PyType_Ready(&ReaderType) < 0 || PyType_Ready(&FragmentBatchType) < 0)
+        PyType_Ready(&ReaderType) < 0 || PyType_Ready(&FragmentBatchType) < 0 || PyType_Ready(&ImageSetType) < 0)
         return NULL;
     {
         PyObject *atomic = PyImport_ImportModule("aeronpy._atomic");
@@ -2259,6 +2444,7 @@ PyInit__logbuffer(void)
     Py_INCREF(&AssemblerBaseType);
     Py_INCREF(&ReaderType);
     Py_INCREF(&FragmentBatchType);
+    Py_INCREF(&ImageSetType);
     Py_INCREF(StaleBatchError);
     if (PyModule_AddObject(m, "Appender", (PyObject *)&AppenderType) < 0 ||
         PyModule_AddObject(m, "HeaderBase", (PyObject *)&HeaderBaseType) < 0 ||
@@ -2266,6 +2452,7 @@ PyInit__logbuffer(void)
         PyModule_AddObject(m, "AssemblerBase", (PyObject *)&AssemblerBaseType) < 0 ||
         PyModule_AddObject(m, "Reader", (PyObject *)&ReaderType) < 0 ||
         PyModule_AddObject(m, "FragmentBatch", (PyObject *)&FragmentBatchType) < 0 ||
+        PyModule_AddObject(m, "ImageSet", (PyObject *)&ImageSetType) < 0 ||
         PyModule_AddObject(m, "StaleBatchError", StaleBatchError) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -91,6 +91,12 @@ class Image:
         self.take = reader.take  # type: ignore[method-assign]
 
     @property
+    def poll_target(self) -> Any:
+        """What a subscription's :class:`aeronpy._logbuffer.ImageSet` polls: the C reader when
+        native (called without a Python frame), else this image."""
+        return self._reader if self._reader is not None else self
+
+    @property
     def is_native(self) -> bool:
         """True if polls run in the C term reader."""
         return self._reader is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
+from aeronpy._logbuffer import ImageSet
 from aeronpy.client.image import Image
 from aeronpy.errors import AeronError
 from aeronpy.logbuffer.term_reader import ControlledFragmentHandler, FragmentHandler
@@ -16,10 +17,11 @@ REMOVE_RCV_DESTINATION = 0x0D
 class Subscription:
     """Images are replaced copy-on-write by the conductor; polls read the current tuple.
 
-    With exactly one image whose reader is native, ``poll`` and ``take`` are bound straight to
-    that image's C reader (one Python->C call per poll); otherwise they are the round-robin
-    methods below.  So fetch ``sub.poll`` into a local once the image is there (a reference
-    taken before stays correct, just slower).
+    With the C extension, ``poll`` and ``take`` are bound for the subscription's whole life to
+    an :class:`aeronpy._logbuffer.ImageSet` that the conductor keeps current: one Python->C
+    call per poll, round-robin in C, calling native image readers directly.  A reference to
+    ``sub.poll`` taken at any time stays correct as images come and go.  The methods below are
+    its twins (and the path without the extension).
     """
 
     def __init__(
@@ -42,6 +44,13 @@ class Subscription:
         self._images: tuple[Image, ...] = ()
         self._round_robin_index = 0
         self._closed = False
+        self._image_set: ImageSet | None = None
+        from aeronpy.client.publication import NATIVE_DEFAULT
+
+        if NATIVE_DEFAULT:
+            self._image_set = ImageSet()
+            self.poll = self._image_set.poll  # type: ignore[method-assign]
+            self.take = self._image_set.take  # type: ignore[method-assign]
 
     def poll(self, handler: FragmentHandler, fragment_limit: int) -> int:
         """Poll each image in turn, starting one further along each call."""
@@ -119,13 +128,9 @@ class Subscription:
         return None
 
     def _bind_poll(self) -> None:
-        images = self._images
-        if len(images) == 1 and not self._closed and images[0].is_native and not images[0].is_closed:
-            self.poll = images[0].poll  # type: ignore[method-assign]
-            self.take = images[0].take  # type: ignore[method-assign]
-        else:
-            self.__dict__.pop("poll", None)
-            self.__dict__.pop("take", None)
+        """Hand the current images to the C image set (native readers themselves)."""
+        if self._image_set is not None:
+            self._image_set.set(tuple(image.poll_target for image in self._images))
 
     def block_poll_images(self) -> tuple[Image, ...]:
         return self._images
