@@ -140,6 +140,39 @@ def test_probe_refreshes_after_work_at_most_every_refresh_ns() -> None:
     assert probe.since_snapshot_ns() == 80
 
 
+def test_a_versioned_probe_rebuilds_after_work_only_when_the_version_moved() -> None:
+    clock = Clock()
+    calls: list[int] = []
+    version = [0]
+    buffer = PyAtomicBuffer(bytearray(8))
+
+    def sources() -> ActivitySources:
+        calls.append(clock.now)
+        return ActivitySources(((buffer, 0),))
+
+    probe = ActivityProbe(sources, refresh_ns=100, max_refresh_ns=10_000, nano_clock=clock, version=lambda: version[0])
+    probe.snapshot(after_work=False)
+    assert calls == [0]
+    for now in (200, 400, 600):  # work, but nothing that could change the sources
+        clock.now = now
+        probe.snapshot(after_work=True)
+    assert calls == [0]
+    version[0] = 1
+    clock.now = 650
+    probe.snapshot(after_work=True)  # moved: rebuilt (refresh_ns has passed)
+    assert calls == [0, 650]
+    version[0] = 2
+    clock.now = 700
+    probe.snapshot(after_work=True)  # moved again within refresh_ns: later, but not forgotten
+    assert calls == [0, 650]
+    clock.now = 760
+    probe.snapshot(after_work=False)
+    assert calls == [0, 650, 760]
+    clock.now = 10_760
+    probe.snapshot(after_work=True)  # the safety net still rebuilds every max_refresh_ns
+    assert calls == [0, 650, 760, 10_760]
+
+
 def test_probe_sees_words_and_pending_checks() -> None:
     buffer = PyAtomicBuffer(bytearray(16))
     queue: list[int] = []

@@ -16,7 +16,7 @@ from aeronpy.client.context import Context
 from aeronpy.concurrent.activity_probe import ActivityProbe, ProbedAgent
 from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION
 from aeronpy.concurrent.idle_strategy import BackoffIdleStrategy
-from aeronpy.driver.activity_sources import probed, sources_of
+from aeronpy.driver.activity_sources import probed, sources_of, version_reader
 from aeronpy.driver.context import DriverContext
 from aeronpy.driver.media_driver import MediaDriver
 from aeronpy.testing import InMemoryNetwork, ManualClock
@@ -204,3 +204,40 @@ def test_shared_driver_backs_off_on_the_probe() -> None:
             assert strategy.probe.active
     finally:
         driver.close()
+
+
+def test_the_version_moves_with_commands_and_resources_not_with_traffic(udp: tuple[Invoked, Any, Any]) -> None:
+    env, pub, sub = udp
+    version = version_reader(env.agent)
+    assert version is not None
+    for _ in range(20):
+        env.pump()
+    before = version()
+    for i in range(20):  # traffic and timers: the watched set stays, so no rebuild is asked for
+        assert pub.offer(b"x" * 32) > 0
+        env.until(lambda: sub.poll(lambda *a: None, 10) > 0, "a message")
+    assert version() == before
+    added = env.aeron.async_add_publication("aeron:ipc", STREAM)
+    env.until(lambda: env.aeron.get_publication(added) is not None, "an IPC publication")
+    assert version() > before  # a client command ran
+
+
+def test_a_timer_that_removes_a_publication_moves_the_version() -> None:
+    env = Invoked(publication_linger_timeout_ns=1_000_000, timer_interval_ns=100_000)
+    try:
+        version = version_reader(env.agent)
+        conductor = env.driver.conductor
+        assert version is not None and conductor is not None
+        added = env.aeron.async_add_publication("aeron:ipc", STREAM)
+        found: list[Any] = []
+        env.until(lambda: found or found.extend(p for p in [env.aeron.get_publication(added)] if p), "the IPC publication")
+        assert len(conductor.ipc_publications) == 1
+        conductor.ipc_publications[0].decref()  # as a client's removal does: it drains, lingers, goes
+        deadline = time.monotonic() + 20
+        while conductor.ipc_publications:  # linger, then the timer's removal
+            assert time.monotonic() < deadline, "the publication was never removed"
+            before = version()
+            env.pump()
+        assert version() > before  # the pump whose timer removed it moved the version
+    finally:
+        env.close()

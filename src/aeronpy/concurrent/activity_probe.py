@@ -110,7 +110,9 @@ class ActivityProbe:
 
     ``sources()`` is called after a duty cycle that did work, at most every ``refresh_ns``,
     and at least every ``max_refresh_ns``; it returns ``None`` when the agent cannot be probed
-    (then :attr:`active` is false until the next refresh)."""
+    (then :attr:`active` is false until the next refresh).  With a ``version`` callable (a
+    number that moves whenever the sources may have changed) a duty cycle's work makes the
+    watched set stale only when the number moved."""
 
     def __init__(
         self,
@@ -119,8 +121,11 @@ class ActivityProbe:
         max_refresh_ns: int = DEFAULT_MAX_REFRESH_NS,
         nano_clock: Callable[[], int] = nano_time,
         watch: Callable[[tuple[Word, ...], Any, tuple[int, ...], int], int] | None = None,
+        version: Callable[[], object] | None = None,
     ) -> None:
         self._sources = sources
+        self._version = version
+        self._seen_version: object = None
         self.refresh_ns = refresh_ns
         self.max_refresh_ns = max_refresh_ns
         self._clock = nano_clock
@@ -144,6 +149,8 @@ class ActivityProbe:
         self._next_refresh_ns = self._last_refresh_ns + self.refresh_ns
         self._refreshed = True
         self._stale = False
+        if self._version is not None:
+            self._seen_version = self._version()
         found = self._sources()
         if found is None or len(found.fds) > WATCH_MAX_FDS:
             self.active = False
@@ -163,7 +170,7 @@ class ActivityProbe:
         the last one did), so a refresh follows such a cycle, at most every ``refresh_ns``, and
         otherwise every ``max_refresh_ns``."""
         now_ns = self._snapshot_ns = self._clock()
-        if after_work:
+        if after_work and (self._version is None or self._version() != self._seen_version):
             self._stale = True
         if not self._refreshed or now_ns - (self._next_refresh_ns if self._stale else self._last_refresh_ns + self.max_refresh_ns) >= 0:
             self.refresh()

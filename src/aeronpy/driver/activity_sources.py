@@ -9,11 +9,15 @@
 
 Timers need no watching: a probed back-off still parks and then runs duty cycles.  An agent
 with a socket-less (in-memory) transport cannot be probed: ``None``.
+
+Rebuilding these lists costs tens of microseconds, so the probe rebuilds them only when
+:func:`sources_version` moved (a command ran, or a timer added or removed a resource), and
+otherwise every ``max_refresh_ns`` as a safety net.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from aeronpy.concurrent.activity_probe import ActivityProbe, ActivitySources, ProbedAgent, Word
 from aeronpy.concurrent.agent import CompositeAgent
@@ -103,15 +107,45 @@ def sources_of(agent: Any) -> ActivitySources | None:
     return own() if callable(own) else None
 
 
+def _version_terms(agent: Any) -> list[tuple[Any, str]] | None:
+    if isinstance(agent, CompositeAgent):
+        terms: list[tuple[Any, str]] = []
+        for part in agent.agents:
+            found = _version_terms(part)
+            if found is None:
+                return None
+            terms += found
+        return terms
+    if isinstance(agent, DriverConductor):
+        return [(agent, "sources_version"), (agent.network.queue, "drained")]
+    if isinstance(agent, (Sender, Receiver)):
+        return [(agent.commands, "drained")]
+    if getattr(agent, "activity_sources", None) is not None:
+        return [(agent, "sources_version")] if hasattr(agent, "sources_version") else []
+    return None
+
+
+def version_reader(agent: Any) -> Callable[[], int] | None:
+    """A reader of a number that moves whenever the agent's sources may have changed (commands
+    drained, the conductor's resources added or removed); ``None`` for an agent that keeps none
+    (its probe then rebuilds after any work, at most every ``refresh_ns``)."""
+    terms = _version_terms(agent)
+    if terms is None:
+        return None
+    owners = tuple(owner for owner, _ in terms)
+    names = tuple(name for _, name in terms)
+    return lambda: sum(map(getattr, owners, names))  # one C loop: read every duty cycle
+
+
 def probed(agent: Any, idle_strategy: Any) -> Any:
     """``agent`` wrapped so that a back-off ``idle_strategy`` spins and yields on a probe of it;
     unchanged for other strategies (they do not spin on duty cycles) and for subclasses such as
     the doorbell's, whose parks end on their own signals."""
     if type(idle_strategy) is not BackoffIdleStrategy:
         return agent
-    probe = ActivityProbe(lambda: sources_of(agent))
+    probe = ActivityProbe(lambda: sources_of(agent), version=version_reader(agent))
     idle_strategy.probe = probe
     return ProbedAgent(agent, probe)
 
 
-__all__ = ["conductor_sources", "probed", "receiver_sources", "sender_sources", "sources_of"]
+__all__ = ["conductor_sources", "probed", "receiver_sources", "sender_sources", "sources_of", "version_reader"]

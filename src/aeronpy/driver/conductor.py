@@ -114,6 +114,9 @@ class DriverConductor(AgentBase):
         self.timer_interval_ns = ctx.timer_interval_ns
         now = nano_clock()
         self.time_of_last_timer_ns = now
+        self.sources_version = 0
+        """Moves when a command ran or a timer added/removed clients, publications or images:
+        the idle probe re-reads :func:`~aeronpy.driver.activity_sources.conductor_sources` then."""
         self.last_consumer_command_position = to_driver.consumer_position()
         self.time_of_last_to_driver_position_change_ns = now
         self.terminate_requested = False
@@ -135,6 +138,8 @@ class DriverConductor(AgentBase):
     def do_work(self) -> int:
         start_ns = self.nano_clock()
         work = self.command_adapter.receive()
+        if work:
+            self.sources_version += 1
         for publication in self.ipc_publications:
             work += publication.update_pub_pos_and_lmt()
         work += self.network.do_work(start_ns)
@@ -161,6 +166,8 @@ class DriverConductor(AgentBase):
     def on_timer(self, now_ns: int, now_ms: int) -> int:
         """Housekeeping every ``aeron.timer.interval``."""
         self.to_driver.set_consumer_heartbeat_time(now_ms)
+        network = self.network
+        shape = (len(self.clients), len(self.ipc_publications), len(network.publications), len(network.images))
         self._check_clients(now_ms)
         for publication in list(self.ipc_publications):
             self._check_ipc_cool_down(publication, now_ns)
@@ -171,6 +178,8 @@ class DriverConductor(AgentBase):
         self._check_for_blocked_commands(now_ns)
         self.to_driver.scrub()
         self.to_driver.check_trailer()
+        if shape != (len(self.clients), len(self.ipc_publications), len(network.publications), len(network.images)):
+            self.sources_version += 1
         return 1
 
     def _on_to_driver_corruption(self, description: str) -> None:

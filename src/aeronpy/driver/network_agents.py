@@ -44,6 +44,8 @@ class CommandQueue:
         self._queue: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
         self.pending = self._queue
         """The deque itself: truthy while commands wait (checked without a call every duty cycle)."""
+        self.drained = 0
+        """Commands run so far: the idle probe's cue that what an agent watches may have changed."""
 
     def offer(self, method: Callable[[Unpack[Ts]], None], *args: Unpack[Ts]) -> None:
         self._queue.append((method, args))
@@ -55,6 +57,8 @@ class CommandQueue:
             method, args = queue.popleft()
             method(*args)
             count += 1
+        if count:
+            self.drained += count
         return count
 
 
