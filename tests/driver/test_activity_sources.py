@@ -241,3 +241,22 @@ def test_a_timer_that_removes_a_publication_moves_the_version() -> None:
         assert version() > before  # the pump whose timer removed it moved the version
     finally:
         env.close()
+
+
+def test_routine_housekeeping_is_no_work() -> None:
+    """The conductor's once-a-second timer and the cnc.dat watch return 0 when nothing changed,
+    so they do not reset an idle driver's back-off out of its deep park (idle CPU)."""
+    env = Invoked()
+    try:
+        conductor = env.driver.conductor
+        assert conductor is not None
+        env.aeron.async_add_subscription("aeron:ipc", STREAM)  # the client's first command registers it
+        env.until(lambda: conductor.clients, "the client")
+        for _ in range(5):
+            env.pump()
+        now_ns = conductor.nano_clock()
+        assert conductor.on_timer(now_ns, conductor.epoch_clock()) == 0
+        conductor.clients[next(iter(conductor.clients))].heartbeat.set(0)  # the client looks dead
+        assert conductor.on_timer(now_ns, conductor.epoch_clock()) == 1 and not conductor.clients
+    finally:
+        env.close()

@@ -164,7 +164,9 @@ class DriverConductor(AgentBase):
 
     # ------------------------------------------------------------------ timer
     def on_timer(self, now_ns: int, now_ms: int) -> int:
-        """Housekeeping every ``aeron.timer.interval``."""
+        """Housekeeping every ``aeron.timer.interval``; 1 when it added or removed a client,
+        publication or image (Aeron counts every timer run as work; aeronpy does not, so the
+        once-a-second housekeeping does not pull an idle driver back from its deep park)."""
         self.to_driver.set_consumer_heartbeat_time(now_ms)
         network = self.network
         shape = (len(self.clients), len(self.ipc_publications), len(network.publications), len(network.images))
@@ -180,7 +182,8 @@ class DriverConductor(AgentBase):
         self.to_driver.check_trailer()
         if shape != (len(self.clients), len(self.ipc_publications), len(network.publications), len(network.images)):
             self.sources_version += 1
-        return 1
+            return 1
+        return 0  # housekeeping alone is no work: it must not reset a back-off's deep park
 
     def _on_to_driver_corruption(self, description: str) -> None:
         self.record_error(cp.ErrorCode.MALFORMED_COMMAND, description)

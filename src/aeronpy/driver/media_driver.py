@@ -436,7 +436,8 @@ class CncWatch(AgentBase):
         return ActivitySources()
 
     def do_work(self) -> int:
-        """Check at most once per interval; 1 when a check ran."""
+        """Check at most once per interval; 1 only when the file was found lost (a routine
+        check is no work: it must not pull an idle driver's back-off out of its deep park)."""
         now = self._clock()
         if self._lost or now < self._next_check:
             return 0
@@ -448,9 +449,10 @@ class CncWatch(AgentBase):
             reason = f"{self.path} was deleted"
         except OSError:
             reason = None  # transient (e.g. EACCES while a dir is re-created): check again later
-        if reason is not None:
-            self._lost = True
-            self.on_lost(reason)
+        if reason is None:
+            return 0
+        self._lost = True
+        self.on_lost(reason)
         return 1
 
 
