@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -10,19 +11,29 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aeronpy.config import (
+    INT32_MAX,
     INT64_MAX,
     PropertySource,
+    PropertySpec,
+    check_bounded_fields,
+    check_bounds,
     check_range,
     default_aeron_dir,
+    duration_spec,
     format_duration_ns,
     format_size,
+    int_spec,
+    load_context,
     load_properties_file,
     parse_bool,
     parse_duration_ns,
     parse_int,
     parse_properties,
     parse_size,
+    parse_stripped_text,
+    property_names,
     property_to_env,
+    size_spec,
 )
 from aeronpy.errors import ConfigurationError
 
@@ -346,3 +357,58 @@ def test_unreachable_and_silent_servers_are_clear_errors() -> None:
             load_properties_file(f"http://127.0.0.1:{silent.getsockname()[1]}/p", timeout_s=0.3)
     finally:
         silent.close()
+
+
+_SPECS = {
+    "aeron_dir": PropertySpec("aeron.dir", parse_stripped_text),
+    "stream_id": int_spec("aeron.test.stream.id"),
+    "buffer_length": size_spec("aeron.test.buffer.length", 1024),
+    "timeout_ns": duration_spec("aeron.test.timeout", 1),
+}
+
+
+@dataclass
+class _TestContext:
+    aeron_dir: str = ""
+    stream_id: int = 10
+    buffer_length: int = 4096
+    timeout_ns: int | None = None
+    validated: bool = False
+
+    def validate(self) -> None:
+        check_bounded_fields(_SPECS, self)
+        self.validated = True
+
+
+def test_load_context_reads_each_spec_and_validates() -> None:
+    ctx = load_context(
+        _TestContext, _SPECS, {"aeron.test.buffer.length": "8k", "aeron.dir": " /tmp/x "},
+        {"AERON_TEST_TIMEOUT": "5ms"}, None, {"stream_id": 7},
+    )
+    assert (ctx.aeron_dir, ctx.stream_id, ctx.buffer_length, ctx.timeout_ns, ctx.validated) == (
+        "/tmp/x", 7, 8192, 5_000_000, True)
+    assert property_names(_SPECS)["buffer_length"] == "aeron.test.buffer.length"
+
+
+def test_load_context_rejects_unknown_and_out_of_range_fields() -> None:
+    with pytest.raises(ConfigurationError, match="unknown _TestContext field"):
+        load_context(_TestContext, _SPECS, None, {}, None, {"validated_twice": True})
+    with pytest.raises(ConfigurationError, match="unknown _TestContext field"):
+        load_context(_TestContext, _SPECS, None, {}, None, {"validated": True}, fields={"stream_id"})
+    with pytest.raises(ConfigurationError, match=r"aeron.test.buffer.length=512: out of range \[1024, "):
+        load_context(_TestContext, _SPECS, {"aeron.test.buffer.length": "512"}, {}, None, {})
+
+
+@pytest.mark.parametrize("value", [True, "7", 1.0])
+def test_check_bounds_wants_an_int(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="aeron.test.stream.id=.*: must be an integer"):
+        check_bounds(_SPECS["stream_id"], value)
+
+
+def test_check_bounds_is_inclusive_and_unset_fields_pass() -> None:
+    check_bounds(_SPECS["stream_id"], INT32_MAX)
+    with pytest.raises(ConfigurationError, match="out of range"):
+        check_bounds(_SPECS["stream_id"], INT32_MAX + 1)
+    check_bounded_fields(_SPECS, _TestContext(timeout_ns=None))
+    with pytest.raises(ConfigurationError, match="aeron.test.timeout=0: out of range"):
+        check_bounded_fields(_SPECS, _TestContext(timeout_ns=0))

@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from aeronpy.concurrent.bit_util import INT32_MAX, INT32_MIN, INT64_MAX
 from aeronpy.errors import ConfigurationError
@@ -27,18 +28,28 @@ __all__ = [
     "INT64_MAX",
     "INT64_MIN",
     "PropertySource",
+    "PropertySpec",
+    "check_bounded_fields",
+    "check_bounds",
     "check_range",
     "context_kwargs",
     "default_aeron_dir",
     "format_duration_ns",
+    "duration_spec",
     "format_size",
+    "int_spec",
     "is_properties_url",
+    "load_context",
     "load_properties_file",
     "parse_bool",
     "parse_duration_ns",
     "parse_int",
     "parse_size",
+    "parse_stripped_text",
+    "parse_text",
+    "property_names",
     "property_to_env",
+    "size_spec",
 ]
 
 INT64_MIN = -(2**63)
@@ -102,6 +113,11 @@ def parse_bool(value: str, name: str) -> bool:
 def parse_text(value: str, name: str) -> str:
     """A text property as given (the parser for channels, names and paths)."""
     return value
+
+
+def parse_stripped_text(value: str, name: str) -> str:
+    """A text property without surrounding white space."""
+    return value.strip()
 
 
 def parse_int(value: str, name: str) -> int:
@@ -359,17 +375,66 @@ def default_aeron_dir(env: Mapping[str, str] | None = None, platform: str | None
     return os.path.join(tmp, f"aeron-{user}")
 
 
+@dataclass(frozen=True)
+class PropertySpec:
+    """How a context field is read: its Aeron property, the parser of the property's text and,
+    for an integer setting, its inclusive bounds (``low`` None: not an integer setting)."""
+
+    prop: str
+    parse: Callable[[str, str], Any]
+    low: int | None = None
+    high: int | None = None
+
+
+def int_spec(prop: str, low: int = INT32_MIN, high: int = INT32_MAX) -> PropertySpec:
+    """An integer property (``strtol`` syntax) in ``[low, high]``, by default any 32-bit value."""
+    return PropertySpec(prop, parse_int, low, high)
+
+
+def size_spec(prop: str, low: int, high: int = INT32_MAX) -> PropertySpec:
+    """A byte-size property (``k``/``m``/``g`` suffixes) in ``[low, high]``."""
+    return PropertySpec(prop, parse_size, low, high)
+
+
+def duration_spec(prop: str, low: int = 0) -> PropertySpec:
+    """A duration property in nanoseconds (``s``/``ms``/``us``/``ns`` suffixes), at least ``low``."""
+    return PropertySpec(prop, parse_duration_ns, low, INT64_MAX)
+
+
+def property_names(specs: Mapping[str, PropertySpec]) -> dict[str, str]:
+    """Field name -> Aeron property name."""
+    return {name: spec.prop for name, spec in specs.items()}
+
+
+def check_bounds(spec: PropertySpec, value: Any) -> None:
+    """Raise a :class:`ConfigurationError` naming ``spec.prop`` unless ``value`` is an int (not
+    a bool) within the bounds of ``spec`` (an integer setting)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigurationError(f"{spec.prop}={value!r}: must be an integer")
+    high = INT64_MAX if spec.high is None else spec.high
+    if spec.low is not None and not spec.low <= value <= high:
+        raise ConfigurationError(f"{spec.prop}={value}: out of range [{spec.low}, {high}]")
+
+
+def check_bounded_fields(specs: Mapping[str, PropertySpec], ctx: object) -> None:
+    """:func:`check_bounds` for each integer setting of ``ctx`` that is not None."""
+    for name, spec in specs.items():
+        value = getattr(ctx, name)
+        if spec.low is not None and value is not None:
+            check_bounds(spec, value)
+
+
 def context_kwargs(
     what: str,
     fields: set[str] | frozenset[str],
-    properties_table: Mapping[str, tuple[str, Any]],
+    properties_table: Mapping[str, PropertySpec],
     properties: Mapping[str, str] | None,
     env: Mapping[str, str] | None,
     properties_file: str | None,
     overrides: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Constructor arguments for a context dataclass: ``overrides`` first, then each field's
-    property (``properties_table``: field -> (property name, parser)) from ``properties``,
+    property (``properties_table``: field -> its :class:`PropertySpec`) from ``properties``,
     ``env`` (default ``os.environ``) and ``properties_file``; ``aeron_dir`` defaults to
     :func:`default_aeron_dir`.  Unknown override names are a :class:`ConfigurationError`."""
     unknown = set(overrides) - set(fields)
@@ -377,10 +442,39 @@ def context_kwargs(
         raise ConfigurationError(f"unknown {what} field(s): {', '.join(sorted(unknown))}")
     source = PropertySource(properties, os.environ if env is None else env, properties_file)
     kwargs: dict[str, Any] = {}
-    for name, (prop, parse) in properties_table.items():
-        raw = source.get(prop)
+    for name, spec in properties_table.items():
+        raw = source.get(spec.prop)
         if raw is not None and name not in overrides:
-            kwargs[name] = parse(raw, prop)
+            kwargs[name] = spec.parse(raw, spec.prop)
     kwargs.update(overrides)
     kwargs.setdefault("aeron_dir", default_aeron_dir(source.env))
     return kwargs
+
+
+class _Context(Protocol):
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def validate(self) -> None: ...
+
+
+C = TypeVar("C", bound=_Context)
+
+
+def load_context(
+    cls: type[C],
+    specs: Mapping[str, PropertySpec],
+    properties: Mapping[str, str] | None,
+    env: Mapping[str, str] | None,
+    properties_file: str | None,
+    overrides: Mapping[str, Any],
+    fields: set[str] | frozenset[str] | None = None,
+) -> C:
+    """The ``from_properties`` of every context: ``cls`` built from :func:`context_kwargs` and
+    validated; ``fields`` (default: the dataclass fields of ``cls``) are what ``overrides`` may set."""
+    kwargs = context_kwargs(
+        cls.__name__, set(cls.__dataclass_fields__) if fields is None else fields, specs,
+        properties, env, properties_file, overrides,
+    )
+    ctx = cls(**kwargs)
+    ctx.validate()
+    return ctx

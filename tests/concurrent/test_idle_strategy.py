@@ -15,6 +15,7 @@ from aeronpy.concurrent.idle_strategy import (
     SleepingMillisIdleStrategy,
     YieldingIdleStrategy,
     idle_strategy_from_name,
+    parse_idle_strategy_name,
 )
 from aeronpy.errors import ConfigurationError
 
@@ -255,3 +256,10 @@ def test_default_backoff_idles_cheaply() -> None:
         b.idle(0)
     parks = [ns for kind, ns in r.events if kind == "park"]
     assert parks[-1] == 8_000_000 and parks.count(1_000_000) == 101
+
+
+def test_idle_strategy_property_parser_keeps_known_names_and_names_the_property() -> None:
+    assert parse_idle_strategy_name(" org.agrona.concurrent.BackoffIdleStrategy ", "aeron.x") == (
+        "org.agrona.concurrent.BackoffIdleStrategy")
+    with pytest.raises(ConfigurationError, match="aeron.x=lazy: unknown idle strategy"):
+        parse_idle_strategy_name("lazy", "aeron.x")

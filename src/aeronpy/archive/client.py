@@ -23,7 +23,7 @@ from aeronpy.archive.counters import RECORDING_POSITION_TYPE_ID, decode_recordin
 from aeronpy.archive.descriptors import RecordingDescriptor, RecordingSignalEvent, RecordingSubscriptionDescriptor
 from aeronpy.archive.errors import ArchiveError, ErrorCode
 from aeronpy.client import results
-from aeronpy.config import context_kwargs, default_aeron_dir, parse_bool, parse_duration_ns, parse_int, parse_size
+from aeronpy.config import PropertySpec, default_aeron_dir, load_context, parse_bool, parse_duration_ns, parse_int, parse_size, parse_text
 from aeronpy.errors import AeronError, ConfigurationError
 from aeronpy.logbuffer.fragment_assembler import FragmentAssembler
 from aeronpy.uri import ChannelUri
@@ -37,20 +37,20 @@ REPLAY_ALL_AND_FOLLOW = -1
 REPLAY_ALL_AND_STOP = -2
 _S = 1_000_000_000
 
-_CLIENT_PROPERTIES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
-    "aeron_dir": ("aeron.dir", lambda v, n: v),
-    "control_channel": ("aeron.archive.control.channel", lambda v, n: v),
-    "control_stream_id": ("aeron.archive.control.stream.id", parse_int),
-    "control_response_channel": ("aeron.archive.control.response.channel", lambda v, n: v),
-    "control_response_stream_id": ("aeron.archive.control.response.stream.id", parse_int),
-    "recording_events_channel": ("aeron.archive.recording.events.channel", lambda v, n: v),
-    "recording_events_stream_id": ("aeron.archive.recording.events.stream.id", parse_int),
-    "message_timeout_ns": ("aeron.archive.message.timeout", parse_duration_ns),
-    "message_retry_attempts": ("aeron.archive.message.retry.attempts", parse_int),
-    "control_term_buffer_length": ("aeron.archive.control.term.buffer.length", parse_size),
-    "control_term_buffer_sparse": ("aeron.archive.control.term.buffer.sparse", parse_bool),
-    "control_mtu_length": ("aeron.archive.control.mtu.length", parse_size),
-    "client_name": ("aeron.archive.client.name", lambda v, n: v),
+_CLIENT_PROPERTIES: dict[str, PropertySpec] = {
+    "aeron_dir": PropertySpec("aeron.dir", parse_text),
+    "control_channel": PropertySpec("aeron.archive.control.channel", parse_text),
+    "control_stream_id": PropertySpec("aeron.archive.control.stream.id", parse_int),
+    "control_response_channel": PropertySpec("aeron.archive.control.response.channel", parse_text),
+    "control_response_stream_id": PropertySpec("aeron.archive.control.response.stream.id", parse_int),
+    "recording_events_channel": PropertySpec("aeron.archive.recording.events.channel", parse_text),
+    "recording_events_stream_id": PropertySpec("aeron.archive.recording.events.stream.id", parse_int),
+    "message_timeout_ns": PropertySpec("aeron.archive.message.timeout", parse_duration_ns),
+    "message_retry_attempts": PropertySpec("aeron.archive.message.retry.attempts", parse_int),
+    "control_term_buffer_length": PropertySpec("aeron.archive.control.term.buffer.length", parse_size),
+    "control_term_buffer_sparse": PropertySpec("aeron.archive.control.term.buffer.sparse", parse_bool),
+    "control_mtu_length": PropertySpec("aeron.archive.control.mtu.length", parse_size),
+    "client_name": PropertySpec("aeron.archive.client.name", parse_text),
 }
 
 
@@ -87,19 +87,13 @@ class AeronArchiveContext:
         properties_file: str | None = None,
         **overrides: Any,
     ) -> AeronArchiveContext:
-        kwargs = context_kwargs(
-            "AeronArchiveContext", set(cls.__dataclass_fields__), _CLIENT_PROPERTIES, properties, env,
-            properties_file, overrides,
-        )
-        ctx = cls(**kwargs)
-        ctx.validate()
-        return ctx
+        return load_context(cls, _CLIENT_PROPERTIES, properties, env, properties_file, overrides)
 
     def validate(self) -> None:
         for name in ("control_channel", "control_response_channel"):
             value = getattr(self, name)
             if not value:
-                raise ConfigurationError(f"{_CLIENT_PROPERTIES[name][0]} must be set")
+                raise ConfigurationError(f"{_CLIENT_PROPERTIES[name].prop} must be set")
             ChannelUri.parse(value)
         if self.message_timeout_ns <= 0:
             raise ConfigurationError(f"aeron.archive.message.timeout={self.message_timeout_ns}: must be > 0")

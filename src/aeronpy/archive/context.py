@@ -12,16 +12,21 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from aeronpy.concurrent.idle_strategy import parse_idle_strategy_name
 from aeronpy.config import (
-    parse_text,
     INT32_MAX,
     INT64_MAX,
-    context_kwargs,
+    INT64_MIN,
+    PropertySpec,
+    check_bounded_fields,
     default_aeron_dir,
+    duration_spec,
+    int_spec,
+    load_context,
     parse_bool,
-    parse_duration_ns,
-    parse_int,
-    parse_size,
+    parse_text,
+    property_names,
+    size_spec,
 )
 from aeronpy.errors import ConfigurationError, InvalidChannelError
 
@@ -52,16 +57,6 @@ def _mode(value: str, name: str) -> ArchiveThreadingMode:
 _text = parse_text
 
 
-def _idle(value: str, name: str) -> str:
-    from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
-
-    try:
-        idle_strategy_from_name(value)
-    except ConfigurationError as e:
-        raise ConfigurationError(f"{name}={value}: {e}") from None
-    return value.strip()
-
-
 def _checksum(value: str, name: str) -> str:
     from aeronpy.archive.catalog import checksum_function
 
@@ -72,74 +67,54 @@ def _checksum(value: str, name: str) -> str:
     return value.strip()
 
 
-@dataclass(frozen=True)
-class _P:
-    prop: str
-    parse: Callable[[str, str], Any]
-    low: int | None = None
-    high: int | None = None
-
-
-def _size(prop: str, low: int, high: int = INT32_MAX) -> _P:
-    return _P(prop, parse_size, low, high)
-
-
-def _dur(prop: str, low: int = 0) -> _P:
-    return _P(prop, parse_duration_ns, low, INT64_MAX)
-
-
-def _int(prop: str, low: int, high: int) -> _P:
-    return _P(prop, parse_int, low, high)
-
-
-_SPECS: dict[str, _P] = {
-    "aeron_dir": _P("aeron.dir", _text),
-    "archive_dir": _P("aeron.archive.dir", _text),
-    "mark_file_dir": _P("aeron.archive.mark.file.dir", _text),
-    "delete_archive_on_start": _P("aeron.archive.dir.delete.on.start", parse_bool),
-    "control_channel": _P("aeron.archive.control.channel", _text),
-    "control_channel_enabled": _P("aeron.archive.control.channel.enabled", parse_bool),
-    "control_stream_id": _int("aeron.archive.control.stream.id", -(1 << 31), INT32_MAX),
-    "local_control_channel": _P("aeron.archive.local.control.channel", _text),
-    "local_control_stream_id": _int("aeron.archive.local.control.stream.id", -(1 << 31), INT32_MAX),
-    "control_term_buffer_sparse": _P("aeron.archive.control.term.buffer.sparse", parse_bool),
-    "control_term_buffer_length": _size("aeron.archive.control.term.buffer.length", 64 * KIB, GIB),
-    "control_mtu_length": _size("aeron.archive.control.mtu.length", 64, 65504),
-    "recording_events_enabled": _P("aeron.archive.recording.events.enabled", parse_bool),
-    "recording_events_channel": _P("aeron.archive.recording.events.channel", _text),
-    "recording_events_stream_id": _int("aeron.archive.recording.events.stream.id", -(1 << 31), INT32_MAX),
-    "replication_channel": _P("aeron.archive.replication.channel", _text),
-    "segment_file_length": _size("aeron.archive.segment.file.length", 64 * KIB, GIB),
-    "file_io_max_length": _size("aeron.archive.file.io.max.length", 64 * KIB, GIB),
-    "file_sync_level": _int("aeron.archive.file.sync.level", 0, 2),
-    "catalog_file_sync_level": _int("aeron.archive.catalog.file.sync.level", 0, 2),
-    "catalog_capacity": _size("aeron.archive.catalog.capacity", 32, INT32_MAX),
-    "max_catalog_entries": _int("aeron.archive.max.catalog.entries", 0, INT32_MAX),
-    "low_storage_space_threshold": _size("aeron.archive.low.storage.space.threshold", 0, INT64_MAX),
-    "threading_mode": _P("aeron.archive.threading.mode", _mode),
-    "idle_strategy": _P("aeron.archive.idle.strategy", _idle),
-    "recorder_idle_strategy": _P("aeron.archive.recorder.idle.strategy", _idle),
-    "replayer_idle_strategy": _P("aeron.archive.replayer.idle.strategy", _idle),
-    "max_concurrent_recordings": _int("aeron.archive.max.concurrent.recordings", 1, INT32_MAX),
-    "max_concurrent_replays": _int("aeron.archive.max.concurrent.replays", 1, INT32_MAX),
-    "connect_timeout_ns": _dur("aeron.archive.connect.timeout", 1),
-    "session_liveness_check_interval_ns": _dur("aeron.archive.session.liveness.check.interval", 1),
-    "replay_linger_timeout_ns": _dur("aeron.archive.replay.linger.timeout"),
-    "conductor_cycle_threshold_ns": _dur("aeron.archive.conductor.cycle.threshold"),
-    "recorder_cycle_threshold_ns": _dur("aeron.archive.recorder.cycle.threshold"),
-    "replayer_cycle_threshold_ns": _dur("aeron.archive.replayer.cycle.threshold"),
-    "error_buffer_length": _size("aeron.archive.error.buffer.length", MIB, INT32_MAX),
-    "record_checksum": _P("aeron.archive.record.checksum", _checksum),
-    "replay_checksum": _P("aeron.archive.replay.checksum", _checksum),
-    "archive_id": _P("aeron.archive.id", parse_int, -(1 << 63), INT64_MAX),
-    "authenticator_supplier": _P("aeron.archive.authenticator.supplier", _text),
-    "authorisation_service_supplier": _P("aeron.archive.authorisation.service.supplier", _text),
-    "thread_naming": _P("aeron.thread.naming", _text),
-    "message_timeout_ns": _dur("aeron.archive.message.timeout", 1),
-    "message_retry_attempts": _int("aeron.archive.message.retry.attempts", 1, INT32_MAX),
+_SPECS: dict[str, PropertySpec] = {
+    "aeron_dir": PropertySpec("aeron.dir", _text),
+    "archive_dir": PropertySpec("aeron.archive.dir", _text),
+    "mark_file_dir": PropertySpec("aeron.archive.mark.file.dir", _text),
+    "delete_archive_on_start": PropertySpec("aeron.archive.dir.delete.on.start", parse_bool),
+    "control_channel": PropertySpec("aeron.archive.control.channel", _text),
+    "control_channel_enabled": PropertySpec("aeron.archive.control.channel.enabled", parse_bool),
+    "control_stream_id": int_spec("aeron.archive.control.stream.id", -(1 << 31), INT32_MAX),
+    "local_control_channel": PropertySpec("aeron.archive.local.control.channel", _text),
+    "local_control_stream_id": int_spec("aeron.archive.local.control.stream.id", -(1 << 31), INT32_MAX),
+    "control_term_buffer_sparse": PropertySpec("aeron.archive.control.term.buffer.sparse", parse_bool),
+    "control_term_buffer_length": size_spec("aeron.archive.control.term.buffer.length", 64 * KIB, GIB),
+    "control_mtu_length": size_spec("aeron.archive.control.mtu.length", 64, 65504),
+    "recording_events_enabled": PropertySpec("aeron.archive.recording.events.enabled", parse_bool),
+    "recording_events_channel": PropertySpec("aeron.archive.recording.events.channel", _text),
+    "recording_events_stream_id": int_spec("aeron.archive.recording.events.stream.id", -(1 << 31), INT32_MAX),
+    "replication_channel": PropertySpec("aeron.archive.replication.channel", _text),
+    "segment_file_length": size_spec("aeron.archive.segment.file.length", 64 * KIB, GIB),
+    "file_io_max_length": size_spec("aeron.archive.file.io.max.length", 64 * KIB, GIB),
+    "file_sync_level": int_spec("aeron.archive.file.sync.level", 0, 2),
+    "catalog_file_sync_level": int_spec("aeron.archive.catalog.file.sync.level", 0, 2),
+    "catalog_capacity": size_spec("aeron.archive.catalog.capacity", 32, INT32_MAX),
+    "max_catalog_entries": int_spec("aeron.archive.max.catalog.entries", 0, INT32_MAX),
+    "low_storage_space_threshold": size_spec("aeron.archive.low.storage.space.threshold", 0, INT64_MAX),
+    "threading_mode": PropertySpec("aeron.archive.threading.mode", _mode),
+    "idle_strategy": PropertySpec("aeron.archive.idle.strategy", parse_idle_strategy_name),
+    "recorder_idle_strategy": PropertySpec("aeron.archive.recorder.idle.strategy", parse_idle_strategy_name),
+    "replayer_idle_strategy": PropertySpec("aeron.archive.replayer.idle.strategy", parse_idle_strategy_name),
+    "max_concurrent_recordings": int_spec("aeron.archive.max.concurrent.recordings", 1, INT32_MAX),
+    "max_concurrent_replays": int_spec("aeron.archive.max.concurrent.replays", 1, INT32_MAX),
+    "connect_timeout_ns": duration_spec("aeron.archive.connect.timeout", 1),
+    "session_liveness_check_interval_ns": duration_spec("aeron.archive.session.liveness.check.interval", 1),
+    "replay_linger_timeout_ns": duration_spec("aeron.archive.replay.linger.timeout"),
+    "conductor_cycle_threshold_ns": duration_spec("aeron.archive.conductor.cycle.threshold"),
+    "recorder_cycle_threshold_ns": duration_spec("aeron.archive.recorder.cycle.threshold"),
+    "replayer_cycle_threshold_ns": duration_spec("aeron.archive.replayer.cycle.threshold"),
+    "error_buffer_length": size_spec("aeron.archive.error.buffer.length", MIB, INT32_MAX),
+    "record_checksum": PropertySpec("aeron.archive.record.checksum", _checksum),
+    "replay_checksum": PropertySpec("aeron.archive.replay.checksum", _checksum),
+    "archive_id": int_spec("aeron.archive.id", INT64_MIN, INT64_MAX),
+    "authenticator_supplier": PropertySpec("aeron.archive.authenticator.supplier", _text),
+    "authorisation_service_supplier": PropertySpec("aeron.archive.authorisation.service.supplier", _text),
+    "thread_naming": PropertySpec("aeron.thread.naming", _text),
+    "message_timeout_ns": duration_spec("aeron.archive.message.timeout", 1),
+    "message_retry_attempts": int_spec("aeron.archive.message.retry.attempts", 1, INT32_MAX),
 }
 
-PROPERTY_NAMES: Mapping[str, str] = {name: p.prop for name, p in _SPECS.items()}
+PROPERTY_NAMES: Mapping[str, str] = property_names(_SPECS)
 
 
 def _is_power_of_two(v: int) -> bool:
@@ -218,25 +193,12 @@ class ArchiveContext:
         """A validated context: each field from ``overrides``, else its property in
         ``properties``, ``env`` (default ``os.environ``; ``AERON_ARCHIVE_DIR`` ...) or
         ``properties_file``, else Aeron's default."""
-        kwargs = context_kwargs(
-            "ArchiveContext", set(cls.__dataclass_fields__),
-            {name: (spec.prop, spec.parse) for name, spec in _SPECS.items()},
-            properties, env, properties_file, overrides,
-        )
-        ctx = cls(**kwargs)
-        ctx.validate()
-        return ctx
+        return load_context(cls, _SPECS, properties, env, properties_file, overrides)
 
     def validate(self) -> None:
         """Check types, ranges and the cross-setting rules of archive.md §8.1."""
         p = PROPERTY_NAMES
-        for name, spec in _SPECS.items():
-            value = getattr(self, name)
-            if spec.low is not None and value is not None:
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise ConfigurationError(f"{spec.prop}={value!r}: must be an integer")
-                if not spec.low <= value <= (spec.high if spec.high is not None else INT64_MAX):
-                    raise ConfigurationError(f"{spec.prop}={value}: out of range [{spec.low}, {spec.high}]")
+        check_bounded_fields(_SPECS, self)
         if not isinstance(self.threading_mode, ArchiveThreadingMode):
             self.threading_mode = _mode(str(self.threading_mode), p["threading_mode"])
         for name in ("segment_file_length", "file_io_max_length", "control_term_buffer_length"):
@@ -273,7 +235,7 @@ class ArchiveContext:
                 _checksum(getattr(self, name), p[name])
         for name in ("idle_strategy", "recorder_idle_strategy", "replayer_idle_strategy"):
             if getattr(self, name):
-                _idle(getattr(self, name), p[name])
+                parse_idle_strategy_name(getattr(self, name), p[name])
         if self.thread_naming not in ("classic", "new"):
             raise ConfigurationError(f"{p['thread_naming']}={self.thread_naming}: must be classic or new")
         if self.authorisation_service is not None and not callable(self.authorisation_service):

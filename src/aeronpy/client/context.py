@@ -13,13 +13,15 @@ from typing import Any, ClassVar
 
 from aeronpy.concurrent.clock import epoch_ms, nano_time
 from aeronpy.config import (
-    parse_text,
     INT64_MAX,
-    context_kwargs,
+    PropertySpec,
     default_aeron_dir,
+    load_context,
     parse_bool,
     parse_duration_ns,
     parse_int,
+    parse_text,
+    property_names,
 )
 from aeronpy.errors import ConfigurationError
 from aeronpy.protocol.control import PublicationErrorFrame
@@ -33,17 +35,14 @@ _MS = 1_000_000
 _S = 1_000_000_000
 
 
-_parse_str = parse_text
-
-
-# field -> (property, parser); the env variable follows config.property_to_env.
-_PROPERTIES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
-    "aeron_dir": ("aeron.dir", _parse_str),
-    "driver_timeout_ms": ("aeron.driver.timeout", parse_int),
-    "client_name": ("aeron.client.name", _parse_str),
-    "resource_linger_duration_ns": ("aeron.client.resource.linger.duration", parse_duration_ns),
-    "idle_sleep_duration_ns": ("aeron.client.idle.sleep.duration", parse_duration_ns),
-    "pre_touch_mapped_memory": ("aeron.pre.touch.mapped.memory", parse_bool),
+# The env variable of each property follows config.property_to_env.
+_PROPERTIES: dict[str, PropertySpec] = {
+    "aeron_dir": PropertySpec("aeron.dir", parse_text),
+    "driver_timeout_ms": PropertySpec("aeron.driver.timeout", parse_int),
+    "client_name": PropertySpec("aeron.client.name", parse_text),
+    "resource_linger_duration_ns": PropertySpec("aeron.client.resource.linger.duration", parse_duration_ns),
+    "idle_sleep_duration_ns": PropertySpec("aeron.client.idle.sleep.duration", parse_duration_ns),
+    "pre_touch_mapped_memory": PropertySpec("aeron.pre.touch.mapped.memory", parse_bool),
 }
 
 
@@ -80,7 +79,7 @@ class Context:
     epoch_clock: Callable[[], int] = epoch_ms
     """Wall-clock milliseconds for keepalives and driver liveness; injectable likewise."""
 
-    PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: prop for name, (prop, _) in _PROPERTIES.items()}
+    PROPERTY_NAMES: ClassVar[Mapping[str, str]] = property_names(_PROPERTIES)
 
     @classmethod
     def from_properties(
@@ -92,12 +91,7 @@ class Context:
     ) -> Context:
         """Build a validated context from ``overrides``, then ``properties``, ``env`` (default
         ``os.environ``, e.g. ``AERON_DIR``, ``AERON_CLIENT_NAME``) and ``properties_file``."""
-        kwargs = context_kwargs(
-            "Context", set(cls.__dataclass_fields__), _PROPERTIES, properties, env, properties_file, overrides
-        )
-        ctx = cls(**kwargs)
-        ctx.validate()
-        return ctx
+        return load_context(cls, _PROPERTIES, properties, env, properties_file, overrides)
 
     def validate(self) -> None:
         """Reject invalid settings with a :class:`ConfigurationError` naming the property."""

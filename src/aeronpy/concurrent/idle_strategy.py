@@ -473,6 +473,16 @@ def idle_strategy_from_name(name: str, init_args: str | None = None) -> IdleStra
     return strategy if hook is None else hook(strategy)
 
 
+def parse_idle_strategy_name(value: str, name: str) -> str:
+    """Property parser: ``value`` stripped if :func:`idle_strategy_from_name` knows it, else a
+    :class:`ConfigurationError` naming the property ``name``."""
+    try:
+        idle_strategy_from_name(value)
+    except ConfigurationError as e:
+        raise ConfigurationError(f"{name}={value}: {e}") from None
+    return value.strip()
+
+
 __all__ = [
     "IdleStrategy",
     "NoOpIdleStrategy",
@@ -483,5 +493,6 @@ __all__ = [
     "BackoffIdleStrategy",
     "IDLE_STRATEGY_NAMES",
     "idle_strategy_from_name",
+    "parse_idle_strategy_name",
     "set_named_strategy_hook",
 ]

@@ -16,19 +16,21 @@ from typing import Any, ClassVar
 
 from aeronpy.concurrent.clock import epoch_ms, nano_time
 from aeronpy.config import (
-    parse_text,
     INT32_MAX,
     INT32_MIN,
     INT64_MAX,
     INT64_MIN,
-    context_kwargs,
+    PropertySpec,
     default_aeron_dir,
     format_duration_ns,
     format_size,
+    load_context,
     parse_bool,
     parse_duration_ns,
     parse_int,
     parse_size,
+    parse_text,
+    property_names,
 )
 from aeronpy.driver.media.loss_interceptor import (
     LossInterceptor,
@@ -195,13 +197,9 @@ def _parse_loss_args(value: str, name: str) -> str:
 
 
 @dataclass(frozen=True)
-class _Spec:
-    """How one field is read from its property and which values are valid."""
+class _Spec(PropertySpec):
+    """A :class:`~aeronpy.config.PropertySpec` with the kind of value the driver checks."""
 
-    prop: str
-    parse: Callable[[str, str], Any]
-    low: int | None = None
-    high: int | None = None
     kind: str = "int"  # int, size, duration, bool, str, mode, other
     nullable: bool = False
 
@@ -523,7 +521,7 @@ class DriverContext:
     """Resolves host names in channels (``resolve(name, family) -> literal address``); None =
     DNS (``getaddrinfo``).  The driver name resolver, when enabled, asks its cache first."""
 
-    PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: spec.prop for name, spec in _SPECS.items()}
+    PROPERTY_NAMES: ClassVar[Mapping[str, str]] = property_names(_SPECS)
 
     def __post_init__(self) -> None:
         if not isinstance(self.threading_mode, ThreadingMode):
@@ -540,14 +538,7 @@ class DriverContext:
         """Build a validated context: each field from ``overrides``, else its property looked
         up in ``properties``, ``env`` (default ``os.environ``) and ``properties_file``, else its
         default."""
-        kwargs = context_kwargs(
-            "DriverContext", set(_SPECS) | _CODE_ONLY_FIELDS,
-            {name: (spec.prop, spec.parse) for name, spec in _SPECS.items()},
-            properties, env, properties_file, overrides,
-        )
-        ctx = cls(**kwargs)
-        ctx.validate()
-        return ctx
+        return load_context(cls, _SPECS, properties, env, properties_file, overrides, set(_SPECS) | _CODE_ONLY_FIELDS)
 
     def validate(self) -> None:
         """Check every field's type and range, then driver-behaviour §2 items 1-4 and 7-9;

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
-from aeronpy.config import context_kwargs, default_aeron_dir, parse_duration_ns, parse_int, parse_text
+from aeronpy.config import PropertySpec, default_aeron_dir, load_context, parse_duration_ns, parse_int, parse_text, property_names
 from aeronpy.errors import ConfigurationError, InvalidChannelError
 
 __all__ = ["ClusterBackupContext", "SourceType", "ReplayStart", "PROPERTY_NAMES"]
@@ -51,33 +51,33 @@ def _enum(kind: type[Enum]) -> Callable[[str, str], Any]:
     return parse
 
 
-_SPECS: dict[str, tuple[str, Callable[[str, str], Any]]] = {
-    "aeron_dir": ("aeron.dir", parse_text),
-    "cluster_id": ("aeron.cluster.id", parse_int),
-    "cluster_consensus_endpoints": ("aeron.cluster.consensus.endpoints", parse_text),
-    "consensus_channel": ("aeron.cluster.consensus.channel", parse_text),
-    "consensus_stream_id": ("aeron.cluster.consensus.stream.id", parse_int),
-    "log_stream_id": ("aeron.cluster.log.stream.id", parse_int),
-    "catchup_endpoint": ("aeron.cluster.backup.catchup.endpoint", parse_text),
-    "catchup_channel": ("aeron.cluster.backup.catchup.channel", parse_text),
-    "backup_interval_ns": ("aeron.cluster.backup.interval", parse_duration_ns),
-    "backup_response_timeout_ns": ("aeron.cluster.backup.response.timeout", parse_duration_ns),
-    "backup_progress_timeout_ns": ("aeron.cluster.backup.progress.timeout", parse_duration_ns),
-    "cool_down_interval_ns": ("aeron.cluster.backup.cool.down.interval", parse_duration_ns),
-    "source_type": ("aeron.cluster.backup.source.type", _enum(SourceType)),
-    "initial_replay_start": ("cluster.backup.initial.replay.start", _enum(ReplayStart)),
-    "cluster_dir": ("aeron.cluster.dir", parse_text),
-    "cluster_archive_control_channel": ("aeron.archive.control.channel", parse_text),
-    "cluster_archive_control_stream_id": ("aeron.archive.control.stream.id", parse_int),
-    "cluster_archive_response_channel": ("aeron.archive.control.response.channel", parse_text),
-    "archive_control_channel": ("aeron.archive.local.control.channel", parse_text),
-    "archive_control_stream_id": ("aeron.archive.local.control.stream.id", parse_int),
-    "replication_progress_timeout_ns": ("aeron.cluster.replication.progress.timeout", parse_duration_ns),
-    "idle_strategy": ("aeron.cluster.idle.strategy", parse_text),
-    "file_sync_level": ("aeron.cluster.file.sync.level", parse_int),
+_SPECS: dict[str, PropertySpec] = {
+    "aeron_dir": PropertySpec("aeron.dir", parse_text),
+    "cluster_id": PropertySpec("aeron.cluster.id", parse_int),
+    "cluster_consensus_endpoints": PropertySpec("aeron.cluster.consensus.endpoints", parse_text),
+    "consensus_channel": PropertySpec("aeron.cluster.consensus.channel", parse_text),
+    "consensus_stream_id": PropertySpec("aeron.cluster.consensus.stream.id", parse_int),
+    "log_stream_id": PropertySpec("aeron.cluster.log.stream.id", parse_int),
+    "catchup_endpoint": PropertySpec("aeron.cluster.backup.catchup.endpoint", parse_text),
+    "catchup_channel": PropertySpec("aeron.cluster.backup.catchup.channel", parse_text),
+    "backup_interval_ns": PropertySpec("aeron.cluster.backup.interval", parse_duration_ns),
+    "backup_response_timeout_ns": PropertySpec("aeron.cluster.backup.response.timeout", parse_duration_ns),
+    "backup_progress_timeout_ns": PropertySpec("aeron.cluster.backup.progress.timeout", parse_duration_ns),
+    "cool_down_interval_ns": PropertySpec("aeron.cluster.backup.cool.down.interval", parse_duration_ns),
+    "source_type": PropertySpec("aeron.cluster.backup.source.type", _enum(SourceType)),
+    "initial_replay_start": PropertySpec("cluster.backup.initial.replay.start", _enum(ReplayStart)),
+    "cluster_dir": PropertySpec("aeron.cluster.dir", parse_text),
+    "cluster_archive_control_channel": PropertySpec("aeron.archive.control.channel", parse_text),
+    "cluster_archive_control_stream_id": PropertySpec("aeron.archive.control.stream.id", parse_int),
+    "cluster_archive_response_channel": PropertySpec("aeron.archive.control.response.channel", parse_text),
+    "archive_control_channel": PropertySpec("aeron.archive.local.control.channel", parse_text),
+    "archive_control_stream_id": PropertySpec("aeron.archive.local.control.stream.id", parse_int),
+    "replication_progress_timeout_ns": PropertySpec("aeron.cluster.replication.progress.timeout", parse_duration_ns),
+    "idle_strategy": PropertySpec("aeron.cluster.idle.strategy", parse_text),
+    "file_sync_level": PropertySpec("aeron.cluster.file.sync.level", parse_int),
 }
 
-PROPERTY_NAMES: Mapping[str, str] = {name: prop for name, (prop, _) in _SPECS.items()}
+PROPERTY_NAMES: Mapping[str, str] = property_names(_SPECS)
 
 
 @dataclass
@@ -124,11 +124,7 @@ class ClusterBackupContext:
     def from_properties(cls, properties: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None,
                         properties_file: str | None = None, **overrides: Any) -> ClusterBackupContext:
         """A validated context (see the module doc for the precedence)."""
-        kwargs = context_kwargs("ClusterBackupContext", set(cls.__dataclass_fields__), _SPECS,
-                                properties, env, properties_file, overrides)
-        ctx = cls(**kwargs)
-        ctx.validate()
-        return ctx
+        return load_context(cls, _SPECS, properties, env, properties_file, overrides)
 
     @property
     def consensus_endpoints(self) -> list[str]:

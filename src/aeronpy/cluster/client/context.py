@@ -17,7 +17,7 @@ from aeronpy.client.context import MAX_CLIENT_NAME_LENGTH
 from aeronpy.cluster.client.credentials import CredentialsSupplier, NullCredentialsSupplier
 from aeronpy.concurrent.clock import nano_time
 from aeronpy.concurrent.idle_strategy import BackoffIdleStrategy, IdleStrategy
-from aeronpy.config import INT64_MAX, context_kwargs, default_aeron_dir, parse_duration_ns, parse_int, parse_text
+from aeronpy.config import INT64_MAX, PropertySpec, default_aeron_dir, load_context, parse_duration_ns, parse_int, parse_text, property_names
 from aeronpy.errors import ConfigurationError, InvalidChannelError
 from aeronpy.uri import ChannelUri, parse_endpoint
 
@@ -40,15 +40,15 @@ DEFAULT_LEADER_HEARTBEAT_TIMEOUT_NS = 10 * _S
 _text = parse_text
 
 
-_PROPERTIES: dict[str, tuple[str, Callable[[str, str], Any]]] = {
-    "aeron_dir": ("aeron.dir", _text),
-    "ingress_channel": ("aeron.cluster.ingress.channel", _text),
-    "ingress_endpoints": ("aeron.cluster.ingress.endpoints", _text),
-    "ingress_stream_id": ("aeron.cluster.ingress.stream.id", parse_int),
-    "egress_channel": ("aeron.cluster.egress.channel", _text),
-    "egress_stream_id": ("aeron.cluster.egress.stream.id", parse_int),
-    "message_timeout_ns": ("aeron.cluster.message.timeout", parse_duration_ns),
-    "client_name": ("aeron.cluster.client.name", _text),
+_PROPERTIES: dict[str, PropertySpec] = {
+    "aeron_dir": PropertySpec("aeron.dir", _text),
+    "ingress_channel": PropertySpec("aeron.cluster.ingress.channel", _text),
+    "ingress_endpoints": PropertySpec("aeron.cluster.ingress.endpoints", _text),
+    "ingress_stream_id": PropertySpec("aeron.cluster.ingress.stream.id", parse_int),
+    "egress_channel": PropertySpec("aeron.cluster.egress.channel", _text),
+    "egress_stream_id": PropertySpec("aeron.cluster.egress.stream.id", parse_int),
+    "message_timeout_ns": PropertySpec("aeron.cluster.message.timeout", parse_duration_ns),
+    "client_name": PropertySpec("aeron.cluster.client.name", _text),
 }
 
 
@@ -121,7 +121,7 @@ class ClusterClientContext:
     error_handler: Callable[[BaseException], None] | None = None
     nano_clock: Callable[[], int] = nano_time
 
-    PROPERTY_NAMES: ClassVar[Mapping[str, str]] = {name: prop for name, (prop, _) in _PROPERTIES.items()}
+    PROPERTY_NAMES: ClassVar[Mapping[str, str]] = property_names(_PROPERTIES)
 
     @classmethod
     def from_properties(
@@ -133,13 +133,7 @@ class ClusterClientContext:
     ) -> ClusterClientContext:
         """A validated context from ``overrides``, then ``properties``, ``env`` (default
         ``os.environ``: ``AERON_CLUSTER_INGRESS_CHANNEL``, ...) and ``properties_file``."""
-        kwargs = context_kwargs(
-            "ClusterClientContext", set(cls.__dataclass_fields__), _PROPERTIES, properties, env,
-            properties_file, overrides,
-        )
-        ctx = cls(**kwargs)
-        ctx.validate()
-        return ctx
+        return load_context(cls, _PROPERTIES, properties, env, properties_file, overrides)
 
     def validate(self) -> None:
         """Reject invalid settings with a :class:`ConfigurationError` naming the property."""

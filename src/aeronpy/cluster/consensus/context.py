@@ -11,15 +11,18 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from aeronpy.cluster.members import ClusterMember, check_member_endpoints, find_member, parse_members
+from aeronpy.concurrent.idle_strategy import parse_idle_strategy_name
 from aeronpy.config import (
-    INT32_MAX,
-    INT64_MAX,
-    context_kwargs,
+    PropertySpec,
+    check_bounded_fields,
     default_aeron_dir,
+    duration_spec,
+    int_spec,
+    load_context,
     parse_bool,
-    parse_duration_ns,
-    parse_int,
-    parse_size,
+    parse_stripped_text,
+    property_names,
+    size_spec,
 )
 from aeronpy.errors import ConfigurationError, InvalidChannelError
 
@@ -36,94 +39,72 @@ _WHEEL = "io.aeron.cluster.WheelTimerServiceSupplier"
 _HEAP = "io.aeron.cluster.PriorityHeapTimerServiceSupplier"
 
 
-def _text(value: str, name: str) -> str:
-    return value.strip()
+_text = parse_stripped_text
 
-
-@dataclass(frozen=True)
-class _P:
-    prop: str
-    parse: Callable[[str, str], Any]
-    low: int | None = None
-    high: int | None = None
-
-
-def _int(prop: str, low: int = -(1 << 31), high: int = INT32_MAX) -> _P:
-    return _P(prop, parse_int, low, high)
-
-
-def _dur(prop: str, low: int = 0) -> _P:
-    return _P(prop, parse_duration_ns, low, INT64_MAX)
-
-
-def _size(prop: str, low: int, high: int = INT32_MAX) -> _P:
-    return _P(prop, parse_size, low, high)
-
-
-_SPECS: dict[str, _P] = {
-    "aeron_dir": _P("aeron.dir", _text),
-    "cluster_id": _int("aeron.cluster.id"),
-    "member_id": _int("aeron.cluster.member.id", 0),
-    "cluster_members": _P("aeron.cluster.members", _text),
-    "member_endpoints": _P("aeron.cluster.member.endpoints", _text),
-    "appointed_leader_id": _int("aeron.cluster.appointed.leader.id", -1),
-    "consensus_endpoints": _P("aeron.cluster.consensus.endpoints", _text),
-    "ingress_channel": _P("aeron.cluster.ingress.channel", _text),
-    "ingress_stream_id": _int("aeron.cluster.ingress.stream.id"),
-    "ingress_fragment_limit": _int("aeron.cluster.ingress.fragment.limit", 1),
-    "ingress_ipc_allowed": _P("aeron.cluster.ingress.ipc.allowed", parse_bool),
-    "egress_channel": _P("aeron.cluster.egress.channel", _text),
-    "log_channel": _P("aeron.cluster.log.channel", _text),
-    "log_stream_id": _int("aeron.cluster.log.stream.id"),
-    "log_control_enable": _P("aeron.cluster.log.control.enable", parse_bool),
-    "log_fragment_limit": _int("aeron.cluster.log.fragment.limit", 1),
-    "consensus_channel": _P("aeron.cluster.consensus.channel", _text),
-    "consensus_stream_id": _int("aeron.cluster.consensus.stream.id"),
-    "consensus_control_enable": _P("aeron.cluster.consensus.control.enable", parse_bool),
-    "replication_channel": _P("aeron.cluster.replication.channel", _text),
-    "follower_catchup_channel": _P("aeron.cluster.follower.catchup.channel", _text),
-    "leader_archive_control_channel": _P("aeron.cluster.leader.archive.control.channel", _text),
-    "control_channel": _P("aeron.cluster.control.channel", _text),
-    "service_stream_id": _int("aeron.cluster.service.stream.id"),
-    "consensus_module_stream_id": _int("aeron.cluster.consensus.module.stream.id"),
-    "replay_channel": _P("aeron.cluster.replay.channel", _text),
-    "replay_stream_id": _int("aeron.cluster.replay.stream.id"),
-    "snapshot_channel": _P("aeron.cluster.snapshot.channel", _text),
-    "snapshot_stream_id": _int("aeron.cluster.snapshot.stream.id"),
-    "service_count": _int("aeron.cluster.service.count", 0, 10),
-    "max_sessions": _int("aeron.cluster.max.sessions", 0),
-    "session_timeout_ns": _dur("aeron.cluster.session.timeout", 1),
-    "leader_heartbeat_timeout_ns": _dur("aeron.cluster.leader.heartbeat.timeout", 1),
-    "leader_heartbeat_interval_ns": _dur("aeron.cluster.leader.heartbeat.interval", 1),
-    "startup_canvass_timeout_ns": _dur("aeron.cluster.startup.canvass.timeout", 1),
-    "election_timeout_ns": _dur("aeron.cluster.election.timeout", 1),
-    "election_status_interval_ns": _dur("aeron.cluster.election.status.interval", 1),
-    "termination_timeout_ns": _dur("aeron.cluster.termination.timeout", 1),
-    "cluster_dir": _P("aeron.cluster.dir", _text),
-    "services_dir": _P("aeron.cluster.services.dir", _text),
-    "mark_file_dir": _P("aeron.cluster.mark.file.dir", _text),
-    "error_buffer_length": _size("aeron.cluster.error.buffer.length", MIB),
-    "file_sync_level": _int("aeron.cluster.file.sync.level", 0, 2),
-    "timer_service_supplier": _P("aeron.cluster.timer.service.supplier", _text),
-    "wheel_tick_resolution_ns": _dur("aeron.cluster.wheel.tick.resolution", 1),
-    "ticks_per_wheel": _int("aeron.cluster.ticks.per.wheel", 1),
-    "cluster_clock": _P("aeron.cluster.clock", _text),
-    "authenticator_supplier": _P("aeron.cluster.authenticator.supplier", _text),
-    "authorisation_service_supplier": _P("aeron.cluster.authorisation.service.supplier", _text),
-    "cycle_threshold_ns": _dur("aeron.cluster.cycle.threshold"),
-    "total_snapshot_threshold_ns": _dur("aeron.cluster.total.snapshot.threshold"),
-    "accept_standby_snapshots": _P("aeron.cluster.accept.standby.snapshots", parse_bool),
-    "standby_snapshot_notification_delay_ns": _dur("aeron.cluster.standby.snapshot.notification.processing.delay"),
-    "replication_progress_timeout_ns": _dur("aeron.cluster.replication.progress.timeout", 1),
-    "replication_progress_interval_ns": _dur("aeron.cluster.replication.progress.interval", 1),
-    "agent_role_name": _P("aeron.cluster.consensus.module.agent.role.name", _text),
-    "extension": _P("aeron.cluster.consensus.module.extension", _text),
-    "idle_strategy": _P("aeron.cluster.idle.strategy", _text),
-    "archive_control_channel": _P("aeron.archive.local.control.channel", _text),
-    "archive_control_stream_id": _int("aeron.archive.local.control.stream.id"),
+_SPECS: dict[str, PropertySpec] = {
+    "aeron_dir": PropertySpec("aeron.dir", _text),
+    "cluster_id": int_spec("aeron.cluster.id"),
+    "member_id": int_spec("aeron.cluster.member.id", 0),
+    "cluster_members": PropertySpec("aeron.cluster.members", _text),
+    "member_endpoints": PropertySpec("aeron.cluster.member.endpoints", _text),
+    "appointed_leader_id": int_spec("aeron.cluster.appointed.leader.id", -1),
+    "consensus_endpoints": PropertySpec("aeron.cluster.consensus.endpoints", _text),
+    "ingress_channel": PropertySpec("aeron.cluster.ingress.channel", _text),
+    "ingress_stream_id": int_spec("aeron.cluster.ingress.stream.id"),
+    "ingress_fragment_limit": int_spec("aeron.cluster.ingress.fragment.limit", 1),
+    "ingress_ipc_allowed": PropertySpec("aeron.cluster.ingress.ipc.allowed", parse_bool),
+    "egress_channel": PropertySpec("aeron.cluster.egress.channel", _text),
+    "log_channel": PropertySpec("aeron.cluster.log.channel", _text),
+    "log_stream_id": int_spec("aeron.cluster.log.stream.id"),
+    "log_control_enable": PropertySpec("aeron.cluster.log.control.enable", parse_bool),
+    "log_fragment_limit": int_spec("aeron.cluster.log.fragment.limit", 1),
+    "consensus_channel": PropertySpec("aeron.cluster.consensus.channel", _text),
+    "consensus_stream_id": int_spec("aeron.cluster.consensus.stream.id"),
+    "consensus_control_enable": PropertySpec("aeron.cluster.consensus.control.enable", parse_bool),
+    "replication_channel": PropertySpec("aeron.cluster.replication.channel", _text),
+    "follower_catchup_channel": PropertySpec("aeron.cluster.follower.catchup.channel", _text),
+    "leader_archive_control_channel": PropertySpec("aeron.cluster.leader.archive.control.channel", _text),
+    "control_channel": PropertySpec("aeron.cluster.control.channel", _text),
+    "service_stream_id": int_spec("aeron.cluster.service.stream.id"),
+    "consensus_module_stream_id": int_spec("aeron.cluster.consensus.module.stream.id"),
+    "replay_channel": PropertySpec("aeron.cluster.replay.channel", _text),
+    "replay_stream_id": int_spec("aeron.cluster.replay.stream.id"),
+    "snapshot_channel": PropertySpec("aeron.cluster.snapshot.channel", _text),
+    "snapshot_stream_id": int_spec("aeron.cluster.snapshot.stream.id"),
+    "service_count": int_spec("aeron.cluster.service.count", 0, 10),
+    "max_sessions": int_spec("aeron.cluster.max.sessions", 0),
+    "session_timeout_ns": duration_spec("aeron.cluster.session.timeout", 1),
+    "leader_heartbeat_timeout_ns": duration_spec("aeron.cluster.leader.heartbeat.timeout", 1),
+    "leader_heartbeat_interval_ns": duration_spec("aeron.cluster.leader.heartbeat.interval", 1),
+    "startup_canvass_timeout_ns": duration_spec("aeron.cluster.startup.canvass.timeout", 1),
+    "election_timeout_ns": duration_spec("aeron.cluster.election.timeout", 1),
+    "election_status_interval_ns": duration_spec("aeron.cluster.election.status.interval", 1),
+    "termination_timeout_ns": duration_spec("aeron.cluster.termination.timeout", 1),
+    "cluster_dir": PropertySpec("aeron.cluster.dir", _text),
+    "services_dir": PropertySpec("aeron.cluster.services.dir", _text),
+    "mark_file_dir": PropertySpec("aeron.cluster.mark.file.dir", _text),
+    "error_buffer_length": size_spec("aeron.cluster.error.buffer.length", MIB),
+    "file_sync_level": int_spec("aeron.cluster.file.sync.level", 0, 2),
+    "timer_service_supplier": PropertySpec("aeron.cluster.timer.service.supplier", _text),
+    "wheel_tick_resolution_ns": duration_spec("aeron.cluster.wheel.tick.resolution", 1),
+    "ticks_per_wheel": int_spec("aeron.cluster.ticks.per.wheel", 1),
+    "cluster_clock": PropertySpec("aeron.cluster.clock", _text),
+    "authenticator_supplier": PropertySpec("aeron.cluster.authenticator.supplier", _text),
+    "authorisation_service_supplier": PropertySpec("aeron.cluster.authorisation.service.supplier", _text),
+    "cycle_threshold_ns": duration_spec("aeron.cluster.cycle.threshold"),
+    "total_snapshot_threshold_ns": duration_spec("aeron.cluster.total.snapshot.threshold"),
+    "accept_standby_snapshots": PropertySpec("aeron.cluster.accept.standby.snapshots", parse_bool),
+    "standby_snapshot_notification_delay_ns": duration_spec("aeron.cluster.standby.snapshot.notification.processing.delay"),
+    "replication_progress_timeout_ns": duration_spec("aeron.cluster.replication.progress.timeout", 1),
+    "replication_progress_interval_ns": duration_spec("aeron.cluster.replication.progress.interval", 1),
+    "agent_role_name": PropertySpec("aeron.cluster.consensus.module.agent.role.name", _text),
+    "extension": PropertySpec("aeron.cluster.consensus.module.extension", _text),
+    "idle_strategy": PropertySpec("aeron.cluster.idle.strategy", _text),
+    "archive_control_channel": PropertySpec("aeron.archive.local.control.channel", _text),
+    "archive_control_stream_id": int_spec("aeron.archive.local.control.stream.id"),
 }
 
-PROPERTY_NAMES: Mapping[str, str] = {name: p.prop for name, p in _SPECS.items()}
+PROPERTY_NAMES: Mapping[str, str] = property_names(_SPECS)
 
 
 @dataclass
@@ -222,14 +203,7 @@ class ConsensusModuleContext:
         """A validated context: each field from ``overrides``, else its property in
         ``properties``, ``env`` (default ``os.environ``; ``AERON_CLUSTER_MEMBER_ID`` ...) or
         ``properties_file``, else Aeron's default."""
-        kwargs = context_kwargs(
-            "ConsensusModuleContext", set(cls.__dataclass_fields__),
-            {name: (spec.prop, spec.parse) for name, spec in _SPECS.items()},
-            properties, env, properties_file, overrides,
-        )
-        ctx = cls(**kwargs)
-        ctx.validate()
-        return ctx
+        return load_context(cls, _SPECS, properties, env, properties_file, overrides)
 
     # -- derived ---------------------------------------------------------------------------
 
@@ -260,14 +234,7 @@ class ConsensusModuleContext:
     def validate(self) -> None:
         """Types, ranges and the cross-setting rules of cluster.md §6.1."""
         p = PROPERTY_NAMES
-        for name, spec in _SPECS.items():
-            value = getattr(self, name)
-            if spec.low is not None and value is not None:
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise ConfigurationError(f"{spec.prop}={value!r}: must be an integer")
-                high = spec.high if spec.high is not None else INT64_MAX
-                if not spec.low <= value <= high:
-                    raise ConfigurationError(f"{spec.prop}={value}: out of range [{spec.low}, {high}]")
+        check_bounded_fields(_SPECS, self)
         members = parse_members(self.cluster_members)
         if find_member(members, self.member_id) is None:
             raise ConfigurationError(
@@ -322,9 +289,4 @@ class ConsensusModuleContext:
             )
         if self.ticks_per_wheel & (self.ticks_per_wheel - 1):
             raise ConfigurationError(f"{p['ticks_per_wheel']}={self.ticks_per_wheel}: must be a power of 2")
-        from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
-
-        try:
-            idle_strategy_from_name(self.idle_strategy)
-        except ConfigurationError as e:
-            raise ConfigurationError(f"{p['idle_strategy']}={self.idle_strategy}: {e}") from None
+        parse_idle_strategy_name(self.idle_strategy, p["idle_strategy"])

@@ -12,7 +12,20 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from aeronpy.cluster.codecs import major_version, semantic_version
-from aeronpy.config import INT32_MAX, INT32_MIN, INT64_MAX, context_kwargs, default_aeron_dir, parse_bool, parse_duration_ns, parse_int, parse_size
+from aeronpy.concurrent.idle_strategy import parse_idle_strategy_name
+from aeronpy.config import (
+    INT32_MAX,
+    PropertySpec,
+    check_bounds,
+    default_aeron_dir,
+    duration_spec,
+    int_spec,
+    load_context,
+    parse_bool,
+    parse_stripped_text,
+    property_names,
+    size_spec,
+)
 from aeronpy.errors import ConfigurationError
 from aeronpy.uri import ChannelUri
 
@@ -27,51 +40,36 @@ MAX_SERVICE_COUNT = 10
 SNAPSHOT_TYPE_ID = 2
 
 
-def _text(value: str, name: str) -> str:
-    return value.strip()
+_text = parse_stripped_text
 
-
-def _idle(value: str, name: str) -> str:
-    from aeronpy.concurrent.idle_strategy import idle_strategy_from_name
-
-    try:
-        idle_strategy_from_name(value)
-    except ConfigurationError as e:
-        raise ConfigurationError(f"{name}={value}: {e}") from None
-    return value.strip()
-
-
-# field -> (property, parser, low, high); low/high bound integer settings.
-_SPECS: dict[str, tuple[str, Callable[[str, str], Any], int | None, int | None]] = {
-    "aeron_dir": ("aeron.dir", _text, None, None),
-    "cluster_id": ("aeron.cluster.id", parse_int, INT32_MIN, INT32_MAX),
-    "service_id": ("aeron.cluster.service.id", parse_int, 0, MAX_SERVICE_COUNT - 1),
-    "service_name": ("aeron.cluster.service.name", _text, None, None),
-    "service_class_name": ("aeron.cluster.service.class.name", _text, None, None),
-    "is_responding_service": ("aeron.cluster.service.responder", parse_bool, None, None),
-    "error_buffer_length": ("aeron.cluster.service.error.buffer.length", parse_size, MIB, INT32_MAX),
-    "cycle_threshold_ns": ("aeron.cluster.service.cycle.threshold", parse_duration_ns, 0, INT64_MAX),
-    "snapshot_duration_threshold_ns": ("aeron.cluster.service.snapshot.threshold", parse_duration_ns, 0, INT64_MAX),
-    "delegating_error_handler": ("aeron.cluster.service.delegating.error.handler", _text, None, None),
-    "cluster_dir": ("aeron.cluster.dir", _text, None, None),
-    "mark_file_dir": ("aeron.cluster.mark.file.dir", _text, None, None),
-    "control_channel": ("aeron.cluster.control.channel", _text, None, None),
-    "service_stream_id": ("aeron.cluster.service.stream.id", parse_int, INT32_MIN, INT32_MAX),
-    "consensus_module_stream_id": ("aeron.cluster.consensus.module.stream.id", parse_int, INT32_MIN, INT32_MAX),
-    "replay_channel": ("aeron.cluster.replay.channel", _text, None, None),
-    "replay_stream_id": ("aeron.cluster.replay.stream.id", parse_int, INT32_MIN, INT32_MAX),
-    "snapshot_channel": ("aeron.cluster.snapshot.channel", _text, None, None),
-    "snapshot_stream_id": ("aeron.cluster.snapshot.stream.id", parse_int, INT32_MIN, INT32_MAX),
-    "log_fragment_limit": ("aeron.cluster.log.fragment.limit", parse_int, 1, INT32_MAX),
-    "idle_strategy": ("aeron.cluster.idle.strategy", _idle, None, None),
-    "archive_control_channel": ("aeron.archive.local.control.channel", _text, None, None),
-    "archive_control_stream_id": ("aeron.archive.local.control.stream.id", parse_int, INT32_MIN, INT32_MAX),
-    "archive_control_response_stream_id": (
-        "aeron.archive.control.response.stream.id", parse_int, INT32_MIN, INT32_MAX),
+_SPECS: dict[str, PropertySpec] = {
+    "aeron_dir": PropertySpec("aeron.dir", _text),
+    "cluster_id": int_spec("aeron.cluster.id"),
+    "service_id": int_spec("aeron.cluster.service.id", 0, MAX_SERVICE_COUNT - 1),
+    "service_name": PropertySpec("aeron.cluster.service.name", _text),
+    "service_class_name": PropertySpec("aeron.cluster.service.class.name", _text),
+    "is_responding_service": PropertySpec("aeron.cluster.service.responder", parse_bool),
+    "error_buffer_length": size_spec("aeron.cluster.service.error.buffer.length", MIB, INT32_MAX),
+    "cycle_threshold_ns": duration_spec("aeron.cluster.service.cycle.threshold"),
+    "snapshot_duration_threshold_ns": duration_spec("aeron.cluster.service.snapshot.threshold"),
+    "delegating_error_handler": PropertySpec("aeron.cluster.service.delegating.error.handler", _text),
+    "cluster_dir": PropertySpec("aeron.cluster.dir", _text),
+    "mark_file_dir": PropertySpec("aeron.cluster.mark.file.dir", _text),
+    "control_channel": PropertySpec("aeron.cluster.control.channel", _text),
+    "service_stream_id": int_spec("aeron.cluster.service.stream.id"),
+    "consensus_module_stream_id": int_spec("aeron.cluster.consensus.module.stream.id"),
+    "replay_channel": PropertySpec("aeron.cluster.replay.channel", _text),
+    "replay_stream_id": int_spec("aeron.cluster.replay.stream.id"),
+    "snapshot_channel": PropertySpec("aeron.cluster.snapshot.channel", _text),
+    "snapshot_stream_id": int_spec("aeron.cluster.snapshot.stream.id"),
+    "log_fragment_limit": int_spec("aeron.cluster.log.fragment.limit", 1),
+    "idle_strategy": PropertySpec("aeron.cluster.idle.strategy", parse_idle_strategy_name),
+    "archive_control_channel": PropertySpec("aeron.archive.local.control.channel", _text),
+    "archive_control_stream_id": int_spec("aeron.archive.local.control.stream.id"),
+    "archive_control_response_stream_id": int_spec("aeron.archive.control.response.stream.id"),
 }
 
-PROPERTY_NAMES: Mapping[str, str] = {name: spec[0] for name, spec in _SPECS.items()}
-_TABLE = {name: (spec[0], spec[1]) for name, spec in _SPECS.items()}
+PROPERTY_NAMES: Mapping[str, str] = property_names(_SPECS)
 
 
 def archive_response_stream_id(cluster_id: int, service_id: int, base: int = 20) -> int:
@@ -142,28 +140,19 @@ class ServiceContainerContext:
     ) -> ServiceContainerContext:
         """A validated context from ``overrides``, then ``properties``, ``env`` (default
         ``os.environ``) and ``properties_file``, else Aeron's defaults."""
-        kwargs = context_kwargs(
-            "ServiceContainerContext", set(cls.__dataclass_fields__), _TABLE, properties, env, properties_file,
-            overrides,
-        )
-        ctx = cls(**kwargs)
-        ctx.validate()
-        return ctx
+        return load_context(cls, _SPECS, properties, env, properties_file, overrides)
 
     def validate(self) -> None:
         """Types, ranges and channel syntax; a :class:`ConfigurationError` names the property."""
-        for name, (prop, _, low, high) in _SPECS.items():
+        for name, spec in _SPECS.items():
             value = getattr(self, name)
-            if low is not None:
-                if not isinstance(value, int) or isinstance(value, bool):
-                    raise ConfigurationError(f"{prop}={value!r}: must be an integer")
-                if not low <= value <= (INT64_MAX if high is None else high):
-                    raise ConfigurationError(f"{prop}={value}: out of range [{low}, {high}]")
+            if spec.low is not None:
+                check_bounds(spec, value)
             elif name == "is_responding_service":
                 if not isinstance(value, bool):
-                    raise ConfigurationError(f"{prop}={value!r}: must be a boolean")
+                    raise ConfigurationError(f"{spec.prop}={value!r}: must be a boolean")
             elif not isinstance(value, str):
-                raise ConfigurationError(f"{prop}={value!r}: must be text")
+                raise ConfigurationError(f"{spec.prop}={value!r}: must be text")
         for name in ("control_channel", "replay_channel", "snapshot_channel", "archive_control_channel"):
             value = getattr(self, name)
             try:
