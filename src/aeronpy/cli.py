@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import signal
 import sys
 import time
 from typing import Callable, Sequence
 
 from aeronpy.errors import AeronError
-from aeronpy.concurrent.stop_flag import StopFlag
+from aeronpy.concurrent.stop_flag import stop_on_termination_signals
 
 
 def _properties(pairs: Sequence[str]) -> dict[str, str]:
@@ -106,13 +105,7 @@ def cmd_driver(args: argparse.Namespace) -> int:
         ctx = presets.low_latency_context(properties=props, properties_file=args.properties)
     else:
         ctx = DriverContext.from_properties(properties=props, properties_file=args.properties)
-    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_termination_signals()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         driver = MediaDriver.launch(ctx)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from typing import Any
 
-from aeronpy.concurrent.stop_flag import StopFlag
+from aeronpy.concurrent.stop_flag import stop_on_termination_signals
 
 
 __all__ = ["add_commands"]
@@ -60,13 +59,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
         from aeronpy.driver.media_driver import MediaDriver
 
         driver = MediaDriver.launch(DriverContext.from_properties(properties=props, properties_file=args.properties))
-    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = stop_on_termination_signals()
     try:
         ctx = ArchiveContext.from_properties(properties=props, properties_file=args.properties)
         with Archive.launch(ctx) as archive:

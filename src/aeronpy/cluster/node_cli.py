@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import argparse
 
-import signal
 import sys
 from typing import Any
 
-from aeronpy.concurrent.stop_flag import StopFlag
+from aeronpy.concurrent.stop_flag import stop_on_termination_signals
 
 __all__ = ["add_command", "cmd_cluster_node"]
 
@@ -69,9 +68,7 @@ def cmd_cluster_node(args: argparse.Namespace) -> int:
     except (AeronError, ValueError, OSError) as e:
         print(f"aeronpy cluster-node: {e}", file=sys.stderr)
         return 2
-    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_termination_signals()
     try:
         node.start()
     except (AeronError, OSError) as e:

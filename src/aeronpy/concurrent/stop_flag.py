@@ -5,11 +5,18 @@ thread is inside ``threading.Event.wait`` holding the Event's internal (non-reen
 ``Event.set()`` from the handler then waits for that lock forever (the process ignores every
 further SIGTERM).  ``StopFlag.set`` takes no lock, so it is safe from a handler and from any
 thread; ``wait(timeout)`` sleeps (so a stop is seen within the timeout) and reports the flag.
+:func:`stop_on_termination_signals` is how every long-running command stops on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
+import signal
 import time
+
+__all__ = ["TERMINATION_SIGNALS", "StopFlag", "stop_on_termination_signals"]
+
+#: The signals that ask a long-running command to stop.
+TERMINATION_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class StopFlag:
@@ -32,3 +39,12 @@ class StopFlag:
         if not self._set:
             time.sleep(timeout)
         return self._set
+
+
+def stop_on_termination_signals() -> StopFlag:
+    """A new :class:`StopFlag` that SIGINT and SIGTERM set from now on (their handlers are
+    replaced; call from the main thread)."""
+    stop = StopFlag()
+    for signum in TERMINATION_SIGNALS:
+        signal.signal(signum, stop.set)
+    return stop

@@ -4,10 +4,9 @@ SIGTERM/SIGINT.  Exit codes: 0 stopped, 1 failed, 2 bad arguments or configurati
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
-from aeronpy.concurrent.stop_flag import StopFlag
+from aeronpy.concurrent.stop_flag import stop_on_termination_signals
 
 __all__ = ["add_command", "cmd_cluster_backup"]
 
@@ -38,9 +37,7 @@ def cmd_cluster_backup(args: argparse.Namespace) -> int:
     except (AeronError, ValueError, OSError) as e:
         print(f"aeronpy cluster-backup: {e}", file=sys.stderr)
         return 2
-    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop = stop_on_termination_signals()
     try:
         backup.start()
     except (AeronError, OSError) as e:

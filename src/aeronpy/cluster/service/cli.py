@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from aeronpy.errors import AeronError
-from aeronpy.concurrent.stop_flag import StopFlag
+from aeronpy.concurrent.stop_flag import TERMINATION_SIGNALS, stop_on_termination_signals
 
 __all__ = ["add_command", "cmd_cluster_service"]
 
@@ -46,8 +46,8 @@ def cmd_cluster_service(args: argparse.Namespace) -> int:
     except AeronError as e:
         print(f"aeronpy cluster-service: {e}", file=sys.stderr)
         return 2
-    stop = StopFlag()  # not threading.Event: its set() from a signal handler can deadlock the main thread
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.getsignal(s) for s in TERMINATION_SIGNALS}
+    stop = stop_on_termination_signals()
     aeron: Any = None
     try:
         try:
