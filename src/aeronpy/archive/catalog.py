@@ -18,6 +18,7 @@ from typing import Any
 
 from aeronpy.protocol import sbe
 from aeronpy.archive.codecs import SCHEMA_VERSION, RecordingState, T
+from aeronpy.archive.descriptors import RecordingDescriptor
 from aeronpy.archive.errors import CatalogError
 
 __all__ = [
@@ -90,29 +91,15 @@ def crc32c(data: bytes) -> int:
 
 
 @dataclass(frozen=True)
-class CatalogEntry:
-    """One catalog entry as read from the file."""
+class CatalogEntry(RecordingDescriptor):
+    """One catalog entry as read from the file: the recording's descriptor (the fields a client's
+    :class:`~aeronpy.archive.descriptors.RecordingDescriptor` has) and its frame header:
+    ``offset`` in the file, descriptor ``length``, ``state`` and ``checksum``."""
 
     offset: int
     length: int
     state: int
     checksum: int
-    control_session_id: int
-    correlation_id: int
-    recording_id: int
-    start_timestamp: int
-    stop_timestamp: int
-    start_position: int
-    stop_position: int
-    initial_term_id: int
-    segment_file_length: int
-    term_buffer_length: int
-    mtu_length: int
-    session_id: int
-    stream_id: int
-    stripped_channel: str
-    original_channel: str
-    source_identity: str
 
     @property
     def frame_length(self) -> int:
@@ -299,7 +286,7 @@ class Catalog:
             raise CatalogError(f"catalog {self.path} is corrupt: entry at offset {offset}: {e}") from None
         v = d.values
         return CatalogEntry(
-            offset, length, state, self._i32(offset + _DHDR["checksum"]),
+            offset=offset, length=length, state=state, checksum=self._i32(offset + _DHDR["checksum"]),
             **{k: v[k] for k in _ENTRY_FIELDS},  # type: ignore[arg-type]
         )
 
@@ -515,11 +502,7 @@ class Catalog:
             self._update_checksum(e.offset)
 
 
-_ENTRY_FIELDS = (
-    "control_session_id", "correlation_id", "recording_id", "start_timestamp", "stop_timestamp",
-    "start_position", "stop_position", "initial_term_id", "segment_file_length", "term_buffer_length",
-    "mtu_length", "session_id", "stream_id", "stripped_channel", "original_channel", "source_identity",
-)
+_ENTRY_FIELDS = tuple(RecordingDescriptor.__dataclass_fields__)
 
 
 def _entry_body(e: CatalogEntry) -> bytes:
