@@ -445,6 +445,9 @@ static PyMethodDef module_methods[] = {
     {"watch_words", (PyCFunction)(void (*)(void))mod_watch_words, METH_FASTCALL,
      "watch_words(words, snapshot, fds, checks) -> 0 or the check (1..checks) that saw activity: "
      "int64 words moved from their snapshot, or a descriptor readable; checks=0 takes the snapshot."},
+    {"dispatch_data", (PyCFunction)(void (*)(void))mod_dispatch_data, METH_FASTCALL,
+     "dispatch_data(images, buffer, slot_length, batch, start, now_ns, reply) -> (next, bytes_taken): "
+     "the receiver's DATA fast path over a received batch, up to the first datagram it leaves to Python."},
 #ifdef AERONPY_HAVE_RECVMMSG
     {"send_frames", (PyCFunction)(void (*)(void))mod_send_frames, METH_FASTCALL,
      "send_frames(fd, sockaddr, term, term_offset, limit, mtu, max_datagrams, pad_type) -> "
@@ -465,7 +468,7 @@ PyMODINIT_FUNC
 PyInit__atomic(void)
 {
     PyObject *m;
-    if (PyType_Ready(&AtomicBufferType) < 0)
+    if (PyType_Ready(&AtomicBufferType) < 0 || PyType_Ready(&ImageRxType) < 0)
         return NULL;
     m = PyModule_Create(&atomic_module);
     if (m == NULL)
@@ -473,6 +476,12 @@ PyInit__atomic(void)
     Py_INCREF(&AtomicBufferType);
     if (PyModule_AddObject(m, "AtomicBuffer", (PyObject *)&AtomicBufferType) < 0) {
         Py_DECREF(&AtomicBufferType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&ImageRxType);
+    if (PyModule_AddObject(m, "ImageRx", (PyObject *)&ImageRxType) < 0) {
+        Py_DECREF(&ImageRxType);
         Py_DECREF(m);
         return NULL;
     }

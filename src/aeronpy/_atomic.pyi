@@ -62,3 +62,33 @@ def scan_for_gap(term: Any, rebuild_offset: int, limit_offset: int) -> tuple[int
 def watch_words(words: tuple[tuple[AtomicBuffer, int], ...], snapshot: Any, fds: tuple[int, ...], checks: int) -> int:
     """The idle probe: checks == 0 snapshots the int64 words; else up to checks rounds, the
     1-based round that saw a word move (or a descriptor readable, or a buffer released), 0 if none."""
+
+class ImageRx:
+    """A publication image's receive state for dispatch_data (twin: driver.image_rx.ImageRxPy)."""
+    def __init__(
+        self, terms: tuple[AtomicBuffer, AtomicBuffer, AtomicBuffer], initial_term_id: int, term_length: int,
+        hwm_buffer: AtomicBuffer, hwm_offset: int, is_multicast: bool, connection: Any, source: Any,
+    ) -> None: ...
+    @property
+    def initial_term_id(self) -> int: ...
+    @property
+    def term_length(self) -> int: ...
+    @property
+    def bits(self) -> int: ...
+    @property
+    def is_multicast(self) -> int: ...
+    @property
+    def connection(self) -> Any: ...
+    @property
+    def source(self) -> Any: ...
+    accepting: int
+    last_sm_position: int
+    last_sm_window_limit: int
+    time_of_last_packet_ns: int
+
+def dispatch_data(
+    images: dict[int, Any], buffer: Any, slot_length: int, batch: list[tuple[int, Any]], start: int,
+    now_ns: int, reply: Any,
+) -> tuple[int, int]:
+    """The receiver's DATA fast path from batch[start]: (index of the first datagram left to the
+    Python path or len(batch), bytes of the datagrams taken).  Twin: driver.image_rx.dispatch_data_py."""

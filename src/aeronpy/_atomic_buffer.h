@@ -12,6 +12,7 @@
 #define _GNU_SOURCE /* recvmmsg */
 #endif
 #include <Python.h>
+#include <structmember.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -152,6 +153,8 @@ PyObject *ab_insert_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t
 PyObject *mod_validate_data_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *mod_scan_for_gap(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *mod_watch_words(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *mod_dispatch_data(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+extern PyTypeObject ImageRxType;
 
 #ifdef AERONPY_HAVE_RECVMMSG
 /* _datagram_io.c: module functions */

@@ -433,3 +433,273 @@ mod_watch_words(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyBuffer_Release(&snap);
     return PyLong_FromLong(0);
 }
+
+/* ------------------------------------------------------------ receiver DATA fast path */
+
+/*
+ * ImageRx: the state of one publication image that the receiver's DATA path reads and writes,
+ * owned by the PublicationImage (its only holder: the image's attributes of the same names read
+ * and write these fields).  The term buffers, the HWM counter's word, the first connection (its
+ * time_of_last_frame_ns is set on each datagram taken) and its control address are fixed at
+ * construction.  `accepting` is 1 while the image is ACTIVE or DRAINING and not rejected.
+ * Python twin: aeronpy.driver.image_rx.ImageRxPy.
+ */
+typedef struct {
+    PyObject_HEAD
+    AtomicBuffer *terms[3];
+    AtomicBuffer *hwm;
+    Py_ssize_t hwm_offset;
+    PyObject *connection;
+    PyObject *source;
+    long long initial_term_id;
+    long long term_length;
+    int bits;
+    int is_multicast;
+    int accepting;
+    long long last_sm_position;
+    long long last_sm_window_limit;
+    long long time_of_last_packet_ns;
+} ImageRx;
+
+static int
+ImageRx_init(ImageRx *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"terms", "initial_term_id", "term_length", "hwm_buffer", "hwm_offset",
+                             "is_multicast", "connection", "source", NULL};
+    PyObject *terms, *hwm, *connection, *source;
+    long long initial_term_id, term_length;
+    Py_ssize_t hwm_offset, i;
+    int is_multicast;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OLLO!npOO", kwlist, &terms, &initial_term_id, &term_length,
+                                     &AtomicBufferType, &hwm, &hwm_offset, &is_multicast, &connection, &source))
+        return -1;
+    if (!PyTuple_Check(terms) || PyTuple_GET_SIZE(terms) != 3) {
+        PyErr_SetString(PyExc_TypeError, "ImageRx: terms must be a tuple of 3 AtomicBuffers");
+        return -1;
+    }
+    if (term_length < 32 || (term_length & (term_length - 1)) != 0 || term_length > (1LL << 30)) {
+        PyErr_Format(PyExc_ValueError, "ImageRx: term length %lld is not a power of two", term_length);
+        return -1;
+    }
+    for (i = 0; i < 3; i++) {
+        PyObject *t = PyTuple_GET_ITEM(terms, i);
+        if (!PyObject_TypeCheck(t, &AtomicBufferType)) {
+            PyErr_SetString(PyExc_TypeError, "ImageRx: terms must be a tuple of 3 AtomicBuffers");
+            return -1;
+        }
+        if (((AtomicBuffer *)t)->capacity < term_length) {
+            PyErr_SetString(PyExc_ValueError, "ImageRx: a term buffer is shorter than the term length");
+            return -1;
+        }
+    }
+    if (check_released((AtomicBuffer *)hwm) < 0)
+        return -1;
+    if (hwm_offset < 0 || hwm_offset > ((AtomicBuffer *)hwm)->capacity - 8 ||
+        ((uintptr_t)(((AtomicBuffer *)hwm)->data + hwm_offset) & 7) != 0) {
+        PyErr_Format(PyExc_ValueError, "ImageRx: hwm offset %zd invalid", hwm_offset);
+        return -1;
+    }
+    for (i = 0; i < 3; i++) {
+        Py_INCREF(PyTuple_GET_ITEM(terms, i));
+        Py_XSETREF(self->terms[i], (AtomicBuffer *)PyTuple_GET_ITEM(terms, i));
+    }
+    Py_INCREF(hwm);
+    Py_XSETREF(self->hwm, (AtomicBuffer *)hwm);
+    Py_INCREF(connection);
+    Py_XSETREF(self->connection, connection);
+    Py_INCREF(source);
+    Py_XSETREF(self->source, source);
+    self->hwm_offset = hwm_offset;
+    self->initial_term_id = initial_term_id;
+    self->term_length = term_length;
+    self->bits = __builtin_ctzll((unsigned long long)term_length);
+    self->is_multicast = is_multicast;
+    self->accepting = 1;
+    return 0;
+}
+
+static void
+ImageRx_dealloc(ImageRx *self)
+{
+    int i;
+    for (i = 0; i < 3; i++)
+        Py_CLEAR(self->terms[i]);
+    Py_CLEAR(self->hwm);
+    Py_CLEAR(self->connection);
+    Py_CLEAR(self->source);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMemberDef ImageRx_members[] = {
+    {"initial_term_id", T_LONGLONG, offsetof(ImageRx, initial_term_id), READONLY, NULL},
+    {"term_length", T_LONGLONG, offsetof(ImageRx, term_length), READONLY, NULL},
+    {"bits", T_INT, offsetof(ImageRx, bits), READONLY, NULL},
+    {"is_multicast", T_INT, offsetof(ImageRx, is_multicast), READONLY, NULL},
+    {"connection", T_OBJECT, offsetof(ImageRx, connection), READONLY, NULL},
+    {"source", T_OBJECT, offsetof(ImageRx, source), READONLY, NULL},
+    {"accepting", T_INT, offsetof(ImageRx, accepting), 0, "1 while ACTIVE or DRAINING and not rejected."},
+    {"last_sm_position", T_LONGLONG, offsetof(ImageRx, last_sm_position), 0, NULL},
+    {"last_sm_window_limit", T_LONGLONG, offsetof(ImageRx, last_sm_window_limit), 0, NULL},
+    {"time_of_last_packet_ns", T_LONGLONG, offsetof(ImageRx, time_of_last_packet_ns), 0, NULL},
+    {NULL},
+};
+
+PyTypeObject ImageRxType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._atomic.ImageRx",
+    .tp_basicsize = sizeof(ImageRx),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "ImageRx(terms, initial_term_id, term_length, hwm_buffer, hwm_offset, is_multicast, "
+              "connection, source): a publication image's receive state for dispatch_data.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)ImageRx_init,
+    .tp_dealloc = (destructor)ImageRx_dealloc,
+    .tp_members = ImageRx_members,
+};
+
+/*
+ * The commit of one datagram dispatch_data has checked: 1 taken, 0 left to Python (another
+ * source, a released buffer), -1 with an exception set.
+ */
+static int
+take_datagram(ImageRx *rx, PyObject *source, const uint8_t *src, Py_ssize_t length, int32_t term_offset,
+              int64_t position, Py_ssize_t extent, PyObject *now_obj, int64_t now_ns, PyObject *frame_time_name)
+{
+    AtomicBuffer *term;
+    Py_ssize_t capped;
+    int64_t end, *hwm;
+    if (!rx->is_multicast && rx->source != source) {
+        int same = PyObject_RichCompareBool(rx->source, source, Py_EQ);
+        if (same <= 0)
+            return same;
+    }
+    term = rx->terms[(((position >> rx->bits) % 3) + 3) % 3];
+    if (!term->has_view || term->released || !rx->hwm->has_view || rx->hwm->released)
+        return 0;
+    if (PyObject_SetAttr(rx->connection, frame_time_name, now_obj) < 0)
+        return -1;
+    rx->time_of_last_packet_ns = now_ns;
+    capped = rx->term_length - term_offset;
+    insert_frames(term->data, term->capacity, term_offset, src, length < capped ? length : capped);
+    end = position + extent;
+    hwm = (int64_t *)(rx->hwm->data + rx->hwm_offset);
+    if (end > __atomic_load_n(hwm, __ATOMIC_RELAXED))
+        __atomic_store_n(hwm, end, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/*
+ * dispatch_data(images, buffer, slot_length, batch, start, now_ns, reply) -> (next, bytes_taken)
+ *
+ * The receiver's common case for a received batch, from datagram `start` (slot i of `buffer`
+ * holds batch[i] = (length, address)): each DATA/PAD datagram of a (stream, session) whose
+ * ImageRx is in `images` (key image_key(stream_id, session_id)) and that PublicationImage
+ * .insert_packet would rebuild without any counter moving is rebuilt here exactly as it does
+ * (window checks, frames inserted, time of last packet and of the first connection's last frame,
+ * HWM release-stored when it grows).  The source must be the image's first connection (`reply`
+ * if not None, else the datagram's address, equal to it) unless the image is multicast.  Stops at
+ * the first datagram it does not take (heartbeat, other type, malformed, unknown image, not
+ * accepting, out of window, invalid frames, other source, released buffer): `next` is its index
+ * (len(batch) when all were taken), for the Python path to handle before calling again from
+ * next + 1.  `bytes_taken` sums the lengths of the datagrams taken.  Python twin:
+ * aeronpy.driver.image_rx.dispatch_data_py.
+ */
+PyObject *
+mod_dispatch_data(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    static PyObject *frame_time_name = NULL;
+    PyObject *images, *batch, *reply, *now_obj;
+    Py_buffer buf;
+    Py_ssize_t slot_length, start, count, i;
+    int64_t now_ns;
+    long long taken = 0;
+    (void)self;
+    EXPECT_ARGS(7, "dispatch_data");
+    images = args[0];
+    batch = args[3];
+    now_obj = args[5];
+    reply = args[6];
+    if (!PyDict_Check(images) || !PyList_Check(batch)) {
+        PyErr_SetString(PyExc_TypeError, "dispatch_data: images must be a dict and batch a list");
+        return NULL;
+    }
+    if (parse_ssize(args[2], &slot_length) < 0 || parse_ssize(args[4], &start) < 0 || parse_i64(now_obj, &now_ns) < 0)
+        return NULL;
+    if (frame_time_name == NULL && (frame_time_name = PyUnicode_InternFromString("time_of_last_frame_ns")) == NULL)
+        return NULL;
+    if (PyObject_GetBuffer(args[1], &buf, PyBUF_SIMPLE) < 0)
+        return NULL;
+    count = PyList_GET_SIZE(batch);
+    if (start < 0)
+        start = count;
+    for (i = start; i < count; i++) {
+        PyObject *item = PyList_GET_ITEM(batch, i), *key, *found, *address;
+        const uint8_t *src;
+        ImageRx *rx;
+        Py_ssize_t length, extent;
+        int32_t frame_length, term_offset, session_id, stream_id, term_id;
+        int16_t type;
+        int64_t term_count, position;
+        int done;
+        uint64_t id;
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 || !PyLong_Check(PyTuple_GET_ITEM(item, 0)))
+            break;
+        length = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 0));
+        if (length == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            break;
+        }
+        address = PyTuple_GET_ITEM(item, 1);
+        if (length < 32 || (length & 31) != 0 || slot_length <= 0 || i > (buf.len - length) / slot_length)
+            break;
+        src = (const uint8_t *)buf.buf + i * slot_length;
+        memcpy(&frame_length, src, 4);
+        memcpy(&type, src + 6, 2);
+        memcpy(&term_offset, src + 8, 4);
+        memcpy(&session_id, src + 12, 4);
+        memcpy(&stream_id, src + 16, 4);
+        memcpy(&term_id, src + 20, 4);
+        if ((type != 1 && type != 0) || src[4] != 0 || frame_length < 0 || (frame_length == 0 && type == 1 && length == 32))
+            break;
+        id = ((uint64_t)(uint32_t)stream_id << 32) | (uint64_t)(uint32_t)session_id;
+        if ((key = PyLong_FromUnsignedLongLong(id)) == NULL)
+            goto error;
+        found = PyDict_GetItemWithError(images, key);
+        Py_DECREF(key);
+        if (found == NULL) {
+            if (PyErr_Occurred())
+                goto error;
+            break;
+        }
+        if (Py_TYPE(found) != &ImageRxType)
+            break;
+        rx = (ImageRx *)found;
+        if (!rx->accepting)
+            break;
+        term_count = (int64_t)term_id - (int64_t)rx->initial_term_id;
+        if (term_count < 0 && (term_count & 0x80000000LL) != 0)
+            break;
+        extent = validate_frames(src, length, term_offset, rx->term_length);
+        if (extent < 0)
+            break;
+        position = (int64_t)((uint64_t)(int64_t)(int32_t)(uint32_t)term_count << rx->bits) + term_offset;
+        if (position + extent > rx->last_sm_window_limit || position < rx->last_sm_position)
+            break;
+        Py_INCREF(rx); /* an address's equality test may run Python code: hold what it uses */
+        Py_INCREF(address);
+        done = take_datagram(rx, reply != Py_None ? reply : address, src, length, term_offset, position, extent,
+                             now_obj, now_ns, frame_time_name);
+        Py_DECREF(address);
+        Py_DECREF(rx);
+        if (done < 0)
+            goto error;
+        if (done == 0)
+            break;
+        taken += length;
+    }
+    PyBuffer_Release(&buf);
+    return Py_BuildValue("(nL)", i, taken);
+error:
+    PyBuffer_Release(&buf);
+    return NULL;
+}

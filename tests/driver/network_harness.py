@@ -19,6 +19,7 @@ from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.endpoints import ReceiveChannelEndpoint, SendChannelEndpoint
 from aeronpy.driver.feedback_delay import StaticDelayGenerator
 from aeronpy.driver.flow_control import FlowControl, UnicastFlowControl
+from aeronpy.driver.image_rx import NATIVE_RX
 from aeronpy.driver.loss_detector import LossDetector
 from aeronpy.driver.media.udp_channel import UdpChannel
 from aeronpy.driver.network_publication import NetworkPublication
@@ -233,7 +234,7 @@ class ImageRig:
         now_ns: int = 0, active_term_id: int = INITIAL_TERM_ID, term_offset: int = 0,
         sender_address: tuple[str, int] = ("127.0.0.1", SENDER_PORT), epoch_ms: int = 1_700_000_000_000,
         group_tag: int | None = None, is_multicast: bool = False, congestion_control: Any = None,
-        control_address: tuple[str, int] | None = None,
+        control_address: tuple[str, int] | None = None, native_rx: bool = NATIVE_RX,
     ) -> None:
         self.counters = counters
         self.sender = Peer(network, sender_address)
@@ -255,7 +256,7 @@ class ImageRig:
             receiver_id=RECEIVER_ID, group_tag=group_tag, is_reliable=is_reliable, is_multicast=is_multicast,
             sm_timeout_ns=SM_TIMEOUT_NS, image_liveness_timeout_ns=LIVENESS_NS, system_counters=counters.system,
             loss_reporter=self.losses, channel="aeron:udp?endpoint=127.0.0.1:42000", now_ns=now_ns,
-            epoch_clock=lambda: self.epoch[0], congestion_control=congestion_control,
+            epoch_clock=lambda: self.epoch[0], congestion_control=congestion_control, native_rx=native_rx,
         )
         self.endpoint.add_interest(STREAM, None)
         self.endpoint.add_image(self.image)

@@ -3,6 +3,10 @@
 Each endpoint owns one transport (socket).  Datagrams are validated with
 :func:`aeronpy.protocol.frames.classify_datagram`; invalid ones are counted in the
 "Invalid packets" system counter and dropped.
+
+A receive endpoint with a socket (not MDS, no loss interceptor) first hands each received batch
+to the C DATA path (:mod:`aeronpy.driver.image_rx`): it rebuilds the common case and leaves the
+first datagram it does not take to the Python dispatch below, then goes on after it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Callable
 
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.destination_tracker import DestinationTracker
+from aeronpy.driver.image_rx import NATIVE_RX, dispatch_data, image_key
 from aeronpy.driver.media.timestamps import ReceiveTimestamps, stamping_send
 from aeronpy.driver.media.udp_transport import TRANSIENT_ERRNOS, send_frames, send_frames_py
 from aeronpy.driver.system_counters import SystemCounterId
@@ -130,14 +135,21 @@ class _Endpoint:
         buffer = self._buffer
         interceptor = self.interceptor
         on_data = self._on_data
-        work = 0
-        offset = 0
+        kernel = self._rx_kernel if interceptor is None else None
+        reply = self._kernel_reply() if kernel is not None else None
+        count = len(batch)
         total = 0
-        for length, address in batch:
-            work += 1
+        i = 0
+        while i < count:
+            if kernel is not None:  # the DATA fast path takes what it can, up to a datagram it leaves here
+                i, taken = kernel(batch, i, now_ns, reply)
+                total += taken
+                if i >= count:
+                    break
+            length, address = batch[i]
+            slot = i * RECV_BUFFER_LENGTH
+            i += 1
             total += length
-            slot = offset
-            offset += RECV_BUFFER_LENGTH
             datagram = view[slot:slot + length]
             try:
                 if on_data is not None and length >= _DATA_HEADER_LENGTH:
@@ -167,7 +179,14 @@ class _Endpoint:
                     self.error_handler(ex)
         if self._bytes_received is not None:
             self._bytes_received.get_and_add(total)
-        return work
+        return count
+
+    _rx_kernel: Callable[[list[tuple[int, Any]], int, int, Any], tuple[int, int]] | None = None
+    """The DATA fast path over a batch (``dispatch_data`` bound to the endpoint's images), else None."""
+
+    def _kernel_reply(self) -> Any:
+        """The reply address the fast path compares sources with (None: each datagram's source)."""
+        return None
 
     _on_data: Callable[[tuple[Any, ...], memoryview, int, Any, int], None] | None = None
     """The DATA/PAD handler taking the unpacked header (receive endpoints), else None."""
@@ -451,6 +470,20 @@ class ReceiveChannelEndpoint(_Endpoint):
                 channel, transport, control_address,
                 has_explicit_control=bool(channel.has_explicit_control and not channel.is_multicast),
             ))
+        self._rx_images: dict[int, Any] = {}
+        if NATIVE_RX and dispatch_data is not None and not self._is_mds and socket_fd(transport) >= 0:
+            self.use_rx_kernel(dispatch_data)
+
+    def use_rx_kernel(self, kernel: Callable[..., tuple[int, int]] | None) -> None:
+        """Rebuild DATA with ``kernel`` (``dispatch_data`` or its twin ``dispatch_data_py``), or
+        with the Python path alone (None).  Not for MDS endpoints (their sources are per destination)."""
+        if kernel is not None and self._is_mds:
+            raise ValueError("the DATA fast path does not serve MDS endpoints")
+        self._rx_kernel = partial(kernel, self._rx_images, self._buffer, RECV_BUFFER_LENGTH) if kernel is not None else None
+
+    def _kernel_reply(self) -> Any:
+        current = self._current
+        return current.control_address if current is not None else self.control_address
 
     @property
     def is_multi_destination(self) -> bool:
@@ -627,13 +660,18 @@ class ReceiveChannelEndpoint(_Endpoint):
         interest = self.streams.setdefault(image.stream_id, StreamInterest())
         interest.images[image.session_id] = image
         interest.init_in_progress.discard(image.session_id)
+        rx = getattr(image, "rx", None)
+        if rx is not None:
+            self._rx_images[image_key(image.stream_id, image.session_id)] = rx
 
     def remove_image(self, image: Any) -> None:
-        interest = self.streams.get(image.stream_id)
+        stream_id = image.stream_id
+        interest = self.streams.get(stream_id)
         session_id = image.session_id
         is_end_of_stream = bool(image.is_end_of_stream)
         if interest is not None and interest.images.get(session_id) is image:
             del interest.images[session_id]
+            self._rx_images.pop(image_key(stream_id, session_id), None)
             if not is_end_of_stream:
                 interest.cool_down.add(session_id)
 

@@ -16,6 +16,7 @@ from aeronpy.driver.congestion_control import CongestionControl, StaticWindowCon
 from aeronpy.driver.counter_access import plain_getter, release_setter
 from aeronpy.driver.lifecycle import LifecycleState, change_state
 from aeronpy.driver.gap_filler import try_fill_gap
+from aeronpy.driver.image_rx import NATIVE_RX, new_image_rx, validate_data_frames_py
 from aeronpy.concurrent.bit_util import INT64_MAX
 from aeronpy.concurrent.clock import epoch_ms
 from aeronpy.driver.tether import SubscriberPosition, TetherState, UntetheredTimeouts, check_untethered
@@ -44,34 +45,6 @@ RECEIVE_DESTINATION_TIMEOUT_NS = 5_000_000_000
 """A connection is live for SMs/NAKs/EOS while heard from within this (C AERON_RECEIVE_DESTINATION_TIMEOUT_NS)."""
 EOS_FLAG = frames.EOS_FLAG
 REVOKED_FLAG = frames.REVOKED_FLAG
-
-
-def validate_data_frames_py(datagram: Any, length: int, term_offset: int, term_length: int) -> int:
-    """Walk the frames of a DATA/PAD datagram (its first ``length`` bytes, capped at its size);
-    the extent they cover, or -1 if the datagram must be dropped as invalid.
-
-    Every frame needs frame_length >= 32, version 0, type DATA or PAD, its term offset where
-    the previous frame ended (the first at ``term_offset``) and its end within the term; a DATA
-    frame must lie inside the datagram; the frames must cover the datagram exactly, except that
-    a final PAD frame may run past it.  Python twin of the C kernel ``validate_data_frames``."""
-    length = max(0, min(length, len(datagram)))
-    if term_offset < 0 or term_offset >= term_length or term_offset & 31:
-        return -1
-    offset = 0
-    next_offset = term_offset
-    frame_type = -1
-    while offset <= length - 32:
-        frame_length, version, _flags, frame_type, frame_term_offset = FRAME_STRUCT.unpack_from(datagram, offset)
-        if frame_length < 32 or version != 0 or (frame_type != 1 and frame_type != 0) or frame_term_offset != next_offset:
-            return -1
-        aligned = (frame_length + 31) & ~31
-        next_offset += aligned
-        if next_offset > term_length or (frame_type == 1 and offset + frame_length > length):
-            return -1
-        offset += aligned
-    if offset != length and (offset < length or frame_type != 0):
-        return -1
-    return offset
 
 
 validate_data_frames: Callable[[Any, int, int, int], int]
@@ -137,6 +110,7 @@ class PublicationImage:
         epoch_clock: Callable[[], int] = epoch_ms,
         send_response_setup: bool = False,
         congestion_control: CongestionControl | None = None,
+        native_rx: bool = NATIVE_RX,
     ) -> None:
         self.correlation_id = correlation_id
         self.session_id = session_id
@@ -172,6 +146,13 @@ class PublicationImage:
         self.loss_report_entry = -1
         self.join_position = descriptor.compute_position(active_term_id, term_offset, self.bits, initial_term_id)
         self.connections: list[Connection] = [Connection(control_address, now_ns)]
+        #: the DATA path's state (image_rx): the only holder of the window, the time of the last
+        #: packet and whether data is accepted; registered with the endpoint for ``dispatch_data``
+        self.rx = new_image_rx(
+            tuple(self.term_buffers), initial_term_id, self.term_length, hwm, is_multicast, self.connections[0],
+            native=native_rx,
+        )
+        self._rejection_frame: bytes | None = None
         self.subscribers: list[SubscriberPosition] = []
         self.untethered_timeouts = untethered_timeouts or UntetheredTimeouts(5_000_000_000, -1, 10_000_000_000)
         self.epoch_clock = epoch_clock
@@ -213,11 +194,58 @@ class PublicationImage:
         self._invalid_packets = system_counters.get(SystemCounterId.INVALID_PACKETS)
         self._images_revoked = system_counters.get(SystemCounterId.PUBLICATION_IMAGES_REVOKED)
         self.is_revoked = False
-        self.rejection_frame: bytes | None = None  # set by REJECT_IMAGE (receiver thread)
         # response channels: the SETUP asked for RSP_SETUPs (SEND_RESPONSE_SETUP flag)
         self.response_setup = ResponseSetupAnnouncer(send_response_setup)
         self._nak = bytearray(NAK_STRUCT.size)
         self._rttm = bytearray(RTTM_STRUCT.size)
+
+    # ------------------------------------------------------------------ state shared with self.rx
+    @property
+    def state(self) -> LifecycleState:
+        """The lifecycle state; setting it also tells the DATA path whether data is accepted."""
+        return self._state
+
+    @state.setter
+    def state(self, value: LifecycleState) -> None:
+        self._state = value
+        self.rx.accepting = int((value is _ACTIVE or value is _DRAINING) and self._rejection_frame is None)
+
+    @property
+    def rejection_frame(self) -> bytes | None:
+        """The ERR frame sent instead of SMs once rejected (REJECT_IMAGE, receiver thread), else None."""
+        return self._rejection_frame
+
+    @rejection_frame.setter
+    def rejection_frame(self, frame: bytes | None) -> None:
+        self._rejection_frame = frame
+        self.state = self._state
+
+    @property
+    def last_sm_position(self) -> int:
+        """Position of the last SM sent: data below it is an under-run."""
+        return int(self.rx.last_sm_position)
+
+    @last_sm_position.setter
+    def last_sm_position(self, value: int) -> None:
+        self.rx.last_sm_position = value
+
+    @property
+    def last_sm_window_limit(self) -> int:
+        """The last SM's position plus half a term: data beyond it is an over-run."""
+        return int(self.rx.last_sm_window_limit)
+
+    @last_sm_window_limit.setter
+    def last_sm_window_limit(self, value: int) -> None:
+        self.rx.last_sm_window_limit = value
+
+    @property
+    def time_of_last_packet_ns(self) -> int:
+        """When data or a heartbeat last arrived (liveness)."""
+        return int(self.rx.time_of_last_packet_ns)
+
+    @time_of_last_packet_ns.setter
+    def time_of_last_packet_ns(self, value: int) -> None:
+        self.rx.time_of_last_packet_ns = value
 
     # ------------------------------------------------------------------ receiver thread
     def reject(self, reason: bytes) -> None:
@@ -270,8 +298,8 @@ class PublicationImage:
         """Rebuild the frames of one DATA datagram into the log; returns bytes inserted.
 
         The whole datagram is dropped (counter "Invalid packets") unless its frames walk cleanly."""
-        state = self.state
-        if self.rejection_frame is not None or (state is not _ACTIVE and state is not _DRAINING):
+        rx = self.rx
+        if not rx.accepting:  # not ACTIVE or DRAINING, or rejected
             return 0
         term_count = term_id - self.initial_term_id
         if term_count < 0 and term_count & 0x80000000:
@@ -281,15 +309,15 @@ class PublicationImage:
             self._count_invalid()
             return 0
         position = ((((term_count + 0x80000000) & 0xFFFFFFFF) - 0x80000000) << self.bits) + term_offset
-        if position + extent > self.last_sm_window_limit:
+        if position + extent > rx.last_sm_window_limit:
             if self._over_runs is not None:
                 self._over_runs.increment()
             return 0
-        if position < self.last_sm_position:
+        if position < rx.last_sm_position:
             if self._under_runs is not None:
                 self._under_runs.increment()
             return 0
-        self.time_of_last_packet_ns = now_ns
+        rx.time_of_last_packet_ns = now_ns
         connections = self.connections
         source = address if not self.is_multicast else connections[0].control_address
         first = connections[0]  # the common case, checked inline: the first connection matches
@@ -346,7 +374,7 @@ class PublicationImage:
 
     def send_pending_status_message(self, now_ns: int) -> int:
         """Receiver thread: send a scheduled SM, or repeat the last one after the SM timeout."""
-        if self.state is ImageState.DONE or self.state is ImageState.LINGER:
+        if self._state is ImageState.DONE or self._state is ImageState.LINGER:
             return 0
         if self.rejection_frame is not None:
             return self._send_error_frames(now_ns)
@@ -361,7 +389,7 @@ class PublicationImage:
         position = self.next_sm_position
         window = self.next_sm_window
         term_id = descriptor.compute_term_id_from_position(position, self.bits, self.initial_term_id)
-        flags = 0x40 if self.state is ImageState.DRAINING else 0
+        flags = 0x40 if self._state is ImageState.DRAINING else 0
         if self.group_tag is not None:
             SM_TAG_STRUCT.pack_into(
                 self._sm, 0, 44, 0, flags, 3, self.session_id, self.stream_id, term_id,
@@ -445,7 +473,7 @@ class PublicationImage:
         cc = self.congestion_control
         if not cc.should_measure_rtt(now_ns) or self.rejection_frame is not None:
             return 0
-        if self.state is not _ACTIVE and self.state is not _DRAINING:
+        if self._state is not _ACTIVE and self._state is not _DRAINING:
             return 0
         RTTM_STRUCT.pack_into(
             self._rttm, 0, RTTM_STRUCT.size, 0, RTTM_REPLY_FLAG, frames.HDR_TYPE_RTTM, self.session_id,
@@ -478,7 +506,7 @@ class PublicationImage:
 
     def track_rebuild(self, now_ns: int) -> int:
         """Conductor, every duty cycle: advance rcv-pos, detect loss, schedule SMs."""
-        if self.state is not ImageState.ACTIVE and self.state is not ImageState.DRAINING:
+        if self._state is not ImageState.ACTIVE and self._state is not ImageState.DRAINING:
             return 0
         work = 0
         rcv_pos = self._rcv_pos_plain()
