@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -45,12 +46,14 @@ class Env:
         self.driver.do_work()
         self.invoker.invoke()
 
-    def wait(self, condition: Any, what: str, cycles: int = 20_000) -> None:
-        for _ in range(cycles):
-            if condition():
-                return
+    def wait(self, condition: Any, what: str, timeout_s: float = 20.0) -> None:
+        """Pump until ``condition``; a deadline, not a cycle count: some answers wait on
+        timers (a NAK's delay, an SM's 200 ms timeout) that a loaded machine pumps slowly."""
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"gave up after {timeout_s} s waiting for {what}")
             self.pump()
-        raise AssertionError(f"gave up after {cycles} duty cycles waiting for {what}")
 
 
 @pytest.fixture
