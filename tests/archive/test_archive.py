@@ -18,7 +18,7 @@ from aeronpy.archive.catalog import Catalog
 from aeronpy.archive.client import REPLAY_ALL_AND_STOP, AeronArchive, AeronArchiveContext
 from aeronpy.archive.codecs import RecordingSignal, SourceLocation
 from aeronpy.archive.errors import ArchiveError, ErrorCode, MarkFileError
-from tests.archive.helpers import await_recorded, await_recording_counter, collect, message, publish
+from tests.archive.helpers import await_recorded, await_recording_counter, collect, message, publish, record
 from tests.conftest import wait_for
 
 CHANNEL = "aeron:ipc?term-length=64k"
@@ -26,14 +26,7 @@ STREAM = 1001
 
 
 def _record(arc: AeronArchive, aeron: Any, count: int, size: int = 64, stop: bool = True) -> tuple[int, int, Any]:
-    arc.start_recording(CHANNEL, STREAM, SourceLocation.LOCAL)
-    pub = aeron.add_exclusive_publication(CHANNEL, STREAM)
-    await_recording_counter(arc, 0)
-    end = publish(pub, count, size)
-    await_recorded(arc, 0, end)
-    if stop:
-        arc.stop_recording(CHANNEL, STREAM)
-        wait_for(lambda: arc.get_stop_position(0) == end, 10, "stop position")
+    end, pub = record(arc, aeron, CHANNEL, STREAM, count, size, stop)
     return 0, end, pub
 
 

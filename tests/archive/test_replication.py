@@ -4,7 +4,6 @@ REPLICATE_END signals), extends it when the source grew, and reports errors."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,16 +14,11 @@ from aeronpy.archive.archive import Archive
 from aeronpy.archive.client import AeronArchive, AeronArchiveContext
 from aeronpy.archive.codecs import RecordingSignal, SourceLocation
 from aeronpy.archive.errors import ArchiveError, ErrorCode
-from tests.archive.helpers import await_recorded, await_recording_counter, collect, message, publish
+from tests.archive.helpers import await_recorded, collect, message, publish, record, source_and_destination
 from tests.conftest import wait_for
+from tests.fakes import free_udp_port
 
 CHANNEL = "aeron:ipc?term-length=64k"
-
-
-def _port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _signals_until(arc: AeronArchive, seen: list[Any], signal: RecordingSignal, timeout: float = 20) -> None:
@@ -34,26 +28,13 @@ def _signals_until(arc: AeronArchive, seen: list[Any], signal: RecordingSignal, 
 
 def test_replicate_stopped_recording_then_extend(archive_factory: Callable[..., Archive], aeron: Any,
                                                  aeron_dir: str, tmp_path: Path) -> None:
-    port = _port()
-    archive_factory(archive_dir=str(tmp_path / "src"), control_channel_enabled=True,
-                    control_channel=f"aeron:udp?endpoint=127.0.0.1:{port}")
-    archive_factory(archive_dir=str(tmp_path / "dst"), local_control_stream_id=11,
-                    replication_channel="aeron:udp?endpoint=127.0.0.1:0")
     errors: list[ArchiveError] = []
-    src = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron))
-    dst = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, control_stream_id=11,
-                                                   control_response_stream_id=21, error_handler=errors.append))
+    src, dst, src_channel = source_and_destination(archive_factory, aeron, aeron_dir, tmp_path, errors)
     try:
-        src.start_recording(CHANNEL, 7, SourceLocation.LOCAL)
-        pub = aeron.add_exclusive_publication(CHANNEL, 7)
-        await_recording_counter(src, 0)
-        end = publish(pub, 1000, 200)
-        await_recorded(src, 0, end)
-        src.stop_recording(CHANNEL, 7)
-        wait_for(lambda: src.get_stop_position(0) == end, 10, "source stopped")
+        end, pub = record(src, aeron, CHANNEL, 7, 1000, 200)
 
         seen: list[Any] = []
-        rid = dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{port}")
+        rid = dst.replicate(0, -1, 10, src_channel)
         _signals_until(dst, seen, RecordingSignal.REPLICATE_END)
         assert not errors, errors
         names = [s.signal for s in seen if s.correlation_id == rid]
@@ -74,7 +55,7 @@ def test_replicate_stopped_recording_then_extend(archive_factory: Callable[..., 
         src.stop_recording_by_identity(0)
         wait_for(lambda: src.get_stop_position(0) == end2, 10, "source stopped again")
         seen.clear()
-        dst.replicate(0, d.recording_id, 10, f"aeron:udp?endpoint=127.0.0.1:{port}")
+        dst.replicate(0, d.recording_id, 10, src_channel)
         _signals_until(dst, seen, RecordingSignal.REPLICATE_END)
         assert not errors, errors
         assert dst.get_stop_position(d.recording_id) == end2
@@ -97,7 +78,7 @@ def _extend_channel(arc: AeronArchive, recording_id: int) -> str:
 
 def test_replication_errors(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str,
                            tmp_path: Path) -> None:
-    port = _port()
+    port = free_udp_port()
     archive_factory(archive_dir=str(tmp_path / "src"), control_channel_enabled=True,
                     control_channel=f"aeron:udp?endpoint=127.0.0.1:{port}")
     archive_factory(archive_dir=str(tmp_path / "dst"), local_control_stream_id=11,
@@ -125,42 +106,22 @@ def test_replication_errors(archive_factory: Callable[..., Archive], aeron: Any,
         wait_for(lambda: dst.poll_for_recording_signals() is not None and errors, 20, "async error")
         assert errors[0].error_code == ErrorCode.UNKNOWN_RECORDING
         errors.clear()
-        dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{_port()}")  # nobody there
+        dst.replicate(0, -1, 10, f"aeron:udp?endpoint=127.0.0.1:{free_udp_port()}")  # nobody there
         wait_for(lambda: dst.poll_for_recording_signals() is not None and errors, 20, "connection failure")
         assert errors[0].error_code == ErrorCode.REPLICATION_CONNECTION_FAILURE
 
 
 def test_replicate_into_an_empty_recording_replaces_its_parameters(
         archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path) -> None:
-    port = _port()
-    archive_factory(archive_dir=str(tmp_path / "src"), control_channel_enabled=True,
-                    control_channel=f"aeron:udp?endpoint=127.0.0.1:{port}")
-    archive_factory(archive_dir=str(tmp_path / "dst"), local_control_stream_id=11,
-                    replication_channel="aeron:udp?endpoint=127.0.0.1:0")
     errors: list[ArchiveError] = []
-    src = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron))
-    dst = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, control_stream_id=11,
-                                                   control_response_stream_id=21, error_handler=errors.append))
+    src, dst, src_channel = source_and_destination(archive_factory, aeron, aeron_dir, tmp_path, errors)
     try:
-        src.start_recording(CHANNEL, 7, SourceLocation.LOCAL)
-        pub = aeron.add_exclusive_publication(CHANNEL, 7)
-        await_recording_counter(src, 0)
-        end = publish(pub, 200, 100)
-        await_recorded(src, 0, end)
-        src.stop_recording(CHANNEL, 7)
-        wait_for(lambda: src.get_stop_position(0) == end, 10, "source stopped")
+        end, pub = record(src, aeron, CHANNEL, 7, 200, 100)
         # The destination has an unrelated recording (other stream, term length), truncated to empty.
-        other = "aeron:ipc?term-length=128k"
-        dst.start_recording(other, 99, SourceLocation.LOCAL)
-        pub2 = aeron.add_exclusive_publication(other, 99)
-        await_recording_counter(dst, 0)
-        await_recorded(dst, 0, publish(pub2, 10))
-        pub2.close()
-        dst.stop_recording(other, 99)
-        wait_for(lambda: dst.get_stop_position(0) > 0, 10, "destination stopped")
+        record(dst, aeron, "aeron:ipc?term-length=128k", 99, 10)[1].close()
         dst.truncate_recording(0, 0)
         seen: list[Any] = []
-        dst.replicate(0, 0, 10, f"aeron:udp?endpoint=127.0.0.1:{port}")
+        dst.replicate(0, 0, 10, src_channel)
         _signals_until(dst, seen, RecordingSignal.REPLICATE_END)
         assert not errors, errors
         (d,) = dst.list_recordings()

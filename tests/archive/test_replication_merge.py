@@ -18,11 +18,18 @@ from typing import Any
 import pytest
 
 from aeronpy.archive.archive import Archive
-from aeronpy.archive.client import AeronArchive, AeronArchiveContext
 from aeronpy.archive.codecs import RecordingSignal, SourceLocation, T
 from aeronpy.archive.errors import ArchiveError
 from aeronpy.archive.replication import destination_uri
-from tests.archive.helpers import await_recorded, await_recording_counter, collect, message, publish
+from tests.archive.helpers import (
+    await_recorded,
+    await_recording_counter,
+    collect,
+    message,
+    publish,
+    record,
+    source_and_destination,
+)
 from tests.conftest import wait_for
 
 
@@ -36,19 +43,6 @@ def _ports(n: int) -> list[int]:
     return ports
 
 
-def _archives(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path,
-              errors: list[ArchiveError]) -> tuple[AeronArchive, AeronArchive, str]:
-    (port,) = _ports(1)
-    src_channel = f"aeron:udp?endpoint=127.0.0.1:{port}"
-    archive_factory(archive_dir=str(tmp_path / "src"), control_channel_enabled=True, control_channel=src_channel)
-    archive_factory(archive_dir=str(tmp_path / "dst"), local_control_stream_id=11,
-                    replication_channel="aeron:udp?endpoint=127.0.0.1:0")
-    src = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron))
-    dst = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, control_stream_id=11,
-                                                   control_response_stream_id=21, error_handler=errors.append))
-    return src, dst, src_channel
-
-
 def test_destination_uri_keeps_interface() -> None:
     assert destination_uri("aeron:udp?endpoint=a:0|interface=10.0.0.1|term-length=64k", "a:0") == \
         "aeron:udp?endpoint=a:0|interface=10.0.0.1"
@@ -59,16 +53,9 @@ def test_destination_uri_keeps_interface() -> None:
 def test_tagged_replication_shares_the_stream_with_a_tagged_subscription(
         archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path, template: str) -> None:
     errors: list[ArchiveError] = []
-    src, dst, src_channel = _archives(archive_factory, aeron, aeron_dir, tmp_path, errors)
+    src, dst, src_channel = source_and_destination(archive_factory, aeron, aeron_dir, tmp_path, errors)
     try:
-        channel = "aeron:ipc?term-length=64k"
-        src.start_recording(channel, 7, SourceLocation.LOCAL)
-        pub = aeron.add_exclusive_publication(channel, 7)
-        await_recording_counter(src, 0)
-        end = publish(pub, 300, 100)
-        await_recorded(src, 0, end)
-        src.stop_recording(channel, 7)
-        wait_for(lambda: src.get_stop_position(0) == end, 10, "source stopped")
+        end, pub = record(src, aeron, "aeron:ipc?term-length=64k", 7, 300, 100)
 
         channel_tag, subscription_tag = aeron.next_correlation_id(), aeron.next_correlation_id()
         tagged = aeron.add_subscription(
@@ -99,7 +86,7 @@ def test_tagged_replication_shares_the_stream_with_a_tagged_subscription(
 def test_live_merge_replication_keeps_recording_the_live_stream(
         archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str, tmp_path: Path) -> None:
     errors: list[ArchiveError] = []
-    src, dst, src_channel = _archives(archive_factory, aeron, aeron_dir, tmp_path, errors)
+    src, dst, src_channel = source_and_destination(archive_factory, aeron, aeron_dir, tmp_path, errors)
     control, record_port, live_port = _ports(3)
     try:
         # fc=min: the live publisher waits for its slowest receiver, so a destination lagging on a
@@ -156,15 +143,9 @@ def test_live_merge_replication_keeps_recording_the_live_stream(
 def test_live_merge_needs_an_active_source(archive_factory: Callable[..., Archive], aeron: Any, aeron_dir: str,
                                            tmp_path: Path) -> None:
     errors: list[ArchiveError] = []
-    src, dst, src_channel = _archives(archive_factory, aeron, aeron_dir, tmp_path, errors)
+    src, dst, src_channel = source_and_destination(archive_factory, aeron, aeron_dir, tmp_path, errors)
     try:
-        channel = "aeron:ipc?term-length=64k"
-        src.start_recording(channel, 7, SourceLocation.LOCAL)
-        pub = aeron.add_exclusive_publication(channel, 7)
-        await_recording_counter(src, 0)
-        await_recorded(src, 0, publish(pub, 10))
-        src.stop_recording(channel, 7)
-        wait_for(lambda: src.get_stop_position(0) > 0, 10, "source stopped")
+        record(src, aeron, "aeron:ipc?term-length=64k", 7, 10)
         dst.replicate(0, -1, 10, src_channel, live_destination="aeron:udp?endpoint=127.0.0.1:1")
         wait_for(lambda: dst.poll_for_recording_signals() is not None and errors, 20, "async error")
         assert "cannot live merge without active source recording" in str(errors[0])

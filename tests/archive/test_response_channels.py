@@ -12,9 +12,9 @@ import pytest
 
 from aeronpy.archive.archive import Archive
 from aeronpy.archive.client import AeronArchive, AeronArchiveContext
-from aeronpy.archive.codecs import RecordingSignal, SourceLocation
+from aeronpy.archive.codecs import RecordingSignal
 from aeronpy.archive.errors import ArchiveError
-from tests.archive.helpers import await_recorded, await_recording_counter, collect, message, publish
+from tests.archive.helpers import collect, message, record
 from tests.conftest import wait_for
 from tests.fakes import free_udp_port
 
@@ -60,13 +60,7 @@ def test_control_session_over_a_udp_response_channel(
 
 
 def test_replay_over_a_response_channel(archive_client: AeronArchive, aeron: Any) -> None:
-    archive_client.start_recording(CHANNEL, STREAM, SourceLocation.LOCAL)
-    pub = aeron.add_exclusive_publication(CHANNEL, STREAM)
-    await_recording_counter(archive_client, 0)
-    end = publish(pub, 200, 64)
-    await_recorded(archive_client, 0, end)
-    archive_client.stop_recording(CHANNEL, STREAM)
-    wait_for(lambda: archive_client.get_stop_position(0) == end, 10, "stop position")
+    end, _ = record(archive_client, aeron, CHANNEL, STREAM, 200)
 
     replay = archive_client.replay(0, "aeron:ipc?control-mode=response", 2201, 0, end)
     try:
@@ -88,11 +82,7 @@ def test_replay_over_a_udp_response_channel(
         f"aeron:udp?control-mode=response|control={LO}:{free_udp_port()}",
     )
     try:
-        client.start_recording(CHANNEL, STREAM, SourceLocation.LOCAL)
-        pub = aeron.add_exclusive_publication(CHANNEL, STREAM)
-        await_recording_counter(client, 0)
-        end = publish(pub, 100, 64)
-        await_recorded(client, 0, end)
+        end, _ = record(client, aeron, CHANNEL, STREAM, 100, stop=False)
         replay_control = f"{LO}:{free_udp_port()}"
         replay = client.replay(0, f"aeron:udp?control-mode=response|control={replay_control}", 2202, 0, end)
         try:
@@ -132,13 +122,7 @@ def test_replication_over_a_response_channel(
         dst = AeronArchive.connect(AeronArchiveContext(aeron_dir=aeron_dir, aeron=aeron, control_stream_id=11,
                                                        control_response_stream_id=21, error_handler=errors.append))
     try:
-        src.start_recording(CHANNEL, 7, SourceLocation.LOCAL)
-        pub = aeron.add_exclusive_publication(CHANNEL, 7)
-        await_recording_counter(src, 0)
-        end = publish(pub, 300, 200)
-        await_recorded(src, 0, end)
-        src.stop_recording(CHANNEL, 7)
-        wait_for(lambda: src.get_stop_position(0) == end, 10, "source stopped")
+        end, _ = record(src, aeron, CHANNEL, 7, 300, 200)
         seen: list[Any] = []
         dst.replicate(0, -1, 10, f"aeron:udp?endpoint={LO}:{port}",
                       src_response_channel=response_channel if src_response else "")
