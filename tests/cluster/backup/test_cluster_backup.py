@@ -80,6 +80,28 @@ def _leader_log_position(members: MemberSet, leader: int) -> int:
     return recorded_position(members, leader)
 
 
+def _restore_from_backup_and_read_back(cluster: MemberSet, restore_root: Path, tmp_path: Path, count: int) -> None:
+    """Kill the cluster, start a one-member cluster on the backup's directory and read back
+    ``k0``..``k<count-1>``: snapshot + log = every value written."""
+    for i in range(3):
+        cluster.kill(i)
+    restored = MemberSet(LoopbackTopology(), str(restore_root), free_base_port(), 1, dict(FAST), service="kv")
+    try:
+        restored.start(0)
+        restored.leader(timeout=90)
+        client = KvClient(restored, client_aeron_dir(str(tmp_path / "r")))
+        try:
+            for i in range(count):
+                r = client.call(encode_read, f"k{i}")
+                assert (r.status, r.value) == (Status.OK, f"v{i}".encode()), (i, r)
+        finally:
+            client.close()
+    finally:
+        restored.close()
+        remove_member_dirs(restored)
+        shutil.rmtree(client_aeron_dir(str(tmp_path / "r")), ignore_errors=True)
+
+
 def test_backup_holds_snapshot_and_live_log_and_restores_a_member(cluster: MemberSet, tmp_path: Path) -> None:
     leader = cluster.leader(timeout=60)
     client = KvClient(cluster, client_aeron_dir(str(tmp_path)))
@@ -136,25 +158,7 @@ def test_backup_holds_snapshot_and_live_log_and_restores_a_member(cluster: Membe
         log.close()
     archive_files = os.listdir(os.path.join(backup_dir, "archive"))
     assert any(name.endswith(".rec") for name in archive_files), archive_files
-    for i in range(3):
-        cluster.kill(i)
-
-    # A one-member cluster on the backup's directory: snapshot + log = every value written.
-    restored = MemberSet(LoopbackTopology(), str(restore_root), free_base_port(), 1, dict(FAST), service="kv")
-    try:
-        restored.start(0)
-        restored.leader(timeout=90)
-        client = KvClient(restored, client_aeron_dir(str(tmp_path / "r")))
-        try:
-            for i in range(20):
-                r = client.call(encode_read, f"k{i}")
-                assert (r.status, r.value) == (Status.OK, f"v{i}".encode()), (i, r)
-        finally:
-            client.close()
-    finally:
-        restored.close()
-        remove_member_dirs(restored)
-        shutil.rmtree(client_aeron_dir(str(tmp_path / "r")), ignore_errors=True)
+    _restore_from_backup_and_read_back(cluster, restore_root, tmp_path, 20)
 
 
 def test_cluster_backup_cli_rejects_bad_configuration(tmp_path: Path) -> None:
@@ -210,20 +214,4 @@ def test_backup_rides_through_the_loss_of_its_log_supplier(cluster: MemberSet, t
         backup.close()
     terms = [e for e in _entries(os.path.join(backup_dir, "cluster")) if e.entry_type == EntryType.TERM]  # type: ignore[attr-defined]
     assert len({e.recording_id for e in terms}) == 1, terms  # one local log recording, extended  # type: ignore[attr-defined]
-    for i in range(3):
-        cluster.kill(i)
-    restored = MemberSet(LoopbackTopology(), str(restore_root), free_base_port(), 1, dict(FAST), service="kv")
-    try:
-        restored.start(0)
-        restored.leader(timeout=90)
-        client = KvClient(restored, client_aeron_dir(str(tmp_path / "r")))
-        try:
-            for i in range(10):
-                r = client.call(encode_read, f"k{i}")
-                assert (r.status, r.value) == (Status.OK, f"v{i}".encode()), (i, r)
-        finally:
-            client.close()
-    finally:
-        restored.close()
-        remove_member_dirs(restored)
-        shutil.rmtree(client_aeron_dir(str(tmp_path / "r")), ignore_errors=True)
+    _restore_from_backup_and_read_back(cluster, restore_root, tmp_path, 10)
