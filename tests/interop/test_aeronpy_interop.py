@@ -147,6 +147,18 @@ def assert_no_driver_errors(procs: ProcessGroup, driver: ManagedProcess, aeron_d
     )
 
 
+def pub_sub_through_driver(procs: ProcessGroup, aeron_dir: Path, *, aeronpy_driver: bool, sub_argv: list[str],
+                           pub_argv: list[str], count: int, aeronpy_sub: bool) -> None:
+    """:func:`pub_sub` through a fresh C or aeronpy media driver, which must log no errors and stop."""
+    driver = start_aeronpy_driver(procs, aeron_dir) if aeronpy_driver else start_c_driver(procs, aeron_dir)
+    pub_sub(procs, sub_argv, pub_argv, count, aeronpy_sub=aeronpy_sub)
+    assert_no_driver_errors(procs, driver, aeron_dir)
+    if aeronpy_driver:
+        stop_aeronpy_driver(procs, driver)
+    else:
+        procs.stop_driver(driver)
+
+
 def parse_stat(text: str) -> tuple[tuple[int, int, int, int], dict[int, tuple[int, str]]]:
     """``aeronpy stat`` output -> ((major, minor, patch, pid), {id: (value, label)})."""
     header = STAT_HEADER.search(text)
@@ -202,28 +214,22 @@ def label_of(counters: Mapping[int, tuple[int, str]], counter_id: int) -> str | 
 def test_c_driver_aeronpy_pub_c_sub(
     c_reference: ctypes.CDLL, procs: ProcessGroup, aeron_dir: Path, count: int, size: int, exclusive: bool
 ) -> None:
-    driver = start_c_driver(procs, aeron_dir)
     stream = 2001
-    pub_sub(
-        procs, c_client("sub", aeron_dir, stream, count, size),
-        aeronpy_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count, aeronpy_sub=False,
+    pub_sub_through_driver(
+        procs, aeron_dir, aeronpy_driver=False, sub_argv=c_client("sub", aeron_dir, stream, count, size),
+        pub_argv=aeronpy_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count=count, aeronpy_sub=False,
     )
-    assert_no_driver_errors(procs, driver, aeron_dir)
-    procs.stop_driver(driver)
 
 
 @pytest.mark.parametrize(("count", "size", "exclusive"), CASES, ids=CASE_IDS)
 def test_c_driver_c_pub_aeronpy_sub(
     c_reference: ctypes.CDLL, procs: ProcessGroup, aeron_dir: Path, count: int, size: int, exclusive: bool
 ) -> None:
-    driver = start_c_driver(procs, aeron_dir)
     stream = 2002
-    pub_sub(
-        procs, aeronpy_client("sub", aeron_dir, stream, count),
-        c_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count, aeronpy_sub=True,
+    pub_sub_through_driver(
+        procs, aeron_dir, aeronpy_driver=False, sub_argv=aeronpy_client("sub", aeron_dir, stream, count),
+        pub_argv=c_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count=count, aeronpy_sub=True,
     )
-    assert_no_driver_errors(procs, driver, aeron_dir)
-    procs.stop_driver(driver)
 
 
 def test_c_driver_aeronpy_sub_reports_timeout(c_reference: ctypes.CDLL, procs: ProcessGroup, aeron_dir: Path) -> None:
@@ -257,42 +263,33 @@ def test_c_driver_aeronpy_pub_reports_stall(c_reference: ctypes.CDLL, procs: Pro
 def test_aeronpy_driver_c_pub_c_sub(
     c_reference: ctypes.CDLL, procs: ProcessGroup, aeron_dir: Path, count: int, size: int, exclusive: bool
 ) -> None:
-    driver = start_aeronpy_driver(procs, aeron_dir)
     stream = 3001
-    pub_sub(
-        procs, c_client("sub", aeron_dir, stream, count, size),
-        c_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count, aeronpy_sub=False,
+    pub_sub_through_driver(
+        procs, aeron_dir, aeronpy_driver=True, sub_argv=c_client("sub", aeron_dir, stream, count, size),
+        pub_argv=c_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count=count, aeronpy_sub=False,
     )
-    assert_no_driver_errors(procs, driver, aeron_dir)
-    stop_aeronpy_driver(procs, driver)
 
 
 @pytest.mark.parametrize(("count", "size", "exclusive"), [CASES[1], CASES[2]], ids=[CASE_IDS[1], CASE_IDS[2]])
 def test_aeronpy_driver_c_pub_aeronpy_sub(
     c_reference: ctypes.CDLL, procs: ProcessGroup, aeron_dir: Path, count: int, size: int, exclusive: bool
 ) -> None:
-    driver = start_aeronpy_driver(procs, aeron_dir)
     stream = 3002
-    pub_sub(
-        procs, aeronpy_client("sub", aeron_dir, stream, count),
-        c_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count, aeronpy_sub=True,
+    pub_sub_through_driver(
+        procs, aeron_dir, aeronpy_driver=True, sub_argv=aeronpy_client("sub", aeron_dir, stream, count),
+        pub_argv=c_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count=count, aeronpy_sub=True,
     )
-    assert_no_driver_errors(procs, driver, aeron_dir)
-    stop_aeronpy_driver(procs, driver)
 
 
 @pytest.mark.parametrize(("count", "size", "exclusive"), [CASES[0], CASES[3]], ids=[CASE_IDS[0], CASE_IDS[3]])
 def test_aeronpy_driver_aeronpy_pub_c_sub(
     c_reference: ctypes.CDLL, procs: ProcessGroup, aeron_dir: Path, count: int, size: int, exclusive: bool
 ) -> None:
-    driver = start_aeronpy_driver(procs, aeron_dir)
     stream = 3003
-    pub_sub(
-        procs, c_client("sub", aeron_dir, stream, count, size),
-        aeronpy_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count, aeronpy_sub=False,
+    pub_sub_through_driver(
+        procs, aeron_dir, aeronpy_driver=True, sub_argv=c_client("sub", aeron_dir, stream, count, size),
+        pub_argv=aeronpy_client("pub", aeron_dir, stream, count, size, exclusive=exclusive), count=count, aeronpy_sub=False,
     )
-    assert_no_driver_errors(procs, driver, aeron_dir)
-    stop_aeronpy_driver(procs, driver)
 
 
 # --- (c) cnc.dat, counters and error log across implementations ----------------------------------
