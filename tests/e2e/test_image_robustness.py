@@ -8,6 +8,8 @@ from __future__ import annotations
 import socket
 import struct
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Callable
 
 from aeronpy.driver.system_counters import SystemCounterId
@@ -79,12 +81,23 @@ def connect(aeron: Any, sub: Any, pub: RawPublisher, port: int) -> Any:
     return sub.images[0]
 
 
-def test_data_frame_longer_than_datagram_is_rejected(driver: Any, client_factory: Callable[..., Any]) -> None:
+@contextmanager
+def raw_stream(client_factory: Callable[..., Any], session_id: int, stream_id: int,
+               params: str = "") -> Iterator[tuple[Any, Any, RawPublisher, int]]:
+    """A client subscribed at a fresh UDP port (``params`` appended to the channel) and the
+    :class:`RawPublisher` of ``session_id`` for it: ``(aeron, subscription, publisher, port)``."""
     aeron = client_factory()
     port = free_port()
-    sub = aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}", 3001)
-    pub = RawPublisher(0x1111, 3001)
+    sub = aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}{params}", stream_id)
+    pub = RawPublisher(session_id, stream_id)
     try:
+        yield aeron, sub, pub, port
+    finally:
+        pub.close()
+
+
+def test_data_frame_longer_than_datagram_is_rejected(driver: Any, client_factory: Callable[..., Any]) -> None:
+    with raw_stream(client_factory, 0x1111, 3001) as (aeron, sub, pub, port):
         image = connect(aeron, sub, pub, port)
         invalid = system_counter(aeron, SystemCounterId.INVALID_PACKETS)
         # frame_length claims 200 bytes but the datagram carries 64
@@ -106,16 +119,10 @@ def test_data_frame_longer_than_datagram_is_rejected(driver: Any, client_factory
         wait_for(lambda: sub.poll(lambda b, o, n, h: got.append(b.get_bytes(o, n)), 10) or got, message="valid data")
         assert got == [b"x" * 32]
         assert stream_counter(aeron, "rcv-hwm:", pub.session_id) == 64
-    finally:
-        pub.close()
 
 
 def test_misaligned_heartbeat_does_not_move_hwm(driver: Any, client_factory: Callable[..., Any]) -> None:
-    aeron = client_factory()
-    port = free_port()
-    sub = aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}", 3002)
-    pub = RawPublisher(0x2222, 3002)
-    try:
+    with raw_stream(client_factory, 0x2222, 3002) as (aeron, sub, pub, port):
         connect(aeron, sub, pub, port)
         invalid = system_counter(aeron, SystemCounterId.INVALID_PACKETS)
         pub.heartbeat(port, 16)
@@ -123,8 +130,6 @@ def test_misaligned_heartbeat_does_not_move_hwm(driver: Any, client_factory: Cal
         assert stream_counter(aeron, "rcv-hwm:", pub.session_id) == 0
         pub.heartbeat(port, 96)
         wait_for(lambda: stream_counter(aeron, "rcv-hwm:", pub.session_id) == 96, message="aligned heartbeat moves hwm")
-    finally:
-        pub.close()
 
 
 def _wait_unavailable(sub: Any, pub: RawPublisher) -> None:
@@ -133,11 +138,7 @@ def _wait_unavailable(sub: Any, pub: RawPublisher) -> None:
 
 def test_image_rejoins_right_after_liveness_timeout(driver_factory: Callable[..., Any], client_factory: Callable[..., Any]) -> None:
     driver_factory(image_liveness_timeout_ns=3_000_000_000, timer_interval_ns=100_000_000)
-    aeron = client_factory()
-    port = free_port()
-    sub = aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}", 3003)
-    pub = RawPublisher(0x3333, 3003)
-    try:
+    with raw_stream(client_factory, 0x3333, 3003) as (aeron, sub, pub, port):
         first = connect(aeron, sub, pub, port)
         _wait_unavailable(sub, pub)
         # the publisher resumes: the old image lingers (3 s) but the session may rejoin at once
@@ -145,19 +146,13 @@ def test_image_rejoins_right_after_liveness_timeout(driver_factory: Callable[...
         second = connect(aeron, sub, pub, port)
         assert second.correlation_id != first.correlation_id
         assert time.monotonic() - started < 2.0
-    finally:
-        pub.close()
 
 
 def test_rejoin_false_keeps_session_out_while_cooling_down(
     driver_factory: Callable[..., Any], client_factory: Callable[..., Any]
 ) -> None:
     driver_factory(image_liveness_timeout_ns=1_500_000_000, timer_interval_ns=100_000_000)
-    aeron = client_factory()
-    port = free_port()
-    sub = aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}|rejoin=false", 3004)
-    pub = RawPublisher(0x4444, 3004)
-    try:
+    with raw_stream(client_factory, 0x4444, 3004, "|rejoin=false") as (aeron, sub, pub, port):
         first = connect(aeron, sub, pub, port)
         _wait_unavailable(sub, pub)
         old_hwm = f"rcv-hwm: {first.correlation_id} "
@@ -179,8 +174,6 @@ def test_rejoin_false_keeps_session_out_while_cooling_down(
         wait_for(rejoined, timeout=20, message="rejoin once the old image is done")
         assert setups_while_lingering > 0
         assert sub.images[0].correlation_id != first.correlation_id
-    finally:
-        pub.close()
 
 
 def test_eos_per_connection_on_mds(driver: Any, client_factory: Callable[..., Any]) -> None:
@@ -213,15 +206,9 @@ def test_eos_per_connection_on_mds(driver: Any, client_factory: Callable[..., An
 
 
 def test_revoked_heartbeat_revokes_image(driver: Any, client_factory: Callable[..., Any]) -> None:
-    aeron = client_factory()
-    port = free_port()
-    sub = aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}", 3006)
-    pub = RawPublisher(0x6666, 3006)
-    try:
+    with raw_stream(client_factory, 0x6666, 3006) as (aeron, sub, pub, port):
         connect(aeron, sub, pub, port)
         revoked = system_counter(aeron, SystemCounterId.PUBLICATION_IMAGES_REVOKED)
         pub.heartbeat(port, 0, 0xC0 | EOS | REVOKED)
         wait_for(lambda: system_counter(aeron, SystemCounterId.PUBLICATION_IMAGES_REVOKED) == revoked + 1, message="revoked")
         wait_for(lambda: sub.image_count == 0, timeout=5, message="revoked image goes away")
-    finally:
-        pub.close()
