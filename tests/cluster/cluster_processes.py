@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from aeronpy.testing.jepsen import LoopbackTopology, MemberSet
@@ -76,6 +78,21 @@ def shm_leftovers(members: MemberSet, tmp: str) -> list[str]:
     """Aeron directories of this test's members and client that still exist."""
     paths = [members.aeron_dir(i) for i in range(members.count)] + [client_aeron_dir(tmp)]
     return [p for p in paths if os.path.exists(p)]
+
+
+def running_members(tmp: str, service: str = "echo", **props: str) -> Iterator[MemberSet]:
+    """The body of a ``cluster`` fixture (``yield from``): three members of ``service`` started in
+    ``tmp`` and closed after the test, which must leave no Aeron directory behind."""
+    members = member_set(tmp, service, **props)
+    members.start_all()
+    try:
+        yield members
+    finally:
+        members.close()
+        leftovers = shm_leftovers(members, tmp)
+        remove_member_dirs(members)
+        shutil.rmtree(client_aeron_dir(tmp), ignore_errors=True)
+    assert not leftovers, f"left in /dev/shm: {leftovers}"
 
 
 class Client:

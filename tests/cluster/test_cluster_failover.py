@@ -13,13 +13,11 @@ import pytest
 
 from aeronpy.testing.jepsen import MemberSet
 from tests.cluster.cluster_processes import (
-    shm_leftovers,
     Client,
     client_aeron_dir,
     log_digest,
-    member_set,
     recorded_position,
-    remove_member_dirs,
+    running_members,
 )
 from tests.conftest import wait_for
 
@@ -28,16 +26,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[MemberSet]:
-    members = member_set(str(tmp_path))
-    members.start_all()
-    try:
-        yield members
-    finally:
-        members.close()
-        leftovers = shm_leftovers(members, str(tmp_path))
-        remove_member_dirs(members)
-        shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
-    assert not leftovers, f"left in /dev/shm: {leftovers}"
+    yield from running_members(str(tmp_path))
 
 
 def _client(cluster: MemberSet, tmp_path: Path) -> Client:

@@ -6,7 +6,6 @@ sessions meanwhile."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +20,7 @@ from tests.cluster.cluster_processes import (
     Client,
     client_aeron_dir,
     member_logs,
-    member_set,
-    remove_member_dirs,
-    shm_leftovers,
+    running_members,
 )
 from tests.conftest import wait_for
 
@@ -34,16 +31,7 @@ SESSION_TIMEOUT_S = 3
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[MemberSet]:
-    members = member_set(str(tmp_path), **{"aeron.cluster.session.timeout": f"{SESSION_TIMEOUT_S}s"})
-    members.start_all()
-    try:
-        yield members
-    finally:
-        members.close()
-        leftovers = shm_leftovers(members, str(tmp_path))
-        remove_member_dirs(members)
-        shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
-    assert not leftovers, f"left in /dev/shm: {leftovers}"
+    yield from running_members(str(tmp_path), **{"aeron.cluster.session.timeout": f"{SESSION_TIMEOUT_S}s"})
 
 
 def _leader_counter(cluster: MemberSet, leader: int, type_id: int) -> int:

@@ -5,7 +5,6 @@ previous state comes back from the log; ``cluster-tool shutdown`` stops every me
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +14,10 @@ import pytest
 from aeronpy.cluster.examples.kv import Status, encode_read, encode_write
 from aeronpy.testing.jepsen import MemberSet
 from tests.cluster.cluster_processes import (
-    shm_leftovers,
     KvClient,
     client_aeron_dir,
     member_logs,
-    member_set,
-    remove_member_dirs,
+    running_members,
     snapshot_count,
     tool,
 )
@@ -32,16 +29,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[MemberSet]:
-    members = member_set(str(tmp_path), service="kv")
-    members.start_all()
-    try:
-        yield members
-    finally:
-        members.close()
-        leftovers = shm_leftovers(members, str(tmp_path))
-        remove_member_dirs(members)
-        shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
-    assert not leftovers, f"left in /dev/shm: {leftovers}"
+    yield from running_members(str(tmp_path), service="kv")
 
 
 def _invalidate(cluster: MemberSet, member_id: int) -> bool:

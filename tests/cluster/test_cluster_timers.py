@@ -4,7 +4,6 @@ the leader (its replay cancels what the log shows already fired)."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +14,8 @@ from aeronpy.testing.jepsen import MemberSet
 from tests.cluster.cluster_processes import (
     Client,
     client_aeron_dir,
-    member_set,
     recorded_position,
-    remove_member_dirs,
-    shm_leftovers,
+    running_members,
 )
 
 SERVICE = "tests.cluster.timer_test_service:TimerTestService"
@@ -29,16 +26,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[MemberSet]:
-    members = member_set(str(tmp_path), service=SERVICE)
-    members.start_all()
-    try:
-        yield members
-    finally:
-        members.close()
-        leftovers = shm_leftovers(members, str(tmp_path))
-        remove_member_dirs(members)
-        shutil.rmtree(client_aeron_dir(str(tmp_path)), ignore_errors=True)
-    assert not leftovers, f"left in /dev/shm: {leftovers}"
+    yield from running_members(str(tmp_path), service=SERVICE)
 
 
 def ask(client: Client, request: bytes, prefix: bytes, timeout: float = 30.0) -> bytes:
