@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
@@ -22,17 +22,8 @@ from aeronpy.concurrent.broadcast import (
     CopyBroadcastReceiver,
 )
 from aeronpy.errors import AeronError
+from tests.concurrent.buffer_impls import FAST_PHASES
 
-FAST_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]  # no slow 'explain'
-
-IMPLS = [pytest.param(PyAtomicBuffer, id="py")]
-if HAVE_C_EXTENSION:
-    IMPLS.insert(0, pytest.param(AtomicBuffer, id="c"))
-
-
-@pytest.fixture(params=IMPLS)
-def impl(request: pytest.FixtureRequest) -> Any:
-    return request.param
 
 
 def make(impl: Any, capacity: int = 1024) -> tuple[Any, BroadcastTransmitter]:

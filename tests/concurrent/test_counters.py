@@ -6,7 +6,7 @@ import struct
 from typing import Any
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
@@ -44,18 +44,9 @@ from aeronpy.concurrent.counters import (
     system_counter_label,
 )
 from aeronpy.errors import AeronError
+from tests.concurrent.buffer_impls import FAST_PHASES
 from tests.fakes import FakeClock
 
-FAST_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]  # no slow 'explain'
-
-IMPLS = [pytest.param(PyAtomicBuffer, id="py")]
-if HAVE_C_EXTENSION:
-    IMPLS.insert(0, pytest.param(AtomicBuffer, id="c"))
-
-
-@pytest.fixture(params=IMPLS)
-def impl(request: pytest.FixtureRequest) -> Any:
-    return request.param
 
 
 def make(

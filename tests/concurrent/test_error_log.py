@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
+from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer
 from aeronpy.concurrent.error_log import (
     ENCODED_ERROR_OFFSET,
     FIRST_OBSERVATION_TIMESTAMP_OFFSET,
@@ -25,14 +25,6 @@ from aeronpy.concurrent.error_log import (
 )
 from tests.fakes import FakeClock
 
-IMPLS = [pytest.param(PyAtomicBuffer, id="py")]
-if HAVE_C_EXTENSION:
-    IMPLS.insert(0, pytest.param(AtomicBuffer, id="c"))
-
-
-@pytest.fixture(params=IMPLS)
-def impl(request: pytest.FixtureRequest) -> Any:
-    return request.param
 
 
 def read_all(buffer: Any, since: int = 0) -> list[tuple[int, int, int, str]]:

@@ -10,7 +10,7 @@ from collections import deque
 from typing import Any
 
 import pytest
-from hypothesis import Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
@@ -26,12 +26,8 @@ from aeronpy.concurrent.ringbuffer import (
     ControlledReadAction,
     ManyToOneRingBuffer,
 )
+from tests.concurrent.buffer_impls import FAST_PHASES, IMPLS
 
-FAST_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]  # no slow 'explain'
-
-IMPLS = [pytest.param(PyAtomicBuffer, id="py")]
-if HAVE_C_EXTENSION:
-    IMPLS.insert(0, pytest.param(AtomicBuffer, id="c"))
 
 
 def make_rb(impl: Any, capacity: int = 1024) -> ManyToOneRingBuffer:
@@ -57,11 +53,6 @@ def drain_all(rb: ManyToOneRingBuffer) -> list[tuple[int, bytes]]:
         if rb.consumer_position() == before:
             return out
     raise AssertionError("ring buffer did not drain")
-
-
-@pytest.fixture(params=IMPLS)
-def impl(request: pytest.FixtureRequest) -> Any:
-    return request.param
 
 
 def test_constructor_validates_capacity(impl: Any) -> None:
