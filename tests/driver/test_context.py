@@ -55,6 +55,7 @@ def test_defaults_match_spec() -> None:
     assert ctx.receiver_group_consideration == "infer"
     assert ctx.driver_termination_validator == "deny"
     assert ctx.stream_session_limit == 2**31 - 1
+    assert ctx.network_publication_max_messages_per_send == 16  # Aeron's 4: see its docstring
     assert ctx.conductor_cycle_threshold_ns == 100 * MS
     assert ctx.name_resolver_threshold_ns == 5 * S
     assert ctx.conductor_idle_strategy == "backoff"
