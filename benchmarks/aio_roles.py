@@ -27,22 +27,25 @@ async def _pub(aeron_dir: str, channel: str, stream: int, count: int, size: int)
         await asyncio.sleep(1.0)  # let the subscriber drain before the publication goes
 
 
-async def _sub(aeron_dir: str, channel: str, stream: int, count: int) -> None:
+async def _sub(aeron_dir: str, channel: str, stream: int, count: int, warmup: int) -> None:
     from aeronpy import aio
 
     async with aio.connect(aeron_dir=aeron_dir) as aeron:
         sub = await aeron.add_subscription(channel, stream)
         print("READY", flush=True)
+        warmup = max(1, warmup)  # untimed, as the synchronous subscribers' warm-up
         received = nbytes = 0
         start = 0.0
         async for message in sub.messages():
-            if received == 0:
-                start = time.perf_counter()
             received += 1
+            if received <= warmup:
+                if received == warmup:
+                    start = time.perf_counter()
+                continue
             nbytes += len(message.data)
-            if received >= count:
+            if received >= warmup + count:
                 break
-        print(f"{received} {nbytes} {time.perf_counter() - start}", flush=True)
+        print(f"{received - warmup} {nbytes} {time.perf_counter() - start}", flush=True)
 
 
 async def _pong(aeron_dir: str, ping_channel: str, pong_channel: str) -> None:
@@ -106,7 +109,7 @@ def run_role(role: str, rest: list[str]) -> None:
     r = rest
     coroutines = {
         "apub": lambda: _pub(r[0], r[1], int(r[2]), int(r[3]), int(r[4])),
-        "asub": lambda: _sub(r[0], r[1], int(r[2]), int(r[3])),
+        "asub": lambda: _sub(r[0], r[1], int(r[2]), int(r[3]), int(r[4])),
         "apong": lambda: _pong(r[0], r[1], r[2]),
         "aping": lambda: _ping(r[0], r[1], r[2], int(r[3]), int(r[4])),
         "aidle": lambda: _idle(r[0], float(r[1])),

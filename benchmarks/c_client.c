@@ -127,20 +127,26 @@ static void on_count(void *clientd, const uint8_t *buffer, size_t length, aeron_
     nbytes += (int64_t)length;
 }
 
-static int role_sub(const char *channel, int32_t stream, int64_t count)
+/* Receives `warmup` messages untimed (at least one: it waits for the connection), then times `count`. */
+static int role_sub(const char *channel, int32_t stream, int64_t count, int64_t warmup)
 {
     aeron_subscription_t *sub = add_subscription(channel, stream);
-    int64_t start;
+    int64_t start, at_start, bytes_at_start;
     printf("READY\n");
     fflush(stdout);
-    while (received == 0)
-        if (aeron_subscription_poll(sub, on_count, NULL, 1000) == 0)
+    if (warmup < 1)
+        warmup = 1;
+    while (received < warmup)
+        if (aeron_subscription_poll(sub, on_count, NULL, (size_t)(warmup - received < 1000 ? warmup - received : 1000)) == 0)
             sched_yield();
     start = now_ns();
-    while (received < count)
+    at_start = received;
+    bytes_at_start = nbytes;
+    while (received < warmup + count)
         if (aeron_subscription_poll(sub, on_count, NULL, 1000) == 0)
             sched_yield();
-    printf("%lld %lld %.9f\n", (long long)received, (long long)nbytes, (now_ns() - start) / 1e9);
+    printf("%lld %lld %.9f\n", (long long)(received - at_start), (long long)(nbytes - bytes_at_start),
+           (now_ns() - start) / 1e9);
     fflush(stdout);
     return 0;
 }
@@ -248,8 +254,8 @@ int main(int argc, char **argv)
     connect_client(argv[2]);
     if (strcmp(argv[1], "pub") == 0 && argc == 7)
         rc = role_pub(argv[3], atoi(argv[4]), atoll(argv[5]), (size_t)atoll(argv[6]));
-    else if (strcmp(argv[1], "sub") == 0 && argc == 6)
-        rc = role_sub(argv[3], atoi(argv[4]), atoll(argv[5]));
+    else if (strcmp(argv[1], "sub") == 0 && argc == 7)
+        rc = role_sub(argv[3], atoi(argv[4]), atoll(argv[5]), atoll(argv[6]));
     else if (strcmp(argv[1], "pong") == 0 && argc == 5)
         rc = role_pong(argv[3], argv[4]);
     else if (strcmp(argv[1], "ping") == 0 && argc == 7)

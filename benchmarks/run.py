@@ -1,12 +1,15 @@
 """Side-by-side benchmarks: aeronpy and the real Aeron C 1.53 driver and client, and pyzmq.
 
 Run: ``python benchmarks/run.py`` (options: ``--messages N``, ``--pings N``, ``--transport
-ipc|udp|all``, ``--json PATH``, ``--quick`` for a tiny smoke run).  One run measures, each cell
-in its own processes (publisher and subscriber, or ping and pong):
+ipc|udp|all``, ``--warmup-passes F``, ``--json PATH``, ``--quick`` for a tiny smoke run).  One
+run measures, each cell in its own processes (publisher and subscriber, or ping and pong):
 
-* throughput, IPC and UDP loopback, 32 B and 1 KB, msgs/s and MB/s (timed at the subscriber from
-  its first to its last message), for every pairing of driver (aeronpy | C) and clients
-  (aeronpy | C), plus aeronpy clients through the batch API (``offer_batch`` / ``poll_batch``);
+* throughput, IPC and UDP loopback, 32 B and 1 KB, msgs/s and MB/s, for every pairing of driver
+  (aeronpy | C) and clients (aeronpy | C), plus aeronpy clients through the batch API
+  (``offer_batch`` / ``poll_batch``).  Steady state: the publisher first sends enough messages
+  to fill a log of the default term length once (``--warmup-passes``, default 1; 0 times from
+  the first message), untimed, so no timed message pays for first-touch page faults on fresh
+  log pages; the subscriber then times ``max(--messages, that many)`` more, first to last;
 * the one-message-per-call loop at 32 B over IPC: an aeronpy subscriber calling
   ``poll(handler, 1)`` whose handler copies the message out, and one calling
   ``Subscription.take()`` (the next message as bytes), against pyzmq PUSH/PULL over ``ipc://``
@@ -14,8 +17,9 @@ in its own processes (publisher and subscriber, or ping and pong):
 * round trip of 32 B messages (ping/pong), p50/p90/p99/p99.9/max in microseconds;
 * the asyncio surface (``aeronpy.aio``, roles in ``aio_roles.py``) on the aeronpy driver: IPC 32 B
   throughput (``async for message in messages()``), round trip, and an idle async subscriber's CPU;
-* each driver's idle CPU (share of one core over a quiet window) and resident memory, and its CPU
-  time per message in every cell (steadier than rates when the machine is shared).
+* each driver's idle CPU (share of one core over a quiet 5 s window, from the kernel's exact
+  per-thread run time, ``/proc/PID/task/*/schedstat``) and resident memory, and its CPU time per
+  message in every cell (steadier than rates when the machine is shared).
 
 Ratios are given to the C driver + C client cell of the same case and, for the one-per-call loop,
 to pyzmq.  The issue's targets are printed next to the results (never asserted).  Results also go
@@ -48,7 +52,7 @@ import aio_roles  # noqa: E402  (a sibling module: run.py is run as a script)
 ROOT = HERE.parent
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
 CELL_TIMEOUT_S = 300.0
-IDLE_WINDOW_S = 2.0
+IDLE_WINDOW_S = 5.0
 
 TARGETS = [
     "IPC 32 B, Python processes, one message per call >= 5 M msgs/s (>= 0.2x C); batch API >= 0.5x C",
@@ -95,94 +99,94 @@ def role_pub(aeron_dir: str, channel: str, stream: int, count: int, size: int, m
                 yield_()  # back pressured: let the driver and subscriber run
 
 
-def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str) -> None:
+def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str, warmup: int) -> None:
+    """Receive ``warmup`` messages untimed, then time the next ``count`` (the publisher sends both).
+
+    Each mode's loop is written out (no per-message indirection) and runs twice: up to the warm-up
+    total, then up to the end; what is printed covers only the second run.
+    """
     with _connect(aeron_dir) as aeron:
         sub = aeron.add_subscription(channel, stream)
         print("READY", flush=True)
-        state = [0, 0]  # received, bytes
         yield_ = os.sched_yield
+        warmup = max(1, warmup)  # the first message is never timed: it waits for the connection
+        total = warmup + count
 
         if mode == "batch":
             while sub.image_count == 0:
                 yield_()
             poll_batch = sub.images[0].poll_batch
-            start = 0.0
-            while state[0] < count:
-                batch = poll_batch(1000)
-                n = len(batch)
-                if n == 0:
-                    batch.release()
-                    yield_()
-                    continue
-                if state[0] == 0:
-                    start = time.perf_counter()
-                state[0] += n
-                state[1] += sum(batch.lengths())
-                batch.release()
-            print(f"{state[0]} {state[1]} {time.perf_counter() - start}", flush=True)
-            return
 
-        if mode == "take":  # recv()-style: Subscription.take() returns the next message's bytes
-            take = sub.take
-            while (first := take()) is None:
-                yield_()
-            take = sub.take
-            received, nbytes = 1, len(first)
-            start = time.perf_counter()
-            idle = 0
-            while received < count:
-                message = take()
-                if message is None:
-                    idle += 1
-                    if idle > SPINS_BEFORE_YIELD:  # caught up: a yield per empty take would dominate
+            def drain(received: int, nbytes: int, target: int) -> tuple[int, int]:
+                while received < target:
+                    batch = poll_batch(min(1000, target - received))
+                    n = len(batch)
+                    if n == 0:
+                        batch.release()
                         yield_()
-                    continue
-                idle = 0
-                received += 1
-                nbytes += len(message)
-            print(f"{received} {nbytes} {time.perf_counter() - start}", flush=True)
-            return
+                        continue
+                    received += n
+                    nbytes += sum(batch.lengths())
+                    batch.release()
+                return received, nbytes
 
-        if mode == "one":  # the recv()-style loop: one message per call, copied out
+        elif mode == "take":  # recv()-style: Subscription.take() returns the next message's bytes
+            take = sub.take
+
+            def drain(received: int, nbytes: int, target: int) -> tuple[int, int]:
+                idle = 0
+                while received < target:
+                    message = take()
+                    if message is None:
+                        idle += 1
+                        if idle > SPINS_BEFORE_YIELD:  # caught up: a yield per empty take would dominate
+                            yield_()
+                        continue
+                    idle = 0
+                    received += 1
+                    nbytes += len(message)
+                return received, nbytes
+
+        elif mode == "one":  # the recv()-style loop: one message per call, copied out
             got: list[bytes] = []
 
             def copy_handler(buffer: Any, offset: int, length: int, header: Any) -> None:
                 got.append(buffer.get_bytes(offset, length))
 
             poll = sub.poll
-            while poll(copy_handler, 1) == 0:
-                yield_()
+
+            def drain(received: int, nbytes: int, target: int) -> tuple[int, int]:
+                while received < target:
+                    got.clear()
+                    if poll(copy_handler, 1) == 0:
+                        yield_()
+                        continue
+                    received += 1
+                    nbytes += len(got[0])
+                return received, nbytes
+
+        else:
+            length = [0]
+
+            def handler(buffer: Any, offset: int, size: int, header: Any) -> None:
+                length[0] += size
+
             poll = sub.poll
-            received = 1
-            nbytes = len(got[0])
-            start = time.perf_counter()
-            while received < count:
-                got.clear()
-                if poll(copy_handler, 1) == 0:
-                    yield_()
-                    continue
-                received += 1
-                nbytes += len(got[0])
-            print(f"{received} {nbytes} {time.perf_counter() - start}", flush=True)
-            return
 
-        def handler(buffer: Any, offset: int, length: int, header: Any) -> None:
-            state[1] += length
+            def drain(received: int, nbytes: int, target: int) -> tuple[int, int]:
+                length[0] = nbytes
+                while received < target:
+                    n = poll(handler, min(1000, target - received))
+                    if n == 0:
+                        yield_()
+                    received += n
+                return received, length[0]
 
-        poll = sub.poll
-        received = 0
-        while received == 0:
-            received = poll(handler, 1000)
-            if received == 0:
-                yield_()
-        poll = sub.poll
+        received, nbytes = drain(0, 0, warmup)
         start = time.perf_counter()
-        while received < count:
-            n = poll(handler, 1000)
-            if n == 0:
-                yield_()
-            received += n
-        print(f"{received} {state[1]} {time.perf_counter() - start}", flush=True)
+        end_received, end_bytes = drain(received, nbytes, total)
+        elapsed = time.perf_counter() - start
+        print(f"{end_received - received} {end_bytes - nbytes} {elapsed}", flush=True)
 
 
 SPINS_BEFORE_YIELD = 64
@@ -262,7 +266,7 @@ def _percentiles(rtts: list[int]) -> str:
 # ------------------------------------------------------------------------- pyzmq roles
 
 
-def role_zpull(address: str, count: int) -> None:
+def role_zpull(address: str, count: int, warmup: int) -> None:
     import zmq
 
     ctx = zmq.Context()
@@ -270,8 +274,9 @@ def role_zpull(address: str, count: int) -> None:
     sock.bind(address)
     print("READY", flush=True)
     recv = sock.recv
-    nbytes = len(recv())
-    received = 1
+    for _ in range(max(1, warmup)):  # untimed, as the Aeron subscribers' warm-up
+        recv()
+    nbytes = received = 0
     start = time.perf_counter()
     while received < count:
         nbytes += len(recv())  # one message per call, copied out (bytes)
@@ -322,6 +327,20 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
+def _run_ns(pid: int) -> Optional[int]:
+    """Nanoseconds on a CPU so far, summed over the process's live threads (``schedstat``), or
+    None where the kernel has no schedstat.  Exact, unlike clock ticks: a driver waking from
+    1 ms sleeps on the timer tick is charged whole ticks far more often than it runs."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
 def _rss_mb(pid: int) -> tuple[float, float]:
     rss = hwm = 0.0
     with open(f"/proc/{pid}/status") as f:
@@ -362,11 +381,17 @@ class Driver:
             time.sleep(0.01)
 
     def idle_cpu_percent(self, window_s: float) -> float:
-        hz = os.sysconf("SC_CLK_TCK")
-        t0, c0 = time.monotonic(), _cpu_ticks(self.proc.pid)
+        """Share of one core the driver uses over ``window_s`` with nothing to do."""
+        t0, n0 = time.monotonic(), _run_ns(self.proc.pid)
+        if n0 is None:  # no schedstat: fall back to clock ticks
+            hz = os.sysconf("SC_CLK_TCK")
+            c0 = _cpu_ticks(self.proc.pid)
+            time.sleep(window_s)
+            t1, c1 = time.monotonic(), _cpu_ticks(self.proc.pid)
+            return 100.0 * (c1 - c0) / hz / (t1 - t0)
         time.sleep(window_s)
-        t1, c1 = time.monotonic(), _cpu_ticks(self.proc.pid)
-        return 100.0 * (c1 - c0) / hz / (t1 - t0)
+        t1, n1 = time.monotonic(), _run_ns(self.proc.pid)
+        return 100.0 * ((n1 or n0) - n0) / 1e9 / (t1 - t0)
 
     def memory_mb(self) -> tuple[float, float]:
         return _rss_mb(self.proc.pid)
@@ -445,22 +470,32 @@ class Bench:
                     p.kill()
                     p.wait()
 
+    def warmup_messages(self, transport: str, size: int) -> int:
+        """Messages sent untimed before a throughput cell's timed ones: ``--warmup-passes`` times
+        the messages that fill a log of the default term length once, so the timed run is steady
+        state (no first-touch page faults on fresh log pages, in the clients or the driver)."""
+        term_length = 64 * 1024 * 1024 if transport == "ipc" else 16 * 1024 * 1024
+        frame = (size + 32 + 31) // 32 * 32
+        return int(self.args.warmup_passes * 3 * term_length / frame)
+
     def throughput(self, driver: Driver, client: str, transport: str, size: int, mode: str = "call") -> dict[str, Any]:
         self.stream += 1
         channel = _channel(transport)
-        count = self.args.messages
+        warmup = max(1, self.warmup_messages(transport, size))
+        count = max(self.args.messages, warmup)  # at least a log's worth timed: fast cells take milliseconds
         sub_args = [driver.aeron_dir, channel, str(self.stream), str(count)]
-        pub_args = [driver.aeron_dir, channel, str(self.stream), str(count), str(size)]
+        pub_args = [driver.aeron_dir, channel, str(self.stream), str(warmup + count), str(size)]
         if client != "c":
             sub_args.append(mode)
             pub_args.append(mode if mode == "batch" else "call")
+        sub_args.append(str(warmup))
         cpu0 = driver.cpu_seconds()
         line = self._run_pair(self._client_cmd(client, "sub", *sub_args), self._client_cmd(client, "pub", *pub_args))
         cpu = driver.cpu_seconds() - cpu0
         received, nbytes, elapsed = line.split()
         seconds = max(float(elapsed), 1e-9)
         return {"msgs_per_s": int(received) / seconds, "mb_per_s": int(nbytes) / seconds / 1e6,
-                "driver_cpu_us_per_msg": cpu / max(int(received), 1) * 1e6}
+                "driver_cpu_us_per_msg": cpu / (int(received) + warmup) * 1e6, "warmup_messages": warmup}
 
     def round_trip(self, driver: Driver, client: str, transport: str) -> dict[str, float]:
         ping_channel, pong_channel = _channel(transport), _channel(transport)
@@ -482,10 +517,11 @@ class Bench:
         """The asyncio surface over IPC on this driver: throughput, round trip, idle client CPU."""
         me = [sys.executable, __file__, "--role"]
         self.stream += 1
-        count = self.args.messages
+        warmup = max(1, self.warmup_messages("ipc", 32))
+        count = max(self.args.messages, warmup)
         cells: dict[str, Any] = {}
-        line = self._run_pair(me + ["asub", driver.aeron_dir, "aeron:ipc", str(self.stream), str(count)],
-                              me + ["apub", driver.aeron_dir, "aeron:ipc", str(self.stream), str(count), "32"])
+        line = self._run_pair(me + ["asub", driver.aeron_dir, "aeron:ipc", str(self.stream), str(count), str(warmup)],
+                              me + ["apub", driver.aeron_dir, "aeron:ipc", str(self.stream), str(warmup + count), "32"])
         received, nbytes, elapsed = line.split()
         seconds = max(float(elapsed), 1e-9)
         cells["throughput"] = {"msgs_per_s": int(received) / seconds, "mb_per_s": int(nbytes) / seconds / 1e6}
@@ -495,7 +531,7 @@ class Bench:
                                     str(max(100, pings // 10))], result_from_second=True)
         p50, p90, p99, p999, pmax = (float(x) for x in line.split())
         cells["round_trip"] = {"p50": p50, "p90": p90, "p99": p99, "p99.9": p999, "max": pmax}
-        idle = subprocess.run(me + ["aidle", driver.aeron_dir, str(IDLE_WINDOW_S)], capture_output=True,
+        idle = subprocess.run(me + ["aidle", driver.aeron_dir, str(self.args.idle_window_s)], capture_output=True,
                               text=True, timeout=CELL_TIMEOUT_S)
         if idle.returncode != 0 or not idle.stdout.strip():
             raise RuntimeError(f"idle async subscriber exited {idle.returncode}")
@@ -508,10 +544,11 @@ class Bench:
         except ImportError:
             raise Skip("pyzmq is not installed (pip install -e '.[bench]')") from None
         address = f"ipc://{tempfile.gettempdir()}/aeronpy-bench-zmq-{uuid.uuid4().hex[:8]}"
-        count = self.args.messages
+        warmup = max(1, self.warmup_messages("ipc", size))
+        count = max(self.args.messages, warmup)
         line = self._run_pair(
-            [sys.executable, __file__, "--role", "zpull", address, str(count)],
-            [sys.executable, __file__, "--role", "zpush", address, str(count), str(size)],
+            [sys.executable, __file__, "--role", "zpull", address, str(count), str(warmup)],
+            [sys.executable, __file__, "--role", "zpush", address, str(warmup + count), str(size)],
         )
         received, nbytes, elapsed = line.split()
         seconds = max(float(elapsed), 1e-9)
@@ -552,7 +589,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["skipped"].append(f"{kind} driver: {e}")
                 continue
             try:
-                info: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(IDLE_WINDOW_S),
+                info: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(args.idle_window_s),
                                         "idle_rss_mb": driver.memory_mb()[0]}
                 for transport in transports:
                     for client in clients:
@@ -619,7 +656,7 @@ def low_latency_cells(bench: Bench) -> dict[str, Any]:
     except Skip as e:
         return {"error": str(e)}
     try:
-        cells: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(IDLE_WINDOW_S)}
+        cells: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(bench.args.idle_window_s)}
         try:
             cells["throughput"] = bench.throughput(driver, "aeronpy", "ipc", 32, "call")
             cells["round_trip"] = bench.round_trip(driver, "aeronpy", "ipc")
@@ -653,7 +690,7 @@ def table(results: dict[str, Any]) -> str:
              ("c", "aeronpy", "call"): "C driver + aeronpy clients",
              ("c", "aeronpy", "batch"): "C driver + aeronpy clients, batch API",
              ("aeronpy", "c", "call"): "aeronpy driver + C clients"}
-    out.append("| throughput, msgs/s (MB/s) [x C] | IPC 32 B | IPC 1 KB | UDP 32 B | UDP 1 KB |")
+    out.append("| throughput after a one-log warm-up, msgs/s (MB/s) [x C] | IPC 32 B | IPC 1 KB | UDP 32 B | UDP 1 KB |")
     out.append("|---|---:|---:|---:|---:|")
     for key in cells:
         driver, client, api = key
@@ -756,6 +793,9 @@ def main() -> int:
     parser.add_argument("--pings", type=int, default=20_000)
     parser.add_argument("--transport", choices=["ipc", "udp", "all"], default="all")
     parser.add_argument("--json", default=str(HERE / "results.json"), help="where to write the results")
+    parser.add_argument("--warmup-passes", type=float, default=1.0,
+                        help="untimed messages before each throughput cell, in fills of a default-size log "
+                             "(0: time from the first message, first-touch page faults included)")
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run of the harness")
     parser.add_argument("--role", help=argparse.SUPPRESS)
     parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
@@ -764,10 +804,10 @@ def main() -> int:
     if args.role:
         roles = {
             "pub": lambda: role_pub(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), r[5]),
-            "sub": lambda: role_sub(r[0], r[1], int(r[2]), int(r[3]), r[4]),
+            "sub": lambda: role_sub(r[0], r[1], int(r[2]), int(r[3]), r[4], int(r[5])),
             "pong": lambda: role_pong(r[0], r[1], r[2]),
             "ping": lambda: role_ping(r[0], r[1], r[2], int(r[3]), int(r[4])),
-            "zpull": lambda: role_zpull(r[0], int(r[1])),
+            "zpull": lambda: role_zpull(r[0], int(r[1]), int(r[2])),
             "zpush": lambda: role_zpush(r[0], int(r[1]), int(r[2])),
         }
         if args.role in aio_roles.ROLES:
@@ -777,6 +817,8 @@ def main() -> int:
         return 0
     if args.quick:
         args.messages, args.pings = min(args.messages, 2000), min(args.pings, 200)
+        args.warmup_passes = min(args.warmup_passes, 0.0002)
+    args.idle_window_s = 1.0 if args.quick else IDLE_WINDOW_S
     results = run(args)
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)
