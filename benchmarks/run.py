@@ -457,8 +457,15 @@ class Bench:
             if a.stdout.readline().strip() != "READY":
                 raise RuntimeError(f"{first[:3]} did not get ready")
             b = subprocess.Popen(second, stdout=subprocess.PIPE, text=True)
-            reporter = b if result_from_second else a
-            out, _ = reporter.communicate(timeout=CELL_TIMEOUT_S)
+            reporter, other = (b, a) if result_from_second else (a, b)
+            deadline = time.monotonic() + CELL_TIMEOUT_S
+            while reporter.poll() is None:  # fail fast when the peer dies: the reporter would wait on
+                if other.poll() not in (None, 0):
+                    raise RuntimeError(f"{other.args[:3]} exited {other.returncode} before {reporter.args[:3]} reported")
+                if time.monotonic() > deadline:
+                    raise subprocess.TimeoutExpired(reporter.args, CELL_TIMEOUT_S)
+                time.sleep(0.05)
+            out, _ = reporter.communicate()
             if reporter.returncode != 0 or not out.strip():
                 raise RuntimeError(f"{reporter.args[:3]} exited {reporter.returncode} without a result")
             if result_from_second:
@@ -630,8 +637,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 results["drivers"][kind] = info
             finally:
                 driver.stop()
-        if "ipc" in transports and not args.quick:
-            results["low_latency"] = low_latency_cells(bench)
         if "ipc" in transports:
             cell = {"peer": "pyzmq", "transport": "ipc", "size": 32}
             try:
@@ -643,6 +648,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             except (RuntimeError, subprocess.TimeoutExpired) as e:
                 cell["error"] = str(e)
                 results["one_per_call"].append(cell)
+        if "ipc" in transports and not args.quick:  # last: its busy-spinning threads take whole cores
+            results["low_latency"] = low_latency_cells(bench)
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
     return results
@@ -730,11 +737,12 @@ def table(results: dict[str, Any]) -> str:
     out.append("| one message per call, IPC 32 B, copied out | msgs/s | x pyzmq |")
     out.append("|---|---:|---:|")
     for cell in results["one_per_call"]:
-        if "error" in cell:
-            continue
         call = "take()" if cell.get("api") == "take" else "poll(handler, 1) + get_bytes"
         name = "pyzmq PUSH/PULL ipc:// recv()" if cell["peer"] == "pyzmq" else \
             f"aeronpy {call}, {'aeronpy' if cell['driver'] == 'aeronpy' else 'C'} driver"
+        if "error" in cell:
+            out.append(f"| {name} | failed: {cell['error'][:120]} | - |")
+            continue
         ratio = f"{cell['msgs_per_s'] / zmq['msgs_per_s']:.2f}x" if zmq is not None else "-"
         out.append(f"| {name} | {_fmt_rate(cell['msgs_per_s'])} | {ratio} |")
     out.append("")
