@@ -6,7 +6,8 @@ Time is cut into ticks of ``tick_resolution`` (a power of two, in cluster time u
 (doubling when full) holding deadlines.  Polling visits the current tick's spoke, fires every
 slot whose deadline <= ``now`` and moves to the next tick once ``now`` has passed the current
 one.  So a timer never fires before its deadline and, when polled often, fires at the latest at
-the first poll one tick after it; timers of one poll fire in spoke (not deadline) order."""
+the first poll later than the end of its tick (as Aeron's, which stops polling once the current
+tick ends at or after ``now``); timers of one poll fire in spoke (not deadline) order."""
 
 from __future__ import annotations
 
