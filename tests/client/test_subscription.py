@@ -3,11 +3,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aeronpy.client.image import Image
-from aeronpy.client.publication import ExclusivePublication
+from aeronpy.client.publication import NATIVE_DEFAULT, ExclusivePublication
 from aeronpy.client.subscription import Subscription
 from aeronpy.logbuffer.header import Header
 from tests.logbuffer.test_logsupport import STREAM_ID, FakeCounter, make_log
@@ -91,6 +92,7 @@ def test_internal_close_returns_images(tmp_path: Path) -> None:
             lb.close()
 
 
+@pytest.mark.skipif(not NATIVE_DEFAULT, reason="the C image set exists only with the C kernels")
 def test_poll_and_take_stay_bound_to_the_image_set(tmp_path: Path) -> None:
     sub, logs, pubs = build(tmp_path, 1)
     try:

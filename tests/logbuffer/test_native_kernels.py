@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from aeronpy._logbuffer import StaleBatchError
 from aeronpy.client.buffer_claim import BufferClaim, PyBufferClaim
 from aeronpy.client.image import Image
-from aeronpy.client.publication import ExclusivePublication, Publication
+from aeronpy.client.publication import NATIVE_DEFAULT, ExclusivePublication, Publication
 from aeronpy.logbuffer import descriptor as d
 from tests.logbuffer.test_logsupport import SESSION_ID, STREAM_ID, FakeCounter, make_log
 
@@ -284,6 +284,7 @@ def test_batch_fails_loudly_after_release_or_next_poll(tmp_path: Any, native: bo
     lb.close()
 
 
+@pytest.mark.skipif(not NATIVE_DEFAULT, reason="needs the C kernels (AERONPY_PURE_PYTHON=1 is set)")
 def test_dropped_batch_is_released(tmp_path: Any) -> None:
     lb = make_log(tmp_path, TERM, MTU)
     pub = Publication(None, lb, "aeron:ipc", STREAM_ID, SESSION_ID, FakeCounter(1 << 40), -1, 1, 1)
@@ -313,6 +314,7 @@ def test_handler_may_close_image_during_native_poll(tmp_path: Any) -> None:
     lb.close()
 
 
+@pytest.mark.skipif(not NATIVE_DEFAULT, reason="needs the C kernels (AERONPY_PURE_PYTHON=1 is set)")
 def test_offer_accepts_python_atomic_buffer_source(tmp_path: Any) -> None:
     from aeronpy.concurrent.atomic_buffer import PyAtomicBuffer
 

@@ -51,6 +51,20 @@ def _join(buffers: Sequence[Any]) -> bytes:
     return b"".join(source_view(b)[0] for b in buffers)
 
 
+def _source_range(buffer: Any, offset: int, length: int) -> tuple[Any, int]:
+    """``offer``'s source and length (``-1``: to the end), or IndexError for a range outside it."""
+    t = type(buffer)
+    if t is bytes or t is bytearray:
+        n = len(buffer)
+    else:
+        buffer, n = source_view(buffer)
+    if length < 0:
+        length = n - offset
+    if offset < 0 or length > n - offset:
+        raise IndexError(f"range {offset}+{length} outside source of {n} bytes")
+    return buffer, length
+
+
 def counter_location(counter: Any) -> tuple[Any, int] | None:
     """``(C AtomicBuffer, offset)`` holding a counter's value, or None if it has none."""
     buffer = getattr(counter, "values_buffer", None)
@@ -301,15 +315,7 @@ class Publication(_PublicationBase):
         """Append ``buffer[offset:offset+length]`` as one message; new position or a result code."""
         if self._closed:
             return CLOSED
-        t = type(buffer)
-        if t is bytes or t is bytearray:
-            n = len(buffer)
-        else:
-            buffer, n = source_view(buffer)
-        if length < 0:
-            length = n - offset
-        if offset < 0 or length > n - offset:
-            raise IndexError(f"range {offset}+{length} outside source of {n} bytes")
+        buffer, length = _source_range(buffer, offset, length)
         if length > self.max_payload_length and length > self.max_message_length:
             self._check_message_length(length)
         limit = self._limit_get()
@@ -428,15 +434,7 @@ class ExclusivePublication(Publication):
         """Append ``buffer[offset:offset+length]`` as one message; new position or a result code."""
         if self._closed:
             return CLOSED
-        t = type(buffer)
-        if t is bytes or t is bytearray:
-            n = len(buffer)
-        else:
-            buffer, n = source_view(buffer)
-        if length < 0:
-            length = n - offset
-        if offset < 0 or length > n - offset:
-            raise IndexError(f"range {offset}+{length} outside source of {n} bytes")
+        buffer, length = _source_range(buffer, offset, length)
         term_offset = self._term_offset
         position = self._term_begin_position + term_offset
         if position < self._limit_get():
