@@ -56,6 +56,7 @@ def test_defaults_match_spec() -> None:
     assert ctx.driver_termination_validator == "deny"
     assert ctx.stream_session_limit == 2**31 - 1
     assert ctx.network_publication_max_messages_per_send == 16  # Aeron's 4: see its docstring
+    assert ctx.shared_conductor_interval_ns == 200 * 1000  # aeronpy's own (SHARED mode)
     assert ctx.conductor_cycle_threshold_ns == 100 * MS
     assert ctx.name_resolver_threshold_ns == 5 * S
     assert ctx.conductor_idle_strategy == "backoff"
@@ -228,6 +229,7 @@ RANGE_CASES = [
     ("aeron.receiver.io.vector.capacity", "17", "16"),
     ("aeron.sender.io.vector.capacity", "0", "1"),
     ("aeron.network.publication.max.messages.per.send", "17", "16"),
+    ("aeronpy.shared.conductor.interval", "-1", "0"),
     ("aeron.conductor.cpu.affinity", "-2", "-1"),
     ("aeron.driver.resolver.neighbor.timeout", "999us", "1ms"),
 ]

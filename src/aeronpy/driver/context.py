@@ -298,6 +298,7 @@ _SPECS: dict[str, _Spec] = {
     "stream_session_limit": _int("aeron.driver.stream.session.limit", 1, INT32_MAX),
     "image_max_term_length": _size("aeronpy.image.max.term.length", TERM_MIN_LENGTH, TERM_MAX_LENGTH),
     "reresolution_check_interval_ns": _dur("aeron.driver.reresolution.check.interval"),
+    "shared_conductor_interval_ns": _dur("aeronpy.shared.conductor.interval", 0, 1_000 * MS),
     "resource_free_limit": _int("aeron.driver.resource.free.limit", 1, INT32_MAX),
     "receiver_io_vector_capacity": _int("aeron.receiver.io.vector.capacity", 1, 16),
     "sender_io_vector_capacity": _int("aeron.sender.io.vector.capacity", 1, 16),
@@ -452,6 +453,10 @@ class DriverContext:
     """Largest term a remote sender's SETUP may impose on an image (``aeronpy.image.max.term.length``;
     Aeron has no such cap, hence the default of 1 GiB): larger ones are refused and logged."""
     reresolution_check_interval_ns: int = 1 * S
+    shared_conductor_interval_ns: int = 200 * US
+    """``SHARED`` mode only (``aeronpy.shared.conductor.interval``; Aeron has no such setting): the
+    conductor runs in a duty cycle where sender and receiver were idle, and at least this often
+    while they stay busy (:mod:`aeronpy.driver.shared_agent`); 0 runs it every cycle, as Aeron."""
     resource_free_limit: int = 1
     receiver_io_vector_capacity: int = 4
     sender_io_vector_capacity: int = 4

@@ -36,6 +36,7 @@ from aeronpy.driver.files import StartLock, set_mode
 from aeronpy.driver.loss_report import LossReport
 from aeronpy.driver.media.socket_validation import validate_socket_buffers
 from aeronpy.driver.network_agents import Receiver, Sender
+from aeronpy.driver.shared_agent import SharedAgent
 from aeronpy.driver.system_counters import SystemCounterId, allocate_system_counters
 from aeronpy.errors import ActiveDriverError, CncError, DriverError, StorageSpaceError
 from aeronpy.version import COMMIT, __version__
@@ -253,7 +254,8 @@ class MediaDriver:
             return
         plan: list[tuple[str, Any]]
         if mode is ThreadingMode.SHARED:
-            plan = [("shared", CompositeAgent(conductor, sender, receiver))]
+            plan = [("shared", SharedAgent(conductor, sender, receiver, self.ctx.shared_conductor_interval_ns,
+                                           self.ctx.nano_clock))]
         elif mode is ThreadingMode.SHARED_NETWORK:
             plan = [("conductor", conductor), ("shared_network", CompositeAgent(sender, receiver))]
         else:

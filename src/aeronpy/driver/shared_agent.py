@@ -1,0 +1,54 @@
+"""The one agent of ``SHARED`` threading mode: sender and receiver every duty cycle, the
+conductor off the data path.
+
+Aeron's SHARED mode runs conductor, sender and receiver one after the other every duty cycle.
+In C a conductor cycle costs well under a microsecond; in Python it costs several, and a
+message that arrives during it waits.  So here, as if the conductor had a thread of its own (as
+in ``DEDICATED``, Aeron's default), the conductor runs in a cycle where the sender and receiver
+found nothing to do, and at least every ``conductor_interval_ns`` while they stay busy.  Its
+work under load (publisher limits, status messages and NAK scheduling, client commands) then
+lags the data path by at most that interval.  An interval of 0 runs it every cycle, as Aeron.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from aeronpy.concurrent.agent import Agent, CompositeAgent
+
+
+class SharedAgent(CompositeAgent):
+    """Sender then receiver every cycle; the conductor when they were idle or its interval ran
+    out.  Lifecycle calls go to conductor, sender, receiver in that order."""
+
+    def __init__(self, conductor: Agent, sender: Agent, receiver: Agent, conductor_interval_ns: int,
+                 nano_clock: Callable[[], int]) -> None:
+        super().__init__(conductor, sender, receiver)
+        if conductor_interval_ns < 0:
+            raise ValueError(f"conductor_interval_ns={conductor_interval_ns}: must be >= 0")
+        self._conductor = conductor.do_work
+        self._sender = sender.do_work
+        self._receiver = receiver.do_work
+        self.conductor_interval_ns = conductor_interval_ns
+        self._clock = nano_clock
+        self._conductor_due_ns = 0
+        self.conductor_cycles = 0
+        """How many duty cycles ran the conductor (for tests and diagnostics)."""
+
+    def do_work(self) -> int:
+        work = self._sender() + self._receiver()
+        if work == 0 or self.conductor_interval_ns == 0:
+            return work + self._run_conductor(None)
+        now_ns = self._clock()
+        if now_ns - self._conductor_due_ns >= 0:
+            return work + self._run_conductor(now_ns)
+        return work
+
+    def _run_conductor(self, now_ns: int | None) -> int:
+        if self.conductor_interval_ns:
+            self._conductor_due_ns = (self._clock() if now_ns is None else now_ns) + self.conductor_interval_ns
+        self.conductor_cycles += 1
+        return int(self._conductor())
+
+
+__all__ = ["SharedAgent"]

@@ -1,0 +1,122 @@
+"""SHARED mode's agent: sender and receiver every cycle, the conductor when they are idle or its
+interval has run out (driven by a manual clock and scripted agents: no threads, no sockets)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from aeronpy.concurrent.activity_probe import ProbedAgent
+from aeronpy.driver.context import DriverContext
+from aeronpy.driver.media_driver import MediaDriver
+from aeronpy.driver.shared_agent import SharedAgent
+from aeronpy.testing import ManualClock
+from tests.conftest import SHM
+
+US = 1_000
+
+
+class Scripted:
+    """An agent whose work per cycle comes from a list (0 once it runs out); it logs its runs."""
+
+    def __init__(self, name: str, log: list[str], work: list[int] | None = None) -> None:
+        self.name, self.log, self.work = name, log, list(work or [])
+        self.started = self.closed = False
+
+    def role_name(self) -> str:
+        return self.name
+
+    def do_work(self) -> int:
+        self.log.append(self.name)
+        return self.work.pop(0) if self.work else 0
+
+    def on_start(self) -> None:
+        self.log.append(f"start {self.name}")
+
+    def on_close(self) -> None:
+        self.log.append(f"close {self.name}")
+
+
+def _agent(interval_ns: int, sender: list[int], receiver: list[int]) -> tuple[SharedAgent, list[str], ManualClock]:
+    log: list[str] = []
+    clock = ManualClock()
+    agent = SharedAgent(Scripted("c", log), Scripted("s", log, sender), Scripted("r", log, receiver), interval_ns, clock.nano_time)
+    return agent, log, clock
+
+
+def test_idle_data_path_runs_the_conductor_every_cycle() -> None:
+    agent, log, _ = _agent(200 * US, [], [])
+    for _ in range(3):
+        assert agent.do_work() == 0
+    assert log == ["s", "r", "c"] * 3 and agent.conductor_cycles == 3
+
+
+def test_busy_data_path_defers_the_conductor_to_its_interval() -> None:
+    agent, log, clock = _agent(200 * US, [1] * 10, [1] * 10)
+    agent.do_work()  # the first busy cycle: the conductor has not run yet, so it is due
+    assert log == ["s", "r", "c"]
+    runs = []
+    for _ in range(5):
+        clock.advance_ns(50 * US)
+        log.clear()
+        agent.do_work()
+        runs.append("c" in log)
+    assert runs == [False, False, False, True, False]  # 200 us after its last run, not before
+
+
+def test_interval_zero_runs_the_conductor_every_cycle_as_aeron() -> None:
+    agent, log, _ = _agent(0, [1, 1], [1, 0])
+    assert agent.do_work() == 2 and agent.do_work() == 1
+    assert log == ["s", "r", "c", "s", "r", "c"]
+
+
+def test_lifecycle_fans_out_conductor_first() -> None:
+    agent, log, _ = _agent(200 * US, [], [])
+    agent.on_start()
+    agent.on_close()
+    assert log == ["start c", "start s", "start r", "close c", "close s", "close r"]
+    assert agent.role_name() == "[c,s,r]"
+
+
+def test_negative_interval_is_refused() -> None:
+    with pytest.raises(ValueError, match="conductor_interval_ns=-1"):
+        _agent(-1, [], [])
+
+
+@given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 300)), max_size=60), st.integers(1, 250))
+def test_conductor_is_never_late_and_never_runs_early_while_busy(cycles: list[tuple[int, int]], interval_us: int) -> None:
+    """Against a model: a cycle runs the conductor exactly when the data path did no work or
+    ``interval`` has passed since the conductor's last run."""
+    interval = interval_us * US
+    log: list[str] = []
+    clock = ManualClock()
+    sender = Scripted("s", log, [w for w, _ in cycles])
+    agent = SharedAgent(Scripted("c", log), sender, Scripted("r", log), interval, clock.nano_time)
+    last_run: int | None = None
+    for work, step_us in cycles:
+        clock.advance_ns(step_us * US)
+        log.clear()
+        agent.do_work()
+        now = clock.nano_time()
+        expected = work == 0 or last_run is None or now - last_run >= interval
+        assert ("c" in log) == expected, (work, now, last_run)
+        if expected:
+            last_run = now
+
+
+def test_a_shared_driver_runs_the_shared_agent_with_the_configured_interval() -> None:
+    path = os.path.join(SHM, f"aeronpy-shared-agent-{uuid.uuid4().hex[:8]}")
+    driver = MediaDriver.launch(DriverContext.from_properties(
+        env={}, properties={"aeronpy.shared.conductor.interval": "150us"}, aeron_dir=path,
+        threading_mode="SHARED", dir_delete_on_shutdown=True,
+    ))
+    try:
+        agent = driver._runners[0].agent
+        shared = agent.agent if isinstance(agent, ProbedAgent) else agent
+        assert isinstance(shared, SharedAgent) and shared.conductor_interval_ns == 150 * US
+    finally:
+        driver.close()
