@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 
 
@@ -40,8 +41,39 @@ class FakeCounter:
         self.value += 1
 
 
-def free_udp_port() -> int:
-    """A UDP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
+PORT_FLOOR = 10_000
+"""The lowest port :func:`free_udp_port` hands out."""
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port of the kernel's ephemeral range (what a bind to port 0 gets)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def free_udp_port(host: str = "127.0.0.1") -> int:
+    """A UDP port on ``host`` that was free a moment ago and that no test got before.
+
+    It comes from below the kernel's ephemeral range: between choosing a port and binding it, a
+    test's drivers bind many sockets to port 0 (send channels, ``localhost:0`` catch-up and
+    replication endpoints), and an ephemeral pick could hand one of them the chosen port (seen:
+    a cluster member failing with EADDRINUSE for 30 s)."""
+    low = _ephemeral_low()
+    for _ in range(1000 if low > PORT_FLOOR + 1000 else 0):
+        port = random.randrange(PORT_FLOOR, low)
+        if port in _handed_out:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:  # no room below the range
+        s.bind((host, 0))
         return int(s.getsockname()[1])

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.fakes import free_udp_port  # noqa: F401  (re-exported for the interop tests)
 
 INTEROP_DIR = Path(__file__).resolve().parent
 REPO_ROOT = INTEROP_DIR.parents[1]
@@ -54,13 +55,6 @@ def new_aeron_dir(prefix: str = "aeronpy-test-") -> Path:
 
 def remove_aeron_dir(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    """An ephemeral UDP port that was free a moment ago (for parallel-safe endpoints)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def python_command(script: Path | str, *args: str) -> list[str]:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from typing import Any
 
 from tests.conftest import wait_for
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.fakes import free_udp_port  # noqa: F401  (re-exported for the tools tests)
 
 
 def publish(pub: Any, count: int, size: int = 64) -> None:
