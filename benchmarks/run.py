@@ -296,7 +296,11 @@ def role_zpush(address: str, count: int, size: int) -> None:
     send = sock.send
     for _ in range(count):
         send(msg)
-    sock.close(linger=-1)
+    # Closing now can lose messages still queued past the high-water mark (seen: the puller then
+    # waited forever), so keep the socket open until the harness, once the puller has reported,
+    # stops this process; the sleep is only a bound.
+    time.sleep(CELL_TIMEOUT_S)
+    sock.close(linger=0)
     ctx.term()
 
 
