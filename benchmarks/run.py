@@ -481,19 +481,21 @@ class Bench:
                     p.kill()
                     p.wait()
 
-    def warmup_messages(self, transport: str, size: int) -> int:
-        """Messages sent untimed before a throughput cell's timed ones: ``--warmup-passes`` times
-        the messages that fill a log of the default term length once, so the timed run is steady
-        state (no first-touch page faults on fresh log pages, in the clients or the driver)."""
+    def cell_counts(self, transport: str, size: int) -> tuple[int, int]:
+        """``(warm-up, timed)`` messages of a throughput cell.  The warm-up, sent untimed first, is
+        ``--warmup-passes`` times the messages that fill a log of the default term length once, so
+        the timed run is steady state (no first-touch page faults on fresh log pages, in the
+        clients or the driver); at least one.  Timed: ``--messages``, but at least a log's worth,
+        or the fast cells would be over in milliseconds."""
         term_length = 64 * 1024 * 1024 if transport == "ipc" else 16 * 1024 * 1024
         frame = (size + 32 + 31) // 32 * 32
-        return int(self.args.warmup_passes * 3 * term_length / frame)
+        warmup = max(1, int(self.args.warmup_passes * 3 * term_length / frame))
+        return warmup, max(self.args.messages, warmup)
 
     def throughput(self, driver: Driver, client: str, transport: str, size: int, mode: str = "call") -> dict[str, Any]:
         self.stream += 1
         channel = _channel(transport)
-        warmup = max(1, self.warmup_messages(transport, size))
-        count = max(self.args.messages, warmup)  # at least a log's worth timed: fast cells take milliseconds
+        warmup, count = self.cell_counts(transport, size)
         sub_args = [driver.aeron_dir, channel, str(self.stream), str(count)]
         pub_args = [driver.aeron_dir, channel, str(self.stream), str(warmup + count), str(size)]
         if client != "c":
@@ -528,8 +530,7 @@ class Bench:
         """The asyncio surface over IPC on this driver: throughput, round trip, idle client CPU."""
         me = [sys.executable, __file__, "--role"]
         self.stream += 1
-        warmup = max(1, self.warmup_messages("ipc", 32))
-        count = max(self.args.messages, warmup)
+        warmup, count = self.cell_counts("ipc", 32)
         cells: dict[str, Any] = {}
         line = self._run_pair(me + ["asub", driver.aeron_dir, "aeron:ipc", str(self.stream), str(count), str(warmup)],
                               me + ["apub", driver.aeron_dir, "aeron:ipc", str(self.stream), str(warmup + count), "32"])
@@ -555,8 +556,7 @@ class Bench:
         except ImportError:
             raise Skip("pyzmq is not installed (pip install -e '.[bench]')") from None
         address = f"ipc://{tempfile.gettempdir()}/aeronpy-bench-zmq-{uuid.uuid4().hex[:8]}"
-        warmup = max(1, self.warmup_messages("ipc", size))
-        count = max(self.args.messages, warmup)
+        warmup, count = self.cell_counts("ipc", size)
         line = self._run_pair(
             [sys.executable, __file__, "--role", "zpull", address, str(count), str(warmup)],
             [sys.executable, __file__, "--role", "zpush", address, str(warmup + count), str(size)],
