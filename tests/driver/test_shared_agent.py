@@ -68,6 +68,31 @@ def test_busy_data_path_defers_the_conductor_to_its_interval() -> None:
     assert runs == [False, False, False, True, False]  # 200 us after its last run, not before
 
 
+def test_first_idle_cycle_after_data_work_leaves_the_conductor_to_the_next() -> None:
+    """A reply to what was just sent tends to come right back: it should not wait out a
+    conductor cycle.  The second idle cycle in a row runs it."""
+    agent, log, clock = _agent(200 * US, [1, 0, 0, 1, 0, 1, 0, 0], [])
+    ran = []
+    for _ in range(8):
+        clock.advance_ns(10 * US)
+        log.clear()
+        agent.do_work()
+        ran.append("c" in log)
+    # busy (first cycle: due), idle (skipped), idle (runs), busy, idle (skipped), busy, idle, idle
+    assert ran == [True, False, True, False, False, False, False, True]
+
+
+def test_first_idle_cycle_still_runs_a_conductor_that_is_due() -> None:
+    agent, log, clock = _agent(200 * US, [1, 1, 0], [])
+    agent.do_work()
+    clock.advance_ns(10 * US)
+    agent.do_work()
+    clock.advance_ns(200 * US)
+    log.clear()
+    assert agent.do_work() == 0
+    assert log == ["s", "r", "c"]
+
+
 def test_interval_zero_runs_the_conductor_every_cycle_as_aeron() -> None:
     agent, log, _ = _agent(0, [1, 1], [1, 0])
     assert agent.do_work() == 2 and agent.do_work() == 1
@@ -89,23 +114,25 @@ def test_negative_interval_is_refused() -> None:
 
 @given(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 300)), max_size=60), st.integers(1, 250))
 def test_conductor_is_never_late_and_never_runs_early_while_busy(cycles: list[tuple[int, int]], interval_us: int) -> None:
-    """Against a model: a cycle runs the conductor exactly when the data path did no work or
-    ``interval`` has passed since the conductor's last run."""
+    """Against a model: a cycle runs the conductor exactly when the data path did no work in
+    it and in the cycle before, or ``interval`` has passed since the conductor's last run."""
     interval = interval_us * US
     log: list[str] = []
     clock = ManualClock()
     sender = Scripted("s", log, [w for w, _ in cycles])
     agent = SharedAgent(Scripted("c", log), sender, Scripted("r", log), interval, clock.nano_time)
     last_run: int | None = None
+    previous_idle = True
     for work, step_us in cycles:
         clock.advance_ns(step_us * US)
         log.clear()
         agent.do_work()
         now = clock.nano_time()
-        expected = work == 0 or last_run is None or now - last_run >= interval
-        assert ("c" in log) == expected, (work, now, last_run)
+        expected = (work == 0 and previous_idle) or last_run is None or now - last_run >= interval
+        assert ("c" in log) == expected, (work, now, last_run, previous_idle)
         if expected:
             last_run = now
+        previous_idle = work == 0
 
 
 def test_a_shared_driver_runs_the_shared_agent_with_the_configured_interval() -> None:

@@ -455,8 +455,9 @@ class DriverContext:
     reresolution_check_interval_ns: int = 1 * S
     shared_conductor_interval_ns: int = 200 * US
     """``SHARED`` mode only (``aeronpy.shared.conductor.interval``; Aeron has no such setting): the
-    conductor runs in a duty cycle where sender and receiver were idle, and at least this often
-    while they stay busy (:mod:`aeronpy.driver.shared_agent`); 0 runs it every cycle, as Aeron."""
+    conductor runs in a duty cycle where sender and receiver were idle (and in the one before),
+    and at least this often while they stay busy (:mod:`aeronpy.driver.shared_agent`); 0 runs
+    it every cycle, as Aeron."""
     resource_free_limit: int = 1
     receiver_io_vector_capacity: int = 4
     sender_io_vector_capacity: int = 4

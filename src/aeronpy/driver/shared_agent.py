@@ -8,6 +8,12 @@ in ``DEDICATED``, Aeron's default), the conductor runs in a cycle where the send
 found nothing to do, and at least every ``conductor_interval_ns`` while they stay busy.  Its
 work under load (publisher limits, status messages and NAK scheduling, client commands) then
 lags the data path by at most that interval.  An interval of 0 runs it every cycle, as Aeron.
+
+"Found nothing to do" means two cycles in a row: the first idle cycle after data-path work
+leaves the conductor to the next one, because a reply to what was just sent or delivered
+(a pong, an acknowledgement) tends to arrive within microseconds and would otherwise wait out
+a whole conductor cycle.  The idle strategy's back-off (spins, then yields, each a cheap
+probe) runs in between, so the conductor is late by a few microseconds, not a park.
 """
 
 from __future__ import annotations
@@ -18,8 +24,9 @@ from aeronpy.concurrent.agent import Agent, CompositeAgent
 
 
 class SharedAgent(CompositeAgent):
-    """Sender then receiver every cycle; the conductor when they were idle or its interval ran
-    out.  Lifecycle calls go to conductor, sender, receiver in that order."""
+    """Sender then receiver every cycle; the conductor when they were idle in this cycle and the
+    one before, or its interval ran out.  Lifecycle calls go to conductor, sender, receiver in
+    that order."""
 
     def __init__(self, conductor: Agent, sender: Agent, receiver: Agent, conductor_interval_ns: int,
                  nano_clock: Callable[[], int]) -> None:
@@ -32,13 +39,20 @@ class SharedAgent(CompositeAgent):
         self.conductor_interval_ns = conductor_interval_ns
         self._clock = nano_clock
         self._conductor_due_ns = 0
+        self._data_path_was_idle = True
         self.conductor_cycles = 0
         """How many duty cycles ran the conductor (for tests and diagnostics)."""
 
     def do_work(self) -> int:
         work = self._sender() + self._receiver()
-        if work == 0 or self.conductor_interval_ns == 0:
+        if self.conductor_interval_ns == 0:
             return work + self._run_conductor(None)
+        if work == 0:
+            if self._data_path_was_idle:
+                return self._run_conductor(None)
+            self._data_path_was_idle = True  # the next idle cycle runs it (if none is due now)
+        else:
+            self._data_path_was_idle = False
         now_ns = self._clock()
         if now_ns - self._conductor_due_ns >= 0:
             return work + self._run_conductor(now_ns)
