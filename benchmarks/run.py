@@ -1,8 +1,9 @@
 """Side-by-side benchmarks: aeronpy and the real Aeron C 1.53 driver and client, and pyzmq.
 
 Run: ``python benchmarks/run.py`` (options: ``--messages N``, ``--pings N``, ``--transport
-ipc|udp|all``, ``--warmup-passes F``, ``--json PATH``, ``--quick`` for a tiny smoke run).  One
-run measures, each cell in its own processes (publisher and subscriber, or ping and pong):
+ipc|udp|all``, ``--warmup-passes F``, ``--repeat N``, ``--json PATH``, ``--quick`` for a tiny
+smoke run).  One run measures, each cell in its own processes (publisher and subscriber, or
+ping and pong):
 
 * throughput, IPC and UDP loopback, 32 B and 1 KB, msgs/s and MB/s, for every pairing of driver
   (aeronpy | C) and clients (aeronpy | C), plus aeronpy clients through the batch API
@@ -21,6 +22,11 @@ run measures, each cell in its own processes (publisher and subscriber, or ping 
   per-thread run time, ``/proc/PID/task/*/schedstat``) and resident memory, and its CPU time per
   message in every cell (steadier than rates when the machine is shared).
 
+With ``--repeat N`` the whole pass over drivers and cells runs N times (fresh drivers each time,
+so every cell is measured at N moments spread over the run) and each number shown is the median
+of the cell's N measurements; the JSON keeps every measurement under ``"passes"``.  On a small
+shared machine single measurements of one cell spread by a factor of two; medians much less.
+
 Ratios are given to the C driver + C client cell of the same case and, for the one-per-call loop,
 to pyzmq.  The issue's targets are printed next to the results (never asserted).  Results also go
 to a JSON file (default ``benchmarks/results.json``).  Drivers run SHARED; every client yields
@@ -37,6 +43,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -578,7 +585,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "settings": {"messages": args.messages, "pings": args.pings, "threading": "SHARED"},
+        "settings": {"messages": args.messages, "pings": args.pings, "threading": "SHARED", "repeat": args.repeat},
         "throughput": [], "round_trip": [], "one_per_call": [], "drivers": {}, "skipped": [],
         "targets": TARGETS,
     }
@@ -590,73 +597,140 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         except Skip as e:
             results["skipped"].append(f"C client: {e}")
         bench = Bench(args, c_client)
-        transports = ["ipc", "udp"] if args.transport == "all" else [args.transport]
-        clients = ["aeronpy", "c"] if c_client else ["aeronpy"]
-        driver_kinds = ["aeronpy", "c"] if c_client else ["aeronpy"]
-        for kind in driver_kinds:
-            try:
-                driver = Driver(kind, os.path.join(SHM, f"aeronpy-bench-{kind}-{uuid.uuid4().hex[:8]}"))
-            except Skip as e:
-                results["skipped"].append(f"{kind} driver: {e}")
-                continue
-            try:
-                info: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(args.idle_window_s),
-                                        "idle_rss_mb": driver.memory_mb()[0]}
-                for transport in transports:
-                    for client in clients:
-                        modes = ["call", "batch"] if client == "aeronpy" else ["call"]
-                        for mode in modes:
-                            for size in (32, 1024):
-                                cell = {"driver": kind, "client": client, "api": mode, "transport": transport, "size": size}
-                                try:
-                                    cell.update(bench.throughput(driver, client, transport, size, mode))
-                                except (RuntimeError, subprocess.TimeoutExpired) as e:
-                                    cell["error"] = str(e)
-                                results["throughput"].append(cell)
-                                _progress(cell)
-                        cell = {"driver": kind, "client": client, "transport": transport, "size": 32}
-                        try:
-                            cell.update(bench.round_trip(driver, client, transport))
-                        except (RuntimeError, subprocess.TimeoutExpired) as e:
-                            cell["error"] = str(e)
-                        results["round_trip"].append(cell)
-                        _progress(cell)
-                if "ipc" in transports:
-                    for api in ("one", "take"):
-                        cell = {"peer": "aeronpy", "api": api, "driver": kind, "transport": "ipc", "size": 32}
-                        try:
-                            cell.update(bench.throughput(driver, "aeronpy", "ipc", 32, api))
-                        except (RuntimeError, subprocess.TimeoutExpired) as e:
-                            cell["error"] = str(e)
-                        results["one_per_call"].append(cell)
-                        _progress(cell)
-                if "ipc" in transports and kind == "aeronpy":
-                    try:
-                        results["asyncio"] = bench.aio_cells(driver)
-                    except (RuntimeError, subprocess.TimeoutExpired) as e:
-                        results["asyncio"] = {"error": str(e)}
-                    _progress({"asyncio": results["asyncio"]})
-                rss, hwm = driver.memory_mb()
-                info.update({"rss_mb": rss, "peak_rss_mb": hwm})
-                results["drivers"][kind] = info
-            finally:
-                driver.stop()
-        if "ipc" in transports:
-            cell = {"peer": "pyzmq", "transport": "ipc", "size": 32}
-            try:
-                cell.update(bench.zmq_one_per_call(32))
-                results["one_per_call"].append(cell)
-                _progress(cell)
-            except Skip as e:
-                results["skipped"].append(f"pyzmq: {e}")
-            except (RuntimeError, subprocess.TimeoutExpired) as e:
-                cell["error"] = str(e)
-                results["one_per_call"].append(cell)
-        if "ipc" in transports and not args.quick:  # last: its busy-spinning threads take whole cores
-            results["low_latency"] = low_latency_cells(bench)
+        passes = []
+        for n in range(args.repeat):
+            if args.repeat > 1:
+                print(f"pass {n + 1} of {args.repeat}", file=sys.stderr, flush=True)
+            one: dict[str, Any] = {"throughput": [], "round_trip": [], "one_per_call": [], "drivers": {}, "skipped": []}
+            measure_pass(args, bench, c_client, one, last=n == args.repeat - 1)
+            passes.append(one)
+        results.update(merge_passes(passes))
+        results["skipped"] = _unique(results["skipped"] + [r for p in passes for r in p["skipped"]])
+        if args.repeat > 1:
+            results["passes"] = [{k: p[k] for k in SECTIONS + ("drivers",)} for p in passes]
+        for key in ("asyncio", "low_latency"):
+            if key in passes[-1]:
+                results[key] = passes[-1][key]
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
     return results
+
+
+SECTIONS = ("throughput", "round_trip", "one_per_call")
+"""The result lists whose rows are cells (merged over passes by :func:`merge_passes`)."""
+
+IDENTITY = ("peer", "driver", "client", "api", "transport", "size")
+"""The fields that name a cell; every other number in a row is a measurement."""
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One cell's rows from several passes: the median of each measurement over the passes that
+    measured it (``runs``: how many), or the first row when every pass failed."""
+    ok = [r for r in rows if "error" not in r]
+    if not ok:
+        return dict(rows[0])
+    merged: dict[str, Any] = {k: ok[0][k] for k in IDENTITY if k in ok[0]}
+    for key, value in ok[0].items():
+        if key in IDENTITY or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        values = [r[key] for r in ok if isinstance(r.get(key), (int, float))]
+        merged[key] = statistics.median(values)
+    merged["runs"] = len(ok)
+    return merged
+
+
+def merge_passes(passes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Cells (rows of :data:`SECTIONS`) and driver figures of several passes, each the median
+    over the passes; rows keep the order of their first appearance."""
+    merged: dict[str, Any] = {}
+    for section in SECTIONS:
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+        for one in passes:
+            for row in one[section]:
+                groups.setdefault(tuple(row.get(k) for k in IDENTITY), []).append(row)
+        merged[section] = [_median_row(rows) for rows in groups.values()]
+    drivers: dict[str, Any] = {}
+    for one in passes:
+        for kind, info in one["drivers"].items():
+            drivers.setdefault(kind, []).append(info)
+    merged["drivers"] = {kind: _median_row(infos) for kind, infos in drivers.items()}
+    for info in merged["drivers"].values():
+        info.pop("runs", None)
+    return merged
+
+
+def measure_pass(args: argparse.Namespace, bench: Bench, c_client: Optional[str], results: dict[str, Any],
+                 last: bool = True) -> None:
+    """Every cell once, into ``results``' lists; the asyncio and ``--low-latency`` cells only in
+    the ``last`` pass."""
+    transports = ["ipc", "udp"] if args.transport == "all" else [args.transport]
+    clients = ["aeronpy", "c"] if c_client else ["aeronpy"]
+    driver_kinds = ["aeronpy", "c"] if c_client else ["aeronpy"]
+    for kind in driver_kinds:
+        try:
+            driver = Driver(kind, os.path.join(SHM, f"aeronpy-bench-{kind}-{uuid.uuid4().hex[:8]}"))
+        except Skip as e:
+            results["skipped"].append(f"{kind} driver: {e}")
+            continue
+        try:
+            info: dict[str, Any] = {"idle_cpu_percent": driver.idle_cpu_percent(args.idle_window_s),
+                                    "idle_rss_mb": driver.memory_mb()[0]}
+            for transport in transports:
+                for client in clients:
+                    modes = ["call", "batch"] if client == "aeronpy" else ["call"]
+                    for mode in modes:
+                        for size in (32, 1024):
+                            cell = {"driver": kind, "client": client, "api": mode, "transport": transport, "size": size}
+                            try:
+                                cell.update(bench.throughput(driver, client, transport, size, mode))
+                            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                                cell["error"] = str(e)
+                            results["throughput"].append(cell)
+                            _progress(cell)
+                    cell = {"driver": kind, "client": client, "transport": transport, "size": 32}
+                    try:
+                        cell.update(bench.round_trip(driver, client, transport))
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        cell["error"] = str(e)
+                    results["round_trip"].append(cell)
+                    _progress(cell)
+            if "ipc" in transports:
+                for api in ("one", "take"):
+                    cell = {"peer": "aeronpy", "api": api, "driver": kind, "transport": "ipc", "size": 32}
+                    try:
+                        cell.update(bench.throughput(driver, "aeronpy", "ipc", 32, api))
+                    except (RuntimeError, subprocess.TimeoutExpired) as e:
+                        cell["error"] = str(e)
+                    results["one_per_call"].append(cell)
+                    _progress(cell)
+            if "ipc" in transports and kind == "aeronpy" and last:
+                try:
+                    results["asyncio"] = bench.aio_cells(driver)
+                except (RuntimeError, subprocess.TimeoutExpired) as e:
+                    results["asyncio"] = {"error": str(e)}
+                _progress({"asyncio": results["asyncio"]})
+            rss, hwm = driver.memory_mb()
+            info.update({"rss_mb": rss, "peak_rss_mb": hwm})
+            results["drivers"][kind] = info
+        finally:
+            driver.stop()
+    if "ipc" in transports:
+        cell = {"peer": "pyzmq", "transport": "ipc", "size": 32}
+        try:
+            cell.update(bench.zmq_one_per_call(32))
+            results["one_per_call"].append(cell)
+            _progress(cell)
+        except Skip as e:
+            results["skipped"].append(f"pyzmq: {e}")
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            cell["error"] = str(e)
+            results["one_per_call"].append(cell)
+    if "ipc" in transports and not args.quick and last:  # last: its busy-spinning threads take whole cores
+        results["low_latency"] = low_latency_cells(bench)
 
 
 def low_latency_cells(bench: Bench) -> dict[str, Any]:
@@ -808,6 +882,8 @@ def main() -> int:
     parser.add_argument("--warmup-passes", type=float, default=1.0,
                         help="untimed messages before each throughput cell, in fills of a default-size log "
                              "(0: time from the first message, first-touch page faults included)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the whole pass N times and show each cell's median (default 1)")
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke run of the harness")
     parser.add_argument("--role", help=argparse.SUPPRESS)
     parser.add_argument("rest", nargs="*", help=argparse.SUPPRESS)
@@ -827,6 +903,8 @@ def main() -> int:
         else:
             roles[args.role]()
         return 0
+    if args.repeat < 1:
+        parser.error(f"--repeat {args.repeat}: must be at least 1")
     if args.quick:
         args.messages, args.pings = min(args.messages, 2000), min(args.pings, 200)
         args.warmup_passes = min(args.warmup_passes, 0.0002)
@@ -834,8 +912,9 @@ def main() -> int:
     results = run(args)
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)
+    medians = f"; each cell the median of {args.repeat} passes" if args.repeat > 1 else ""
     print(f"aeronpy benchmark: {args.messages:,} messages per throughput cell, {args.pings:,} pings; "
-          f"drivers SHARED; {os.cpu_count()} CPUs; {results['when']}")
+          f"drivers SHARED; {os.cpu_count()} CPUs{medians}; {results['when']}")
     print(table(results))
     for reason in results["skipped"]:
         print(f"skipped: {reason}")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,14 +18,16 @@ def test_benchmark_harness_runs_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--messages", "500", "--pings", "50",
-         "--transport", "ipc", "--json", str(out)],
+         "--transport", "ipc", "--repeat", "2", "--json", str(out)],
         capture_output=True, text=True, timeout=600, cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(out.read_text())
     cells = [c for c in results["throughput"] if c["driver"] == "aeronpy" and c["client"] == "aeronpy"]
     assert {(c["api"], c["size"]) for c in cells} == {("call", 32), ("call", 1024), ("batch", 32), ("batch", 1024)}
-    assert all("error" not in c and c["msgs_per_s"] > 0 for c in cells), cells
+    assert all("error" not in c and c["msgs_per_s"] > 0 and c["runs"] == 2 for c in cells), cells
+    assert len(results["passes"]) == 2 and results["settings"]["repeat"] == 2
+    assert "each cell the median of 2 passes" in done.stdout
     assert results["drivers"]["aeronpy"]["rss_mb"] > 0
     aio = results["asyncio"]
     assert "error" not in aio, aio
@@ -47,3 +51,47 @@ def test_micro_benchmark_runs() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Publication 32 B offer" in done.stdout and "C kernel" in done.stdout
+
+
+def _run_module() -> Any:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+
+
+def test_repeated_passes_merge_to_each_cells_median() -> None:
+    run = _run_module()
+
+    def tp(driver: str, rate: float, **extra: Any) -> dict[str, Any]:
+        return {"driver": driver, "client": "aeronpy", "api": "call", "transport": "ipc", "size": 32,
+                "msgs_per_s": rate, "mb_per_s": rate / 1e6, **extra}
+
+    passes = [
+        {"throughput": [tp("aeronpy", 1.0), tp("c", 10.0)], "round_trip": [], "one_per_call": [],
+         "drivers": {"aeronpy": {"idle_cpu_percent": 3.0, "rss_mb": 30.0}}},
+        {"throughput": [tp("aeronpy", 5.0), tp("c", 0.0, error="pong died")], "round_trip": [], "one_per_call": [],
+         "drivers": {"aeronpy": {"idle_cpu_percent": 1.0, "rss_mb": 40.0}}},
+        {"throughput": [tp("aeronpy", 2.0), tp("c", 20.0)], "round_trip": [], "one_per_call": [],
+         "drivers": {"aeronpy": {"idle_cpu_percent": 2.0, "rss_mb": 35.0}}},
+    ]
+    merged = run.merge_passes(passes)
+    a, c = merged["throughput"]  # first-appearance order
+    assert (a["driver"], a["msgs_per_s"], a["runs"]) == ("aeronpy", 2.0, 3)
+    assert a["mb_per_s"] == 2.0 / 1e6 and a["size"] == 32  # identity kept, not averaged
+    assert (c["msgs_per_s"], c["runs"]) == (15.0, 2)  # the failed pass does not count
+    assert merged["drivers"] == {"aeronpy": {"idle_cpu_percent": 2.0, "rss_mb": 35.0}}
+    failed = run.merge_passes([{"throughput": [tp("c", 0.0, error="x")], "round_trip": [], "one_per_call": [],
+                                "drivers": {}}])
+    assert failed["throughput"][0]["error"] == "x"  # every pass failed: the error shows
+
+
+def test_repeat_must_be_positive() -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--repeat", "0"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 2 and "--repeat 0: must be at least 1" in done.stderr
