@@ -11,7 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aeronpy.concurrent.activity_probe import ActivityProbe, ActivitySources, ProbedAgent, watch_words_py
+from aeronpy.concurrent.activity_probe import (
+    UNLIMITED_QUIET_NS,
+    ActivityProbe,
+    ActivitySources,
+    ProbedAgent,
+    watch_words_py,
+)
 from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
 from aeronpy.concurrent.idle_strategy import BackoffIdleStrategy
 
@@ -236,6 +242,8 @@ class FakeProbe:
         self.checks = 0
         self.active = True
         self.snapshot_ns = 0
+        self.quiet_ns = 0
+        self.skip_duty_cycle = False
 
     def check(self, checks: int = 1) -> int:
         for i in range(1, checks + 1):
@@ -297,3 +305,83 @@ def test_inactive_probe_leaves_the_plain_back_off() -> None:
     for _ in range(3):
         b.idle(0)
     assert probe.checks == 0 and b.state == b.YIELDING
+
+
+def test_sources_combine_to_the_strictest_quiet_time() -> None:
+    assert ActivitySources().quiet_ns == 0  # unsaid: the idle strategy's own rate
+    timers = ActivitySources(quiet_ns=1_000)
+    assert (ActivitySources(quiet_ns=UNLIMITED_QUIET_NS) + timers).quiet_ns == 1_000
+    assert (timers + ActivitySources()).quiet_ns == 0
+    clock = Clock()
+    probe = ActivityProbe(lambda: timers, nano_clock=clock)
+    probe.snapshot()
+    assert probe.quiet_ns == 1_000
+    unprobeable = ActivityProbe(lambda: None, nano_clock=clock)
+    unprobeable.snapshot()
+    assert unprobeable.quiet_ns == 0
+
+
+def test_a_quiet_agent_skips_parked_duty_cycles_until_its_timers_can_be_due() -> None:
+    """With nothing moving, parks return to the runner every max park period as before, but the
+    agent runs only once ``quiet_ns`` has passed since its last duty cycle; activity runs it at once."""
+    clock = Clock()
+    runs: list[int] = []
+
+    class Agent:
+        def role_name(self) -> str:
+            return "a"
+
+        def do_work(self) -> int:
+            runs.append(clock.now)
+            return 0
+
+    def park(ns: int) -> None:
+        clock.now += ns
+
+    probe = ActivityProbe(lambda: ActivitySources(quiet_ns=1_000), nano_clock=clock)
+    fired = [False]
+    probe.check = lambda checks=1: int(fired[0])  # type: ignore[method-assign]
+    agent = ProbedAgent(Agent(), probe)
+    b = BackoffIdleStrategy(0, 0, 100, 200, park_fn=park)
+    b.probe = probe
+
+    def cycle() -> None:  # what an AgentRunner does
+        b.idle(agent.do_work())
+
+    cycle()  # runs at 0; no spins, no yields: to parking
+    cycle()  # runs at 0 again, then parks 100 + 200: nothing moved, nothing due before 1000
+    assert runs == [0, 0] and probe.skip_duty_cycle
+    for _ in range(4):  # each skipped, then a park of 200 returning to the runner at 500 .. 1100
+        cycle()
+    assert runs == [0, 0]
+    cycle()  # 1100 - 0 >= quiet_ns: the agent's timers may be due
+    assert runs == [0, 0, 1100] and probe.skip_duty_cycle  # its park to 1300 found nothing
+    fired[0] = True  # activity: skipped once more (decided before it), then the park sees it
+    cycle()
+    cycle()
+    assert runs == [0, 0, 1100, 1500]
+
+
+def test_agents_with_timers_keep_a_duty_cycle_every_max_park_period() -> None:
+    clock = Clock()
+    runs: list[int] = []
+
+    class Agent:
+        def role_name(self) -> str:
+            return "a"
+
+        def do_work(self) -> int:
+            runs.append(clock.now)
+            return 0
+
+    def park(ns: int) -> None:
+        clock.now += ns
+
+    probe = ActivityProbe(lambda: ActivitySources(), nano_clock=clock)  # quiet_ns 0
+    probe.check = lambda checks=1: 0  # type: ignore[method-assign]
+    agent = ProbedAgent(Agent(), probe)
+    b = BackoffIdleStrategy(0, 0, 100, 200, park_fn=park)
+    b.probe = probe
+    for _ in range(5):
+        b.idle(agent.do_work())
+    assert runs == [0, 0, 300, 500, 700] and not probe.skip_duty_cycle

@@ -260,3 +260,46 @@ def test_routine_housekeeping_is_no_work() -> None:
         assert conductor.on_timer(now_ns, conductor.epoch_clock()) == 1 and not conductor.clients
     finally:
         env.close()
+
+
+def test_only_a_driver_without_network_timers_may_stay_quiet(udp: tuple[Invoked, Any, Any]) -> None:
+    """A UDP publication and image have timers of their own (heartbeats, SMs, loss): a duty
+    cycle at least every max park period.  Without them, the conductor's timer interval."""
+    env, pub, sub = udp
+    sources = sources_of(env.agent)
+    assert sources is not None and sources.quiet_ns == 0
+    bare = Invoked(timer_interval_ns=250_000_000)
+    try:
+        found = sources_of(bare.agent)
+        assert found is not None
+        assert found.quiet_ns == 250_000_000  # the conductor's housekeeping (the cnc watch: 1 s at least)
+        assert found.fds == ()  # no endpoints: no epoll to poll while parked
+    finally:
+        bare.close()
+
+
+@pytest.mark.skipif(not HAVE_C_EXTENSION, reason="C extension not built")
+def test_an_idle_shared_driver_wakes_to_the_probe_not_to_duty_cycles() -> None:
+    """Parked at 8 ms, an idle driver used to run a whole duty cycle on every wake (~125 a
+    second, most of its idle CPU); with nothing to watch moving and no timer due before the
+    next housekeeping, it now runs about one a second, and still answers a client at once."""
+    path = os.path.join(SHM, f"aeronpy-probe-quiet-{uuid.uuid4().hex[:8]}")
+    driver = MediaDriver.launch(DriverContext.from_properties(
+        env={}, aeron_dir=path, threading_mode="SHARED", dir_delete_on_shutdown=True, term_buffer_sparse_file=True,
+    ))
+    try:
+        agent = driver._runners[0].agent.agent  # the ProbedAgent's SharedAgent
+        deadline = time.monotonic() + 20
+        while True:  # into the deep park: the rate of duty cycles settles
+            before = agent.conductor_cycles
+            time.sleep(1.5)
+            cycles = agent.conductor_cycles - before
+            if cycles <= 4:
+                break
+            assert time.monotonic() < deadline, f"{cycles} duty cycles in 1.5 s of an idle driver"
+        started = time.monotonic()
+        with Aeron.connect(Context.from_properties(env={}, aeron_dir=path)) as aeron:
+            aeron.add_publication("aeron:ipc", STREAM)
+        assert time.monotonic() - started < 5
+    finally:
+        driver.close()

@@ -37,6 +37,8 @@ Word = tuple[Any, int]
 """An int64 word to watch: ``(buffer, offset)``."""
 
 WATCH_MAX_FDS = 16
+UNLIMITED_QUIET_NS = 1 << 62
+"""An :attr:`ActivitySources.quiet_ns` for an agent without timers of its own."""
 DEFAULT_REFRESH_NS = 1_000_000
 DEFAULT_MAX_REFRESH_NS = 100_000_000
 
@@ -95,14 +97,21 @@ def _c_usable(words: tuple[Word, ...]) -> bool:
 @dataclass(frozen=True)
 class ActivitySources:
     """What gives an agent work: int64 ``words`` other threads/processes move, ``fds`` that
-    become readable, and ``pending`` checks (true while something waits, e.g. ``deque.__len__``)."""
+    become readable, and ``pending`` checks (true while something waits, e.g. ``deque.__len__``).
+
+    ``quiet_ns``: how long the agent may go without a duty cycle while none of these moves,
+    because no timer of its own can fall due sooner (its timer interval; or
+    :data:`UNLIMITED_QUIET_NS` without timers).  0, the default, leaves it to the idle
+    strategy: a duty cycle at least every maximum park period.  Combined: the smallest."""
 
     words: tuple[Word, ...] = ()
     fds: tuple[int, ...] = ()
     pending: tuple[Callable[[], object], ...] = ()
+    quiet_ns: int = 0
 
     def __add__(self, other: ActivitySources) -> ActivitySources:
-        return ActivitySources(self.words + other.words, self.fds + other.fds, self.pending + other.pending)
+        return ActivitySources(self.words + other.words, self.fds + other.fds, self.pending + other.pending,
+                               min(self.quiet_ns, other.quiet_ns))
 
 
 class ActivityProbe:
@@ -142,6 +151,13 @@ class ActivityProbe:
         self._stale = True
         self.active = False
         """Whether the last refresh found the agent probeable."""
+        self.quiet_ns = 0
+        """The watched agent's :attr:`ActivitySources.quiet_ns` (0 while not :attr:`active`)."""
+        self.skip_duty_cycle = False
+        """Set by an idle strategy whose park found nothing moved and nothing due (less than
+        :attr:`quiet_ns` since the last duty cycle): :class:`ProbedAgent` then returns 0 from
+        its next ``do_work()`` without running the agent (the runner still gets its turn, to
+        see that it was stopped)."""
 
     def refresh(self) -> None:
         """Rebuild the watched set from the source now."""
@@ -154,8 +170,10 @@ class ActivityProbe:
         found = self._sources()
         if found is None or len(found.fds) > WATCH_MAX_FDS:
             self.active = False
+            self.quiet_ns = 0
             return
         self._words, self._fds, self._pending = found.words, found.fds, found.pending
+        self.quiet_ns = found.quiet_ns
         if len(self._snapshot) != 8 * len(self._words):
             self._snapshot = bytearray(8 * len(self._words))
         if self._forced_watch is not None:
@@ -193,6 +211,7 @@ class ActivityProbe:
             return self._watch(self._words, self._snapshot, self._fds, checks)
         except (OSError, ValueError, TypeError):  # a closed descriptor, a buffer gone: look again
             self.active = False
+            self.quiet_ns = 0
             return 1
 
 
@@ -210,6 +229,10 @@ class ProbedAgent:
         return str(self.agent.role_name())
 
     def do_work(self) -> int:
+        probe = self.probe
+        if probe.skip_duty_cycle:  # the idle strategy's park found nothing to do, nothing due
+            probe.skip_duty_cycle = False
+            return 0
         self._snapshot(self._last_work > 0)
         work = self._last_work = int(self._do_work())
         return work
@@ -221,4 +244,4 @@ class ProbedAgent:
         self.agent.on_close()
 
 
-__all__ = ["ActivityProbe", "ActivitySources", "ProbedAgent", "Word", "watch_words_py"]
+__all__ = ["UNLIMITED_QUIET_NS", "ActivityProbe", "ActivitySources", "ProbedAgent", "Word", "watch_words_py"]

@@ -172,7 +172,9 @@ class BackoffIdleStrategy:
     up to ``max_yields`` times with a check after each, and returns as soon as a check sees
     activity (the state and counts stay, so the next idle step goes on from there).  Parking
     goes on as before, but a park returns to a duty cycle only when the probe sees activity or
-    ``max_park_period_ns`` has passed since the last one.
+    ``max_park_period_ns`` has passed since the last one -- or the longer ``quiet_ns`` that the
+    probed agent's own timers allow: parks in between still return to the runner (so a stop is
+    seen), but the agent skips its duty cycle (``probe.skip_duty_cycle``).
     """
 
     alias = "backoff"
@@ -288,10 +290,17 @@ class BackoffIdleStrategy:
     def _probed_park(self, probe: ActivityProbe) -> None:
         """Park, doubling the period, until the probe sees activity or ``max_park_period_ns``
         has passed since the last duty cycle: timers keep at least that rate (the plain
-        strategy's once it parks at its maximum), the short first parks skip the duty cycle."""
+        strategy's once it parks at its maximum), the short first parks skip the duty cycle.
+        An agent whose timers allow longer (the probe's ``quiet_ns``) is not run until that
+        has passed: the probe's ``skip_duty_cycle`` tells its agent to return 0 at once."""
         while True:
             self._park_step()
-            if probe.check(1) or probe.since_snapshot_ns() >= self.max_park_period_ns:
+            if probe.check(1):
+                return
+            since_ns = probe.since_snapshot_ns()
+            if since_ns >= self.max_park_period_ns:
+                if since_ns < probe.quiet_ns:
+                    probe.skip_duty_cycle = True
                 return
 
     def _park_step(self) -> None:

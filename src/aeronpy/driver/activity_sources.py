@@ -7,8 +7,15 @@
 * sender: its publications' log tails, its sockets (epoll), its command queue;
 * receiver: its sockets (epoll), its command queue, images with an SM or NAK to send.
 
-Timers need no watching: a probed back-off still parks and then runs duty cycles.  An agent
-with a socket-less (in-memory) transport cannot be probed: ``None``.
+Timers need no watching: a probed back-off still parks and then runs duty cycles, at least
+every maximum park period while the agent has timers of its own running (``quiet_ns`` 0).  An
+agent whose only timers are coarse says so in ``quiet_ns``, and a parked back-off then skips
+its duty cycles for that long while nothing moves: a conductor with no network publication,
+image or name resolver has only its ``aeron.timer.interval`` housekeeping; a sender or
+receiver with no endpoint, publication or image has no timers; the cnc.dat watch has its own
+interval.  An idle driver then wakes from its park to a probe check, not to a whole duty
+cycle (which, with cold caches after a park, costs ~10x a warm one).  An agent with a
+socket-less (in-memory) transport cannot be probed: ``None``.
 
 Rebuilding these lists costs tens of microseconds, so the probe rebuilds them only when
 :func:`sources_version` moved (a command ran, or a timer added or removed a resource), and
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from aeronpy.concurrent.activity_probe import ActivityProbe, ActivitySources, ProbedAgent, Word
+from aeronpy.concurrent.activity_probe import UNLIMITED_QUIET_NS, ActivityProbe, ActivitySources, ProbedAgent, Word
 from aeronpy.concurrent.agent import CompositeAgent
 from aeronpy.concurrent.idle_strategy import BackoffIdleStrategy
 from aeronpy.concurrent.ringbuffer import TAIL_POSITION_OFFSET
@@ -54,17 +61,23 @@ def conductor_sources(conductor: DriverConductor) -> ActivitySources:
     for image in network.images:
         words.append(_counter_word(image.hwm))
         words += [_counter_word(sub.counter) for sub in image.subscribers]
-    return ActivitySources(tuple(words), (), (network.queue.pending.__len__,))
+    # Network publications and images have timers of their own (loss, linger, liveness), and
+    # so has a name resolver; without them only the housekeeping timer is left.
+    coarse = not network.publications and not network.images and network.name_resolver is None
+    return ActivitySources(tuple(words), (), (network.queue.pending.__len__,),
+                           conductor.timer_interval_ns if coarse else 0)
 
 
 def _epoll_fd(agent: Sender | Receiver, endpoints: list[Any]) -> tuple[int, ...] | None:
+    if not endpoints:  # an empty epoll set: nothing to poll (an endpoint comes as a command)
+        return ()
     for endpoint in endpoints:
         for transport in endpoint.transports():
             if socket_fd(transport) < 0:
                 return None  # in-memory transport: nothing to poll
     fd = agent.ready_sockets.fileno()
     if fd < 0:  # no epoll (non-Linux): only an agent without endpoints can be probed
-        return None if endpoints else ()
+        return None
     return (fd,)
 
 
@@ -76,7 +89,8 @@ def sender_sources(sender: Sender) -> ActivitySources | None:
     words: list[Word] = []
     for publication in sender.publications:
         words += _log_tail_words(publication.metadata)
-    return ActivitySources(tuple(words), fds, (sender.commands.pending.__len__,))
+    quiet = UNLIMITED_QUIET_NS if not sender.publications and not sender.endpoints else 0
+    return ActivitySources(tuple(words), fds, (sender.commands.pending.__len__,), quiet)
 
 
 def receiver_sources(receiver: Receiver) -> ActivitySources | None:
@@ -84,13 +98,14 @@ def receiver_sources(receiver: Receiver) -> ActivitySources | None:
     fds = _epoll_fd(receiver, receiver.endpoints)
     if fds is None:
         return None
-    return ActivitySources((), fds, (receiver.commands.pending.__len__, receiver.has_feedback_due))
+    quiet = UNLIMITED_QUIET_NS if not receiver.images and not receiver.endpoints else 0
+    return ActivitySources((), fds, (receiver.commands.pending.__len__, receiver.has_feedback_due), quiet)
 
 
 def sources_of(agent: Any) -> ActivitySources | None:
     """An agent's activity sources; ``None`` when it (or a part of it) cannot be probed."""
     if isinstance(agent, CompositeAgent):
-        total = ActivitySources()
+        total = ActivitySources(quiet_ns=UNLIMITED_QUIET_NS)
         for part in agent.agents:
             found = sources_of(part)
             if found is None:

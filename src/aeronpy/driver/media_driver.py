@@ -435,7 +435,7 @@ class CncWatch(AgentBase):
 
     def activity_sources(self) -> ActivitySources:
         """Nothing to watch: it runs on its own interval (the idle probe's parks reach it)."""
-        return ActivitySources()
+        return ActivitySources(quiet_ns=int(self.interval_s * 1e9))
 
     def do_work(self) -> int:
         """Check at most once per interval; 1 only when the file was found lost (a routine
