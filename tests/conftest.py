@@ -15,11 +15,11 @@ import pytest
 SHM = "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp"
 
 
-def interrupt_and_wait(proc: subprocess.Popen[str], timeout: float = 10.0) -> int:
-    """Ctrl-C a CLI child and return its exit code; if it does not stop in time, dump its threads'
-    stacks (faulthandler on SIGABRT, enabled by ``PYTHONFAULTHANDLER`` in :func:`cli_env`) and fail
-    with its stderr, so a hang says where it hangs."""
-    proc.send_signal(signal.SIGINT)
+def interrupt_and_wait(proc: subprocess.Popen[str], timeout: float = 10.0, signum: int = signal.SIGINT) -> int:
+    """Ctrl-C (or ``signum``) a CLI child and return its exit code; if it does not stop in time, dump
+    its threads' stacks (faulthandler on SIGABRT, enabled by ``PYTHONFAULTHANDLER`` in
+    :func:`cli_env`) and fail with its stderr, so a hang says where it hangs."""
+    proc.send_signal(signum)
     try:
         return proc.wait(timeout)
     except subprocess.TimeoutExpired:
@@ -29,7 +29,7 @@ def interrupt_and_wait(proc: subprocess.Popen[str], timeout: float = 10.0) -> in
         except subprocess.TimeoutExpired:
             proc.kill()
             _, err = proc.communicate()
-        pytest.fail(f"{proc.args!r} did not stop {timeout} s after SIGINT; its stderr:\n{err}")
+        pytest.fail(f"{proc.args!r} did not stop {timeout} s after {signal.Signals(signum).name}; its stderr:\n{err}")
 
 
 def cli_env() -> dict[str, str]:

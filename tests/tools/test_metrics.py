@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import urllib.request
 from typing import Any, Callable
 
@@ -96,7 +97,8 @@ def test_bad_serve_address(text: str, match: str) -> None:
     assert metrics.parse_host_port(":9100") == ("127.0.0.1", 9100)
 
 
-def test_stat_serve_command(driver: Any, aeron_dir: str) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_stat_serve_command(driver: Any, aeron_dir: str, signum: int) -> None:
     import re
     import subprocess
     import sys
@@ -113,7 +115,7 @@ def test_stat_serve_command(driver: Any, aeron_dir: str) -> None:
             fams = {f.name: f for f in text_string_to_metric_families(r.read().decode())}
         assert fams["aeron_driver_up"].samples[0].value == 1 and "aeron_bytes_sent" in fams
     finally:
-        assert interrupt_and_wait(proc) == 0
+        assert interrupt_and_wait(proc, signum=signum) == 0
 
 
 def test_reader_follows_a_replaced_cnc(tmp_path: Any) -> None:

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 from aeronpy.cnc import CncFile
+from aeronpy.concurrent.stop_flag import stop_on_termination_signals
 from aeronpy.tools import snapshot as snap
 from aeronpy.tools.cnc_access import DRIVER_TIMEOUT_MS, ToolError, open_cnc
 from aeronpy.tools.metric_names import CUMULATIVE_TYPES, SYSTEM_COUNTERS, TYPE_METRICS
@@ -196,16 +196,17 @@ def serve(aeron_dir: str, address: str) -> tuple[Any, DriverReader]:
 
 
 def serve_forever(aeron_dir: str, address: str, out: TextIO | None = None) -> int:
-    """``aeronpy stat --serve``: serve until Ctrl-C."""
+    """``aeronpy stat --serve``: serve until Ctrl-C or SIGTERM (main thread: it takes both
+    signals' handlers, so it stops whatever disposition it inherited)."""
     out = out or sys.stdout
+    stop = stop_on_termination_signals()
     server, reader = serve(aeron_dir, address)
     host, port = server.server_address[:2]
     out.write(f"serving OpenMetrics for {aeron_dir} at http://{host}:{port}/metrics (Ctrl-C to stop)\n")
     out.flush()
     try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
+        while not stop.wait(0.2):
+            pass
         return 0
     finally:
         server.shutdown()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import struct
 import threading
 import time
@@ -132,7 +133,8 @@ def test_driver_not_running_then_recovers(driver_factory: Callable[..., Any], da
     wait_for(lambda: driver_state()["up"], 10, "recovered")
 
 
-def test_dashboard_command(tmp_path: Any) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_dashboard_command(tmp_path: Any, signum: int) -> None:
     import re
     import subprocess
     import sys
@@ -148,7 +150,7 @@ def test_dashboard_command(tmp_path: Any) -> None:
         state = wait_for(lambda: get(match.group(1) + "api/state")[1], 10, "state")
         assert state["driver"]["up"] is False
     finally:
-        assert interrupt_and_wait(proc) == 0
+        assert interrupt_and_wait(proc, signum=signum) == 0
     bad = subprocess.run([sys.executable, "-m", "aeronpy", "dashboard", "--port", "99999"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "--port must be in 0..65535" in bad.stderr and "Traceback" not in bad.stderr

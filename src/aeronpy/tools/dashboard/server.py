@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from typing import Any, TextIO
 
+from aeronpy.concurrent.stop_flag import stop_on_termination_signals
 from aeronpy.tools import sizing
 from aeronpy.tools.cnc_access import ToolError
 from aeronpy.tools.dashboard.sampler import Sampler
@@ -147,16 +148,14 @@ def run(args: argparse.Namespace, aeron_dir: str, out: TextIO | None = None) -> 
         raise ToolError(f"--port must be in 0..65535, got {args.port}")
     if args.interval <= 0:
         raise ToolError(f"--interval must be > 0, got {args.interval}")
+    stop = stop_on_termination_signals()  # Ctrl-C and SIGTERM, whatever disposition it inherited
     dash = Dashboard(aeron_dir, args.host, args.port, args.interval)
     dash.start()
     out.write(f"aeronpy dashboard for {aeron_dir} at {dash.url} (Ctrl-C to stop)\n")
     out.flush()
-    stop = threading.Event()
     try:
-        while not stop.wait(1.0):
+        while not stop.wait(0.2):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         dash.close()
     return 0
