@@ -321,67 +321,55 @@ def test_sources_combine_to_the_strictest_quiet_time() -> None:
     assert unprobeable.quiet_ns == 0
 
 
+class ParkedRun:
+    """A probed agent that records when it runs, and a back-off (no spins, no yields, parks of
+    100 then 200 on a manual clock) over a probe of ``sources`` whose checks see ``fired``."""
+
+    def __init__(self, sources: ActivitySources) -> None:
+        self.clock = Clock()
+        self.runs: list[int] = []
+        self.fired = False
+        self.probe = ActivityProbe(lambda: sources, nano_clock=self.clock)
+        self.probe.check = lambda checks=1: int(self.fired)  # type: ignore[method-assign]
+        self.agent = ProbedAgent(self, self.probe)
+        self.strategy = BackoffIdleStrategy(0, 0, 100, 200, park_fn=self._park)
+        self.strategy.probe = self.probe
+
+    def role_name(self) -> str:
+        return "a"
+
+    def do_work(self) -> int:
+        self.runs.append(self.clock.now)
+        return 0
+
+    def _park(self, ns: int) -> None:
+        self.clock.now += ns
+
+    def cycle(self) -> None:
+        """What an AgentRunner does."""
+        self.strategy.idle(self.agent.do_work())
+
+
 def test_a_quiet_agent_skips_parked_duty_cycles_until_its_timers_can_be_due() -> None:
     """With nothing moving, parks return to the runner every max park period as before, but the
     agent runs only once ``quiet_ns`` has passed since its last duty cycle; activity runs it at once."""
-    clock = Clock()
-    runs: list[int] = []
-
-    class Agent:
-        def role_name(self) -> str:
-            return "a"
-
-        def do_work(self) -> int:
-            runs.append(clock.now)
-            return 0
-
-    def park(ns: int) -> None:
-        clock.now += ns
-
-    probe = ActivityProbe(lambda: ActivitySources(quiet_ns=1_000), nano_clock=clock)
-    fired = [False]
-    probe.check = lambda checks=1: int(fired[0])  # type: ignore[method-assign]
-    agent = ProbedAgent(Agent(), probe)
-    b = BackoffIdleStrategy(0, 0, 100, 200, park_fn=park)
-    b.probe = probe
-
-    def cycle() -> None:  # what an AgentRunner does
-        b.idle(agent.do_work())
-
-    cycle()  # runs at 0; no spins, no yields: to parking
-    cycle()  # runs at 0 again, then parks 100 + 200: nothing moved, nothing due before 1000
-    assert runs == [0, 0] and probe.skip_duty_cycle
+    run = ParkedRun(ActivitySources(quiet_ns=1_000))
+    run.cycle()  # runs at 0; no spins, no yields: to parking
+    run.cycle()  # runs at 0 again, then parks 100 + 200: nothing moved, nothing due before 1000
+    assert run.runs == [0, 0] and run.probe.skip_duty_cycle
     for _ in range(4):  # each skipped, then a park of 200 returning to the runner at 500 .. 1100
-        cycle()
-    assert runs == [0, 0]
-    cycle()  # 1100 - 0 >= quiet_ns: the agent's timers may be due
-    assert runs == [0, 0, 1100] and probe.skip_duty_cycle  # its park to 1300 found nothing
-    fired[0] = True  # activity: skipped once more (decided before it), then the park sees it
-    cycle()
-    cycle()
-    assert runs == [0, 0, 1100, 1500]
+        run.cycle()
+    assert run.runs == [0, 0]
+    run.cycle()  # 1100 - 0 >= quiet_ns: the agent's timers may be due
+    assert run.runs == [0, 0, 1100] and run.probe.skip_duty_cycle  # its park to 1300 found nothing
+    run.fired = True  # activity: skipped once more (decided before it), then the park sees it
+    run.cycle()
+    run.cycle()
+    assert run.runs == [0, 0, 1100, 1500]
 
 
 def test_agents_with_timers_keep_a_duty_cycle_every_max_park_period() -> None:
-    clock = Clock()
-    runs: list[int] = []
-
-    class Agent:
-        def role_name(self) -> str:
-            return "a"
-
-        def do_work(self) -> int:
-            runs.append(clock.now)
-            return 0
-
-    def park(ns: int) -> None:
-        clock.now += ns
-
-    probe = ActivityProbe(lambda: ActivitySources(), nano_clock=clock)  # quiet_ns 0
-    probe.check = lambda checks=1: 0  # type: ignore[method-assign]
-    agent = ProbedAgent(Agent(), probe)
-    b = BackoffIdleStrategy(0, 0, 100, 200, park_fn=park)
-    b.probe = probe
+    run = ParkedRun(ActivitySources())  # quiet_ns 0
     for _ in range(5):
-        b.idle(agent.do_work())
-    assert runs == [0, 0, 300, 500, 700] and not probe.skip_duty_cycle
+        run.cycle()
+    assert run.runs == [0, 0, 300, 500, 700] and not run.probe.skip_duty_cycle
