@@ -103,7 +103,7 @@ class ReadySockets:
         events = poll(0)
         if not events:
             return ()
-        return {fd for fd, _ in events}
+        return dict(events)  # descriptor -> mask; callers only test membership (built in C)
 
     def fileno(self) -> int:
         """The epoll's descriptor (readable while any socket has datagrams), or -1 without one."""
