@@ -1,7 +1,8 @@
 """Builds the small C extension package, split by purpose:
 
 * ``aeronpy._atomic``: atomic loads/stores/CAS on shared memory (``_atomic.c``), the driver's
-  frame kernels (``_frame_kernels.c``) and batched datagram receive (``_datagram_io.c``).
+  frame kernels (``_frame_kernels.c``), batched datagram receive and send (``_datagram_io.c``)
+  and a network publication's common sender duty cycle (``_publication_tx.c``).
 * ``aeronpy._logbuffer``: the client's per-message hot paths (offer/claim appenders, term
   reader, fragment batches) over mapped log buffers.
 """
@@ -13,7 +14,8 @@ setup(
     ext_modules=[
         Extension(
             "aeronpy._atomic",
-            sources=["src/aeronpy/_atomic.c", "src/aeronpy/_frame_kernels.c", "src/aeronpy/_datagram_io.c"],
+            sources=["src/aeronpy/_atomic.c", "src/aeronpy/_frame_kernels.c", "src/aeronpy/_datagram_io.c",
+                     "src/aeronpy/_publication_tx.c"],
             depends=["src/aeronpy/_atomic_buffer.h"],
             extra_compile_args=_FLAGS,
         ),

@@ -3,9 +3,10 @@
 Run: ``python benchmarks/udp_hops.py`` (``--pings N``, ``--json PATH``).  A ping and a pong
 (``run.py``'s pong role, each in its own process, yielding when idle as there) exchange 32 B
 messages over two UDP loopback channels through one SHARED aeronpy driver, itself in its own
-process with two probes put in: the moment the sender's ``_send_data`` has sent a message and the
-moment the receiver's ``_poll_transport`` has rebuilt it into the image.  Every message carries its
-sequence number, so each round trip splits into five legs (one clock, ``perf_counter_ns``, which is
+process with two probes put in: the moment the sender (its C common case ``tx_send``, or
+``_send_data`` when that declines) has sent a message and the moment the receiver's
+``_poll_transport`` has rebuilt it into the image.  Every message carries its sequence number,
+so each round trip splits into five legs (one clock, ``perf_counter_ns``, which is
 ``CLOCK_MONOTONIC`` in every process):
 
 * ping offered -> sent by the driver: waiting for the sender's next duty cycle, then sending;
@@ -73,6 +74,25 @@ def driver_role(aeron_dir: str, out: str) -> None:
                 rebuilt[stream_id][_SEQ.unpack_from(self._buffer, 32)[0]] = clock()
         return count
 
+    bind_kernel = network_publication.NetworkPublication._bind_kernel
+
+    def probed_bind_kernel(self: Any, kernel: Any) -> None:  # the C common case (tx_send), probed too
+        bind_kernel(self, kernel)
+        tx_send = self.tx_send
+        if tx_send == self.send:
+            return
+
+        def probed_tx_send(now_ns: int) -> int:
+            snd_pos = self._snd_pos_plain()
+            result = int(tx_send(now_ns))
+            if result > 0 and self.stream_id in sent:
+                term = self.term_buffers[(snd_pos >> self.bits) % 3]
+                sent[self.stream_id][_SEQ.unpack_from(memoryview(term), (snd_pos & self.term_mask) + 32)[0]] = clock()
+            return result
+
+        self.tx_send = probed_tx_send
+
+    network_publication.NetworkPublication._bind_kernel = probed_bind_kernel  # type: ignore[method-assign]
     network_publication.NetworkPublication._send_data = probed_send_data  # type: ignore[method-assign]
     endpoints._Endpoint._poll_transport = probed_poll_transport  # type: ignore[method-assign]
     driver = MediaDriver.launch(DriverContext.from_properties(

@@ -470,6 +470,10 @@ PyInit__atomic(void)
     PyObject *m;
     if (PyType_Ready(&AtomicBufferType) < 0 || PyType_Ready(&ImageRxType) < 0)
         return NULL;
+#ifdef AERONPY_HAVE_RECVMMSG
+    if (PyType_Ready(&PublicationTxType) < 0)
+        return NULL;
+#endif
     m = PyModule_Create(&atomic_module);
     if (m == NULL)
         return NULL;
@@ -485,5 +489,13 @@ PyInit__atomic(void)
         Py_DECREF(m);
         return NULL;
     }
+#ifdef AERONPY_HAVE_RECVMMSG
+    Py_INCREF(&PublicationTxType);
+    if (PyModule_AddObject(m, "PublicationTx", (PyObject *)&PublicationTxType) < 0) {
+        Py_DECREF(&PublicationTxType);
+        Py_DECREF(m);
+        return NULL;
+    }
+#endif
     return m;
 }

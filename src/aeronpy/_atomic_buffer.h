@@ -3,6 +3,7 @@
  *   _atomic.c         the AtomicBuffer type: acquire/release, CAS, get-and-add, plain access
  *   _frame_kernels.c  the driver's per-frame hot loops over a buffer (term scans, rebuild)
  *   _datagram_io.c    batched datagram receive (recvmmsg) and send (sendmmsg of term frames)
+ *   _publication_tx.c the sender's common duty cycle for one network publication (PublicationTx)
  * Every kernel has a pure-Python twin that the tests compare it with.
  */
 #ifndef AERONPY_ATOMIC_BUFFER_H
@@ -160,6 +161,13 @@ extern PyTypeObject ImageRxType;
 /* _datagram_io.c: module functions */
 PyObject *mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *mod_send_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+int fd_of(PyObject *o);
+int send_term_frames(int fd, const void *sockaddr, Py_ssize_t sockaddr_len, const uint8_t *data, Py_ssize_t capacity,
+                     Py_ssize_t term_offset, Py_ssize_t limit, Py_ssize_t mtu, Py_ssize_t max_datagrams,
+                     uint16_t pad_type, Py_ssize_t *bytes_sent, Py_ssize_t *advance, int *short_send);
+
+/* _publication_tx.c */
+extern PyTypeObject PublicationTxType;
 #endif
 
 #endif /* AERONPY_ATOMIC_BUFFER_H */

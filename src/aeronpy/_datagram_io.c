@@ -43,7 +43,7 @@ receive_timestamp_of(struct msghdr *hdr)
     return -1;
 }
 
-static int
+int
 fd_of(PyObject *o)
 {
     long v;
@@ -251,15 +251,80 @@ done:
  */
 #define SEND_FRAMES_MAX 64
 
-PyObject *
-mod_send_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/*
+ * The body of send_frames, shared with PublicationTx.send (_publication_tx.c): scan and send
+ * with the GIL held around everything but the syscall.  0 with *bytes_sent, *advance and
+ * *short_send set, or -1 with OSError set (nothing was sent).
+ */
+int
+send_term_frames(int fd, const void *sockaddr, Py_ssize_t sockaddr_len, const uint8_t *data, Py_ssize_t capacity,
+                 Py_ssize_t term_offset, Py_ssize_t limit, Py_ssize_t mtu, Py_ssize_t max_datagrams,
+                 uint16_t pad_type, Py_ssize_t *bytes_sent, Py_ssize_t *advance, int *short_send)
 {
     struct mmsghdr msgs[SEND_FRAMES_MAX];
     struct iovec iovs[SEND_FRAMES_MAX];
     Py_ssize_t advances[SEND_FRAMES_MAX];
+    Py_ssize_t offset = term_offset;
+    int n = 0, err = 0, count = 0, i;
+    *bytes_sent = 0;
+    *advance = 0;
+    *short_send = 0;
+    if (max_datagrams > SEND_FRAMES_MAX)
+        max_datagrams = SEND_FRAMES_MAX;
+    while (count < max_datagrams) {
+        Py_ssize_t padding = 0, available, max_length = limit - (offset - term_offset);
+        if (max_length > mtu)
+            max_length = mtu;
+        if (max_length <= 0)
+            break;
+        available = scan_availability(data, capacity, offset, max_length, pad_type, &padding);
+        if (available == 0)
+            break;
+        iovs[count].iov_base = (uint8_t *)data + offset;
+        iovs[count].iov_len = (size_t)available;
+        memset(&msgs[count], 0, sizeof(msgs[count]));
+        msgs[count].msg_hdr.msg_iov = &iovs[count];
+        msgs[count].msg_hdr.msg_iovlen = 1;
+        if (sockaddr != NULL) {
+            msgs[count].msg_hdr.msg_name = (void *)sockaddr;
+            msgs[count].msg_hdr.msg_namelen = (socklen_t)sockaddr_len;
+        }
+        advances[count] = available + padding;
+        offset += available + padding;
+        count++;
+    }
+    if (count == 0)
+        return 0;
+    Py_BEGIN_ALLOW_THREADS
+    n = sendmmsg(fd, msgs, (unsigned int)count, MSG_DONTWAIT);
+    err = errno;
+    Py_END_ALLOW_THREADS
+    if (n < 0) {
+        if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR && err != ECONNREFUSED) {
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        n = 0;
+    }
+    for (i = 0; i < n; i++) {
+        if ((Py_ssize_t)msgs[i].msg_len != (Py_ssize_t)iovs[i].iov_len) {
+            n = i;
+            break;
+        }
+        *bytes_sent += (Py_ssize_t)iovs[i].iov_len;
+        *advance += advances[i];
+    }
+    *short_send = n < count;
+    return 0;
+}
+
+PyObject *
+mod_send_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
     Py_buffer term, addr;
-    int has_addr = 0, fd, n = 0, err = 0, count = 0, short_send = 0, i;
-    Py_ssize_t term_offset, limit, mtu, max_datagrams, offset, bytes_sent = 0, advance = 0;
+    int has_addr = 0, fd, short_send = 0;
+    Py_ssize_t term_offset, limit, mtu, max_datagrams, bytes_sent = 0, advance = 0;
     int64_t pad_type;
     PyObject *result = NULL;
     (void)self;
@@ -292,55 +357,10 @@ mod_send_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
     }
-    offset = term_offset;
-    while (count < max_datagrams) {
-        Py_ssize_t padding = 0, available, max_length = limit - (offset - term_offset);
-        if (max_length > mtu)
-            max_length = mtu;
-        if (max_length <= 0)
-            break;
-        available = scan_availability((const uint8_t *)term.buf, term.len, offset, max_length,
-                                      (uint16_t)pad_type, &padding);
-        if (available == 0)
-            break;
-        iovs[count].iov_base = (uint8_t *)term.buf + offset;
-        iovs[count].iov_len = (size_t)available;
-        memset(&msgs[count], 0, sizeof(msgs[count]));
-        msgs[count].msg_hdr.msg_iov = &iovs[count];
-        msgs[count].msg_hdr.msg_iovlen = 1;
-        if (has_addr) {
-            msgs[count].msg_hdr.msg_name = addr.buf;
-            msgs[count].msg_hdr.msg_namelen = (socklen_t)addr.len;
-        }
-        advances[count] = available + padding;
-        offset += available + padding;
-        count++;
-    }
-    if (count > 0) {
-        Py_BEGIN_ALLOW_THREADS
-        n = sendmmsg(fd, msgs, (unsigned int)count, MSG_DONTWAIT);
-        err = errno;
-        Py_END_ALLOW_THREADS
-        if (n < 0) {
-            if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNREFUSED) {
-                n = 0;
-            } else {
-                errno = err;
-                PyErr_SetFromErrno(PyExc_OSError);
-                goto done;
-            }
-        }
-        for (i = 0; i < n; i++) {
-            if ((Py_ssize_t)msgs[i].msg_len != (Py_ssize_t)iovs[i].iov_len) {
-                n = i;
-                break;
-            }
-            bytes_sent += (Py_ssize_t)iovs[i].iov_len;
-            advance += advances[i];
-        }
-        short_send = n < count;
-    }
-    result = Py_BuildValue("(nni)", bytes_sent, advance, short_send);
+    if (send_term_frames(fd, has_addr ? addr.buf : NULL, has_addr ? addr.len : 0, (const uint8_t *)term.buf,
+                         term.len, term_offset, limit, mtu, max_datagrams, (uint16_t)pad_type, &bytes_sent,
+                         &advance, &short_send) == 0)
+        result = Py_BuildValue("(nni)", bytes_sent, advance, short_send);
 done:
     if (has_addr)
         PyBuffer_Release(&addr);

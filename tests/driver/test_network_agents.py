@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.network_agents import Receiver, Sender
 from aeronpy.testing import ManualClock
@@ -32,6 +34,7 @@ class Clock:
 class Pub:
     def __init__(self, name: str, log: list[tuple[str, int]], sent: int = 0, fail: bool = False) -> None:
         self.name, self.log, self.sent, self.fail = name, log, sent, fail
+        self.tx_send = self.send  # no C common case: every cycle is send()
 
     def send(self, now_ns: int) -> int:
         self.log.append((self.name, now_ns))
@@ -100,6 +103,35 @@ def test_sender_reports_a_failing_publication_and_serves_the_others() -> None:
     sender.publications += [Pub("bad", log, fail=True), Pub("good", log, sent=10)]
     assert sender.do_work() == 1
     assert {name for name, _ in log} == {"bad", "good"} and isinstance(errors[0], OSError)
+
+
+class FastPub(Pub):
+    """A publication whose C common case (tx_send) handles or declines each cycle."""
+
+    def __init__(self, name: str, log: list[tuple[str, int]], answers: list[int], sent: int = 0) -> None:
+        super().__init__(name, log, sent)
+        self.answers = answers
+        self.tx_send = self._tx_send
+
+    def _tx_send(self, now_ns: int) -> int:
+        self.log.append((self.name + ".tx", now_ns))
+        return self.answers.pop(0)
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_sender_runs_send_only_when_the_common_case_declines(count: int) -> None:
+    clock, log = Clock(0), []  # type: ignore[var-annotated]
+    sender = Sender(100, 200_000_000, clock)
+    pubs = [FastPub(f"p{i}", log, answers=[7, -1, 0], sent=5) for i in range(count)]
+    sender.publications += pubs
+    assert sender.do_work() == 1  # the C path sent 7 bytes: no send()
+    assert sorted(log) == sorted((f"p{i}.tx", 0) for i in range(count))
+    log.clear()
+    assert sender.do_work() == 1  # declined: send() ran (5 bytes)
+    assert sorted(log) == sorted([(f"p{i}.tx", 0) for i in range(count)] + [(f"p{i}", 0) for i in range(count)])
+    log.clear()
+    assert sender.do_work() == 0  # handled, nothing to send: no send(), no work
+    assert sorted(log) == sorted((f"p{i}.tx", 0) for i in range(count))
 
 
 def test_a_manual_destination_is_added_at_the_sender_clock_time() -> None:

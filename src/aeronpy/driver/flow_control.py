@@ -148,6 +148,12 @@ class _MaxFlowControl(FlowControl):
         return snd_lmt
 
 
+def idle_is_noop(flow_control: FlowControl) -> bool:
+    """Whether ``flow_control.on_idle`` leaves the sender limit as it is (max and unicast flow
+    control): the sender's C path then skips the call."""
+    return type(flow_control).on_idle is _MaxFlowControl.on_idle
+
+
 class UnicastFlowControl(_MaxFlowControl):
     """Unicast (non-MDC) channels: max-of-window-edge, rrwm from the unicast default."""
 

@@ -14,7 +14,8 @@ from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.counter_access import acquire_getter, plain_getter, release_setter
 from aeronpy.driver.lifecycle import LifecycleState, change_state
 from aeronpy.driver.media.udp_transport import SEND_FRAMES_MAX_DATAGRAMS
-from aeronpy.driver.flow_control import FlowControl
+from aeronpy.driver.flow_control import FlowControl, idle_is_noop
+from aeronpy.driver.publication_tx import new_publication_tx
 from aeronpy.driver.response_channels import NULL_VALUE, setup_flags
 from aeronpy.driver.retransmit_handler import RetransmitHandler
 from aeronpy.driver.system_counters import SystemCounterId
@@ -97,12 +98,6 @@ class NetworkPublication:
         self.snd_lmt = counters["snd-lmt"]
         self.snd_bpe = counters["snd-bpe"]
         self.snd_naks_received = counters["snd-naks-received"]
-        # The endpoint's time-free C data path, bound once (None: MDC or a transport without
-        # one, then each batch goes through endpoint.send_frames with the time).
-        frame_sender = getattr(endpoint, "frame_sender", None)
-        self._kernel: Callable[[Any, int, int, int, int, int], tuple[int, int, int]] | None = (
-            frame_sender() if frame_sender is not None else None
-        )
         # bound accessors for the per-duty-cycle reads and writes
         self._snd_pos_plain = plain_getter(self.snd_pos)
         self._snd_pos_acquire = acquire_getter(self.snd_pos)
@@ -175,8 +170,12 @@ class NetworkPublication:
         self.response_correlation_id = int(getattr(params, "response_correlation_id", NULL_VALUE))
         self.response_address: Any = None
         self._setup_flags = setup_flags(self.is_response, self.response_correlation_id, is_group)
-        if self.is_response:  # no data path until its receiver's address is known
-            self._kernel = _send_no_frames
+        # The endpoint's time-free C data path (None: MDC or a transport without one, then each
+        # batch goes through endpoint.send_frames with the time); a response publication has
+        # none until its receiver's address is known.
+        self._idle_is_trivial = not spies_simulate_connection and idle_is_noop(flow_control) and self._fc_receivers is None
+        frame_sender = getattr(endpoint, "frame_sender", None)
+        self._bind_kernel(_send_no_frames if self.is_response else frame_sender() if frame_sender is not None else None)
         # sender thread -> conductor (set by the conductor): an RSP_SETUP arrived for this
         # request publication ``(response_correlation_id, response_session_id)``; the first
         # live receiver of a publication ``(response_correlation_id)``
@@ -185,13 +184,25 @@ class NetworkPublication:
 
     # ------------------------------------------------------------------ sender
 
+    _kernel: Callable[[Any, int, int, int, int, int], tuple[int, int, int]] | None
+    tx_send: Callable[[int], int]
+    """What the sender calls each duty cycle: the C common case (:mod:`~aeronpy.driver.publication_tx`),
+    -1 when it needs :meth:`send`, or :meth:`send` itself where there is no C path."""
+
+    def _bind_kernel(self, kernel: Callable[[Any, int, int, int, int, int], tuple[int, int, int]] | None) -> None:
+        """Send data through ``kernel`` from now on, and the sender's duty cycle through its C
+        common case where it has one."""
+        self._kernel = kernel
+        tx_send = new_publication_tx(self, kernel, HEARTBEAT_INTERVAL_NS, self._idle_is_trivial)
+        self.tx_send = tx_send if tx_send is not None else self.send
+
     def refresh_send_path(self) -> None:
         """The endpoint's destination changed (re-resolution): rebind the C data path to it
         (a response publication keeps sending to its receiver's address)."""
         if self.is_response:
             return
         frame_sender = getattr(self.endpoint, "frame_sender", None)
-        self._kernel = frame_sender() if frame_sender is not None else None
+        self._bind_kernel(frame_sender() if frame_sender is not None else None)
 
     def send(self, now_ns: int) -> int:
         """One sender duty cycle for this publication; returns bytes sent."""
@@ -309,7 +320,7 @@ class NetworkPublication:
         self.response_address = address
         frame_sender_to = getattr(self.endpoint, "frame_sender_to", None)
         if frame_sender_to is not None:
-            self._kernel = frame_sender_to(address)
+            self._bind_kernel(frame_sender_to(address))
 
     def on_response_setup(self, response_session_id: int) -> None:
         """Sender thread: an RSP_SETUP for this (request) publication: the conductor narrows
