@@ -12,7 +12,8 @@
  * longer than a slot are truncated and report the truncated length (the kernel returns the
  * copied length unless MSG_TRUNC is requested), exactly as recvfrom_into does.  [] when
  * nothing is waiting (EAGAIN/EWOULDBLOCK); EINTR is retried (PEP 475); other errors raise
- * OSError.  Equal consecutive source addresses share one tuple.  The GIL is released around
+ * OSError.  Equal consecutive source addresses share one tuple, and an IPv4 source equal to the
+ * last one made (in any call) gets that tuple again.  The GIL is released around
  * the syscall.  Python twin: aeronpy.driver.media.udp_transport.recvmmsg_into_py.
  *
  * recvmmsg_into(sock, buffer, slot_length, max_messages, timestamps) also asks for each
@@ -66,6 +67,10 @@ fd_of(PyObject *o)
     return (int)v;
 }
 
+/* The last IPv4 source address made, and its tuple: a receiver hears the same few peers. */
+static struct sockaddr_in last_in;
+static PyObject *last_in_address;
+
 static PyObject *
 make_address(const struct sockaddr_storage *ss, socklen_t len)
 {
@@ -74,9 +79,20 @@ make_address(const struct sockaddr_storage *ss, socklen_t len)
         Py_RETURN_NONE;
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        PyObject *address;
+        if (last_in_address != NULL && a->sin_port == last_in.sin_port &&
+            a->sin_addr.s_addr == last_in.sin_addr.s_addr) {
+            Py_INCREF(last_in_address);
+            return last_in_address;
+        }
         if (inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host)) == NULL)
             return PyErr_SetFromErrno(PyExc_OSError);
-        return Py_BuildValue("(si)", host, (int)ntohs(a->sin_port));
+        if ((address = Py_BuildValue("(si)", host, (int)ntohs(a->sin_port))) == NULL)
+            return NULL;
+        last_in = *a;
+        Py_INCREF(address);
+        Py_XSETREF(last_in_address, address);
+        return address;
     }
     if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;

@@ -191,3 +191,23 @@ def test_transport_recv_into_batch(family: tuple[int, str], use_c: bool, monkeyp
         assert [n for n, _ in got] == [3, 3, 5]
         assert all(a == tx.send_local_address for _, a in got)  # (host, port) in both families
         assert all(len(a) == 2 for _, a in got)
+
+
+@settings(max_examples=25, deadline=None)
+@given(order=st.lists(st.integers(0, 2), min_size=1, max_size=30), max_messages=st.integers(1, 8))
+def test_each_datagram_has_its_own_source_across_calls(order: list[int], max_messages: int) -> None:
+    """The kernel reuses the tuple of the source it made last (a receiver hears few peers):
+    interleaved senders, batches and calls still give each datagram its sender's address."""
+    with _receiver(socket.AF_INET, "127.0.0.1") as rx:
+        senders = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+        try:
+            for tx in senders:
+                tx.bind(("127.0.0.1", 0))
+            for i, who in enumerate(order):
+                senders[who].sendto(bytes([i]), rx.getsockname())
+            got = _drain(c_recvmmsg_into, rx, len(order), 16, max_messages)
+            assert [data[0] for _, _, data in got] == list(range(len(order)))
+            assert [address for _, address, _ in got] == [senders[who].getsockname() for who in order]
+        finally:
+            for tx in senders:
+                tx.close()
