@@ -76,6 +76,7 @@ class _Endpoint:
         self._resolution_changes = system_counters.get(SystemCounterId.RESOLUTION_CHANGES)
         self.interceptor: Any = None
         self.error_handler: Callable[[BaseException], None] | None = None
+        self._fd = socket_fd(transport)  # the transport's descriptor, fixed for its life (-1: none)
         if status is not None:
             status.set(CHANNEL_ACTIVE)
 
@@ -116,7 +117,7 @@ class _Endpoint:
     def poll_ready(self, now_ns: int, ready: Any) -> int:
         """:meth:`poll`, skipping sockets that are not in ``ready`` (descriptors an ``epoll`` found
         readable); a transport without a descriptor (test doubles) is always read."""
-        fd = socket_fd(self.transport)
+        fd = self._fd
         if fd >= 0 and fd not in ready:
             return 0
         return self.poll(now_ns)
@@ -524,6 +525,19 @@ class ReceiveChannelEndpoint(_Endpoint):
         return [destination.transport for destination in self.destinations]
 
     def poll_ready(self, now_ns: int, ready: Any) -> int:
+        if not self._is_mds and self.destinations:  # its one destination (the channel's transport), no loop
+            destination = self.destinations[0]
+            fd = self._fd
+            if fd >= 0 and fd not in ready:
+                return 0
+            self._current = destination
+            try:
+                received = self._poll_transport(destination.transport, now_ns)
+            finally:
+                self._current = None
+            if received:
+                destination.time_of_last_activity_ns = now_ns
+            return received
         work = 0
         for destination in self.destinations:
             transport = destination.transport
