@@ -54,6 +54,45 @@ def test_ready_sockets_reports_only_sockets_with_datagrams() -> None:
         assert ready.ready() is None  # closed: read every socket
 
 
+@needs_epoll
+def test_a_shared_ready_sockets_asks_the_kernel_once_a_cycle() -> None:
+    shared, own = ReadySockets(shared=True), ReadySockets()
+    with UdpChannelTransport(("127.0.0.1", 0)) as a, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        shared.add([a])
+        own.add([a])
+        assert shared.ready() == () and own.ready() == ()  # this cycle's answer: nothing
+        tx.sendto(b"x" * 32, a.local_address)
+        _wait_ready(own, a.recv_fd)  # an unshared one asks every time
+        assert shared.ready() == ()  # the shared one keeps this cycle's answer
+        shared.new_cycle()
+        assert a.recv_fd in shared.ready()
+        assert a.recv_into(bytearray(64)) is not None
+        assert a.recv_fd in shared.ready()  # still this cycle's answer, though drained
+        shared.new_cycle()
+        assert shared.ready() == ()
+        shared.close()
+        own.close()
+
+
+@needs_epoll
+def test_a_socket_two_agents_registered_stays_until_both_removed_it() -> None:
+    ready = ReadySockets(shared=True)
+    with UdpChannelTransport(("127.0.0.1", 0)) as a, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        ready.add([a])
+        ready.add([a])  # the receiver's too
+        tx.sendto(b"x" * 32, a.local_address)
+        ready.remove([a])  # one of them is done with it
+        deadline = time.monotonic() + 5
+        while a.recv_fd not in ready.ready() and time.monotonic() < deadline:
+            ready.new_cycle()
+            time.sleep(0.001)
+        assert a.recv_fd in ready.ready()
+        ready.remove([a])
+        ready.new_cycle()
+        assert ready.ready() == ()  # unregistered: no sockets, no syscall
+        ready.close()
+
+
 class _CountingTransport:
     """A UDP-like transport (has a descriptor) that counts reads."""
 

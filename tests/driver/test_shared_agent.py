@@ -147,3 +147,35 @@ def test_a_shared_driver_runs_the_shared_agent_with_the_configured_interval() ->
         assert isinstance(shared, SharedAgent) and shared.conductor_interval_ns == 150 * US
     finally:
         driver.close()
+
+
+def test_a_shared_epoll_gets_a_new_cycle_every_duty_cycle() -> None:
+    from aeronpy.driver.network_agents import ReadySockets
+
+    clock, log = ManualClock(), []  # type: ignore[var-annotated]
+    sockets = ReadySockets(shared=True)
+    sender, receiver = Scripted("s", log, [1, 0]), Scripted("r", log, [0, 0])
+    sender.ready_sockets = receiver.ready_sockets = sockets  # type: ignore[attr-defined]
+    calls: list[int] = []
+    sockets.new_cycle = lambda: calls.append(len(log))  # type: ignore[method-assign]
+    agent = SharedAgent(Scripted("c", log), sender, receiver, 1_000, clock.nano_time)
+    agent.do_work()
+    agent.do_work()
+    assert len(calls) == 2 and [log[i] for i in calls] == ["s", "s"]  # every cycle, before the sender
+    receiver.ready_sockets = ReadySockets(shared=True)  # type: ignore[attr-defined]
+    assert SharedAgent(Scripted("c", log), sender, receiver, 1_000, clock.nano_time)._new_cycle is None
+    sockets.close()
+    receiver.ready_sockets.close()  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("mode, shared", [("SHARED", True), ("DEDICATED", False)])
+def test_only_a_shared_driver_gives_sender_and_receiver_one_epoll(mode: str, shared: bool) -> None:
+    path = os.path.join(SHM, f"aeronpy-shared-epoll-{uuid.uuid4().hex[:8]}")
+    driver = MediaDriver.launch(DriverContext.from_properties(
+        env={}, aeron_dir=path, threading_mode=mode, dir_delete_on_shutdown=True,
+    ))
+    try:
+        same = driver.sender.ready_sockets is driver.receiver.ready_sockets
+        assert same is shared and driver.sender.ready_sockets.shared is shared
+    finally:
+        driver.close()

@@ -35,7 +35,7 @@ from aeronpy.driver.context import DriverContext, ThreadingMode
 from aeronpy.driver.files import StartLock, set_mode
 from aeronpy.driver.loss_report import LossReport
 from aeronpy.driver.media.socket_validation import validate_socket_buffers
-from aeronpy.driver.network_agents import Receiver, Sender
+from aeronpy.driver.network_agents import ReadySockets, Receiver, Sender
 from aeronpy.driver.shared_agent import SharedAgent
 from aeronpy.driver.system_counters import SystemCounterId, allocate_system_counters
 from aeronpy.errors import ActiveDriverError, CncError, DriverError, StorageSpaceError
@@ -155,8 +155,11 @@ class MediaDriver:
         self.to_driver.next_correlation_id()
         self.to_driver.set_consumer_heartbeat_time(ctx.epoch_clock())
 
-        self.sender = Sender(ctx.send_to_status_poll_ratio, ctx.status_message_timeout_ns, ctx.nano_clock)
-        self.receiver = Receiver(ctx.nano_clock)
+        # SHARED: one epoll for the sender's and the receiver's sockets, asked once a duty cycle
+        shared_sockets = ReadySockets(shared=True) if mode is ThreadingMode.SHARED else None
+        self.sender = Sender(ctx.send_to_status_poll_ratio, ctx.status_message_timeout_ns, ctx.nano_clock,
+                             shared_sockets)
+        self.receiver = Receiver(ctx.nano_clock, shared_sockets)
         self.conductor = DriverConductor(
             ctx, self.to_driver, self.to_clients, self.counters, self.error_log, self.system_counters,
             nano_clock=ctx.nano_clock, epoch_clock=ctx.epoch_clock, sender=self.sender, receiver=self.receiver,

@@ -66,28 +66,43 @@ class ReadySockets:
     """Which of an agent's UDP sockets have datagrams waiting: one ``epoll_wait(0)`` per duty
     cycle instead of a ``recvmmsg`` per socket (each empty one costs a syscall).  Level-triggered,
     so a socket left with datagrams after a full batch stays ready.  Without ``epoll``
-    (non-Linux) :meth:`ready` returns ``None``: read every socket."""
+    (non-Linux) :meth:`ready` returns ``None``: read every socket.
 
-    def __init__(self) -> None:
+    ``shared=True`` (SHARED mode: sender and receiver on one thread, one instance for both):
+    the first :meth:`ready` of a duty cycle asks the kernel and the rest of the cycle reuse its
+    answer, until :meth:`new_cycle`.  The sender asks after sending its data, so the receiver
+    still sees what that sent to a socket of this driver; a socket both agents registered stays
+    registered until both removed it."""
+
+    def __init__(self, shared: bool = False) -> None:
         self._epoll: Any = select.epoll() if hasattr(select, "epoll") else None
         self._poll = self._epoll.poll if self._epoll is not None else None
-        self._fds: set[int] = set()
+        self._fds: dict[int, int] = {}  # descriptor -> how many add() calls registered it
+        self.shared = shared
+        self._answer: Any = None  # this cycle's (shared); None: not asked yet
 
     def add(self, transports: list[Any] | None) -> None:
         for transport in transports or ():
             fd = socket_fd(transport)
-            if fd >= 0 and self._epoll is not None and fd not in self._fds:
-                try:
-                    self._epoll.register(fd, select.EPOLLIN)
-                    self._fds.add(fd)
-                except OSError:  # closed already: nothing to read there
-                    pass
+            if fd < 0 or self._epoll is None:
+                continue
+            if fd in self._fds:
+                self._fds[fd] += 1
+                continue
+            try:
+                self._epoll.register(fd, select.EPOLLIN)
+                self._fds[fd] = 1
+            except OSError:  # closed already: nothing to read there
+                pass
 
     def remove(self, transports: list[Any] | None) -> None:
         for transport in transports or ():
             fd = socket_fd(transport)
-            if fd in self._fds:
-                self._fds.discard(fd)
+            users = self._fds.get(fd, 0)
+            if users > 1:
+                self._fds[fd] = users - 1
+            elif users:
+                del self._fds[fd]
                 try:
                     self._epoll.unregister(fd)
                 except (OSError, ValueError):  # closed already (epoll dropped it)
@@ -95,15 +110,23 @@ class ReadySockets:
 
     def ready(self) -> Any:
         """Descriptors with datagrams waiting (a container), or ``None`` to read all sockets."""
+        answer = self._answer
+        if answer is not None:
+            return answer
         poll = self._poll
         if poll is None:
             return None
         if not self._fds:  # no sockets (no endpoints yet, or only in-memory ones): no syscall
             return ()
         events = poll(0)
-        if not events:
-            return ()
-        return dict(events)  # descriptor -> mask; callers only test membership (built in C)
+        answer = dict(events) if events else ()  # descriptor -> mask; callers only test membership
+        if self.shared:
+            self._answer = answer
+        return answer
+
+    def new_cycle(self) -> None:
+        """A new duty cycle (shared instances): the next :meth:`ready` asks the kernel again."""
+        self._answer = None
 
     def fileno(self) -> int:
         """The epoll's descriptor (readable while any socket has datagrams), or -1 without one."""
@@ -113,6 +136,7 @@ class ReadySockets:
         """Close the epoll; from now on :meth:`ready` says to read every socket."""
         if self._epoll is not None:
             self._poll = None
+            self._answer = None
             self._epoll.close()
 
 
@@ -164,10 +188,13 @@ class _NetworkAgent(AgentBase):
 class Sender(_NetworkAgent):
     """Sends data for every network publication and polls control frames."""
 
-    def __init__(self, status_poll_ratio: int, sm_timeout_ns: int, nano_clock: Callable[[], int] = nano_time) -> None:
+    def __init__(
+        self, status_poll_ratio: int, sm_timeout_ns: int, nano_clock: Callable[[], int] = nano_time,
+        ready_sockets: ReadySockets | None = None,
+    ) -> None:
         self.commands = CommandQueue()
         self._pending = self.commands.pending
-        self.ready_sockets = ReadySockets()
+        self.ready_sockets = ready_sockets if ready_sockets is not None else ReadySockets()
         self.publications: list[Any] = []
         self.endpoints: list[Any] = []
         self.status_poll_ratio = max(1, status_poll_ratio)
@@ -257,10 +284,10 @@ class Sender(_NetworkAgent):
 class Receiver(_NetworkAgent):
     """Reads data and SETUP frames, sends status messages and NAKs for every image."""
 
-    def __init__(self, nano_clock: Callable[[], int] = nano_time) -> None:
+    def __init__(self, nano_clock: Callable[[], int] = nano_time, ready_sockets: ReadySockets | None = None) -> None:
         self.commands = CommandQueue()
         self._pending = self.commands.pending
-        self.ready_sockets = ReadySockets()
+        self.ready_sockets = ready_sockets if ready_sockets is not None else ReadySockets()
         self.endpoints: list[Any] = []
         self.images: list[Any] = []
         self.nano_clock = nano_clock

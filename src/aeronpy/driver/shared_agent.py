@@ -9,6 +9,11 @@ found nothing to do, and at least every ``conductor_interval_ns`` while they sta
 work under load (publisher limits, status messages and NAK scheduling, client commands) then
 lags the data path by at most that interval.  An interval of 0 runs it every cycle, as Aeron.
 
+Sender and receiver share one ``epoll`` here (``ReadySockets(shared=True)``): the first agent
+to ask in a cycle (the sender, after sending, when it polls for control frames; else the
+receiver) makes the one ``epoll_wait`` of the cycle, which on the project's VM is most of an
+idle cycle's cost.
+
 "Found nothing to do" means two cycles in a row: the first idle cycle after data-path work
 leaves the conductor to the next one, because a reply to what was just sent or delivered
 (a pong, an acknowledgement) tends to arrive within microseconds and would otherwise wait out
@@ -21,6 +26,7 @@ from __future__ import annotations
 from typing import Callable
 
 from aeronpy.concurrent.agent import Agent, CompositeAgent
+from aeronpy.driver.network_agents import ReadySockets
 
 
 class SharedAgent(CompositeAgent):
@@ -42,8 +48,18 @@ class SharedAgent(CompositeAgent):
         self._data_path_was_idle = True
         self.conductor_cycles = 0
         """How many duty cycles ran the conductor (for tests and diagnostics)."""
+        self._new_cycle: Callable[[], None] | None = None
+        """Sender and receiver share one epoll (``ReadySockets(shared=True)``): each cycle asks it afresh."""
+        sockets = getattr(sender, "ready_sockets", None)
+        if isinstance(sockets, ReadySockets) and sockets.shared:
+            new_cycle = sockets.new_cycle
+            if getattr(receiver, "ready_sockets", None) is sockets:
+                self._new_cycle = new_cycle
 
     def do_work(self) -> int:
+        new_cycle = self._new_cycle
+        if new_cycle is not None:
+            new_cycle()
         work = self._sender() + self._receiver()
         if self.conductor_interval_ns == 0:
             return work + self._run_conductor(None)
