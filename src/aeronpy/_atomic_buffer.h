@@ -162,7 +162,7 @@ extern PyTypeObject ImageRxType;
 PyObject *mod_recvmmsg_into(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *mod_send_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 int fd_of(PyObject *o);
-int send_term_frames(int fd, const void *sockaddr, Py_ssize_t sockaddr_len, const uint8_t *data, Py_ssize_t capacity,
+int send_term_frames(int fd, PyObject *sock, const void *sockaddr, Py_ssize_t sockaddr_len, const uint8_t *data, Py_ssize_t capacity,
                      Py_ssize_t term_offset, Py_ssize_t limit, Py_ssize_t mtu, Py_ssize_t max_datagrams,
                      uint16_t pad_type, Py_ssize_t *bytes_sent, Py_ssize_t *advance, int *short_send);
 

@@ -51,7 +51,12 @@ fd_of(PyObject *o)
     if (PyLong_Check(o)) {
         v = PyLong_AsLong(o);
     } else {
-        PyObject *r = PyObject_CallMethod(o, "fileno", NULL);
+        /* the name interned once: building it per call cost more than the call (idle cycles) */
+        static PyObject *fileno_name = NULL;
+        PyObject *r;
+        if (fileno_name == NULL && (fileno_name = PyUnicode_InternFromString("fileno")) == NULL)
+            return -2;
+        r = PyObject_CallMethodNoArgs(o, fileno_name);
         if (r == NULL)
             return -2;
         v = PyLong_AsLong(r);
@@ -269,11 +274,12 @@ done:
 
 /*
  * The body of send_frames, shared with PublicationTx.send (_publication_tx.c): scan and send
- * with the GIL held around everything but the syscall.  0 with *bytes_sent, *advance and
+ * with the GIL held around everything but the syscall.  `fd` < 0: the descriptor is `sock`'s,
+ * asked for only when there is something to send.  0 with *bytes_sent, *advance and
  * *short_send set, or -1 with OSError set (nothing was sent).
  */
 int
-send_term_frames(int fd, const void *sockaddr, Py_ssize_t sockaddr_len, const uint8_t *data, Py_ssize_t capacity,
+send_term_frames(int fd, PyObject *sock, const void *sockaddr, Py_ssize_t sockaddr_len, const uint8_t *data, Py_ssize_t capacity,
                  Py_ssize_t term_offset, Py_ssize_t limit, Py_ssize_t mtu, Py_ssize_t max_datagrams,
                  uint16_t pad_type, Py_ssize_t *bytes_sent, Py_ssize_t *advance, int *short_send)
 {
@@ -311,6 +317,8 @@ send_term_frames(int fd, const void *sockaddr, Py_ssize_t sockaddr_len, const ui
     }
     if (count == 0)
         return 0;
+    if (fd < 0 && (fd = fd_of(sock)) < 0) /* looked up only when there is something to send */
+        return -1;
     Py_BEGIN_ALLOW_THREADS
     n = sendmmsg(fd, msgs, (unsigned int)count, MSG_DONTWAIT);
     err = errno;
@@ -373,7 +381,7 @@ mod_send_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
     }
-    if (send_term_frames(fd, has_addr ? addr.buf : NULL, has_addr ? addr.len : 0, (const uint8_t *)term.buf,
+    if (send_term_frames(fd, NULL, has_addr ? addr.buf : NULL, has_addr ? addr.len : 0, (const uint8_t *)term.buf,
                          term.len, term_offset, limit, mtu, max_datagrams, (uint16_t)pad_type, &bytes_sent,
                          &advance, &short_send) == 0)
         result = Py_BuildValue("(nni)", bytes_sent, advance, short_send);

@@ -312,16 +312,14 @@ PublicationTx_send(PublicationTx *self, PyObject *now_obj)
     } else {
         AtomicBuffer *term = self->terms[(int)(((uint64_t)snd_pos >> self->bits) % 3)];
         Py_buffer view;
-        int fd, rc;
+        int rc;
         if (!term->has_view || term->released)
             DECLINE;
         if (truth && PyObject_SetAttr(pub, name_track_sender_limits, Py_False) < 0)
             return NULL;
-        if ((fd = fd_of(self->sock)) < 0)
-            return NULL;
         if (PyObject_GetBuffer((PyObject *)term, &view, PyBUF_SIMPLE) < 0) /* held through the syscall */
             return NULL;
-        rc = send_term_frames(fd, self->sockaddr == Py_None ? NULL : PyBytes_AS_STRING(self->sockaddr),
+        rc = send_term_frames(-1, self->sock, self->sockaddr == Py_None ? NULL : PyBytes_AS_STRING(self->sockaddr),
                               self->sockaddr == Py_None ? 0 : PyBytes_GET_SIZE(self->sockaddr),
                               (const uint8_t *)view.buf, view.len, (Py_ssize_t)(snd_pos & (self->term_length - 1)),
                               window < PY_SSIZE_T_MAX ? (Py_ssize_t)window : PY_SSIZE_T_MAX, self->mtu,

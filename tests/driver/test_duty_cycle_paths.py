@@ -55,6 +55,26 @@ def test_ready_sockets_reports_only_sockets_with_datagrams() -> None:
 
 
 @needs_epoll
+def test_ready_sockets_reports_every_ready_socket_at_once() -> None:
+    ready = ReadySockets()
+    transports = [UdpChannelTransport(("127.0.0.1", 0)) for _ in range(6)]
+    try:
+        ready.add(transports)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            for transport in transports:
+                tx.sendto(b"x" * 32, transport.local_address)
+        deadline = time.monotonic() + 5
+        found: Any = ()
+        while len(found) < len(transports) and time.monotonic() < deadline:
+            found = ready.ready()  # one epoll_wait asks for as many events as there are sockets
+        assert set(found) == {t.recv_fd for t in transports}
+    finally:
+        for transport in transports:
+            transport.close()
+        ready.close()
+
+
+@needs_epoll
 def test_a_shared_ready_sockets_asks_the_kernel_once_a_cycle() -> None:
     shared, own = ReadySockets(shared=True), ReadySockets()
     with UdpChannelTransport(("127.0.0.1", 0)) as a, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:

@@ -135,10 +135,12 @@ def test_the_c_dispatcher_its_twin_and_the_python_path_agree(
     state: str, windows: list[int],
 ) -> None:
     with tempfile.TemporaryDirectory() as tmp:
+        # the fourth reads its batches through poll_ready's common path (_poll_common), the rest through poll
         twins = [
             twin(Path(tmp) / name, kernel, native, multicast, endpoint_control, image_control)
             for name, kernel, native in (
                 ("c", image_rx.dispatch_data, True), ("py", dispatch_data_py, False), ("pure", None, False),
+                ("c-ready", image_rx.dispatch_data, True),
             )
         ]
         assert type(twins[0].rig.image.rx) is image_rx.ImageRx and type(twins[1].rig.image.rx) is ImageRxPy
@@ -161,19 +163,24 @@ def test_the_c_dispatcher_its_twin_and_the_python_path_agree(
                         image.last_sm_window_limit = windows[n] + TERM // 2
                     for data, from_other in batch:
                         (t.other if from_other else t.rig.sender).send(data, t.rig.endpoint.transport.local_address)
-                    results.append(t.rig.endpoint.poll(now))
+                    endpoint = t.rig.endpoint
+                    results.append(endpoint.poll_ready(now, ()) if t is twins[3] else endpoint.poll(now))
                     t.rig.duty_cycle(now + 1)
-                assert results[0] == results[1] == results[2] == len(batch)
-                assert twins[0].log == twins[1].log
+                assert results == [len(batch)] * 4
+                assert twins[0].log == twins[1].log == twins[3].log
                 first = twins[0].snapshot()
                 assert twins[1].snapshot() == first
                 assert twins[2].snapshot() == first
+                assert twins[3].snapshot() == first
+                if batch:  # the destination heard from now (re-resolution waits on its silence)
+                    assert twins[3].rig.endpoint.destinations[0].time_of_last_activity_ns == now
         finally:
             for t in twins:
                 t.rig.close()
 
 
-def test_the_c_path_takes_in_window_data_and_leaves_the_rest_in_order(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ready", [False, True], ids=["poll", "poll_ready"])
+def test_the_c_path_takes_in_window_data_and_leaves_the_rest_in_order(tmp_path: Path, ready: bool) -> None:
     t = twin(tmp_path / "c", image_rx.dispatch_data, True, False, False, False)
     try:
         rig = t.rig
@@ -186,7 +193,7 @@ def test_the_c_path_takes_in_window_data_and_leaves_the_rest_in_order(tmp_path: 
                  data_datagram(192, INITIAL_TERM_ID, [32, 32], False)]
         for data in sends:
             rig.sender.send(data, rig.endpoint.transport.local_address)
-        assert rig.endpoint.poll(5) == 5
+        assert (rig.endpoint.poll_ready(5, ()) if ready else rig.endpoint.poll(5)) == 5
         assert t.log == [(2, 128 + 64), (3, 0), (5, 64)]  # the heartbeat and the over-run are left to Python
         assert calls == [TERM - 64]  # only the over-run reached insert_packet
         assert rig.hwm.get() == 256 and rig.image.time_of_last_packet_ns == 5
@@ -194,6 +201,31 @@ def test_the_c_path_takes_in_window_data_and_leaves_the_rest_in_order(tmp_path: 
         assert rig.counters[SystemCounterId.FLOW_CONTROL_OVER_RUNS] == 1
         assert rig.counters[SystemCounterId.HEARTBEATS_RECEIVED] == 1
         assert rig.counters[SystemCounterId.BYTES_RECEIVED] == sum(len(d) for d in sends)
+    finally:
+        t.rig.close()
+
+
+def test_poll_ready_hands_a_batch_the_c_path_takes_whole_to_no_python_dispatch(tmp_path: Path) -> None:
+    t = twin(tmp_path / "c", image_rx.dispatch_data, True, False, False, False)
+    try:
+        rig = t.rig
+        entered: list[int] = []
+        dispatch = rig.endpoint._dispatch_batch
+        rig.endpoint._dispatch_batch = lambda batch, i, *a: entered.append(i) or dispatch(batch, i, *a)  # type: ignore[method-assign]
+        whole = [data_datagram(0, INITIAL_TERM_ID, [100], False), data_datagram(128, INITIAL_TERM_ID, [64], False)]
+        for data in whole:
+            rig.sender.send(data, rig.endpoint.transport.local_address)
+        assert rig.endpoint.poll_ready(7, ()) == 2
+        assert entered == [] and t.log == [(2, 128 + 64)]
+        assert rig.counters[SystemCounterId.BYTES_RECEIVED] == 128 + 64
+        assert rig.endpoint.destinations[0].time_of_last_activity_ns == 7
+        rig.sender.send(frames.DataFrame.heartbeat(192, SESSION, STREAM, INITIAL_TERM_ID).encode(),
+                        rig.endpoint.transport.local_address)
+        assert rig.endpoint.poll_ready(8, ()) == 1
+        assert entered == [0]  # declined: the Python dispatch goes on from that datagram
+        assert rig.counters[SystemCounterId.HEARTBEATS_RECEIVED] == 1
+        assert rig.counters[SystemCounterId.BYTES_RECEIVED] == 128 + 64 + 32
+        assert rig.endpoint.poll_ready(9, ()) == 0 and rig.endpoint.destinations[0].time_of_last_activity_ns == 8
     finally:
         t.rig.close()
 

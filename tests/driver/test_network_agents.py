@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from aeronpy.driver.destination_tracker import DestinationTracker
-from aeronpy.driver.network_agents import Receiver, Sender
+from aeronpy.driver.network_agents import LIVENESS_CHECK_INTERVAL_NS, Receiver, Sender
 from aeronpy.testing import ManualClock
 
 
@@ -76,6 +76,21 @@ def test_sender_passes_one_time_per_cycle_to_publications_and_endpoints() -> Non
     assert sorted(log[:2]) == [("a", 1_000), ("b", 1_000)]
     assert log[2:] == [("poll", 1_000), ("liveness", 1_000)]  # nothing sent: control frames polled
     assert not hasattr(endpoint, "now_ns")  # the time is passed, never left on the endpoint
+
+
+def test_sender_looks_for_silent_receivers_at_most_once_a_millisecond() -> None:
+    clock, log = Clock(5_000), []  # type: ignore[var-annotated]
+    sender = Sender(1, 200_000_000, clock)
+    sender.on_add_endpoint(Endpoint(log))
+    looked = []
+    for now in (5_000, 5_001, 5_000 + LIVENESS_CHECK_INTERVAL_NS - 1, 5_000 + LIVENESS_CHECK_INTERVAL_NS,
+                5_000 + 5 * LIVENESS_CHECK_INTERVAL_NS):
+        clock.now = now
+        log.clear()
+        sender.do_work()
+        assert ("poll", now) in log  # control frames are polled every cycle here (ratio 1)
+        looked.append(("liveness", now) in log)
+    assert looked == [True, False, False, True, True]
 
 
 def test_sender_round_robins_publications_and_polls_control_every_ratio_while_busy() -> None:

@@ -180,6 +180,43 @@ def test_the_c_path_declines_what_send_must_do_and_does_the_rest() -> None:
         side.receiver.close()
 
 
+class CountingSocket:
+    """A socket whose ``fileno()`` calls are counted."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.filenos = 0
+
+    def fileno(self) -> int:
+        self.filenos += 1
+        return self.sock.fileno()
+
+
+@needs_c
+def test_the_c_path_asks_for_the_descriptor_only_when_it_sends() -> None:
+    side = Side(True, 1408, 4, True, 0)
+    counting = CountingSocket(side.sock)
+    try:
+        tx = publication_tx.PublicationTx(
+            side.pub, counting, None, side.terms, side.snd_pos, side.snd_lmt, side.bytes_sent, side.short_sends,
+            side.retransmits, 1408, 4, HDR_TYPE_PAD, HEARTBEAT_INTERVAL_NS, True)
+        side.snd_lmt.set(4096)
+        for now in range(1, 6):  # idle cycles with room to send: no syscall, no descriptor asked for
+            assert tx.send(now) == 0
+        assert counting.filenos == 0
+        side.append(100, False)
+        assert tx.send(10) == 128 and counting.filenos == 1 and len(_drain(side.receiver)) == 1
+        side.sock.close()  # a closed socket: an idle cycle still finds nothing to do, a send says why
+        assert tx.send(11) == 0
+        side.append(100, False)
+        with pytest.raises(OSError):
+            tx.send(12)
+        assert side.snd_pos.get() == 128
+    finally:
+        side.sock.close()
+        side.receiver.close()
+
+
 # ------------------------------------------------------------------ through NetworkPublication
 class UdpRig:
     """A PublicationRig whose send endpoint has a real UDP socket, sending to ``receiver``."""

@@ -61,6 +61,15 @@ _TYPE_DATA = dh.HDR_TYPE_DATA
 _TYPE_PAD = dh.HDR_TYPE_PAD
 
 
+def _adder(counter: AtomicCounter | None) -> Callable[[int], object] | None:
+    """``counter.get_and_add``, bound straight to its word where it is a plain AtomicCounter."""
+    if counter is None:
+        return None
+    if type(counter) is AtomicCounter:
+        return partial(counter.values_buffer.get_and_add_int64, counter.offset)
+    return counter.get_and_add
+
+
 class _Endpoint:
     def __init__(self, channel: Any, transport: Any, status: AtomicCounter | None, system_counters: dict[int, AtomicCounter]) -> None:
         self.channel = channel
@@ -72,7 +81,7 @@ class _Endpoint:
         self._view = memoryview(self._buffer)
         self._receivers: dict[Any, Callable[[], list[tuple[int, Any]]]] = {}
         self._invalid = system_counters.get(SystemCounterId.INVALID_PACKETS)
-        self._bytes_received = system_counters.get(SystemCounterId.BYTES_RECEIVED)
+        self._add_bytes_received = _adder(system_counters.get(SystemCounterId.BYTES_RECEIVED))
         self._resolution_changes = system_counters.get(SystemCounterId.RESOLUTION_CHANGES)
         self.interceptor: Any = None
         self.error_handler: Callable[[BaseException], None] | None = None
@@ -132,6 +141,13 @@ class _Endpoint:
             raise
         if not batch:
             return 0
+        return self._dispatch_batch(batch, 0, 0, now_ns, False)
+
+    def _dispatch_batch(self, batch: list[tuple[int, Any]], i: int, total: int, now_ns: int, declined: bool) -> int:
+        """Dispatch ``batch`` from datagram ``i`` on and count its bytes received; returns its size.
+
+        ``total``: the bytes of the datagrams before ``i`` (taken already); ``declined``: the
+        DATA fast path already declined datagram ``i`` (the Python path takes it first)."""
         view = self._view
         buffer = self._buffer
         interceptor = self.interceptor
@@ -139,10 +155,10 @@ class _Endpoint:
         kernel = self._rx_kernel if interceptor is None else None
         reply = self._kernel_reply() if kernel is not None else None
         count = len(batch)
-        total = 0
-        i = 0
         while i < count:
-            if kernel is not None:  # the DATA fast path takes what it can, up to a datagram it leaves here
+            if declined:
+                declined = False
+            elif kernel is not None:  # the DATA fast path takes what it can, up to a datagram it leaves here
                 i, taken = kernel(batch, i, now_ns, reply)
                 total += taken
                 if i >= count:
@@ -178,8 +194,9 @@ class _Endpoint:
             except OSError as ex:  # a reply could not be sent: keep dispatching the batch
                 if self.error_handler is not None:
                     self.error_handler(ex)
-        if self._bytes_received is not None:
-            self._bytes_received.get_and_add(total)
+        add = self._add_bytes_received
+        if add is not None:
+            add(total)
         return count
 
     _rx_kernel: Callable[[list[tuple[int, Any]], int, int, Any], tuple[int, int]] | None = None
@@ -530,6 +547,9 @@ class ReceiveChannelEndpoint(_Endpoint):
             fd = self._fd
             if fd >= 0 and fd not in ready:
                 return 0
+            kernel = self._rx_kernel
+            if kernel is not None and self.interceptor is None:
+                return self._poll_common(destination, kernel, now_ns)
             self._current = destination
             try:
                 received = self._poll_transport(destination.transport, now_ns)
@@ -551,6 +571,35 @@ class ReceiveChannelEndpoint(_Endpoint):
                 work += received
         self._current = None
         return work
+
+    def _poll_common(self, destination: ReceiveDestination, kernel: Callable[..., tuple[int, int]], now_ns: int) -> int:
+        """:meth:`poll_ready`'s common case, a plain endpoint with the DATA fast path: the batch
+        straight to the kernel; only when it declines a datagram the Python dispatch takes over
+        from there.  What :meth:`_poll_transport` does, in fewer steps."""
+        transport = destination.transport
+        receiver = self._receivers.get(transport) or self._receiver_for(transport)
+        try:
+            batch = receiver()
+        except OSError as e:
+            if e.errno in TRANSIENT_ERRNOS:
+                return 0
+            raise
+        if not batch:
+            return 0
+        count = len(batch)
+        i, taken = kernel(batch, 0, now_ns, destination.control_address)
+        if i >= count:
+            add = self._add_bytes_received
+            if add is not None:
+                add(taken)
+        else:
+            self._current = destination
+            try:
+                self._dispatch_batch(batch, i, taken, now_ns, True)
+            finally:
+                self._current = None
+        destination.time_of_last_activity_ns = now_ns
+        return count
 
     # re-resolution (receiver thread)
     def check_for_re_resolution(self, now_ns: int, conductor: Any) -> None:

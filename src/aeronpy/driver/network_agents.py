@@ -20,6 +20,10 @@ from aeronpy.driver.endpoints import socket_fd
 
 Ts = TypeVarTuple("Ts")
 
+LIVENESS_CHECK_INTERVAL_NS = 1_000_000
+"""How often the sender looks for receivers and MDC destinations that went silent (their
+timeouts are seconds long): at most once a millisecond, on a duty cycle that polls control."""
+
 
 class ConductorAnswers(Protocol):
     """What the sender and receiver tell the conductor (``DriverConductorProxy`` does it)."""
@@ -116,9 +120,10 @@ class ReadySockets:
         poll = self._poll
         if poll is None:
             return None
-        if not self._fds:  # no sockets (no endpoints yet, or only in-memory ones): no syscall
+        fds = self._fds
+        if not fds:  # no sockets (no endpoints yet, or only in-memory ones): no syscall
             return ()
-        events = poll(0)
+        events = poll(0, len(fds))  # room for every socket, not the 1023 events asked by default
         answer = dict(events) if events else ()  # descriptor -> mask; callers only test membership
         if self.shared:
             self._answer = answer
@@ -202,6 +207,7 @@ class Sender(_NetworkAgent):
         self.nano_clock = nano_clock
         self._duty_cycle = 0
         self._time_of_last_control_poll_ns = 0
+        self._next_liveness_check_ns = 0
         self._round_robin = 0
 
     def role_name(self) -> str:
@@ -246,7 +252,10 @@ class Sender(_NetworkAgent):
                     work += endpoint.poll(now_ns) if ready is None else endpoint.poll_ready(now_ns, ready)
                 except OSError as ex:
                     self.report(ex)
-                endpoint.check_liveness(now_ns)
+            if now_ns - self._next_liveness_check_ns >= 0:  # timeouts of seconds: a look a millisecond
+                self._next_liveness_check_ns = now_ns + LIVENESS_CHECK_INTERVAL_NS
+                for endpoint in endpoints:
+                    endpoint.check_liveness(now_ns)
         if now_ns >= self._re_resolution_deadline_ns and self._re_resolution_due(now_ns) and self.conductor_proxy:
             for endpoint in endpoints:
                 endpoint.check_for_re_resolution(now_ns, self.conductor_proxy)
