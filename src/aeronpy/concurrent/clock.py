@@ -7,6 +7,7 @@ Cached clocks hold a value a duty-cycle updates once, so agents read one consist
 from __future__ import annotations
 
 import time
+from typing import Callable
 
 
 def epoch_ms() -> int:
@@ -14,9 +15,9 @@ def epoch_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def nano_time() -> int:
-    """Monotonic nanoseconds (arbitrary origin, never goes backwards)."""
-    return time.monotonic_ns()
+nano_time: Callable[[], int] = time.monotonic_ns
+"""Monotonic nanoseconds (arbitrary origin, never goes backwards): ``time.monotonic_ns`` itself,
+not a Python function around it (agents read it every duty cycle)."""
 
 
 class CachedEpochClock:
