@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
 from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.counter_access import acquire_getter, plain_getter, release_setter
-from aeronpy.driver.endpoints import SendChannelEndpoint, socket_fd
+from aeronpy.driver.endpoints import ReceiveChannelEndpoint, SendChannelEndpoint, socket_fd
+from aeronpy.driver.media.udp_channel import UdpChannel
 from aeronpy.driver.media.udp_transport import UdpChannelTransport
-from aeronpy.driver.network_agents import ReadySockets
+from aeronpy.driver.network_agents import ReadySockets, Receiver
 from aeronpy.driver.network_publication import NetworkPublication
 from aeronpy.logbuffer import descriptor
 from tests.fakes import FakeCounter
@@ -128,6 +129,73 @@ class _CountingTransport:
 
     def close(self) -> None:
         pass
+
+
+class _GroupedEndpoint:
+    """A receive endpoint double: one transport (``ready_fd`` its descriptor, or -1 like MDS)."""
+
+    def __init__(self, transport: Any, ready_fd: int, control_setups: bool, log: list[Any]) -> None:
+        self.transport, self.ready_fd, self.sends_control_setups, self.log = transport, ready_fd, control_setups, log
+        self.destinations: list[Any] = []
+
+    def transports(self) -> list[Any]:
+        return [self.transport]
+
+    def poll_ready(self, now_ns: int, ready: Any) -> int:
+        self.log.append(("poll", self))
+        return 1 if self.transport.recv_fd in ready else 0
+
+    def send_control_setups(self, now_ns: int) -> int:
+        self.log.append(("setups", self))
+        return 0
+
+    def add_destination(self, destination: Any) -> None:
+        self.destinations.append(destination)
+
+
+@needs_epoll
+def test_the_receiver_reads_only_ready_sockets_and_asks_only_what_has_no_single_socket() -> None:
+    log: list[Any] = []
+    receiver = Receiver(lambda: 1)
+    transports = [UdpChannelTransport(("127.0.0.1", 0)) for _ in range(4)]
+    try:
+        plain = [_GroupedEndpoint(t, t.recv_fd, False, log) for t in transports[:3]]
+        mds = _GroupedEndpoint(transports[3], -1, True, log)  # several sockets: asked every cycle
+        for endpoint in [*plain, mds]:
+            receiver.on_add_endpoint(endpoint)
+        receiver.do_work()
+        assert log == [("poll", mds), ("setups", mds)]  # nothing ready: no plain endpoint asked
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            tx.sendto(b"x" * 32, transports[1].local_address)
+        _wait_ready(receiver.ready_sockets, transports[1].recv_fd)
+        log.clear()
+        assert receiver.do_work() == 1
+        assert log == [("poll", plain[1]), ("poll", mds), ("setups", mds)]
+        receiver.on_remove_endpoint(plain[1])
+        log.clear()
+        receiver.do_work()  # its socket is still readable, but it is gone
+        assert log == [("poll", mds), ("setups", mds)]
+        plain[0].sends_control_setups = True  # e.g. an MDS destination with control added
+        receiver.on_add_destination(plain[0], SimpleNamespace(transport=None))
+        log.clear()
+        receiver.do_work()
+        assert log == [("poll", mds), ("setups", plain[0]), ("setups", mds)]
+    finally:
+        for transport in transports:
+            transport.close()
+        receiver.on_close()
+
+
+@pytest.mark.parametrize("uri, fd, setups", [
+    ("aeron:udp?endpoint=127.0.0.1:40123", 3, False),
+    ("aeron:udp?endpoint=127.0.0.1:40123|control=127.0.0.1:40124", 3, True),  # SEND_SETUPs to its control
+    ("aeron:udp?control-mode=manual", -1, False),  # MDS: its sockets are its destinations'
+])
+def test_a_receive_endpoint_says_how_the_receiver_reads_it(uri: str, fd: int, setups: bool) -> None:
+    channel = UdpChannel.parse(uri)
+    transport = None if channel.is_manual_control_mode else SimpleNamespace(recv_fd=3, close=lambda: None)
+    endpoint = ReceiveChannelEndpoint(channel, transport, None, None, {}, 1, lambda *a: None)
+    assert endpoint.ready_fd == fd and endpoint.sends_control_setups is setups
 
 
 def test_poll_ready_skips_sockets_that_are_not_ready() -> None:

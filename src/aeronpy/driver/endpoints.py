@@ -123,6 +123,12 @@ class _Endpoint:
         """The transports this endpoint reads from."""
         return [self.transport]
 
+    @property
+    def ready_fd(self) -> int:
+        """The one descriptor whose readiness says this endpoint has datagrams waiting, or -1
+        (none, or several: the agent calls :meth:`poll_ready` every cycle)."""
+        return self._fd
+
     def poll_ready(self, now_ns: int, ready: Any) -> int:
         """:meth:`poll`, skipping sockets that are not in ``ready`` (descriptors an ``epoll`` found
         readable); a transport without a descriptor (test doubles) is always read."""
@@ -506,6 +512,16 @@ class ReceiveChannelEndpoint(_Endpoint):
     @property
     def is_multi_destination(self) -> bool:
         return self._is_mds
+
+    @property
+    def ready_fd(self) -> int:
+        return -1 if self._is_mds or not self.destinations else self._fd
+
+    @property
+    def sends_control_setups(self) -> bool:
+        """Whether a destination has an explicit control address (then :meth:`send_control_setups`
+        has something to do on some cycles)."""
+        return any(destination.has_explicit_control for destination in self.destinations)
 
     timestamps: ReceiveTimestamps | None = None
     """``media-rcv-ts-offset`` / ``channel-rcv-ts-offset`` of the channel (set by the conductor

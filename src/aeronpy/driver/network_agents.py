@@ -174,15 +174,61 @@ class _NetworkAgent(AgentBase):
         if self.error_handler is not None:
             self.error_handler(ex)
 
+    _by_fd: dict[int, Any]
+    """Endpoints read only when their one descriptor is ready (``ready_fd``), by descriptor."""
+    _always: list[Any]
+    """Endpoints asked every cycle (several sockets, or none: MDS, test doubles)."""
+
+    def _group_endpoints(self) -> None:
+        """Rebuild :attr:`_by_fd` and :attr:`_always` from :attr:`endpoints` (after any change to
+        them or their destinations), so an idle cycle costs nothing per endpoint."""
+        self._by_fd, self._always = {}, []
+        for endpoint in self.endpoints:
+            fd = getattr(endpoint, "ready_fd", -1)  # doubles without one are asked every cycle
+            if type(fd) is int and fd >= 0 and fd not in self._by_fd:
+                self._by_fd[fd] = endpoint
+            else:
+                self._always.append(endpoint)
+
+    def _poll_endpoints(self, now_ns: int) -> int:
+        """Read the endpoints with datagrams waiting: those whose descriptor the cycle's epoll
+        found ready, and those asked every cycle; every endpoint where there is no epoll."""
+        ready = self.ready_sockets.ready()
+        work = 0
+        if ready is None:
+            for endpoint in self.endpoints:
+                try:
+                    work += endpoint.poll(now_ns)
+                except OSError as ex:
+                    self.report(ex)
+            return work
+        if ready:
+            by_fd = self._by_fd
+            for fd in ready:
+                endpoint = by_fd.get(fd)
+                if endpoint is not None:
+                    try:
+                        work += endpoint.poll_ready(now_ns, ready)
+                    except OSError as ex:
+                        self.report(ex)
+        for endpoint in self._always:
+            try:
+                work += endpoint.poll_ready(now_ns, ready)
+            except OSError as ex:
+                self.report(ex)
+        return work
+
     # commands (run on the agent's thread)
     def on_add_endpoint(self, endpoint: Any) -> None:
         self.endpoints.append(endpoint)
         self.ready_sockets.add(endpoint.transports())
+        self._group_endpoints()
 
     def on_remove_endpoint(self, endpoint: Any) -> None:
         if endpoint in self.endpoints:
             self.endpoints.remove(endpoint)
             self.ready_sockets.remove(endpoint.transports())
+            self._group_endpoints()
         if self.conductor_proxy is not None:
             self.conductor_proxy.on_endpoint_removed(endpoint)
 
@@ -209,6 +255,7 @@ class Sender(_NetworkAgent):
         self._time_of_last_control_poll_ns = 0
         self._next_liveness_check_ns = 0
         self._round_robin = 0
+        self._group_endpoints()
 
     def role_name(self) -> str:
         return "sender"
@@ -246,12 +293,7 @@ class Sender(_NetworkAgent):
         ):
             self._duty_cycle = 0
             self._time_of_last_control_poll_ns = now_ns
-            ready = self.ready_sockets.ready()
-            for endpoint in endpoints:
-                try:
-                    work += endpoint.poll(now_ns) if ready is None else endpoint.poll_ready(now_ns, ready)
-                except OSError as ex:
-                    self.report(ex)
+            work += self._poll_endpoints(now_ns)
             if now_ns - self._next_liveness_check_ns >= 0:  # timeouts of seconds: a look a millisecond
                 self._next_liveness_check_ns = now_ns + LIVENESS_CHECK_INTERVAL_NS
                 for endpoint in endpoints:
@@ -299,6 +341,9 @@ class Receiver(_NetworkAgent):
         self.ready_sockets = ready_sockets if ready_sockets is not None else ReadySockets()
         self.endpoints: list[Any] = []
         self.images: list[Any] = []
+        self._control_setups: list[Any] = []
+        """Endpoints with a destination of explicit control (SEND_SETUPs to send when due)."""
+        self._group_endpoints()
         self.nano_clock = nano_clock
 
     def role_name(self) -> str:
@@ -307,10 +352,9 @@ class Receiver(_NetworkAgent):
     def do_work(self) -> int:
         now_ns = self.nano_clock()
         work = self.commands.drain() if self._pending else 0
-        ready = self.ready_sockets.ready()
-        for endpoint in self.endpoints:
+        work += self._poll_endpoints(now_ns)
+        for endpoint in self._control_setups:
             try:
-                work += endpoint.poll(now_ns) if ready is None else endpoint.poll_ready(now_ns, ready)
                 work += endpoint.send_control_setups(now_ns)
             except OSError as ex:
                 self.report(ex)
@@ -330,6 +374,10 @@ class Receiver(_NetworkAgent):
             except OSError as ex:  # one unreachable source must not silence the other images
                 self.report(ex)
         return work
+
+    def _group_endpoints(self) -> None:
+        super()._group_endpoints()
+        self._control_setups = [e for e in self.endpoints if getattr(e, "sends_control_setups", True) is not False]
 
     def has_feedback_due(self) -> bool:
         """Whether an image has a status message or NAK scheduled (by the conductor) to send."""
@@ -353,10 +401,13 @@ class Receiver(_NetworkAgent):
         endpoint.add_destination(destination)
         if endpoint in self.endpoints:
             self.ready_sockets.add([getattr(destination, "transport", None)])
+            self._group_endpoints()
 
     def on_remove_destination(self, endpoint: Any, destination: Any) -> None:
         endpoint.remove_destination(destination)
         self.ready_sockets.remove([getattr(destination, "transport", None)])
+        if endpoint in self.endpoints:
+            self._group_endpoints()
         if self.conductor_proxy is not None:
             self.conductor_proxy.on_receive_destination_removed(destination)
 
