@@ -4,9 +4,9 @@ Run: ``python benchmarks/udp_hops.py`` (``--pings N``, ``--json PATH``).  A ping
 (``run.py``'s pong role, each in its own process, yielding when idle as there) exchange 32 B
 messages over two UDP loopback channels through one SHARED aeronpy driver, itself in its own
 process with two probes put in: the moment the sender (its C common case ``tx_send``, or
-``_send_data`` when that declines) has sent a message and the moment the receiver's
-``_poll_transport`` has rebuilt it into the image.  Every message carries its sequence number,
-so each round trip splits into five legs (one clock, ``perf_counter_ns``, which is
+``_send_data`` when that declines) has sent a message and the moment the receiver
+(``_poll_common``, a plain endpoint's path, or ``_poll_transport``) has rebuilt it into the
+image.  Every message carries its sequence number, so each round trip splits into five legs (one clock, ``perf_counter_ns``, which is
 ``CLOCK_MONOTONIC`` in every process):
 
 * ping offered -> sent by the driver: waiting for the sender's next duty cycle, then sending;
@@ -57,6 +57,7 @@ def driver_role(aeron_dir: str, out: str) -> None:
     rebuilt: dict[int, dict[int, int]] = {PING_STREAM: {}, PONG_STREAM: {}}
     send_data = network_publication.NetworkPublication._send_data
     poll_transport = endpoints._Endpoint._poll_transport
+    poll_common = endpoints.ReceiveChannelEndpoint._poll_common
 
     def probed_send_data(self: Any, now_ns: int, snd_pos: int) -> int:
         term = self.term_buffers[(snd_pos >> self.bits) % 3]
@@ -66,13 +67,18 @@ def driver_role(aeron_dir: str, out: str) -> None:
             sent[self.stream_id][_SEQ.unpack_from(memoryview(term), offset + 32)[0]] = clock()
         return result
 
-    def probed_poll_transport(self: Any, transport: Any, now_ns: int) -> int:
-        count = int(poll_transport(self, transport, now_ns))
+    def seen_rebuilt(self: Any, count: int) -> int:
         if count:
             stream_id = struct.unpack_from("<i", self._buffer, 16)[0]
             if stream_id in rebuilt:
                 rebuilt[stream_id][_SEQ.unpack_from(self._buffer, 32)[0]] = clock()
         return count
+
+    def probed_poll_transport(self: Any, transport: Any, now_ns: int) -> int:
+        return seen_rebuilt(self, int(poll_transport(self, transport, now_ns)))
+
+    def probed_poll_common(self: Any, destination: Any, kernel: Any, now_ns: int) -> int:
+        return seen_rebuilt(self, int(poll_common(self, destination, kernel, now_ns)))
 
     bind_kernel = network_publication.NetworkPublication._bind_kernel
 
@@ -95,6 +101,7 @@ def driver_role(aeron_dir: str, out: str) -> None:
     network_publication.NetworkPublication._bind_kernel = probed_bind_kernel  # type: ignore[method-assign]
     network_publication.NetworkPublication._send_data = probed_send_data  # type: ignore[method-assign]
     endpoints._Endpoint._poll_transport = probed_poll_transport  # type: ignore[method-assign]
+    endpoints.ReceiveChannelEndpoint._poll_common = probed_poll_common  # type: ignore[method-assign]
     driver = MediaDriver.launch(DriverContext.from_properties(
         env={}, properties={"aeronpy.dir.mode": "0700", "aeronpy.file.mode": "0600"}, aeron_dir=aeron_dir,
         threading_mode="SHARED", dir_delete_on_shutdown=True))
