@@ -6,8 +6,8 @@ messages over two UDP loopback channels through one SHARED aeronpy driver, itsel
 process with two probes put in: the moment the sender (its C common case ``tx_send``, or
 ``_send_data`` when that declines) has sent a message and the moment the receiver
 (``_poll_common``, a plain endpoint's path, or ``_poll_transport``) has rebuilt it into the
-image.  Every message carries its sequence number, so each round trip splits into five legs (one clock, ``perf_counter_ns``, which is
-``CLOCK_MONOTONIC`` in every process):
+image.  Every message carries its sequence number, so each round trip splits into five legs
+(one clock, ``perf_counter_ns``, which is ``CLOCK_MONOTONIC`` in every process):
 
 * ping offered -> sent by the driver: waiting for the sender's next duty cycle, then sending;
 * ping sent -> rebuilt: the rest of the sender's cycle, then the receiver's (epoll, recvmmsg, rebuild);
