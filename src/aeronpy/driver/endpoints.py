@@ -137,14 +137,19 @@ class _Endpoint:
             return 0
         return self.poll(now_ns)
 
-    def _poll_transport(self, transport: Any, now_ns: int) -> int:
+    def _receive_batch(self, transport: Any) -> list[tuple[int, Any]]:
+        """The datagrams waiting on ``transport`` (in the slots of the endpoint's buffer), up to
+        MAX_DATAGRAMS_PER_POLL; none after a transient error."""
         receiver = self._receivers.get(transport) or self._receiver_for(transport)
         try:
-            batch = receiver()
+            return receiver()
         except OSError as e:
             if e.errno in TRANSIENT_ERRNOS:
-                return 0
+                return []
             raise
+
+    def _poll_transport(self, transport: Any, now_ns: int) -> int:
+        batch = self._receive_batch(transport)
         if not batch:
             return 0
         return self._dispatch_batch(batch, 0, 0, now_ns, False)
@@ -592,14 +597,7 @@ class ReceiveChannelEndpoint(_Endpoint):
         """:meth:`poll_ready`'s common case, a plain endpoint with the DATA fast path: the batch
         straight to the kernel; only when it declines a datagram the Python dispatch takes over
         from there.  What :meth:`_poll_transport` does, in fewer steps."""
-        transport = destination.transport
-        receiver = self._receivers.get(transport) or self._receiver_for(transport)
-        try:
-            batch = receiver()
-        except OSError as e:
-            if e.errno in TRANSIENT_ERRNOS:
-                return 0
-            raise
+        batch = self._receive_batch(destination.transport)
         if not batch:
             return 0
         count = len(batch)
