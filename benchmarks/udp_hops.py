@@ -13,7 +13,9 @@ image.  Every message carries its sequence number, so each round trip splits int
 * ping sent -> rebuilt: the rest of the sender's cycle, then the receiver's (epoll, recvmmsg, rebuild);
 * ping rebuilt -> pong sent: the pong sees it, offers its echo, the sender's next cycle sends it;
 * pong sent -> rebuilt: as the second leg;
-* pong rebuilt -> the ping has it.
+* pong rebuilt -> the ping has it.  The probe stamps after the image is written, so a ping that
+  spins on another core can see the message first: this leg is near zero and, when the driver is
+  descheduled between the write and its stamp, below it.
 
 Medians and 90th percentiles are printed in microseconds.  The probes add about a microsecond
 to each leg they end, so the total is a little above ``run.py``'s round trip.  This is a
