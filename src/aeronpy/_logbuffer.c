@@ -670,6 +670,14 @@ Appender_offer(Appender *self, PyObject *const *args, Py_ssize_t nargs, PyObject
         return NULL;
     if (vals[3] != NULL && vals[3] != Py_None)
         rvs = vals[3];
+    if (PyBytes_CheckExact(vals[0])) { /* immutable and held by the caller: no buffer export */
+        src.buf = PyBytes_AS_STRING(vals[0]);
+        src.len = PyBytes_GET_SIZE(vals[0]);
+        self->busy++;
+        r = offer_range(self, &src, offset, length, rvs);
+        appender_leave(self);
+        return result_object(r);
+    }
     if (get_source(vals[0], &src) < 0)
         return NULL;
     self->busy++;
