@@ -88,8 +88,8 @@ def role_pub(aeron_dir: str, channel: str, stream: int, count: int, size: int, m
             os.sched_yield()
         msg = bytes(size)
         yield_ = os.sched_yield
-        sent = 0
         if mode == "batch":
+            sent = 0
             batch = [msg] * 256
             offer_batch = pub.offer_batch
             while sent < count:
@@ -99,10 +99,8 @@ def role_pub(aeron_dir: str, channel: str, stream: int, count: int, size: int, m
                     yield_()
             return
         offer = pub.offer
-        while sent < count:
-            if offer(msg) > 0:
-                sent += 1
-            else:
+        for _ in range(count):  # as role_zpush and c_client.c: one offer per message, retried
+            while offer(msg) < 0:
                 yield_()  # back pressured: let the driver and subscriber run
 
 
@@ -173,21 +171,23 @@ def role_sub(aeron_dir: str, channel: str, stream: int, count: int, mode: str, w
                 return received, nbytes
 
         else:
-            length = [0]
+            counted = 0
 
             def handler(buffer: Any, offset: int, size: int, header: Any) -> None:
-                length[0] += size
+                nonlocal counted  # as c_client.c's on_count: add to a variable, no container
+                counted += size
 
             poll = sub.poll
 
             def drain(received: int, nbytes: int, target: int) -> tuple[int, int]:
-                length[0] = nbytes
+                nonlocal counted
+                counted = nbytes
                 while received < target:
                     n = poll(handler, min(1000, target - received))
                     if n == 0:
                         yield_()
                     received += n
-                return received, length[0]
+                return received, counted
 
         received, nbytes = drain(0, 0, warmup)
         start = time.perf_counter()
