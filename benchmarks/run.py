@@ -873,12 +873,23 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def results_path(given: Optional[str], quick: bool) -> str:
+    """Where the JSON goes: ``--json`` if given; else the published ``benchmarks/results.json``,
+    except for a ``--quick`` smoke run, whose tiny counts must not replace the published results."""
+    if given:
+        return given
+    if quick:
+        return os.path.join(tempfile.gettempdir(), "aeronpy-bench-quick.json")
+    return str(HERE / "results.json")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=500_000)
     parser.add_argument("--pings", type=int, default=20_000)
     parser.add_argument("--transport", choices=["ipc", "udp", "all"], default="all")
-    parser.add_argument("--json", default=str(HERE / "results.json"), help="where to write the results")
+    parser.add_argument("--json", help="where to write the results (default: benchmarks/results.json; "
+                                        "with --quick a file in the temporary directory)")
     parser.add_argument("--warmup-passes", type=float, default=1.0,
                         help="untimed messages before each throughput cell, in fills of a default-size log "
                              "(0: time from the first message, first-touch page faults included)")
@@ -909,6 +920,7 @@ def main() -> int:
         args.messages, args.pings = min(args.messages, 2000), min(args.pings, 200)
         args.warmup_passes = min(args.warmup_passes, 0.0002)
     args.idle_window_s = 1.0 if args.quick else IDLE_WINDOW_S
+    args.json = results_path(args.json, args.quick)
     results = run(args)
     with open(args.json, "w") as f:
         json.dump(results, f, indent=2)

@@ -14,6 +14,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def test_quick_run_does_not_replace_the_published_results() -> None:
+    run = _run_module()
+    published = str(ROOT / "benchmarks" / "results.json")
+    assert run.results_path(None, False) == published
+    assert run.results_path(None, True) != published
+    assert run.results_path("/x/out.json", True) == "/x/out.json"
+
+
 def test_benchmark_harness_runs_and_reports(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(
