@@ -192,6 +192,48 @@ def test_probe_sees_words_and_pending_checks() -> None:
     assert probe.check(4) == 1
 
 
+@pytest.mark.parametrize("watch", ["c", "py"])
+def test_a_duty_cycle_started_by_a_fired_check_reuses_its_snapshot(watch: str) -> None:
+    if watch == "c" and not HAVE_C_EXTENSION:
+        pytest.skip("C extension not built")
+    buffer: Any = (AtomicBuffer if watch == "c" else PyAtomicBuffer)(bytearray(16))
+    calls: list[int] = []
+    real = _c_watch() if watch == "c" else watch_words_py
+
+    def counting(words: Any, snapshot: Any, fds: tuple[int, ...], checks: int) -> int:
+        calls.append(checks)
+        return int(real(words, snapshot, fds, checks))
+
+    probe = ActivityProbe(lambda: ActivitySources(((buffer, 0), (buffer, 8))), watch=counting)
+    probe.snapshot(after_work=False)
+    assert calls == [0]
+    buffer.put_int64(0, 5)
+    assert probe.check(3) == 1
+    probe.snapshot(after_work=False)  # the fired round stored the moved word: no second read
+    assert calls == [0, 3]
+    assert probe.check(3) == 0  # and what it stored is current
+    buffer.put_int64(8, 6)  # moved during the duty cycle that check started: still seen
+    assert probe.check(1) == 1
+    probe.snapshot(after_work=False)
+    assert probe.check(1) == 0
+    probe.snapshot(after_work=False)  # no check fired since the last snapshot: read the words
+    assert calls[-1] == 0 and calls.count(0) == 2
+    queue = [1]
+    pending = ActivityProbe(lambda: ActivitySources(((buffer, 0),), (), (queue.__len__,)), watch=counting)
+    pending.snapshot(after_work=False)
+    before = len(calls)
+    assert pending.check(1) == 1  # a pending check fired: the words were not looked at
+    pending.snapshot(after_work=False)
+    assert calls[before:] == [0]
+
+
+def test_sources_watch_a_shared_descriptor_once() -> None:
+    sender = ActivitySources(fds=(4,))
+    receiver = ActivitySources(fds=(4, 5))
+    assert (sender + receiver).fds == (4, 5)
+    assert (receiver + sender + ActivitySources(fds=(6, 4))).fds == (4, 5, 6)
+
+
 def test_unprobeable_source_always_reports_activity() -> None:
     probe = ActivityProbe(lambda: None)
     probe.snapshot()

@@ -110,7 +110,10 @@ class ActivitySources:
     quiet_ns: int = 0
 
     def __add__(self, other: ActivitySources) -> ActivitySources:
-        return ActivitySources(self.words + other.words, self.fds + other.fds, self.pending + other.pending,
+        """Both sets; a descriptor in both is watched once (SHARED mode's sender and receiver
+        share one epoll, and every duplicate would cost each check a larger ``poll``)."""
+        fds = self.fds + tuple(fd for fd in other.fds if fd not in self.fds)
+        return ActivitySources(self.words + other.words, fds, self.pending + other.pending,
                                min(self.quiet_ns, other.quiet_ns))
 
 
@@ -149,6 +152,8 @@ class ActivityProbe:
         self._snapshot_ns = 0
         self._refreshed = False
         self._stale = True
+        self._fresh = False
+        """The last :meth:`check` fired in the words' watch, which left the snapshot current."""
         self.active = False
         """Whether the last refresh found the agent probeable."""
         self.quiet_ns = 0
@@ -183,16 +188,21 @@ class ActivityProbe:
         self.active = True
 
     def snapshot(self, after_work: bool = True) -> None:
-        """Remember the words' values (at the start of a duty cycle).  Refresh first when due:
+        """Remember the words' values (at the start of a duty cycle); right after a :meth:`check`
+        that fired they are remembered already (as of that check, which is earlier, so nothing
+        that moves from then on is missed), and the words are not read again.  Refresh first when due:
         the watched set can only have changed in a duty cycle that did work (``after_work``:
         the last one did), so a refresh follows such a cycle, at most every ``refresh_ns``, and
         otherwise every ``max_refresh_ns``."""
         now_ns = self._snapshot_ns = self._clock()
+        fresh = self._fresh
+        self._fresh = False
         if after_work and (self._version is None or self._version() != self._seen_version):
             self._stale = True
         if not self._refreshed or now_ns - (self._next_refresh_ns if self._stale else self._last_refresh_ns + self.max_refresh_ns) >= 0:
             self.refresh()
-        if self.active:
+            fresh = False
+        if self.active and not fresh:
             self._watch(self._words, self._snapshot, (), 0)
 
     def since_snapshot_ns(self) -> int:
@@ -208,7 +218,11 @@ class ActivityProbe:
             if pending():
                 return 1
         try:
-            return self._watch(self._words, self._snapshot, self._fds, checks)
+            fired = self._watch(self._words, self._snapshot, self._fds, checks)
+            # The round that fired compared every word and stored the moved ones: the snapshot
+            # is as of that moment, so the duty cycle it starts need not take another.
+            self._fresh = fired > 0
+            return fired
         except (OSError, ValueError, TypeError):  # a closed descriptor, a buffer gone: look again
             self.active = False
             self.quiet_ns = 0
