@@ -304,8 +304,45 @@ mod_scan_for_gap(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 /* ------------------------------------------------------------ idle activity probe */
 
 #include <poll.h>
+#ifdef __linux__
+#include <errno.h>
+#include <sys/epoll.h>
+#endif
 
 #define WATCH_MAX_FDS 16
+
+/*
+ * Whether any of the descriptors has input.  An epoll instance (what the driver's agents give:
+ * their sockets' one epoll) is asked with epoll_wait, which costs about half of a poll() of it
+ * here; the first round of a call finds out which descriptors are epolls (epoll_wait fails with
+ * EINVAL or EBADF on anything else) and `kinds` keeps the answer for the call's other rounds.
+ * The rest go to one poll(), where a closed descriptor (POLLNVAL) also counts as input.
+ * kinds[i]: 0 not known yet, 1 an epoll, 2 poll it.
+ */
+static int
+fds_ready(struct pollfd *pfds, int *kinds, Py_ssize_t nfds)
+{
+    struct pollfd rest[WATCH_MAX_FDS];
+    nfds_t nrest = 0;
+    Py_ssize_t i;
+    for (i = 0; i < nfds; i++) {
+#ifdef __linux__
+        if (kinds[i] != 2) {
+            struct epoll_event event;
+            int n = epoll_wait(pfds[i].fd, &event, 1, 0);
+            if (n > 0)
+                return 1;
+            if (n == 0 || errno == EINTR) {
+                kinds[i] = 1;
+                continue;
+            }
+            kinds[i] = 2;
+        }
+#endif
+        rest[nrest++] = pfds[i];
+    }
+    return nrest > 0 && poll(rest, nrest, 0) > 0;
+}
 
 static inline void
 cpu_relax(void)
@@ -323,7 +360,7 @@ cpu_relax(void)
  * The idle agent's "anything to do?" probe: `words` is a tuple of (AtomicBuffer, offset) pairs
  * naming int64 words other threads or processes move (ring tails, log tails, positions);
  * `snapshot` a writable buffer of 8 bytes per word holding their last seen values; `fds` a
- * tuple of descriptors (sockets, epoll fds) polled for input.  checks == 0: store every
+ * tuple of descriptors (sockets, epoll fds) polled for input (see fds_ready).  checks == 0: store every
  * word's current value (acquire) in the snapshot and return 0.  Otherwise up to `checks`
  * rounds, a CPU pause between them: a round that finds a word different from its snapshot
  * (the snapshot takes the new value) or a descriptor readable returns its number (1-based); a
@@ -336,6 +373,7 @@ mod_watch_words(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_buffer snap;
     Py_ssize_t checks, count, nfds, i, round;
     struct pollfd pfds[WATCH_MAX_FDS];
+    int kinds[WATCH_MAX_FDS] = {0};
     int64_t *values;
     PyObject *words, *fds;
     (void)self;
@@ -421,7 +459,7 @@ mod_watch_words(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 fired = 1;
             }
         }
-        if (!fired && nfds > 0 && poll(pfds, (nfds_t)nfds, 0) > 0)
+        if (!fired && nfds > 0 && fds_ready(pfds, kinds, nfds))
             fired = 1;
         if (fired) {
             PyBuffer_Release(&snap);

@@ -3,6 +3,7 @@ the back-off strategy spinning, yielding and parking on a probe."""
 
 from __future__ import annotations
 
+import select
 import socket
 import struct
 from typing import Any
@@ -88,6 +89,37 @@ def test_readable_descriptor_and_released_buffer_count_as_activity(watch: str) -
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.skipif(not hasattr(select, "epoll"), reason="no epoll")
+@pytest.mark.parametrize("watch", [pytest.param("c", marks=needs_c), "py"])
+def test_epolls_sockets_and_closed_descriptors_mixed(watch: str) -> None:
+    """The C watch asks an epoll with epoll_wait and the rest with one poll: every kind, in any
+    order, in any round of a call, is seen as its own readiness."""
+    fn = _c_watch() if watch == "c" else watch_words_py
+    pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM) for _ in range(3)]
+    epoll = select.epoll()
+    try:
+        (in_epoll, feed_epoll), (plain, feed_plain), (closing, _) = pairs
+        epoll.register(in_epoll.fileno(), select.EPOLLIN)
+        snapshot = bytearray(0)
+        for fds in ((epoll.fileno(), plain.fileno()), (plain.fileno(), epoll.fileno())):
+            assert fn((), snapshot, fds, 4) == 0
+            feed_epoll.send(b"x")
+            assert fn((), snapshot, fds, 4) == 1
+            in_epoll.recv(16)
+            feed_plain.send(b"y")
+            assert fn((), snapshot, fds, 4) == 1
+            plain.recv(16)
+            assert fn((), snapshot, fds, 4) == 0
+        gone = closing.fileno()
+        closing.close()
+        assert fn((), snapshot, (epoll.fileno(), gone), 2) == 1  # a closed descriptor: look again
+    finally:
+        epoll.close()
+        for a, b in pairs:
+            a.close()
+            b.close()
 
 
 @pytest.mark.parametrize("watch", [pytest.param("c", marks=needs_c), "py"])
