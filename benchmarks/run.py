@@ -472,16 +472,17 @@ class Bench:
                 raise RuntimeError(f"{first[:3]} did not get ready")
             b = subprocess.Popen(second, stdout=subprocess.PIPE, text=True)
             reporter, other = (b, a) if result_from_second else (a, b)
+            reporter_cmd, other_cmd = (second, first) if result_from_second else (first, second)
             deadline = time.monotonic() + CELL_TIMEOUT_S
             while reporter.poll() is None:  # fail fast when the peer dies: the reporter would wait on
                 if other.poll() not in (None, 0):
-                    raise RuntimeError(f"{other.args[:3]} exited {other.returncode} before {reporter.args[:3]} reported")
+                    raise RuntimeError(f"{other_cmd[:3]} exited {other.returncode} before {reporter_cmd[:3]} reported")
                 if time.monotonic() > deadline:
-                    raise subprocess.TimeoutExpired(reporter.args, CELL_TIMEOUT_S)
+                    raise subprocess.TimeoutExpired(reporter_cmd, CELL_TIMEOUT_S)
                 time.sleep(0.05)
             out, _ = reporter.communicate()
             if reporter.returncode != 0 or not out.strip():
-                raise RuntimeError(f"{reporter.args[:3]} exited {reporter.returncode} without a result")
+                raise RuntimeError(f"{reporter_cmd[:3]} exited {reporter.returncode} without a result")
             if result_from_second:
                 a.wait(timeout=30)
             return out.strip().splitlines()[-1]
