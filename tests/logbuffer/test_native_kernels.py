@@ -11,7 +11,7 @@ import tempfile
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from aeronpy._logbuffer import StaleBatchError
@@ -129,6 +129,7 @@ class Twins:
     exclusive=st.booleans(),
     start=st.sampled_from([None, "mid", "near_max"]),
 )
+@example(ops=[("offer_range", 2001, -1)], exclusive=False, start=None)  # an offset past the end, to its end
 def test_publication_kernel_matches_twin(ops: list[tuple[Any, ...]], exclusive: bool, start: str | None) -> None:
     term_id = {None: None, "mid": 7 + 5, "near_max": NEAR_MAX_TERM_ID}[start]
     term_offset = None if start is None else 60 * 1024

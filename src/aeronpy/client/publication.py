@@ -60,7 +60,7 @@ def _source_range(buffer: Any, offset: int, length: int) -> tuple[Any, int]:
         buffer, n = source_view(buffer)
     if length < 0:
         length = n - offset
-    if offset < 0 or length > n - offset:
+    if offset < 0 or length < 0 or length > n - offset:  # an offset past the end with -1: negative
         raise IndexError(f"range {offset}+{length} outside source of {n} bytes")
     return buffer, length
 
