@@ -2,7 +2,8 @@
 
 * ``aeronpy._atomic``: atomic loads/stores/CAS on shared memory (``_atomic.c``), the driver's
   frame kernels (``_frame_kernels.c``), batched datagram receive and send (``_datagram_io.c``)
-  and a network publication's common sender duty cycle (``_publication_tx.c``).
+  a network publication's common sender duty cycle (``_publication_tx.c``) and the SHARED
+  driver's data path run when its idle probe fires (``_eager_data_path.c``).
 * ``aeronpy._logbuffer``: the client's per-message hot paths (offer/claim appenders, term
   reader, fragment batches) over mapped log buffers.
 """
@@ -15,7 +16,7 @@ setup(
         Extension(
             "aeronpy._atomic",
             sources=["src/aeronpy/_atomic.c", "src/aeronpy/_frame_kernels.c", "src/aeronpy/_datagram_io.c",
-                     "src/aeronpy/_publication_tx.c"],
+                     "src/aeronpy/_publication_tx.c", "src/aeronpy/_eager_data_path.c"],
             depends=["src/aeronpy/_atomic_buffer.h"],
             extra_compile_args=_FLAGS,
         ),

@@ -471,7 +471,7 @@ PyInit__atomic(void)
     if (PyType_Ready(&AtomicBufferType) < 0 || PyType_Ready(&ImageRxType) < 0)
         return NULL;
 #ifdef AERONPY_HAVE_RECVMMSG
-    if (PyType_Ready(&PublicationTxType) < 0)
+    if (PyType_Ready(&PublicationTxType) < 0 || PyType_Ready(&EagerDataPathType) < 0)
         return NULL;
 #endif
     m = PyModule_Create(&atomic_module);
@@ -493,6 +493,12 @@ PyInit__atomic(void)
     Py_INCREF(&PublicationTxType);
     if (PyModule_AddObject(m, "PublicationTx", (PyObject *)&PublicationTxType) < 0) {
         Py_DECREF(&PublicationTxType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&EagerDataPathType);
+    if (PyModule_AddObject(m, "EagerDataPath", (PyObject *)&EagerDataPathType) < 0) {
+        Py_DECREF(&EagerDataPathType);
         Py_DECREF(m);
         return NULL;
     }

@@ -4,6 +4,7 @@
  *   _frame_kernels.c  the driver's per-frame hot loops over a buffer (term scans, rebuild)
  *   _datagram_io.c    batched datagram receive (recvmmsg) and send (sendmmsg of term frames)
  *   _publication_tx.c the sender's common duty cycle for one network publication (PublicationTx)
+ *   _eager_data_path.c the SHARED driver's data path run at once when its idle probe fires
  * Every kernel has a pure-Python twin that the tests compare it with.
  */
 #ifndef AERONPY_ATOMIC_BUFFER_H
@@ -168,6 +169,10 @@ int send_term_frames(int fd, PyObject *sock, const void *sockaddr, Py_ssize_t so
 
 /* _publication_tx.c */
 extern PyTypeObject PublicationTxType;
+PyObject *publication_tx_send(PyObject *tx, PyObject *now_obj);
+
+/* _eager_data_path.c */
+extern PyTypeObject EagerDataPathType;
 #endif
 
 #endif /* AERONPY_ATOMIC_BUFFER_H */

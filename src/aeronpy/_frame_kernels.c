@@ -579,6 +579,25 @@ static PyMemberDef ImageRx_members[] = {
     {"last_sm_position", T_LONGLONG, offsetof(ImageRx, last_sm_position), 0, NULL},
     {"last_sm_window_limit", T_LONGLONG, offsetof(ImageRx, last_sm_window_limit), 0, NULL},
     {"time_of_last_packet_ns", T_LONGLONG, offsetof(ImageRx, time_of_last_packet_ns), 0, NULL},
+    {"hwm_buffer", T_OBJECT, offsetof(ImageRx, hwm), READONLY, NULL},
+    {"hwm_offset", T_PYSSIZET, offsetof(ImageRx, hwm_offset), READONLY, NULL},
+    {NULL},
+};
+
+/* The three term buffers, for the Python twin of dispatch_data (which takes either ImageRx). */
+static PyObject *
+ImageRx_get_terms(ImageRx *self, void *closure)
+{
+    (void)closure;
+    if (self->terms[0] == NULL) {
+        PyErr_SetString(PyExc_ValueError, "ImageRx is not initialised");
+        return NULL;
+    }
+    return PyTuple_Pack(3, (PyObject *)self->terms[0], (PyObject *)self->terms[1], (PyObject *)self->terms[2]);
+}
+
+static PyGetSetDef ImageRx_getset[] = {
+    {"terms", (getter)ImageRx_get_terms, NULL, "The three term buffers.", NULL},
     {NULL},
 };
 
@@ -593,6 +612,7 @@ PyTypeObject ImageRxType = {
     .tp_init = (initproc)ImageRx_init,
     .tp_dealloc = (destructor)ImageRx_dealloc,
     .tp_members = ImageRx_members,
+    .tp_getset = ImageRx_getset,
 };
 
 /*

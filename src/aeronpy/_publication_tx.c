@@ -275,9 +275,10 @@ word_add(AtomicBuffer *b, Py_ssize_t offset, int64_t delta)
  * heartbeat due or an idle tick that does something, a released buffer); nothing was sent or
  * changed then that send would not do again the same way.
  */
-static PyObject *
-PublicationTx_send(PublicationTx *self, PyObject *now_obj)
+PyObject *
+publication_tx_send(PyObject *tx, PyObject *now_obj)
 {
+    PublicationTx *self = (PublicationTx *)tx;
     int64_t now_ns, snd_pos, snd_lmt, window, active, last;
     Py_ssize_t bytes = 0, advance = 0;
     int truth, short_send = 0;
@@ -350,7 +351,7 @@ PublicationTx_send(PublicationTx *self, PyObject *now_obj)
 }
 
 static PyMethodDef PublicationTx_methods[] = {
-    {"send", (PyCFunction)PublicationTx_send, METH_O,
+    {"send", (PyCFunction)publication_tx_send, METH_O,
      "send(now_ns) -> bytes sent, or -1 when NetworkPublication.send must run this cycle instead."},
     {NULL, NULL, 0, NULL},
 };

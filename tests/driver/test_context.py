@@ -57,6 +57,7 @@ def test_defaults_match_spec() -> None:
     assert ctx.stream_session_limit == 2**31 - 1
     assert ctx.network_publication_max_messages_per_send == 16  # Aeron's 4: see its docstring
     assert ctx.shared_conductor_interval_ns == 200 * 1000  # aeronpy's own (SHARED mode)
+    assert ctx.shared_eager_data_path is True  # aeronpy's own (SHARED mode)
     assert ctx.conductor_cycle_threshold_ns == 100 * MS
     assert ctx.name_resolver_threshold_ns == 5 * S
     assert ctx.conductor_idle_strategy == "backoff"

@@ -149,6 +149,25 @@ def test_a_shared_driver_runs_the_shared_agent_with_the_configured_interval() ->
         driver.close()
 
 
+@pytest.mark.parametrize("setting", ["true", "false"])
+def test_a_shared_driver_gives_its_probe_the_eager_data_path_unless_told_not_to(setting: str) -> None:
+    from aeronpy.driver import eager_data_path
+
+    path = os.path.join(SHM, f"aeronpy-shared-agent-{uuid.uuid4().hex[:8]}")
+    driver = MediaDriver.launch(DriverContext.from_properties(
+        env={}, properties={"aeronpy.shared.eager.data.path": setting}, aeron_dir=path,
+        threading_mode="SHARED", dir_delete_on_shutdown=True,
+    ))
+    try:
+        agent = driver._runners[0].agent
+        assert isinstance(agent, ProbedAgent) and isinstance(agent.agent, SharedAgent)
+        expected = setting == "true" and eager_data_path.NATIVE_EAGER
+        assert (agent.agent.eager is not None) == expected
+        assert agent.probe.eager is agent.agent.eager
+    finally:
+        driver.close()
+
+
 def test_a_shared_epoll_gets_a_new_cycle_every_duty_cycle() -> None:
     from aeronpy.driver.network_agents import ReadySockets
 

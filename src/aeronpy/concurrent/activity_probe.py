@@ -124,7 +124,12 @@ class ActivityProbe:
     and at least every ``max_refresh_ns``; it returns ``None`` when the agent cannot be probed
     (then :attr:`active` is false until the next refresh).  With a ``version`` callable (a
     number that moves whenever the sources may have changed) a duty cycle's work makes the
-    watched set stale only when the number moved."""
+    watched set stale only when the number moved.
+
+    ``eager``: an object whose ``watch(words, snapshot, fds, checks)`` is ``watch_words`` and,
+    when a check fired, the agent's data path run at once (the SHARED driver's
+    :mod:`~aeronpy.driver.eager_data_path`); used in place of the C ``watch_words`` wherever
+    that is usable."""
 
     def __init__(
         self,
@@ -134,8 +139,10 @@ class ActivityProbe:
         nano_clock: Callable[[], int] = nano_time,
         watch: Callable[[tuple[Word, ...], Any, tuple[int, ...], int], int] | None = None,
         version: Callable[[], object] | None = None,
+        eager: Any = None,
     ) -> None:
         self._sources = sources
+        self.eager = eager
         self._version = version
         self._seen_version: object = None
         self.refresh_ns = refresh_ns
@@ -184,7 +191,10 @@ class ActivityProbe:
         if self._forced_watch is not None:
             self._watch = self._forced_watch
         else:
-            self._watch = _c_watch_words if _c_usable(self._words) else watch_words_py
+            if not _c_usable(self._words):
+                self._watch = watch_words_py
+            else:
+                self._watch = self.eager.watch if self.eager is not None else _c_watch_words
         self.active = True
 
     def snapshot(self, after_work: bool = True) -> None:

@@ -158,7 +158,8 @@ def probed(agent: Any, idle_strategy: Any) -> Any:
     the doorbell's, whose parks end on their own signals."""
     if type(idle_strategy) is not BackoffIdleStrategy:
         return agent
-    probe = ActivityProbe(lambda: sources_of(agent), version=version_reader(agent))
+    probe = ActivityProbe(lambda: sources_of(agent), version=version_reader(agent),
+                          eager=getattr(agent, "eager", None))
     idle_strategy.probe = probe
     return ProbedAgent(agent, probe)
 

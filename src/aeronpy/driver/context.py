@@ -299,6 +299,7 @@ _SPECS: dict[str, _Spec] = {
     "image_max_term_length": _size("aeronpy.image.max.term.length", TERM_MIN_LENGTH, TERM_MAX_LENGTH),
     "reresolution_check_interval_ns": _dur("aeron.driver.reresolution.check.interval"),
     "shared_conductor_interval_ns": _dur("aeronpy.shared.conductor.interval", 0, 1_000 * MS),
+    "shared_eager_data_path": _bool("aeronpy.shared.eager.data.path"),
     "resource_free_limit": _int("aeron.driver.resource.free.limit", 1, INT32_MAX),
     "receiver_io_vector_capacity": _int("aeron.receiver.io.vector.capacity", 1, 16),
     "sender_io_vector_capacity": _int("aeron.sender.io.vector.capacity", 1, 16),
@@ -458,6 +459,10 @@ class DriverContext:
     conductor runs in a duty cycle where sender and receiver were idle (and in the one before),
     and at least this often while they stay busy (:mod:`aeronpy.driver.shared_agent`); 0 runs
     it every cycle, as Aeron."""
+    shared_eager_data_path: bool = True
+    """``SHARED`` mode only (``aeronpy.shared.eager.data.path``; Aeron has no such setting): when the
+    idle probe sees activity, the common send and receive run at once in C, before the duty cycle
+    (:mod:`aeronpy.driver.eager_data_path`); false leaves everything to the duty cycle."""
     resource_free_limit: int = 1
     receiver_io_vector_capacity: int = 4
     sender_io_vector_capacity: int = 4

@@ -22,7 +22,9 @@ from aeronpy.concurrent.counters import AtomicCounter
 from aeronpy.driver.destination_tracker import DestinationTracker
 from aeronpy.driver.image_rx import NATIVE_RX, dispatch_data, image_key
 from aeronpy.driver.media.timestamps import ReceiveTimestamps, stamping_send
-from aeronpy.driver.media.udp_transport import TRANSIENT_ERRNOS, send_frames, send_frames_py
+from aeronpy.driver.media.udp_transport import (
+    TRANSIENT_ERRNOS, recvmmsg_into, recvmmsg_into_py, send_frames, send_frames_py,
+)
 from aeronpy.driver.system_counters import SystemCounterId
 from aeronpy.protocol import data_header as dh
 from aeronpy.logbuffer.descriptor import TERM_MAX_LENGTH
@@ -606,14 +608,43 @@ class ReceiveChannelEndpoint(_Endpoint):
             add = self._add_bytes_received
             if add is not None:
                 add(taken)
+            destination.time_of_last_activity_ns = now_ns
         else:
-            self._current = destination
-            try:
-                self._dispatch_batch(batch, i, taken, now_ns, True)
-            finally:
-                self._current = None
-        destination.time_of_last_activity_ns = now_ns
+            self.dispatch_declined(destination, batch, i, taken, now_ns)
         return count
+
+    def eager_receive_entry(self) -> tuple[Any, ...] | None:
+        """What the SHARED driver's eager data path (:mod:`aeronpy.driver.eager_data_path`) needs
+        to do this endpoint's :meth:`poll_ready` in C: ``(sock, buffer, slot_length,
+        max_messages, images, destination, endpoint, add_bytes)``; ``None`` unless it is a plain
+        endpoint (one destination, not MDS) read by the C ``recvmmsg_into`` and rebuilt by the C
+        ``dispatch_data``, with no loss interceptor and no receive timestamps."""
+        kernel = self._rx_kernel
+        if (
+            self._is_mds or len(self.destinations) != 1 or self.interceptor is not None or self.timestamps is not None
+            or recvmmsg_into is recvmmsg_into_py or dispatch_data is None or self._fd < 0
+            or not isinstance(kernel, partial) or kernel.func is not dispatch_data
+        ):
+            return None
+        destination = self.destinations[0]
+        receive = self._receiver_for(destination.transport)
+        if not isinstance(receive, partial) or receive.func is not recvmmsg_into or len(receive.args) != 4 or receive.keywords:
+            return None
+        sock, buffer, slot_length, max_messages = receive.args
+        if buffer is not self._buffer or socket_fd(destination.transport) != self._fd:
+            return None
+        return (sock, buffer, slot_length, max_messages, self._rx_images, destination, self, self._add_bytes_received)
+
+    def dispatch_declined(self, destination: ReceiveDestination, batch: list[tuple[int, Any]], i: int, taken: int,
+                          now_ns: int) -> None:
+        """The rest of a batch from ``destination`` whose datagram ``i`` the DATA fast path
+        declined (``taken``: the bytes it rebuilt before), through the Python dispatch."""
+        self._current = destination
+        try:
+            self._dispatch_batch(batch, i, taken, now_ns, True)
+        finally:
+            self._current = None
+        destination.time_of_last_activity_ns = now_ns
 
     # re-resolution (receiver thread)
     def check_for_re_resolution(self, now_ns: int, conductor: Any) -> None:

@@ -179,6 +179,11 @@ class _NetworkAgent(AgentBase):
     _always: list[Any]
     """Endpoints asked every cycle (several sockets, or none: MDS, test doubles)."""
 
+    @property
+    def endpoints_by_fd(self) -> dict[int, Any]:
+        """The endpoints read only when their one descriptor is ready, by descriptor (read-only use)."""
+        return self._by_fd
+
     def _group_endpoints(self) -> None:
         """Rebuild :attr:`_by_fd` and :attr:`_always` from :attr:`endpoints` (after any change to
         them or their destinations), so an idle cycle costs nothing per endpoint."""

@@ -19,14 +19,20 @@ leaves the conductor to the next one, because a reply to what was just sent or d
 (a pong, an acknowledgement) tends to arrive within microseconds and would otherwise wait out
 a whole conductor cycle.  The idle strategy's back-off (spins, then yields, each a cheap
 probe) runs in between, so the conductor is late by a few microseconds, not a park.
+
+With an eager data path (:mod:`aeronpy.driver.eager_data_path`, ``eager=True`` and the C
+extension) the probe's check runs the common send and receive in C as soon as it fires; this
+agent keeps its plan current (rebuilt after any command the sender or receiver ran) and counts
+its work as the data path's, so the conductor still waits for two idle cycles after it.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from aeronpy.concurrent.agent import Agent, CompositeAgent
-from aeronpy.driver.network_agents import ReadySockets
+from aeronpy.driver.eager_data_path import new_eager_data_path, plan_of
+from aeronpy.driver.network_agents import ReadySockets, Receiver, Sender
 
 
 class SharedAgent(CompositeAgent):
@@ -35,7 +41,7 @@ class SharedAgent(CompositeAgent):
     that order."""
 
     def __init__(self, conductor: Agent, sender: Agent, receiver: Agent, conductor_interval_ns: int,
-                 nano_clock: Callable[[], int]) -> None:
+                 nano_clock: Callable[[], int], eager: bool = True, eager_data_path: Any = None) -> None:
         super().__init__(conductor, sender, receiver)
         if conductor_interval_ns < 0:
             raise ValueError(f"conductor_interval_ns={conductor_interval_ns}: must be >= 0")
@@ -55,12 +61,26 @@ class SharedAgent(CompositeAgent):
             new_cycle = sockets.new_cycle
             if getattr(receiver, "ready_sockets", None) is sockets:
                 self._new_cycle = new_cycle
+        self.eager: Any = None
+        """The eager data path the probe runs (C ``EagerDataPath``, or what ``eager_data_path``
+        gave), else None: only for a real sender and receiver sharing one epoll."""
+        self._sender_agent, self._receiver_agent = sender, receiver
+        self._plan_version = -1
+        if eager and self._new_cycle is not None and isinstance(sender, Sender) and isinstance(receiver, Receiver):
+            self.eager = eager_data_path if eager_data_path is not None else new_eager_data_path(nano_clock, sender.report)
 
     def do_work(self) -> int:
         new_cycle = self._new_cycle
         if new_cycle is not None:
             new_cycle()
         work = self._sender() + self._receiver()
+        eager = self.eager
+        if eager is not None:
+            eager_work = eager.work
+            if eager_work:  # what the probe's run did before this cycle counts as its data path's
+                eager.work = 0
+                work += eager_work
+            self._keep_plan(eager)
         if self.conductor_interval_ns == 0:
             return work + self._run_conductor(None)
         if work == 0:
@@ -73,6 +93,23 @@ class SharedAgent(CompositeAgent):
         if now_ns - self._conductor_due_ns >= 0:
             return work + self._run_conductor(now_ns)
         return work
+
+    def _keep_plan(self, eager: Any) -> None:
+        """Rebuild the eager plan after the sender or receiver ran a command (the first time, too)."""
+        sender, receiver = self._sender_agent, self._receiver_agent
+        version = sender.commands.drained + receiver.commands.drained  # type: ignore[attr-defined]
+        if version != self._plan_version:
+            self._plan_version = version
+            eager.set_plan(*plan_of(sender, receiver))
+
+    def on_close(self) -> None:
+        eager = self.eager
+        if eager is not None:
+            eager.set_plan((), -1, {})  # the epoll closes with the agents: run() must not ask it
+            close = getattr(eager, "close", None)
+            if close is not None:
+                close()
+        super().on_close()
 
     def _run_conductor(self, now_ns: int | None) -> int:
         if self.conductor_interval_ns:

@@ -1,0 +1,386 @@
+/*
+ * aeronpy._atomic: EagerDataPath, the SHARED driver's data path run in C the moment its idle
+ * probe sees activity (see aeronpy/driver/eager_data_path.py; Python twin: EagerDataPathPy).
+ *
+ * When the probe's watch fires (a log tail moved, a socket became readable) this runs, before
+ * control returns to Python, what the next duty cycle would start with: every planned
+ * publication's common sender cycle (PublicationTx.send), then one epoll_wait(0) of the
+ * shared epoll and, for each ready socket of a plain receive endpoint, one recvmmsg and the
+ * DATA fast path (dispatch_data); a batch it declines part of goes to the endpoint's Python
+ * dispatch from there.  The duty cycle that follows then finds that work done.  The plan (which
+ * publications and sockets) is the SharedAgent's, rebuilt whenever a command changed them.
+ */
+#include "_atomic_buffer.h"
+
+#ifdef AERONPY_HAVE_RECVMMSG
+#include <sys/epoll.h>
+
+#define EAGER_MAX_EVENTS 16
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *clock;     /* () -> now_ns */
+    PyObject *report;    /* (exception) -> None: the agents' error reporting */
+    PyObject *transient; /* errnos that mean "nothing received now" (a container of int) */
+    PyObject *txs;       /* tuple of (publication, PublicationTx) */
+    PyObject *receivers; /* dict: descriptor -> (sock, buffer, slot_length, max_messages, images,
+                            destination, endpoint, add_bytes) */
+    int epoll_fd;        /* -1: no receive side */
+    long long work;
+    long long runs;
+} EagerDataPath;
+
+static PyObject *name_tx_send, *name_control_address, *name_time_of_last_activity, *name_dispatch_declined,
+    *name_errno;
+
+static int
+eager_intern_names(void)
+{
+    if (name_tx_send != NULL)
+        return 0;
+    name_tx_send = PyUnicode_InternFromString("tx_send");
+    name_control_address = PyUnicode_InternFromString("control_address");
+    name_time_of_last_activity = PyUnicode_InternFromString("time_of_last_activity_ns");
+    name_dispatch_declined = PyUnicode_InternFromString("dispatch_declined");
+    name_errno = PyUnicode_InternFromString("errno");
+    return name_tx_send && name_control_address && name_time_of_last_activity && name_dispatch_declined && name_errno
+               ? 0 : -1;
+}
+
+static int
+EagerDataPath_init(EagerDataPath *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"clock", "report", "transient_errnos", NULL};
+    PyObject *clock, *report, *transient;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO:EagerDataPath", kwlist, &clock, &report, &transient))
+        return -1;
+    if (!PyCallable_Check(clock) || !PyCallable_Check(report)) {
+        PyErr_SetString(PyExc_TypeError, "EagerDataPath: clock and report must be callable");
+        return -1;
+    }
+    if (eager_intern_names() < 0)
+        return -1;
+    Py_INCREF(clock);
+    Py_XSETREF(self->clock, clock);
+    Py_INCREF(report);
+    Py_XSETREF(self->report, report);
+    Py_INCREF(transient);
+    Py_XSETREF(self->transient, transient);
+    Py_XSETREF(self->txs, PyTuple_New(0));
+    Py_XSETREF(self->receivers, PyDict_New());
+    self->epoll_fd = -1;
+    return self->txs != NULL && self->receivers != NULL ? 0 : -1;
+}
+
+static int
+EagerDataPath_traverse(EagerDataPath *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->clock);
+    Py_VISIT(self->report);
+    Py_VISIT(self->transient);
+    Py_VISIT(self->txs);
+    Py_VISIT(self->receivers);
+    return 0;
+}
+
+static int
+EagerDataPath_clear(EagerDataPath *self)
+{
+    Py_CLEAR(self->clock);
+    Py_CLEAR(self->report);
+    Py_CLEAR(self->transient);
+    Py_CLEAR(self->txs);
+    Py_CLEAR(self->receivers);
+    return 0;
+}
+
+static void
+EagerDataPath_dealloc(EagerDataPath *self)
+{
+    PyObject_GC_UnTrack(self);
+    EagerDataPath_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/*
+ * set_plan(txs, epoll_fd, receivers): what run() covers from now on (validated here, so that
+ * run() need not): txs a tuple of (publication, PublicationTx), receivers a dict of descriptor
+ * -> 8-tuple as above, epoll_fd the shared epoll (-1: no receive side).
+ */
+static PyObject *
+EagerDataPath_set_plan(EagerDataPath *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *txs, *receivers, *key, *value;
+    long epoll_fd;
+    Py_ssize_t i, pos = 0;
+    EXPECT_ARGS(3, "set_plan");
+    txs = args[0];
+    receivers = args[2];
+    epoll_fd = PyLong_AsLong(args[1]);
+    if (epoll_fd == -1 && PyErr_Occurred())
+        return NULL;
+    if (!PyTuple_Check(txs) || !PyDict_Check(receivers)) {
+        PyErr_SetString(PyExc_TypeError, "set_plan: txs must be a tuple and receivers a dict");
+        return NULL;
+    }
+    for (i = 0; i < PyTuple_GET_SIZE(txs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(txs, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyObject_TypeCheck(PyTuple_GET_ITEM(pair, 1), &PublicationTxType)) {
+            PyErr_SetString(PyExc_TypeError, "set_plan: each tx must be (publication, PublicationTx)");
+            return NULL;
+        }
+    }
+    while (PyDict_Next(receivers, &pos, &key, &value)) {
+        if (!PyLong_Check(key) || !PyTuple_Check(value) || PyTuple_GET_SIZE(value) != 8 ||
+            !PyDict_Check(PyTuple_GET_ITEM(value, 4))) {
+            PyErr_SetString(PyExc_TypeError,
+                            "set_plan: receivers maps a descriptor to (sock, buffer, slot_length, max_messages, "
+                            "images, destination, endpoint, add_bytes)");
+            return NULL;
+        }
+    }
+    Py_INCREF(txs);
+    Py_XSETREF(self->txs, txs);
+    Py_INCREF(receivers);
+    Py_XSETREF(self->receivers, receivers);
+    self->epoll_fd = epoll_fd < 0 || PyDict_GET_SIZE(receivers) == 0 ? -1 : (int)epoll_fd;
+    Py_RETURN_NONE;
+}
+
+/* Report the OSError set now through self->report (1), or leave any other exception set (-1). */
+static int
+report_os_error(EagerDataPath *self, int transient_is_nothing)
+{
+    PyObject *type, *value, *tb, *r;
+    if (!PyErr_ExceptionMatches(PyExc_OSError))
+        return -1;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL)
+        PyException_SetTraceback(value, tb);
+    if (transient_is_nothing) {
+        PyObject *code = PyObject_GetAttr(value, name_errno);
+        int transient = code == NULL ? -1 : PySequence_Contains(self->transient, code);
+        Py_XDECREF(code);
+        if (transient != 0) {
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(tb);
+            if (transient < 0)
+                return -1;
+            return 1;
+        }
+    }
+    r = PyObject_CallOneArg(self->report, value);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 1;
+}
+
+/* One ready plain receive socket: recvmmsg, the DATA fast path, the rest to Python.  Datagrams
+ * received, or -1 with an exception set. */
+static Py_ssize_t
+receive_ready(EagerDataPath *self, PyObject *entry, PyObject *now_obj)
+{
+    PyObject *sock = PyTuple_GET_ITEM(entry, 0), *buffer = PyTuple_GET_ITEM(entry, 1);
+    PyObject *slot = PyTuple_GET_ITEM(entry, 2), *images = PyTuple_GET_ITEM(entry, 4);
+    PyObject *destination = PyTuple_GET_ITEM(entry, 5), *endpoint = PyTuple_GET_ITEM(entry, 6);
+    PyObject *add_bytes = PyTuple_GET_ITEM(entry, 7);
+    PyObject *recv_args[4] = {sock, buffer, slot, PyTuple_GET_ITEM(entry, 3)};
+    PyObject *batch, *reply, *result, *zero, *r;
+    Py_ssize_t count, next;
+    long long taken;
+    batch = mod_recvmmsg_into(NULL, recv_args, 4);
+    if (batch == NULL)
+        return report_os_error(self, 1) < 0 ? -1 : 0;
+    count = PyList_GET_SIZE(batch);
+    if (count == 0) {
+        Py_DECREF(batch);
+        return 0;
+    }
+    if ((reply = PyObject_GetAttr(destination, name_control_address)) == NULL)
+        goto error;
+    zero = PyLong_FromLong(0);
+    {
+        PyObject *dispatch_args[7] = {images, buffer, slot, batch, zero, now_obj, reply};
+        result = zero == NULL ? NULL : mod_dispatch_data(NULL, dispatch_args, 7);
+    }
+    Py_XDECREF(zero);
+    Py_DECREF(reply);
+    if (result == NULL)
+        goto error;
+    next = PyLong_AsSsize_t(PyTuple_GET_ITEM(result, 0));
+    taken = PyLong_AsLongLong(PyTuple_GET_ITEM(result, 1));
+    if (next >= count) {
+        r = add_bytes == Py_None ? (Py_INCREF(Py_None), Py_None) : PyObject_CallOneArg(add_bytes, PyTuple_GET_ITEM(result, 1));
+        if (r == NULL || PyObject_SetAttr(destination, name_time_of_last_activity, now_obj) < 0) {
+            Py_XDECREF(r);
+            Py_DECREF(result);
+            goto error;
+        }
+        Py_DECREF(r);
+    } else {
+        PyObject *pnext = PyTuple_GET_ITEM(result, 0), *ptaken = PyTuple_GET_ITEM(result, 1);
+        (void)taken;
+        r = PyObject_CallMethodObjArgs(endpoint, name_dispatch_declined, destination, batch, pnext, ptaken, now_obj,
+                                       NULL);
+        if (r == NULL) {
+            Py_DECREF(result);
+            goto error;
+        }
+        Py_DECREF(r);
+    }
+    Py_DECREF(result);
+    Py_DECREF(batch);
+    return count;
+error:
+    Py_DECREF(batch);
+    return -1;
+}
+
+/* The planned data path once; its work count (what the duty cycle would count), or -1. */
+static Py_ssize_t
+eager_run(EagerDataPath *self)
+{
+    PyObject *now_obj, *txs = self->txs, *receivers = self->receivers;
+    Py_ssize_t i, work = 0, sent = 0;
+    if (txs == NULL || receivers == NULL) {
+        PyErr_SetString(PyExc_ValueError, "EagerDataPath is not initialised");
+        return -1;
+    }
+    if ((now_obj = PyObject_CallNoArgs(self->clock)) == NULL)
+        return -1;
+    if (!PyLong_Check(now_obj)) {
+        Py_DECREF(now_obj);
+        PyErr_SetString(PyExc_TypeError, "EagerDataPath: the clock must return an int");
+        return -1;
+    }
+    Py_INCREF(txs);
+    Py_INCREF(receivers);
+    self->runs++;
+    for (i = 0; i < PyTuple_GET_SIZE(txs); i++) {
+        PyObject *pair = PyTuple_GET_ITEM(txs, i), *pub = PyTuple_GET_ITEM(pair, 0);
+        PyObject *tx = PyTuple_GET_ITEM(pair, 1), *bound, *r;
+        Py_ssize_t bytes;
+        /* only while the publication still sends through this PublicationTx (a response
+         * publication rebinds it when its receiver's address changes) */
+        if ((bound = PyObject_GetAttr(pub, name_tx_send)) == NULL)
+            goto error;
+        if (!PyCFunction_Check(bound) || PyCFunction_GET_SELF(bound) != tx) {
+            Py_DECREF(bound);
+            continue;
+        }
+        Py_DECREF(bound);
+        if ((r = publication_tx_send(tx, now_obj)) == NULL) {
+            if (report_os_error(self, 0) < 0)
+                goto error;
+            continue;
+        }
+        bytes = PyLong_AsSsize_t(r);
+        Py_DECREF(r);
+        if (bytes > 0)
+            sent += bytes; /* -1: the duty cycle's NetworkPublication.send does it */
+    }
+    if (sent > 0)
+        work = 1;
+    if (self->epoll_fd >= 0) {
+        struct epoll_event events[EAGER_MAX_EVENTS];
+        int n = epoll_wait(self->epoll_fd, events, EAGER_MAX_EVENTS, 0), k;
+        for (k = 0; k < n; k++) {
+            PyObject *key = PyLong_FromLong((long)events[k].data.fd), *entry;
+            Py_ssize_t received;
+            if (key == NULL)
+                goto error;
+            entry = PyDict_GetItemWithError(receivers, key);
+            Py_DECREF(key);
+            if (entry == NULL) {
+                if (PyErr_Occurred())
+                    goto error;
+                continue; /* a sender's socket, or an endpoint the Python cycle reads */
+            }
+            Py_INCREF(entry);
+            received = receive_ready(self, entry, now_obj);
+            Py_DECREF(entry);
+            if (received < 0)
+                goto error;
+            work += received;
+        }
+    }
+    Py_DECREF(txs);
+    Py_DECREF(receivers);
+    Py_DECREF(now_obj);
+    self->work += work;
+    return work;
+error:
+    Py_DECREF(txs);
+    Py_DECREF(receivers);
+    Py_DECREF(now_obj);
+    return -1;
+}
+
+static PyObject *
+EagerDataPath_run(EagerDataPath *self, PyObject *Py_UNUSED(ignored))
+{
+    Py_ssize_t work = eager_run(self);
+    return work < 0 ? NULL : PyLong_FromSsize_t(work);
+}
+
+/*
+ * watch(words, snapshot, fds, checks) -> int: watch_words, and when a check fired, run() before
+ * returning (its work is added to `work`).  The probe's watch for a SHARED driver.
+ */
+static PyObject *
+EagerDataPath_watch(EagerDataPath *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    PyObject *fired = mod_watch_words(NULL, args, nargs);
+    long round;
+    if (fired == NULL)
+        return NULL;
+    round = PyLong_AsLong(fired);
+    if (round > 0 && eager_run(self) < 0) {
+        Py_DECREF(fired);
+        return NULL;
+    }
+    return fired;
+}
+
+static PyMethodDef EagerDataPath_methods[] = {
+    {"set_plan", (PyCFunction)(void (*)(void))EagerDataPath_set_plan, METH_FASTCALL,
+     "set_plan(txs, epoll_fd, receivers): the publications and sockets run() covers."},
+    {"run", (PyCFunction)EagerDataPath_run, METH_NOARGS, "run() -> work: the planned data path once."},
+    {"watch", (PyCFunction)(void (*)(void))EagerDataPath_watch, METH_FASTCALL,
+     "watch(words, snapshot, fds, checks) -> round: watch_words, then run() when it fired."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef EagerDataPath_members[] = {
+    {"txs", T_OBJECT, offsetof(EagerDataPath, txs), READONLY, "The planned (publication, PublicationTx) pairs."},
+    {"receivers", T_OBJECT, offsetof(EagerDataPath, receivers), READONLY, "The planned receive sockets."},
+    {"epoll_fd", T_INT, offsetof(EagerDataPath, epoll_fd), READONLY, "The shared epoll (-1: no receive side)."},
+    {"work", T_LONGLONG, offsetof(EagerDataPath, work), 0, "Work done by runs since the agent last took it."},
+    {"runs", T_LONGLONG, offsetof(EagerDataPath, runs), READONLY, "How many times the plan ran."},
+    {NULL},
+};
+
+PyTypeObject EagerDataPathType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "aeronpy._atomic.EagerDataPath",
+    .tp_basicsize = sizeof(EagerDataPath),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "EagerDataPath(clock, report, transient_errnos): the SHARED driver's data path, run the moment "
+              "its idle probe fires.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)EagerDataPath_init,
+    .tp_dealloc = (destructor)EagerDataPath_dealloc,
+    .tp_traverse = (traverseproc)EagerDataPath_traverse,
+    .tp_clear = (inquiry)EagerDataPath_clear,
+    .tp_methods = EagerDataPath_methods,
+    .tp_members = EagerDataPath_members,
+};
+
+#endif /* AERONPY_HAVE_RECVMMSG */
