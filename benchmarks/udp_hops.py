@@ -17,6 +17,10 @@ image.  Every message carries its sequence number, so each round trip splits int
   spins on another core can see the message first: this leg is near zero and, when the driver is
   descheduled between the write and its stamp, below it.
 
+The driver runs with ``aeronpy.shared.eager.data.path=false``: the eager data path sends and
+rebuilds inside the idle probe's check, in C, where these probes cannot see it, so the legs are
+those of the duty-cycle path (``run.py`` measures the round trip with it on).
+
 Medians and 90th percentiles are printed in microseconds.  The probes add about a microsecond
 to each leg they end, so the total is a little above ``run.py``'s round trip.  This is a
 diagnostic for work on the driver's data path, not a comparison: it has no C side.
@@ -105,7 +109,8 @@ def driver_role(aeron_dir: str, out: str) -> None:
     endpoints._Endpoint._poll_transport = probed_poll_transport  # type: ignore[method-assign]
     endpoints.ReceiveChannelEndpoint._poll_common = probed_poll_common  # type: ignore[method-assign]
     driver = MediaDriver.launch(DriverContext.from_properties(
-        env={}, properties={"aeronpy.dir.mode": "0700", "aeronpy.file.mode": "0600"}, aeron_dir=aeron_dir,
+        env={}, properties={"aeronpy.dir.mode": "0700", "aeronpy.file.mode": "0600",
+                            "aeronpy.shared.eager.data.path": "false"}, aeron_dir=aeron_dir,
         threading_mode="SHARED", dir_delete_on_shutdown=True))
     print("READY", flush=True)
     sys.stdin.read()

@@ -7,8 +7,10 @@
  * publication's common sender cycle (PublicationTx.send), then one epoll_wait(0) of the
  * shared epoll and, for each ready socket of a plain receive endpoint, one recvmmsg and the
  * DATA fast path (dispatch_data); a batch it declines part of goes to the endpoint's Python
- * dispatch from there.  The duty cycle that follows then finds that work done.  The plan (which
- * publications and sockets) is the SharedAgent's, rebuilt whenever a command changed them.
+ * dispatch from there.  The duty cycle that follows then finds that work done; when the run
+ * left it nothing but timers to do (`handled`), the agent skips it until `defer_until_ns`.  The
+ * plan (which publications and sockets) is the SharedAgent's, rebuilt whenever a command changed
+ * them.
  */
 #include "_atomic_buffer.h"
 
@@ -26,8 +28,13 @@ typedef struct {
     PyObject *receivers; /* dict: descriptor -> (sock, buffer, slot_length, max_messages, images,
                             destination, endpoint, add_bytes) */
     int epoll_fd;        /* -1: no receive side */
+    AtomicBuffer *ring;  /* the to-driver ring (its tail and head words), NULL: none */
+    Py_ssize_t ring_tail, ring_head;
+    long long defer_until_ns;
+    int handled;
     long long work;
     long long runs;
+    long long handled_runs;
 } EagerDataPath;
 
 static PyObject *name_tx_send, *name_control_address, *name_time_of_last_activity, *name_dispatch_declined,
@@ -80,6 +87,7 @@ EagerDataPath_traverse(EagerDataPath *self, visitproc visit, void *arg)
     Py_VISIT(self->transient);
     Py_VISIT(self->txs);
     Py_VISIT(self->receivers);
+    Py_VISIT(self->ring);
     return 0;
 }
 
@@ -91,6 +99,7 @@ EagerDataPath_clear(EagerDataPath *self)
     Py_CLEAR(self->transient);
     Py_CLEAR(self->txs);
     Py_CLEAR(self->receivers);
+    Py_CLEAR(self->ring);
     return 0;
 }
 
@@ -148,6 +157,43 @@ EagerDataPath_set_plan(EagerDataPath *self, PyObject *const *args, Py_ssize_t na
     Py_RETURN_NONE;
 }
 
+/*
+ * set_commands(ring_buffer, tail_offset, head_offset): the to-driver ring's words; a run
+ * handles its cycle (see eager_run) only while they are equal (no client command waiting).
+ */
+static PyObject *
+EagerDataPath_set_commands(EagerDataPath *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t tail, head;
+    EXPECT_ARGS(3, "set_commands");
+    if (!PyObject_TypeCheck(args[0], &AtomicBufferType)) {
+        PyErr_SetString(PyExc_TypeError, "set_commands: the ring buffer must be an AtomicBuffer");
+        return NULL;
+    }
+    if (parse_ssize(args[1], &tail) < 0 || parse_ssize(args[2], &head) < 0)
+        return NULL;
+    if (check_aligned((AtomicBuffer *)args[0], tail, 8) < 0 || check_aligned((AtomicBuffer *)args[0], head, 8) < 0)
+        return NULL;
+    Py_INCREF(args[0]);
+    Py_XSETREF(self->ring, (AtomicBuffer *)args[0]);
+    self->ring_tail = tail;
+    self->ring_head = head;
+    Py_RETURN_NONE;
+}
+
+/* Whether the to-driver ring has a command waiting (or cannot be read: treated as one). */
+static int
+commands_waiting(EagerDataPath *self)
+{
+    AtomicBuffer *ring = self->ring;
+    if (ring == NULL)
+        return 1;
+    if (!ring->has_view || ring->released)
+        return 1;
+    return __atomic_load_n((const int64_t *)(ring->data + self->ring_tail), __ATOMIC_ACQUIRE) !=
+           __atomic_load_n((const int64_t *)(ring->data + self->ring_head), __ATOMIC_ACQUIRE);
+}
+
 /* Report the OSError set now through self->report (1), or leave any other exception set (-1). */
 static int
 report_os_error(EagerDataPath *self, int transient_is_nothing)
@@ -185,7 +231,7 @@ report_os_error(EagerDataPath *self, int transient_is_nothing)
 /* One ready plain receive socket: recvmmsg, the DATA fast path, the rest to Python.  Datagrams
  * received, or -1 with an exception set. */
 static Py_ssize_t
-receive_ready(EagerDataPath *self, PyObject *entry, PyObject *now_obj)
+receive_ready(EagerDataPath *self, PyObject *entry, PyObject *now_obj, int *complete)
 {
     PyObject *sock = PyTuple_GET_ITEM(entry, 0), *buffer = PyTuple_GET_ITEM(entry, 1);
     PyObject *slot = PyTuple_GET_ITEM(entry, 2), *images = PyTuple_GET_ITEM(entry, 4);
@@ -194,10 +240,11 @@ receive_ready(EagerDataPath *self, PyObject *entry, PyObject *now_obj)
     PyObject *recv_args[4] = {sock, buffer, slot, PyTuple_GET_ITEM(entry, 3)};
     PyObject *batch, *reply, *result, *zero, *r;
     Py_ssize_t count, next;
-    long long taken;
     batch = mod_recvmmsg_into(NULL, recv_args, 4);
-    if (batch == NULL)
+    if (batch == NULL) {
+        *complete = 0;
         return report_os_error(self, 1) < 0 ? -1 : 0;
+    }
     count = PyList_GET_SIZE(batch);
     if (count == 0) {
         Py_DECREF(batch);
@@ -215,7 +262,6 @@ receive_ready(EagerDataPath *self, PyObject *entry, PyObject *now_obj)
     if (result == NULL)
         goto error;
     next = PyLong_AsSsize_t(PyTuple_GET_ITEM(result, 0));
-    taken = PyLong_AsLongLong(PyTuple_GET_ITEM(result, 1));
     if (next >= count) {
         r = add_bytes == Py_None ? (Py_INCREF(Py_None), Py_None) : PyObject_CallOneArg(add_bytes, PyTuple_GET_ITEM(result, 1));
         if (r == NULL || PyObject_SetAttr(destination, name_time_of_last_activity, now_obj) < 0) {
@@ -226,7 +272,7 @@ receive_ready(EagerDataPath *self, PyObject *entry, PyObject *now_obj)
         Py_DECREF(r);
     } else {
         PyObject *pnext = PyTuple_GET_ITEM(result, 0), *ptaken = PyTuple_GET_ITEM(result, 1);
-        (void)taken;
+        *complete = 0;
         r = PyObject_CallMethodObjArgs(endpoint, name_dispatch_declined, destination, batch, pnext, ptaken, now_obj,
                                        NULL);
         if (r == NULL) {
@@ -243,12 +289,20 @@ error:
     return -1;
 }
 
-/* The planned data path once; its work count (what the duty cycle would count), or -1. */
+/*
+ * The planned data path once; its work count (what the duty cycle would count), or -1.
+ * `handled` is set when the run did work and left the duty cycle nothing it could do now
+ * but timers (every publication's PublicationTx served it, every ready socket was a planned
+ * one and taken whole, no error, no client command waiting) and the time is before
+ * `defer_until_ns`: the agent may then skip that duty cycle (ProbedAgent).
+ */
 static Py_ssize_t
 eager_run(EagerDataPath *self)
 {
     PyObject *now_obj, *txs = self->txs, *receivers = self->receivers;
     Py_ssize_t i, work = 0, sent = 0;
+    int complete = 1;
+    long long now_ns;
     if (txs == NULL || receivers == NULL) {
         PyErr_SetString(PyExc_ValueError, "EagerDataPath is not initialised");
         return -1;
@@ -260,6 +314,12 @@ eager_run(EagerDataPath *self)
         PyErr_SetString(PyExc_TypeError, "EagerDataPath: the clock must return an int");
         return -1;
     }
+    now_ns = PyLong_AsLongLong(now_obj);
+    if (now_ns == -1 && PyErr_Occurred()) {
+        Py_DECREF(now_obj);
+        return -1;
+    }
+    self->handled = 0;
     Py_INCREF(txs);
     Py_INCREF(receivers);
     self->runs++;
@@ -273,10 +333,12 @@ eager_run(EagerDataPath *self)
             goto error;
         if (!PyCFunction_Check(bound) || PyCFunction_GET_SELF(bound) != tx) {
             Py_DECREF(bound);
+            complete = 0;
             continue;
         }
         Py_DECREF(bound);
         if ((r = publication_tx_send(tx, now_obj)) == NULL) {
+            complete = 0;
             if (report_os_error(self, 0) < 0)
                 goto error;
             continue;
@@ -284,13 +346,17 @@ eager_run(EagerDataPath *self)
         bytes = PyLong_AsSsize_t(r);
         Py_DECREF(r);
         if (bytes > 0)
-            sent += bytes; /* -1: the duty cycle's NetworkPublication.send does it */
+            sent += bytes;
+        else if (bytes < 0)
+            complete = 0; /* the duty cycle's NetworkPublication.send does it */
     }
     if (sent > 0)
         work = 1;
     if (self->epoll_fd >= 0) {
         struct epoll_event events[EAGER_MAX_EVENTS];
         int n = epoll_wait(self->epoll_fd, events, EAGER_MAX_EVENTS, 0), k;
+        if (n < 0 || n == EAGER_MAX_EVENTS)
+            complete = 0; /* an error, or maybe more sockets ready than asked for */
         for (k = 0; k < n; k++) {
             PyObject *key = PyLong_FromLong((long)events[k].data.fd), *entry;
             Py_ssize_t received;
@@ -301,10 +367,11 @@ eager_run(EagerDataPath *self)
             if (entry == NULL) {
                 if (PyErr_Occurred())
                     goto error;
+                complete = 0;
                 continue; /* a sender's socket, or an endpoint the Python cycle reads */
             }
             Py_INCREF(entry);
-            received = receive_ready(self, entry, now_obj);
+            received = receive_ready(self, entry, now_obj, &complete);
             Py_DECREF(entry);
             if (received < 0)
                 goto error;
@@ -315,6 +382,10 @@ eager_run(EagerDataPath *self)
     Py_DECREF(receivers);
     Py_DECREF(now_obj);
     self->work += work;
+    if (complete && work > 0 && now_ns < self->defer_until_ns && !commands_waiting(self)) {
+        self->handled = 1;
+        self->handled_runs++;
+    }
     return work;
 error:
     Py_DECREF(txs);
@@ -352,6 +423,8 @@ EagerDataPath_watch(EagerDataPath *self, PyObject *const *args, Py_ssize_t nargs
 static PyMethodDef EagerDataPath_methods[] = {
     {"set_plan", (PyCFunction)(void (*)(void))EagerDataPath_set_plan, METH_FASTCALL,
      "set_plan(txs, epoll_fd, receivers): the publications and sockets run() covers."},
+    {"set_commands", (PyCFunction)(void (*)(void))EagerDataPath_set_commands, METH_FASTCALL,
+     "set_commands(ring_buffer, tail_offset, head_offset): the to-driver ring's tail and head words."},
     {"run", (PyCFunction)EagerDataPath_run, METH_NOARGS, "run() -> work: the planned data path once."},
     {"watch", (PyCFunction)(void (*)(void))EagerDataPath_watch, METH_FASTCALL,
      "watch(words, snapshot, fds, checks) -> round: watch_words, then run() when it fired."},
@@ -364,6 +437,12 @@ static PyMemberDef EagerDataPath_members[] = {
     {"epoll_fd", T_INT, offsetof(EagerDataPath, epoll_fd), READONLY, "The shared epoll (-1: no receive side)."},
     {"work", T_LONGLONG, offsetof(EagerDataPath, work), 0, "Work done by runs since the agent last took it."},
     {"runs", T_LONGLONG, offsetof(EagerDataPath, runs), READONLY, "How many times the plan ran."},
+    {"handled", T_INT, offsetof(EagerDataPath, handled), 0,
+     "1: the last run left its duty cycle nothing to do before defer_until_ns (the agent clears it)."},
+    {"defer_until_ns", T_LONGLONG, offsetof(EagerDataPath, defer_until_ns), 0,
+     "Until when a run may handle its duty cycle (the agent sets it; 0: never)."},
+    {"handled_runs", T_LONGLONG, offsetof(EagerDataPath, handled_runs), READONLY,
+     "How many runs handled their duty cycle."},
     {NULL},
 };
 

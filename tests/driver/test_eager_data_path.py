@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aeronpy.concurrent.atomic_buffer import AtomicBuffer
+from aeronpy.concurrent.ringbuffer import HEAD_POSITION_OFFSET, TAIL_POSITION_OFFSET
 from aeronpy.driver import eager_data_path
 from aeronpy.driver.eager_data_path import EagerDataPathPy, plan_of
 from aeronpy.driver.image_rx import ImageRx, image_key
@@ -69,13 +70,16 @@ class Rig:
         entry = (self.sock, self.buffer, SLOT, SLOTS, {image_key(STREAM, SESSION): self.rx}, self.destination,
                  self.endpoint, self.bytes.append)
         self.eager.set_plan(((self.side.pub, self.side.tx),), self.epoll.fileno(), {self.sock.fileno(): entry})
+        self.ring = AtomicBuffer(bytearray(64))  # a to-driver ring's tail (0) and head (8) words
+        self.eager.set_commands(self.ring, 0, 8)
 
     def state(self) -> tuple[Any, ...]:
         side = self.side.state()
         planned = side[4].pop("tx_send") == self.side.tx.send  # which object it is differs between rigs
         return (side, planned, self.hwm.get_int64(0), bytes(self.terms[0].get_bytes(0, TERM)),
                 self.connection.time_of_last_frame_ns, self.rx.time_of_last_packet_ns, vars(self.destination),
-                self.endpoint.declined, self.bytes, self.eager.work, self.eager.runs, [repr(e) for e in self.errors])
+                self.endpoint.declined, self.bytes, self.eager.work, self.eager.runs, self.eager.handled,
+                self.eager.handled_runs, [repr(e) for e in self.errors])
 
     def close(self) -> None:
         if isinstance(self.eager, EagerDataPathPy):
@@ -92,6 +96,8 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("window"), st.integers(0, TERM)),
     st.tuples(st.just("rebind"), st.booleans()),
     st.tuples(st.just("time"), st.integers(0, 50_000_000)),
+    st.tuples(st.just("defer"), st.integers(-1000, 100_000)),
+    st.tuples(st.just("command"), st.booleans()),
     st.tuples(st.just("run")),
     st.tuples(st.just("watch"), st.booleans()),
 ), max_size=40)
@@ -122,6 +128,10 @@ def test_the_c_eager_path_and_its_twin_send_rebuild_and_decline_the_same(
                     side.pub.tx_send = side.tx.send if step[1] else (lambda now_ns: 0)
                 elif kind == "time":
                     rig.clock.advance_ns(step[1])
+                elif kind == "defer":  # runs may stand in for duty cycles until then
+                    rig.eager.defer_until_ns = rig.clock.nano_time() + step[1]
+                elif kind == "command":  # a client command waits (tail ahead of head), or none does
+                    rig.ring.put_int64(0, rig.ring.get_int64(8) + (64 if step[1] else 0))
                 elif kind == "run":
                     results.append(rig.eager.run())
                 elif kind == "watch":  # a word moved (fires and runs), or nothing did (no run)
@@ -161,6 +171,38 @@ def test_a_run_sends_then_rebuilds_what_arrived_and_counts_the_work(rig: Rig) ->
     rig.side.append(64, False)
     assert rig.eager.run() == 2 and rig.endpoint.declined == [([64], 0, 0, rig.clock.nano_time())]
     assert rig.hwm.get_int64(0) == 160  # declined: left to the Python dispatch
+
+
+def test_a_run_handles_its_duty_cycle_only_when_it_left_nothing_else_before_the_deadline(rig: Rig) -> None:
+    rig.side.snd_lmt.set(TERM)
+
+    def run_one() -> int:
+        rig.side.append(64, False)
+        rig.eager.run()
+        return int(rig.eager.handled)
+
+    assert run_one() == 0  # defer_until_ns 0: never
+    rig.eager.defer_until_ns = rig.clock.nano_time() + 1000
+    assert run_one() == 1 and rig.eager.handled_runs == 1
+    assert rig.eager.run() == 0 and rig.eager.handled == 0  # no work: the duty cycle runs
+    rig.ring.put_int64(0, 64)  # a client command waits
+    assert run_one() == 0
+    rig.ring.put_int64(8, 64)
+    rig.rx.accepting = 0  # a datagram left to the Python dispatch
+    assert run_one() == 0
+    rig.rx.accepting = 1
+    rig.side.pub.has_initial_connection = False  # the publication's send() must run (declined)
+    assert run_one() == 0
+    rig.side.pub.has_initial_connection = True
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:  # a ready socket not planned
+        other.bind(("127.0.0.1", 0))
+        rig.epoll.register(other.fileno(), select.EPOLLIN)
+        other.sendto(b"x" * 32, other.getsockname())
+        assert run_one() == 0
+        rig.epoll.unregister(other.fileno())
+    assert run_one() == 1
+    rig.clock.advance_ns(1000)  # the deadline passed
+    assert run_one() == 0 and rig.eager.handled_runs == 2
 
 
 def test_socket_errors_are_reported_and_transient_ones_are_nothing(rig: Rig) -> None:
@@ -229,6 +271,8 @@ class SharedStack:
         self.probe = self.agent.probe
         if eager == "py":  # the twin in the C path's place
             twin = EagerDataPathPy(ctx.nano_clock, self.shared._sender_agent.report, TRANSIENT_ERRNOS)
+            ring = self.driver.conductor.to_driver
+            twin.set_commands(ring.buffer, ring.capacity + TAIL_POSITION_OFFSET, ring.capacity + HEAD_POSITION_OFFSET)
             self.shared.eager = self.probe.eager = twin
             self.shared._plan_version = -1
         self.agent.on_start()
@@ -295,9 +339,50 @@ def test_a_message_reaches_the_image_inside_the_probes_check(monkeypatch: pytest
             assert got[-1:] == [message]
             if eager != "off":  # the agent counts the probe's work as its own, once
                 assert stack.shared.eager.work > 0
+                if stack.probe.handled:  # the run stood in for this duty cycle
+                    assert stack.agent.do_work() == 1 and stack.shared.eager.work > 0
                 stack.cycle()
                 assert stack.shared.eager.work == 0
         assert len(got) == 20
+    finally:
+        stack.close()
+
+
+@pytest.mark.parametrize("eager", ["c", "py"])
+def test_a_handled_run_stands_in_for_the_duty_cycle_until_the_conductor_is_due(
+    monkeypatch: pytest.MonkeyPatch, eager: str,
+) -> None:
+    if eager == "c" and eager_data_path.EagerDataPath is None:
+        pytest.skip("needs the C extension on Linux")
+    stack = SharedStack(monkeypatch, eager)
+    shared, probe = stack.shared, stack.probe
+    cycles: list[int] = []
+    sender_cycle = shared._sender
+    monkeypatch.setattr(shared, "_sender", lambda: cycles.append(1) or sender_cycle())
+
+    def offer_and_check(defer_until_ns: int) -> bool:
+        stack.settle()
+        shared.eager.defer_until_ns = defer_until_ns
+        probe.snapshot()
+        assert probe.check(1) == 0
+        assert stack.pub.offer(b"x" * 32) > 0
+        assert probe.check(1) == 1
+        return probe.handled
+
+    try:
+        assert offer_and_check(1 << 62)
+        cycles.clear()
+        assert stack.agent.do_work() == 1 and cycles == []  # stood in for: the agents did not run
+        assert stack.agent.do_work() >= 1 and cycles == [1]  # the next one runs, and counts the run's work
+        assert not offer_and_check(0)  # the conductor is due: the duty cycle runs
+        assert stack.agent.do_work() >= 1
+        stack.settle()
+        shared.eager.defer_until_ns = 1 << 62
+        probe.snapshot()
+        stack.aeron.async_add_subscription(f"aeron:udp?endpoint=127.0.0.1:{_free_port()}", 1004)
+        stack.invoker.invoke()  # the command is in the to-driver ring, not read yet
+        assert stack.pub.offer(b"x" * 32) > 0
+        assert probe.check(1) == 1 and not probe.handled  # a client command waits: the duty cycle runs
     finally:
         stack.close()
 

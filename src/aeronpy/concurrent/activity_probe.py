@@ -165,6 +165,10 @@ class ActivityProbe:
         """Whether the last refresh found the agent probeable."""
         self.quiet_ns = 0
         """The watched agent's :attr:`ActivitySources.quiet_ns` (0 while not :attr:`active`)."""
+        self.handled = False
+        """Set by :meth:`check` when the eager data path's run handled the duty cycle it fired
+        for (``eager.handled``): :class:`ProbedAgent` returns 1 from its next ``do_work()``
+        without running the agent."""
         self.skip_duty_cycle = False
         """Set by an idle strategy whose park found nothing moved and nothing due (less than
         :attr:`quiet_ns` since the last duty cycle): :class:`ProbedAgent` then returns 0 from
@@ -232,6 +236,10 @@ class ActivityProbe:
             # The round that fired compared every word and stored the moved ones: the snapshot
             # is as of that moment, so the duty cycle it starts need not take another.
             self._fresh = fired > 0
+            eager = self.eager
+            if fired > 0 and eager is not None:
+                self.handled = bool(eager.handled)
+                eager.handled = 0
             return fired
         except (OSError, ValueError, TypeError):  # a closed descriptor, a buffer gone: look again
             self.active = False
@@ -257,6 +265,9 @@ class ProbedAgent:
         if probe.skip_duty_cycle:  # the idle strategy's park found nothing to do, nothing due
             probe.skip_duty_cycle = False
             return 0
+        if probe.handled:  # the eager data path did this cycle's work, and nothing else is due
+            probe.handled = False
+            return 1
         self._snapshot(self._last_work > 0)
         work = self._last_work = int(self._do_work())
         return work

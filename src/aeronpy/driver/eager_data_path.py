@@ -15,10 +15,18 @@ those first steps in C inside the probe's check, before control returns to Pytho
    (:meth:`~aeronpy.driver.endpoints.ReceiveChannelEndpoint.dispatch_declined`).
 
 That is what the sender's and receiver's next cycles start with, in the same order; the duty
-cycle then runs whole and finds the common work done.  Everything else stays with it: commands,
-SETUPs, heartbeats and retransmits (a ``PublicationTx`` declines them, changing nothing),
-control frames (the sender's sockets are not planned), status messages, NAKs, timers and the
-conductor.
+cycle then finds the common work done.  Everything else stays with it: commands, SETUPs,
+heartbeats and retransmits (a ``PublicationTx`` declines them, changing nothing), control
+frames (the sender's sockets are not planned), status messages, NAKs, timers and the conductor.
+
+A run that did work and left that duty cycle nothing to do but timers is *handled*: every
+planned publication's ``PublicationTx`` served it (none declined), every ready socket was a
+planned one and taken whole, nothing failed, and no client command waits in the to-driver ring
+(:meth:`set_commands`).  Then, until ``defer_until_ns`` (which the agent sets to when its
+conductor is next due), the agent skips that duty cycle
+(:class:`~aeronpy.concurrent.activity_probe.ProbedAgent`) and its back-off starts again, as
+after any work: a Python duty cycle costs about 3 us here, which the next message would wait
+out.  Timers are late by at most that deadline, or by one back-off, whichever comes first.
 
 The plan (:func:`plan_of`) holds the publications with a C sender path and the receive endpoints
 :meth:`~aeronpy.driver.endpoints.ReceiveChannelEndpoint.eager_receive_entry` accepts;
@@ -46,6 +54,9 @@ except ImportError:  # pragma: no cover - C extension not built, or not Linux
 
 NATIVE_EAGER = NATIVE_TX and EagerDataPath is not None
 """Whether the C eager data path exists here (off with ``AERONPY_PURE_PYTHON=1``)."""
+
+_MAX_EVENTS = 16
+"""Events one ``epoll_wait`` of a run asks for (as many ready: maybe more, the run is not whole)."""
 
 Plan = tuple[tuple[tuple[Any, Any], ...], int, dict[int, tuple[Any, ...]]]
 """``(txs, epoll_fd, receivers)``: ``(publication, PublicationTx)`` pairs, the shared epoll's
@@ -97,8 +108,27 @@ class EagerDataPathPy:
         self.receivers: dict[int, tuple[Any, ...]] = {}
         self.epoll_fd = -1
         self._epoll: Any = None
+        self._ring: tuple[Any, int, int] | None = None
+        self.defer_until_ns = 0
+        self.handled = 0
+        self.handled_runs = 0
         self.work = 0
         self.runs = 0
+        self._complete = True
+
+    def set_commands(self, ring_buffer: Any, tail_offset: int, head_offset: int) -> None:
+        for offset in (tail_offset, head_offset):
+            if offset < 0 or offset & 7 or offset > ring_buffer.capacity - 8:
+                raise IndexError(f"set_commands: offset {offset} is not an aligned word of the ring")
+        self._ring = (ring_buffer, tail_offset, head_offset)
+
+    def _commands_waiting(self) -> bool:
+        if self._ring is None:
+            return True
+        buffer, tail, head = self._ring
+        if buffer.released:
+            return True
+        return bool(buffer.get_int64_volatile(tail) != buffer.get_int64_volatile(head))
 
     def set_plan(self, txs: tuple[tuple[Any, Any], ...], epoll_fd: int, receivers: dict[int, tuple[Any, ...]]) -> None:
         for pair in txs:
@@ -119,25 +149,39 @@ class EagerDataPathPy:
     def run(self) -> int:
         now_ns = self._clock()
         self.runs += 1
+        self.handled = 0
+        self._complete = True
         work = sent = 0
         for publication, tx in self.txs:
             if id(getattr(publication.tx_send, "__self__", None)) != id(tx):  # it sends through something else now
+                self._complete = False
                 continue
             try:
                 bytes_sent = tx.send(now_ns)
             except OSError as ex:
+                self._complete = False
                 self._report(ex)
                 continue
             if bytes_sent > 0:
                 sent += bytes_sent
+            elif bytes_sent < 0:
+                self._complete = False
         if sent:
             work = 1
         if self._epoll is not None:
-            for fd, _ in self._epoll.poll(0, 16):
+            events = self._epoll.poll(0, _MAX_EVENTS)
+            if len(events) == _MAX_EVENTS:
+                self._complete = False
+            for fd, _ in events:
                 entry = self.receivers.get(fd)
-                if entry is not None:
+                if entry is None:
+                    self._complete = False
+                else:
                     work += self._receive(entry, now_ns)
         self.work += work
+        if self._complete and work > 0 and now_ns < self.defer_until_ns and not self._commands_waiting():
+            self.handled = 1
+            self.handled_runs += 1
         return work
 
     def _receive(self, entry: tuple[Any, ...], now_ns: int) -> int:
@@ -145,6 +189,7 @@ class EagerDataPathPy:
         try:
             batch = recvmmsg_into_py(sock, buffer, slot_length, max_messages)
         except OSError as ex:
+            self._complete = False
             if ex.errno not in self._transient:
                 self._report(ex)
             return 0
@@ -156,6 +201,7 @@ class EagerDataPathPy:
                 add_bytes(taken)
             destination.time_of_last_activity_ns = now_ns
         else:
+            self._complete = False
             endpoint.dispatch_declined(destination, batch, i, taken, now_ns)
         return len(batch)
 

@@ -258,7 +258,8 @@ class MediaDriver:
         plan: list[tuple[str, Any]]
         if mode is ThreadingMode.SHARED:
             plan = [("shared", SharedAgent(conductor, sender, receiver, self.ctx.shared_conductor_interval_ns,
-                                           self.ctx.nano_clock, eager=self.ctx.shared_eager_data_path))]
+                                           self.ctx.nano_clock, eager=self.ctx.shared_eager_data_path,
+                                           commands_ring=self.conductor.to_driver))]
         elif mode is ThreadingMode.SHARED_NETWORK:
             plan = [("conductor", conductor), ("shared_network", CompositeAgent(sender, receiver))]
         else:

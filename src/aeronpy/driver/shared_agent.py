@@ -23,7 +23,9 @@ probe) runs in between, so the conductor is late by a few microseconds, not a pa
 With an eager data path (:mod:`aeronpy.driver.eager_data_path`, ``eager=True`` and the C
 extension) the probe's check runs the common send and receive in C as soon as it fires; this
 agent keeps its plan current (rebuilt after any command the sender or receiver ran) and counts
-its work as the data path's, so the conductor still waits for two idle cycles after it.
+its work as the data path's, so the conductor still waits for two idle cycles after it.  A run
+that left the duty cycle nothing else to do stands in for it until the conductor is next due
+(``defer_until_ns``): the conductor runs at least every ``conductor_interval_ns`` as before.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from aeronpy.concurrent.agent import Agent, CompositeAgent
+from aeronpy.concurrent.ringbuffer import HEAD_POSITION_OFFSET, TAIL_POSITION_OFFSET
 from aeronpy.driver.eager_data_path import new_eager_data_path, plan_of
 from aeronpy.driver.network_agents import ReadySockets, Receiver, Sender
 
@@ -41,7 +44,8 @@ class SharedAgent(CompositeAgent):
     that order."""
 
     def __init__(self, conductor: Agent, sender: Agent, receiver: Agent, conductor_interval_ns: int,
-                 nano_clock: Callable[[], int], eager: bool = True, eager_data_path: Any = None) -> None:
+                 nano_clock: Callable[[], int], eager: bool = True, eager_data_path: Any = None,
+                 commands_ring: Any = None) -> None:
         super().__init__(conductor, sender, receiver)
         if conductor_interval_ns < 0:
             raise ValueError(f"conductor_interval_ns={conductor_interval_ns}: must be >= 0")
@@ -68,6 +72,10 @@ class SharedAgent(CompositeAgent):
         self._plan_version = -1
         if eager and self._new_cycle is not None and isinstance(sender, Sender) and isinstance(receiver, Receiver):
             self.eager = eager_data_path if eager_data_path is not None else new_eager_data_path(nano_clock, sender.report)
+            if self.eager is not None and commands_ring is not None:
+                # a run handles its duty cycle only while no client command waits (see eager_data_path)
+                self.eager.set_commands(commands_ring.buffer, commands_ring.capacity + TAIL_POSITION_OFFSET,
+                                        commands_ring.capacity + HEAD_POSITION_OFFSET)
 
     def do_work(self) -> int:
         new_cycle = self._new_cycle
@@ -114,6 +122,8 @@ class SharedAgent(CompositeAgent):
     def _run_conductor(self, now_ns: int | None) -> int:
         if self.conductor_interval_ns:
             self._conductor_due_ns = (self._clock() if now_ns is None else now_ns) + self.conductor_interval_ns
+            if self.eager is not None:  # its runs may stand in for duty cycles until then
+                self.eager.defer_until_ns = self._conductor_due_ns
         self.conductor_cycles += 1
         return int(self._conductor())
 
