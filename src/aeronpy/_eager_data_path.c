@@ -31,6 +31,7 @@ typedef struct {
     AtomicBuffer *ring;  /* the to-driver ring (its tail and head words), NULL: none */
     Py_ssize_t ring_tail, ring_head;
     long long defer_until_ns;
+    int whole;           /* the plan covers every publication of the sender (set by its agent) */
     int handled;
     long long work;
     long long runs;
@@ -292,7 +293,7 @@ error:
 /*
  * The planned data path once; its work count (what the duty cycle would count), or -1.
  * `handled` is set when the run did work and left the duty cycle nothing it could do now
- * but timers (every publication's PublicationTx served it, every ready socket was a planned
+ * but timers (the plan is `whole`, every publication's PublicationTx served it, every ready socket was a planned
  * one and taken whole, no error, no client command waiting) and the time is before
  * `defer_until_ns`: the agent may then skip that duty cycle (ProbedAgent).
  */
@@ -382,7 +383,7 @@ eager_run(EagerDataPath *self)
     Py_DECREF(receivers);
     Py_DECREF(now_obj);
     self->work += work;
-    if (complete && work > 0 && now_ns < self->defer_until_ns && !commands_waiting(self)) {
+    if (complete && self->whole && work > 0 && now_ns < self->defer_until_ns && !commands_waiting(self)) {
         self->handled = 1;
         self->handled_runs++;
     }
@@ -439,6 +440,8 @@ static PyMemberDef EagerDataPath_members[] = {
     {"runs", T_LONGLONG, offsetof(EagerDataPath, runs), READONLY, "How many times the plan ran."},
     {"handled", T_INT, offsetof(EagerDataPath, handled), 0,
      "1: the last run left its duty cycle nothing to do before defer_until_ns (the agent clears it)."},
+    {"whole", T_INT, offsetof(EagerDataPath, whole), 0,
+     "1: the plan covers every publication (a run can only then stand in for a duty cycle)."},
     {"defer_until_ns", T_LONGLONG, offsetof(EagerDataPath, defer_until_ns), 0,
      "Until when a run may handle its duty cycle (the agent sets it; 0: never)."},
     {"handled_runs", T_LONGLONG, offsetof(EagerDataPath, handled_runs), READONLY,

@@ -72,6 +72,7 @@ class Rig:
         self.eager.set_plan(((self.side.pub, self.side.tx),), self.epoll.fileno(), {self.sock.fileno(): entry})
         self.ring = AtomicBuffer(bytearray(64))  # a to-driver ring's tail (0) and head (8) words
         self.eager.set_commands(self.ring, 0, 8)
+        self.eager.whole = 1
 
     def state(self) -> tuple[Any, ...]:
         side = self.side.state()
@@ -201,6 +202,9 @@ def test_a_run_handles_its_duty_cycle_only_when_it_left_nothing_else_before_the_
         assert run_one() == 0
         rig.epoll.unregister(other.fileno())
     assert run_one() == 1
+    rig.eager.whole = 0  # a publication the plan does not cover may have data
+    assert run_one() == 0
+    rig.eager.whole = 1
     rig.clock.advance_ns(1000)  # the deadline passed
     assert run_one() == 0 and rig.eager.handled_runs == 2
 
@@ -396,6 +400,7 @@ def test_the_plan_follows_publications_and_endpoints(monkeypatch: pytest.MonkeyP
         assert [pub for pub, _ in eager.txs] == sender.publications
         assert list(eager.receivers) == list(receiver.endpoints_by_fd) and eager.epoll_fd == receiver.ready_sockets.fileno()
         assert plan_of(sender, receiver) == (eager.txs, eager.epoll_fd, eager.receivers)
+        assert eager.whole == 1  # every publication has its C path here
         endpoint = next(iter(receiver.endpoints_by_fd.values()))
         endpoint.interceptor = object()  # a loss interceptor: the endpoint is read by the duty cycle
         assert plan_of(sender, receiver)[2] == {}

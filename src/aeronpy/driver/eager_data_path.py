@@ -19,8 +19,8 @@ cycle then finds the common work done.  Everything else stays with it: commands,
 heartbeats and retransmits (a ``PublicationTx`` declines them, changing nothing), control
 frames (the sender's sockets are not planned), status messages, NAKs, timers and the conductor.
 
-A run that did work and left that duty cycle nothing to do but timers is *handled*: every
-planned publication's ``PublicationTx`` served it (none declined), every ready socket was a
+A run that did work and left that duty cycle nothing to do but timers is *handled*: the plan
+covers every publication (``whole``: none without a C path), every planned publication's ``PublicationTx`` served it (none declined), every ready socket was a
 planned one and taken whole, nothing failed, and no client command waits in the to-driver ring
 (:meth:`set_commands`).  Then, until ``defer_until_ns`` (which the agent sets to when its
 conductor is next due), the agent skips that duty cycle
@@ -110,6 +110,7 @@ class EagerDataPathPy:
         self._epoll: Any = None
         self._ring: tuple[Any, int, int] | None = None
         self.defer_until_ns = 0
+        self.whole = 0
         self.handled = 0
         self.handled_runs = 0
         self.work = 0
@@ -179,7 +180,7 @@ class EagerDataPathPy:
                 else:
                     work += self._receive(entry, now_ns)
         self.work += work
-        if self._complete and work > 0 and now_ns < self.defer_until_ns and not self._commands_waiting():
+        if self._complete and self.whole and work > 0 and now_ns < self.defer_until_ns and not self._commands_waiting():
             self.handled = 1
             self.handled_runs += 1
         return work

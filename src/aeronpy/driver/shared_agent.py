@@ -108,7 +108,10 @@ class SharedAgent(CompositeAgent):
         version = sender.commands.drained + receiver.commands.drained  # type: ignore[attr-defined]
         if version != self._plan_version:
             self._plan_version = version
-            eager.set_plan(*plan_of(sender, receiver))
+            plan = plan_of(sender, receiver)
+            eager.set_plan(*plan)
+            # a publication left out (no C path, or one bound later) may have data: no run stands in
+            eager.whole = int(len(plan[0]) == len(sender.publications))  # type: ignore[attr-defined]
 
     def on_close(self) -> None:
         eager = self.eager
