@@ -155,6 +155,8 @@ PyObject *ab_insert_frames(AtomicBuffer *self, PyObject *const *args, Py_ssize_t
 PyObject *mod_validate_data_frames(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *mod_scan_for_gap(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *mod_watch_words(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+PyObject *watch_words_deferring(PyObject *const *args, Py_ssize_t nargs, const unsigned char *mask,
+                                Py_ssize_t mask_len, int *deferred);
 PyObject *mod_dispatch_data(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 extern PyTypeObject ImageRxType;
 

@@ -36,6 +36,9 @@ typedef struct {
     long long work;
     long long runs;
     long long handled_runs;
+    unsigned char *deferrable; /* per watched word: 1 if a duty cycle may take its moves late */
+    Py_ssize_t deferrable_len; /* how many words the mask was made for (another count: unused) */
+    int deferred;              /* a deferrable word moved since the agent last cleared this */
 } EagerDataPath;
 
 static PyObject *name_tx_send, *name_control_address, *name_time_of_last_activity, *name_dispatch_declined,
@@ -109,6 +112,8 @@ EagerDataPath_dealloc(EagerDataPath *self)
 {
     PyObject_GC_UnTrack(self);
     EagerDataPath_clear(self);
+    PyMem_Free(self->deferrable);
+    self->deferrable = NULL;
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -403,20 +408,103 @@ EagerDataPath_run(EagerDataPath *self, PyObject *Py_UNUSED(ignored))
 }
 
 /*
- * watch(words, snapshot, fds, checks) -> int: watch_words, and when a check fired, run() before
- * returning (its work is added to `work`).  The probe's watch for a SHARED driver.
+ * set_deferrable(count, indices): of the `count` words the probe watches, those at `indices`
+ * are deferrable: a move of one alone does not fire a check (it sets `deferred`), and after a run
+ * that did work their values are read into the snapshot again (the run's own moves, such as a
+ * sender position or an image's high-water mark, then fire nothing either).  Their duty cycle
+ * comes by `defer_until_ns` (the probe's parks end there while `deferred` is set).  A watch of a
+ * different number of words ignores the mask.
+ */
+static PyObject *
+EagerDataPath_set_deferrable(EagerDataPath *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t count, i, n;
+    unsigned char *mask;
+    EXPECT_ARGS(2, "set_deferrable");
+    count = PyLong_AsSsize_t(args[0]);
+    if (count == -1 && PyErr_Occurred())
+        return NULL;
+    if (count < 0 || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "set_deferrable(count, indices): count >= 0 and a tuple of indices");
+        return NULL;
+    }
+    mask = PyMem_Calloc(count > 0 ? (size_t)count : 1, 1);
+    if (mask == NULL)
+        return PyErr_NoMemory();
+    n = PyTuple_GET_SIZE(args[1]);
+    for (i = 0; i < n; i++) {
+        Py_ssize_t index = PyLong_AsSsize_t(PyTuple_GET_ITEM(args[1], i));
+        if (index == -1 && PyErr_Occurred()) {
+            PyMem_Free(mask);
+            return NULL;
+        }
+        if (index < 0 || index >= count) {
+            PyMem_Free(mask);
+            PyErr_Format(PyExc_IndexError, "set_deferrable: index %zd outside the %zd words", index, count);
+            return NULL;
+        }
+        mask[index] = 1;
+    }
+    PyMem_Free(self->deferrable);
+    self->deferrable = mask;
+    self->deferrable_len = count;
+    Py_RETURN_NONE;
+}
+
+/* The deferrable words' current values into the snapshot (after a run that did work). */
+static int
+reread_deferrable(EagerDataPath *self, PyObject *words, PyObject *snapshot)
+{
+    Py_buffer snap;
+    Py_ssize_t i, count = PyTuple_GET_SIZE(words);
+    int64_t *values;
+    if (PyObject_GetBuffer(snapshot, &snap, PyBUF_WRITABLE) < 0)
+        return -1;
+    values = (int64_t *)snap.buf;
+    for (i = 0; i < count && (i + 1) * 8 <= snap.len; i++) {
+        PyObject *pair;
+        AtomicBuffer *ab;
+        Py_ssize_t offset;
+        int64_t v;
+        if (!self->deferrable[i])
+            continue;
+        pair = PyTuple_GET_ITEM(words, i);
+        ab = (AtomicBuffer *)PyTuple_GET_ITEM(pair, 0);
+        offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+        if (!ab->has_view || ab->released || offset < 0 || offset > ab->capacity - 8)
+            continue; /* the next check fires on it */
+        v = __atomic_load_n((const int64_t *)(ab->data + offset), __ATOMIC_ACQUIRE);
+        if (v != values[i]) {
+            values[i] = v;
+            self->deferred = 1;
+        }
+    }
+    PyBuffer_Release(&snap);
+    return 0;
+}
+
+/*
+ * watch(words, snapshot, fds, checks) -> int: watch_words (deferrable words set `deferred`
+ * instead of firing), and when a check fired, run() before returning (its work is added to
+ * `work`; after work the deferrable words are read again).  The probe's watch for a SHARED driver.
  */
 static PyObject *
 EagerDataPath_watch(EagerDataPath *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    PyObject *fired = mod_watch_words(NULL, args, nargs);
+    Py_ssize_t count = nargs >= 1 && PyTuple_Check(args[0]) ? PyTuple_GET_SIZE(args[0]) : -1;
+    int masked = self->deferrable != NULL && count == self->deferrable_len;
+    PyObject *fired = watch_words_deferring(args, nargs, masked ? self->deferrable : NULL, masked ? count : 0,
+                                            &self->deferred);
     long round;
     if (fired == NULL)
         return NULL;
     round = PyLong_AsLong(fired);
-    if (round > 0 && eager_run(self) < 0) {
-        Py_DECREF(fired);
-        return NULL;
+    if (round > 0) {
+        Py_ssize_t work = eager_run(self);
+        if (work < 0 || (work > 0 && masked && reread_deferrable(self, args[0], args[1]) < 0)) {
+            Py_DECREF(fired);
+            return NULL;
+        }
     }
     return fired;
 }
@@ -427,6 +515,8 @@ static PyMethodDef EagerDataPath_methods[] = {
     {"set_commands", (PyCFunction)(void (*)(void))EagerDataPath_set_commands, METH_FASTCALL,
      "set_commands(ring_buffer, tail_offset, head_offset): the to-driver ring's tail and head words."},
     {"run", (PyCFunction)EagerDataPath_run, METH_NOARGS, "run() -> work: the planned data path once."},
+    {"set_deferrable", (PyCFunction)(void (*)(void))EagerDataPath_set_deferrable, METH_FASTCALL,
+     "set_deferrable(count, indices): which of the count watched words a duty cycle may take late."},
     {"watch", (PyCFunction)(void (*)(void))EagerDataPath_watch, METH_FASTCALL,
      "watch(words, snapshot, fds, checks) -> round: watch_words, then run() when it fired."},
     {NULL, NULL, 0, NULL},
@@ -446,6 +536,8 @@ static PyMemberDef EagerDataPath_members[] = {
      "Until when a run may handle its duty cycle (the agent sets it; 0: never)."},
     {"handled_runs", T_LONGLONG, offsetof(EagerDataPath, handled_runs), READONLY,
      "How many runs handled their duty cycle."},
+    {"deferred", T_INT, offsetof(EagerDataPath, deferred), 0,
+     "1: a deferrable word moved since the agent last cleared this (its duty cycle is due by defer_until_ns)."},
     {NULL},
 };
 

@@ -370,13 +370,25 @@ cpu_relax(void)
 PyObject *
 mod_watch_words(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    (void)self;
+    return watch_words_deferring(args, nargs, NULL, 0, NULL);
+}
+
+/*
+ * watch_words with deferrable words: where mask[i] is set (i < mask_len), a move of word i is
+ * stored in the snapshot and sets *deferred instead of ending the round (the eager data path's
+ * words that a duty cycle may take late; see EagerDataPath.set_deferrable).
+ */
+PyObject *
+watch_words_deferring(PyObject *const *args, Py_ssize_t nargs, const unsigned char *mask, Py_ssize_t mask_len,
+                      int *deferred)
+{
     Py_buffer snap;
     Py_ssize_t checks, count, nfds, i, round;
     struct pollfd pfds[WATCH_MAX_FDS];
     int kinds[WATCH_MAX_FDS] = {0};
     int64_t *values;
     PyObject *words, *fds;
-    (void)self;
     EXPECT_ARGS(4, "watch_words");
     words = args[0];
     fds = args[2];
@@ -456,7 +468,10 @@ mod_watch_words(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             v = __atomic_load_n((const int64_t *)(ab->data + offset), __ATOMIC_ACQUIRE);
             if (v != values[i]) {
                 values[i] = v;
-                fired = 1;
+                if (i < mask_len && mask[i])
+                    *deferred = 1;
+                else
+                    fired = 1;
             }
         }
         if (!fired && nfds > 0 && fds_ready(pfds, kinds, nfds))

@@ -20,7 +20,7 @@ from aeronpy.concurrent.activity_probe import (
     watch_words_py,
 )
 from aeronpy.concurrent.atomic_buffer import HAVE_C_EXTENSION, AtomicBuffer, PyAtomicBuffer
-from aeronpy.concurrent.idle_strategy import BackoffIdleStrategy
+from aeronpy.concurrent.idle_strategy import HANDLED_RUNS_PER_IDLE, BackoffIdleStrategy
 
 needs_c = pytest.mark.skipif(not HAVE_C_EXTENSION, reason="C extension not built")
 WORDS = 8
@@ -318,16 +318,25 @@ class FakeProbe:
         self.snapshot_ns = 0
         self.quiet_ns = 0
         self.skip_duty_cycle = False
+        self.handled = False
+        self.handled_at: set[int] = set()
+        self.due_at: int | None = None
+        """When a deferrable word's duty cycle is due (``None``: none moved)."""
+        """Check numbers whose firing the eager data path handled (a subset of ``fire_at``)."""
 
     def check(self, checks: int = 1) -> int:
         for i in range(1, checks + 1):
             self.checks += 1
             if self.checks in self.fire_at:
+                self.handled = self.checks in self.handled_at
                 return i
         return 0
 
     def since_snapshot_ns(self) -> int:
         return self.clock.now - self.snapshot_ns
+
+    def deferred_due(self) -> bool:
+        return self.due_at is not None and self.clock.now >= self.due_at
 
 
 def test_backoff_spins_and_yields_on_the_probe() -> None:
@@ -344,6 +353,94 @@ def test_backoff_spins_and_yields_on_the_probe() -> None:
     assert events == [("yield", 0)] * 4 and b.state == b.PARKING
     b.idle(1)
     assert b.state == b.NOT_IDLE
+
+
+def test_a_handled_check_restarts_the_spins_without_returning_to_a_duty_cycle() -> None:
+    clock = Clock()
+    yields: list[int] = []
+    probe = FakeProbe(clock, {3, 5, 12, 20})
+    probe.handled_at = {3, 5, 12}
+    b = BackoffIdleStrategy(5, 4, 100, 400, yield_fn=lambda: yields.append(probe.checks),
+                            park_fn=lambda ns: None)
+    b.probe = probe  # type: ignore[assignment]
+    # 3 handled: 5 spins again (4, 5 handled), 5 more (6..10), yields checked at 11, 12 (handled),
+    # then 5 spins (13..17) and yields at 18, 19, 20, which fires unhandled: back to the runner
+    b.idle(0)
+    assert probe.checks == 20 and not probe.handled
+    assert (b.state, b.yields) == (b.YIELDING, 3)
+    assert yields == [10, 11, 17, 18, 19]
+
+
+def test_handled_checks_return_to_the_runner_after_a_bound() -> None:
+    clock = Clock()
+    probe = FakeProbe(clock, set(range(1, 1000)))
+    probe.handled_at = set(range(1, 1000))
+    b = BackoffIdleStrategy(5, 4, 100, 400, yield_fn=lambda: None, park_fn=lambda ns: None)
+    b.probe = probe  # type: ignore[assignment]
+    b.idle(0)
+    assert probe.checks == HANDLED_RUNS_PER_IDLE + 1
+    assert probe.handled  # the last one is left for the agent: it skips its duty cycle
+
+
+def test_a_handled_check_in_a_park_returns_to_the_runner() -> None:
+    clock = Clock()
+    probe = FakeProbe(clock, {2})
+    probe.handled_at = {2}
+    b = BackoffIdleStrategy(0, 0, 100, 400, park_fn=lambda ns: None)
+    b.probe = probe  # type: ignore[assignment]
+    b.idle(0)
+    assert b.state == b.PARKING
+    b.idle(0)  # park, check 1; park, check 2 fires handled: the agent skips its cycle
+    assert probe.checks == 2 and probe.handled
+
+
+def test_a_park_ends_for_a_duty_cycle_when_a_deferrable_words_deadline_comes() -> None:
+    clock = Clock()
+    parks: list[int] = []
+
+    def park(ns: int) -> None:
+        parks.append(ns)
+        clock.now += ns
+
+    probe = FakeProbe(clock, set())
+    b = BackoffIdleStrategy(0, 0, 100, 400, park_fn=park)
+    b.probe = probe  # type: ignore[assignment]
+    b.idle(0)
+    probe.due_at = 300
+    b.idle(0)  # 100 + 200: due before the max park period
+    assert parks == [100, 200] and not probe.skip_duty_cycle
+
+
+class DeferringEager:
+    """What the probe asks of an eager data path about deferrable words."""
+
+    def __init__(self) -> None:
+        self.masks: list[tuple[int, tuple[int, ...]]] = []
+        self.deferred = 0
+        self.defer_until_ns = 0
+
+    def set_deferrable(self, count: int, indices: tuple[int, ...]) -> None:
+        self.masks.append((count, indices))
+
+    def watch(self, words: Any, snapshot: Any, fds: Any, checks: int) -> int:
+        return 0
+
+
+def test_the_probe_names_the_deferrable_words_to_its_eager_path_and_says_when_they_are_due() -> None:
+    clock = Clock()
+    a, b, c = (PyAtomicBuffer(bytearray(64)) for _ in range(3))
+    sources = ActivitySources(((a, 0), (b, 8), (c, 0)), deferrable=((b, 8),)) + ActivitySources(
+        ((a, 8),), deferrable=((a, 8),))
+    eager = DeferringEager()
+    probe = ActivityProbe(lambda: sources, nano_clock=clock, eager=eager)
+    probe.snapshot()
+    assert eager.masks == [(4, (1, 3))]
+    assert not probe.deferred_due()  # nothing deferred
+    eager.deferred, eager.defer_until_ns = 1, clock.now + 10
+    assert not probe.deferred_due()  # not yet
+    clock.now += 10
+    assert probe.deferred_due()
+    assert not ActivityProbe(lambda: sources, nano_clock=clock).deferred_due()  # no eager path
 
 
 def test_probed_parks_run_a_duty_cycle_at_least_every_max_park_period() -> None:

@@ -117,6 +117,11 @@ def test_sources_name_the_ring_tail_log_tails_and_positions(udp: tuple[Invoked, 
     for position in image.subscribers:
         assert (id(position.counter.values_buffer), position.counter.offset) in words
     assert len(sources.fds) == 2  # the sender's and the receiver's epoll
+    late = {(id(buffer), offset) for buffer, offset in sources.deferrable}
+    assert late <= words
+    assert late == {(id(network_publication.snd_pos.values_buffer), network_publication.snd_pos.offset),
+                    (id(image.hwm.values_buffer), image.hwm.offset),
+                    *((id(p.counter.values_buffer), p.counter.offset) for p in image.subscribers)}
 
 
 @pytest.mark.skipif(not HAVE_C_EXTENSION, reason="C extension not built")

@@ -101,6 +101,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("command"), st.booleans()),
     st.tuples(st.just("run")),
     st.tuples(st.just("watch"), st.booleans()),
+    st.tuples(st.just("deferrable"), st.booleans(), st.booleans()),
 ), max_size=40)
 
 
@@ -142,6 +143,18 @@ def test_the_c_eager_path_and_its_twin_send_rebuild_and_decline_the_same(
                     if step[1]:
                         word.put_int64_ordered(0, 1)
                     results.append(rig.eager.watch(((word, 0),), snapshot, (), 1))
+                elif kind == "deferrable":  # a client's word and the image's HWM, the latter deferrable
+                    word = AtomicBuffer(bytearray(8))
+                    words = ((word, 0), (rig.hwm, 0))
+                    snapshot = bytearray(16)
+                    rig.eager.set_deferrable(2, (1,))
+                    rig.eager.deferred = 0
+                    rig.eager.watch(words, snapshot, (), 0)
+                    if step[1]:
+                        word.put_int64_ordered(0, 1)
+                    if step[2]:
+                        rig.hwm.put_int64_ordered(0, rig.hwm.get_int64(0) + 32)
+                    results.append((rig.eager.watch(words, snapshot, (), 1), rig.eager.deferred, bytes(snapshot)))
             assert results[0] == results[1] if results else True
             assert rigs[0].state() == rigs[1].state()
             assert _drain(rigs[0].sock) == _drain(rigs[1].sock)  # what neither took (none planned: empty)
@@ -207,6 +220,32 @@ def test_a_run_handles_its_duty_cycle_only_when_it_left_nothing_else_before_the_
     rig.eager.whole = 1
     rig.clock.advance_ns(1000)  # the deadline passed
     assert run_one() == 0 and rig.eager.handled_runs == 2
+
+
+def test_deferrable_words_fire_nothing_and_a_runs_own_moves_are_taken_in(rig: Rig) -> None:
+    rig.side.snd_lmt.set(TERM)
+    client, late = AtomicBuffer(bytearray(64)), AtomicBuffer(bytearray(64))
+    words = ((client, 0), (late, 0), (rig.hwm, 0))  # the HWM is the run's own (it rebuilds the image)
+    snapshot = bytearray(24)
+    eager = rig.eager
+    eager.set_deferrable(3, (1, 2))
+    assert eager.watch(words, snapshot, (), 0) == 0 and eager.deferred == 0
+    late.put_int64_ordered(0, 7)
+    assert eager.watch(words, snapshot, (), 3) == 0  # stored, no fire, no run
+    assert eager.deferred == 1 and snapshot[8:16] == (7).to_bytes(8, "little") and eager.runs == 0
+    eager.deferred = 0
+    rig.side.append(64, False)
+    client.put_int64_ordered(0, 1)  # fires: the run sends the frame and rebuilds it, moving the HWM
+    assert eager.watch(words, snapshot, (), 1) == 1 and eager.work > 0
+    assert int.from_bytes(snapshot[16:24], "little") == rig.hwm.get_int64(0) > 0 and eager.deferred == 1
+    assert eager.watch(words, snapshot, (), 2) == 0  # the HWM's move was taken in: nothing fires
+    eager.set_deferrable(4, (1,))  # made for another number of words: not used
+    late.put_int64_ordered(0, 8)
+    assert eager.watch(words, snapshot, (), 1) == 1
+    with pytest.raises(IndexError):
+        eager.set_deferrable(3, (3,))
+    with pytest.raises(TypeError):
+        eager.set_deferrable(3, [1])
 
 
 def test_socket_errors_are_reported_and_transient_ones_are_nothing(rig: Rig) -> None:
@@ -387,6 +426,36 @@ def test_a_handled_run_stands_in_for_the_duty_cycle_until_the_conductor_is_due(
         stack.invoker.invoke()  # the command is in the to-driver ring, not read yet
         assert stack.pub.offer(b"x" * 32) > 0
         assert probe.check(1) == 1 and not probe.handled  # a client command waits: the duty cycle runs
+    finally:
+        stack.close()
+
+
+@pytest.mark.parametrize("eager", ["c", "py"])
+def test_after_a_handled_hop_only_the_conductors_deadline_brings_a_duty_cycle(
+    monkeypatch: pytest.MonkeyPatch, eager: str,
+) -> None:
+    """The hop's own moves (sender position, HWM) and the subscriber's poll fire no check; the
+    probe's parks end for a duty cycle once the conductor is due, and the conductor takes them."""
+    if eager == "c" and eager_data_path.EagerDataPath is None:
+        pytest.skip("needs the C extension on Linux")
+    stack = SharedStack(monkeypatch, eager)
+    shared, probe = stack.shared, stack.probe
+    try:
+        stack.settle()
+        shared.eager.defer_until_ns = 1 << 62
+        probe.snapshot()
+        assert probe.check(1) == 0
+        assert stack.pub.offer(b"x" * 32) > 0
+        assert probe.check(1) == 1 and probe.handled
+        assert probe.check(5) == 0 and shared.eager.deferred == 1 and not probe.deferred_due()
+        assert stack.sub.poll(lambda *a: None, 10) == 1  # the subscriber position moves
+        assert probe.check(5) == 0
+        shared.eager.defer_until_ns = shared._conductor_due_ns = 0  # the conductor is due
+        assert probe.deferred_due()
+        cycles = shared.conductor_cycles
+        probe.handled = False
+        stack.cycle()
+        assert shared.conductor_cycles > cycles and shared.eager.deferred == 0 and not probe.deferred_due()
     finally:
         stack.close()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
@@ -198,3 +199,11 @@ def test_only_a_shared_driver_gives_sender_and_receiver_one_epoll(mode: str, sha
         assert same is shared and driver.sender.ready_sockets.shared is shared
     finally:
         driver.close()
+
+
+def test_running_the_conductor_takes_in_the_deferred_words() -> None:
+    agent, log, clock = _agent(1_000, [0, 0, 0], [0, 0, 0])
+    agent.eager = SimpleNamespace(deferred=1, defer_until_ns=0, work=0)
+    agent._keep_plan = lambda eager: None  # type: ignore[method-assign]
+    agent.do_work()
+    assert agent.eager.deferred == 0 and agent.eager.defer_until_ns == clock.nano_time() + 1_000

@@ -20,7 +20,7 @@ refresh: the strategy then backs off on duty cycles as before.
 from __future__ import annotations
 
 import select
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,13 +43,15 @@ DEFAULT_REFRESH_NS = 1_000_000
 DEFAULT_MAX_REFRESH_NS = 100_000_000
 
 
-def watch_words_py(words: tuple[Word, ...], snapshot: Any, fds: tuple[int, ...], checks: int) -> int:
+def watch_words_py(words: tuple[Word, ...], snapshot: Any, fds: tuple[int, ...], checks: int,
+                   deferrable: Container[int] = (), deferred: list[int] | None = None) -> int:
     """Python twin of :func:`aeronpy._atomic.watch_words`.
 
     ``checks == 0``: store each word's value in ``snapshot`` (8 bytes per word) and return 0.
     Otherwise up to ``checks`` rounds; the 1-based round that found a word moved from its
     snapshot (which then takes the new value), a descriptor readable, or a buffer released;
-    0 if nothing moved."""
+    0 if nothing moved.  A move of a word whose index is in ``deferrable`` is stored but does
+    not end the round: it appends the index to ``deferred`` (the eager data path's words)."""
     if len(fds) > WATCH_MAX_FDS:
         raise ValueError(f"watch_words: at most {WATCH_MAX_FDS} fds (got {len(fds)})")
     view = memoryview(snapshot).cast("B").cast("q")
@@ -82,7 +84,10 @@ def watch_words_py(words: tuple[Word, ...], snapshot: Any, fds: tuple[int, ...],
                 fired = True
             elif value != view[i]:
                 view[i] = value
-                fired = True
+                if i in deferrable and deferred is not None:
+                    deferred.append(i)
+                else:
+                    fired = True
         if not fired and poller is not None and poller.poll(0):
             fired = True
         if fired:
@@ -108,13 +113,17 @@ class ActivitySources:
     fds: tuple[int, ...] = ()
     pending: tuple[Callable[[], object], ...] = ()
     quiet_ns: int = 0
+    deferrable: tuple[Word, ...] = ()
+    """Those of ``words`` whose moves a duty cycle may take late, by the agent's next deadline
+    (with an eager data path, which keeps one: see ``EagerDataPath.set_deferrable``); others
+    watch them as any word."""
 
     def __add__(self, other: ActivitySources) -> ActivitySources:
         """Both sets; a descriptor in both is watched once (SHARED mode's sender and receiver
         share one epoll, and every duplicate would cost each check a larger ``poll``)."""
         fds = self.fds + tuple(fd for fd in other.fds if fd not in self.fds)
         return ActivitySources(self.words + other.words, fds, self.pending + other.pending,
-                               min(self.quiet_ns, other.quiet_ns))
+                               min(self.quiet_ns, other.quiet_ns), self.deferrable + other.deferrable)
 
 
 class ActivityProbe:
@@ -190,6 +199,11 @@ class ActivityProbe:
             return
         self._words, self._fds, self._pending = found.words, found.fds, found.pending
         self.quiet_ns = found.quiet_ns
+        set_deferrable = getattr(self.eager, "set_deferrable", None)
+        if set_deferrable is not None:
+            late = {(id(buffer), offset) for buffer, offset in found.deferrable}
+            set_deferrable(len(found.words), tuple(
+                i for i, (buffer, offset) in enumerate(found.words) if (id(buffer), offset) in late))
         if len(self._snapshot) != 8 * len(self._words):
             self._snapshot = bytearray(8 * len(self._words))
         if self._forced_watch is not None:
@@ -222,6 +236,12 @@ class ActivityProbe:
     def since_snapshot_ns(self) -> int:
         """Nanoseconds since the last :meth:`snapshot` (the last duty cycle)."""
         return self._clock() - self._snapshot_ns
+
+    def deferred_due(self) -> bool:
+        """Whether a deferrable word moved (:attr:`ActivitySources.deferrable`, seen by the eager
+        data path's watch) and its deadline (``eager.defer_until_ns``) has come: a duty cycle is due."""
+        eager = self.eager
+        return eager is not None and bool(getattr(eager, "deferred", 0)) and self._clock() - eager.defer_until_ns >= 0
 
     def check(self, checks: int = 1) -> int:
         """Up to ``checks`` rounds: the 1-based round that saw activity, 0 if none; always 1

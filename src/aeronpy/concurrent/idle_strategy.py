@@ -152,6 +152,12 @@ class SleepingMillisIdleStrategy(SleepingIdleStrategy):
         return f"SleepingMillisIdleStrategy(sleep_period_ms={self.sleep_period_ms})"
 
 
+HANDLED_RUNS_PER_IDLE = 64
+"""Handled probe checks one probed ``idle()`` call goes on after (see
+:meth:`BackoffIdleStrategy._probed_step`), so a steady stream of them still returns to the runner
+(to see a stop) every few hundred microseconds at most."""
+
+
 class BackoffIdleStrategy:
     """Spin, then yield, then park with a doubling period capped at the maximum.
 
@@ -265,37 +271,62 @@ class BackoffIdleStrategy:
             self._park_step()
 
     def _probed_step(self, probe: ActivityProbe) -> None:
-        """Spin, then yield, on the probe until it sees activity or the yields run out."""
+        """Spin, then yield, on the probe until it sees activity or the yields run out.
+
+        A check whose eager data path handled the duty cycle it fired for (``probe.handled``)
+        is work done without one: the back-off starts again at its first spin within this call,
+        as after any work, and the probe is watched on (up to :data:`HANDLED_RUNS_PER_IDLE`
+        such checks; the last one leaves ``handled`` set for the agent to skip its cycle).
+        Returning to the runner instead costs two duty cycles before the next check (the one
+        the handled run stood in for is skipped, the next counts its work, the one after finds
+        none), which a reply arriving meanwhile would wait out."""
+        handled_runs = 0
         if self.state == self.NOT_IDLE:
             self.state = self.SPINNING
             self.spins = 0
-        if self.state == self.SPINNING:
-            remaining = self.max_spins - self.spins
-            if remaining > 0:
-                fired = probe.check(remaining)
-                if fired:
-                    self.spins += fired
+        while True:
+            if self.state == self.SPINNING:
+                remaining = self.max_spins - self.spins
+                if remaining > 0:
+                    fired = probe.check(remaining)
+                    if fired:
+                        if probe.handled and handled_runs < HANDLED_RUNS_PER_IDLE:
+                            probe.handled = False
+                            handled_runs += 1
+                            self.spins = 0
+                            continue
+                        self.spins += fired
+                        return
+                self.state = self.YIELDING
+                self.yields = 0
+            while self.yields < self.max_yields:
+                self.yields += 1
+                self._yield()
+                if probe.check(1):
+                    if probe.handled and handled_runs < HANDLED_RUNS_PER_IDLE:
+                        probe.handled = False
+                        handled_runs += 1
+                        break
                     return
-            self.state = self.YIELDING
-            self.yields = 0
-        while self.yields < self.max_yields:
-            self.yields += 1
-            self._yield()
-            if probe.check(1):
+            else:
+                self.state = self.PARKING
+                self.park_period_ns = self.min_park_period_ns
+                self.parks_at_max = 0
                 return
-        self.state = self.PARKING
-        self.park_period_ns = self.min_park_period_ns
-        self.parks_at_max = 0
+            self.state = self.SPINNING  # a handled check in the yields: work, back to spinning
+            self.spins = 0
+            self.yields = 0
 
     def _probed_park(self, probe: ActivityProbe) -> None:
         """Park, doubling the period, until the probe sees activity or ``max_park_period_ns``
-        has passed since the last duty cycle: timers keep at least that rate (the plain
+        has passed since the last duty cycle, or a deferrable word's deadline has come
+        (``probe.deferred_due()``): timers keep at least that rate (the plain
         strategy's once it parks at its maximum), the short first parks skip the duty cycle.
         An agent whose timers allow longer (the probe's ``quiet_ns``) is not run until that
         has passed: the probe's ``skip_duty_cycle`` tells its agent to return 0 at once."""
         while True:
             self._park_step()
-            if probe.check(1):
+            if probe.check(1) or probe.deferred_due():
                 return
             since_ns = probe.since_snapshot_ns()
             if since_ns >= self.max_park_period_ns:

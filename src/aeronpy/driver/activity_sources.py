@@ -7,6 +7,13 @@
 * sender: its publications' log tails, its sockets (epoll), its command queue;
 * receiver: its sockets (epoll), its command queue, images with an SM or NAK to send.
 
+Of the conductor's words, the network publications' sender positions and the images'
+high-water marks and subscriber positions are *deferrable*: what the conductor does with their
+moves (publisher limits, rebuild positions, loss scans, status messages to schedule) may come
+late, by its next deadline.  With an eager data path (SHARED mode) they then fire no check of
+their own (:meth:`~aeronpy.concurrent.activity_probe.ActivityProbe.deferred_due`), so that a
+round trip's hop is not followed by duty cycles that only catch up with the hop's own moves.
+
 Timers need no watching: a probed back-off still parks and then runs duty cycles, at least
 every maximum park period while the agent has timers of its own running (``quiet_ns`` 0).  An
 agent whose only timers are coarse says so in ``quiet_ns``, and a parked back-off then skips
@@ -50,22 +57,25 @@ def conductor_sources(conductor: DriverConductor) -> ActivitySources:
     """The conductor's words (see the module docstring)."""
     ring = conductor.to_driver
     words: list[Word] = [(ring.buffer, ring.capacity + TAIL_POSITION_OFFSET)]
+    late: list[Word] = []
     for publication in conductor.ipc_publications:
         words += _log_tail_words(publication.metadata)
         words += [_counter_word(sub.counter) for sub in publication.subscribers]
     network = conductor.network
     for network_publication in network.publications:
         words += _log_tail_words(network_publication.metadata)
-        words.append(_counter_word(network_publication.snd_pos))
+        late.append(_counter_word(network_publication.snd_pos))
+        words.append(late[-1])
         words += [_counter_word(spy.counter) for spy in network_publication.spies]
     for image in network.images:
-        words.append(_counter_word(image.hwm))
-        words += [_counter_word(sub.counter) for sub in image.subscribers]
+        late.append(_counter_word(image.hwm))
+        late += [_counter_word(sub.counter) for sub in image.subscribers]
+        words += late[-1 - len(image.subscribers):]
     # Network publications and images have timers of their own (loss, linger, liveness), and
     # so has a name resolver; without them only the housekeeping timer is left.
     coarse = not network.publications and not network.images and network.name_resolver is None
     return ActivitySources(tuple(words), (), (network.queue.pending.__len__,),
-                           conductor.timer_interval_ns if coarse else 0)
+                           conductor.timer_interval_ns if coarse else 0, tuple(late))
 
 
 def _epoll_fd(agent: Sender | Receiver, endpoints: list[Any]) -> tuple[int, ...] | None:

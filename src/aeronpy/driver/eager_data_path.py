@@ -28,6 +28,13 @@ conductor is next due), the agent skips that duty cycle
 after any work: a Python duty cycle costs about 3 us here, which the next message would wait
 out.  Timers are late by at most that deadline, or by one back-off, whichever comes first.
 
+The probe's deferrable words (:attr:`~aeronpy.concurrent.activity_probe.ActivitySources.deferrable`:
+sender positions, high-water marks, image subscriber positions) fire no check in :meth:`watch`.
+A move of one sets ``deferred`` instead, and so does a run's own move of one, read in again
+after a run that did work.  The probe's parks then end for a duty cycle once ``defer_until_ns``
+has come (:meth:`~aeronpy.concurrent.activity_probe.ActivityProbe.deferred_due`), and the agent
+clears ``deferred`` when its conductor runs.
+
 The plan (:func:`plan_of`) holds the publications with a C sender path and the receive endpoints
 :meth:`~aeronpy.driver.endpoints.ReceiveChannelEndpoint.eager_receive_entry` accepts;
 :class:`~aeronpy.driver.shared_agent.SharedAgent` rebuilds it whenever the sender or receiver ran
@@ -116,6 +123,9 @@ class EagerDataPathPy:
         self.work = 0
         self.runs = 0
         self._complete = True
+        self.deferred = 0
+        self._deferrable: frozenset[int] = frozenset()
+        self._deferrable_count = -1
 
     def set_commands(self, ring_buffer: Any, tail_offset: int, head_offset: int) -> None:
         for offset in (tail_offset, head_offset):
@@ -206,10 +216,29 @@ class EagerDataPathPy:
             endpoint.dispatch_declined(destination, batch, i, taken, now_ns)
         return len(batch)
 
+    def set_deferrable(self, count: int, indices: tuple[int, ...]) -> None:
+        if count < 0 or not isinstance(indices, tuple):
+            raise TypeError("set_deferrable(count, indices): count >= 0 and a tuple of indices")
+        for index in indices:
+            if not 0 <= index < count:
+                raise IndexError(f"set_deferrable: index {index} outside the {count} words")
+        self._deferrable, self._deferrable_count = frozenset(indices), count
+
     def watch(self, words: tuple[Word, ...], snapshot: Any, fds: tuple[int, ...], checks: int) -> int:
-        fired = watch_words_py(words, snapshot, fds, checks)
-        if fired > 0:
-            self.run()
+        masked = len(words) == self._deferrable_count
+        moved: list[int] = []
+        fired = watch_words_py(words, snapshot, fds, checks, self._deferrable if masked else (), moved)
+        if moved:
+            self.deferred = 1
+        if fired > 0 and self.run() > 0 and masked:  # the run's own moves of deferrable words
+            view = memoryview(snapshot).cast("B").cast("q")
+            for i in self._deferrable:
+                buffer, offset = words[i]
+                if not buffer.released and offset <= buffer.capacity - 8:
+                    value = int(buffer.get_int64_volatile(offset))
+                    if value != view[i]:
+                        view[i] = value
+                        self.deferred = 1
         return fired
 
     def close(self) -> None:

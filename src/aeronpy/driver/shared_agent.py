@@ -127,6 +127,8 @@ class SharedAgent(CompositeAgent):
             self._conductor_due_ns = (self._clock() if now_ns is None else now_ns) + self.conductor_interval_ns
             if self.eager is not None:  # its runs may stand in for duty cycles until then
                 self.eager.defer_until_ns = self._conductor_due_ns
+        if self.eager is not None:  # the conductor takes in the deferrable words' moves now
+            self.eager.deferred = 0
         self.conductor_cycles += 1
         return int(self._conductor())
 
