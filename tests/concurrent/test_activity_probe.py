@@ -394,7 +394,9 @@ def test_a_handled_check_in_a_park_returns_to_the_runner() -> None:
     assert probe.checks == 2 and probe.handled
 
 
-def test_a_park_ends_for_a_duty_cycle_when_a_deferrable_words_deadline_comes() -> None:
+def _parking_back_off() -> tuple[Clock, list[int], FakeProbe, BackoffIdleStrategy]:
+    """A back-off with no spins or yields, parks of 100 doubling to 400 on a manual clock
+    (recorded), over a probe that never fires."""
     clock = Clock()
     parks: list[int] = []
 
@@ -405,6 +407,11 @@ def test_a_park_ends_for_a_duty_cycle_when_a_deferrable_words_deadline_comes() -
     probe = FakeProbe(clock, set())
     b = BackoffIdleStrategy(0, 0, 100, 400, park_fn=park)
     b.probe = probe  # type: ignore[assignment]
+    return clock, parks, probe, b
+
+
+def test_a_park_ends_for_a_duty_cycle_when_a_deferrable_words_deadline_comes() -> None:
+    clock, parks, probe, b = _parking_back_off()
     b.idle(0)
     probe.due_at = 300
     b.idle(0)  # 100 + 200: due before the max park period
@@ -444,16 +451,7 @@ def test_the_probe_names_the_deferrable_words_to_its_eager_path_and_says_when_th
 
 
 def test_probed_parks_run_a_duty_cycle_at_least_every_max_park_period() -> None:
-    clock = Clock()
-    parks: list[int] = []
-
-    def park(ns: int) -> None:
-        parks.append(ns)
-        clock.now += ns
-
-    probe = FakeProbe(clock, set())
-    b = BackoffIdleStrategy(0, 0, 100, 400, park_fn=park)
-    b.probe = probe  # type: ignore[assignment]
+    clock, parks, probe, b = _parking_back_off()
     b.idle(0)  # no spins, no yields: to parking
     assert b.state == b.PARKING and parks == []
     b.idle(0)  # 100 + 200 + 400 >= 400 since the snapshot: back to a duty cycle
