@@ -158,6 +158,15 @@ HANDLED_RUNS_PER_IDLE = 64
 (to see a stop) every few hundred microseconds at most."""
 
 
+def _take_handled(probe: ActivityProbe, handled_runs: int) -> bool:
+    """Whether the check that fired was handled by the eager data path and the idle step may
+    go on probing (fewer than :data:`HANDLED_RUNS_PER_IDLE` so far): then ``handled`` is cleared."""
+    if probe.handled and handled_runs < HANDLED_RUNS_PER_IDLE:
+        probe.handled = False
+        return True
+    return False
+
+
 class BackoffIdleStrategy:
     """Spin, then yield, then park with a doubling period capped at the maximum.
 
@@ -290,8 +299,7 @@ class BackoffIdleStrategy:
                 if remaining > 0:
                     fired = probe.check(remaining)
                     if fired:
-                        if probe.handled and handled_runs < HANDLED_RUNS_PER_IDLE:
-                            probe.handled = False
+                        if _take_handled(probe, handled_runs):
                             handled_runs += 1
                             self.spins = 0
                             continue
@@ -303,8 +311,7 @@ class BackoffIdleStrategy:
                 self.yields += 1
                 self._yield()
                 if probe.check(1):
-                    if probe.handled and handled_runs < HANDLED_RUNS_PER_IDLE:
-                        probe.handled = False
+                    if _take_handled(probe, handled_runs):
                         handled_runs += 1
                         break
                     return
