@@ -20,7 +20,10 @@ ping and pong):
   throughput (``async for message in messages()``), round trip, and an idle async subscriber's CPU;
 * each driver's idle CPU (share of one core over a quiet 5 s window, from the kernel's exact
   per-thread run time, ``/proc/PID/task/*/schedstat``) and resident memory, and its CPU time per
-  message in every cell (steadier than rates when the machine is shared).
+  message in every cell (steadier than rates when the machine is shared);
+* the hypervisor's *steal* (``/proc/stat``: time this VM's CPUs had work but the host ran
+  something else) during each throughput and round-trip cell and the whole run: on a shared VM a
+  round trip's max or p99.9 of ~100 ms is steal, not the driver.
 
 With ``--repeat N`` the whole pass over drivers and cells runs N times (fresh drivers each time,
 so every cell is measured at N moments spread over the run) and each number shown is the median
@@ -355,6 +358,27 @@ def _run_ns(pid: int) -> Optional[int]:
     return total
 
 
+def _steal_ms(stat_path: str = "/proc/stat") -> Optional[float]:
+    """Milliseconds of *steal* so far, summed over the CPUs: time this (virtual) machine's CPUs
+    had work but the hypervisor ran something else; None where the kernel does not say.  A
+    cell that meets steal stalls for as long (a 100 ms one shows as a round trip's max)."""
+    try:
+        with open(stat_path) as f:
+            for line in f:
+                fields = line.split()
+                if fields and fields[0] == "cpu":
+                    return int(fields[8]) * 1000.0 / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else None
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _steal_since(start: Optional[float]) -> dict[str, float]:
+    """``{"steal_ms": ...}`` since ``start`` (a :func:`_steal_ms` reading), or nothing."""
+    now = _steal_ms()
+    return {} if start is None or now is None else {"steal_ms": now - start}
+
+
 def _rss_mb(pid: int) -> tuple[float, float]:
     rss = hwm = 0.0
     with open(f"/proc/{pid}/status") as f:
@@ -513,19 +537,20 @@ class Bench:
             sub_args.append(mode)
             pub_args.append(mode if mode == "batch" else "call")
         sub_args.append(str(warmup))
-        cpu0 = driver.cpu_seconds()
+        cpu0, steal0 = driver.cpu_seconds(), _steal_ms()
         line = self._run_pair(self._client_cmd(client, "sub", *sub_args), self._client_cmd(client, "pub", *pub_args))
         cpu = driver.cpu_seconds() - cpu0
         received, nbytes, elapsed = line.split()
         seconds = max(float(elapsed), 1e-9)
         return {"msgs_per_s": int(received) / seconds, "mb_per_s": int(nbytes) / seconds / 1e6,
-                "driver_cpu_us_per_msg": cpu / (int(received) + warmup) * 1e6, "warmup_messages": warmup}
+                "driver_cpu_us_per_msg": cpu / (int(received) + warmup) * 1e6, "warmup_messages": warmup,
+                **_steal_since(steal0)}
 
     def round_trip(self, driver: Driver, client: str, transport: str) -> dict[str, float]:
         ping_channel, pong_channel = _channel(transport), _channel(transport)
         pings = self.args.pings
         warmup = max(100, pings // 10)
-        cpu0 = driver.cpu_seconds()
+        cpu0, steal0 = driver.cpu_seconds(), _steal_ms()
         line = self._run_pair(
             self._client_cmd(client, "pong", driver.aeron_dir, ping_channel, pong_channel),
             self._client_cmd(client, "ping", driver.aeron_dir, ping_channel, pong_channel, str(pings),
@@ -535,7 +560,8 @@ class Bench:
         cpu = driver.cpu_seconds() - cpu0
         p50, p90, p99, p999, pmax = (float(x) for x in line.split())
         return {"p50": p50, "p90": p90, "p99": p99, "p99.9": p999, "max": pmax,
-                "driver_cpu_us_per_msg": cpu / (2 * (pings + warmup)) * 1e6}  # a ping and a pong each
+                "driver_cpu_us_per_msg": cpu / (2 * (pings + warmup)) * 1e6,  # a ping and a pong each
+                **_steal_since(steal0)}
 
     def aio_cells(self, driver: Driver) -> dict[str, Any]:
         """The asyncio surface over IPC on this driver: throughput, round trip, idle client CPU."""
@@ -595,6 +621,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     build_dir = tempfile.mkdtemp(prefix="aeronpy-bench-")
     c_client: Optional[str] = None
+    steal0 = _steal_ms()
     try:
         try:
             c_client = build_c_client(build_dir)
@@ -615,6 +642,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for key in ("asyncio", "low_latency"):
             if key in passes[-1]:
                 results[key] = passes[-1][key]
+        results["machine"].update(_steal_since(steal0))
     finally:
         shutil.rmtree(build_dir, ignore_errors=True)
     return results
@@ -815,6 +843,13 @@ def table(results: dict[str, Any]) -> str:
         if found:
             out.append("| " + " | ".join(row) + " |")
     out.append("")
+    steal = results.get("machine", {}).get("steal_ms")
+    if steal is not None:
+        worst = max((c.get("steal_ms", 0.0) for p in results.get("passes", [results]) for c in p["round_trip"]),
+                    default=0.0)
+        out.append(f"Hypervisor steal (time the host ran something else on this VM's CPUs) during the run: "
+                   f"{steal:.0f} ms in all, {worst:.0f} ms in the worst round-trip cell.")
+        out.append("")
     zmq = _find(results["one_per_call"], peer="pyzmq")
     out.append("| one message per call, IPC 32 B, copied out | msgs/s | x pyzmq |")
     out.append("|---|---:|---:|")

@@ -37,6 +37,9 @@ def test_benchmark_harness_runs_and_reports(tmp_path: Path) -> None:
     assert len(results["passes"]) == 2 and results["settings"]["repeat"] == 2
     assert "each cell the median of 2 passes" in done.stdout
     assert results["drivers"]["aeronpy"]["rss_mb"] > 0
+    if _run_module()._steal_ms() is not None:  # the kernel reports steal: every cell and the run carry it
+        assert all(c["steal_ms"] >= 0 for c in cells + results["round_trip"]) and results["machine"]["steal_ms"] >= 0
+        assert "Hypervisor steal" in done.stdout
     aio = results["asyncio"]
     assert "error" not in aio, aio
     assert aio["throughput"]["msgs_per_s"] > 0 and aio["round_trip"]["p50"] > 0
@@ -103,3 +106,27 @@ def test_repeat_must_be_positive() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--repeat", "0"],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 2 and "--repeat 0: must be at least 1" in done.stderr
+
+
+def test_steal_is_read_from_the_aggregate_cpu_line(tmp_path: Path) -> None:
+    run = _run_module()
+    stat = tmp_path / "stat"
+    hz = run.os.sysconf("SC_CLK_TCK")
+    stat.write_text(f"cpu  10 0 5 100 0 0 0 {hz * 2} 0 0\ncpu0 5 0 2 50 0 0 0 {hz} 0 0\n")
+    assert run._steal_ms(str(stat)) == 2000.0  # the aggregate line, in milliseconds
+    stat.write_text("cpu  10 0 5 100\n")  # an old kernel without the steal column
+    assert run._steal_ms(str(stat)) is None
+    assert run._steal_ms(str(tmp_path / "missing")) is None
+
+
+def test_the_table_says_how_much_steal_the_run_met() -> None:
+    run = _run_module()
+    rt = {"driver": "aeronpy", "client": "aeronpy", "transport": "udp", "size": 32,
+          "p50": 20.0, "p90": 30.0, "p99": 40.0, "p99.9": 50.0, "max": 100_000.0}
+    results = {"throughput": [], "round_trip": [dict(rt, steal_ms=3.0)], "one_per_call": [], "drivers": {},
+               "machine": {"steal_ms": 250.0},
+               "passes": [{"round_trip": [dict(rt, steal_ms=3.0)]}, {"round_trip": [dict(rt, steal_ms=101.0)]}]}
+    text = run.table(results)
+    assert "during the run: 250 ms in all, 101 ms in the worst round-trip cell." in text
+    del results["machine"]["steal_ms"]  # a kernel that does not say: no such line
+    assert "Hypervisor steal" not in run.table(results)
