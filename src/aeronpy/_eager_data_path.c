@@ -8,7 +8,9 @@
  * shared epoll and, for each ready socket of a plain receive endpoint, one recvmmsg and the
  * DATA fast path (dispatch_data); a batch it declines part of goes to the endpoint's Python
  * dispatch from there.  The duty cycle that follows then finds that work done; when the run
- * left it nothing but timers to do (`handled`), the agent skips it until `defer_until_ns`.  The
+ * left it nothing but timers to do (`handled`), the agent skips it until `defer_until_ns`, and
+ * a run that found nothing at all where a duty cycle would have (`quiet`) may stand in for an
+ * idle one (the SharedAgent's cycle right after work starts with run_watched).  The
  * plan (which publications and sockets) is the SharedAgent's, rebuilt whenever a command changed
  * them.
  */
@@ -33,6 +35,7 @@ typedef struct {
     long long defer_until_ns;
     int whole;           /* the plan covers every publication of the sender (set by its agent) */
     int handled;
+    int quiet;           /* the last run did nothing and saw nothing else to do (see eager_run) */
     long long work;
     long long runs;
     long long handled_runs;
@@ -300,7 +303,9 @@ error:
  * `handled` is set when the run did work and left the duty cycle nothing it could do now
  * but timers (the plan is `whole`, every publication's PublicationTx served it, every ready socket was a planned
  * one and taken whole, no error, no client command waiting) and the time is before
- * `defer_until_ns`: the agent may then skip that duty cycle (ProbedAgent).
+ * `defer_until_ns`: the agent may then skip that duty cycle (ProbedAgent).  `quiet` is the same
+ * for a run that did nothing, and only when it asked the shared epoll (a sender's socket that is
+ * ready makes it incomplete): that duty cycle would have found nothing but timers.
  */
 static Py_ssize_t
 eager_run(EagerDataPath *self)
@@ -326,6 +331,7 @@ eager_run(EagerDataPath *self)
         return -1;
     }
     self->handled = 0;
+    self->quiet = 0;
     Py_INCREF(txs);
     Py_INCREF(receivers);
     self->runs++;
@@ -388,9 +394,14 @@ eager_run(EagerDataPath *self)
     Py_DECREF(receivers);
     Py_DECREF(now_obj);
     self->work += work;
-    if (complete && self->whole && work > 0 && now_ns < self->defer_until_ns && !commands_waiting(self)) {
-        self->handled = 1;
-        self->handled_runs++;
+    if (complete && self->whole && now_ns < self->defer_until_ns && (work > 0 || self->epoll_fd >= 0) &&
+        !commands_waiting(self)) {
+        if (work > 0) {
+            self->handled = 1;
+            self->handled_runs++;
+        } else {
+            self->quiet = 1;
+        }
     }
     return work;
 error:
@@ -471,7 +482,9 @@ reread_deferrable(EagerDataPath *self, PyObject *words, PyObject *snapshot)
         pair = PyTuple_GET_ITEM(words, i);
         ab = (AtomicBuffer *)PyTuple_GET_ITEM(pair, 0);
         offset = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
-        if (!ab->has_view || ab->released || offset < 0 || offset > ab->capacity - 8)
+        if (offset == -1 && PyErr_Occurred())
+            PyErr_Clear(); /* out of range: skipped like any unreadable word */
+        if (!ab->has_view || ab->released || offset < 0 || (offset & 7) != 0 || offset > ab->capacity - 8)
             continue; /* the next check fires on it */
         v = __atomic_load_n((const int64_t *)(ab->data + offset), __ATOMIC_ACQUIRE);
         if (v != values[i]) {
@@ -509,12 +522,45 @@ EagerDataPath_watch(EagerDataPath *self, PyObject *const *args, Py_ssize_t nargs
     return fired;
 }
 
+/*
+ * run_watched(words, snapshot) -> work: run() for a probe whose snapshot was just taken (the
+ * SharedAgent's cycle right after work): after work its deferrable words are read into the
+ * snapshot again, as after watch()'s run, so the run's own moves fire no check.
+ */
+static PyObject *
+EagerDataPath_run_watched(EagerDataPath *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t work, i;
+    int masked;
+    EXPECT_ARGS(2, "run_watched");
+    if (!PyTuple_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "run_watched(words, snapshot): words must be a tuple");
+        return NULL;
+    }
+    masked = self->deferrable != NULL && PyTuple_GET_SIZE(args[0]) == self->deferrable_len;
+    for (i = 0; masked && i < PyTuple_GET_SIZE(args[0]); i++) { /* what reread_deferrable relies on */
+        PyObject *pair = PyTuple_GET_ITEM(args[0], i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            !PyObject_TypeCheck(PyTuple_GET_ITEM(pair, 0), &AtomicBufferType) ||
+            !PyLong_Check(PyTuple_GET_ITEM(pair, 1))) {
+            PyErr_SetString(PyExc_TypeError, "run_watched: each word must be (AtomicBuffer, offset)");
+            return NULL;
+        }
+    }
+    work = eager_run(self);
+    if (work < 0 || (work > 0 && masked && reread_deferrable(self, args[0], args[1]) < 0))
+        return NULL;
+    return PyLong_FromSsize_t(work);
+}
+
 static PyMethodDef EagerDataPath_methods[] = {
     {"set_plan", (PyCFunction)(void (*)(void))EagerDataPath_set_plan, METH_FASTCALL,
      "set_plan(txs, epoll_fd, receivers): the publications and sockets run() covers."},
     {"set_commands", (PyCFunction)(void (*)(void))EagerDataPath_set_commands, METH_FASTCALL,
      "set_commands(ring_buffer, tail_offset, head_offset): the to-driver ring's tail and head words."},
     {"run", (PyCFunction)EagerDataPath_run, METH_NOARGS, "run() -> work: the planned data path once."},
+    {"run_watched", (PyCFunction)(void (*)(void))EagerDataPath_run_watched, METH_FASTCALL,
+     "run_watched(words, snapshot) -> work: run(), then the deferrable words into the snapshot again after work."},
     {"set_deferrable", (PyCFunction)(void (*)(void))EagerDataPath_set_deferrable, METH_FASTCALL,
      "set_deferrable(count, indices): which of the count watched words a duty cycle may take late."},
     {"watch", (PyCFunction)(void (*)(void))EagerDataPath_watch, METH_FASTCALL,
@@ -530,6 +576,8 @@ static PyMemberDef EagerDataPath_members[] = {
     {"runs", T_LONGLONG, offsetof(EagerDataPath, runs), READONLY, "How many times the plan ran."},
     {"handled", T_INT, offsetof(EagerDataPath, handled), 0,
      "1: the last run left its duty cycle nothing to do before defer_until_ns (the agent clears it)."},
+    {"quiet", T_INT, offsetof(EagerDataPath, quiet), 0,
+     "1: the last run did nothing and saw nothing else a duty cycle could do before defer_until_ns."},
     {"whole", T_INT, offsetof(EagerDataPath, whole), 0,
      "1: the plan covers every publication (a run can only then stand in for a duty cycle)."},
     {"defer_until_ns", T_LONGLONG, offsetof(EagerDataPath, defer_until_ns), 0,

@@ -80,7 +80,7 @@ class Rig:
         return (side, planned, self.hwm.get_int64(0), bytes(self.terms[0].get_bytes(0, TERM)),
                 self.connection.time_of_last_frame_ns, self.rx.time_of_last_packet_ns, vars(self.destination),
                 self.endpoint.declined, self.bytes, self.eager.work, self.eager.runs, self.eager.handled,
-                self.eager.handled_runs, [repr(e) for e in self.errors])
+                self.eager.quiet, self.eager.handled_runs, [repr(e) for e in self.errors])
 
     def close(self) -> None:
         if isinstance(self.eager, EagerDataPathPy):
@@ -102,6 +102,7 @@ steps = st.lists(st.one_of(
     st.tuples(st.just("run")),
     st.tuples(st.just("watch"), st.booleans()),
     st.tuples(st.just("deferrable"), st.booleans(), st.booleans()),
+    st.tuples(st.just("run_watched"), st.booleans()),
 ), max_size=40)
 
 
@@ -155,6 +156,13 @@ def test_the_c_eager_path_and_its_twin_send_rebuild_and_decline_the_same(
                     if step[2]:
                         rig.hwm.put_int64_ordered(0, rig.hwm.get_int64(0) + 32)
                     results.append((rig.eager.watch(words, snapshot, (), 1), rig.eager.deferred, bytes(snapshot)))
+                elif kind == "run_watched":  # the cycle after work: a run, then the HWM taken in (or not masked)
+                    words = ((AtomicBuffer(bytearray(8)), 0), (rig.hwm, 0))
+                    snapshot = bytearray(16)
+                    rig.eager.set_deferrable(2 if step[1] else 3, (1,))
+                    rig.eager.deferred = 0
+                    rig.eager.watch(words, snapshot, (), 0)
+                    results.append((rig.eager.run_watched(words, snapshot), rig.eager.deferred, bytes(snapshot)))
             assert results[0] == results[1] if results else True
             assert rigs[0].state() == rigs[1].state()
             assert _drain(rigs[0].sock) == _drain(rigs[1].sock)  # what neither took (none planned: empty)
@@ -220,6 +228,63 @@ def test_a_run_handles_its_duty_cycle_only_when_it_left_nothing_else_before_the_
     rig.eager.whole = 1
     rig.clock.advance_ns(1000)  # the deadline passed
     assert run_one() == 0 and rig.eager.handled_runs == 2
+
+
+def test_a_run_is_quiet_when_a_duty_cycle_would_have_found_only_timers(rig: Rig) -> None:
+    rig.side.snd_lmt.set(TERM)
+    eager = rig.eager
+
+    def quiet() -> int:
+        assert eager.run() == 0
+        return int(eager.quiet)
+
+    rig.side.append(64, False)
+    assert eager.run() == 2  # sent lately: no heartbeat is due, the publication's idle tick declines nothing
+    assert quiet() == 0  # defer_until_ns 0: never
+    eager.defer_until_ns = rig.clock.nano_time() + 1000
+    assert quiet() == 1 and eager.handled == 0 and eager.handled_runs == 0
+    rig.side.append(64, False)
+    assert eager.run() == 2 and eager.quiet == 0 and eager.handled == 1  # work: handled, not quiet
+    rig.ring.put_int64(0, 64)  # a client command waits
+    assert quiet() == 0
+    rig.ring.put_int64(8, 64)
+    eager.whole = 0
+    assert quiet() == 0
+    eager.whole = 1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:  # a ready socket not planned (a sender's)
+        other.bind(("127.0.0.1", 0))
+        rig.epoll.register(other.fileno(), select.EPOLLIN)
+        other.sendto(b"x" * 32, other.getsockname())
+        assert quiet() == 0
+        rig.epoll.unregister(other.fileno())
+    assert quiet() == 1
+    eager.set_plan(((rig.side.pub, rig.side.tx),), rig.epoll.fileno(), {})  # no receive side: the epoll is not asked
+    assert eager.epoll_fd == -1 and quiet() == 0
+    rig.clock.advance_ns(1000)
+    eager.set_plan(((rig.side.pub, rig.side.tx),), rig.epoll.fileno(), dict(eager.receivers) or {rig.sock.fileno(): (
+        rig.sock, rig.buffer, SLOT, SLOTS, {image_key(STREAM, SESSION): rig.rx}, rig.destination, rig.endpoint,
+        rig.bytes.append)})
+    assert quiet() == 0  # the deadline passed
+
+
+def test_run_watched_takes_in_the_runs_own_moves_of_deferrable_words(rig: Rig) -> None:
+    rig.side.snd_lmt.set(TERM)
+    eager = rig.eager
+    client = AtomicBuffer(bytearray(64))
+    words = ((client, 0), (rig.hwm, 0))
+    snapshot = bytearray(16)
+    eager.set_deferrable(2, (1,))
+    eager.watch(words, snapshot, (), 0)
+    rig.side.append(64, False)
+    assert eager.run_watched(words, snapshot) == 2 and eager.deferred == 1
+    assert int.from_bytes(snapshot[8:16], "little") == rig.hwm.get_int64(0) == 64
+    assert eager.watch(words, snapshot, (), 3) == 0  # nothing fires on the run's own move
+    eager.deferred = 0
+    assert eager.run_watched(words, snapshot) == 0 and eager.deferred == 0
+    with pytest.raises(TypeError):
+        eager.run_watched([(client, 0)], snapshot)
+    with pytest.raises(TypeError):
+        eager.run_watched(((client, 0), (object(), 0)), snapshot)
 
 
 def test_deferrable_words_fire_nothing_and_a_runs_own_moves_are_taken_in(rig: Rig) -> None:
@@ -456,6 +521,42 @@ def test_after_a_handled_hop_only_the_conductors_deadline_brings_a_duty_cycle(
         probe.handled = False
         stack.cycle()
         assert shared.conductor_cycles > cycles and shared.eager.deferred == 0 and not probe.deferred_due()
+    finally:
+        stack.close()
+
+
+@pytest.mark.parametrize("eager", ["c", "py"])
+def test_the_cycle_after_a_hop_is_the_eager_run_when_that_leaves_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, eager: str,
+) -> None:
+    """A stream of hops stays in the eager run: the duty cycle after one that did work starts with
+    it and, handled or quiet, the Python sender and receiver do not run."""
+    if eager == "c" and eager_data_path.EagerDataPath is None:
+        pytest.skip("needs the C extension on Linux")
+    stack = SharedStack(monkeypatch, eager)
+    shared, probe = stack.shared, stack.probe
+    cycles: list[int] = []
+    sender_cycle = shared._sender
+    monkeypatch.setattr(shared, "_sender", lambda: cycles.append(1) or sender_cycle())
+    got: list[bytes] = []
+    try:
+        assert shared.probe is probe
+        stack.settle()
+        shared._conductor_due_ns = shared.eager.defer_until_ns = 1 << 62  # the conductor not due meanwhile
+        assert stack.pub.offer(b"a" * 32) > 0
+        cycles.clear()
+        assert stack.agent.do_work() >= 1 and cycles == [1]  # a whole cycle sends it
+        for n in range(5):
+            message = bytes([n]) * 32
+            assert stack.pub.offer(message) > 0
+            stand_ins = shared.stand_ins
+            assert stack.agent.do_work() >= 1 and cycles == [1]  # the eager run stood in
+            assert shared.stand_ins == stand_ins + 1
+            stack.sub.poll(lambda b, o, ln, h: got.append(bytes(b.get_bytes(o, ln))), 10)
+            assert got[-1] == message
+        assert stack.agent.do_work() == 0 and cycles == [1] and shared.eager.quiet == 1  # quiet: an idle cycle
+        stack.agent.do_work()
+        assert cycles == [1, 1]  # then a whole one again (status messages and timers)
     finally:
         stack.close()
 

@@ -207,3 +207,78 @@ def test_running_the_conductor_takes_in_the_deferred_words() -> None:
     agent._keep_plan = lambda eager: None  # type: ignore[method-assign]
     agent.do_work()
     assert agent.eager.deferred == 0 and agent.eager.defer_until_ns == clock.nano_time() + 1_000
+
+
+class StandInProbe:
+    """A probe whose eager runs come from a list of ``(work, handled, quiet)``; it logs them."""
+
+    def __init__(self, eager: SimpleNamespace, log: list[str], runs: list[tuple[int, int, int]]) -> None:
+        self.eager, self.log, self.runs = eager, log, list(runs)
+
+    def run_eager(self) -> int | None:
+        self.log.append("eager")
+        work, self.eager.handled, self.eager.quiet = self.runs.pop(0) if self.runs else (0, 0, 0)
+        self.eager.work += work
+        return work
+
+
+def _standing_in(runs: list[tuple[int, int, int]], sender: list[int],
+                 interval_ns: int = 200 * US) -> tuple[SharedAgent, list[str], ManualClock]:
+    agent, log, clock = _agent(interval_ns, sender, [])
+    agent.eager = SimpleNamespace(deferred=0, defer_until_ns=0, work=0, handled=0, quiet=0)
+    agent._keep_plan = lambda eager: None  # type: ignore[method-assign]
+    agent.probe = StandInProbe(agent.eager, log, runs)
+    return agent, log, clock
+
+
+def test_the_cycle_after_work_starts_with_the_eager_run_which_stands_in_when_handled_or_quiet() -> None:
+    agent, log, clock = _standing_in([(1, 1, 0), (1, 1, 0), (0, 0, 1)], [0, 1])
+    assert agent.do_work() == 0 and log == ["s", "r", "c"]  # idle: the conductor runs, no eager run after it
+    log.clear()
+    clock.advance_ns(10 * US)
+    assert agent.do_work() == 1 and log == ["s", "r"]  # work: the next cycle starts with the run
+    log.clear()
+    assert agent.do_work() == 1 and log == ["eager"]  # handled: it stood in for sender and receiver
+    assert agent.eager.work == 0 and agent.eager.handled == 0  # its work counted, once
+    assert agent.do_work() == 1 and log == ["eager"] * 2  # after work again
+    assert agent.do_work() == 0 and log == ["eager"] * 3  # quiet: an idle cycle, not the conductor's yet
+    assert agent.stand_ins == 3 and agent.conductor_cycles == 1
+    assert agent.do_work() == 0 and log == ["eager"] * 3 + ["s", "r", "c"]  # the second idle cycle: conductor
+
+
+def test_a_run_that_neither_handled_nor_was_quiet_leaves_the_cycle_to_go_on() -> None:
+    agent, log, clock = _standing_in([(1, 0, 0), (0, 0, 0)], [0, 1, 0, 1])
+    agent.do_work()
+    clock.advance_ns(10 * US)
+    assert agent.do_work() == 1
+    log.clear()
+    assert agent.do_work() == 1 and log == ["eager", "s", "r"]  # its work counts in the cycle it started
+    assert agent.eager.work == 0
+    clock.advance_ns(10 * US)
+    assert agent.do_work() == 1 and log == ["eager", "s", "r"] * 2
+    assert agent.stand_ins == 0
+
+
+def test_after_the_conductor_ran_the_next_cycle_is_whole() -> None:
+    """The conductor may have queued commands for the sender or receiver: they take them at once."""
+    agent, log, clock = _standing_in([(1, 1, 0)] * 5, [1] * 5, interval_ns=1_000)
+    agent.do_work()  # busy, and the conductor is due: it runs
+    assert log == ["s", "r", "c"]
+    assert agent.do_work() == 1 and log[3:] == ["s", "r"]  # not after the conductor: a whole cycle
+    assert agent.do_work() == 1 and log[5:] == ["eager"]
+    clock.advance_ns(1_000)  # the conductor is due: a run stands in no more (its deadline)
+    agent.eager.handled = 0
+    agent.probe.runs = [(1, 0, 0)]
+    assert agent.do_work() >= 1 and log[6:] == ["eager", "s", "r", "c"]
+
+
+def test_no_probe_or_interval_zero_never_runs_eager_first() -> None:
+    agent, log, _ = _standing_in([(1, 1, 0)] * 3, [1, 1, 1], interval_ns=0)
+    for _ in range(3):
+        agent.do_work()
+    assert "eager" not in log
+    agent, log, _ = _standing_in([(1, 1, 0)] * 3, [1, 1, 1])
+    agent.probe = None
+    for _ in range(3):
+        agent.do_work()
+    assert "eager" not in log

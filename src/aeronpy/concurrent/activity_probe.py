@@ -243,6 +243,16 @@ class ActivityProbe:
         eager = self.eager
         return eager is not None and bool(getattr(eager, "deferred", 0)) and self._clock() - eager.defer_until_ns >= 0
 
+    def run_eager(self) -> int | None:
+        """Run the eager data path now, as a check that fired would, for the duty cycle that has
+        just taken this probe's :meth:`snapshot` (the run's own moves of deferrable words are read
+        into it again): the run's work, or ``None`` when the probe is not :attr:`active` or has
+        no eager data path (the caller then runs its duty cycle)."""
+        eager = self.eager
+        if eager is None or not self.active:
+            return None
+        return int(eager.run_watched(self._words, self._snapshot))
+
     def check(self, checks: int = 1) -> int:
         """Up to ``checks`` rounds: the 1-based round that saw activity, 0 if none; always 1
         when the probe is not :attr:`active` (the caller then runs a duty cycle)."""

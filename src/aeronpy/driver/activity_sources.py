@@ -171,6 +171,8 @@ def probed(agent: Any, idle_strategy: Any) -> Any:
     probe = ActivityProbe(lambda: sources_of(agent), version=version_reader(agent),
                           eager=getattr(agent, "eager", None))
     idle_strategy.probe = probe
+    if probe.eager is not None:  # a SharedAgent starts its cycle after work with the probe's run
+        agent.probe = probe
     return ProbedAgent(agent, probe)
 
 

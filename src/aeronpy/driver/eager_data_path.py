@@ -119,6 +119,7 @@ class EagerDataPathPy:
         self.defer_until_ns = 0
         self.whole = 0
         self.handled = 0
+        self.quiet = 0
         self.handled_runs = 0
         self.work = 0
         self.runs = 0
@@ -160,7 +161,7 @@ class EagerDataPathPy:
     def run(self) -> int:
         now_ns = self._clock()
         self.runs += 1
-        self.handled = 0
+        self.handled = self.quiet = 0
         self._complete = True
         work = sent = 0
         for publication, tx in self.txs:
@@ -190,9 +191,13 @@ class EagerDataPathPy:
                 else:
                     work += self._receive(entry, now_ns)
         self.work += work
-        if self._complete and self.whole and work > 0 and now_ns < self.defer_until_ns and not self._commands_waiting():
-            self.handled = 1
-            self.handled_runs += 1
+        if (self._complete and self.whole and now_ns < self.defer_until_ns and (work > 0 or self._epoll is not None)
+                and not self._commands_waiting()):
+            if work > 0:
+                self.handled = 1
+                self.handled_runs += 1
+            else:
+                self.quiet = 1
         return work
 
     def _receive(self, entry: tuple[Any, ...], now_ns: int) -> int:
@@ -231,15 +236,34 @@ class EagerDataPathPy:
         if moved:
             self.deferred = 1
         if fired > 0 and self.run() > 0 and masked:  # the run's own moves of deferrable words
-            view = memoryview(snapshot).cast("B").cast("q")
-            for i in self._deferrable:
-                buffer, offset = words[i]
-                if not buffer.released and offset <= buffer.capacity - 8:
-                    value = int(buffer.get_int64_volatile(offset))
-                    if value != view[i]:
-                        view[i] = value
-                        self.deferred = 1
+            self._reread_deferrable(words, snapshot)
         return fired
+
+    def run_watched(self, words: tuple[Word, ...], snapshot: Any) -> int:
+        if not isinstance(words, tuple):
+            raise TypeError("run_watched(words, snapshot): words must be a tuple")
+        masked = len(words) == self._deferrable_count
+        if masked:
+            for pair in words:
+                if (not isinstance(pair, tuple) or len(pair) != 2 or not isinstance(pair[1], int)
+                        or not hasattr(pair[0], "get_int64_volatile")):
+                    raise TypeError("run_watched: each word must be (AtomicBuffer, offset)")
+        work = self.run()
+        if work > 0 and masked:
+            self._reread_deferrable(words, snapshot)
+        return work
+
+    def _reread_deferrable(self, words: tuple[Word, ...], snapshot: Any) -> None:
+        view = memoryview(snapshot).cast("B").cast("q")
+        for i in self._deferrable:
+            if i >= len(view):
+                continue
+            buffer, offset = words[i]
+            if not buffer.released and 0 <= offset <= buffer.capacity - 8 and not offset & 7:
+                value = int(buffer.get_int64_volatile(offset))
+                if value != view[i]:
+                    view[i] = value
+                    self.deferred = 1
 
     def close(self) -> None:
         if self._epoll is not None:

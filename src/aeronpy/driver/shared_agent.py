@@ -26,6 +26,14 @@ agent keeps its plan current (rebuilt after any command the sender or receiver r
 its work as the data path's, so the conductor still waits for two idle cycles after it.  A run
 that left the duty cycle nothing else to do stands in for it until the conductor is next due
 (``defer_until_ns``): the conductor runs at least every ``conductor_interval_ns`` as before.
+
+The cycle right after one whose data path did work (and that did not run the conductor, which
+may have queued commands for the sender or receiver) starts with the eager run
+(:meth:`~aeronpy.concurrent.activity_probe.ActivityProbe.run_eager`, on the probe the driver
+gives this agent).  When that run handled the cycle, or found nothing where the sender and
+receiver would have found nothing but timers (``eager.quiet``), it stands in for them: one C
+call instead of a Python cycle of about 10 us, so under a stream of round-trip hops the driver
+does not run one Python cycle after another, each catching the next hop late.
 """
 
 from __future__ import annotations
@@ -70,6 +78,11 @@ class SharedAgent(CompositeAgent):
         gave), else None: only for a real sender and receiver sharing one epoll."""
         self._sender_agent, self._receiver_agent = sender, receiver
         self._plan_version = -1
+        self.probe: Any = None
+        """The idle probe whose eager run starts the cycle after work (set by ``probed``), or None."""
+        self._eager_first = False
+        self.stand_ins = 0
+        """Cycles the eager run stood in for (for tests and diagnostics)."""
         if eager and self._new_cycle is not None and isinstance(sender, Sender) and isinstance(receiver, Receiver):
             self.eager = eager_data_path if eager_data_path is not None else new_eager_data_path(nano_clock, sender.report)
             if self.eager is not None and commands_ring is not None:
@@ -78,11 +91,16 @@ class SharedAgent(CompositeAgent):
                                         commands_ring.capacity + HEAD_POSITION_OFFSET)
 
     def do_work(self) -> int:
+        eager = self.eager
+        if self._eager_first:
+            self._eager_first = False
+            stood_in = self._stand_in(eager)
+            if stood_in is not None:
+                return stood_in
         new_cycle = self._new_cycle
         if new_cycle is not None:
             new_cycle()
         work = self._sender() + self._receiver()
-        eager = self.eager
         if eager is not None:
             eager_work = eager.work
             if eager_work:  # what the probe's run did before this cycle counts as its data path's
@@ -100,7 +118,21 @@ class SharedAgent(CompositeAgent):
         now_ns = self._clock()
         if now_ns - self._conductor_due_ns >= 0:
             return work + self._run_conductor(now_ns)
+        self._eager_first = work > 0 and self.probe is not None
         return work
+
+    def _stand_in(self, eager: Any) -> int | None:
+        """The eager run in place of this cycle's sender and receiver: its work when it handled
+        the cycle or was quiet, else None (the cycle goes on, counting the run's work)."""
+        work = self.probe.run_eager()
+        if work is None or not (eager.handled or eager.quiet):
+            return None
+        eager.handled = 0
+        eager.work = 0
+        self.stand_ins += 1
+        self._data_path_was_idle = work == 0  # a quiet run is an idle cycle: the next idle one runs the conductor
+        self._eager_first = work > 0
+        return int(work)
 
     def _keep_plan(self, eager: Any) -> None:
         """Rebuild the eager plan after the sender or receiver ran a command (the first time, too)."""
