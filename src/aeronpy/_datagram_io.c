@@ -72,9 +72,12 @@ fd_of(PyObject *o)
     return (int)v;
 }
 
-/* The last IPv4 source address made, and its tuple: a receiver hears the same few peers. */
-static struct sockaddr_in last_in;
-static PyObject *last_in_address;
+/* The last few IPv4 source addresses made, and their tuples: a receiver hears the same few peers
+ * (a round trip's two channels alternate between two), so most datagrams find theirs here. */
+#define ADDRESS_CACHE 8
+static struct sockaddr_in cached_in[ADDRESS_CACHE];
+static PyObject *cached_in_address[ADDRESS_CACHE];
+static unsigned int cached_in_next;
 
 static PyObject *
 make_address(const struct sockaddr_storage *ss, socklen_t len)
@@ -85,18 +88,22 @@ make_address(const struct sockaddr_storage *ss, socklen_t len)
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
         PyObject *address;
-        if (last_in_address != NULL && a->sin_port == last_in.sin_port &&
-            a->sin_addr.s_addr == last_in.sin_addr.s_addr) {
-            Py_INCREF(last_in_address);
-            return last_in_address;
+        unsigned int k, slot;
+        for (k = 0; k < ADDRESS_CACHE; k++) {
+            if (cached_in_address[k] != NULL && a->sin_port == cached_in[k].sin_port &&
+                a->sin_addr.s_addr == cached_in[k].sin_addr.s_addr) {
+                Py_INCREF(cached_in_address[k]);
+                return cached_in_address[k];
+            }
         }
         if (inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host)) == NULL)
             return PyErr_SetFromErrno(PyExc_OSError);
         if ((address = Py_BuildValue("(si)", host, (int)ntohs(a->sin_port))) == NULL)
             return NULL;
-        last_in = *a;
+        slot = cached_in_next++ % ADDRESS_CACHE;
+        cached_in[slot] = *a;
         Py_INCREF(address);
-        Py_XSETREF(last_in_address, address);
+        Py_XSETREF(cached_in_address[slot], address);
         return address;
     }
     if (ss->ss_family == AF_INET6) {
