@@ -5,6 +5,7 @@ probe's check, before any duty cycle runs."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import select
 import socket
@@ -67,9 +68,9 @@ class Rig:
         self.endpoint = Endpoint()
         self.bytes: list[int] = []
         self.side.pub.tx_send = self.side.tx.send
-        entry = (self.sock, self.buffer, SLOT, SLOTS, {image_key(STREAM, SESSION): self.rx}, self.destination,
-                 self.endpoint, self.bytes.append)
-        self.eager.set_plan(((self.side.pub, self.side.tx),), self.epoll.fileno(), {self.sock.fileno(): entry})
+        self.entry = (self.sock, self.buffer, SLOT, SLOTS, {image_key(STREAM, SESSION): self.rx}, self.destination,
+                      self.endpoint, self.bytes.append)
+        self.eager.set_plan(((self.side.pub, self.side.tx),), self.epoll.fileno(), {self.sock.fileno(): self.entry})
         self.ring = AtomicBuffer(bytearray(64))  # a to-driver ring's tail (0) and head (8) words
         self.eager.set_commands(self.ring, 0, 8)
         self.eager.whole = 1
@@ -81,6 +82,16 @@ class Rig:
                 self.connection.time_of_last_frame_ns, self.rx.time_of_last_packet_ns, vars(self.destination),
                 self.endpoint.declined, self.bytes, self.eager.work, self.eager.runs, self.eager.handled,
                 self.eager.quiet, self.eager.handled_runs, [repr(e) for e in self.errors])
+
+    @contextlib.contextmanager
+    def unplanned_ready(self) -> Iterator[None]:
+        """A socket on the epoll that the plan does not name (a sender's, say), with a datagram waiting."""
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+            other.bind(("127.0.0.1", 0))
+            self.epoll.register(other.fileno(), select.EPOLLIN)
+            other.sendto(b"x" * 32, other.getsockname())
+            yield
+            self.epoll.unregister(other.fileno())
 
     def close(self) -> None:
         if isinstance(self.eager, EagerDataPathPy):
@@ -216,12 +227,8 @@ def test_a_run_handles_its_duty_cycle_only_when_it_left_nothing_else_before_the_
     rig.side.pub.has_initial_connection = False  # the publication's send() must run (declined)
     assert run_one() == 0
     rig.side.pub.has_initial_connection = True
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:  # a ready socket not planned
-        other.bind(("127.0.0.1", 0))
-        rig.epoll.register(other.fileno(), select.EPOLLIN)
-        other.sendto(b"x" * 32, other.getsockname())
+    with rig.unplanned_ready():
         assert run_one() == 0
-        rig.epoll.unregister(other.fileno())
     assert run_one() == 1
     rig.eager.whole = 0  # a publication the plan does not cover may have data
     assert run_one() == 0
@@ -251,19 +258,14 @@ def test_a_run_is_quiet_when_a_duty_cycle_would_have_found_only_timers(rig: Rig)
     eager.whole = 0
     assert quiet() == 0
     eager.whole = 1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:  # a ready socket not planned (a sender's)
-        other.bind(("127.0.0.1", 0))
-        rig.epoll.register(other.fileno(), select.EPOLLIN)
-        other.sendto(b"x" * 32, other.getsockname())
+    with rig.unplanned_ready():
         assert quiet() == 0
-        rig.epoll.unregister(other.fileno())
     assert quiet() == 1
     eager.set_plan(((rig.side.pub, rig.side.tx),), rig.epoll.fileno(), {})  # no receive side: the epoll is not asked
     assert eager.epoll_fd == -1 and quiet() == 0
+    eager.set_plan(((rig.side.pub, rig.side.tx),), rig.epoll.fileno(), {rig.sock.fileno(): rig.entry})
+    assert quiet() == 1
     rig.clock.advance_ns(1000)
-    eager.set_plan(((rig.side.pub, rig.side.tx),), rig.epoll.fileno(), dict(eager.receivers) or {rig.sock.fileno(): (
-        rig.sock, rig.buffer, SLOT, SLOTS, {image_key(STREAM, SESSION): rig.rx}, rig.destination, rig.endpoint,
-        rig.bytes.append)})
     assert quiet() == 0  # the deadline passed
 
 
@@ -456,17 +458,23 @@ def test_a_message_reaches_the_image_inside_the_probes_check(monkeypatch: pytest
         stack.close()
 
 
+def _counting_sender_cycles(monkeypatch: pytest.MonkeyPatch, eager: str) -> tuple[SharedStack, list[int]]:
+    """A SharedStack whose Python sender cycles are counted (a 1 each)."""
+    if eager == "c" and eager_data_path.EagerDataPath is None:
+        pytest.skip("needs the C extension on Linux")
+    stack = SharedStack(monkeypatch, eager)
+    cycles: list[int] = []
+    sender_cycle = stack.shared._sender
+    monkeypatch.setattr(stack.shared, "_sender", lambda: cycles.append(1) or sender_cycle())
+    return stack, cycles
+
+
 @pytest.mark.parametrize("eager", ["c", "py"])
 def test_a_handled_run_stands_in_for_the_duty_cycle_until_the_conductor_is_due(
     monkeypatch: pytest.MonkeyPatch, eager: str,
 ) -> None:
-    if eager == "c" and eager_data_path.EagerDataPath is None:
-        pytest.skip("needs the C extension on Linux")
-    stack = SharedStack(monkeypatch, eager)
+    stack, cycles = _counting_sender_cycles(monkeypatch, eager)
     shared, probe = stack.shared, stack.probe
-    cycles: list[int] = []
-    sender_cycle = shared._sender
-    monkeypatch.setattr(shared, "_sender", lambda: cycles.append(1) or sender_cycle())
 
     def offer_and_check(defer_until_ns: int) -> bool:
         stack.settle()
@@ -531,13 +539,8 @@ def test_the_cycle_after_a_hop_is_the_eager_run_when_that_leaves_nothing_else(
 ) -> None:
     """A stream of hops stays in the eager run: the duty cycle after one that did work starts with
     it and, handled or quiet, the Python sender and receiver do not run."""
-    if eager == "c" and eager_data_path.EagerDataPath is None:
-        pytest.skip("needs the C extension on Linux")
-    stack = SharedStack(monkeypatch, eager)
+    stack, cycles = _counting_sender_cycles(monkeypatch, eager)
     shared, probe = stack.shared, stack.probe
-    cycles: list[int] = []
-    sender_cycle = shared._sender
-    monkeypatch.setattr(shared, "_sender", lambda: cycles.append(1) or sender_cycle())
     got: list[bytes] = []
     try:
         assert shared.probe is probe
