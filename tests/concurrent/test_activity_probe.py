@@ -211,6 +211,43 @@ def test_a_versioned_probe_rebuilds_after_work_only_when_the_version_moved() -> 
     assert calls == [0, 650, 760, 10_760]
 
 
+def test_a_snapshot_after_a_stand_in_skips_the_version_but_keeps_what_was_stale() -> None:
+    clock = Clock()
+    reads: list[int] = []
+    version = [0]
+    calls: list[int] = []
+
+    def read_version() -> int:
+        reads.append(clock.now)
+        return version[0]
+
+    def sources() -> ActivitySources:
+        calls.append(clock.now)
+        return ActivitySources(((PyAtomicBuffer(bytearray(8)), 0),))
+
+    probe = ActivityProbe(sources, refresh_ns=100, max_refresh_ns=10_000, nano_clock=clock, version=read_version)
+    probe.snapshot(after_work=False)
+    reads.clear()
+    clock.now = 200
+    probe.stood_in = True  # the last cycle was the eager run alone
+    probe.snapshot(after_work=True)
+    assert reads == [] and probe.stood_in is False
+    probe.snapshot(after_work=True)  # the one after is read as ever
+    assert reads == [200]
+    version[0] = 1
+    clock.now = 250
+    probe.snapshot(after_work=True)  # moved, refresh_ns since the first build: rebuilt
+    assert calls == [0, 250]
+    version[0] = 2
+    clock.now = 300
+    probe.snapshot(after_work=True)  # moved within refresh_ns: stale, rebuilt later
+    assert calls == [0, 250]
+    clock.now = 360
+    probe.stood_in = True
+    probe.snapshot(after_work=True)  # a stand-in skips the version read, but the staleness stays
+    assert calls == [0, 250, 360]
+
+
 def test_probe_sees_words_and_pending_checks() -> None:
     buffer = PyAtomicBuffer(bytearray(16))
     queue: list[int] = []

@@ -178,6 +178,10 @@ class ActivityProbe:
         """Set by :meth:`check` when the eager data path's run handled the duty cycle it fired
         for (``eager.handled``): :class:`ProbedAgent` returns 1 from its next ``do_work()``
         without running the agent."""
+        self.stood_in = False
+        """Set by an agent whose last duty cycle was this probe's eager run alone
+        (:meth:`run_eager` standing in: no command ran, so the watched set is as it was); the
+        next :meth:`snapshot` then skips the version read, and clears it."""
         self.skip_duty_cycle = False
         """Set by an idle strategy whose park found nothing moved and nothing due (less than
         :attr:`quiet_ns` since the last duty cycle): :class:`ProbedAgent` then returns 0 from
@@ -225,6 +229,8 @@ class ActivityProbe:
         now_ns = self._snapshot_ns = self._clock()
         fresh = self._fresh
         self._fresh = False
+        if self.stood_in:  # only the eager run worked: nothing the watched set comes from changed
+            self.stood_in = after_work = False
         if after_work and (self._version is None or self._version() != self._seen_version):
             self._stale = True
         if not self._refreshed or now_ns - (self._next_refresh_ns if self._stale else self._last_refresh_ns + self.max_refresh_ns) >= 0:
