@@ -1668,7 +1668,11 @@ class ConsensusModuleAgent:
                 self.pending_sessions.remove(session)
                 session.close()
                 continue
-            if session.state == SessionState.CONNECTING and session.is_egress_connected():
+            # As Aeron: a CONNECTED session is asked again every cycle until the authenticator
+            # decides (a challenge its egress refused, e.g. before the publication's limit moves,
+            # is tried again), and a CHALLENGED one only while its egress is connected.
+            if (session.state == SessionState.CONNECTING or session.state == SessionState.CONNECTED) and \
+                    session.is_egress_connected():
                 session.state = SessionState.CONNECTED
                 authenticator = self.ctx.authenticator
                 if authenticator is None:
@@ -1676,7 +1680,8 @@ class ConsensusModuleAgent:
                 else:
                     self._authenticate(session, authenticator.on_connected_session, _SessionProxy(self, session),
                                        now_ns // MS)
-            if session.state == SessionState.CHALLENGED and self.ctx.authenticator is not None:
+            if session.state == SessionState.CHALLENGED and self.ctx.authenticator is not None and \
+                    session.is_egress_connected():
                 self._authenticate(session, self.ctx.authenticator.on_challenged_session,
                                    _SessionProxy(self, session), now_ns // MS)
             if session.state == SessionState.REJECTED:
