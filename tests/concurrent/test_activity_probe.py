@@ -229,7 +229,7 @@ def test_a_snapshot_after_a_stand_in_skips_the_version_but_keeps_what_was_stale(
     probe.snapshot(after_work=False)
     reads.clear()
     clock.now = 200
-    probe.stood_in = True  # the last cycle was the eager run alone
+    probe.stand_in()  # the last cycle was the eager run alone
     probe.snapshot(after_work=True)
     assert reads == [] and probe.stood_in is False
     probe.snapshot(after_work=True)  # the one after is read as ever
@@ -243,7 +243,7 @@ def test_a_snapshot_after_a_stand_in_skips_the_version_but_keeps_what_was_stale(
     probe.snapshot(after_work=True)  # moved within refresh_ns: stale, rebuilt later
     assert calls == [0, 250]
     clock.now = 360
-    probe.stood_in = True
+    probe.stand_in()
     probe.snapshot(after_work=True)  # a stand-in skips the version read, but the staleness stays
     assert calls == [0, 250, 360]
 
@@ -259,6 +259,59 @@ def test_probe_sees_words_and_pending_checks() -> None:
     assert probe.check(4) == 0
     queue.append(1)
     assert probe.check(4) == 1
+
+
+def _counted_pending(in_cycles: bool) -> tuple[ActivityProbe, list[int], list[int]]:
+    """A probe of one word and one pending check (a queue's length) that counts its calls."""
+    queue: list[int] = []
+    asked: list[int] = []
+
+    def pending() -> int:
+        asked.append(len(queue))
+        return len(queue)
+
+    probe = ActivityProbe(lambda: ActivitySources(((PyAtomicBuffer(bytearray(8)), 0),), (), (pending,),
+                                                  pending_in_cycles=in_cycles))
+    return probe, queue, asked
+
+
+def test_pending_checks_that_change_only_in_duty_cycles_are_asked_once_per_cycle() -> None:
+    probe, queue, asked = _counted_pending(in_cycles=True)
+    probe.snapshot()
+    assert [probe.check(2) for _ in range(5)] == [0] * 5
+    assert asked == [0], "asked once after the duty cycle, not on every check"
+    probe.snapshot()  # a duty cycle starts: it may fill the queue
+    queue.append(1)
+    assert probe.check(2) == 1 and probe.check(2) == 1, "a pending answer is asked again until a cycle takes it"
+    assert asked == [0, 1, 1]
+    queue.clear()
+    probe.snapshot()
+    assert probe.check(2) == 0 and probe.check(2) == 0
+    assert asked == [0, 1, 1, 0]
+
+
+def test_pending_checks_of_other_threads_are_asked_on_every_check() -> None:
+    probe, queue, asked = _counted_pending(in_cycles=False)
+    probe.snapshot()
+    assert [probe.check(2) for _ in range(3)] == [0] * 3
+    assert asked == [0, 0, 0]
+    queue.append(1)  # another thread's command: the next check sees it
+    assert probe.check(2) == 1
+
+
+def test_a_stand_in_keeps_what_the_pending_checks_found_before_it() -> None:
+    probe, queue, asked = _counted_pending(in_cycles=True)
+    probe.snapshot()
+    assert probe.check(2) == 0 and asked == [0]
+    probe.snapshot()  # this cycle is the eager run alone: no Python queue can have moved
+    probe.stand_in()
+    assert probe.check(2) == 0 and asked == [0]
+    queue.append(1)  # (a full cycle would fill it)
+    probe.snapshot()
+    assert probe.check(2) == 1 and asked == [0, 1]
+    probe.snapshot()  # a stand-in after a cycle whose pending check fired does not hide it
+    probe.stand_in()
+    assert probe.check(2) == 1 and asked == [0, 1, 1]
 
 
 @pytest.mark.parametrize("watch", ["c", "py"])

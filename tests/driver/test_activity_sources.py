@@ -284,6 +284,28 @@ def test_only_a_driver_without_network_timers_may_stay_quiet(udp: tuple[Invoked,
 
 
 @pytest.mark.skipif(not HAVE_C_EXTENSION, reason="C extension not built")
+@pytest.mark.parametrize("mode, expected", [("SHARED", [True]), ("SHARED_NETWORK", [False, False]),
+                                            ("DEDICATED", [False, False, False])])
+def test_pending_checks_wait_for_a_duty_cycle_only_where_one_thread_runs_all_three(mode: str,
+                                                                                  expected: list[bool]) -> None:
+    """The queues between conductor, sender and receiver, and the SMs and NAKs the conductor
+    schedules, change only in duty cycles when one thread runs all three (SHARED, INVOKER)."""
+    path = os.path.join(SHM, f"aeronpy-probe-{mode.lower()}-{uuid.uuid4().hex[:8]}")
+    driver = MediaDriver.launch(DriverContext.from_properties(
+        env={}, aeron_dir=path, threading_mode=mode, dir_delete_on_shutdown=True, term_buffer_sparse_file=True))
+    try:
+        found = [sources_of(getattr(runner.agent, "agent", runner.agent)) for runner in driver._runners]
+        assert [f is not None and f.pending_in_cycles for f in found] == expected
+    finally:
+        driver.close()
+    invoked = Invoked()
+    try:
+        found_invoked = sources_of(invoked.agent)
+        assert found_invoked is not None and found_invoked.pending_in_cycles
+    finally:
+        invoked.close()
+
+
 def test_an_idle_shared_driver_wakes_to_the_probe_not_to_duty_cycles() -> None:
     """Parked at 8 ms, an idle driver used to run a whole duty cycle on every wake (~125 a
     second, most of its idle CPU); with nothing to watch moving and no timer due before the

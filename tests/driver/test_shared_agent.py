@@ -221,6 +221,9 @@ class StandInProbe:
         self.eager.work += work
         return work
 
+    def stand_in(self) -> None:
+        self.stood_in = True
+
 
 def _standing_in(runs: list[tuple[int, int, int]], sender: list[int],
                  interval_ns: int = 200 * US) -> tuple[SharedAgent, list[str], ManualClock]:

@@ -117,13 +117,18 @@ class ActivitySources:
     """Those of ``words`` whose moves a duty cycle may take late, by the agent's next deadline
     (with an eager data path, which keeps one: see ``EagerDataPath.set_deferrable``); others
     watch them as any word."""
+    pending_in_cycles: bool = False
+    """Whether the ``pending`` checks' answers change only in the probed agent's own duty cycles
+    (one thread runs everything that feeds them: the SHARED driver's conductor, sender and
+    receiver).  A probe then asks them once after each duty cycle, not on every check."""
 
     def __add__(self, other: ActivitySources) -> ActivitySources:
         """Both sets; a descriptor in both is watched once (SHARED mode's sender and receiver
         share one epoll, and every duplicate would cost each check a larger ``poll``)."""
         fds = self.fds + tuple(fd for fd in other.fds if fd not in self.fds)
         return ActivitySources(self.words + other.words, fds, self.pending + other.pending,
-                               min(self.quiet_ns, other.quiet_ns), self.deferrable + other.deferrable)
+                               min(self.quiet_ns, other.quiet_ns), self.deferrable + other.deferrable,
+                               self.pending_in_cycles and other.pending_in_cycles)
 
 
 class ActivityProbe:
@@ -162,6 +167,13 @@ class ActivityProbe:
         self._words: tuple[Word, ...] = ()
         self._fds: tuple[int, ...] = ()
         self._pending: tuple[Callable[[], object], ...] = ()
+        self._pending_once = False
+        """The sources' ``pending_in_cycles``: a check asks the pending checks only while
+        :attr:`_pending_clear` is false."""
+        self._pending_clear = False
+        """The pending checks found nothing since the last duty cycle (kept only while
+        :attr:`_pending_once`)."""
+        self._pending_clear_before = False
         self._snapshot = bytearray()
         self._next_refresh_ns = 0
         self._last_refresh_ns = 0
@@ -179,8 +191,7 @@ class ActivityProbe:
         for (``eager.handled``): :class:`ProbedAgent` returns 1 from its next ``do_work()``
         without running the agent."""
         self.stood_in = False
-        """Set by an agent whose last duty cycle was this probe's eager run alone
-        (:meth:`run_eager` standing in: no command ran, so the watched set is as it was); the
+        """Set by :meth:`stand_in` (the last duty cycle was this probe's eager run alone); the
         next :meth:`snapshot` then skips the version read, and clears it."""
         self.skip_duty_cycle = False
         """Set by an idle strategy whose park found nothing moved and nothing due (less than
@@ -202,6 +213,8 @@ class ActivityProbe:
             self.quiet_ns = 0
             return
         self._words, self._fds, self._pending = found.words, found.fds, found.pending
+        self._pending_once = found.pending_in_cycles
+        self._pending_clear = self._pending_clear_before = False
         self.quiet_ns = found.quiet_ns
         set_deferrable = getattr(self.eager, "set_deferrable", None)
         if set_deferrable is not None:
@@ -227,6 +240,7 @@ class ActivityProbe:
         the last one did), so a refresh follows such a cycle, at most every ``refresh_ns``, and
         otherwise every ``max_refresh_ns``."""
         now_ns = self._snapshot_ns = self._clock()
+        self._pending_clear_before, self._pending_clear = self._pending_clear, False  # a duty cycle starts
         fresh = self._fresh
         self._fresh = False
         if self.stood_in:  # only the eager run worked: nothing the watched set comes from changed
@@ -238,6 +252,14 @@ class ActivityProbe:
             fresh = False
         if self.active and not fresh:
             self._watch(self._words, self._snapshot, (), 0)
+
+    def stand_in(self) -> None:
+        """Called by the agent when the duty cycle that took the last :meth:`snapshot` was this
+        probe's eager run alone (:meth:`run_eager` standing in for it): no command ran, so the
+        watched set is as it was (the next snapshot skips the version read) and so is what the
+        pending checks last found."""
+        self.stood_in = True
+        self._pending_clear = self._pending_clear_before
 
     def since_snapshot_ns(self) -> int:
         """Nanoseconds since the last :meth:`snapshot` (the last duty cycle)."""
@@ -264,9 +286,11 @@ class ActivityProbe:
         when the probe is not :attr:`active` (the caller then runs a duty cycle)."""
         if not self.active:
             return 1
-        for pending in self._pending:
-            if pending():
-                return 1
+        if not self._pending_clear:
+            for pending in self._pending:
+                if pending():
+                    return 1
+            self._pending_clear = self._pending_once
         try:
             fired = self._watch(self._words, self._snapshot, self._fds, checks)
             # The round that fired compared every word and stored the moved ones: the snapshot

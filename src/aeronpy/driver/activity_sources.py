@@ -31,6 +31,7 @@ otherwise every ``max_refresh_ns`` as a safety net.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Callable
 
 from aeronpy.concurrent.activity_probe import UNLIMITED_QUIET_NS, ActivityProbe, ActivitySources, ProbedAgent, Word
@@ -121,6 +122,8 @@ def sources_of(agent: Any) -> ActivitySources | None:
             if found is None:
                 return None
             total = total + found
+        if _runs_all_three(agent):
+            total = replace(total, pending_in_cycles=True)
         return total
     if isinstance(agent, DriverConductor):
         return conductor_sources(agent)
@@ -130,6 +133,21 @@ def sources_of(agent: Any) -> ActivitySources | None:
         return receiver_sources(agent)
     own = getattr(agent, "activity_sources", None)
     return own() if callable(own) else None
+
+
+def _runs_all_three(agent: CompositeAgent) -> bool:
+    """Whether the composite runs conductor, sender and receiver (SHARED, INVOKER): on one thread,
+    only its duty cycles fill the queues between them and schedule the receiver's feedback, so
+    its probe asks those pending checks once per cycle (:attr:`ActivitySources.pending_in_cycles`)."""
+    kinds: set[type] = set()
+    parts = list(agent.agents)
+    while parts:
+        part = parts.pop()
+        if isinstance(part, CompositeAgent):
+            parts += part.agents
+        else:
+            kinds.add(type(part))
+    return all(any(issubclass(k, role) for k in kinds) for role in (DriverConductor, Sender, Receiver))
 
 
 def _version_terms(agent: Any) -> list[tuple[Any, str]] | None:

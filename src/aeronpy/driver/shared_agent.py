@@ -131,7 +131,7 @@ class SharedAgent(CompositeAgent):
         eager.handled = 0
         eager.work = 0
         self.stand_ins += 1
-        self.probe.stood_in = True  # no command ran: the probe's next snapshot need not look for new sources
+        self.probe.stand_in()  # no command ran: the probe's sources and pending checks are as they were
         self._data_path_was_idle = work == 0  # a quiet run is an idle cycle: the next idle one runs the conductor
         self._eager_first = work > 0
         return int(work)
