@@ -632,3 +632,54 @@ def test_agents_with_timers_keep_a_duty_cycle_every_max_park_period() -> None:
     for _ in range(5):
         run.cycle()
     assert run.runs == [0, 0, 300, 500, 700] and not run.probe.skip_duty_cycle
+
+
+class FailingEager:
+    """An eager data path whose run (inside ``watch``) raises ``fail`` when set."""
+
+    def __init__(self) -> None:
+        self.handled = 0
+        self.fail: BaseException | None = None
+
+    def watch(self, words: Any, snapshot: Any, fds: tuple[int, ...], checks: int) -> int:
+        fired = int(_c_watch()(words, snapshot, fds, checks))
+        if self.fail is not None:
+            raise self.fail
+        return fired
+
+
+@needs_c
+@pytest.mark.parametrize("error", [KeyError("a bug in the run"), ValueError("a bad frame"), OSError(9, "EBADF")])
+def test_an_eager_run_that_fails_reaches_the_agent_runner_and_the_probe_rebuilds(error: BaseException) -> None:
+    clock = Clock()
+    builds: list[int] = []
+    buffer = AtomicBuffer(bytearray(8))
+
+    def sources() -> ActivitySources:
+        builds.append(clock.now)
+        return ActivitySources(((buffer, 0),))
+
+    eager = FailingEager()
+    probe = ActivityProbe(sources, refresh_ns=100, max_refresh_ns=10_000, nano_clock=clock, eager=eager)
+    probe.snapshot()
+    assert probe.check(1) == 0
+    eager.fail = error
+    with pytest.raises(type(error)):  # not swallowed: the runner's error handler counts it
+        probe.check(1)
+    assert not probe.active
+    eager.fail = None
+    clock.now = 100
+    probe.snapshot(after_work=False)  # rebuilt at the next refresh, work or not
+    assert probe.active and builds == [0, 100]
+    assert probe.check(1) == 0
+
+
+def test_a_plain_watch_that_meets_a_closed_descriptor_looks_again() -> None:
+    def closed(words: Any, snapshot: Any, fds: tuple[int, ...], checks: int) -> int:
+        if checks:
+            raise OSError(9, "EBADF")
+        return 0
+
+    probe = ActivityProbe(lambda: ActivitySources(((PyAtomicBuffer(bytearray(8)), 0),)), watch=closed)
+    probe.snapshot()
+    assert probe.check(1) == 1 and not probe.active  # a duty cycle, then a rebuild

@@ -190,6 +190,37 @@ def test_runner_idles_with_work_count() -> None:
     assert seen[:6] == [1, 0, 1, 0, 1, 0]
 
 
+def test_an_idle_strategy_that_raises_is_reported_and_the_runner_goes_on() -> None:
+    """A probed idle strategy may run the agent's data path (the SHARED driver's eager run): an
+    error there is the agent's error, counted and handled, and never ends the thread."""
+    calls = [0]
+
+    class FailingIdle:
+        alias = "test"
+
+        def idle(self, work_count: int) -> None:
+            calls[0] += 1
+            if calls[0] % 3 == 0:
+                raise KeyError(f"idle {calls[0]}")
+
+        def idle_once(self) -> None:
+            pass
+
+        def reset(self) -> None:
+            pass
+
+    agent = CountingAgent()
+    errors = Errors()
+    counter = Counter()
+    runner = AgentRunner(FailingIdle(), errors, agent, counter)
+    thread = runner.start()
+    wait_for(lambda: len(errors.items) >= 5, "errors from the idle strategy")
+    assert thread.is_alive() and runner.is_running
+    runner.close()
+    assert all(isinstance(e, KeyError) for e in errors.items)
+    assert counter.value >= 5 and agent.work >= 15
+
+
 def test_runner_close_timeout_reported() -> None:
     release = threading.Event()
 

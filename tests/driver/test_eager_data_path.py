@@ -592,3 +592,60 @@ def test_the_plan_follows_publications_and_endpoints(monkeypatch: pytest.MonkeyP
         assert [pub for pub, _ in eager.txs] == sender.publications and first not in sender.publications
     finally:
         stack.close()
+
+
+@needs_c
+def test_an_error_in_the_eager_runs_python_path_is_counted_and_the_driver_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The eager run hands what the DATA fast path declined (here stray datagrams) to the
+    endpoint's Python dispatch, inside the idle strategy: an error raised there reaches the
+    runner's error handler (the driver's errors counter and log) and the SHARED driver goes on."""
+    import sys
+
+    from aeronpy.client.aeron import Aeron
+    from aeronpy.client.context import Context
+    from aeronpy.driver.context import DriverContext
+    from aeronpy.driver.endpoints import ReceiveChannelEndpoint
+    from aeronpy.driver.media_driver import MediaDriver
+    from aeronpy.driver.system_counters import SystemCounterId
+
+    original = ReceiveChannelEndpoint.dispatch_declined
+    raised: list[str] = []
+
+    def failing(self: Any, *args: Any) -> None:
+        if sys._getframe(1).f_code.co_name == "check" and len(raised) < 3:  # called by the probe's eager run
+            raised.append("injected")
+            raise RuntimeError("injected: a bug in the declined path")
+        original(self, *args)
+
+    monkeypatch.setattr(ReceiveChannelEndpoint, "dispatch_declined", failing)
+    path = f"{SHM}/aeronpy-eager-error-{uuid.uuid4().hex[:8]}"
+    driver = MediaDriver.launch(DriverContext.from_properties(
+        env={}, aeron_dir=path, threading_mode="SHARED", dir_delete_on_shutdown=True, term_buffer_sparse_file=True))
+    port = _free_port()
+    try:
+        with Aeron.connect(Context.from_properties(env={}, aeron_dir=path)) as aeron, \
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as stray:
+            sub = aeron.add_subscription(f"aeron:udp?endpoint=127.0.0.1:{port}", 1001)
+            pub = aeron.add_publication(f"aeron:udp?endpoint=127.0.0.1:{port}", 1001)
+            deadline = time.monotonic() + 30
+            while not (pub.is_connected and sub.image_count):
+                assert time.monotonic() < deadline, "never connected"
+                time.sleep(0.001)
+            while len(raised) < 3:  # the idle driver takes each in its probe's eager run
+                assert time.monotonic() < deadline, f"only {len(raised)} stray datagrams met the eager run"
+                stray.sendto(b"\x00" * 12, ("127.0.0.1", port))
+                time.sleep(0.005)
+            got: list[bytes] = []
+            while pub.offer(b"after") < 0:
+                assert time.monotonic() < deadline, "the message was never taken"
+                time.sleep(0.001)
+            while not got:
+                assert time.monotonic() < deadline, "the message never arrived"
+                sub.poll(lambda b, o, n, h: got.append(b.get_bytes(o, n)), 10)
+                time.sleep(0.001)
+            assert got == [b"after"]
+            thread = driver._runners[0].thread
+            assert thread is not None and thread.is_alive()
+            assert aeron.counters_reader.get_counter_value(SystemCounterId.ERRORS) >= 3
+    finally:
+        driver.close()

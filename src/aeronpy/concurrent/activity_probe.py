@@ -174,6 +174,7 @@ class ActivityProbe:
         """The pending checks found nothing since the last duty cycle (kept only while
         :attr:`_pending_once`)."""
         self._pending_clear_before = False
+        self._watch_runs_eager = False
         self._snapshot = bytearray()
         self._next_refresh_ns = 0
         self._last_refresh_ns = 0
@@ -230,6 +231,7 @@ class ActivityProbe:
                 self._watch = watch_words_py
             else:
                 self._watch = self.eager.watch if self.eager is not None else _c_watch_words
+        self._watch_runs_eager = self.eager is not None and self._watch == self.eager.watch
         self.active = True
 
     def snapshot(self, after_work: bool = True) -> None:
@@ -301,10 +303,17 @@ class ActivityProbe:
                 self.handled = bool(eager.handled)
                 eager.handled = 0
             return fired
-        except (OSError, ValueError, TypeError):  # a closed descriptor, a buffer gone: look again
+        except Exception as error:
             self.active = False
             self.quiet_ns = 0
-            return 1
+            if self._watch_runs_eager:
+                # The eager run failed (the watch's own arguments were checked at the refresh):
+                # the agent's runner reports it, as any duty cycle's error; rebuild, then go on.
+                self._stale = True
+                raise
+            if isinstance(error, (OSError, ValueError, TypeError)):  # a closed descriptor, a buffer gone
+                return 1
+            raise
 
 
 class ProbedAgent:

@@ -138,15 +138,15 @@ class AgentRunner:
                 self.error_handler(ex)
             while self._running:
                 try:
-                    work_count = agent.do_work()
+                    # the idle strategy inside too: a probed one may run the agent's data path
+                    # (the SHARED driver's eager run), whose errors must not end the thread
+                    idle.idle(agent.do_work())
                 except AgentTerminationException as ex:
                     self._running = False
                     self._handle_error(ex)
                     break
                 except Exception as ex:
                     self._handle_error(ex)
-                    continue
-                idle.idle(work_count)
         finally:
             self._running = False
             self._close_agent()
