@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from aeronpy.concurrent.activity_probe import ProbedAgent
 from aeronpy.driver.context import DriverContext
 from aeronpy.driver.media_driver import MediaDriver
+from aeronpy.driver.network_agents import Receiver, Sender
 from aeronpy.driver.shared_agent import SharedAgent
 from aeronpy.testing import ManualClock
 from tests.conftest import SHM
@@ -273,6 +274,57 @@ def test_after_the_conductor_ran_the_next_cycle_is_whole() -> None:
     agent.eager.handled = 0
     agent.probe.runs = [(1, 0, 0)]
     assert agent.do_work() >= 1 and log[6:] == ["eager", "s", "r", "c"]
+
+
+class Queuing:
+    """A conductor whose cycles do work and, when told, leave the receiver a command or an image
+    with a status message due (what a stand-in would not do)."""
+
+    def __init__(self, log: list[str], receiver: Receiver) -> None:
+        self.log, self.receiver, self.leave = log, receiver, ""
+
+    def role_name(self) -> str:
+        return "c"
+
+    def do_work(self) -> int:
+        self.log.append("c")
+        if self.leave == "command":
+            self.receiver.commands.offer(self.log.append, "command")
+        elif self.leave == "feedback":
+            self.receiver.images = [SimpleNamespace(
+                sm_change=1, last_sm_change=0, loss_change=0, last_loss_change=0, measures_rtt=False,
+                send_pending_status_message=lambda now_ns: self.log.append("sm") or 1)]
+        self.leave = ""
+        return 1
+
+
+@pytest.mark.parametrize("leave", ["command", "feedback"])
+def test_after_the_conductor_the_next_cycle_stands_in_unless_it_left_the_data_path_something(leave: str) -> None:
+    """Real sender and receiver (no endpoints): after a conductor cycle with work the next one
+    starts with the eager run, as after data-path work, unless the conductor queued a command
+    for them or scheduled feedback: then that cycle is whole."""
+    log: list[str] = []
+    clock = ManualClock()
+    sender, receiver = Sender(4, 200_000_000, clock.nano_time), Receiver(clock.nano_time)
+    conductor = Queuing(log, receiver)
+    agent = SharedAgent(conductor, sender, receiver, 200 * US, clock.nano_time)
+    agent.eager = SimpleNamespace(deferred=0, defer_until_ns=0, work=0, handled=0, quiet=0)
+    agent._keep_plan = lambda eager: None  # type: ignore[method-assign]
+    agent.probe = StandInProbe(agent.eager, log, [(0, 0, 1)] * 4)
+    try:
+        assert agent.do_work() == 1 and log == ["c"]  # idle data path: the conductor, with work
+        assert agent.do_work() == 0 and log == ["c", "eager"]  # quiet: it stood in
+        clock.advance_ns(200 * US)
+        conductor.leave = leave
+        assert agent.do_work() == 1 and log == ["c", "eager", "c"]  # not after work: whole, and the conductor
+        log.clear()
+        agent.do_work()
+        assert "eager" not in log  # whole: the receiver took what the conductor left
+        assert ("command" if leave == "command" else "sm") in log
+        assert agent.stand_ins == 1
+    finally:
+        sender.on_close()
+        receiver.on_close()
 
 
 def test_no_probe_or_interval_zero_never_runs_eager_first() -> None:
